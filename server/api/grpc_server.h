@@ -1,0 +1,52 @@
+#ifndef KOMMO_SERVER_API_GRPC_SERVER_H_
+#define KOMMO_SERVER_API_GRPC_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/api/services.h"
+#include "server/kommo/kommo_client.h"
+
+namespace kommo::api {
+
+struct GrpcServerOptions {
+  // host:port to listen on; port 0 picks a free port (see GrpcServer::port()).
+  std::string listen = "0.0.0.0:50051";
+  ServiceOptions service;
+};
+
+// The gRPC server: LeadService, ContactService, grpc.health.v1.Health and reflection, with
+// keepalive settings suited to long-lived channels from other services.
+class GrpcServer {
+ public:
+  // Binds and starts serving; health reports SERVING for "" and both services.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(GrpcServerOptions options,
+                                                           kommo_api::KommoClient* client);
+  ~GrpcServer();
+
+  // The bound port.
+  int port() const { return port_; }
+
+  // Health turns NOT_SERVING, new calls are refused, calls in flight get until `deadline` to
+  // finish (then they are cancelled). Idempotent.
+  void Shutdown(absl::Time deadline);
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  GrpcServer(kommo_api::KommoClient* client, ServiceOptions options);
+
+  LeadServiceImpl leads_;
+  ContactServiceImpl contacts_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace kommo::api
+
+#endif  // KOMMO_SERVER_API_GRPC_SERVER_H_

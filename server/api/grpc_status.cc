@@ -1,0 +1,48 @@
+#include "server/api/grpc_status.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
+#include "server/common/error_details.h"
+
+namespace kommo::api {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  const std::string message(status.message());
+
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(status.code()));
+  details.set_message(message);
+  google::rpc::ErrorInfo info = GetErrorInfo(status).value_or(google::rpc::ErrorInfo());
+  if (info.reason().empty()) {
+    info.set_domain(kErrorDomain);
+    info.set_reason(std::string(DefaultReason(status.code())));
+  }
+  details.add_details()->PackFrom(info);
+  if (std::optional<google::rpc::BadRequest> bad_request = GetBadRequest(status)) {
+    details.add_details()->PackFrom(*bad_request);
+  }
+  if (std::optional<absl::Duration> delay = GetRetryDelay(status)) {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(absl::ToInt64Seconds(*delay));
+    retry.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(*delay % absl::Seconds(1))));
+    details.add_details()->PackFrom(retry);
+  }
+  return grpc::Status(code, message, details.SerializeAsString());
+}
+
+void FinishRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+               const absl::Status& status) {
+  if (std::optional<absl::Duration> delay = GetRetryDelay(status)) {
+    context->AddTrailingMetadata("grpc-retry-pushback-ms",
+                                 absl::StrCat(absl::ToInt64Milliseconds(*delay)));
+  }
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+}  // namespace kommo::api

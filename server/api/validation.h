@@ -1,0 +1,34 @@
+#ifndef KOMMO_SERVER_API_VALIDATION_H_
+#define KOMMO_SERVER_API_VALIDATION_H_
+
+// Request validation, before anything is sent to Kommo. Each function returns OK or
+// INVALID_ARGUMENT (reason INVALID_FIELD) with one BadRequest violation per problem found, named
+// by the request's proto field ("name", "contact_ids[2]").
+
+#include "absl/status/status.h"
+#include "kommo/v1/contact_service.pb.h"
+#include "kommo/v1/lead_service.pb.h"
+
+namespace kommo::api {
+
+// Longest name, phone, email and query accepted (Kommo rejects text values over 256 characters).
+inline constexpr int kMaxTextLength = 255;
+// Most items Kommo returns per page.
+inline constexpr int kMaxPageSize = 250;
+// Page size used when the request leaves it 0.
+inline constexpr int kDefaultPageSize = 50;
+// Most contacts linked on create, phones and emails per contact.
+inline constexpr int kMaxContactIds = 50;
+inline constexpr int kMaxPhonesOrEmails = 20;
+
+absl::Status ValidateCreateLead(const kommo::v1::CreateLeadRequest& request);
+absl::Status ValidateUpdateLead(const kommo::v1::UpdateLeadRequest& request);
+absl::Status ValidateGetLead(const kommo::v1::GetLeadRequest& request);
+absl::Status ValidateSearchLeads(const kommo::v1::SearchLeadsRequest& request);
+absl::Status ValidateCreateContact(const kommo::v1::CreateContactRequest& request);
+absl::Status ValidateGetContact(const kommo::v1::GetContactRequest& request);
+absl::Status ValidateSearchContacts(const kommo::v1::SearchContactsRequest& request);
+
+}  // namespace kommo::api
+
+#endif  // KOMMO_SERVER_API_VALIDATION_H_

@@ -1,0 +1,244 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace kommo {
+namespace {
+
+struct Setting {
+  const char* flag;  // without the leading "--"; nullptr for environment-only settings
+  const char* env;
+  const char* help;
+};
+
+// Order is the order of --help and of the README's configuration table.
+const Setting kSettings[] = {
+    {"listen", "GRPC_LISTEN_ADDRESS", "host:port to serve gRPC on (default 0.0.0.0:50051)"},
+    {"kommo_base_domain", "KOMMO_BASE_DOMAIN",
+     "the account's host, e.g. mycompany.kommo.com (*.kommo.com, *.amocrm.com, *.amocrm.ru); "
+     "the API is https://HOST/api/v4"},
+    {"kommo_api_url", "KOMMO_API_URL",
+     "full base URL instead of the domain, e.g. http://127.0.0.1:8080 for the emulator or a "
+     "proxy; /api/v4 is appended"},
+    {nullptr, "KOMMO_ACCESS_TOKEN", "the long-lived token (environment only)"},
+    {"kommo_access_token_file", "KOMMO_ACCESS_TOKEN_FILE",
+     "file holding the token (e.g. a mounted Kubernetes secret)"},
+    {"kommo_rate_limit_rps", "KOMMO_RATE_LIMIT_RPS",
+     "requests per second to Kommo, shared by all calls (default 7)"},
+    {"kommo_rate_limit_burst", "KOMMO_RATE_LIMIT_BURST",
+     "requests that may go at once after a quiet period (default 1)"},
+    {"kommo_request_timeout", "KOMMO_REQUEST_TIMEOUT",
+     "longest single HTTP request to Kommo (default 20s)"},
+    {"default_deadline", "GRPC_DEFAULT_DEADLINE",
+     "deadline of calls that arrive without one (default 30s)"},
+    {"shutdown_grace", "SHUTDOWN_GRACE_PERIOD",
+     "on SIGTERM, how long calls in flight may take to finish (default 10s)"},
+    {"kommo_ca_file", "KOMMO_CA_FILE",
+     "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
+};
+
+const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
+
+absl::Status Invalid(absl::string_view setting, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(setting, ": ", problem));
+}
+
+absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view name,
+                                                     const std::string& text) {
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration <= absl::ZeroDuration()) {
+    return Invalid(name, absl::StrCat("\"", text, "\" is not a positive duration such as 30s"));
+  }
+  return duration;
+}
+
+absl::Status CheckBaseDomain(const std::string& domain) {
+  constexpr absl::string_view kName = "KOMMO_BASE_DOMAIN";
+  if (absl::StrContains(domain, "://")) {
+    return Invalid(kName, "give the host only, without a scheme (e.g. mycompany.kommo.com)");
+  }
+  if (absl::StrContains(domain, "/")) return Invalid(kName, "give the host only, without a path");
+  if (absl::StrContains(domain, ":")) return Invalid(kName, "give the host only, without a port");
+  for (char c : domain) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+      return Invalid(kName, "is not a host name");
+    }
+  }
+  const std::string lower = absl::AsciiStrToLower(domain);
+  for (const char* suffix : kAllowedSuffixes) {
+    if (absl::EndsWith(lower, suffix) && lower.size() > std::char_traits<char>::length(suffix)) {
+      return absl::OkStatus();
+    }
+  }
+  return Invalid(kName,
+                 "must be a Kommo account host (*.kommo.com, *.amocrm.com or *.amocrm.ru); set "
+                 "KOMMO_API_URL to use another server");
+}
+
+absl::Status CheckApiUrl(const std::string& url) {
+  constexpr absl::string_view kName = "KOMMO_API_URL";
+  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+    return Invalid(kName, "must start with http:// or https://");
+  }
+  const absl::string_view rest = absl::string_view(url).substr(url.find("://") + 3);
+  if (rest.empty() || rest[0] == '/') return Invalid(kName, "has no host");
+  if (absl::StrContains(url, "?") || absl::StrContains(url, "#")) {
+    return Invalid(kName, "must not hold a query or fragment");
+  }
+  if (absl::StrContains(rest, "@")) return Invalid(kName, "must not hold credentials");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::string usage =
+      "kommo-grpc-server: Kommo CRM leads and contacts as gRPC services.\n\n"
+      "Settings (environment variable, or the flag, which wins):\n";
+  for (const Setting& setting : kSettings) {
+    absl::StrAppend(&usage, "  ", setting.env,
+                    setting.flag ? absl::StrCat(" / --", setting.flag, "=VALUE") : "", "\n      ",
+                    setting.help, "\n");
+  }
+  absl::StrAppend(&usage,
+                  "\nExactly one of KOMMO_BASE_DOMAIN and KOMMO_API_URL, and exactly one of "
+                  "KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE, must be set.\n");
+  return usage;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::function<const char*(const char*)>& getenv) {
+  std::map<std::string, std::string> values;  // by environment variable name
+  for (const Setting& setting : kSettings) {
+    const char* value = getenv(setting.env);
+    if (value != nullptr && *value != '\0') values[setting.env] = value;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") return absl::NotFoundError(Usage());
+    if (!absl::StartsWith(arg, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\"; see --help"));
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    const size_t equals = name.find('=');
+    if (equals != std::string::npos) {
+      value = name.substr(equals + 1);
+      name = name.substr(0, equals);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    const Setting* found = nullptr;
+    for (const Setting& setting : kSettings) {
+      if (setting.flag != nullptr && name == setting.flag) found = &setting;
+    }
+    if (found == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "; see --help"));
+    }
+    values[found->env] = value;
+  }
+  auto get = [&values](const char* env) -> std::string {
+    auto it = values.find(env);
+    return it == values.end() ? std::string() : it->second;
+  };
+
+  Config config;
+  if (std::string listen = get("GRPC_LISTEN_ADDRESS"); !listen.empty()) config.listen = listen;
+
+  const std::string domain = get("KOMMO_BASE_DOMAIN");
+  std::string api_url = get("KOMMO_API_URL");
+  if (domain.empty() && api_url.empty()) {
+    return absl::InvalidArgumentError(
+        "KOMMO_BASE_DOMAIN is not set: give the Kommo account's host (e.g. mycompany.kommo.com), "
+        "or KOMMO_API_URL for the emulator (see --help)");
+  }
+  if (!domain.empty() && !api_url.empty()) {
+    return absl::InvalidArgumentError("set only one of KOMMO_BASE_DOMAIN and KOMMO_API_URL");
+  }
+  if (!domain.empty()) {
+    if (absl::Status status = CheckBaseDomain(domain); !status.ok()) return status;
+    config.api_base_url = absl::StrCat("https://", absl::AsciiStrToLower(domain), "/api/v4");
+  } else {
+    if (absl::Status status = CheckApiUrl(api_url); !status.ok()) return status;
+    while (absl::EndsWith(api_url, "/")) api_url.pop_back();
+    config.api_base_url = absl::StrCat(api_url, "/api/v4");
+  }
+
+  const std::string token = get("KOMMO_ACCESS_TOKEN");
+  const std::string token_file = get("KOMMO_ACCESS_TOKEN_FILE");
+  if (!token.empty() && !token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "set only one of KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE");
+  }
+  if (!token_file.empty()) {
+    std::ifstream file(token_file);
+    if (!file) {
+      return Invalid("KOMMO_ACCESS_TOKEN_FILE", absl::StrCat("cannot read ", token_file));
+    }
+    std::stringstream contents;
+    contents << file.rdbuf();
+    config.access_token = std::string(absl::StripAsciiWhitespace(contents.str()));
+    if (config.access_token.empty()) {
+      return Invalid("KOMMO_ACCESS_TOKEN_FILE", absl::StrCat(token_file, " is empty"));
+    }
+  } else {
+    config.access_token = std::string(absl::StripAsciiWhitespace(token));
+  }
+  if (config.access_token.empty()) {
+    return absl::InvalidArgumentError(
+        "no Kommo access token: set KOMMO_ACCESS_TOKEN or KOMMO_ACCESS_TOKEN_FILE");
+  }
+  for (char c : config.access_token) {
+    if (c <= 0x20 || c == 0x7F) {
+      // Not echoed: it is a secret.
+      return absl::InvalidArgumentError(
+          "the Kommo access token holds spaces or control characters");
+    }
+  }
+
+  if (std::string rps = get("KOMMO_RATE_LIMIT_RPS"); !rps.empty()) {
+    if (!absl::SimpleAtod(rps, &config.rate_limit_rps) || !(config.rate_limit_rps > 0) ||
+        config.rate_limit_rps > 10000) {
+      return Invalid("KOMMO_RATE_LIMIT_RPS", absl::StrCat("\"", rps,
+                                                          "\" is not a number between 0 and 10000"));
+    }
+  }
+  if (std::string burst = get("KOMMO_RATE_LIMIT_BURST"); !burst.empty()) {
+    if (!absl::SimpleAtoi(burst, &config.rate_limit_burst) || config.rate_limit_burst < 1 ||
+        config.rate_limit_burst > 1000) {
+      return Invalid("KOMMO_RATE_LIMIT_BURST",
+                     absl::StrCat("\"", burst, "\" is not a whole number from 1 to 1000"));
+    }
+  }
+  struct DurationSetting {
+    const char* env;
+    absl::Duration* target;
+  };
+  for (const DurationSetting& setting :
+       {DurationSetting{"KOMMO_REQUEST_TIMEOUT", &config.request_timeout},
+        DurationSetting{"GRPC_DEFAULT_DEADLINE", &config.default_deadline},
+        DurationSetting{"SHUTDOWN_GRACE_PERIOD", &config.shutdown_grace}}) {
+    if (std::string text = get(setting.env); !text.empty()) {
+      absl::StatusOr<absl::Duration> duration = ParsePositiveDuration(setting.env, text);
+      if (!duration.ok()) return duration.status();
+      *setting.target = *duration;
+    }
+  }
+  config.ca_file = get("KOMMO_CA_FILE");
+  if (!config.ca_file.empty() && !std::ifstream(config.ca_file)) {
+    return Invalid("KOMMO_CA_FILE", absl::StrCat("cannot read ", config.ca_file));
+  }
+  return config;
+}
+
+}  // namespace kommo

@@ -1,0 +1,40 @@
+#ifndef KOMMO_SERVER_CONFIG_H_
+#define KOMMO_SERVER_CONFIG_H_
+
+// The server's configuration: environment variables, each overridden by a flag of the same
+// meaning. Secrets (the access token) come from the environment or a file, never from a flag.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kommo {
+
+struct Config {
+  std::string listen = "0.0.0.0:50051";
+  // "https://acme.kommo.com/api/v4" or "<KOMMO_API_URL>/api/v4".
+  std::string api_base_url;
+  std::string access_token;
+  double rate_limit_rps = 7;
+  int rate_limit_burst = 1;
+  absl::Duration request_timeout = absl::Seconds(20);
+  absl::Duration default_deadline = absl::Seconds(30);
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  std::string ca_file;
+};
+
+// Reads the configuration from `args` (argv without the program name) and `getenv`. Returns
+// INVALID_ARGUMENT with one clear message for a bad or missing setting (never echoing the
+// token), or NOT_FOUND with the usage text when --help is given.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::function<const char*(const char*)>& getenv);
+
+// The --help text: every setting, its environment variable, flag and default.
+std::string Usage();
+
+}  // namespace kommo
+
+#endif  // KOMMO_SERVER_CONFIG_H_

@@ -1,0 +1,418 @@
+#include "server/http/curl_transport.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <variant>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace kommo::http {
+namespace {
+
+struct EasyDeleter {
+  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+struct MultiDeleter {
+  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
+
+using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
+
+// Longest poll when nothing is due: only a backstop, wakeups end the poll early.
+constexpr int kMaxPollMs = 1000;
+
+void GlobalInitOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+long ToMillisAtLeastOne(absl::Duration duration) {
+  return std::max<long>(1, static_cast<long>(absl::ToInt64Milliseconds(duration)));
+}
+
+// One request in flight; owned by the loop's `active` map.
+struct Transfer {
+  HttpTransport::RequestId id = 0;
+  HttpRequest request;
+  HttpTransport::Callback done;
+  EasyPtr easy;
+  SlistPtr headers;
+  HttpResponse response;
+  size_t max_bytes = 0;
+  bool too_large = false;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > transfer->max_bytes) {
+    transfer->too_large = true;
+    return 0;  // makes libcurl abort the transfer with CURLE_WRITE_ERROR
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  absl::string_view line(data, bytes);
+  if (absl::StartsWith(line, "HTTP/")) {
+    transfer->response.headers.clear();  // a new response (after 100 Continue, for example)
+    return bytes;
+  }
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return bytes;
+  std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon)));
+  transfer->response.headers[name] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  return bytes;
+}
+
+}  // namespace
+
+absl::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kGet:
+      return "GET";
+    case Method::kPost:
+      return "POST";
+    case Method::kPatch:
+      return "PATCH";
+  }
+  return "GET";
+}
+
+absl::string_view HttpResponse::Header(absl::string_view lower_name) const {
+  auto it = headers.find(std::string(lower_name));
+  return it == headers.end() ? absl::string_view() : absl::string_view(it->second);
+}
+
+struct CurlTransport::Impl {
+  struct StartCommand {
+    std::unique_ptr<Transfer> transfer;
+  };
+  struct CancelCommand {
+    RequestId id;
+  };
+  struct TaskCommand {
+    Task task;
+  };
+  struct TimerCommand {
+    TimerId id;
+    absl::Time when;
+    Task task;
+  };
+  using Command = std::variant<StartCommand, CancelCommand, TaskCommand, TimerCommand>;
+
+  CurlTransportOptions options;
+  MultiPtr multi;
+  std::thread thread;
+  std::atomic<std::thread::id> loop_thread_id{};
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<int> in_flight{0};
+
+  absl::Mutex mu;
+  std::deque<Command> incoming ABSL_GUARDED_BY(mu);
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+
+  // Loop-thread state.
+  std::map<RequestId, std::unique_ptr<Transfer>> active;
+  std::map<std::pair<absl::Time, TimerId>, Task> timers;
+  std::map<TimerId, absl::Time> timer_when;
+
+  bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_id.load(); }
+
+  void Enqueue(Command command) {
+    {
+      absl::MutexLock lock(&mu);
+      incoming.push_back(std::move(command));
+    }
+    curl_multi_wakeup(multi.get());
+  }
+
+  void AddTimer(TimerId id, absl::Time when, Task task) {
+    timers.emplace(std::make_pair(when, id), std::move(task));
+    timer_when.emplace(id, when);
+  }
+
+  void Complete(std::unique_ptr<Transfer> transfer, HttpResult result) {
+    in_flight.fetch_sub(1);
+    Callback done = std::move(transfer->done);
+    transfer.reset();  // frees the easy handle before user code runs
+    done(std::move(result));
+  }
+
+  void StartTransfer(std::unique_ptr<Transfer> transfer) {
+    CURL* easy = curl_easy_init();
+    if (easy == nullptr) {
+      Complete(std::move(transfer), {absl::UnavailableError("libcurl could not allocate a handle"),
+                                     false});
+      return;
+    }
+    transfer->easy.reset(easy);
+    const HttpRequest& request = transfer->request;
+    curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_file.c_str());
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl can decode
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ToMillisAtLeastOne(request.timeout));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     ToMillisAtLeastOne(std::min(request.timeout, options.connect_timeout)));
+
+    curl_slist* headers = nullptr;
+    for (const auto& [name, value] : request.headers) {
+      headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    }
+    if (!request.body.empty() || request.method != Method::kGet) {
+      headers = curl_slist_append(headers, "Content-Type: application/json");
+    }
+    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    transfer->headers.reset(headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+
+    switch (request.method) {
+      case Method::kGet:
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+        break;
+      case Method::kPost:
+        curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        break;
+      case Method::kPatch:
+        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PATCH");
+        break;
+    }
+    if (request.method != Method::kGet) {
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    }
+
+    const CURLMcode added = curl_multi_add_handle(multi.get(), easy);
+    if (added != CURLM_OK) {
+      Complete(std::move(transfer),
+               {absl::UnavailableError(absl::StrCat("libcurl refused the request: ",
+                                                    curl_multi_strerror(added))),
+                false});
+      return;
+    }
+    const RequestId id = transfer->id;
+    active.emplace(id, std::move(transfer));
+  }
+
+  void CancelTransfer(RequestId id) {
+    auto it = active.find(id);
+    if (it == active.end()) return;
+    std::unique_ptr<Transfer> transfer = std::move(it->second);
+    active.erase(it);
+    curl_multi_remove_handle(multi.get(), transfer->easy.get());
+    curl_off_t sent = 0;
+    curl_easy_getinfo(transfer->easy.get(), CURLINFO_REQUEST_SIZE, &sent);
+    Complete(std::move(transfer), {absl::CancelledError("request cancelled"), sent > 0});
+  }
+
+  void Finish(CURL* easy, CURLcode code) {
+    void* user = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
+    auto* raw = static_cast<Transfer*>(user);
+    curl_multi_remove_handle(multi.get(), easy);
+    auto it = active.find(raw->id);
+    if (it == active.end()) return;  // cannot happen: every added handle is active
+    std::unique_ptr<Transfer> transfer = std::move(it->second);
+    active.erase(it);
+
+    long request_size = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+    const bool sent = request_size > 0;
+    HttpResult result{absl::UnknownError("unset"), sent};
+    if (code == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      transfer->response.status = static_cast<int>(status);
+      result.response = std::move(transfer->response);
+    } else if (transfer->too_large) {
+      result.response = absl::ResourceExhaustedError(
+          absl::StrCat("response larger than ", transfer->max_bytes, " bytes"));
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+      result.response = absl::DeadlineExceededError(
+          absl::StrCat("HTTP request timed out after ",
+                       absl::FormatDuration(transfer->request.timeout)));
+    } else {
+      const char* detail = transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code);
+      result.response = absl::UnavailableError(absl::StrCat("HTTP request failed: ", detail));
+    }
+    Complete(std::move(transfer), std::move(result));
+  }
+
+  void Process(Command& command) {
+    if (auto* start = std::get_if<StartCommand>(&command)) {
+      StartTransfer(std::move(start->transfer));
+    } else if (auto* cancel = std::get_if<CancelCommand>(&command)) {
+      CancelTransfer(cancel->id);
+    } else if (auto* task = std::get_if<TaskCommand>(&command)) {
+      task->task();
+    } else if (auto* timer = std::get_if<TimerCommand>(&command)) {
+      AddTimer(timer->id, timer->when, std::move(timer->task));
+    }
+  }
+
+  void RunDueTimers() {
+    const absl::Time now = absl::Now();
+    while (!timers.empty() && timers.begin()->first.first <= now) {
+      auto node = timers.extract(timers.begin());
+      timer_when.erase(node.key().second);
+      node.mapped()();
+    }
+  }
+
+  int PollTimeoutMs() {
+    long curl_timeout = -1;
+    curl_multi_timeout(multi.get(), &curl_timeout);
+    long timeout = curl_timeout < 0 ? kMaxPollMs : std::min<long>(curl_timeout, kMaxPollMs);
+    if (!timers.empty()) {
+      const absl::Duration until = timers.begin()->first.first - absl::Now();
+      // Round up so that a timer is never polled for early and spun on.
+      const long timer_ms = std::max<long>(0, absl::ToInt64Milliseconds(absl::Ceil(
+                                                  until, absl::Milliseconds(1))));
+      timeout = std::min(timeout, timer_ms);
+    }
+    return static_cast<int>(timeout);
+  }
+
+  void Run() {
+    loop_thread_id.store(std::this_thread::get_id());
+    while (true) {
+      std::deque<Command> commands;
+      bool stop = false;
+      {
+        absl::MutexLock lock(&mu);
+        commands.swap(incoming);
+        stop = stopping;
+      }
+      for (Command& command : commands) Process(command);
+      if (stop) break;
+      RunDueTimers();
+      int running = 0;
+      curl_multi_perform(multi.get(), &running);
+      int remaining = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi.get(), &remaining)) {
+        if (message->msg == CURLMSG_DONE) Finish(message->easy_handle, message->data.result);
+      }
+      curl_multi_poll(multi.get(), nullptr, 0, PollTimeoutMs(), nullptr);
+    }
+    // Shutting down: abort what is in flight; tasks posted by those callbacks still run.
+    while (!active.empty()) CancelTransfer(active.begin()->first);
+    while (true) {
+      std::deque<Command> commands;
+      {
+        absl::MutexLock lock(&mu);
+        commands.swap(incoming);
+      }
+      if (commands.empty()) break;
+      for (Command& command : commands) {
+        if (auto* start = std::get_if<StartCommand>(&command)) {
+          Complete(std::move(start->transfer),
+                   {absl::CancelledError("HTTP transport is shutting down"), false});
+        } else if (!std::holds_alternative<TimerCommand>(command)) {
+          Process(command);
+        }
+      }
+    }
+    timers.clear();
+    timer_when.clear();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
+    CurlTransportOptions options) {
+  GlobalInitOnce();
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->multi.reset(curl_multi_init());
+  if (impl->multi == nullptr) return absl::InternalError("curl_multi_init failed");
+  curl_multi_setopt(impl->multi.get(), CURLMOPT_MAXCONNECTS, impl->options.max_cached_connections);
+  std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(impl)));
+  Impl* raw = transport->impl_.get();
+  raw->thread = std::thread([raw] { raw->Run(); });
+  return transport;
+}
+
+CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+CurlTransport::~CurlTransport() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stopping = true;
+  }
+  curl_multi_wakeup(impl_->multi.get());
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->id = impl_->next_id.fetch_add(1);
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  transfer->max_bytes = impl_->options.max_response_bytes;
+  const RequestId id = transfer->id;
+  impl_->in_flight.fetch_add(1);
+  impl_->Enqueue(Impl::StartCommand{std::move(transfer)});
+  return id;
+}
+
+void CurlTransport::Cancel(RequestId id) { impl_->Enqueue(Impl::CancelCommand{id}); }
+
+absl::Time CurlTransport::Now() const { return absl::Now(); }
+
+void CurlTransport::Post(Task task) { impl_->Enqueue(Impl::TaskCommand{std::move(task)}); }
+
+EventLoop::TimerId CurlTransport::RunAt(absl::Time when, Task task) {
+  const TimerId id = impl_->next_id.fetch_add(1);
+  if (impl_->OnLoopThread()) {
+    impl_->AddTimer(id, when, std::move(task));
+  } else {
+    impl_->Enqueue(Impl::TimerCommand{id, when, std::move(task)});
+  }
+  return id;
+}
+
+bool CurlTransport::CancelTimer(TimerId id) {
+  auto it = impl_->timer_when.find(id);
+  if (it == impl_->timer_when.end()) return false;
+  impl_->timers.erase(std::make_pair(it->second, id));
+  impl_->timer_when.erase(it);
+  return true;
+}
+
+int CurlTransport::InFlight() const { return impl_->in_flight.load(); }
+
+}  // namespace kommo::http

@@ -1,0 +1,64 @@
+#ifndef KOMMO_SERVER_HTTP_CURL_TRANSPORT_H_
+#define KOMMO_SERVER_HTTP_CURL_TRANSPORT_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/common/event_loop.h"
+#include "server/http/http_transport.h"
+
+namespace kommo::http {
+
+struct CurlTransportOptions {
+  // Sent as User-Agent on every request.
+  std::string user_agent = "kommo-grpc";
+  // PEM bundle to verify HTTPS peers with; empty uses the system's CA store. Certificates are
+  // always verified.
+  std::string ca_file;
+  // Upper bound of the connect phase of each attempt (further capped by the attempt's timeout).
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Responses larger than this fail with RESOURCE_EXHAUSTED instead of exhausting memory.
+  size_t max_response_bytes = 16 << 20;
+  // Idle connections kept open for reuse.
+  long max_cached_connections = 16;
+};
+
+// HttpTransport over one libcurl multi handle, driven by one event-loop thread
+// (curl_multi_poll + curl_multi_wakeup). Also the EventLoop that the Kommo client's rate limiter
+// and retries schedule on, so waiting costs a timer entry, not a thread. Connections are kept alive
+// and reused across requests.
+class CurlTransport final : public HttpTransport, public EventLoop {
+ public:
+  // Starts the loop thread.
+  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
+
+  // Stops the loop: requests still in flight complete with CANCELLED, pending timers are dropped
+  // and posted tasks still run, so every callback runs exactly once.
+  ~CurlTransport() override;
+
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
+
+  RequestId Send(HttpRequest request, Callback done) override;
+  void Cancel(RequestId id) override;
+
+  absl::Time Now() const override;
+  void Post(Task task) override;
+  TimerId RunAt(absl::Time when, Task task) override;
+  bool CancelTimer(TimerId id) override;
+
+  // Requests started and not yet completed (for metrics and tests). Safe from any thread.
+  int InFlight() const;
+
+ private:
+  struct Impl;
+  explicit CurlTransport(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kommo::http
+
+#endif  // KOMMO_SERVER_HTTP_CURL_TRANSPORT_H_

@@ -1,0 +1,57 @@
+#ifndef KOMMO_SERVER_KOMMO_ERROR_TABLE_H_
+#define KOMMO_SERVER_KOMMO_ERROR_TABLE_H_
+
+// What Kommo's answers mean, as absl::Status: the table of design.md §4, in one tested place.
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/http/http_transport.h"
+
+namespace kommo::kommo_api {
+
+// What the request was, which decides what an unclear outcome means.
+enum class RequestKind {
+  kRead,    // GET: safe to repeat
+  kUpdate,  // PATCH: repeating sets the same values again
+  kCreate,  // POST: repeating may create a duplicate
+};
+
+struct ErrorContext {
+  RequestKind kind = RequestKind::kRead;
+  // ErrorInfo reason for 404 (LEAD_NOT_FOUND, CONTACT_NOT_FOUND).
+  absl::string_view not_found_reason;
+  // What is being done, for messages: "GET /leads/31000000001".
+  std::string what;
+  // Maps a Kommo validation path to the caller's field name; identity when empty.
+  std::function<std::string(absl::string_view)> field_of_path;
+};
+
+// The error for a non-2xx HTTP response (classified by status first, body second):
+//   400 + validation-errors → INVALID_ARGUMENT KOMMO_VALIDATION_FAILED with BadRequest;
+//   400/422 otherwise → INVALID_ARGUMENT KOMMO_BAD_REQUEST;
+//   401 → FAILED_PRECONDITION KOMMO_UNAUTHORIZED; 402 → FAILED_PRECONDITION KOMMO_PAYMENT_REQUIRED;
+//   403 JSON → FAILED_PRECONDITION KOMMO_FORBIDDEN; 403 not JSON → UNAVAILABLE KOMMO_ACCOUNT_BLOCKED;
+//   404 → NOT_FOUND with context.not_found_reason;
+//   429 → RESOURCE_EXHAUSTED KOMMO_RATE_LIMITED with RetryInfo (Retry-After, else retry_after,
+//         else 1 s);
+//   5xx → UNAVAILABLE KOMMO_UNAVAILABLE, or WRITE_OUTCOME_UNKNOWN for a create;
+//   anything else → INTERNAL KOMMO_UNEXPECTED_STATUS.
+// ErrorInfo metadata carries http_status, Kommo's X-Request-Id (kommo_request_id) and trace_id.
+absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorContext& context);
+
+// The error for a failed transport attempt: `call_deadline_passed` turns a timeout into
+// DEADLINE_EXCEEDED; other failures are UNAVAILABLE (KOMMO_CONNECTION_FAILED), or
+// WRITE_OUTCOME_UNKNOWN for a create whose request may have been sent.
+absl::Status ErrorFromTransport(const absl::Status& transport_error, bool request_sent,
+                                bool call_deadline_passed, const ErrorContext& context);
+
+// The delay Kommo asks for in a 429: the Retry-After header (seconds or an HTTP date is not
+// supported: seconds only), else the body's retry_after, else `fallback`.
+absl::Duration RetryDelayOf(const http::HttpResponse& response, absl::Duration fallback);
+
+}  // namespace kommo::kommo_api
+
+#endif  // KOMMO_SERVER_KOMMO_ERROR_TABLE_H_

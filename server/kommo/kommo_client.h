@@ -1,0 +1,94 @@
+#ifndef KOMMO_SERVER_KOMMO_KOMMO_CLIENT_H_
+#define KOMMO_SERVER_KOMMO_KOMMO_CLIENT_H_
+
+// The operations this service performs on one Kommo account, asynchronously.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kommo/v1/contact_service.pb.h"
+#include "kommo/v1/lead_service.pb.h"
+#include "server/common/event_loop.h"
+#include "server/http/http_transport.h"
+
+namespace kommo::kommo_api {
+
+// Per-call settings handed down from the RPC.
+struct CallOptions {
+  // The caller's deadline: no request to Kommo outlives it.
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct LeadPageResult {
+  std::vector<kommo::v1::Lead> leads;
+  bool has_next = false;
+};
+
+struct ContactPageResult {
+  std::vector<kommo::v1::Contact> contacts;
+  bool has_next = false;
+};
+
+template <typename T>
+using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+// One Kommo account. Each operation runs `done` exactly once, on the client's event loop thread
+// (never inside the call itself), with the result or an absl::Status following the error table
+// (server/kommo/error_table.h). Requests are already validated by the caller.
+class KommoClient {
+ public:
+  virtual ~KommoClient() = default;
+
+  // POST /leads, then reads the lead back (GET /leads/{id}?with=contacts).
+  virtual void CreateLead(const kommo::v1::CreateLeadRequest& request, CallOptions options,
+                          Done<kommo::v1::Lead> done) = 0;
+  // PATCH /leads/{id} with the fields present, then reads the lead back.
+  virtual void UpdateLead(const kommo::v1::UpdateLeadRequest& request, CallOptions options,
+                          Done<kommo::v1::Lead> done) = 0;
+  // GET /leads/{id}?with=contacts; NOT_FOUND (LEAD_NOT_FOUND) for an unknown id.
+  virtual void GetLead(int64_t lead_id, CallOptions options, Done<kommo::v1::Lead> done) = 0;
+  // GET /leads?query=&page=&limit=&with=contacts; an empty page when nothing matches.
+  virtual void SearchLeads(const std::string& query, int64_t page, int32_t limit,
+                           CallOptions options, Done<LeadPageResult> done) = 0;
+
+  // POST /contacts, then reads the contact back.
+  virtual void CreateContact(const kommo::v1::CreateContactRequest& request, CallOptions options,
+                             Done<kommo::v1::Contact> done) = 0;
+  // GET /contacts/{id}; NOT_FOUND (CONTACT_NOT_FOUND) for an unknown id.
+  virtual void GetContact(int64_t contact_id, CallOptions options,
+                          Done<kommo::v1::Contact> done) = 0;
+  // GET /contacts?query=&page=&limit=.
+  virtual void SearchContacts(const std::string& query, int64_t page, int32_t limit,
+                              CallOptions options, Done<ContactPageResult> done) = 0;
+};
+
+struct KommoClientOptions {
+  // Base URL of the API without a trailing slash, e.g. "https://acme.kommo.com/api/v4".
+  std::string api_base_url;
+  // The long-lived token or OAuth access token, sent as "Authorization: Bearer ...".
+  std::string access_token;
+  // Requests per second to this account, shared by all calls, and the burst allowance.
+  double rate_limit_rps = 7;
+  int rate_limit_burst = 1;
+  // Calls allowed to wait for the rate limit at once.
+  size_t max_queue = 10000;
+  // Longest single HTTP attempt (the call's remaining time caps it further).
+  absl::Duration request_timeout = absl::Seconds(20);
+};
+
+// The KommoClient over an HttpTransport; timers and callbacks run on `loop` (which is normally
+// the transport itself). Both must outlive the client.
+std::unique_ptr<KommoClient> NewKommoClient(KommoClientOptions options,
+                                            http::HttpTransport* transport, EventLoop* loop);
+
+// Percent-encodes `text` for a URL query value (RFC 3986 unreserved characters stay as they are).
+std::string UrlEncode(absl::string_view text);
+
+}  // namespace kommo::kommo_api
+
+#endif  // KOMMO_SERVER_KOMMO_KOMMO_CLIENT_H_

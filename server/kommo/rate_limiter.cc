@@ -1,0 +1,77 @@
+#include "server/kommo/rate_limiter.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/error_details.h"
+
+namespace kommo::kommo_api {
+
+RateLimiter::RateLimiter(EventLoop* loop, RateLimiterOptions options)
+    : loop_(loop),
+      options_(options),
+      interval_(absl::Seconds(1) / std::max(options.requests_per_second, 1e-3)),
+      burst_tolerance_(interval_ * std::max(options.burst - 1, 0)) {}
+
+RateLimiter::~RateLimiter() {
+  for (auto& [ticket, waiter] : waiting_) loop_->CancelTimer(waiter.timer);
+}
+
+absl::Time RateLimiter::NextSlot() const {
+  return std::max(loop_->Now(), tat_ - burst_tolerance_);
+}
+
+RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
+  const absl::Time now = loop_->Now();
+  const absl::Time slot = NextSlot();
+  if (slot > deadline || waiting_.size() >= options_.max_queue) {
+    const bool full = waiting_.size() >= options_.max_queue;
+    absl::Status status = MakeError(
+        absl::StatusCode::kResourceExhausted,
+        full ? absl::StrCat("too many calls are waiting for Kommo's rate limit (",
+                            options_.max_queue, "); Kommo was not called")
+             : absl::StrCat("Kommo's rate limit (", options_.requests_per_second,
+                            " requests/s) cannot admit this call before its deadline; Kommo was "
+                            "not called"),
+        reason::kRateLimitQueueTimeout,
+        {{"queue_depth", absl::StrCat(waiting_.size())},
+         {"requests_per_second", absl::StrCat(options_.requests_per_second)}});
+    SetRetryDelay(status, slot - now);
+    granted(std::move(status));
+    return 0;
+  }
+  tat_ = std::max(tat_, now) + interval_;
+  if (slot <= now) {
+    granted(absl::OkStatus());
+    return 0;
+  }
+  const Ticket ticket = next_ticket_++;
+  Waiter& waiter = waiting_[ticket];
+  waiter.granted = std::move(granted);
+  waiter.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
+  return ticket;
+}
+
+void RateLimiter::Grant(Ticket ticket) {
+  auto it = waiting_.find(ticket);
+  if (it == waiting_.end()) return;
+  Granted granted = std::move(it->second.granted);
+  waiting_.erase(it);
+  granted(absl::OkStatus());
+}
+
+bool RateLimiter::Cancel(Ticket ticket) {
+  auto it = waiting_.find(ticket);
+  if (it == waiting_.end()) return false;
+  loop_->CancelTimer(it->second.timer);
+  waiting_.erase(it);
+  // The reserved slot is given back only when it was the last one handed out; an earlier gap
+  // stays unused, which keeps the limit strict.
+  if (waiting_.empty() || waiting_.rbegin()->first < ticket) {
+    tat_ -= interval_;
+  }
+  return true;
+}
+
+}  // namespace kommo::kommo_api
