@@ -1,0 +1,1123 @@
+#include "emulator/kommo_api.h"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "emulator/render.h"
+#include "emulator/text.h"
+#include "emulator/writes.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+
+namespace kommo::emulator {
+namespace {
+
+constexpr char kHalJson[] = "application/hal+json";
+constexpr char kProblemJson[] = "application/problem+json";
+// When the emulator's account was "created" (fixed, so GET /account is stable).
+constexpr int64_t kAccountCreatedAt = 1700000000;
+
+using Segments = std::vector<std::string_view>;
+
+// --- small helpers ---------------------------------------------------------------------------
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+HttpResponse Hal(std::string body) {
+  return HttpResponse::WithBody(200, kHalJson, std::move(body));
+}
+
+HttpResponse NoContent() {
+  HttpResponse response;
+  response.status = 204;
+  return response;
+}
+
+HttpResponse MethodNotAllowed(const std::string& method, const std::string& allow) {
+  HttpResponse response =
+      ProblemResponse(405, absl::StrCat("Method ", method, " is not allowed here"));
+  response.headers.emplace_back("Allow", allow);
+  return response;
+}
+
+// Digits only, > 0, fits int64: a path id.
+bool ParseId(std::string_view text, int64_t* id) {
+  if (text.empty() || text.size() > 19 || DigitsOf(text).size() != text.size()) return false;
+  return absl::SimpleAtoi(AsAbsl(text), id) && *id > 0;
+}
+
+Segments SplitPath(std::string_view path) {
+  Segments segments;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) segments.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return segments;
+}
+
+// "filter[statuses][0][pipeline_id]" → {"filter", "statuses", "0", "pipeline_id"}.
+std::vector<std::string> SplitBrackets(const std::string& key) {
+  std::vector<std::string> parts;
+  const size_t open = key.find('[');
+  parts.push_back(key.substr(0, open));
+  size_t pos = open;
+  while (pos != std::string::npos && pos < key.size() && key[pos] == '[') {
+    const size_t close = key.find(']', pos);
+    if (close == std::string::npos) return {key};
+    parts.push_back(key.substr(pos + 1, close - pos - 1));
+    pos = close + 1;
+  }
+  if (pos != std::string::npos && pos != key.size()) return {key};
+  return parts;
+}
+
+// --- list parameters -------------------------------------------------------------------------
+
+struct IntFilter {
+  bool present = false;
+  std::vector<int64_t> values;
+  bool Matches(int64_t v) const {
+    return !present || std::find(values.begin(), values.end(), v) != values.end();
+  }
+};
+
+struct RangeFilter {
+  std::optional<int64_t> from;
+  std::optional<int64_t> to;
+  bool Matches(std::optional<int64_t> v) const {
+    if (!from.has_value() && !to.has_value()) return true;
+    if (!v.has_value()) return false;
+    return (!from.has_value() || *v >= *from) && (!to.has_value() || *v <= *to);
+  }
+};
+
+struct ListParams {
+  int page = 1;
+  int limit = kDefaultPageLimit;
+  std::string query;
+  std::vector<std::string> with;
+  std::string order_field = "id";
+  bool descending = false;
+  std::map<std::string, IntFilter> int_filters;                 // "id", "responsible_user_id", ...
+  std::map<std::string, std::pair<int64_t, int64_t>> statuses;  // index → (pipeline, status)
+  std::map<std::string, RangeFilter> ranges;                    // "created_at", ...
+  std::string link_query;  // the other parameters, re-encoded, for _links
+
+  bool With(std::string_view what) const {
+    return std::find(with.begin(), with.end(), what) != with.end();
+  }
+  const IntFilter& Filter(const std::string& name) const {
+    static const IntFilter kNone;
+    const auto it = int_filters.find(name);
+    return it == int_filters.end() ? kNone : it->second;
+  }
+  const RangeFilter& Range(const std::string& name) const {
+    static const RangeFilter kNone;
+    const auto it = ranges.find(name);
+    return it == ranges.end() ? kNone : it->second;
+  }
+};
+
+ListParams ParseListParams(std::string_view raw_query) {
+  ListParams p;
+  for (const auto& [key, value] : ParseQuery(raw_query)) {
+    if (key == "page") {
+      int page = 0;
+      p.page = absl::SimpleAtoi(value, &page) && page > 0 ? page : 1;
+      continue;
+    }
+    if (key == "limit") {
+      int limit = 0;
+      if (!absl::SimpleAtoi(value, &limit) || limit <= 0) limit = kDefaultPageLimit;
+      p.limit = std::min(limit, kMaxPageLimit);
+      continue;
+    }
+    if (!p.link_query.empty()) p.link_query += "&";
+    absl::StrAppend(&p.link_query, UrlEncode(key), "=", UrlEncode(value));
+    if (key == "query") {
+      p.query = std::string(absl::StripAsciiWhitespace(value));
+      continue;
+    }
+    if (key == "with") {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t end = value.find(',', start);
+        if (end == std::string::npos) end = value.size();
+        std::string item(absl::StripAsciiWhitespace(value.substr(start, end - start)));
+        if (!item.empty()) p.with.push_back(std::move(item));
+        start = end + 1;
+      }
+      continue;
+    }
+    const std::vector<std::string> parts = SplitBrackets(key);
+    if (parts[0] == "order" && parts.size() == 2) {
+      if (parts[1] == "id" || parts[1] == "created_at" || parts[1] == "updated_at") {
+        p.order_field = parts[1];
+        p.descending = EqualsIgnoreCase(value, "desc");
+      }
+      continue;
+    }
+    if (parts[0] != "filter" || parts.size() < 2) continue;
+    const std::string& name = parts[1];
+    if (name == "id" || name == "responsible_user_id" || name == "pipeline_id" ||
+        name == "created_by" || name == "updated_by") {
+      if (parts.size() > 3) continue;
+      IntFilter& filter = p.int_filters[name];
+      filter.present = true;
+      if (parts.size() == 2) filter.values.clear();  // PHP parsing: a bare key keeps its last value
+      int64_t v = 0;
+      if (absl::SimpleAtoi(value, &v)) filter.values.push_back(v);
+    } else if (name == "statuses" && parts.size() == 4) {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(value, &v)) v = -1;  // matches nothing
+      auto& pair = p.statuses[parts[2]];
+      if (parts[3] == "pipeline_id") pair.first = v;
+      if (parts[3] == "status_id") pair.second = v;
+    } else if ((name == "created_at" || name == "updated_at" || name == "closed_at") &&
+               parts.size() == 3) {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(value, &v)) continue;
+      if (parts[2] == "from") p.ranges[name].from = v;
+      if (parts[2] == "to") p.ranges[name].to = v;
+    }
+  }
+  return p;
+}
+
+bool ContainsFolded(std::string_view haystack, const std::string& folded_needle) {
+  return AsciiLower(haystack).find(folded_needle) != std::string::npos;
+}
+
+// Leads: case-insensitive substring of the name, or substring of the decimal price.
+bool LeadMatchesQuery(const Lead& lead, const std::string& query) {
+  const std::string folded = AsciiLower(query);
+  return ContainsFolded(lead.name, folded) ||
+         absl::StrCat(lead.price).find(query) != std::string::npos;
+}
+
+// Contacts: case-insensitive substring of name, first_name, last_name or any custom field value
+// (emails, phones as written); and, when the query has digits, its digits as a substring of a
+// phone's digits ("+1 (555) 010-0" finds "15550100").
+bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
+  const std::string folded = AsciiLower(query);
+  if (ContainsFolded(contact.name, folded) || ContainsFolded(contact.first_name, folded) ||
+      ContainsFolded(contact.last_name, folded)) {
+    return true;
+  }
+  const std::string digits = DigitsOf(query);
+  for (const ContactFieldValues& field : contact.fields) {
+    for (const FieldValue& value : field.values) {
+      if (ContainsFolded(value.value, folded)) return true;
+      if (field.field_id == kPhoneFieldId && !digits.empty() &&
+          DigitsOf(value.value).find(digits) != std::string::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+template <typename Entity>
+int64_t OrderKey(const Entity& e, const std::string& field) {
+  if (field == "created_at") return e.created_at;
+  if (field == "updated_at") return e.updated_at;
+  return e.id;
+}
+
+template <typename Entity>
+void SortEntities(std::vector<const Entity*>* entities, const ListParams& p) {
+  std::stable_sort(entities->begin(), entities->end(), [&p](const Entity* a, const Entity* b) {
+    const int64_t ka = OrderKey(*a, p.order_field);
+    const int64_t kb = OrderKey(*b, p.order_field);
+    if (ka != kb) return p.descending ? ka > kb : ka < kb;
+    return p.descending ? a->id > b->id : a->id < b->id;
+  });
+}
+
+std::string PageHref(const std::string& base, const ListParams& p, int page) {
+  return absl::StrCat(base, "?", p.link_query, p.link_query.empty() ? "" : "&", "page=", page,
+                      "&limit=", p.limit);
+}
+
+void WriteHref(JsonWriter& w, std::string_view name, const std::string& href) {
+  Key(w, name);
+  w.StartObject();
+  Key(w, "href");
+  Str(w, href);
+  w.EndObject();
+}
+
+// "_links" of a list page: self, next (when there is one), first, prev (page > 1).
+void WritePageLinks(JsonWriter& w, const std::string& base, const ListParams& p, bool has_next) {
+  Key(w, "_links");
+  w.StartObject();
+  WriteHref(w, "self", PageHref(base, p, p.page));
+  if (has_next) WriteHref(w, "next", PageHref(base, p, p.page + 1));
+  WriteHref(w, "first", PageHref(base, p, 1));
+  if (p.page > 1) WriteHref(w, "prev", PageHref(base, p, p.page - 1));
+  w.EndObject();
+}
+
+// --- request bodies --------------------------------------------------------------------------
+
+struct ItemErrors {
+  std::string request_id;
+  std::vector<FieldError> errors;
+};
+
+HttpResponse ValidationFailed(const std::vector<ItemErrors>& items) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "validation-errors");
+  w.StartArray();
+  for (const ItemErrors& item : items) {
+    w.StartObject();
+    Key(w, "request_id");
+    Str(w, item.request_id);
+    Key(w, "errors");
+    w.StartArray();
+    for (const FieldError& error : item.errors) {
+      w.StartObject();
+      Key(w, "code");
+      Str(w, error.code);
+      Key(w, "path");
+      Str(w, error.path);
+      Key(w, "detail");
+      Str(w, error.detail);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "title");
+  w.String("Bad Request");
+  Key(w, "type");
+  w.String("https://httpstatus.es/400");
+  Key(w, "status");
+  w.Int(400);
+  Key(w, "detail");
+  w.String("Request validation failed");
+  w.EndObject();
+  return HttpResponse::WithBody(400, kProblemJson, Finish(buffer));
+}
+
+// Parses a request body: blank → 400 "Request data cannot be blank", malformed JSON → 400.
+// Iterative parsing: a deeply nested body cannot exhaust the stack.
+std::optional<HttpResponse> ParseBody(const std::string& body, rapidjson::Document* doc) {
+  if (absl::StripAsciiWhitespace(body).empty()) {
+    return ProblemResponse(400, "Request data cannot be blank");
+  }
+  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
+                                                                                     body.size());
+  if (doc->HasParseError()) {
+    return ProblemResponse(400, absl::StrCat("Request body is not valid JSON: ",
+                                             rapidjson::GetParseError_En(doc->GetParseError()),
+                                             " (at byte ", doc->GetErrorOffset(), ")"));
+  }
+  return std::nullopt;
+}
+
+// A batch body: a JSON array of 1..kMaxBatchItems items.
+std::optional<HttpResponse> ParseBatch(const std::string& body, rapidjson::Document* doc) {
+  if (auto error = ParseBody(body, doc)) return error;
+  if (!doc->IsArray()) return ProblemResponse(400, "Request body must be a JSON array");
+  if (doc->Empty()) return ProblemResponse(400, "Request data cannot be blank");
+  if (doc->Size() > static_cast<rapidjson::SizeType>(kMaxBatchItems)) {
+    return ProblemResponse(
+        422, absl::StrCat("Too many entities in one request: the limit is ", kMaxBatchItems));
+  }
+  return std::nullopt;
+}
+
+std::vector<FieldError> NotAnObject() {
+  return {FieldError{"InvalidType", "", "This value should be of type object."}};
+}
+
+}  // namespace
+
+// --- public ----------------------------------------------------------------------------------
+
+HttpResponse ProblemResponse(int status, std::string_view detail) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "title");
+  Str(w, ReasonPhrase(status));
+  Key(w, "type");
+  Str(w, absl::StrCat("https://httpstatus.es/", status));
+  Key(w, "status");
+  w.Int(status);
+  Key(w, "detail");
+  Str(w, detail);
+  w.EndObject();
+  return HttpResponse::WithBody(status, kProblemJson, Finish(buffer));
+}
+
+struct KommoApi::Call {
+  const HttpRequest& request;
+  const User& user;
+  Hrefs hrefs;
+  Segments segments;  // after /api/v4
+};
+
+KommoApi::KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url)
+    : store_(store), options_(options), fallback_base_url_(std::move(fallback_base_url)) {}
+
+int64_t KommoApi::Now() const {
+  return options_->clock ? options_->clock() : static_cast<int64_t>(std::time(nullptr));
+}
+
+HttpResponse KommoApi::Handle(const HttpRequest& request) {
+  constexpr std::string_view kPrefix = "/api/v4";
+  const std::string_view path = request.path;
+  if (path.substr(0, kPrefix.size()) != kPrefix ||
+      (path.size() > kPrefix.size() && path[kPrefix.size()] != '/')) {
+    return ProblemResponse(404, absl::StrCat("Cannot ", request.method, " ", request.path));
+  }
+
+  // Authorization: Bearer <token>. The token's value is never logged or echoed.
+  const std::string* authorization = request.Header("authorization");
+  std::string_view token;
+  if (authorization != nullptr && StartsWithIgnoreCase(*authorization, "Bearer ")) {
+    token = std::string_view(*authorization).substr(7);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  }
+  const User* user = nullptr;
+  if (token.empty()) {
+    return ProblemResponse(401, "Authorization header with a Bearer token is required");
+  }
+  if (!options_->manager_token.empty() && token == options_->manager_token) {
+    user = store_->FindUser(kManagerUserId);
+  } else if (options_->token.empty() || token == options_->token) {
+    user = store_->FindUser(kAdminUserId);
+  } else {
+    return ProblemResponse(401, "Invalid or expired access token");
+  }
+
+  // Links point where the client connected (Host), like Kommo's point at the account's domain.
+  std::string base = fallback_base_url_;
+  if (const std::string* host = request.Header("host")) {
+    const bool safe = !host->empty() && host->find_first_not_of(
+                                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789.-:[]") == std::string::npos;
+    if (safe) base = absl::StrCat("http://", *host);
+  }
+  Call call{request, *user, Hrefs{absl::StrCat(base, AsAbsl(kPrefix)), ""},
+            SplitPath(path.substr(kPrefix.size()))};
+  return Route(call);
+}
+
+HttpResponse KommoApi::Route(const Call& call) {
+  const Segments& s = call.segments;
+  const std::string& method = call.request.method;
+  const bool get = method == "GET";
+  const bool post = method == "POST";
+  const bool patch = method == "PATCH";
+  int64_t id = 0;
+  int64_t id2 = 0;
+  const auto not_found = [&] {
+    return ProblemResponse(404, absl::StrCat("Cannot ", method, " ", call.request.path));
+  };
+  if (s.empty()) return not_found();
+
+  if (s[0] == "account" && s.size() == 1) {
+    return get ? GetAccount(call) : MethodNotAllowed(method, "GET");
+  }
+  if (s[0] == "users" && s.size() == 1) {
+    return get ? ListUsers(call) : MethodNotAllowed(method, "GET");
+  }
+  if (s[0] == "leads") {
+    if (s.size() == 1) {
+      if (get) return ListLeads(call);
+      if (post) return CreateLeads(call);
+      if (patch) return UpdateLeads(call);
+      return MethodNotAllowed(method, "GET, POST, PATCH");
+    }
+    if (s[1] == "pipelines") {
+      if (s.size() == 2) return get ? ListPipelines(call) : MethodNotAllowed(method, "GET");
+      if (!ParseId(s[2], &id)) return not_found();
+      if (s.size() == 3) return get ? GetPipeline(call, id) : MethodNotAllowed(method, "GET");
+      if (s[3] != "statuses") return not_found();
+      if (s.size() == 4) return get ? ListStatuses(call, id) : MethodNotAllowed(method, "GET");
+      if (s.size() == 5 && ParseId(s[4], &id2)) {
+        return get ? GetStatus(call, id, id2) : MethodNotAllowed(method, "GET");
+      }
+      return not_found();
+    }
+    if (s.size() == 2 && ParseId(s[1], &id)) {
+      if (get) return GetLead(call, id);
+      if (patch) return UpdateLead(call, id);
+      return MethodNotAllowed(method, "GET, PATCH");
+    }
+    return not_found();
+  }
+  if (s[0] == "contacts") {
+    if (s.size() == 1) {
+      if (get) return ListContacts(call);
+      if (post) return CreateContacts(call);
+      if (patch) return UpdateContacts(call);
+      return MethodNotAllowed(method, "GET, POST, PATCH");
+    }
+    if (s[1] == "custom_fields") {
+      if (s.size() == 2) return get ? ListContactFields(call) : MethodNotAllowed(method, "GET");
+      if (s.size() == 3 && ParseId(s[2], &id)) {
+        return get ? GetContactField(call, id) : MethodNotAllowed(method, "GET");
+      }
+      return not_found();
+    }
+    if (s.size() == 2 && ParseId(s[1], &id)) {
+      if (get) return GetContact(call, id);
+      if (patch) return UpdateContact(call, id);
+      return MethodNotAllowed(method, "GET, PATCH");
+    }
+  }
+  return not_found();
+}
+
+// --- account, users, pipelines, custom fields ---------------------------------------------------
+
+HttpResponse KommoApi::GetAccount(const Call& call) {
+  const ListParams p = ParseListParams(call.request.query);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(kAccountId);
+  Key(w, "name");
+  w.String("Kommo Emulator");
+  Key(w, "subdomain");
+  w.String(kAccountSubdomain);
+  Key(w, "current_user_id");
+  w.Int64(call.user.id);
+  Key(w, "country");
+  w.String("US");
+  Key(w, "currency");
+  w.String("USD");
+  Key(w, "currency_symbol");
+  w.String("$");
+  Key(w, "customers_mode");
+  w.String("disabled");
+  Key(w, "is_unsorted_on");
+  w.Bool(true);
+  Key(w, "is_loss_reason_enabled");
+  w.Bool(true);
+  Key(w, "is_helpbot_enabled");
+  w.Bool(false);
+  Key(w, "is_technical_account");
+  w.Bool(false);
+  Key(w, "contact_name_display_order");
+  w.Int(1);
+  if (p.With("amojo_id")) {
+    Key(w, "amojo_id");
+    w.String("00000000-0000-4000-8000-000031000001");
+  }
+  Key(w, "created_at");
+  w.Int64(kAccountCreatedAt);
+  Key(w, "created_by");
+  w.Int(0);
+  Key(w, "updated_at");
+  w.Int64(kAccountCreatedAt);
+  Key(w, "updated_by");
+  w.Int(0);
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/account"));
+  if (p.With("datetime_settings") || p.With("users_groups")) {
+    Key(w, "_embedded");
+    w.StartObject();
+    if (p.With("datetime_settings")) {
+      Key(w, "datetime_settings");
+      w.StartObject();
+      Key(w, "date_pattern");
+      w.String("Y-m-d H:i");
+      Key(w, "short_date_pattern");
+      w.String("Y-m-d");
+      Key(w, "short_time_pattern");
+      w.String("H:i");
+      Key(w, "date_format");
+      w.String("Y-m-d");
+      Key(w, "time_format");
+      w.String("H:i:s");
+      Key(w, "timezone");
+      w.String("UTC");
+      Key(w, "timezone_offset");
+      w.String("+00:00");
+      w.EndObject();
+    }
+    if (p.With("users_groups")) {
+      Key(w, "users_groups");
+      w.StartArray();
+      for (const Group& group : store_->groups()) {
+        w.StartObject();
+        Key(w, "id");
+        w.Int64(group.id);
+        Key(w, "name");
+        Str(w, group.name);
+        Key(w, "uuid");
+        w.Null();
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::ListUsers(const Call& call) {
+  if (!call.user.is_admin) {
+    return ProblemResponse(403, "Only account administrators can list users");
+  }
+  const ListParams p = ParseListParams(call.request.query);
+  const std::vector<User>& users = store_->users();
+  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
+  if (offset >= users.size()) return NoContent();
+  const size_t end = std::min(users.size(), offset + static_cast<size_t>(p.limit));
+  const size_t page_count = (users.size() + static_cast<size_t>(p.limit) - 1) / p.limit;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_total_items");
+  w.Uint64(users.size());
+  Key(w, "_page");
+  w.Int(p.page);
+  Key(w, "_page_count");
+  w.Uint64(page_count);
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/users"), p, end < users.size());
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "users");
+  w.StartArray();
+  for (size_t i = offset; i < end; ++i) WriteUser(w, users[i], call.hrefs);
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::ListPipelines(const Call& call) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_total_items");
+  w.Uint64(store_->pipelines().size());
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/pipelines"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "pipelines");
+  w.StartArray();
+  for (const Pipeline& pipeline : store_->pipelines()) WritePipeline(w, pipeline, call.hrefs);
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetPipeline(const Call& call, int64_t pipeline_id) {
+  const Pipeline* pipeline = store_->FindPipeline(pipeline_id);
+  if (pipeline == nullptr) return ProblemResponse(404, "Pipeline not found");
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WritePipeline(w, *pipeline, call.hrefs);
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::ListStatuses(const Call& call, int64_t pipeline_id) {
+  const Pipeline* pipeline = store_->FindPipeline(pipeline_id);
+  if (pipeline == nullptr) return ProblemResponse(404, "Pipeline not found");
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_total_items");
+  w.Uint64(pipeline->statuses.size());
+  WriteSelfLinks(w,
+                 absl::StrCat(call.hrefs.api_base, "/leads/pipelines/", pipeline_id, "/statuses"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "statuses");
+  w.StartArray();
+  for (const PipelineStatus& status : pipeline->statuses) {
+    WriteStatus(w, status, pipeline_id, call.hrefs);
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetStatus(const Call& call, int64_t pipeline_id, int64_t status_id) {
+  const Pipeline* pipeline = store_->FindPipeline(pipeline_id);
+  if (pipeline == nullptr) return ProblemResponse(404, "Pipeline not found");
+  const PipelineStatus* status = pipeline->FindStatus(status_id);
+  if (status == nullptr) return ProblemResponse(404, "Status not found");
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteStatus(w, *status, pipeline_id, call.hrefs);
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::ListContactFields(const Call& call) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_total_items");
+  w.Uint64(store_->contact_fields().size());
+  Key(w, "_page");
+  w.Int(1);
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/custom_fields"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "custom_fields");
+  w.StartArray();
+  for (const CustomField& field : store_->contact_fields()) WriteCustomField(w, field, call.hrefs);
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetContactField(const Call& call, int64_t id) {
+  const CustomField* field = store_->FindContactField(id);
+  if (field == nullptr) return NoContent();
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteCustomField(w, *field, call.hrefs);
+  return Hal(Finish(buffer));
+}
+
+// --- leads -------------------------------------------------------------------------------------
+
+HttpResponse KommoApi::ListLeads(const Call& call) {
+  const ListParams p = ParseListParams(call.request.query);
+  std::vector<const Lead*> matches;
+  for (const auto& [id, lead] : store_->leads()) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(lead.responsible_user_id) ||
+        !p.Filter("pipeline_id").Matches(lead.pipeline_id) ||
+        !p.Filter("created_by").Matches(lead.created_by) ||
+        !p.Filter("updated_by").Matches(lead.updated_by) ||
+        !p.Range("created_at").Matches(lead.created_at) ||
+        !p.Range("updated_at").Matches(lead.updated_at) ||
+        !p.Range("closed_at").Matches(lead.closed_at)) {
+      continue;
+    }
+    if (!p.statuses.empty()) {
+      const bool in_status = std::any_of(p.statuses.begin(), p.statuses.end(), [&](const auto& s) {
+        return (s.second.first == 0 || s.second.first == lead.pipeline_id) &&
+               s.second.second == lead.status_id;
+      });
+      if (!in_status) continue;
+    }
+    if (!p.query.empty() && !LeadMatchesQuery(lead, p.query)) continue;
+    matches.push_back(&lead);
+  }
+  SortEntities(&matches, p);
+  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
+  if (offset >= matches.size()) return NoContent();
+  const size_t end = std::min(matches.size(), offset + static_cast<size_t>(p.limit));
+
+  Hrefs entity_hrefs = call.hrefs;  // entity self links echo the page, like Kommo's
+  entity_hrefs.entity_suffix = absl::StrCat("?page=", p.page, "&limit=", p.limit);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_page");
+  w.Int(p.page);
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"), p, end < matches.size());
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "leads");
+  w.StartArray();
+  for (size_t i = offset; i < end; ++i) {
+    WriteLead(w, *store_, *matches[i], entity_hrefs, p.With("contacts"));
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetLead(const Call& call, int64_t id) {
+  const auto it = store_->leads().find(id);
+  if (it == store_->leads().end()) return NoContent();
+  const ListParams p = ParseListParams(call.request.query);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteLead(w, *store_, it->second, call.hrefs, p.With("contacts"));
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::CreateLeads(const Call& call) {
+  rapidjson::Document doc;
+  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
+  const WriteContext context{Now(), call.user.id};
+  std::vector<std::pair<std::string, Lead>> valid;
+  std::vector<ItemErrors> invalid;
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    const std::string request_id = RequestIdOf(doc[i], absl::StrCat(i));
+    Lead lead;
+    std::vector<FieldError> errors =
+        doc[i].IsObject() ? BuildNewLead(*store_, doc[i], context, &lead) : NotAnObject();
+    if (errors.empty()) {
+      valid.emplace_back(request_id, std::move(lead));
+    } else {
+      invalid.push_back(ItemErrors{request_id, std::move(errors)});
+    }
+  }
+  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "leads");
+  w.StartArray();
+  for (auto& [request_id, lead] : valid) {
+    lead.id = store_->NextLeadId();
+    const int64_t id = lead.id;
+    store_->leads().emplace(id, std::move(lead));
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(id);
+    Key(w, "request_id");
+    Str(w, request_id);
+    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  if (!invalid.empty()) return ValidationFailed(invalid);  // partial mode: valid ones were saved
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::UpdateLeads(const Call& call) {
+  rapidjson::Document doc;
+  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
+  const WriteContext context{Now(), call.user.id};
+  struct Result {
+    std::string request_id;
+    int64_t id;
+    int64_t updated_at;
+  };
+  std::map<int64_t, Lead> staged;  // later items of the batch see earlier items' changes
+  std::vector<Result> results;
+  std::vector<ItemErrors> invalid;
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    const rapidjson::Value& item = doc[i];
+    const std::string request_id = RequestIdOf(item, absl::StrCat(i));
+    if (!item.IsObject()) {
+      invalid.push_back(ItemErrors{request_id, NotAnObject()});
+      continue;
+    }
+    const auto id_member = item.FindMember("id");
+    if (id_member == item.MemberEnd() || !id_member->value.IsInt64()) {
+      invalid.push_back(
+          ItemErrors{request_id,
+                     {id_member == item.MemberEnd()
+                          ? FieldError{"NotBlank", "id", "This value should not be blank."}
+                          : FieldError{"InvalidType", "id", "This value should be of type int."}}});
+      continue;
+    }
+    const int64_t id = id_member->value.GetInt64();
+    Lead lead;
+    if (auto it = staged.find(id); it != staged.end()) {
+      lead = it->second;
+    } else if (auto stored = store_->leads().find(id); stored != store_->leads().end()) {
+      lead = stored->second;
+    } else {
+      invalid.push_back(
+          ItemErrors{request_id, {FieldError{"NotSupportedChoice", "id", "Lead not found"}}});
+      continue;
+    }
+    std::vector<FieldError> errors = ApplyLeadUpdate(*store_, item, context, &lead);
+    if (!errors.empty()) {
+      invalid.push_back(ItemErrors{request_id, std::move(errors)});
+      continue;
+    }
+    results.push_back(Result{request_id, id, lead.updated_at});
+    staged[id] = std::move(lead);
+  }
+  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
+  for (auto& [id, lead] : staged) store_->leads()[id] = std::move(lead);
+  if (!invalid.empty()) return ValidationFailed(invalid);
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "leads");
+  w.StartArray();
+  for (const Result& result : results) {
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(result.id);
+    Key(w, "updated_at");
+    w.Int64(result.updated_at);
+    Key(w, "request_id");
+    Str(w, result.request_id);
+    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", result.id));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::UpdateLead(const Call& call, int64_t id) {
+  rapidjson::Document doc;
+  if (auto error = ParseBody(call.request.body, &doc)) return *error;
+  if (!doc.IsObject()) return ProblemResponse(400, "Request body must be a JSON object");
+  const auto it = store_->leads().find(id);
+  if (it == store_->leads().end()) return ProblemResponse(404, "Lead not found");
+  Lead lead = it->second;
+  std::vector<FieldError> errors =
+      ApplyLeadUpdate(*store_, doc, WriteContext{Now(), call.user.id}, &lead);
+  if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
+  it->second = lead;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(id);
+  Key(w, "updated_at");
+  w.Int64(lead.updated_at);
+  if (doc.HasMember("request_id")) {
+    Key(w, "request_id");
+    Str(w, RequestIdOf(doc, "0"));
+  }
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id));
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+// --- contacts ----------------------------------------------------------------------------------
+
+HttpResponse KommoApi::ListContacts(const Call& call) {
+  const ListParams p = ParseListParams(call.request.query);
+  std::vector<const Contact*> matches;
+  for (const auto& [id, contact] : store_->contacts()) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(contact.responsible_user_id) ||
+        !p.Filter("created_by").Matches(contact.created_by) ||
+        !p.Filter("updated_by").Matches(contact.updated_by) ||
+        !p.Range("created_at").Matches(contact.created_at) ||
+        !p.Range("updated_at").Matches(contact.updated_at)) {
+      continue;
+    }
+    if (!p.query.empty() && !ContactMatchesQuery(contact, p.query)) continue;
+    matches.push_back(&contact);
+  }
+  SortEntities(&matches, p);
+  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
+  if (offset >= matches.size()) return NoContent();
+  const size_t end = std::min(matches.size(), offset + static_cast<size_t>(p.limit));
+
+  Hrefs entity_hrefs = call.hrefs;
+  entity_hrefs.entity_suffix = absl::StrCat("?page=", p.page, "&limit=", p.limit);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "_page");
+  w.Int(p.page);
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"), p, end < matches.size());
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "contacts");
+  w.StartArray();
+  for (size_t i = offset; i < end; ++i) {
+    WriteContact(w, *store_, *matches[i], entity_hrefs, p.With("leads"));
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetContact(const Call& call, int64_t id) {
+  const auto it = store_->contacts().find(id);
+  if (it == store_->contacts().end()) return NoContent();
+  const ListParams p = ParseListParams(call.request.query);
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  WriteContact(w, *store_, it->second, call.hrefs, p.With("leads"));
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::CreateContacts(const Call& call) {
+  rapidjson::Document doc;
+  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
+  const WriteContext context{Now(), call.user.id};
+  std::vector<std::pair<std::string, Contact>> valid;
+  std::vector<ItemErrors> invalid;
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    const std::string request_id = RequestIdOf(doc[i], absl::StrCat(i));
+    Contact contact;
+    std::vector<FieldError> errors =
+        doc[i].IsObject() ? BuildNewContact(*store_, doc[i], context, &contact) : NotAnObject();
+    if (errors.empty()) {
+      valid.emplace_back(request_id, std::move(contact));
+    } else {
+      invalid.push_back(ItemErrors{request_id, std::move(errors)});
+    }
+  }
+  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "contacts");
+  w.StartArray();
+  for (auto& [request_id, contact] : valid) {
+    contact.id = store_->NextContactId();
+    const int64_t id = contact.id;
+    store_->contacts().emplace(id, std::move(contact));
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(id);
+    Key(w, "is_deleted");
+    w.Bool(false);
+    Key(w, "is_unsorted");
+    w.Bool(false);
+    Key(w, "request_id");
+    Str(w, request_id);
+    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", id));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  if (!invalid.empty()) return ValidationFailed(invalid);
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::UpdateContacts(const Call& call) {
+  rapidjson::Document doc;
+  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
+  const WriteContext context{Now(), call.user.id};
+  struct Result {
+    std::string request_id;
+    int64_t id;
+    std::string name;
+    int64_t updated_at;
+  };
+  std::map<int64_t, Contact> staged;
+  std::vector<Result> results;
+  std::vector<ItemErrors> invalid;
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    const rapidjson::Value& item = doc[i];
+    const std::string request_id = RequestIdOf(item, absl::StrCat(i));
+    if (!item.IsObject()) {
+      invalid.push_back(ItemErrors{request_id, NotAnObject()});
+      continue;
+    }
+    const auto id_member = item.FindMember("id");
+    if (id_member == item.MemberEnd() || !id_member->value.IsInt64()) {
+      invalid.push_back(
+          ItemErrors{request_id,
+                     {id_member == item.MemberEnd()
+                          ? FieldError{"NotBlank", "id", "This value should not be blank."}
+                          : FieldError{"InvalidType", "id", "This value should be of type int."}}});
+      continue;
+    }
+    const int64_t id = id_member->value.GetInt64();
+    Contact contact;
+    if (auto it = staged.find(id); it != staged.end()) {
+      contact = it->second;
+    } else if (auto stored = store_->contacts().find(id); stored != store_->contacts().end()) {
+      contact = stored->second;
+    } else {
+      invalid.push_back(
+          ItemErrors{request_id, {FieldError{"NotSupportedChoice", "id", "Contact not found"}}});
+      continue;
+    }
+    std::vector<FieldError> errors = ApplyContactUpdate(*store_, item, context, &contact);
+    if (!errors.empty()) {
+      invalid.push_back(ItemErrors{request_id, std::move(errors)});
+      continue;
+    }
+    results.push_back(Result{request_id, id, contact.name, contact.updated_at});
+    staged[id] = std::move(contact);
+  }
+  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
+  for (auto& [id, contact] : staged) store_->contacts()[id] = std::move(contact);
+  if (!invalid.empty()) return ValidationFailed(invalid);
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "contacts");
+  w.StartArray();
+  for (const Result& result : results) {
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(result.id);
+    Key(w, "name");
+    Str(w, result.name);
+    Key(w, "updated_at");
+    w.Int64(result.updated_at);
+    Key(w, "request_id");
+    Str(w, result.request_id);
+    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", result.id));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::UpdateContact(const Call& call, int64_t id) {
+  rapidjson::Document doc;
+  if (auto error = ParseBody(call.request.body, &doc)) return *error;
+  if (!doc.IsObject()) return ProblemResponse(400, "Request body must be a JSON object");
+  const auto it = store_->contacts().find(id);
+  if (it == store_->contacts().end()) return ProblemResponse(404, "Contact not found");
+  Contact contact = it->second;
+  std::vector<FieldError> errors =
+      ApplyContactUpdate(*store_, doc, WriteContext{Now(), call.user.id}, &contact);
+  if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
+  it->second = contact;
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(id);
+  Key(w, "name");
+  Str(w, contact.name);
+  Key(w, "updated_at");
+  w.Int64(contact.updated_at);
+  if (doc.HasMember("request_id")) {
+    Key(w, "request_id");
+    Str(w, RequestIdOf(doc, "0"));
+  }
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", id));
+  w.EndObject();
+  return Hal(Finish(buffer));
+}
+
+}  // namespace kommo::emulator

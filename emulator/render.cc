@@ -1,0 +1,351 @@
+#include "emulator/render.h"
+
+#include "absl/strings/str_cat.h"
+#include "emulator/emulator.h"
+
+namespace kommo::emulator {
+namespace {
+
+void WriteRights(JsonWriter& w, const User& user) {
+  const bool admin = user.is_admin;
+  const char* level = admin ? "A" : "M";  // A: all, M: only their own (Kommo's letters)
+  w.StartObject();
+  for (const char* entity : {"leads", "contacts", "companies"}) {
+    Key(w, entity);
+    w.StartObject();
+    for (const char* right : {"view", "edit", "add", "delete", "export"}) {
+      Key(w, right);
+      w.String(level);
+    }
+    w.EndObject();
+  }
+  Key(w, "tasks");
+  w.StartObject();
+  Key(w, "edit");
+  w.String(level);
+  Key(w, "delete");
+  w.String(level);
+  w.EndObject();
+  Key(w, "mail_access");
+  w.Bool(true);
+  Key(w, "catalog_access");
+  w.Bool(true);
+  Key(w, "status_rights");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "is_admin");
+  w.Bool(admin);
+  Key(w, "is_free");
+  w.Bool(false);
+  Key(w, "is_active");
+  w.Bool(true);
+  Key(w, "group_id");
+  w.Int64(user.group_id);
+  Key(w, "role_id");
+  w.Null();
+  w.EndObject();
+}
+
+void EmptyArray(JsonWriter& w, std::string_view key) {
+  Key(w, key);
+  w.StartArray();
+  w.EndArray();
+}
+
+}  // namespace
+
+void WriteSelfLinks(JsonWriter& w, std::string_view href) {
+  Key(w, "_links");
+  w.StartObject();
+  Key(w, "self");
+  w.StartObject();
+  Key(w, "href");
+  Str(w, href);
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs& hrefs,
+               bool with_contacts) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(lead.id);
+  Key(w, "name");
+  Str(w, lead.name);
+  Key(w, "price");
+  w.Int64(lead.price);
+  Key(w, "responsible_user_id");
+  w.Int64(lead.responsible_user_id);
+  Key(w, "group_id");
+  w.Int64(lead.group_id);
+  Key(w, "status_id");
+  w.Int64(lead.status_id);
+  Key(w, "pipeline_id");
+  w.Int64(lead.pipeline_id);
+  Key(w, "loss_reason_id");
+  w.Null();
+  Key(w, "created_by");
+  w.Int64(lead.created_by);
+  Key(w, "updated_by");
+  w.Int64(lead.updated_by);
+  Key(w, "created_at");
+  w.Int64(lead.created_at);
+  Key(w, "updated_at");
+  w.Int64(lead.updated_at);
+  Key(w, "closed_at");
+  if (lead.closed_at.has_value()) {
+    w.Int64(*lead.closed_at);
+  } else {
+    w.Null();
+  }
+  Key(w, "closest_task_at");
+  w.Null();
+  Key(w, "is_deleted");
+  w.Bool(false);
+  Key(w, "custom_fields_values");
+  w.Null();
+  Key(w, "score");
+  w.Null();
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  Key(w, "labor_cost");
+  w.Null();
+  Key(w, "is_price_computed");
+  w.Bool(false);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/leads/", lead.id, hrefs.entity_suffix));
+  Key(w, "_embedded");
+  w.StartObject();
+  EmptyArray(w, "tags");
+  EmptyArray(w, "companies");
+  if (with_contacts) {
+    Key(w, "contacts");
+    w.StartArray();
+    for (const LeadContact& link : lead.contacts) {
+      if (store.contacts().count(link.contact_id) == 0) continue;
+      w.StartObject();
+      Key(w, "id");
+      w.Int64(link.contact_id);
+      Key(w, "is_main");
+      w.Bool(link.is_main);
+      WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/", link.contact_id));
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, const Hrefs& hrefs,
+                  bool with_leads) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(contact.id);
+  Key(w, "name");
+  Str(w, contact.name);
+  Key(w, "first_name");
+  Str(w, contact.first_name);
+  Key(w, "last_name");
+  Str(w, contact.last_name);
+  Key(w, "responsible_user_id");
+  w.Int64(contact.responsible_user_id);
+  Key(w, "group_id");
+  w.Int64(contact.group_id);
+  Key(w, "created_by");
+  w.Int64(contact.created_by);
+  Key(w, "updated_by");
+  w.Int64(contact.updated_by);
+  Key(w, "created_at");
+  w.Int64(contact.created_at);
+  Key(w, "updated_at");
+  w.Int64(contact.updated_at);
+  Key(w, "closest_task_at");
+  w.Null();
+  Key(w, "is_deleted");
+  w.Bool(false);
+  Key(w, "is_unsorted");
+  w.Bool(false);
+  Key(w, "custom_fields_values");
+  if (contact.fields.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    for (const ContactFieldValues& entry : contact.fields) {
+      const CustomField* field = store.FindContactField(entry.field_id);
+      if (field == nullptr) continue;
+      w.StartObject();
+      Key(w, "field_id");
+      w.Int64(field->id);
+      Key(w, "field_name");
+      Str(w, field->name);
+      Key(w, "field_code");
+      Str(w, field->code);
+      Key(w, "field_type");
+      Str(w, field->type);
+      Key(w, "values");
+      w.StartArray();
+      for (const FieldValue& value : entry.values) {
+        w.StartObject();
+        Key(w, "value");
+        Str(w, value.value);
+        Key(w, "enum_id");
+        w.Int64(value.enum_id);
+        Key(w, "enum_code");
+        const FieldEnum* e = field->FindEnum(value.enum_id);
+        if (e != nullptr) {
+          Str(w, e->value);
+        } else {
+          w.Null();
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+      Key(w, "is_computed");
+      w.Bool(false);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/", contact.id, hrefs.entity_suffix));
+  Key(w, "_embedded");
+  w.StartObject();
+  EmptyArray(w, "tags");
+  EmptyArray(w, "companies");
+  if (with_leads) {
+    Key(w, "leads");
+    w.StartArray();
+    for (const auto& [id, lead] : store.leads()) {
+      for (const LeadContact& link : lead.contacts) {
+        if (link.contact_id != contact.id) continue;
+        w.StartObject();
+        Key(w, "id");
+        w.Int64(id);
+        WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/leads/", id));
+        w.EndObject();
+        break;
+      }
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
+                 const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(status.id);
+  Key(w, "name");
+  Str(w, status.name);
+  Key(w, "sort");
+  w.Int(status.sort);
+  Key(w, "is_editable");
+  w.Bool(status.is_editable);
+  Key(w, "pipeline_id");
+  w.Int64(pipeline_id);
+  Key(w, "color");
+  Str(w, status.color);
+  Key(w, "type");
+  w.Int(status.type);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(
+      w, absl::StrCat(hrefs.api_base, "/leads/pipelines/", pipeline_id, "/statuses/", status.id));
+  w.EndObject();
+}
+
+void WritePipeline(JsonWriter& w, const Pipeline& pipeline, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(pipeline.id);
+  Key(w, "name");
+  Str(w, pipeline.name);
+  Key(w, "sort");
+  w.Int(pipeline.sort);
+  Key(w, "is_main");
+  w.Bool(pipeline.is_main);
+  Key(w, "is_unsorted_on");
+  w.Bool(true);
+  Key(w, "is_archive");
+  w.Bool(false);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/leads/pipelines/", pipeline.id));
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "statuses");
+  w.StartArray();
+  for (const PipelineStatus& status : pipeline.statuses) {
+    WriteStatus(w, status, pipeline.id, hrefs);
+  }
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteUser(JsonWriter& w, const User& user, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(user.id);
+  Key(w, "name");
+  Str(w, user.name);
+  Key(w, "email");
+  Str(w, user.email);
+  Key(w, "lang");
+  w.String("en");
+  Key(w, "rights");
+  WriteRights(w, user);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/users/", user.id));
+  w.EndObject();
+}
+
+void WriteCustomField(JsonWriter& w, const CustomField& field, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(field.id);
+  Key(w, "name");
+  Str(w, field.name);
+  Key(w, "type");
+  Str(w, field.type);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  Key(w, "code");
+  Str(w, field.code);
+  Key(w, "sort");
+  w.Int(field.sort);
+  Key(w, "is_api_only");
+  w.Bool(false);
+  Key(w, "enums");
+  w.StartArray();
+  for (const FieldEnum& e : field.enums) {
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(e.id);
+    Key(w, "value");
+    Str(w, e.value);
+    Key(w, "sort");
+    w.Int(e.sort);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "group_id");
+  w.Null();
+  Key(w, "required_statuses");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "is_deletable");
+  w.Bool(false);
+  Key(w, "is_predefined");
+  w.Bool(true);
+  Key(w, "entity_type");
+  w.String("contacts");
+  Key(w, "remind");
+  w.Null();
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/custom_fields/", field.id));
+  w.EndObject();
+}
+
+}  // namespace kommo::emulator

@@ -1,0 +1,44 @@
+// Kommo's JSON shapes of the emulator's entities (HAL: `_links`, `_embedded`).
+#ifndef KOMMO_EMULATOR_RENDER_H_
+#define KOMMO_EMULATOR_RENDER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "emulator/store.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace kommo::emulator {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void Key(JsonWriter& w, std::string_view key) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+}
+inline void Str(JsonWriter& w, std::string_view value) {
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+struct Hrefs {
+  std::string api_base;       // "http://127.0.0.1:8080/api/v4"
+  std::string entity_suffix;  // appended to entity self links, e.g. "?page=1&limit=50" in lists
+};
+
+// "_links":{"self":{"href":HREF}} — writes the key too.
+void WriteSelfLinks(JsonWriter& w, std::string_view href);
+
+void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs& hrefs,
+               bool with_contacts);
+void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, const Hrefs& hrefs,
+                  bool with_leads);
+void WritePipeline(JsonWriter& w, const Pipeline& pipeline, const Hrefs& hrefs);
+void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
+                 const Hrefs& hrefs);
+void WriteUser(JsonWriter& w, const User& user, const Hrefs& hrefs);
+void WriteCustomField(JsonWriter& w, const CustomField& field, const Hrefs& hrefs);
+
+}  // namespace kommo::emulator
+
+#endif  // KOMMO_EMULATOR_RENDER_H_

@@ -1,0 +1,129 @@
+#include "emulator/store.h"
+
+#include "emulator/emulator.h"
+#include "emulator/text.h"
+
+namespace kommo::emulator {
+namespace {
+
+Pipeline MakePipeline(int64_t id, std::string name, int sort, bool is_main, int64_t incoming_id,
+                      int64_t first_id, int64_t second_id) {
+  return Pipeline{id,
+                  std::move(name),
+                  sort,
+                  is_main,
+                  {
+                      {incoming_id, "Incoming leads", 10, false, "#c1c1c1", 1},
+                      {first_id, "Initial contact", 20, true, "#99ccff", 0},
+                      {second_id, "Negotiation", 30, true, "#ffff99", 0},
+                      {kWonStatusId, "Closed - won", 10000, false, "#ccff66", 0},
+                      {kLostStatusId, "Closed - lost", 11000, false, "#d5d8db", 0},
+                  }};
+}
+
+}  // namespace
+
+const PipelineStatus* Pipeline::FindStatus(int64_t status_id) const {
+  for (const PipelineStatus& status : statuses) {
+    if (status.id == status_id) return &status;
+  }
+  return nullptr;
+}
+
+int64_t Pipeline::first_regular_status_id() const {
+  for (const PipelineStatus& status : statuses) {
+    if (status.type == 0 && status.id != kWonStatusId && status.id != kLostStatusId) {
+      return status.id;
+    }
+  }
+  return statuses.front().id;
+}
+
+const FieldEnum* CustomField::FindEnum(int64_t enum_id) const {
+  for (const FieldEnum& e : enums) {
+    if (e.id == enum_id) return &e;
+  }
+  return nullptr;
+}
+
+const FieldEnum* CustomField::FindEnumByCode(std::string_view enum_code) const {
+  for (const FieldEnum& e : enums) {
+    if (EqualsIgnoreCase(e.value, enum_code)) return &e;
+  }
+  return nullptr;
+}
+
+Store::Store()
+    : groups_{{kDefaultGroupId, "Main group"}, {kSalesGroupId, "Sales"}},
+      users_{{kAdminUserId, "Admin", "admin@emulator.example", true, kDefaultGroupId},
+             {kManagerUserId, "Manager", "manager@emulator.example", false, kSalesGroupId}},
+      pipelines_{
+          MakePipeline(kMainPipelineId, "Sales funnel", 1, true, kMainPipelineIncomingStatusId,
+                       kMainPipelineFirstStatusId, kMainPipelineSecondStatusId),
+          MakePipeline(kSecondPipelineId, "Partners", 2, false, kSecondPipelineIncomingStatusId,
+                       kSecondPipelineFirstStatusId, kSecondPipelineSecondStatusId)},
+      contact_fields_{{kPhoneFieldId,
+                       "Phone",
+                       "PHONE",
+                       "multitext",
+                       4,
+                       {{kPhoneWorkEnumId, "WORK", 2},
+                        {kPhoneWorkDdEnumId, "WORKDD", 4},
+                        {kPhoneMobEnumId, "MOB", 6},
+                        {kPhoneFaxEnumId, "FAX", 8},
+                        {kPhoneHomeEnumId, "HOME", 10},
+                        {kPhoneOtherEnumId, "OTHER", 12}}},
+                      {kEmailFieldId,
+                       "Email",
+                       "EMAIL",
+                       "multitext",
+                       6,
+                       {{kEmailWorkEnumId, "WORK", 2},
+                        {kEmailPrivEnumId, "PRIV", 4},
+                        {kEmailOtherEnumId, "OTHER", 6}}}},
+      next_lead_id_(kFirstLeadId),
+      next_contact_id_(kFirstContactId) {}
+
+const User* Store::FindUser(int64_t id) const {
+  for (const User& user : users_) {
+    if (user.id == id) return &user;
+  }
+  return nullptr;
+}
+
+const Pipeline* Store::FindPipeline(int64_t id) const {
+  for (const Pipeline& pipeline : pipelines_) {
+    if (pipeline.id == id) return &pipeline;
+  }
+  return nullptr;
+}
+
+const Pipeline& Store::main_pipeline() const {
+  for (const Pipeline& pipeline : pipelines_) {
+    if (pipeline.is_main) return pipeline;
+  }
+  return pipelines_.front();
+}
+
+const CustomField* Store::FindContactField(int64_t id) const {
+  for (const CustomField& field : contact_fields_) {
+    if (field.id == id) return &field;
+  }
+  return nullptr;
+}
+
+const CustomField* Store::FindContactFieldByCode(std::string_view code) const {
+  for (const CustomField& field : contact_fields_) {
+    if (EqualsIgnoreCase(field.code, code)) return &field;
+  }
+  return nullptr;
+}
+
+void Store::Reset() {
+  leads_.clear();
+  contacts_.clear();
+  next_lead_id_ = kFirstLeadId;
+  next_contact_id_ = kFirstContactId;
+}
+
+}  // namespace kommo::emulator
