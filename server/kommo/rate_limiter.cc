@@ -11,7 +11,9 @@ namespace kommo::kommo_api {
 RateLimiter::RateLimiter(EventLoop* loop, RateLimiterOptions options)
     : loop_(loop),
       options_(options),
-      interval_(absl::Seconds(1) / std::max(options.requests_per_second, 1e-3)),
+      // Rounded up to whole microseconds so that N intervals never add up to less than N/rate.
+      interval_(absl::Ceil(absl::Seconds(1) / std::max(options.requests_per_second, 1e-3),
+                           absl::Microseconds(1))),
       burst_tolerance_(interval_ * std::max(options.burst - 1, 0)) {}
 
 RateLimiter::~RateLimiter() {

@@ -1,0 +1,75 @@
+# kommo-grpc: the two commands are `make run` and `make test`. Every target installs what it
+# needs on a fresh Debian 12 machine (apt-get for the toolchain and libraries, npm for buf).
+
+SHELL := /bin/bash
+BUILD_DIR ?= build
+ASAN_BUILD_DIR ?= build-asan
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+BUF := tools/node_modules/@bufbuild/buf-linux-x64/bin/buf
+
+# Debian packages the build and the tests need.
+APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
+  libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs
+
+.PHONY: all deps build test run asan lint format clean help
+
+all: build
+
+help:
+	@echo "make run    build, then serve: the emulator + server (no credentials), or real Kommo"
+	@echo "make test   build, then run every test (unit, component, integration, end to end)"
+	@echo "make build  configure and build into $(BUILD_DIR)/ (binaries in $(BUILD_DIR)/bin)"
+	@echo "make asan   build into $(ASAN_BUILD_DIR)/ with ASan+UBSan and run every test"
+	@echo "make lint   buf lint, buf format and clang-format checks"
+	@echo "make deps   install the Debian and npm packages the others need"
+
+# Installs only what is missing, so a warm machine pays a few dpkg queries.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if ! command -v npm >/dev/null; then missing="$$missing npm"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:" $$missing; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@if [ ! -x $(BUF) ]; then \
+	  echo "Installing buf (npm, pinned in tools/package-lock.json)"; \
+	  npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null; \
+	fi
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKOMMO_WERROR=ON
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 300
+
+run: build
+	@scripts/run.sh $(BUILD_DIR)/bin
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_WERROR=ON \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
+
+lint: deps
+	$(BUF) lint
+	$(BUF) format --exit-code --diff
+	clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h')
+
+format: deps
+	$(BUF) format -w
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

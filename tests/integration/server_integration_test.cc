@@ -1,0 +1,475 @@
+// The real server in-process on 127.0.0.1:0, calling the Kommo emulator on loopback through the
+// libcurl transport: every RPC, the documented fields, paging, not found, validation from both
+// sides and a wrong token, as a gRPC caller sees them.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emulator/emulator.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "kommo/v1/contact_service.grpc.pb.h"
+#include "kommo/v1/lead_service.grpc.pb.h"
+#include "server/api/grpc_server.h"
+#include "server/http/curl_transport.h"
+#include "server/kommo/kommo_client.h"
+
+namespace kommo {
+namespace {
+
+namespace emu = ::kommo::emulator;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kToken[] = "integration-token";
+constexpr int64_t k2Pow31 = int64_t{1} << 31;
+
+// What a caller can read off a failed call.
+struct CallError {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+  std::string reason;
+  std::map<std::string, std::string> metadata;
+  std::vector<std::string> fields;  // BadRequest field violations
+};
+
+CallError Inspect(const grpc::Status& status) {
+  CallError error;
+  error.code = status.error_code();
+  error.message = status.error_message();
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return error;
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad_request;
+    if (any.UnpackTo(&info)) {
+      error.reason = info.reason();
+      error.metadata.insert(info.metadata().begin(), info.metadata().end());
+    } else if (any.UnpackTo(&bad_request)) {
+      for (const auto& violation : bad_request.field_violations()) {
+        error.fields.push_back(violation.field());
+      }
+    }
+  }
+  return error;
+}
+
+// One service stack: transport, Kommo client and gRPC server, pointed at `api_base_url`.
+class Stack {
+ public:
+  Stack(const std::string& api_base_url, const std::string& token) {
+    transport_ = *http::CurlTransport::Create({});
+    kommo_api::KommoClientOptions options;
+    options.api_base_url = api_base_url;
+    options.access_token = token;
+    options.rate_limit_rps = 200;  // the emulator does not limit; keep the suite fast
+    options.request_timeout = absl::Seconds(5);
+    client_ = kommo_api::NewKommoClient(options, transport_.get(), transport_.get());
+    api::GrpcServerOptions server_options;
+    server_options.listen = "127.0.0.1:0";
+    server_ = *api::GrpcServer::Start(server_options, client_.get());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    leads = v1::LeadService::NewStub(channel_);
+    contacts = v1::ContactService::NewStub(channel_);
+  }
+  ~Stack() {
+    server_->Shutdown(absl::Now() + absl::Seconds(1));
+    server_.reset();
+    client_.reset();
+    transport_.reset();
+  }
+
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+  std::unique_ptr<v1::LeadService::Stub> leads;
+  std::unique_ptr<v1::ContactService::Stub> contacts;
+
+ private:
+  std::unique_ptr<http::CurlTransport> transport_;
+  std::unique_ptr<kommo_api::KommoClient> client_;
+  std::unique_ptr<api::GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+class ServerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    emu::EmulatorOptions options;
+    options.token = kToken;
+    absl::StatusOr<std::unique_ptr<emu::Emulator>> emulator = emu::Emulator::Start(options);
+    ASSERT_TRUE(emulator.ok()) << emulator.status();
+    emulator_ = std::move(*emulator);
+    stack_ = std::make_unique<Stack>(emulator_->base_url() + "/api/v4", kToken);
+  }
+  void TearDown() override {
+    stack_.reset();
+    if (emulator_) emulator_->Stop();
+  }
+
+  static void WithDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+
+  grpc::Status CreateLead(const v1::CreateLeadRequest& request, v1::Lead* lead) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(10));
+    v1::CreateLeadResponse response;
+    grpc::Status status = stack_->leads->CreateLead(&context, request, &response);
+    if (lead != nullptr) *lead = response.lead();
+    return status;
+  }
+
+  v1::Lead MustCreateLead(const std::string& name, int64_t price = 0) {
+    v1::CreateLeadRequest request;
+    request.set_name(name);
+    request.set_price(price);
+    v1::Lead lead;
+    grpc::Status status = CreateLead(request, &lead);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return lead;
+  }
+
+  grpc::Status GetLead(int64_t id, v1::Lead* lead) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(10));
+    v1::GetLeadRequest request;
+    request.set_lead_id(id);
+    v1::GetLeadResponse response;
+    grpc::Status status = stack_->leads->GetLead(&context, request, &response);
+    if (lead != nullptr) *lead = response.lead();
+    return status;
+  }
+
+  grpc::Status SearchLeads(const std::string& query, int32_t page_size, const std::string& token,
+                           v1::SearchLeadsResponse* response) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(10));
+    v1::SearchLeadsRequest request;
+    request.set_query(query);
+    request.set_page_size(page_size);
+    request.set_page_token(token);
+    return stack_->leads->SearchLeads(&context, request, response);
+  }
+
+  grpc::Status CreateContact(const v1::CreateContactRequest& request, v1::Contact* contact) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(10));
+    v1::CreateContactResponse response;
+    grpc::Status status = stack_->contacts->CreateContact(&context, request, &response);
+    if (contact != nullptr) *contact = response.contact();
+    return status;
+  }
+
+  v1::Contact MustCreateContact(const std::string& name, const std::string& phone,
+                                const std::string& email) {
+    v1::CreateContactRequest request;
+    request.set_responsible_user_id(emu::kAdminUserId);
+    request.set_created_by(emu::kAdminUserId);
+    request.set_name(name);
+    if (!phone.empty()) request.add_phones(phone);
+    if (!email.empty()) request.add_emails(email);
+    v1::Contact contact;
+    grpc::Status status = CreateContact(request, &contact);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return contact;
+  }
+
+  grpc::Status SearchContacts(const std::string& query, v1::SearchContactsResponse* response) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(10));
+    v1::SearchContactsRequest request;
+    request.set_query(query);
+    return stack_->contacts->SearchContacts(&context, request, response);
+  }
+
+  std::unique_ptr<emu::Emulator> emulator_;
+  std::unique_ptr<Stack> stack_;
+};
+
+TEST_F(ServerIntegrationTest, CreateLeadReturnsTheLeadWithKommosDefaults) {
+  const absl::Time before = absl::Now() - absl::Seconds(2);
+  v1::CreateLeadRequest request;
+  request.set_name("Website inquiry");
+  request.set_price(1500);
+  v1::Lead lead;
+  grpc::Status status = CreateLead(request, &lead);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(lead.id(), k2Pow31);
+  EXPECT_EQ(lead.name(), "Website inquiry");
+  EXPECT_EQ(lead.price(), 1500);
+  EXPECT_EQ(lead.pipeline_id(), emu::kMainPipelineId);
+  EXPECT_EQ(lead.status_id(), emu::kMainPipelineFirstStatusId);
+  EXPECT_EQ(lead.responsible_user_id(), emu::kAdminUserId);
+  EXPECT_EQ(lead.created_by(), emu::kAdminUserId);
+  EXPECT_EQ(lead.updated_by(), emu::kAdminUserId);
+  EXPECT_EQ(lead.account_id(), emu::kAccountId);
+  EXPECT_FALSE(lead.is_deleted());
+  EXPECT_FALSE(lead.has_closed_at());
+  EXPECT_GE(lead.created_at().seconds(), absl::ToUnixSeconds(before));
+  EXPECT_GE(lead.updated_at().seconds(), lead.created_at().seconds());
+  EXPECT_EQ(emulator_->lead_count(), 1u);
+
+  v1::Lead fetched;
+  ASSERT_TRUE(GetLead(lead.id(), &fetched).ok());
+  EXPECT_EQ(fetched.SerializeAsString(), lead.SerializeAsString());
+}
+
+TEST_F(ServerIntegrationTest, CreateLeadInAChosenStageLinkedToContacts) {
+  v1::Contact ann = MustCreateContact("Ann Lee", "+1 555 0100", "ann@example.com");
+  v1::Contact bob = MustCreateContact("Bob Roe", "", "bob@example.com");
+  v1::CreateLeadRequest request;
+  request.set_name("Follow-up");
+  request.set_pipeline_id(emu::kSecondPipelineId);
+  request.set_status_id(emu::kSecondPipelineSecondStatusId);
+  request.set_responsible_user_id(emu::kManagerUserId);
+  request.add_contact_ids(ann.id());
+  request.add_contact_ids(bob.id());
+  v1::Lead lead;
+  grpc::Status status = CreateLead(request, &lead);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(lead.pipeline_id(), emu::kSecondPipelineId);
+  EXPECT_EQ(lead.status_id(), emu::kSecondPipelineSecondStatusId);
+  EXPECT_EQ(lead.responsible_user_id(), emu::kManagerUserId);
+  EXPECT_EQ(lead.group_id(), emu::kSalesGroupId);
+  EXPECT_THAT(lead.contact_ids(), UnorderedElementsAre(ann.id(), bob.id()));
+}
+
+TEST_F(ServerIntegrationTest, UpdateLeadSendsOnlyWhatIsSetAndZeroIsAValue) {
+  v1::Lead lead = MustCreateLead("Deal", 900);
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(lead.id());
+  request.set_price(0);
+  v1::UpdateLeadResponse response;
+  grpc::Status status = stack_->leads->UpdateLead(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.lead().id(), lead.id());
+  EXPECT_EQ(response.lead().price(), 0);
+  EXPECT_EQ(response.lead().name(), "Deal");  // untouched
+  EXPECT_EQ(response.lead().status_id(), lead.status_id());
+}
+
+TEST_F(ServerIntegrationTest, MovingALeadToWonClosesIt) {
+  v1::Lead lead = MustCreateLead("Deal", 900);
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(lead.id());
+  request.set_pipeline_id(emu::kMainPipelineId);
+  request.set_status_id(emu::kWonStatusId);
+  request.set_name("Deal (won)");
+  v1::UpdateLeadResponse response;
+  grpc::Status status = stack_->leads->UpdateLead(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.lead().status_id(), emu::kWonStatusId);
+  EXPECT_EQ(response.lead().name(), "Deal (won)");
+  EXPECT_TRUE(response.lead().has_closed_at());
+}
+
+TEST_F(ServerIntegrationTest, UnknownIdsAreNotFound) {
+  CallError lead = Inspect(GetLead(emu::kFirstLeadId + 999, nullptr));
+  EXPECT_EQ(lead.code, grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(lead.reason, "LEAD_NOT_FOUND");
+  EXPECT_EQ(lead.metadata["lead_id"], absl::StrCat(emu::kFirstLeadId + 999));
+
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::UpdateLeadRequest update;
+  update.set_lead_id(emu::kFirstLeadId + 999);
+  update.set_price(5);
+  v1::UpdateLeadResponse updated;
+  CallError update_error = Inspect(stack_->leads->UpdateLead(&context, update, &updated));
+  EXPECT_EQ(update_error.code, grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(update_error.reason, "LEAD_NOT_FOUND");
+
+  grpc::ClientContext contact_context;
+  WithDeadline(contact_context, absl::Seconds(10));
+  v1::GetContactRequest get_contact;
+  get_contact.set_contact_id(emu::kFirstContactId + 5);
+  v1::GetContactResponse contact;
+  CallError contact_error =
+      Inspect(stack_->contacts->GetContact(&contact_context, get_contact, &contact));
+  EXPECT_EQ(contact_error.code, grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(contact_error.reason, "CONTACT_NOT_FOUND");
+}
+
+TEST_F(ServerIntegrationTest, EmptySearchIsAnEmptyListNotAnError) {
+  MustCreateLead("Alpha");
+  v1::SearchLeadsResponse response;
+  grpc::Status status = SearchLeads("no such thing", 0, "", &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.leads_size(), 0);
+  EXPECT_EQ(response.next_page_token(), "");
+}
+
+TEST_F(ServerIntegrationTest, SearchPagesThroughEveryMatchOnce) {
+  std::vector<int64_t> created;
+  for (int i = 0; i < 5; ++i) created.push_back(MustCreateLead(absl::StrCat("Paged ", i)).id());
+  MustCreateLead("Other");
+  std::vector<int64_t> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::SearchLeadsResponse response;
+    grpc::Status status = SearchLeads("paged", 2, token, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const v1::Lead& lead : response.leads()) seen.push_back(lead.id());
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_THAT(seen, UnorderedElementsAre(created[0], created[1], created[2], created[3],
+                                         created[4]));
+}
+
+TEST_F(ServerIntegrationTest, PageTokensAreBoundToTheirQuery) {
+  for (int i = 0; i < 3; ++i) MustCreateLead(absl::StrCat("Token ", i));
+  v1::SearchLeadsResponse first;
+  ASSERT_TRUE(SearchLeads("token", 1, "", &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  v1::SearchLeadsResponse other;
+  CallError reused = Inspect(SearchLeads("other", 1, first.next_page_token(), &other));
+  EXPECT_EQ(reused.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reused.reason, "INVALID_PAGE_TOKEN");
+  EXPECT_THAT(reused.fields, ElementsAre("page_token"));
+  CallError forged = Inspect(SearchLeads("token", 1, "Zm9yZ2Vk", &other));
+  EXPECT_EQ(forged.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(forged.reason, "INVALID_PAGE_TOKEN");
+}
+
+TEST_F(ServerIntegrationTest, InvalidRequestsNeverReachKommo) {
+  v1::CreateLeadRequest request;
+  request.set_price(-5);
+  CallError error = Inspect(CreateLead(request, nullptr));
+  EXPECT_EQ(error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.reason, "INVALID_FIELD");
+  EXPECT_THAT(error.fields, ElementsAre("name", "price"));
+  EXPECT_EQ(emulator_->lead_count(), 0u);
+}
+
+TEST_F(ServerIntegrationTest, KommosValidationErrorsNameOurFields) {
+  v1::CreateLeadRequest request;
+  request.set_name("Wrong stage");
+  request.set_pipeline_id(emu::kMainPipelineId);
+  request.set_status_id(emu::kSecondPipelineFirstStatusId);  // a stage of the other pipeline
+  request.add_contact_ids(emu::kFirstContactId + 77);         // no such contact
+  CallError error = Inspect(CreateLead(request, nullptr));
+  EXPECT_EQ(error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.reason, "KOMMO_VALIDATION_FAILED");
+  EXPECT_THAT(error.fields, ::testing::IsSupersetOf({"status_id", "contact_ids[0]"}));
+  EXPECT_EQ(error.metadata["http_status"], "400");
+  EXPECT_FALSE(error.metadata["kommo_request_id"].empty());
+  EXPECT_EQ(emulator_->lead_count(), 0u);
+}
+
+TEST_F(ServerIntegrationTest, ContactsRoundTripAndAreFoundByEmailAndPhone) {
+  v1::CreateContactRequest request;
+  request.set_responsible_user_id(emu::kAdminUserId);
+  request.set_created_by(emu::kAdminUserId);
+  request.set_first_name("Ann");
+  request.set_last_name("Lee");
+  request.add_phones("+1 (555) 010-0199");
+  request.add_phones("+44 20 7946 0000");
+  request.add_emails("ann.lee@example.com");
+  v1::Contact contact;
+  grpc::Status status = CreateContact(request, &contact);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(contact.id(), k2Pow31);
+  EXPECT_EQ(contact.first_name(), "Ann");
+  EXPECT_EQ(contact.last_name(), "Lee");
+  EXPECT_EQ(contact.name(), "Ann Lee");
+  EXPECT_EQ(contact.responsible_user_id(), emu::kAdminUserId);
+  EXPECT_EQ(contact.created_by(), emu::kAdminUserId);
+  EXPECT_EQ(contact.account_id(), emu::kAccountId);
+  EXPECT_THAT(contact.phones(), ElementsAre("+1 (555) 010-0199", "+44 20 7946 0000"));
+  EXPECT_THAT(contact.emails(), ElementsAre("ann.lee@example.com"));
+  EXPECT_TRUE(contact.has_created_at());
+  MustCreateContact("Someone Else", "+1 555 0000", "else@example.org");
+
+  v1::SearchContactsResponse by_email;
+  ASSERT_TRUE(SearchContacts("ANN.LEE@example.com", &by_email).ok());
+  ASSERT_EQ(by_email.contacts_size(), 1);
+  EXPECT_EQ(by_email.contacts(0).id(), contact.id());
+
+  v1::SearchContactsResponse by_phone;
+  ASSERT_TRUE(SearchContacts("5550100199", &by_phone).ok());
+  ASSERT_EQ(by_phone.contacts_size(), 1);
+  EXPECT_EQ(by_phone.contacts(0).id(), contact.id());
+
+  v1::SearchContactsResponse none;
+  ASSERT_TRUE(SearchContacts("nobody@nowhere.test", &none).ok());
+  EXPECT_EQ(none.contacts_size(), 0);
+
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::GetContactRequest get;
+  get.set_contact_id(contact.id());
+  v1::GetContactResponse fetched;
+  ASSERT_TRUE(stack_->contacts->GetContact(&context, get, &fetched).ok());
+  EXPECT_EQ(fetched.contact().SerializeAsString(), contact.SerializeAsString());
+}
+
+TEST_F(ServerIntegrationTest, CreateContactWithUnknownUserIsRejectedByKommo) {
+  v1::CreateContactRequest request;
+  request.set_responsible_user_id(999);
+  request.set_created_by(emu::kAdminUserId);
+  request.set_name("Nobody's");
+  CallError error = Inspect(CreateContact(request, nullptr));
+  EXPECT_EQ(error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.reason, "KOMMO_VALIDATION_FAILED");
+  EXPECT_THAT(error.fields, ElementsAre("responsible_user_id"));
+  EXPECT_EQ(emulator_->contact_count(), 0u);
+}
+
+TEST_F(ServerIntegrationTest, WrongTokenIsFailedPreconditionAndNeverEchoed) {
+  Stack wrong(emulator_->base_url() + "/api/v4", "not-the-token");
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::GetLeadRequest request;
+  request.set_lead_id(emu::kFirstLeadId);
+  v1::GetLeadResponse response;
+  CallError error = Inspect(wrong.leads->GetLead(&context, request, &response));
+  EXPECT_EQ(error.code, grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(error.reason, "KOMMO_UNAUTHORIZED");
+  EXPECT_EQ(error.metadata["http_status"], "401");
+  EXPECT_THAT(error.message, ::testing::Not(HasSubstr("not-the-token")));
+}
+
+TEST_F(ServerIntegrationTest, UnreachableKommoIsUnavailable) {
+  const std::string base = emulator_->base_url() + "/api/v4";
+  emulator_->Stop();  // nothing listens there any more
+  Stack stack(base, kToken);
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  v1::SearchLeadsRequest request;
+  v1::SearchLeadsResponse response;
+  CallError error = Inspect(stack.leads->SearchLeads(&context, request, &response));
+  EXPECT_EQ(error.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(error.reason, "KOMMO_CONNECTION_FAILED");
+}
+
+TEST_F(ServerIntegrationTest, HealthIsServing) {
+  auto health = grpc::health::v1::Health::NewStub(stack_->channel());
+  for (const char* service : {"", "kommo.v1.LeadService", "kommo.v1.ContactService"}) {
+    grpc::ClientContext context;
+    WithDeadline(context, absl::Seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+}
+
+}  // namespace
+}  // namespace kommo

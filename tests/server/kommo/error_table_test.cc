@@ -1,0 +1,152 @@
+#include "server/kommo/error_table.h"
+
+#include "gtest/gtest.h"
+#include "server/common/error_details.h"
+
+namespace kommo::kommo_api {
+namespace {
+
+http::HttpResponse Response(int status, std::string body,
+                            std::map<std::string, std::string> headers = {}) {
+  http::HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers = std::move(headers);
+  return response;
+}
+
+ErrorContext ReadContext() {
+  return {RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr};
+}
+
+std::string Reason(const absl::Status& status) {
+  auto info = GetErrorInfo(status);
+  return info.has_value() ? info->reason() : "<none>";
+}
+
+constexpr char kHtml403[] =
+    "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 "
+    "Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+TEST(ErrorTableTest, ValidationErrorsBecomeFieldViolationsWithOurNames) {
+  ErrorContext context{RequestKind::kCreate, reason::kLeadNotFound, "POST /leads",
+                       [](absl::string_view path) {
+                         return path == "_embedded.contacts.0.id" ? std::string("contact_ids[0]")
+                                                                  : std::string(path);
+                       }};
+  absl::Status status = ErrorFromResponse(
+      Response(400,
+               R"({"validation-errors":[{"request_id":"0","errors":[
+                   {"code":"NotSupportedChoice","path":"status_id","detail":"The value you selected is not a valid choice."},
+                   {"code":"NotSupportedChoice","path":"_embedded.contacts.0.id","detail":"Contact not found"}]}],
+                 "title":"Bad Request","type":"https://httpstatus.es/400","status":400,"detail":"Request validation failed"})",
+               {{"x-request-id", "abc123"}}),
+      context);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Reason(status), "KOMMO_VALIDATION_FAILED");
+  EXPECT_EQ(GetErrorInfo(status)->metadata().at("kommo_request_id"), "abc123");
+  EXPECT_EQ(GetErrorInfo(status)->metadata().at("http_status"), "400");
+  auto bad_request = GetBadRequest(status);
+  ASSERT_TRUE(bad_request.has_value());
+  ASSERT_EQ(bad_request->field_violations_size(), 2);
+  EXPECT_EQ(bad_request->field_violations(0).field(), "status_id");
+  EXPECT_EQ(bad_request->field_violations(0).description(),
+            "The value you selected is not a valid choice. (NotSupportedChoice)");
+  EXPECT_EQ(bad_request->field_violations(1).field(), "contact_ids[0]");
+}
+
+TEST(ErrorTableTest, StatusFirstBodySecond) {
+  struct Case {
+    int status;
+    std::string body;
+    absl::StatusCode code;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {400, R"({"title":"Bad Request","status":400,"detail":"Request data cannot be blank"})",
+       absl::StatusCode::kInvalidArgument, "KOMMO_BAD_REQUEST"},
+      {401, R"({"title":"Unauthorized","type":"https://httpstatus.es/401","status":401})",
+       absl::StatusCode::kFailedPrecondition, "KOMMO_UNAUTHORIZED"},
+      {402, R"({"title":"Payment Required","status":402,"detail":"Payment required"})",
+       absl::StatusCode::kFailedPrecondition, "KOMMO_PAYMENT_REQUIRED"},
+      {403, R"({"title":"Forbidden","status":403,"detail":"Invalid scope"})",
+       absl::StatusCode::kFailedPrecondition, "KOMMO_FORBIDDEN"},
+      {403, kHtml403, absl::StatusCode::kUnavailable, "KOMMO_ACCOUNT_BLOCKED"},
+      {404, R"({"title":"Not Found","status":404})", absl::StatusCode::kNotFound,
+       "LEAD_NOT_FOUND"},
+      {422, R"({"title":"Unprocessable Entity","status":422})",
+       absl::StatusCode::kInvalidArgument, "KOMMO_BAD_REQUEST"},
+      {429, "<html>Too Many Requests</html>", absl::StatusCode::kResourceExhausted,
+       "KOMMO_RATE_LIMITED"},
+      {500, R"({"title":"ErrInternalServer","status":500,"trace_id":"t-1"})",
+       absl::StatusCode::kUnavailable, "KOMMO_UNAVAILABLE"},
+      {502, "<html>Bad Gateway</html>", absl::StatusCode::kUnavailable, "KOMMO_UNAVAILABLE"},
+      {504, "", absl::StatusCode::kUnavailable, "KOMMO_UNAVAILABLE"},
+      {405, R"({"title":"Method Not Allowed","status":405})", absl::StatusCode::kInternal,
+       "KOMMO_UNEXPECTED_STATUS"},
+      {302, "", absl::StatusCode::kInternal, "KOMMO_UNEXPECTED_STATUS"},
+  };
+  for (const Case& c : cases) {
+    absl::Status status = ErrorFromResponse(Response(c.status, c.body), ReadContext());
+    EXPECT_EQ(status.code(), c.code) << c.status << " " << c.body;
+    EXPECT_EQ(Reason(status), c.reason) << c.status << " " << c.body;
+    EXPECT_EQ(GetErrorInfo(status)->domain(), "kommo-grpc");
+  }
+}
+
+TEST(ErrorTableTest, ServerErrorOnCreateMeansOutcomeUnknown) {
+  ErrorContext context{RequestKind::kCreate, reason::kLeadNotFound, "POST /leads", nullptr};
+  absl::Status status = ErrorFromResponse(Response(503, "<html>503</html>"), context);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(status), "WRITE_OUTCOME_UNKNOWN");
+  EXPECT_NE(status.message().find("outcome is unknown"), absl::string_view::npos);
+}
+
+TEST(ErrorTableTest, TraceIdIsKeptForSupport) {
+  absl::Status status = ErrorFromResponse(
+      Response(500, R"({"title":"ErrInternalServer","status":500,"trace_id":"0af7651916cd43dd"})"),
+      ReadContext());
+  EXPECT_EQ(GetErrorInfo(status)->metadata().at("trace_id"), "0af7651916cd43dd");
+}
+
+TEST(ErrorTableTest, RetryDelayPrefersHeaderThenBodyThenFallback) {
+  EXPECT_EQ(RetryDelayOf(Response(429, R"({"retry_after":300})", {{"retry-after", "7"}}),
+                         absl::Seconds(1)),
+            absl::Seconds(7));
+  EXPECT_EQ(RetryDelayOf(Response(429, R"({"status":429,"retry_after":300})"), absl::Seconds(1)),
+            absl::Seconds(300));
+  EXPECT_EQ(RetryDelayOf(Response(429, "<html>slow down</html>"), absl::Seconds(2)),
+            absl::Seconds(2));
+  EXPECT_EQ(RetryDelayOf(Response(429, "", {{"retry-after", "soon"}}), absl::Seconds(2)),
+            absl::Seconds(2));
+  absl::Status status =
+      ErrorFromResponse(Response(429, R"({"status":429,"retry_after":3})"), ReadContext());
+  EXPECT_EQ(GetRetryDelay(status), absl::Seconds(3));
+}
+
+TEST(ErrorTableTest, TransportFailures) {
+  ErrorContext create{RequestKind::kCreate, reason::kLeadNotFound, "POST /leads", nullptr};
+  absl::Status unsent =
+      ErrorFromTransport(absl::UnavailableError("connection refused"), false, false, create);
+  EXPECT_EQ(unsent.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(unsent), "KOMMO_CONNECTION_FAILED");
+
+  absl::Status sent =
+      ErrorFromTransport(absl::UnavailableError("connection reset"), true, false, create);
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(sent), "WRITE_OUTCOME_UNKNOWN");
+  EXPECT_EQ(GetErrorInfo(sent)->metadata().at("outcome"), "unknown");
+
+  absl::Status late =
+      ErrorFromTransport(absl::DeadlineExceededError("timeout"), true, true, ReadContext());
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Reason(late), "DEADLINE_EXCEEDED");
+
+  // Kommo slower than the per-request timeout while the call still has time: unavailable.
+  absl::Status slow =
+      ErrorFromTransport(absl::DeadlineExceededError("timeout"), true, false, ReadContext());
+  EXPECT_EQ(slow.code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kommo::kommo_api

@@ -1,0 +1,253 @@
+#include "server/kommo/kommo_client.h"
+
+#include <optional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/common/error_details.h"
+#include "tests/support/fake_event_loop.h"
+#include "tests/support/fake_transport.h"
+
+namespace kommo::kommo_api {
+namespace {
+
+using ::kommo::testing::FakeEventLoop;
+using ::kommo::testing::FakeTransport;
+using ::testing::HasSubstr;
+
+constexpr char kBase[] = "https://acme.kommo.com/api/v4";
+constexpr char kCreated[] =
+    R"({"_links":{"self":{"href":"https://acme.kommo.com/api/v4/leads"}},
+        "_embedded":{"leads":[{"id":31000000007,"request_id":"0","_links":{}}]}})";
+constexpr char kLead[] =
+    R"({"id":31000000007,"name":"Deal","price":1500,"responsible_user_id":8000001,
+        "group_id":0,"status_id":61000002,"pipeline_id":7000001,"loss_reason_id":null,
+        "created_by":8000001,"updated_by":8000001,"created_at":1700000000,"updated_at":1700000005,
+        "closed_at":null,"closest_task_at":null,"is_deleted":false,"custom_fields_values":null,
+        "score":null,"account_id":31000001,"labor_cost":null,"is_price_computed":false,
+        "_links":{"self":{"href":"x"}},
+        "_embedded":{"tags":[],"companies":[],"contacts":[{"id":52000000001,"is_main":true}]}})";
+
+class KommoClientTest : public ::testing::Test {
+ protected:
+  KommoClientTest() : transport_(&loop_) {
+    KommoClientOptions options;
+    options.api_base_url = kBase;
+    options.access_token = "secret-token";
+    options.rate_limit_rps = 2;
+    client_ = NewKommoClient(options, &transport_, &loop_);
+  }
+
+  CallOptions Deadline(absl::Duration from_now) { return {loop_.Now() + from_now}; }
+
+  template <typename T>
+  static Done<T> Into(std::optional<absl::StatusOr<T>>& out) {
+    return [&out](absl::StatusOr<T> result) { out = std::move(result); };
+  }
+
+  static std::string Reason(const absl::Status& status) {
+    auto info = GetErrorInfo(status);
+    return info.has_value() ? info->reason() : "<none>";
+  }
+
+  FakeEventLoop loop_;
+  FakeTransport transport_;
+  std::unique_ptr<KommoClient> client_;
+};
+
+TEST_F(KommoClientTest, CreateLeadPostsThenReadsBack) {
+  transport_.ThenStatus(200, kCreated);
+  transport_.ThenStatus(200, kLead);
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  request.set_price(1500);
+  request.add_contact_ids(52000000001);
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  EXPECT_FALSE(result.has_value()) << "done must not run inside the call";
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status();
+  EXPECT_EQ((*result)->id(), 31000000007);
+  EXPECT_EQ((*result)->status_id(), 61000002);
+  EXPECT_EQ((*result)->contact_ids_size(), 1);
+
+  ASSERT_EQ(transport_.sent().size(), 2u);
+  const http::HttpRequest& post = transport_.sent()[0].request;
+  EXPECT_EQ(post.method, http::Method::kPost);
+  EXPECT_EQ(post.url, "https://acme.kommo.com/api/v4/leads");
+  EXPECT_THAT(post.body, HasSubstr(R"("name":"Deal")"));
+  EXPECT_THAT(post.body, HasSubstr(R"("request_id":"0")"));
+  ASSERT_EQ(post.headers.size(), 1u);
+  EXPECT_EQ(post.headers[0].first, "Authorization");
+  EXPECT_EQ(post.headers[0].second, "Bearer secret-token");
+  const http::HttpRequest& get = transport_.sent()[1].request;
+  EXPECT_EQ(get.method, http::Method::kGet);
+  EXPECT_EQ(get.url, "https://acme.kommo.com/api/v4/leads/31000000007?with=contacts");
+  // Both requests share the account's budget: 2 requests/s puts them 500 ms apart.
+  EXPECT_EQ(transport_.sent()[1].at - transport_.sent()[0].at, absl::Milliseconds(500));
+}
+
+TEST_F(KommoClientTest, EveryAttemptTimeoutIsCappedByTheCallsDeadline) {
+  transport_.ThenStatus(200, kLead);
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(31000000007, Deadline(absl::Seconds(3)), Into(result));
+  loop_.RunUntilIdle();
+  ASSERT_EQ(transport_.sent().size(), 1u);
+  EXPECT_EQ(transport_.sent()[0].request.timeout, absl::Seconds(3));
+}
+
+TEST_F(KommoClientTest, GetLeadOn204IsNotFound) {
+  transport_.ThenStatus(204, "");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(42, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(result->status()), "LEAD_NOT_FOUND");
+  EXPECT_EQ(GetErrorInfo(result->status())->metadata().at("lead_id"), "42");
+}
+
+TEST_F(KommoClientTest, SearchEncodesTheQueryAndTreats204AsEmpty) {
+  transport_.ThenStatus(204, "");
+  std::optional<absl::StatusOr<LeadPageResult>> result;
+  client_->SearchLeads("Ann & Bob+1 ü/?", 3, 25, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  EXPECT_TRUE((*result)->leads.empty());
+  EXPECT_FALSE((*result)->has_next);
+  EXPECT_EQ(transport_.sent()[0].request.url,
+            "https://acme.kommo.com/api/v4/leads?limit=25&page=3&with=contacts&query="
+            "Ann%20%26%20Bob%2B1%20%C3%BC%2F%3F");
+}
+
+TEST_F(KommoClientTest, UpdateSendsOnlyPresentFieldsAndReadsBack) {
+  transport_.ThenStatus(200, R"({"id":31000000007,"updated_at":1700000100,"_links":{}})");
+  transport_.ThenStatus(200, kLead);
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(31000000007);
+  request.set_price(0);
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->UpdateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
+  const http::HttpRequest& patch = transport_.sent()[0].request;
+  EXPECT_EQ(patch.method, http::Method::kPatch);
+  EXPECT_EQ(patch.url, "https://acme.kommo.com/api/v4/leads/31000000007");
+  EXPECT_EQ(patch.body, R"({"price":0})");
+}
+
+TEST_F(KommoClientTest, UpdateWithNothingToChangeOnlyReads) {
+  transport_.ThenStatus(200, kLead);
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(31000000007);
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->UpdateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  ASSERT_EQ(transport_.sent().size(), 1u);
+  EXPECT_EQ(transport_.sent()[0].request.method, http::Method::kGet);
+}
+
+TEST_F(KommoClientTest, UpdateOfUnknownLeadIsNotFound) {
+  transport_.ThenStatus(404, R"({"title":"Not Found","status":404,"detail":"Lead not found"})");
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(5);
+  request.set_name("x");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->UpdateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(result->status()), "LEAD_NOT_FOUND");
+}
+
+TEST_F(KommoClientTest, PostThatMayHaveBeenSentIsReportedAsUnknownAndNotRepeated) {
+  transport_.ThenError(absl::UnavailableError("Connection reset by peer"), /*request_sent=*/true);
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(result->status()), "WRITE_OUTCOME_UNKNOWN");
+  EXPECT_EQ(transport_.sent().size(), 1u);
+}
+
+TEST_F(KommoClientTest, ReadBackFailureSaysTheLeadWasWritten) {
+  transport_.ThenStatus(200, kCreated);
+  transport_.ThenStatus(429, "<html>Too Many Requests</html>");
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(result.has_value());
+  // Not RESOURCE_EXHAUSTED: that would tell the caller Kommo did not act.
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(result->status()), "READ_BACK_FAILED");
+  EXPECT_EQ(GetErrorInfo(result->status())->metadata().at("lead_id"), "31000000007");
+}
+
+TEST_F(KommoClientTest, CreateAnswerWithoutOurItemIsABadResponse) {
+  transport_.ThenStatus(200, R"({"_embedded":{"leads":[{"id":1,"request_id":"9"}]}})");
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(result->status()), "KOMMO_BAD_RESPONSE");
+  EXPECT_EQ(GetErrorInfo(result->status())->metadata().at("outcome"), "created_id_unknown");
+}
+
+TEST_F(KommoClientTest, CallsThatCannotGetABudgetSlotInTimeNeverReachKommo) {
+  for (int i = 0; i < 3; ++i) transport_.ThenStatus(200, kLead);
+  std::vector<std::optional<absl::StatusOr<v1::Lead>>> results(3);
+  for (int i = 0; i < 3; ++i) {
+    client_->GetLead(31000000007, Deadline(absl::Milliseconds(700)), Into(results[i]));
+  }
+  loop_.Advance(absl::Seconds(2));
+  // At 2 requests/s the slots are at 0, 500 ms and 1 s: the third misses its 700 ms deadline.
+  EXPECT_TRUE(results[0]->ok());
+  EXPECT_TRUE(results[1]->ok());
+  EXPECT_EQ(results[2]->status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(transport_.sent().size(), 2u);
+}
+
+TEST_F(KommoClientTest, ContactValidationErrorsNameOurFields) {
+  transport_.ThenStatus(
+      400,
+      R"({"validation-errors":[{"request_id":"0","errors":[{"code":"InvalidType","path":"custom_fields_values.1.values.0.value","detail":"bad"}]}],"status":400,"title":"Bad Request"})");
+  v1::CreateContactRequest request;
+  request.set_responsible_user_id(1);
+  request.set_created_by(1);
+  request.add_phones("+1 555 0100");
+  request.add_emails("a@b.c");
+  std::optional<absl::StatusOr<v1::Contact>> result;
+  client_->CreateContact(request, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kInvalidArgument);
+  auto bad_request = GetBadRequest(result->status());
+  ASSERT_TRUE(bad_request.has_value());
+  ASSERT_EQ(bad_request->field_violations_size(), 1);
+  EXPECT_EQ(bad_request->field_violations(0).field(), "emails[0]");
+}
+
+TEST_F(KommoClientTest, TheTokenNeverAppearsInErrors) {
+  transport_.ThenStatus(401, R"({"title":"Unauthorized","status":401,"detail":"bad token"})");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(result));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(result->status().ToString().find("secret-token"), std::string::npos);
+}
+
+TEST(UrlEncodeTest, KeepsUnreservedAndEncodesTheRest) {
+  EXPECT_EQ(UrlEncode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(UrlEncode("a b&c=d#e%f+g"), "a%20b%26c%3Dd%23e%25f%2Bg");
+  EXPECT_EQ(UrlEncode(std::string("\0\xff", 2)), "%00%FF");
+}
+
+}  // namespace
+}  // namespace kommo::kommo_api

@@ -1,0 +1,113 @@
+#include "server/kommo/rate_limiter.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/common/error_details.h"
+#include "tests/support/fake_event_loop.h"
+
+namespace kommo::kommo_api {
+namespace {
+
+using ::kommo::testing::FakeEventLoop;
+
+class RateLimiterTest : public ::testing::Test {
+ protected:
+  // Acquires a slot; records the loop time at which it was granted (or the error).
+  void Acquire(RateLimiter& limiter, absl::Time deadline) {
+    limiter.Acquire(deadline, [this](absl::Status status) {
+      if (status.ok()) {
+        granted_at_.push_back(loop_.Now());
+      } else {
+        errors_.push_back(status);
+      }
+    });
+  }
+
+  FakeEventLoop loop_;
+  std::vector<absl::Time> granted_at_;
+  std::vector<absl::Status> errors_;
+};
+
+TEST_F(RateLimiterTest, SpacesRequestsEvenlyAtTheConfiguredRate) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/4, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  for (int i = 0; i < 5; ++i) Acquire(limiter, absl::InfiniteFuture());
+  ASSERT_EQ(granted_at_.size(), 1u);  // the first goes at once
+  EXPECT_EQ(limiter.queue_depth(), 4u);
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_EQ(granted_at_.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(granted_at_[i] - start, absl::Milliseconds(250) * i) << i;
+  }
+  EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(RateLimiterTest, BurstGoesAtOnceThenTheRateApplies) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/2, /*burst=*/3, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  for (int i = 0; i < 4; ++i) Acquire(limiter, absl::InfiniteFuture());
+  EXPECT_EQ(granted_at_.size(), 3u);
+  loop_.Advance(absl::Seconds(1));
+  ASSERT_EQ(granted_at_.size(), 4u);
+  EXPECT_EQ(granted_at_[3] - start, absl::Milliseconds(500));
+}
+
+TEST_F(RateLimiterTest, RefusesAtOnceWhenTheSlotIsAfterTheDeadline) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  Acquire(limiter, absl::InfiniteFuture());
+  Acquire(limiter, absl::InfiniteFuture());  // slot at +1 s
+  Acquire(limiter, loop_.Now() + absl::Milliseconds(1500));  // slot would be +2 s
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrorInfo(errors_[0])->reason(), "RATE_LIMIT_QUEUE_TIMEOUT");
+  EXPECT_EQ(GetRetryDelay(errors_[0]), absl::Seconds(2));
+  // The refused call reserved nothing: the next one still gets the +2 s slot.
+  const absl::Time start = loop_.Now();
+  Acquire(limiter, absl::InfiniteFuture());
+  loop_.Advance(absl::Seconds(3));
+  ASSERT_EQ(granted_at_.size(), 3u);
+  EXPECT_EQ(granted_at_[2] - start, absl::Seconds(2));
+}
+
+TEST_F(RateLimiterTest, RefusesWhenTheQueueIsFull) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/2});
+  for (int i = 0; i < 4; ++i) Acquire(limiter, absl::InfiniteFuture());
+  EXPECT_EQ(granted_at_.size(), 1u);
+  EXPECT_EQ(limiter.queue_depth(), 2u);
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(errors_[0].message().find("too many calls"), absl::string_view::npos);
+}
+
+TEST_F(RateLimiterTest, CancelledWaiterNeverRunsAndGivesBackTheLastSlot) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  Acquire(limiter, absl::InfiniteFuture());
+  bool ran = false;
+  const RateLimiter::Ticket ticket =
+      limiter.Acquire(absl::InfiniteFuture(), [&ran](absl::Status) { ran = true; });
+  ASSERT_NE(ticket, 0u);
+  EXPECT_TRUE(limiter.Cancel(ticket));
+  EXPECT_FALSE(limiter.Cancel(ticket));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  Acquire(limiter, absl::InfiniteFuture());
+  loop_.Advance(absl::Seconds(5));
+  EXPECT_FALSE(ran);
+  ASSERT_EQ(granted_at_.size(), 2u);
+  EXPECT_EQ(granted_at_[1] - start, absl::Seconds(1));
+}
+
+TEST_F(RateLimiterTest, NeverExceedsTheRateInAnyWindow) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/7, /*burst=*/1, /*max_queue=*/1000});
+  for (int i = 0; i < 100; ++i) Acquire(limiter, absl::InfiniteFuture());
+  loop_.Advance(absl::Seconds(20));
+  ASSERT_EQ(granted_at_.size(), 100u);
+  for (size_t i = 0; i + 7 < granted_at_.size(); ++i) {
+    // Any 8 consecutive grants span at least one second: no window [t, t+1s) holds 8.
+    EXPECT_GE(granted_at_[i + 7] - granted_at_[i], absl::Seconds(1)) << i;
+  }
+}
+
+}  // namespace
+}  // namespace kommo::kommo_api
