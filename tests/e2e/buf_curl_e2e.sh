@@ -30,6 +30,20 @@ wait_for_line() {
   return 1
 }
 
+# details FILE: the error JSON buf curl printed in FILE, with every detail's protobuf bytes
+# decoded (buf prints google.rpc details it has no schema for as base64), as one string to grep.
+details() {
+  /usr/bin/python3 -c '
+import base64, json, sys
+d = json.load(open(sys.argv[1]))
+out = [d.get("code", ""), d.get("message", "")]
+for detail in d.get("details", []):
+    raw = base64.urlsafe_b64decode(detail["value"] + "=" * (-len(detail["value"]) % 4))
+    text = "".join(c if c.isprintable() else " " for c in raw.decode("utf-8", "replace"))
+    out.append(detail["type"] + " " + text)
+print("\n".join(out))' "$1"
+}
+
 # json FILE PYTHON_EXPR: evaluates EXPR with `d` bound to the JSON in FILE; prints the result.
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
@@ -127,19 +141,21 @@ call kommo.v1.ContactService/SearchContacts '{"query":"ann@example.com"}' "$WORK
 # --- errors: the documented code (buf exits with code*8) and details --------------------------
 call kommo.v1.LeadService/CreateLead '{"price":"-1"}' "$WORK/invalid"
 code=$?
-[[ $code == 24 ]] && grep -q INVALID_FIELD "$WORK/invalid.err" && grep -q '"field": "name"' "$WORK/invalid.err" &&
-  grep -q '"field": "price"' "$WORK/invalid.err" && pass "invalid field → INVALID_ARGUMENT + BadRequest" ||
+details "$WORK/invalid.err" >"$WORK/invalid.txt"
+[[ $code == 24 ]] && grep -q "ErrorInfo.*INVALID_FIELD" "$WORK/invalid.txt" &&
+  grep -q "BadRequest.*name.*price" "$WORK/invalid.txt" && pass "invalid field → INVALID_ARGUMENT + BadRequest" ||
   fail "invalid field (exit $code): $(cat "$WORK/invalid.err")"
 
 call kommo.v1.LeadService/CreateLead '{"name":"x","pipeline_id":"7000001","status_id":"60000012"}' "$WORK/kommo_invalid"
 code=$?
-[[ $code == 24 ]] && grep -q KOMMO_VALIDATION_FAILED "$WORK/kommo_invalid.err" &&
-  grep -q '"field": "status_id"' "$WORK/kommo_invalid.err" && pass "Kommo validation → INVALID_ARGUMENT" ||
+details "$WORK/kommo_invalid.err" >"$WORK/kommo_invalid.txt"
+[[ $code == 24 ]] && grep -q "ErrorInfo.*KOMMO_VALIDATION_FAILED" "$WORK/kommo_invalid.txt" &&
+  grep -q "BadRequest.*status_id" "$WORK/kommo_invalid.txt" && pass "Kommo validation → INVALID_ARGUMENT" ||
   fail "Kommo validation (exit $code): $(cat "$WORK/kommo_invalid.err")"
 
 call kommo.v1.LeadService/GetLead '{"lead_id":"31000009999"}' "$WORK/missing"
 code=$?
-[[ $code == 40 ]] && grep -q LEAD_NOT_FOUND "$WORK/missing.err" && pass "unknown id → NOT_FOUND" ||
+[[ $code == 40 ]] && details "$WORK/missing.err" | grep -q "ErrorInfo.*LEAD_NOT_FOUND" && pass "unknown id → NOT_FOUND" ||
   fail "unknown id (exit $code): $(cat "$WORK/missing.err")"
 
 # A second server with a wrong token.
@@ -152,7 +168,7 @@ WRONG_PORT=$(sed -E 's/.*listening on port ([0-9]+).*/\1/' <<<"$WRONG_LINE")
 "$BUF" curl --protocol grpc --http2-prior-knowledge -d '{"lead_id":"31000000001"}' \
   "http://127.0.0.1:$WRONG_PORT/kommo.v1.LeadService/GetLead" >"$WORK/unauth" 2>"$WORK/unauth.err"
 code=$?
-[[ $code == 72 ]] && grep -q KOMMO_UNAUTHORIZED "$WORK/unauth.err" && ! grep -q wrong-token-value "$WORK/unauth.err" &&
+[[ $code == 72 ]] && details "$WORK/unauth.err" | grep -q "ErrorInfo.*KOMMO_UNAUTHORIZED" && ! grep -q wrong-token-value "$WORK/unauth.err" &&
   pass "wrong token → FAILED_PRECONDITION" || fail "wrong token (exit $code): $(cat "$WORK/unauth.err")"
 
 # --- configuration errors and shutdown ---------------------------------------------------------
