@@ -125,7 +125,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") return absl::NotFoundError(Usage());
     if (!absl::StartsWith(arg, "--")) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\"; see --help"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg, "\"; see --help"));
     }
     std::string name = arg.substr(2);
     std::string value;
@@ -209,8 +210,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   if (std::string rps = get("KOMMO_RATE_LIMIT_RPS"); !rps.empty()) {
     if (!absl::SimpleAtod(rps, &config.rate_limit_rps) || !(config.rate_limit_rps > 0) ||
         config.rate_limit_rps > 10000) {
-      return Invalid("KOMMO_RATE_LIMIT_RPS", absl::StrCat("\"", rps,
-                                                          "\" is not a number between 0 and 10000"));
+      return Invalid("KOMMO_RATE_LIMIT_RPS",
+                     absl::StrCat("\"", rps, "\" is not a number between 0 and 10000"));
     }
   }
   if (std::string burst = get("KOMMO_RATE_LIMIT_BURST"); !burst.empty()) {

@@ -22,9 +22,8 @@ void Log(const std::string& line) {
 
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<kommo::Config> config = kommo::LoadConfig(args, [](const char* name) {
-    return std::getenv(name);
-  });
+  absl::StatusOr<kommo::Config> config =
+      kommo::LoadConfig(args, [](const char* name) { return std::getenv(name); });
   if (absl::IsNotFound(config.status())) {  // --help
     std::fputs(std::string(config.status().message()).c_str(), stdout);
     return 0;

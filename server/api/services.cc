@@ -15,8 +15,7 @@ using kommo_api::CallOptions;
 constexpr char kLeadsScope[] = "leads";
 constexpr char kContactsScope[] = "contacts";
 
-CallOptions OptionsFor(const grpc::CallbackServerContext* context,
-                       const ServiceOptions& options) {
+CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options) {
   const auto deadline = context->deadline();
   const absl::Time now = absl::Now();
   const absl::Time fallback = now + options.default_deadline;
@@ -110,9 +109,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(
-    grpc::CallbackServerContext* context, const v1::CreateContactRequest* request,
-    v1::CreateContactResponse* response) {
+grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(grpc::CallbackServerContext* context,
+                                                            const v1::CreateContactRequest* request,
+                                                            v1::CreateContactResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (FinishIfError(context, reactor, ValidateCreateContact(*request))) return reactor;
   client_->CreateContact(*request, OptionsFor(context, options_),
@@ -148,8 +147,7 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(
   client_->SearchContacts(
       request->query(), *page, page_size, OptionsFor(context, options_),
       [context, reactor, response, page = *page, query = request->query(),
-       requested_size =
-           request->page_size()](absl::StatusOr<kommo_api::ContactPageResult> result) {
+       requested_size = request->page_size()](absl::StatusOr<kommo_api::ContactPageResult> result) {
         if (result.ok()) {
           for (v1::Contact& contact : result->contacts) {
             *response->add_contacts() = std::move(contact);

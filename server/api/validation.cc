@@ -36,8 +36,8 @@ class Checker {
     }
     const size_t length = CharacterCount(value);
     if (length > kMaxTextLength) {
-      Add(field, absl::StrCat("must be at most ", kMaxTextLength, " characters (got ", length,
-                              ")"));
+      Add(field,
+          absl::StrCat("must be at most ", kMaxTextLength, " characters (got ", length, ")"));
     }
     for (unsigned char c : value) {
       if (c < 0x20 || c == 0x7F) {

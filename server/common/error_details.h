@@ -11,7 +11,6 @@
 #include <map>
 #include <optional>
 #include <string>
-
 #include <vector>
 
 #include "absl/status/status.h"
@@ -81,8 +80,8 @@ std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 std::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status);
 std::optional<absl::Duration> GetRetryDelay(const absl::Status& status);
 
-// The reason used when a status carries no ErrorInfo of its own ("INVALID_ARGUMENT" → INVALID_FIELD,
-// and so on): every error leaving the service has one.
+// The reason used when a status carries no ErrorInfo of its own ("INVALID_ARGUMENT" →
+// INVALID_FIELD, and so on): every error leaving the service has one.
 absl::string_view DefaultReason(absl::StatusCode code);
 
 }  // namespace kommo

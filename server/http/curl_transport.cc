@@ -82,7 +82,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   const size_t colon = line.find(':');
   if (colon == absl::string_view::npos) return bytes;
   std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon)));
-  transfer->response.headers[name] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  transfer->response.headers[name] =
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   return bytes;
 }
 
@@ -163,8 +164,8 @@ struct CurlTransport::Impl {
   void StartTransfer(std::unique_ptr<Transfer> transfer) {
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
-      Complete(std::move(transfer), {absl::UnavailableError("libcurl could not allocate a handle"),
-                                     false});
+      Complete(std::move(transfer),
+               {absl::UnavailableError("libcurl could not allocate a handle"), false});
       return;
     }
     transfer->easy.reset(easy);
@@ -220,8 +221,8 @@ struct CurlTransport::Impl {
     const CURLMcode added = curl_multi_add_handle(multi.get(), easy);
     if (added != CURLM_OK) {
       Complete(std::move(transfer),
-               {absl::UnavailableError(absl::StrCat("libcurl refused the request: ",
-                                                    curl_multi_strerror(added))),
+               {absl::UnavailableError(
+                    absl::StrCat("libcurl refused the request: ", curl_multi_strerror(added))),
                 false});
       return;
     }
@@ -263,9 +264,8 @@ struct CurlTransport::Impl {
       result.response = absl::ResourceExhaustedError(
           absl::StrCat("response larger than ", transfer->max_bytes, " bytes"));
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
-      result.response = absl::DeadlineExceededError(
-          absl::StrCat("HTTP request timed out after ",
-                       absl::FormatDuration(transfer->request.timeout)));
+      result.response = absl::DeadlineExceededError(absl::StrCat(
+          "HTTP request timed out after ", absl::FormatDuration(transfer->request.timeout)));
     } else {
       const char* detail = transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code);
       result.response = absl::UnavailableError(absl::StrCat("HTTP request failed: ", detail));
@@ -301,8 +301,8 @@ struct CurlTransport::Impl {
     if (!timers.empty()) {
       const absl::Duration until = timers.begin()->first.first - absl::Now();
       // Round up so that a timer is never polled for early and spun on.
-      const long timer_ms = std::max<long>(0, absl::ToInt64Milliseconds(absl::Ceil(
-                                                  until, absl::Milliseconds(1))));
+      const long timer_ms =
+          std::max<long>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1))));
       timeout = std::min(timeout, timer_ms);
     }
     return static_cast<int>(timeout);
@@ -352,8 +352,7 @@ struct CurlTransport::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(
-    CurlTransportOptions options) {
+absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
   GlobalInitOnce();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);

@@ -40,12 +40,11 @@ absl::Duration RetryDelayOf(const http::HttpResponse& response, absl::Duration f
 absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorContext& context) {
   const int http_status = response.status;
   std::optional<mapping::Problem> problem = mapping::ParseProblem(response.body);
-  const std::string detail =
-      problem.has_value() && !problem->detail.empty()
-          ? absl::StrCat(": ", Shorten(problem->detail))
-          : (problem.has_value() && !problem->title.empty()
-                 ? absl::StrCat(": ", Shorten(problem->title))
-                 : std::string());
+  const std::string detail = problem.has_value() && !problem->detail.empty()
+                                 ? absl::StrCat(": ", Shorten(problem->detail))
+                                 : (problem.has_value() && !problem->title.empty()
+                                        ? absl::StrCat(": ", Shorten(problem->title))
+                                        : std::string());
   const std::string answered = absl::StrCat(context.what, " answered HTTP ", http_status, detail);
 
   absl::StatusCode code = absl::StatusCode::kInternal;
@@ -74,8 +73,8 @@ absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorCo
   } else if (http_status == 401) {
     code = absl::StatusCode::kFailedPrecondition;
     reason_text = reason::kKommoUnauthorized;
-    message = absl::StrCat(
-        "Kommo refused this service's access token (check KOMMO_ACCESS_TOKEN): ", answered);
+    message = absl::StrCat("Kommo refused this service's access token (check KOMMO_ACCESS_TOKEN): ",
+                           answered);
   } else if (http_status == 402) {
     code = absl::StatusCode::kFailedPrecondition;
     reason_text = reason::kKommoPaymentRequired;
@@ -134,12 +133,11 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
   if (unknown_write) metadata["outcome"] = "unknown";
   if (call_deadline_passed || transport_error.code() == absl::StatusCode::kDeadlineExceeded) {
     if (call_deadline_passed) {
-      return MakeError(absl::StatusCode::kDeadlineExceeded,
-                       absl::StrCat("deadline exceeded waiting for Kommo (", context.what, ")",
-                                    unknown_write ? "; the create may or may not have happened"
-                                                  : ""),
-                       unknown_write ? reason::kWriteOutcomeUnknown : reason::kDeadlineExceeded,
-                       metadata);
+      return MakeError(
+          absl::StatusCode::kDeadlineExceeded,
+          absl::StrCat("deadline exceeded waiting for Kommo (", context.what, ")",
+                       unknown_write ? "; the create may or may not have happened" : ""),
+          unknown_write ? reason::kWriteOutcomeUnknown : reason::kDeadlineExceeded, metadata);
     }
   }
   if (transport_error.code() == absl::StatusCode::kCancelled) {
@@ -154,10 +152,10 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
                                   context.what, ": ", transport_error.message()),
                      reason::kWriteOutcomeUnknown, metadata);
   }
-  return MakeError(absl::StatusCode::kUnavailable,
-                   absl::StrCat("cannot reach Kommo: ", context.what, ": ",
-                                transport_error.message()),
-                   reason::kKommoConnectionFailed, metadata);
+  return MakeError(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("cannot reach Kommo: ", context.what, ": ", transport_error.message()),
+      reason::kKommoConnectionFailed, metadata);
 }
 
 }  // namespace kommo::kommo_api

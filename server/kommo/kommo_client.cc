@@ -58,8 +58,8 @@ class KommoClientImpl final : public KommoClient {
                          &mapping::LeadFieldFromKommoPath};
     OnLoop([this, body = std::move(body), context, options, done = std::move(done)]() mutable {
       Send(Method::kPost, "/leads", "", std::move(body), context, options,
-           [this, context, options, done = std::move(done)](
-               absl::StatusOr<HttpResponse> response) mutable {
+           [this, context, options,
+            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
              absl::StatusOr<int64_t> id = CreatedId(std::move(response), "leads", context);
              if (!id.ok()) return done(id.status());
              ReadLead(*id, options, /*after_write=*/true, std::move(done));
@@ -84,10 +84,9 @@ class KommoClientImpl final : public KommoClient {
                          &mapping::LeadFieldFromKommoPath};
     OnLoop([this, lead_id, body = std::move(body), context, options,
             done = std::move(done)]() mutable {
-      Send(Method::kPatch, absl::StrCat("/leads/", lead_id), "", std::move(body), context,
-           options,
-           [this, lead_id, context, options, done = std::move(done)](
-               absl::StatusOr<HttpResponse> response) mutable {
+      Send(Method::kPatch, absl::StrCat("/leads/", lead_id), "", std::move(body), context, options,
+           [this, lead_id, context, options,
+            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
              if (!response.ok()) return done(response.status());
              if (response->status == 204) {
                return done(MakeError(absl::StatusCode::kNotFound,
@@ -130,14 +129,13 @@ class KommoClientImpl final : public KommoClient {
     const mapping::ContactCreateItem item{kSingleRequestId, &request};
     std::string body = mapping::ContactsCreateBody({&item, 1});
     auto sent = std::make_shared<const v1::CreateContactRequest>(request);
-    ErrorContext context{RequestKind::kCreate, reason::kContactNotFound, "POST /contacts",
-                         [sent](absl::string_view path) {
-                           return mapping::ContactFieldFromKommoPath(path, *sent);
-                         }};
+    ErrorContext context{
+        RequestKind::kCreate, reason::kContactNotFound, "POST /contacts",
+        [sent](absl::string_view path) { return mapping::ContactFieldFromKommoPath(path, *sent); }};
     OnLoop([this, body = std::move(body), context, options, done = std::move(done)]() mutable {
       Send(Method::kPost, "/contacts", "", std::move(body), context, options,
-           [this, context, options, done = std::move(done)](
-               absl::StatusOr<HttpResponse> response) mutable {
+           [this, context, options,
+            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
              absl::StatusOr<int64_t> id = CreatedId(std::move(response), "contacts", context);
              if (!id.ok()) return done(id.status());
              ReadContact(*id, options, /*after_write=*/true, std::move(done));
@@ -155,14 +153,14 @@ class KommoClientImpl final : public KommoClient {
                       Done<ContactPageResult> done) override {
     std::string params = ListParams(query, page, limit, /*with_contacts=*/false);
     OnLoop([this, params = std::move(params), options, done = std::move(done)]() mutable {
-      ErrorContext context{RequestKind::kRead, reason::kContactNotFound, "GET /contacts",
-                           nullptr};
+      ErrorContext context{RequestKind::kRead, reason::kContactNotFound, "GET /contacts", nullptr};
       Send(Method::kGet, "/contacts", std::move(params), "", context, options,
            [context, done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
              if (!response.ok()) return done(response.status());
              if (response->status == 204) return done(ContactPageResult{});
              if (!IsSuccess(response->status)) return done(ErrorFromResponse(*response, context));
-             absl::StatusOr<mapping::ContactPage> parsed = mapping::ParseContactPage(response->body);
+             absl::StatusOr<mapping::ContactPage> parsed =
+                 mapping::ParseContactPage(response->body);
              if (!parsed.ok()) return done(parsed.status());
              done(ContactPageResult{std::move(parsed->contacts), parsed->has_next});
            });
@@ -182,8 +180,7 @@ class KommoClientImpl final : public KommoClient {
 
   // The id Kommo gave the single item of a create, from the POST's response.
   static absl::StatusOr<int64_t> CreatedId(absl::StatusOr<HttpResponse> response,
-                                           absl::string_view entity,
-                                           const ErrorContext& context) {
+                                           absl::string_view entity, const ErrorContext& context) {
     if (!response.ok()) return response.status();
     if (!IsSuccess(response->status) || response->status == 204) {
       return ErrorFromResponse(*response, context);
@@ -196,10 +193,10 @@ class KommoClientImpl final : public KommoClient {
     } else if (auto it = ids->find(kSingleRequestId); it != ids->end()) {
       return it->second;
     } else {
-      error = MakeError(absl::StatusCode::kInternal,
-                        absl::StrCat("Kommo's answer to ", context.what,
-                                     " holds no result for the item sent"),
-                        reason::kKommoBadResponse);
+      error = MakeError(
+          absl::StatusCode::kInternal,
+          absl::StrCat("Kommo's answer to ", context.what, " holds no result for the item sent"),
+          reason::kKommoBadResponse);
     }
     // Kommo answered 2xx, so it did create something: say so.
     AddErrorMetadata(error, "outcome", "created_id_unknown");
@@ -209,14 +206,14 @@ class KommoClientImpl final : public KommoClient {
   void ReadLead(int64_t id, CallOptions options, bool after_write, Done<Lead> done) {
     ErrorContext context{RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr};
     Send(Method::kGet, absl::StrCat("/leads/", id), "with=contacts", "", context, options,
-         [id, after_write, context, done = std::move(done)](
-             absl::StatusOr<HttpResponse> response) mutable {
+         [id, after_write, context,
+          done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
            absl::StatusOr<Lead> lead = [&]() -> absl::StatusOr<Lead> {
              if (!response.ok()) return response.status();
              if (response->status == 204) {
                return MakeError(absl::StatusCode::kNotFound,
-                                absl::StrCat("lead ", id, " does not exist"),
-                                reason::kLeadNotFound, {{"lead_id", absl::StrCat(id)}});
+                                absl::StrCat("lead ", id, " does not exist"), reason::kLeadNotFound,
+                                {{"lead_id", absl::StrCat(id)}});
              }
              if (!IsSuccess(response->status)) return ErrorFromResponse(*response, context);
              return mapping::ParseLead(response->body);
@@ -230,8 +227,8 @@ class KommoClientImpl final : public KommoClient {
     ErrorContext context{RequestKind::kRead, reason::kContactNotFound, "GET /contacts/{id}",
                          nullptr};
     Send(Method::kGet, absl::StrCat("/contacts/", id), "", "", context, options,
-         [id, after_write, context, done = std::move(done)](
-             absl::StatusOr<HttpResponse> response) mutable {
+         [id, after_write, context,
+          done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
            absl::StatusOr<Contact> contact = [&]() -> absl::StatusOr<Contact> {
              if (!response.ok()) return response.status();
              if (response->status == 204) {
@@ -274,16 +271,17 @@ class KommoClientImpl final : public KommoClient {
       }
       const bool capped_by_deadline = left < options_.request_timeout;
       request.timeout = capped_by_deadline ? left : options_.request_timeout;
-      transport_->Send(std::move(request), [this, context, options, capped_by_deadline,
-                                            done = std::move(done)](http::HttpResult result) mutable {
-        if (result.response.ok()) return done(std::move(result.response));
-        const bool deadline_passed =
-            loop_->Now() >= options.deadline ||
-            (capped_by_deadline &&
-             result.response.status().code() == absl::StatusCode::kDeadlineExceeded);
-        done(ErrorFromTransport(result.response.status(), result.request_sent, deadline_passed,
-                                context));
-      });
+      transport_->Send(
+          std::move(request), [this, context, options, capped_by_deadline,
+                               done = std::move(done)](http::HttpResult result) mutable {
+            if (result.response.ok()) return done(std::move(result.response));
+            const bool deadline_passed =
+                loop_->Now() >= options.deadline ||
+                (capped_by_deadline &&
+                 result.response.status().code() == absl::StatusCode::kDeadlineExceeded);
+            done(ErrorFromTransport(result.response.status(), result.request_sent, deadline_passed,
+                                    context));
+          });
     });
   }
 

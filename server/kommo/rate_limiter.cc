@@ -20,9 +20,7 @@ RateLimiter::~RateLimiter() {
   for (auto& [ticket, waiter] : waiting_) loop_->CancelTimer(waiter.timer);
 }
 
-absl::Time RateLimiter::NextSlot() const {
-  return std::max(loop_->Now(), tat_ - burst_tolerance_);
-}
+absl::Time RateLimiter::NextSlot() const { return std::max(loop_->Now(), tat_ - burst_tolerance_); }
 
 RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
   const absl::Time now = loop_->Now();

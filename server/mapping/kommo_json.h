@@ -33,14 +33,16 @@ struct LeadCreateItem {
 
 // The JSON array body of POST /api/v4/leads. Fields that are 0/empty in the request are omitted so
 // that Kommo applies its defaults; contact_ids become `_embedded.contacts[{"id":N}]` (the first one
-// with "is_main": true).
+// with "is_main": true). An empty request_id is omitted (Kommo then echoes the item's position); a
+// null `request` is written as an empty item.
 std::string LeadsCreateBody(absl::Span<const LeadCreateItem> items);
 
 // The JSON object body of PATCH /api/v4/leads/{id}: exactly the fields present in `request`
 // (so "price": 0 is sent when price is set to 0), never `id` (it is in the path).
 std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request);
 
-// A lead object (GET /api/v4/leads/{id}, with or without with=contacts).
+// A lead object (GET /api/v4/leads/{id}, with or without with=contacts). A timestamp that is null,
+// absent or 0 stays unset; "id" must be a positive JSON integer.
 absl::StatusOr<kommo::v1::Lead> ParseLead(absl::string_view body);
 
 struct LeadPage {
@@ -52,8 +54,8 @@ struct LeadPage {
 absl::StatusOr<LeadPage> ParseLeadPage(absl::string_view body);
 
 // Maps the `path` of a Kommo validation error on a lead create/update item to the field of our
-// request: "price" → "price", "_embedded.contacts.1.id" → "contact_ids[1]"; a path it does not know
-// is returned unchanged; an empty path becomes "".
+// request: "price" → "price", "_embedded.contacts.1.id" → "contact_ids[1]", "id" → "lead_id"; a
+// path it does not know is returned unchanged; an empty path becomes "".
 std::string LeadFieldFromKommoPath(absl::string_view path);
 
 // ---- contacts -----------------------------------------------------------------------------------
@@ -90,7 +92,8 @@ std::string ContactFieldFromKommoPath(absl::string_view path,
 
 // The 200 body of POST /api/v4/{entity} (entity is "leads" or "contacts"):
 // `_embedded.<entity>[{id, request_id}]` → map request_id → id. request_id may be a string or a
-// number in the body; both are keyed as their decimal string.
+// number in the body; both are keyed as their decimal string. A missing `_embedded.<entity>`, a
+// missing id or request_id, or a repeated request_id is KOMMO_BAD_RESPONSE.
 absl::StatusOr<std::map<std::string, int64_t>> ParseCreatedIds(absl::string_view body,
                                                                absl::string_view entity);
 
@@ -112,9 +115,9 @@ struct Problem {
   std::string title;
   std::string type;
   std::string detail;
-  std::string hint;      // OAuth problems
-  std::string trace_id;  // 500s
-  std::optional<int64_t> retry_after_seconds;  // 429 `retry_after`
+  std::string hint;                                // OAuth problems
+  std::string trace_id;                            // 500s
+  std::optional<int64_t> retry_after_seconds;      // 429 `retry_after`
   std::vector<ValidationError> validation_errors;  // `validation-errors`, flattened
 };
 

@@ -328,8 +328,8 @@ TEST_F(ServerIntegrationTest, SearchPagesThroughEveryMatchOnce) {
     ++pages;
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(pages, 3);
-  EXPECT_THAT(seen, UnorderedElementsAre(created[0], created[1], created[2], created[3],
-                                         created[4]));
+  EXPECT_THAT(seen,
+              UnorderedElementsAre(created[0], created[1], created[2], created[3], created[4]));
 }
 
 TEST_F(ServerIntegrationTest, PageTokensAreBoundToTheirQuery) {
@@ -362,7 +362,7 @@ TEST_F(ServerIntegrationTest, KommosValidationErrorsNameOurFields) {
   request.set_name("Wrong stage");
   request.set_pipeline_id(emu::kMainPipelineId);
   request.set_status_id(emu::kSecondPipelineFirstStatusId);  // a stage of the other pipeline
-  request.add_contact_ids(emu::kFirstContactId + 77);         // no such contact
+  request.add_contact_ids(emu::kFirstContactId + 77);        // no such contact
   CallError error = Inspect(CreateLead(request, nullptr));
   EXPECT_EQ(error.code, grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(error.reason, "KOMMO_VALIDATION_FAILED");

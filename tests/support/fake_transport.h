@@ -24,8 +24,7 @@ class FakeTransport final : public http::HttpTransport {
 
   // Queues the answer to the next request not yet answered.
   void Then(http::HttpResult result) { script_.push_back(std::move(result)); }
-  void ThenStatus(int status, std::string body,
-                  std::map<std::string, std::string> headers = {}) {
+  void ThenStatus(int status, std::string body, std::map<std::string, std::string> headers = {}) {
     http::HttpResponse response;
     response.status = status;
     response.body = std::move(body);

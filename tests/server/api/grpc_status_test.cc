@@ -17,8 +17,8 @@ google::rpc::Status Details(const grpc::Status& status) {
 TEST(ToGrpcStatusTest, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok()); }
 
 TEST(ToGrpcStatusTest, CarriesCodeMessageAndEveryDetail) {
-  absl::Status status = MakeInvalidArgument("invalid CreateLeadRequest: name is required",
-                                            {{"name", "is required"}});
+  absl::Status status =
+      MakeInvalidArgument("invalid CreateLeadRequest: name is required", {{"name", "is required"}});
   SetRetryDelay(status, absl::Milliseconds(2500));
   grpc::Status converted = ToGrpcStatus(status);
   EXPECT_EQ(converted.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

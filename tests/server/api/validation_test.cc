@@ -98,9 +98,9 @@ TEST(ValidateCreateContactTest, RequiredOwnersAndWellFormedEmails) {
   request.add_emails("ann@example.com");
   request.add_emails("@example.com");
   request.add_phones("");
-  EXPECT_THAT(Fields(ValidateCreateContact(request)),
-              ElementsAre("responsible_user_id", "created_by", "phones[0]", "emails[0]",
-                          "emails[2]"));
+  EXPECT_THAT(
+      Fields(ValidateCreateContact(request)),
+      ElementsAre("responsible_user_id", "created_by", "phones[0]", "emails[0]", "emails[2]"));
   v1::CreateContactRequest good;
   good.set_responsible_user_id(8000001);
   good.set_created_by(8000001);

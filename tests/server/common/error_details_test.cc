@@ -17,8 +17,8 @@ TEST(ErrorDetailsTest, MakeErrorCarriesErrorInfo) {
 }
 
 TEST(ErrorDetailsTest, InvalidArgumentCarriesViolationsInOrder) {
-  absl::Status status = MakeInvalidArgument(
-      "bad", {{"name", "must not be empty"}, {"price", "must be 0 or more"}});
+  absl::Status status =
+      MakeInvalidArgument("bad", {{"name", "must not be empty"}, {"price", "must be 0 or more"}});
   AddFieldViolations(status, {{"contact_ids[1]", "must be greater than 0"}});
   auto bad_request = GetBadRequest(status);
   ASSERT_TRUE(bad_request.has_value());

@@ -34,14 +34,14 @@ TEST(ErrorTableTest, ValidationErrorsBecomeFieldViolationsWithOurNames) {
                          return path == "_embedded.contacts.0.id" ? std::string("contact_ids[0]")
                                                                   : std::string(path);
                        }};
-  absl::Status status = ErrorFromResponse(
-      Response(400,
-               R"({"validation-errors":[{"request_id":"0","errors":[
+  absl::Status status =
+      ErrorFromResponse(Response(400,
+                                 R"({"validation-errors":[{"request_id":"0","errors":[
                    {"code":"NotSupportedChoice","path":"status_id","detail":"The value you selected is not a valid choice."},
                    {"code":"NotSupportedChoice","path":"_embedded.contacts.0.id","detail":"Contact not found"}]}],
                  "title":"Bad Request","type":"https://httpstatus.es/400","status":400,"detail":"Request validation failed"})",
-               {{"x-request-id", "abc123"}}),
-      context);
+                                 {{"x-request-id", "abc123"}}),
+                        context);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Reason(status), "KOMMO_VALIDATION_FAILED");
   EXPECT_EQ(GetErrorInfo(status)->metadata().at("kommo_request_id"), "abc123");
@@ -72,10 +72,9 @@ TEST(ErrorTableTest, StatusFirstBodySecond) {
       {403, R"({"title":"Forbidden","status":403,"detail":"Invalid scope"})",
        absl::StatusCode::kFailedPrecondition, "KOMMO_FORBIDDEN"},
       {403, kHtml403, absl::StatusCode::kUnavailable, "KOMMO_ACCOUNT_BLOCKED"},
-      {404, R"({"title":"Not Found","status":404})", absl::StatusCode::kNotFound,
-       "LEAD_NOT_FOUND"},
-      {422, R"({"title":"Unprocessable Entity","status":422})",
-       absl::StatusCode::kInvalidArgument, "KOMMO_BAD_REQUEST"},
+      {404, R"({"title":"Not Found","status":404})", absl::StatusCode::kNotFound, "LEAD_NOT_FOUND"},
+      {422, R"({"title":"Unprocessable Entity","status":422})", absl::StatusCode::kInvalidArgument,
+       "KOMMO_BAD_REQUEST"},
       {429, "<html>Too Many Requests</html>", absl::StatusCode::kResourceExhausted,
        "KOMMO_RATE_LIMITED"},
       {500, R"({"title":"ErrInternalServer","status":500,"trace_id":"t-1"})",

@@ -56,7 +56,7 @@ TEST_F(RateLimiterTest, BurstGoesAtOnceThenTheRateApplies) {
 TEST_F(RateLimiterTest, RefusesAtOnceWhenTheSlotIsAfterTheDeadline) {
   RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
   Acquire(limiter, absl::InfiniteFuture());
-  Acquire(limiter, absl::InfiniteFuture());  // slot at +1 s
+  Acquire(limiter, absl::InfiniteFuture());                  // slot at +1 s
   Acquire(limiter, loop_.Now() + absl::Milliseconds(1500));  // slot would be +2 s
   ASSERT_EQ(errors_.size(), 1u);
   EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
