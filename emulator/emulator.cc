@@ -43,6 +43,7 @@ class EmulatorImpl {
     server_options.max_body_bytes = options_.max_body_bytes;
     server_options.max_header_bytes = options_.max_header_bytes;
     server_options.max_connections = options_.max_connections;
+    server_options.idle_timeout = options_.idle_timeout;
     absl::StatusOr<std::unique_ptr<HttpServer>> server =
         HttpServer::Create(loop_.get(), options_.listen, server_options,
                            [this](HttpRequest request, Responder responder) {

@@ -15,6 +15,7 @@
 #ifndef KOMMO_EMULATOR_EMULATOR_H_
 #define KOMMO_EMULATOR_EMULATOR_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,8 @@ struct EmulatorOptions {
   size_t max_header_bytes = 64 * 1024;
   // Open connections above this are closed at once after accept.
   size_t max_connections = 16384;
+  // A connection without traffic and without an unanswered request is closed after this.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   // Unix seconds for created_at/updated_at/closed_at. Empty: the system clock.
   std::function<int64_t()> clock;
   // One line per request on stderr: method, path, status, request id (no query, body or headers).

@@ -114,6 +114,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   bool Pending(uint64_t sequence) const { return open_ && awaiting_ && sequence == sequence_; }
 
+  // Idle: open, nothing owed to the client, and no bytes moved since `since`.
+  bool IdleSince(EventLoop::Clock::time_point since) const {
+    return open_ && !awaiting_ && last_activity_ < since;
+  }
+
   void Respond(uint64_t sequence, HttpResponse response) {
     if (!Pending(sequence)) return;
     auto self = shared_from_this();
@@ -171,6 +176,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
       if (!lingering_ && in_.size() >= cap) break;  // wait until a response frees the buffer
       const ssize_t n = read(fd_, buffer, sizeof(buffer));
       if (n > 0) {
+        last_activity_ = EventLoop::Clock::now();
         if (!lingering_) in_.append(buffer, static_cast<size_t>(n));
         continue;
       }
@@ -354,6 +360,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     while (open_ && out_pos_ < out_.size()) {
       const ssize_t n = send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
       if (n > 0) {
+        last_activity_ = EventLoop::Clock::now();
         out_pos_ += static_cast<size_t>(n);
         continue;
       }
@@ -424,6 +431,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool peer_closed_ = false;
   bool lingering_ = false;
   EventLoop::TimerId linger_timer_ = 0;
+
+  EventLoop::Clock::time_point last_activity_ = EventLoop::Clock::now();
 
   HttpRequest current_;
   uint64_t content_length_ = 0;
@@ -522,10 +531,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(EventLoop* loop,
       loop->Watch(fd, EPOLLIN, [raw](uint32_t) { raw->OnAcceptable(); });
   if (!watch.ok()) return watch.status();  // the destructor closes fd
   server->listen_watch_ = *watch;
+  if (options.idle_timeout.count() > 0) {
+    server->sweep_timer_ = loop->RunAfter(options.idle_timeout / 4, [raw] { raw->SweepIdle(); });
+  }
   return server;
 }
 
 HttpServer::~HttpServer() {
+  loop_->Cancel(accept_pause_timer_);
+  loop_->Cancel(sweep_timer_);
   if (listen_fd_ >= 0) {
     loop_->Unwatch(listen_watch_);
     close(listen_fd_);
@@ -547,7 +561,10 @@ void HttpServer::OnAcceptable() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop watching the listener for a moment instead of spinning.
         (void)loop_->Modify(listen_watch_, 0);
-        loop_->RunAfter(kAcceptPause, [this] { (void)loop_->Modify(listen_watch_, EPOLLIN); });
+        accept_pause_timer_ = loop_->RunAfter(kAcceptPause, [this] {
+          accept_pause_timer_ = 0;
+          (void)loop_->Modify(listen_watch_, EPOLLIN);
+        });
       }
       return;  // EAGAIN: accepted everything pending
     }
@@ -567,6 +584,19 @@ void HttpServer::OnAcceptable() {
     ++stats_.connections_accepted;
     stats_.connections_open = connections_.size();
   }
+}
+
+void HttpServer::SweepIdle() {
+  const auto now = EventLoop::Clock::now();
+  std::vector<std::shared_ptr<HttpConnection>> idle;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->IdleSince(now - options_.idle_timeout)) idle.push_back(connection);
+  }
+  for (const auto& connection : idle) connection->Close(false);
+  // Check a few times per timeout: a connection is closed between 1× and 1.25× the timeout.
+  sweep_timer_ = loop_->RunAfter(std::max<EventLoop::Clock::duration>(
+                                     options_.idle_timeout / 4, std::chrono::milliseconds(10)),
+                                 [this] { SweepIdle(); });
 }
 
 void HttpServer::Remove(uint64_t connection_id) {

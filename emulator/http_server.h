@@ -6,6 +6,7 @@
 #ifndef KOMMO_EMULATOR_HTTP_SERVER_H_
 #define KOMMO_EMULATOR_HTTP_SERVER_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,9 @@ struct HttpServerOptions {
   // Connections above this are accepted and closed at once.
   size_t max_connections = 16384;
   int listen_backlog = 4096;  // the kernel caps it at net.core.somaxconn
+  // A connection with no unanswered request and no traffic for this long is closed (an idle
+  // keep-alive connection, or a client that stopped sending half a request). Zero: never.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
 };
 
 class HttpConnection;
@@ -88,6 +92,7 @@ class HttpServer {
       : loop_(loop), options_(options), handler_(std::move(handler)) {}
   void OnAcceptable();
   void Remove(uint64_t connection_id);
+  void SweepIdle();
   std::string NextRequestId();
 
   EventLoop* const loop_;
@@ -97,6 +102,8 @@ class HttpServer {
   int port_ = 0;
   int listen_fd_ = -1;
   EventLoop::WatchId listen_watch_ = 0;
+  EventLoop::TimerId accept_pause_timer_ = 0;
+  EventLoop::TimerId sweep_timer_ = 0;
   uint64_t next_connection_id_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections_;
   HttpServerStats stats_;

@@ -778,6 +778,26 @@ TEST_F(EmulatorApiTest, AdminPrefixResetsAndCountsWithoutAuth) {
   EXPECT_EQ(anonymous.Get("/_emulator/nope").status, 404);
 }
 
+// --- start-up ---------------------------------------------------------------------------------
+
+TEST(EmulatorStartTest, ReportsBadAddressesAndBusyPorts) {
+  EmulatorOptions bad;
+  bad.listen = "nowhere";
+  EXPECT_EQ(Emulator::Start(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.listen = "example.com:80";
+  EXPECT_EQ(Emulator::Start(bad).status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto first = Emulator::Start(EmulatorOptions{});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)->base_url(), "http://127.0.0.1:" + std::to_string((*first)->port()));
+  EmulatorOptions same;
+  same.listen = "127.0.0.1:" + std::to_string((*first)->port());
+  EXPECT_EQ(Emulator::Start(same).status().code(), absl::StatusCode::kUnavailable);
+  (*first)->Stop();
+  (*first)->Stop();                       // idempotent
+  EXPECT_EQ((*first)->lead_count(), 0u);  // still answers after Stop
+}
+
 // --- scale ---------------------------------------------------------------------------------------
 
 TEST_F(EmulatorApiTest, ServesManyConcurrentConnections) {
