@@ -29,6 +29,21 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+// --- URL helpers -------------------------------------------------------------------------------
+
+TEST(HttpMessageTest, QueryStringsAreDecodedLikeForms) {
+  const QueryParams params =
+      ParseQuery("query=big+deal%21&filter%5Bid%5D%5B%5D=5&flag&bad=%zz%4&&e=");
+  ASSERT_EQ(params.size(), 5u);
+  EXPECT_EQ(params[0], (std::pair<std::string, std::string>("query", "big deal!")));
+  EXPECT_EQ(params[1], (std::pair<std::string, std::string>("filter[id][]", "5")));
+  EXPECT_EQ(params[2], (std::pair<std::string, std::string>("flag", "")));
+  EXPECT_EQ(params[3], (std::pair<std::string, std::string>("bad", "%zz%4")));
+  EXPECT_EQ(params[4], (std::pair<std::string, std::string>("e", "")));
+  EXPECT_EQ(UrlDecode("a+b%2B", /*plus_is_space=*/false), "a+b+");
+  EXPECT_EQ(UrlEncode("filter[id][]=a b&c~"), "filter%5Bid%5D%5B%5D%3Da%20b%26c~");
+}
+
 // --- EventLoop ---------------------------------------------------------------------------------
 
 TEST(EventLoopTest, TimersFireInDeadlineOrderAndCancelledOnesNever) {
@@ -168,6 +183,16 @@ TEST_F(ServerFixture, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_NE(c, std::string::npos) << data;
   EXPECT_LT(late, b);
   EXPECT_LT(b, c);
+  close(fd);
+}
+
+TEST_F(ServerFixture, HeadAnswersCarryNoBody) {
+  const int fd = Connect();
+  Write(fd, "HEAD /h HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+  const std::string data = ReadUntil(fd, "GET /after body=");
+  EXPECT_THAT(data, HasSubstr("Content-Length: 13\r\n"));  // "HEAD /h body=", not sent
+  EXPECT_THAT(data, ::testing::Not(HasSubstr("HEAD /h body=")));
+  EXPECT_THAT(data, HasSubstr("GET /after body="));
   close(fd);
 }
 
