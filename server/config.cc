@@ -35,6 +35,14 @@ const Setting kSettings[] = {
      "requests per second to Kommo, shared by all calls (default 7)"},
     {"kommo_rate_limit_burst", "KOMMO_RATE_LIMIT_BURST",
      "requests that may go at once after a quiet period (default 1)"},
+    {"kommo_rate_limit_queue", "KOMMO_RATE_LIMIT_QUEUE",
+     "calls that may wait for a rate-limit slot at once; more get RESOURCE_EXHAUSTED (default "
+     "10000)"},
+    {"kommo_max_attempts", "KOMMO_MAX_ATTEMPTS",
+     "attempts per Kommo request, retries included (default 4; 1 turns retries off)"},
+    {"kommo_circuit_open_duration", "KOMMO_CIRCUIT_OPEN_DURATION",
+     "after Kommo blocks the account (HTML 403), how long calls fail fast before one probe "
+     "(default 60s)"},
     {"kommo_request_timeout", "KOMMO_REQUEST_TIMEOUT",
      "longest single HTTP request to Kommo (default 20s)"},
     {"default_deadline", "GRPC_DEFAULT_DEADLINE",
@@ -43,6 +51,7 @@ const Setting kSettings[] = {
      "on SIGTERM, how long calls in flight may take to finish (default 10s)"},
     {"kommo_ca_file", "KOMMO_CA_FILE",
      "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
+    {"log_level", "LOG_LEVEL", "debug, info, warning or error (default info)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -221,6 +230,29 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                      absl::StrCat("\"", burst, "\" is not a whole number from 1 to 1000"));
     }
   }
+  if (std::string queue = get("KOMMO_RATE_LIMIT_QUEUE"); !queue.empty()) {
+    if (!absl::SimpleAtoi(queue, &config.rate_limit_queue) || config.rate_limit_queue < 1 ||
+        config.rate_limit_queue > 1000000) {
+      return Invalid("KOMMO_RATE_LIMIT_QUEUE",
+                     absl::StrCat("\"", queue, "\" is not a whole number from 1 to 1000000"));
+    }
+  }
+  if (std::string attempts = get("KOMMO_MAX_ATTEMPTS"); !attempts.empty()) {
+    if (!absl::SimpleAtoi(attempts, &config.max_attempts) || config.max_attempts < 1 ||
+        config.max_attempts > 10) {
+      return Invalid("KOMMO_MAX_ATTEMPTS",
+                     absl::StrCat("\"", attempts, "\" is not a whole number from 1 to 10"));
+    }
+  }
+  if (std::string level = get("LOG_LEVEL"); !level.empty()) {
+    const std::string lower = absl::AsciiStrToLower(level);
+    if (lower != "debug" && lower != "info" && lower != "warning" && lower != "warn" &&
+        lower != "error") {
+      return Invalid("LOG_LEVEL",
+                     absl::StrCat("\"", level, "\" is not debug, info, warning or error"));
+    }
+    config.log_level = lower;
+  }
   struct DurationSetting {
     const char* env;
     absl::Duration* target;
@@ -228,7 +260,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   for (const DurationSetting& setting :
        {DurationSetting{"KOMMO_REQUEST_TIMEOUT", &config.request_timeout},
         DurationSetting{"GRPC_DEFAULT_DEADLINE", &config.default_deadline},
-        DurationSetting{"SHUTDOWN_GRACE_PERIOD", &config.shutdown_grace}}) {
+        DurationSetting{"SHUTDOWN_GRACE_PERIOD", &config.shutdown_grace},
+        DurationSetting{"KOMMO_CIRCUIT_OPEN_DURATION", &config.circuit_open_duration}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       absl::StatusOr<absl::Duration> duration = ParsePositiveDuration(setting.env, text);
       if (!duration.ok()) return duration.status();

@@ -24,6 +24,10 @@ struct Config {
   absl::Duration default_deadline = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(10);
   std::string ca_file;
+  size_t rate_limit_queue = 10000;
+  int max_attempts = 4;
+  absl::Duration circuit_open_duration = absl::Seconds(60);
+  std::string log_level = "info";
 };
 
 // Reads the configuration from `args` (argv without the program name) and `getenv`. Returns

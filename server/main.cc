@@ -9,16 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/api/grpc_server.h"
+#include "server/common/log.h"
 #include "server/config.h"
 #include "server/http/curl_transport.h"
 #include "server/kommo/kommo_client.h"
 
 namespace {
-
-void Log(const std::string& line) {
-  std::fprintf(stderr, "%s\n", line.c_str());
-  std::fflush(stderr);
-}
 
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -29,9 +25,13 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (!config.ok()) {
-    Log(absl::StrCat("kommo-grpc-server: configuration error: ", config.status().message()));
+    std::fprintf(stderr, "kommo-grpc-server: configuration error: %s\n",
+                 std::string(config.status().message()).c_str());
     return 2;
   }
+  kommo::log::Level level = kommo::log::Level::kInfo;
+  kommo::log::ParseLevel(config->log_level, &level);
+  kommo::log::SetMinLevel(level);
 
   // Signals are taken by sigwait() below; block them before any thread starts so that every
   // thread inherits the mask.
@@ -47,7 +47,7 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<kommo::http::CurlTransport>> transport =
       kommo::http::CurlTransport::Create(transport_options);
   if (!transport.ok()) {
-    Log(absl::StrCat("kommo-grpc-server: ", transport.status().message()));
+    kommo::log::Error("cannot start the HTTP transport", {{"error", transport.status().message()}});
     return 1;
   }
 
@@ -57,6 +57,9 @@ int Run(int argc, char** argv) {
   client_options.rate_limit_rps = config->rate_limit_rps;
   client_options.rate_limit_burst = config->rate_limit_burst;
   client_options.request_timeout = config->request_timeout;
+  client_options.max_queue = config->rate_limit_queue;
+  client_options.max_attempts = config->max_attempts;
+  client_options.circuit_open_duration = config->circuit_open_duration;
   std::unique_ptr<kommo::kommo_api::KommoClient> client =
       kommo::kommo_api::NewKommoClient(client_options, transport->get(), transport->get());
 
@@ -66,7 +69,7 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) {
-    Log(absl::StrCat("kommo-grpc-server: ", server.status().message()));
+    kommo::log::Error("cannot start the gRPC server", {{"error", server.status().message()}});
     return 1;
   }
   std::printf("kommo-grpc-server listening on port %d (Kommo API %s, %.3g requests/s)\n",
@@ -75,15 +78,15 @@ int Run(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  Log(absl::StrCat("kommo-grpc-server: ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                   ": not serving; letting calls in flight finish (up to ",
-                   absl::FormatDuration(config->shutdown_grace), ")"));
+  kommo::log::Info("shutting down: health NOT_SERVING, new calls refused, calls in flight finish",
+                   {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                    {"grace_s", absl::ToDoubleSeconds(config->shutdown_grace)}});
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   (*server)->Wait();
   server->reset();
   client.reset();
   transport->reset();
-  Log("kommo-grpc-server: stopped");
+  kommo::log::Info("stopped");
   return 0;
 }
 

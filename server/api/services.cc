@@ -1,10 +1,18 @@
 #include "server/api/services.h"
 
 #include <chrono>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/strings/str_cat.h"
 #include "server/api/grpc_status.h"
 #include "server/api/validation.h"
+#include "server/common/cancellation.h"
+#include "server/common/error_details.h"
+#include "server/common/log.h"
 #include "server/mapping/page_token.h"
 
 namespace kommo::api {
@@ -15,13 +23,35 @@ using kommo_api::CallOptions;
 constexpr char kLeadsScope[] = "leads";
 constexpr char kContactsScope[] = "contacts";
 
-CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options) {
+// Whether a method writes to Kommo (its outcome is logged even when the caller is gone).
+enum class Kind { kRead, kWrite };
+
+// The reactor of one call: passes the caller's cancellation down and frees itself when gRPC is
+// done with the call.
+class CallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  CallReactor() : token_(std::make_shared<CancellationToken>()) {}
+
+  void OnCancel() override { token_->Cancel(); }
+  void OnDone() override { delete this; }
+
+  const std::shared_ptr<CancellationToken>& token() const { return token_; }
+
+ private:
+  std::shared_ptr<CancellationToken> token_;
+};
+
+CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
+                       std::shared_ptr<CancellationToken> token) {
   const auto deadline = context->deadline();
   const absl::Time now = absl::Now();
   const absl::Time fallback = now + options.default_deadline;
-  if (deadline == std::chrono::system_clock::time_point::max()) return {fallback};
-  const absl::Time given = absl::FromChrono(deadline);
-  return {given > now + absl::Hours(24) ? fallback : given};
+  absl::Time chosen = fallback;
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    const absl::Time given = absl::FromChrono(deadline);
+    chosen = given > now + absl::Hours(24) ? fallback : given;
+  }
+  return {chosen, std::move(token)};
 }
 
 // The Kommo page a search asks for: 1, or the one its page_token names.
@@ -35,131 +65,238 @@ int32_t EffectivePageSize(int32_t page_size) {
   return page_size == 0 ? kDefaultPageSize : page_size;
 }
 
-// Finishes `reactor` with `status` when it is not OK; returns whether it did.
-bool FinishIfError(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-                   const absl::Status& status) {
-  if (status.ok()) return false;
-  FinishRpc(context, reactor, status);
-  return true;
+absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (raw.Dump(&slices).ok()) {
+    bytes.reserve(raw.Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  if (!request.ParseFromString(bytes)) {
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("the request is not a valid ", request.GetTypeName(),
+                                  ": malformed protobuf, or a string field that is not UTF-8"),
+                     "MALFORMED_REQUEST");
+  }
+  return absl::OkStatus();
+}
+
+void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw) {
+  const std::string bytes = response.SerializeAsString();
+  grpc::Slice slice(bytes);
+  *raw = grpc::ByteBuffer(&slice, 1);
+}
+
+// One structured line per call: method, code, reason, latency; ids only, never contact data.
+void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
+             absl::Duration latency, bool caller_gone, int64_t written_id) {
+  const bool outcome_matters =
+      kind == Kind::kWrite && caller_gone;  // the caller will never learn what happened
+  const log::Level level = outcome_matters ? log::Level::kWarning : log::Level::kInfo;
+  if (!log::Enabled(level)) return;
+  std::string reason;
+  std::string outcome;
+  std::string entity_id;
+  std::string kommo_request_id;
+  if (!status.ok()) {
+    if (auto info = GetErrorInfo(status)) {
+      reason = info->reason();
+      for (const auto& [key, value] : info->metadata()) {
+        if (key == "outcome") outcome = value;
+        if (key == "lead_id" || key == "contact_id") entity_id = value;
+        if (key == "kommo_request_id") kommo_request_id = value;
+      }
+    } else {
+      reason = std::string(DefaultReason(status.code()));
+    }
+  } else if (kind == Kind::kWrite) {
+    outcome = "written";
+    entity_id = absl::StrCat(written_id);
+  }
+  log::Write(level, "rpc",
+             {{"method", method},
+              {"code", absl::StatusCodeToString(status.code())},
+              {"reason", reason},
+              {"latency_ms", absl::ToDoubleMilliseconds(latency)},
+              {"caller_gone", caller_gone},
+              {"outcome", outcome},
+              {"id", entity_id},
+              {"kommo_request_id", kommo_request_id}});
+}
+
+// Serves one unary call: decode, validate, start the Kommo operation, finish from its callback.
+// `start` gets the request, the call options and a callback taking the response (or an error) and
+// the id of what was written (0 when nothing).
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Serve(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response, absl::string_view method, Kind kind,
+    const ServiceOptions& options, absl::FunctionRef<absl::Status(const Request&)> validate,
+    absl::FunctionRef<void(const Request&, CallOptions,
+                           absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
+        start) {
+  auto* reactor = new CallReactor();
+  const absl::Time started = absl::Now();
+  auto finish = [context, reactor, raw_response, method, kind, started](
+                    absl::StatusOr<Response> response, int64_t written_id) {
+    if (response.ok()) WriteResponse(*response, raw_response);
+    LogCall(method, kind, response.status(), absl::Now() - started, context->IsCancelled(),
+            written_id);
+    FinishRpc(context, reactor, response.status());
+  };
+  Request request;
+  absl::Status status = ParseRequest(*raw_request, request);
+  if (status.ok()) status = validate(request);
+  if (!status.ok()) {
+    finish(status, 0);
+    return reactor;
+  }
+  start(request, OptionsFor(context, options, reactor->token()), std::move(finish));
+  return reactor;
 }
 
 }  // namespace
 
 grpc::ServerUnaryReactor* LeadServiceImpl::CreateLead(grpc::CallbackServerContext* context,
-                                                      const v1::CreateLeadRequest* request,
-                                                      v1::CreateLeadResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateCreateLead(*request))) return reactor;
-  client_->CreateLead(*request, OptionsFor(context, options_),
-                      [context, reactor, response](absl::StatusOr<v1::Lead> lead) {
-                        if (lead.ok()) *response->mutable_lead() = *std::move(lead);
-                        FinishRpc(context, reactor, lead.status());
-                      });
-  return reactor;
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::CreateLeadRequest, v1::CreateLeadResponse>(
+      context, request, response, "kommo.v1.LeadService/CreateLead", Kind::kWrite, options_,
+      ValidateCreateLead, [this](const v1::CreateLeadRequest& req, CallOptions call, auto done) {
+        client_->CreateLead(req, std::move(call),
+                            [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                              if (!lead.ok()) return done(lead.status(), 0);
+                              v1::CreateLeadResponse out;
+                              const int64_t id = lead->id();
+                              *out.mutable_lead() = *std::move(lead);
+                              done(std::move(out), id);
+                            });
+      });
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::UpdateLead(grpc::CallbackServerContext* context,
-                                                      const v1::UpdateLeadRequest* request,
-                                                      v1::UpdateLeadResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateUpdateLead(*request))) return reactor;
-  client_->UpdateLead(*request, OptionsFor(context, options_),
-                      [context, reactor, response](absl::StatusOr<v1::Lead> lead) {
-                        if (lead.ok()) *response->mutable_lead() = *std::move(lead);
-                        FinishRpc(context, reactor, lead.status());
-                      });
-  return reactor;
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return Serve<v1::UpdateLeadRequest, v1::UpdateLeadResponse>(
+      context, request, response, "kommo.v1.LeadService/UpdateLead", Kind::kWrite, options_,
+      ValidateUpdateLead, [this](const v1::UpdateLeadRequest& req, CallOptions call, auto done) {
+        client_->UpdateLead(req, std::move(call),
+                            [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                              if (!lead.ok()) return done(lead.status(), 0);
+                              v1::UpdateLeadResponse out;
+                              const int64_t id = lead->id();
+                              *out.mutable_lead() = *std::move(lead);
+                              done(std::move(out), id);
+                            });
+      });
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* context,
-                                                   const v1::GetLeadRequest* request,
-                                                   v1::GetLeadResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateGetLead(*request))) return reactor;
-  client_->GetLead(request->lead_id(), OptionsFor(context, options_),
-                   [context, reactor, response](absl::StatusOr<v1::Lead> lead) {
-                     if (lead.ok()) *response->mutable_lead() = *std::move(lead);
-                     FinishRpc(context, reactor, lead.status());
-                   });
-  return reactor;
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return Serve<v1::GetLeadRequest, v1::GetLeadResponse>(
+      context, request, response, "kommo.v1.LeadService/GetLead", Kind::kRead, options_,
+      ValidateGetLead, [this](const v1::GetLeadRequest& req, CallOptions call, auto done) {
+        client_->GetLead(req.lead_id(), std::move(call),
+                         [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                           if (!lead.ok()) return done(lead.status(), 0);
+                           v1::GetLeadResponse out;
+                           *out.mutable_lead() = *std::move(lead);
+                           done(std::move(out), 0);
+                         });
+      });
 }
 
 grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerContext* context,
-                                                       const v1::SearchLeadsRequest* request,
-                                                       v1::SearchLeadsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateSearchLeads(*request))) return reactor;
-  absl::StatusOr<int64_t> page =
-      PageOf(request->page_token(), kLeadsScope, request->query(), request->page_size());
-  if (FinishIfError(context, reactor, page.status())) return reactor;
-  const int32_t page_size = EffectivePageSize(request->page_size());
-  client_->SearchLeads(
-      request->query(), *page, page_size, OptionsFor(context, options_),
-      [context, reactor, response, page = *page, query = request->query(),
-       requested_size = request->page_size()](absl::StatusOr<kommo_api::LeadPageResult> result) {
-        if (result.ok()) {
-          for (v1::Lead& lead : result->leads) *response->add_leads() = std::move(lead);
-          if (result->has_next) {
-            response->set_next_page_token(
-                mapping::EncodePageToken(kLeadsScope, page + 1, query, requested_size));
-          }
-        }
-        FinishRpc(context, reactor, result.status());
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return Serve<v1::SearchLeadsRequest, v1::SearchLeadsResponse>(
+      context, request, response, "kommo.v1.LeadService/SearchLeads", Kind::kRead, options_,
+      ValidateSearchLeads, [this](const v1::SearchLeadsRequest& req, CallOptions call, auto done) {
+        absl::StatusOr<int64_t> page =
+            PageOf(req.page_token(), kLeadsScope, req.query(), req.page_size());
+        if (!page.ok()) return done(page.status(), 0);
+        client_->SearchLeads(
+            req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
+            [done = std::move(done), page = *page, query = req.query(),
+             page_size =
+                 req.page_size()](absl::StatusOr<kommo_api::LeadPageResult> result) mutable {
+              if (!result.ok()) return done(result.status(), 0);
+              v1::SearchLeadsResponse out;
+              for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
+              if (result->has_next) {
+                out.set_next_page_token(
+                    mapping::EncodePageToken(kLeadsScope, page + 1, query, page_size));
+              }
+              done(std::move(out), 0);
+            });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(grpc::CallbackServerContext* context,
-                                                            const v1::CreateContactRequest* request,
-                                                            v1::CreateContactResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateCreateContact(*request))) return reactor;
-  client_->CreateContact(*request, OptionsFor(context, options_),
-                         [context, reactor, response](absl::StatusOr<v1::Contact> contact) {
-                           if (contact.ok()) *response->mutable_contact() = *std::move(contact);
-                           FinishRpc(context, reactor, contact.status());
-                         });
-  return reactor;
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  return Serve<v1::CreateContactRequest, v1::CreateContactResponse>(
+      context, request, response, "kommo.v1.ContactService/CreateContact", Kind::kWrite, options_,
+      ValidateCreateContact,
+      [this](const v1::CreateContactRequest& req, CallOptions call, auto done) {
+        client_->CreateContact(
+            req, std::move(call),
+            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
+              if (!contact.ok()) return done(contact.status(), 0);
+              v1::CreateContactResponse out;
+              const int64_t id = contact->id();
+              *out.mutable_contact() = *std::move(contact);
+              done(std::move(out), id);
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* ContactServiceImpl::GetContact(grpc::CallbackServerContext* context,
-                                                         const v1::GetContactRequest* request,
-                                                         v1::GetContactResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateGetContact(*request))) return reactor;
-  client_->GetContact(request->contact_id(), OptionsFor(context, options_),
-                      [context, reactor, response](absl::StatusOr<v1::Contact> contact) {
-                        if (contact.ok()) *response->mutable_contact() = *std::move(contact);
-                        FinishRpc(context, reactor, contact.status());
-                      });
-  return reactor;
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return Serve<v1::GetContactRequest, v1::GetContactResponse>(
+      context, request, response, "kommo.v1.ContactService/GetContact", Kind::kRead, options_,
+      ValidateGetContact, [this](const v1::GetContactRequest& req, CallOptions call, auto done) {
+        client_->GetContact(req.contact_id(), std::move(call),
+                            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
+                              if (!contact.ok()) return done(contact.status(), 0);
+                              v1::GetContactResponse out;
+                              *out.mutable_contact() = *std::move(contact);
+                              done(std::move(out), 0);
+                            });
+      });
 }
 
-grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(
-    grpc::CallbackServerContext* context, const v1::SearchContactsRequest* request,
-    v1::SearchContactsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (FinishIfError(context, reactor, ValidateSearchContacts(*request))) return reactor;
-  absl::StatusOr<int64_t> page =
-      PageOf(request->page_token(), kContactsScope, request->query(), request->page_size());
-  if (FinishIfError(context, reactor, page.status())) return reactor;
-  const int32_t page_size = EffectivePageSize(request->page_size());
-  client_->SearchContacts(
-      request->query(), *page, page_size, OptionsFor(context, options_),
-      [context, reactor, response, page = *page, query = request->query(),
-       requested_size = request->page_size()](absl::StatusOr<kommo_api::ContactPageResult> result) {
-        if (result.ok()) {
-          for (v1::Contact& contact : result->contacts) {
-            *response->add_contacts() = std::move(contact);
-          }
-          if (result->has_next) {
-            response->set_next_page_token(
-                mapping::EncodePageToken(kContactsScope, page + 1, query, requested_size));
-          }
-        }
-        FinishRpc(context, reactor, result.status());
+grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return Serve<v1::SearchContactsRequest, v1::SearchContactsResponse>(
+      context, request, response, "kommo.v1.ContactService/SearchContacts", Kind::kRead, options_,
+      ValidateSearchContacts,
+      [this](const v1::SearchContactsRequest& req, CallOptions call, auto done) {
+        absl::StatusOr<int64_t> page =
+            PageOf(req.page_token(), kContactsScope, req.query(), req.page_size());
+        if (!page.ok()) return done(page.status(), 0);
+        client_->SearchContacts(
+            req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
+            [done = std::move(done), page = *page, query = req.query(),
+             page_size =
+                 req.page_size()](absl::StatusOr<kommo_api::ContactPageResult> result) mutable {
+              if (!result.ok()) return done(result.status(), 0);
+              v1::SearchContactsResponse out;
+              for (v1::Contact& contact : result->contacts) {
+                *out.add_contacts() = std::move(contact);
+              }
+              if (result->has_next) {
+                out.set_next_page_token(
+                    mapping::EncodePageToken(kContactsScope, page + 1, query, page_size));
+              }
+              done(std::move(out), 0);
+            });
       });
-  return reactor;
 }
 
 }  // namespace kommo::api

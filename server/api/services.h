@@ -1,7 +1,12 @@
 #ifndef KOMMO_SERVER_API_SERVICES_H_
 #define KOMMO_SERVER_API_SERVICES_H_
 
-// The gRPC handlers: validate, call the Kommo client, convert. No JSON, URLs or retries here.
+// The gRPC handlers: decode, validate, call the Kommo client, convert. No JSON, URLs or retries.
+//
+// The methods are registered in gRPC's "raw" callback form (the request arrives as bytes) so that
+// a request protobuf cannot parse, such as a string field holding invalid UTF-8, is answered with
+// INVALID_ARGUMENT (reason MALFORMED_REQUEST) instead of gRPC's generic INTERNAL. Reflection and
+// the wire format are the same as for the ordinary generated service.
 
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
@@ -15,43 +20,54 @@ struct ServiceOptions {
   absl::Duration default_deadline = absl::Seconds(30);
 };
 
-class LeadServiceImpl final : public kommo::v1::LeadService::CallbackService {
+using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<
+    kommo::v1::LeadService::WithRawCallbackMethod_UpdateLead<
+        kommo::v1::LeadService::WithRawCallbackMethod_GetLead<
+            kommo::v1::LeadService::WithRawCallbackMethod_SearchLeads<
+                kommo::v1::LeadService::Service>>>>;
+
+using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_CreateContact<
+    kommo::v1::ContactService::WithRawCallbackMethod_GetContact<
+        kommo::v1::ContactService::WithRawCallbackMethod_SearchContacts<
+            kommo::v1::ContactService::Service>>>;
+
+class LeadServiceImpl final : public RawLeadService {
  public:
   LeadServiceImpl(kommo_api::KommoClient* client, ServiceOptions options)
       : client_(client), options_(options) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
-                                       const kommo::v1::CreateLeadRequest* request,
-                                       kommo::v1::CreateLeadResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpdateLead(grpc::CallbackServerContext* context,
-                                       const kommo::v1::UpdateLeadRequest* request,
-                                       kommo::v1::UpdateLeadResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetLead(grpc::CallbackServerContext* context,
-                                    const kommo::v1::GetLeadRequest* request,
-                                    kommo::v1::GetLeadResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SearchLeads(grpc::CallbackServerContext* context,
-                                        const kommo::v1::SearchLeadsRequest* request,
-                                        kommo::v1::SearchLeadsResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   kommo_api::KommoClient* client_;
   ServiceOptions options_;
 };
 
-class ContactServiceImpl final : public kommo::v1::ContactService::CallbackService {
+class ContactServiceImpl final : public RawContactService {
  public:
   ContactServiceImpl(kommo_api::KommoClient* client, ServiceOptions options)
       : client_(client), options_(options) {}
 
   grpc::ServerUnaryReactor* CreateContact(grpc::CallbackServerContext* context,
-                                          const kommo::v1::CreateContactRequest* request,
-                                          kommo::v1::CreateContactResponse* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetContact(grpc::CallbackServerContext* context,
-                                       const kommo::v1::GetContactRequest* request,
-                                       kommo::v1::GetContactResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SearchContacts(grpc::CallbackServerContext* context,
-                                           const kommo::v1::SearchContactsRequest* request,
-                                           kommo::v1::SearchContactsResponse* response) override;
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
   kommo_api::KommoClient* client_;

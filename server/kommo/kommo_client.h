@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
 
@@ -22,6 +23,9 @@ namespace kommo::kommo_api {
 struct CallOptions {
   // The caller's deadline: no request to Kommo outlives it.
   absl::Time deadline = absl::InfiniteFuture();
+  // Cancelled when the caller goes away: a call still waiting for its rate-limit slot leaves the
+  // queue without reaching Kommo, a transfer in flight is aborted. May be null.
+  std::shared_ptr<CancellationToken> cancel;
 };
 
 struct LeadPageResult {
@@ -32,6 +36,17 @@ struct LeadPageResult {
 struct ContactPageResult {
   std::vector<kommo::v1::Contact> contacts;
   bool has_next = false;
+};
+
+// Counters of what the client did, for metrics and tests. Loop-thread consistent snapshots.
+struct KommoClientStats {
+  int64_t requests = 0;            // HTTP attempts sent to Kommo
+  int64_t retries = 0;             // attempts after the first
+  int64_t rate_limited = 0;        // 429 answers
+  int64_t circuit_rejections = 0;  // calls failed fast because the circuit was open
+  int64_t circuit_opened = 0;      // times an HTML 403 opened the circuit
+  size_t queue_depth = 0;          // calls waiting for their rate-limit slot now
+  bool circuit_open = false;
 };
 
 template <typename T>
@@ -65,6 +80,9 @@ class KommoClient {
   // GET /contacts?query=&page=&limit=.
   virtual void SearchContacts(const std::string& query, int64_t page, int32_t limit,
                               CallOptions options, Done<ContactPageResult> done) = 0;
+
+  // A snapshot of the counters; `done` runs on the loop thread.
+  virtual void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) = 0;
 };
 
 struct KommoClientOptions {
@@ -79,6 +97,25 @@ struct KommoClientOptions {
   size_t max_queue = 10000;
   // Longest single HTTP attempt (the call's remaining time caps it further).
   absl::Duration request_timeout = absl::Seconds(20);
+
+  // Retries (design.md §5): reads and PATCH on 429, 5xx, connection failures and timeouts; POST
+  // only when Kommo certainly did not act (429, failure before sending). At most `max_attempts`
+  // attempts per request; waits follow Retry-After, else the body's retry_after, else exponential
+  // backoff with full jitter between `initial_backoff` and `max_backoff`; never past the deadline.
+  int max_attempts = 4;
+  absl::Duration initial_backoff = absl::Milliseconds(250);
+  absl::Duration max_backoff = absl::Seconds(10);
+  // Retry budget shared by all calls: each first attempt earns `retry_budget_ratio` of a retry,
+  // up to `retry_budget_max` banked retries, so a failing Kommo sees at most about
+  // ratio × traffic + max extra requests instead of a retry storm.
+  double retry_budget_ratio = 0.2;
+  double retry_budget_max = 20;
+  // After an HTML 403 (Kommo blocks the account after rate-limit abuse) calls fail fast with
+  // UNAVAILABLE for this long; then one probe request is let through, and the circuit closes as
+  // soon as Kommo answers anything but the block page.
+  absl::Duration circuit_open_duration = absl::Seconds(60);
+  // Seeds the backoff jitter (0: from the system's entropy).
+  uint64_t random_seed = 0;
 };
 
 // The KommoClient over an HttpTransport; timers and callbacks run on `loop` (which is normally

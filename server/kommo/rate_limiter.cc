@@ -20,25 +20,36 @@ RateLimiter::~RateLimiter() {
   for (auto& [ticket, waiter] : waiting_) loop_->CancelTimer(waiter.timer);
 }
 
-absl::Time RateLimiter::NextSlot() const { return std::max(loop_->Now(), tat_ - burst_tolerance_); }
+absl::Time RateLimiter::NextSlot() const {
+  return std::max({loop_->Now(), tat_ - burst_tolerance_, paused_until_});
+}
+
+absl::Status RateLimiter::Refusal(absl::Time slot, bool queue_full) const {
+  absl::Status status = MakeError(
+      absl::StatusCode::kResourceExhausted,
+      queue_full ? absl::StrCat("too many calls are waiting for Kommo's rate limit (",
+                                options_.max_queue, "); Kommo was not called")
+                 : absl::StrCat("Kommo's rate limit (", options_.requests_per_second,
+                                " requests/s) cannot admit this call before its deadline; Kommo "
+                                "was not called"),
+      reason::kRateLimitQueueTimeout,
+      {{"queue_depth", absl::StrCat(waiting_.size())},
+       {"requests_per_second", absl::StrCat(options_.requests_per_second)}});
+  SetRetryDelay(status, slot - loop_->Now());
+  return status;
+}
+
+void RateLimiter::PauseUntil(absl::Time until) {
+  paused_until_ = std::max(paused_until_, until);
+  tat_ = std::max(tat_, until);
+}
 
 RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
   const absl::Time now = loop_->Now();
   const absl::Time slot = NextSlot();
-  if (slot > deadline || waiting_.size() >= options_.max_queue) {
-    const bool full = waiting_.size() >= options_.max_queue;
-    absl::Status status = MakeError(
-        absl::StatusCode::kResourceExhausted,
-        full ? absl::StrCat("too many calls are waiting for Kommo's rate limit (",
-                            options_.max_queue, "); Kommo was not called")
-             : absl::StrCat("Kommo's rate limit (", options_.requests_per_second,
-                            " requests/s) cannot admit this call before its deadline; Kommo was "
-                            "not called"),
-        reason::kRateLimitQueueTimeout,
-        {{"queue_depth", absl::StrCat(waiting_.size())},
-         {"requests_per_second", absl::StrCat(options_.requests_per_second)}});
-    SetRetryDelay(status, slot - now);
-    granted(std::move(status));
+  const bool queue_full = waiting_.size() >= options_.max_queue;
+  if (slot > deadline || queue_full) {
+    granted(Refusal(slot, queue_full));
     return 0;
   }
   tat_ = std::max(tat_, now) + interval_;
@@ -48,6 +59,7 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
   }
   const Ticket ticket = next_ticket_++;
   Waiter& waiter = waiting_[ticket];
+  waiter.deadline = deadline;
   waiter.granted = std::move(granted);
   waiter.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
   return ticket;
@@ -56,6 +68,20 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
 void RateLimiter::Grant(Ticket ticket) {
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) return;
+  const absl::Time now = loop_->Now();
+  if (now < paused_until_) {
+    // Kommo asked for a pause after this slot was given: take a new one after the pause.
+    const absl::Time slot = NextSlot();
+    if (slot > it->second.deadline) {
+      Granted granted = std::move(it->second.granted);
+      waiting_.erase(it);
+      granted(Refusal(slot, /*queue_full=*/false));
+      return;
+    }
+    tat_ = std::max(tat_, now) + interval_;
+    it->second.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
+    return;
+  }
   Granted granted = std::move(it->second.granted);
   waiting_.erase(it);
   granted(absl::OkStatus());

@@ -54,12 +54,19 @@ class RateLimiter {
   // The earliest time a request asked for now would be sent.
   absl::Time NextSlot() const;
 
+  // Sends nothing before `until` (Kommo answered 429 and asked to wait): waiting calls whose
+  // slot falls earlier are moved after it, or refused when that passes their deadline.
+  void PauseUntil(absl::Time until);
+
  private:
   struct Waiter {
     EventLoop::TimerId timer = 0;
+    absl::Time deadline;
     Granted granted;
   };
 
+  // RESOURCE_EXHAUSTED for a call whose slot cannot come in time (or the queue is full).
+  absl::Status Refusal(absl::Time slot, bool queue_full) const;
   void Grant(Ticket ticket);
 
   EventLoop* loop_;
@@ -68,6 +75,7 @@ class RateLimiter {
   absl::Duration burst_tolerance_;
   // Theoretical arrival time: when the bucket would next be empty-handed.
   absl::Time tat_ = absl::InfinitePast();
+  absl::Time paused_until_ = absl::InfinitePast();
   Ticket next_ticket_ = 1;
   std::map<Ticket, Waiter> waiting_;
 };

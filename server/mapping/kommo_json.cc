@@ -351,7 +351,12 @@ std::string ContactsCreateBody(absl::Span<const ContactCreateItem> items) {
       json.Member("responsible_user_id", request.responsible_user_id());
     }
     if (request.created_by() != 0) json.Member("created_by", request.created_by());
-    if (request.updated_by() != 0) json.Member("updated_by", request.updated_by());
+    // updated_by 0 means "the same as created_by" (see contact_service.proto).
+    if (request.updated_by() != 0) {
+      json.Member("updated_by", request.updated_by());
+    } else if (request.created_by() != 0) {
+      json.Member("updated_by", request.created_by());
+    }
     if (!request.name().empty()) json.Member("name", request.name());
     if (!request.first_name().empty()) json.Member("first_name", request.first_name());
     if (!request.last_name().empty()) json.Member("last_name", request.last_name());

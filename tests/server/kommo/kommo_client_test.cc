@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/cancellation.h"
 #include "server/common/error_details.h"
 #include "tests/support/fake_event_loop.h"
 #include "tests/support/fake_transport.h"
@@ -35,10 +36,19 @@ class KommoClientTest : public ::testing::Test {
     options.api_base_url = kBase;
     options.access_token = "secret-token";
     options.rate_limit_rps = 2;
+    options.random_seed = 42;
+    options.circuit_open_duration = absl::Seconds(30);
     client_ = NewKommoClient(options, &transport_, &loop_);
   }
 
-  CallOptions Deadline(absl::Duration from_now) { return {loop_.Now() + from_now}; }
+  KommoClientStats Stats() {
+    KommoClientStats stats;
+    client_->GetStats([&stats](KommoClientStats s) { stats = s; });
+    loop_.RunUntilIdle();
+    return stats;
+  }
+
+  CallOptions Deadline(absl::Duration from_now) { return {loop_.Now() + from_now, nullptr}; }
 
   template <typename T>
   static Done<T> Into(std::optional<absl::StatusOr<T>>& out) {
@@ -161,6 +171,167 @@ TEST_F(KommoClientTest, UpdateOfUnknownLeadIsNotFound) {
   EXPECT_EQ(Reason(result->status()), "LEAD_NOT_FOUND");
 }
 
+TEST_F(KommoClientTest, ReadsAreRetriedOnServerErrorsAndTimeouts) {
+  transport_.ThenStatus(503, "<html>503 Service Unavailable</html>");
+  transport_.ThenError(absl::DeadlineExceededError("HTTP request timed out"), true);
+  transport_.ThenStatus(502, "<html>502</html>");
+  transport_.ThenStatus(200, kLead);
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(31000000007, Deadline(absl::Seconds(30)), Into(result));
+  loop_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status();
+  EXPECT_EQ(transport_.sent().size(), 4u);
+  EXPECT_EQ(Stats().retries, 3);
+}
+
+TEST_F(KommoClientTest, RetriesStopAtMaxAttemptsWithTheLastError) {
+  for (int i = 0; i < 6; ++i)
+    transport_.ThenStatus(500, R"({"title":"ErrInternalServer","status":500})");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(31000000007, Deadline(absl::Seconds(60)), Into(result));
+  loop_.Advance(absl::Seconds(60));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(result->status()), "KOMMO_UNAVAILABLE");
+  EXPECT_EQ(transport_.sent().size(), 4u);  // max_attempts
+}
+
+TEST_F(KommoClientTest, NoRetryWhenTheWaitWouldPassTheDeadline) {
+  transport_.ThenStatus(429, R"({"title":"Too Many Requests","status":429,"retry_after":5})");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(31000000007, Deadline(absl::Seconds(3)), Into(result));
+  loop_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Reason(result->status()), "KOMMO_RATE_LIMITED");
+  EXPECT_EQ(GetRetryDelay(result->status()), absl::Seconds(5));
+  EXPECT_EQ(transport_.sent().size(), 1u);
+}
+
+TEST_F(KommoClientTest, A429PausesEveryCallForTheRetryAfter) {
+  transport_.ThenStatus(429, "<html>Too Many Requests</html>", {{"retry-after", "4"}});
+  for (int i = 0; i < 3; ++i) transport_.ThenStatus(200, kLead);
+  std::optional<absl::StatusOr<v1::Lead>> first;
+  std::optional<absl::StatusOr<v1::Lead>> second;
+  client_->GetLead(1, Deadline(absl::Seconds(30)), Into(first));
+  loop_.RunUntilIdle();
+  const absl::Time rate_limited_at = loop_.Now();
+  client_->GetLead(2, Deadline(absl::Seconds(30)), Into(second));
+  loop_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(first->ok() && second->ok());
+  ASSERT_EQ(transport_.sent().size(), 3u);
+  // Neither the retry nor the other call went before Kommo's 4 s were over.
+  EXPECT_GE(transport_.sent()[1].at - rate_limited_at, absl::Seconds(4));
+  EXPECT_GE(transport_.sent()[2].at - rate_limited_at, absl::Seconds(4));
+  EXPECT_EQ(Stats().rate_limited, 1);
+}
+
+TEST_F(KommoClientTest, CreateIsRetriedOnlyWhenKommoCertainlyDidNotAct) {
+  transport_.ThenStatus(429, R"({"status":429,"retry_after":1})");            // did not act
+  transport_.ThenError(absl::UnavailableError("Connection refused"), false);  // never sent
+  transport_.ThenStatus(200, kCreated);
+  transport_.ThenStatus(200, kLead);
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(30)), Into(result));
+  loop_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(result->ok()) << result->status();
+  ASSERT_EQ(transport_.sent().size(), 4u);
+  EXPECT_EQ(transport_.sent()[2].request.method, http::Method::kPost);
+}
+
+TEST_F(KommoClientTest, CreateIsNotRetriedAfterAServerError) {
+  transport_.ThenStatus(500, R"({"title":"ErrInternalServer","status":500})");
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(30)), Into(result));
+  loop_.Advance(absl::Seconds(20));
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(result->status()), "WRITE_OUTCOME_UNKNOWN");
+  EXPECT_EQ(transport_.sent().size(), 1u);
+}
+
+TEST_F(KommoClientTest, AnHtml403OpensTheCircuitAndOnlyProbesGetThrough) {
+  const char* kBlocked = "<html><head><title>403 Forbidden</title></head></html>";
+  transport_.ThenStatus(403, kBlocked);
+  std::optional<absl::StatusOr<v1::Lead>> first;
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(first));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(first->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(first->status()), "KOMMO_ACCOUNT_BLOCKED");
+  EXPECT_EQ(transport_.sent().size(), 1u) << "a block is never retried";
+
+  // While open: fail fast, nothing sent.
+  std::vector<std::optional<absl::StatusOr<v1::Lead>>> during(5);
+  for (auto& result : during) {
+    client_->GetLead(1, Deadline(absl::Seconds(10)), Into(result));
+    loop_.Advance(absl::Seconds(1));
+  }
+  for (auto& result : during) {
+    EXPECT_EQ(Reason(result->status()), "KOMMO_ACCOUNT_BLOCKED");
+    EXPECT_TRUE(GetRetryDelay(result->status()).has_value());
+  }
+  EXPECT_EQ(transport_.sent().size(), 1u);
+  EXPECT_TRUE(Stats().circuit_open);
+
+  // After 30 s one probe goes; still blocked: open again.
+  loop_.Advance(absl::Seconds(30));
+  transport_.ThenStatus(403, kBlocked);
+  std::optional<absl::StatusOr<v1::Lead>> probe;
+  std::optional<absl::StatusOr<v1::Lead>> beside_probe;
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(probe));
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(beside_probe));
+  loop_.Advance(absl::Seconds(2));
+  EXPECT_EQ(transport_.sent().size(), 2u) << "one probe per open period";
+  EXPECT_EQ(Reason(beside_probe->status()), "KOMMO_ACCOUNT_BLOCKED");
+
+  // The next probe gets a normal answer: closed, calls flow again.
+  loop_.Advance(absl::Seconds(30));
+  transport_.ThenStatus(200, kLead);
+  transport_.ThenStatus(200, kLead);
+  std::optional<absl::StatusOr<v1::Lead>> recovered;
+  std::optional<absl::StatusOr<v1::Lead>> after;
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(recovered));
+  loop_.Advance(absl::Seconds(1));
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(after));
+  loop_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(recovered->ok());
+  EXPECT_TRUE(after->ok());
+  EXPECT_FALSE(Stats().circuit_open);
+  EXPECT_EQ(Stats().circuit_opened, 1);
+}
+
+TEST_F(KommoClientTest, ACallCancelledWhileQueuedNeverReachesKommo) {
+  transport_.ThenStatus(200, kLead);
+  std::optional<absl::StatusOr<v1::Lead>> first;
+  std::optional<absl::StatusOr<v1::Lead>> queued;
+  client_->GetLead(1, Deadline(absl::Seconds(10)), Into(first));
+  auto token = std::make_shared<CancellationToken>();
+  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token}, Into(queued));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(Stats().queue_depth, 1u);
+  token->Cancel();
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_EQ(queued->status().code(), absl::StatusCode::kCancelled);
+  loop_.Advance(absl::Seconds(5));
+  EXPECT_EQ(transport_.sent().size(), 1u);
+  EXPECT_EQ(Stats().queue_depth, 0u);
+}
+
+TEST_F(KommoClientTest, ACallCancelledBeforeItStartsSendsNothing) {
+  auto token = std::make_shared<CancellationToken>();
+  token->Cancel();
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token}, Into(result));
+  loop_.RunUntilIdle();
+  EXPECT_EQ(result->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(transport_.sent().empty());
+}
+
 TEST_F(KommoClientTest, PostThatMayHaveBeenSentIsReportedAsUnknownAndNotRepeated) {
   transport_.ThenError(absl::UnavailableError("Connection reset by peer"), /*request_sent=*/true);
   v1::CreateLeadRequest request;
@@ -176,12 +347,13 @@ TEST_F(KommoClientTest, PostThatMayHaveBeenSentIsReportedAsUnknownAndNotRepeated
 
 TEST_F(KommoClientTest, ReadBackFailureSaysTheLeadWasWritten) {
   transport_.ThenStatus(200, kCreated);
-  transport_.ThenStatus(429, "<html>Too Many Requests</html>");
+  for (int i = 0; i < 4; ++i) transport_.ThenStatus(429, "<html>Too Many Requests</html>");
   v1::CreateLeadRequest request;
   request.set_name("Deal");
   std::optional<absl::StatusOr<v1::Lead>> result;
-  client_->CreateLead(request, Deadline(absl::Seconds(10)), Into(result));
-  loop_.Advance(absl::Seconds(2));
+  client_->CreateLead(request, Deadline(absl::Seconds(60)), Into(result));
+  loop_.Advance(absl::Seconds(60));
+  EXPECT_EQ(transport_.sent().size(), 5u) << "the read-back is retried, the POST is not";
   ASSERT_TRUE(result.has_value());
   // Not RESOURCE_EXHAUSTED: that would tell the caller Kommo did not act.
   EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);

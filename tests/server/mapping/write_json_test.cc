@@ -118,7 +118,7 @@ TEST(ContactsCreateBodyTest, FullRequestPhonesThenEmailsAsWork) {
       R"("request_id":"c1"}])");
 }
 
-TEST(ContactsCreateBodyTest, OmitsZeroUpdatedByEmptyNamesAndEmptyLists) {
+TEST(ContactsCreateBodyTest, ZeroUpdatedByMeansCreatedByAndEmptyFieldsAreOmitted) {
   CreateContactRequest emails_only;
   emails_only.set_responsible_user_id(1);
   emails_only.set_created_by(2);
@@ -126,7 +126,7 @@ TEST(ContactsCreateBodyTest, OmitsZeroUpdatedByEmptyNamesAndEmptyLists) {
   CreateContactRequest bare;
   const ContactCreateItem items[] = {{"0", &emails_only}, {"1", &bare}};
   EXPECT_EQ(ContactsCreateBody(items),
-            R"([{"responsible_user_id":1,"created_by":2,"custom_fields_values":[)"
+            R"([{"responsible_user_id":1,"created_by":2,"updated_by":2,"custom_fields_values":[)"
             R"({"field_code":"EMAIL","values":[{"value":"a@b.c","enum_code":"WORK"}]}],)"
             R"("request_id":"0"},{"request_id":"1"}])");
 }
