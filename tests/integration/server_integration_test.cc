@@ -2,7 +2,10 @@
 // libcurl transport: every RPC, the documented fields, paging, not found, validation from both
 // sides and a wrong token, as a gRPC caller sees them.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+
+#include <future>
 
 #include <memory>
 #include <optional>
@@ -456,6 +459,66 @@ TEST_F(ServerIntegrationTest, UnreachableKommoIsUnavailable) {
   CallError error = Inspect(stack.leads->SearchLeads(&context, request, &response));
   EXPECT_EQ(error.code, grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(error.reason, "KOMMO_CONNECTION_FAILED");
+}
+
+// Sends `bytes` as the request of `method` without any client-side encoding, as a hostile or
+// broken client could.
+grpc::Status RawCall(std::shared_ptr<grpc::Channel> channel, const std::string& method,
+                     const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status status) { done.set_value(status); });
+  return done.get_future().get();
+}
+
+TEST_F(ServerIntegrationTest, HostileRequestsAreRejectedWithoutCallingKommo) {
+  // name (field 1) holding bytes that are not UTF-8.
+  const std::string invalid_utf8 = std::string("\x0a\x03\xff\xfe", 4) + "x";
+  CallError utf8 =
+      Inspect(RawCall(stack_->channel(), "/kommo.v1.LeadService/CreateLead", invalid_utf8));
+  EXPECT_EQ(utf8.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(utf8.reason, "MALFORMED_REQUEST");
+
+  // Truncated wire data and garbage.
+  CallError truncated =
+      Inspect(RawCall(stack_->channel(), "/kommo.v1.LeadService/CreateLead",
+                                     std::string("\x0a\x10") + "ab"));
+  EXPECT_EQ(truncated.code, grpc::StatusCode::INVALID_ARGUMENT);
+  CallError garbage = Inspect(
+      RawCall(stack_->channel(), "/kommo.v1.ContactService/CreateContact", "\xff\xff\xff\xff"));
+  EXPECT_EQ(garbage.code, grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A request above gRPC's 4 MiB message limit.
+  v1::CreateLeadRequest huge;
+  huge.set_name(std::string(5 << 20, 'a'));
+  CallError too_big = Inspect(CreateLead(huge, nullptr));
+  EXPECT_EQ(too_big.code, grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Long and odd strings, zero and negative ids, huge page sizes, forged tokens.
+  v1::CreateLeadRequest long_name;
+  long_name.set_name(std::string(100000, 'a'));
+  EXPECT_EQ(Inspect(CreateLead(long_name, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
+  v1::CreateLeadRequest nul_name;
+  nul_name.set_name(std::string("a\0b", 3));
+  EXPECT_EQ(Inspect(CreateLead(nul_name, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(GetLead(0, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(GetLead(-31000000001, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
+  v1::SearchLeadsResponse page;
+  EXPECT_EQ(Inspect(SearchLeads("", 1 << 30, "", &page)).code,
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(SearchLeads("", 10, std::string(10000, 'A'), &page)).reason,
+            "INVALID_PAGE_TOKEN");
+
+  EXPECT_EQ(emulator_->lead_count(), 0u);
+  EXPECT_EQ(emulator_->contact_count(), 0u);
+  // And the server is still healthy.
+  MustCreateLead("still serving");
 }
 
 TEST_F(ServerIntegrationTest, HealthIsServing) {
