@@ -11,9 +11,9 @@ BUF := tools/node_modules/@bufbuild/buf-linux-x64/bin/buf
 # Debian packages the build and the tests need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
-  libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs
+  libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev
 
-.PHONY: all deps build test run asan lint format clean help
+.PHONY: all deps build test run asan fuzz lint format clean help
 
 all: build
 
@@ -73,3 +73,16 @@ format: deps
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+
+# libFuzzer over everything that parses Kommo's bytes (clang, ASan+UBSan), seeded with the test
+# fixtures; FUZZ_SECONDS bounds the run.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_FUZZ=ON \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize-ignorelist=$(CURDIR)/fuzz/ubsan_ignorelist.txt" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target kommo_bytes_fuzzer
+	mkdir -p $(FUZZ_DIR)/corpus
+	cd $(FUZZ_DIR) && bin/kommo_bytes_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -print_final_stats=1 corpus $(CURDIR)/tests/testdata/kommo
