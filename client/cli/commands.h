@@ -1,0 +1,80 @@
+// kommo-cli: the subcommands, their flags and the command-line parser.
+//
+//   kommo-cli [--target=HOST:PORT] [--deadline=30s] [--max_attempts=4] [--json]
+//             <leads|contacts> <verb> [--FIELD=VALUE ...]
+//
+// Each subcommand calls one RPC. Its flags are the request's fields, named as in the proto, and are
+// set on the request by protobuf reflection: a flag that is not given leaves its field unset, which
+// is what UpdateLead's `optional` fields need ("--price=0" sets 0, no --price leaves it alone).
+#ifndef KOMMO_CLIENT_CLI_COMMANDS_H_
+#define KOMMO_CLIENT_CLI_COMMANDS_H_
+
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kommo::cli {
+
+// Exit codes: 0 success; 1 a local failure (output could not be written); 2 a usage error (the
+// message says what is wrong); 10 + the gRPC code for a failed call (13 INVALID_ARGUMENT,
+// 15 NOT_FOUND, 19 FAILED_PRECONDITION, 18 RESOURCE_EXHAUSTED, 24 UNAVAILABLE, ...).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitLocalError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitRpcBase = 10;
+int ExitCodeFor(grpc::StatusCode code);
+
+inline constexpr char kDefaultTarget[] = "localhost:50051";
+inline constexpr char kTargetEnvironmentVariable[] = "KOMMO_GRPC_TARGET";
+
+// One flag of a subcommand: the request field it sets and what it means.
+struct FlagSpec {
+  const char* field;       // the proto field name, also the flag name
+  const char* value_name;  // shown in help: "ID", "TEXT", "N"
+  const char* help;
+};
+
+struct Command {
+  const char* group;  // "leads" or "contacts"
+  const char* verb;   // "create", "update", "get", "search"
+  const char* rpc;    // "kommo.v1.LeadService/CreateLead"
+  const char* summary;
+  std::vector<FlagSpec> flags;
+  const google::protobuf::Message* request_prototype;
+  const google::protobuf::Message* response_prototype;
+  // Calls the RPC on `channel`; `request` and `response` have the prototypes' types.
+  grpc::Status (*call)(const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+                       const google::protobuf::Message& request,
+                       google::protobuf::Message* response);
+};
+
+// Every subcommand, in help order.
+const std::vector<Command>& Commands();
+
+struct Invocation {
+  std::string target;
+  std::chrono::milliseconds deadline{30000};
+  // Attempts of the call (kommo::client::RetryOptions::max_attempts); 1 turns retries off.
+  int max_attempts = 4;
+  bool json = false;
+  // --help, or no subcommand: print help (CommandHelp when `command` is set) and exit 0.
+  bool help = false;
+  const Command* command = nullptr;
+  std::unique_ptr<google::protobuf::Message> request;
+  // Non-empty: a usage error to print (exit kExitUsage).
+  std::string error;
+};
+
+// Parses the arguments after the program name. `env_target` is $KOMMO_GRPC_TARGET or null.
+Invocation ParseCommandLine(const std::vector<std::string>& args, const char* env_target);
+
+std::string TopLevelHelp();
+std::string CommandHelp(const Command& command);
+
+}  // namespace kommo::cli
+
+#endif  // KOMMO_CLIENT_CLI_COMMANDS_H_

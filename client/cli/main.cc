@@ -1,0 +1,64 @@
+// kommo-cli: one kommo-grpc RPC per run, for people (tables) and scripts (--json, exit codes).
+// `kommo-cli --help` lists the subcommands; commands.h has the exit codes.
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/cli/commands.h"
+#include "client/cli/output.h"
+#include "kommo/client/channel.h"
+
+namespace {
+
+// Writes `text` (plus a newline when it lacks one) to `stream`; false when that fails.
+bool Write(std::FILE* stream, const std::string& text) {
+  const std::string line = text.empty() || text.back() == '\n' ? text : text + "\n";
+  return std::fwrite(line.data(), 1, line.size(), stream) == line.size() &&
+         std::fflush(stream) == 0;
+}
+
+int Run(const std::vector<std::string>& args) {
+  kommo::cli::Invocation invocation =
+      kommo::cli::ParseCommandLine(args, std::getenv(kommo::cli::kTargetEnvironmentVariable));
+  if (!invocation.error.empty()) {
+    Write(stderr, "kommo-cli: " + invocation.error + "\nRun `kommo-cli --help` for usage.");
+    return kommo::cli::kExitUsage;
+  }
+  if (invocation.help) {
+    const std::string help = invocation.command != nullptr
+                                 ? kommo::cli::CommandHelp(*invocation.command)
+                                 : kommo::cli::TopLevelHelp();
+    return Write(stdout, help) ? kommo::cli::kExitOk : kommo::cli::kExitLocalError;
+  }
+
+  const kommo::cli::Command& command = *invocation.command;
+  kommo::client::ChannelOptions options;
+  options.retry.max_attempts = invocation.max_attempts;
+  std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
+  // --deadline is the whole budget of the call, retries included.
+  std::unique_ptr<grpc::ClientContext> context = kommo::client::NewCallContext(invocation.deadline);
+  std::unique_ptr<google::protobuf::Message> response(command.response_prototype->New());
+  const grpc::Status status =
+      command.call(channel, context.get(), *invocation.request, response.get());
+  if (!status.ok()) {
+    const std::string error =
+        invocation.json ? kommo::cli::FormatErrorJson(status)
+                        : "kommo-cli: " + kommo::cli::FormatErrorText(command.rpc, status);
+    Write(stderr, error);
+    return kommo::cli::ExitCodeFor(status.error_code());
+  }
+  const std::string output =
+      invocation.json ? kommo::cli::FormatJson(*response) : kommo::cli::FormatTable(*response);
+  if (output.empty() || !Write(stdout, output)) {
+    Write(stderr, "kommo-cli: could not write the response");
+    return kommo::cli::kExitLocalError;
+  }
+  return kommo::cli::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(std::vector<std::string>(argv + 1, argv + argc)); }
