@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End to end: kommo-cli against kommo-grpc-server and kommo-emulator, every subcommand, the table
+# and --json output, the error report and the exit codes. Usage: kommo_cli_e2e.sh BIN_DIR
+set -uo pipefail
+
+BIN=$1
+CLI=$BIN/kommo-cli
+source "$(dirname "$0")/services.sh"
+start_services "$BIN"
+export KOMMO_GRPC_TARGET=$TARGET  # the default target; --target is tested below
+
+FAILED=0
+PASSED=0
+fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
+pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
+
+# cli OUT ARGS...: runs kommo-cli, stdout to OUT, stderr to OUT.err; returns its exit code.
+cli() {
+  local out=$1
+  shift
+  "$CLI" "$@" >"$out" 2>"$out.err"
+}
+# json FILE EXPR: evaluates the Python expression EXPR with `d` bound to the JSON in FILE.
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# expect NAME WANT GOT
+expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
+
+# --- help -----------------------------------------------------------------------------------------
+cli "$WORK/help" --help
+expect "--help exits 0" 0 $?
+grep -q "leads update      kommo.v1.LeadService/UpdateLead" "$WORK/help" &&
+  pass "--help lists the subcommands" || fail "--help: $(cat "$WORK/help")"
+for sub in "leads create" "leads update" "leads get" "leads search" "contacts create" \
+           "contacts get" "contacts search"; do
+  # shellcheck disable=SC2086
+  cli "$WORK/subhelp" $sub --help
+  code=$?
+  [[ $code == 0 ]] && grep -q "^Usage: kommo-cli $sub" "$WORK/subhelp" &&
+    grep -q "Exit codes" "$WORK/subhelp" && pass "$sub --help" ||
+    fail "$sub --help (exit $code): $(cat "$WORK/subhelp" "$WORK/subhelp.err")"
+done
+
+# --- every RPC ------------------------------------------------------------------------------------
+cli "$WORK/contact" contacts create --responsible_user_id=8000001 --created_by 8000001 \
+  --name "Ann Lee" --phones "+1 555 0100" --phones "+1 555 0101" --emails ann@example.com --json
+expect "contacts create exits 0" 0 $?
+CONTACT_ID=$(json "$WORK/contact" 'd["contact"]["id"]')
+expect "contacts create --json fields" "Ann Lee ['+1 555 0100', '+1 555 0101'] ['ann@example.com']" \
+  "$(json "$WORK/contact" 'd["contact"]["name"], d["contact"]["phones"], d["contact"]["emails"]')"
+
+cli "$WORK/lead" leads create --name "Website inquiry" --price 1500 --contact_ids="$CONTACT_ID" --json
+expect "leads create exits 0" 0 $?
+LEAD_ID=$(json "$WORK/lead" 'd["lead"]["id"]')
+expect "leads create read back" "Website inquiry 1500 7000001 60000002 ['$CONTACT_ID']" \
+  "$(json "$WORK/lead" 'd["lead"]["name"], d["lead"]["price"], d["lead"]["pipeline_id"], d["lead"]["status_id"], d["lead"]["contact_ids"]')"
+
+# UpdateLead sets only the flags given: the stage alone keeps the price; then --price=0 sets 0.
+cli "$WORK/moved" leads update --lead_id="$LEAD_ID" --status_id=60000003 --json
+expect "leads update --status_id keeps the price" "60000003 1500 Website inquiry" \
+  "$(json "$WORK/moved" 'd["lead"]["status_id"], d["lead"]["price"], d["lead"]["name"]')"
+cli "$WORK/zero" leads update --lead_id="$LEAD_ID" --price=0
+expect "leads update --price=0 exits 0" 0 $?
+grep -Eq "^price +0$" "$WORK/zero" && grep -Eq "^status_id +60000003$" "$WORK/zero" &&
+  pass "leads update --price=0 sets 0 (table)" || fail "leads update --price=0: $(cat "$WORK/zero")"
+
+cli "$WORK/get" leads get --lead_id="$LEAD_ID"
+grep -Eq "^id +$LEAD_ID$" "$WORK/get" && grep -Eq "^contact_ids +$CONTACT_ID$" "$WORK/get" &&
+  pass "leads get (table)" || fail "leads get: $(cat "$WORK/get" "$WORK/get.err")"
+
+cli "$WORK/lead2" leads create --name "Website inquiry, second" --json
+LEAD2_ID=$(json "$WORK/lead2" 'd["lead"]["id"]')
+cli "$WORK/page1" leads search --query inquiry --page_size 1 --json
+TOKEN=$(json "$WORK/page1" 'd["next_page_token"]')
+[[ $(json "$WORK/page1" 'len(d["leads"])') == 1 && -n "$TOKEN" ]] &&
+  pass "leads search: first page of 1 with a token" || fail "leads search page 1: $(cat "$WORK/page1")"
+cli "$WORK/page2" leads search --query inquiry --page_size 1 --page_token "$TOKEN"
+expect "leads search --page_token exits 0" 0 $?
+SEEN=$(cat "$WORK/page1" "$WORK/page2")
+[[ $SEEN == *"$LEAD_ID"* && $SEEN == *"$LEAD2_ID"* ]] && grep -q "^(last page)$" "$WORK/page2" &&
+  pass "leads search: second page (table) ends the list" ||
+  fail "leads search page 2: $(cat "$WORK/page2")"
+cli "$WORK/none" leads search --query "nothing like it"
+expect "empty search prints 'no leads'" "no leads
+(last page)" "$(cat "$WORK/none")"
+
+cli "$WORK/getc" contacts get --contact_id "$CONTACT_ID"
+grep -Eq "^phones +\+1 555 0100, \+1 555 0101$" "$WORK/getc" && pass "contacts get (table)" ||
+  fail "contacts get: $(cat "$WORK/getc" "$WORK/getc.err")"
+cli "$WORK/searchc" contacts search --query ann@example.com --json
+expect "contacts search by email" "['$CONTACT_ID']" "$(json "$WORK/searchc" '[c["id"] for c in d["contacts"]]')"
+
+cli "$WORK/target" --target="$TARGET" contacts search --query "555 0100"
+grep -q "^$CONTACT_ID " "$WORK/target" && pass "--target, phone search (table)" ||
+  fail "--target: $(cat "$WORK/target" "$WORK/target.err")"
+
+# --- errors: the report and the exit code (10 + the gRPC code) -------------------------------------
+cli "$WORK/missing" leads get --lead_id=31000009999
+expect "unknown lead exits 15 (NOT_FOUND)" 15 $?
+grep -q "NOT_FOUND: " "$WORK/missing.err" && grep -q "reason: LEAD_NOT_FOUND (kommo-grpc)" "$WORK/missing.err" &&
+  pass "NOT_FOUND report" || fail "NOT_FOUND report: $(cat "$WORK/missing.err")"
+
+cli "$WORK/invalid" leads create --price=-1
+expect "invalid fields exit 13 (INVALID_ARGUMENT)" 13 $?
+grep -q "reason: INVALID_FIELD" "$WORK/invalid.err" && grep -q "field name: " "$WORK/invalid.err" &&
+  grep -q "field price: " "$WORK/invalid.err" && pass "field violations printed" ||
+  fail "field violations: $(cat "$WORK/invalid.err")"
+
+cli "$WORK/kommo_invalid" leads create --name x --pipeline_id 7000001 --status_id 60000012 --json
+expect "Kommo's validation exits 13" 13 $?
+expect "--json error is the google.rpc.Status" "3 KOMMO_VALIDATION_FAILED status_id" \
+  "$(json "$WORK/kommo_invalid.err" 'd["code"], d["details"][0]["reason"], d["details"][1]["field_violations"][0]["field"]')"
+
+cli "$WORK/usage" leads get --lead_id=abc
+expect "usage error exits 2" 2 $?
+cli "$WORK/usage2" leads frobnicate
+expect "unknown subcommand exits 2" 2 $?
+
+# A closed port on loopback: UNAVAILABLE, after the read's retries (within the deadline).
+cli "$WORK/down" leads get --lead_id=1 --target=127.0.0.1:1 --deadline=5s
+expect "unreachable server exits 24 (UNAVAILABLE)" 24 $?
+
+# RESOURCE_EXHAUSTED with the retry delay: a second server whose rate limit admits one request
+# every 20 s, and a call whose deadline ends long before the next slot. --max_attempts=1: a retry
+# would wait the server's 20 s pushback and end in DEADLINE_EXCEEDED (README "Client library").
+KOMMO_ACCESS_TOKEN=$EMU_TOKEN "$BIN/kommo-grpc-server" --listen=127.0.0.1:0 \
+  --kommo_api_url="$EMU_URL" --kommo_rate_limit_rps=0.05 --kommo_rate_limit_burst=1 \
+  >"$WORK/slow.out" 2>"$WORK/slow.err" &
+SERVICE_PIDS+=($!)
+if line=$(wait_for_line "$WORK/slow.out" 'listening on port [0-9]+'); then
+  SLOW=127.0.0.1:$(sed -E 's/.*listening on port ([0-9]+).*/\1/' <<<"$line")
+  cli "$WORK/first" --target="$SLOW" leads search --deadline=5s  # takes the one token
+  cli "$WORK/limited" --target="$SLOW" leads search --deadline=1s --max_attempts=1
+  code=$?
+  [[ $code == 18 ]] && grep -q "RESOURCE_EXHAUSTED" "$WORK/limited.err" &&
+    grep -q "retry after: " "$WORK/limited.err" && pass "rate limited: exit 18 with the retry delay" ||
+    fail "rate limited (exit $code): $(cat "$WORK/limited.err")"
+else
+  fail "the rate-limited server did not start: $(cat "$WORK/slow.out" "$WORK/slow.err")"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED == 0 ]]

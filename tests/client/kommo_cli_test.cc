@@ -1,0 +1,170 @@
+// kommo-cli's command line and output, without a server (kommo_cli_e2e.sh runs the binary).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "client/cli/commands.h"
+#include "client/cli/output.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "kommo/v1/contact_service.pb.h"
+#include "kommo/v1/lead_service.pb.h"
+
+namespace kommo::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Invocation Parse(const std::vector<std::string>& args, const char* env_target = nullptr) {
+  return ParseCommandLine(args, env_target);
+}
+
+TEST(ParseTest, UpdateSetsOnlyTheFlagsGiven) {
+  const Invocation invocation = Parse({"leads", "update", "--lead_id=31000000001", "--price=0"});
+  ASSERT_EQ(invocation.error, "");
+  ASSERT_NE(invocation.command, nullptr);
+  EXPECT_STREQ(invocation.command->rpc, "kommo.v1.LeadService/UpdateLead");
+  const auto& request = dynamic_cast<const kommo::v1::UpdateLeadRequest&>(*invocation.request);
+  EXPECT_EQ(request.lead_id(), 31000000001);
+  EXPECT_TRUE(request.has_price());
+  EXPECT_EQ(request.price(), 0);
+  EXPECT_FALSE(request.has_name());
+  EXPECT_FALSE(request.has_status_id());
+}
+
+TEST(ParseTest, RepeatedFields) {
+  const Invocation lead =
+      Parse({"leads", "create", "--name", "Deal", "--contact_ids=1,2", "--contact_ids", "3"});
+  ASSERT_EQ(lead.error, "");
+  EXPECT_THAT(dynamic_cast<const kommo::v1::CreateLeadRequest&>(*lead.request).contact_ids(),
+              ElementsAre(1, 2, 3));
+  // Strings are not split: a comma is a dialing pause in a phone number.
+  const Invocation contact = Parse({"contacts", "create", "--phones=+1 555 0100,2",
+                                    "--phones=+1 555 0101", "--emails=a@example.com"});
+  ASSERT_EQ(contact.error, "");
+  const auto& request = dynamic_cast<const kommo::v1::CreateContactRequest&>(*contact.request);
+  EXPECT_THAT(request.phones(), ElementsAre("+1 555 0100,2", "+1 555 0101"));
+  EXPECT_THAT(request.emails(), ElementsAre("a@example.com"));
+}
+
+TEST(ParseTest, GlobalFlagsAnywhere) {
+  const Invocation invocation =
+      Parse({"--json", "leads", "get", "--deadline=1.5s", "--lead_id=7", "--target=h:1"}, "env:2");
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_TRUE(invocation.json);
+  EXPECT_EQ(invocation.deadline, std::chrono::milliseconds(1500));
+  EXPECT_EQ(invocation.target, "h:1");
+  EXPECT_EQ(Parse({"leads", "get"}, "env:2").target, "env:2");
+  EXPECT_EQ(Parse({"leads", "get"}, "").target, "localhost:50051");
+  EXPECT_EQ(Parse({"leads", "get"}).deadline, std::chrono::seconds(30));
+  EXPECT_EQ(Parse({"leads", "get"}).max_attempts, 4);
+  EXPECT_EQ(Parse({"leads", "get", "--max_attempts=1"}).max_attempts, 1);
+}
+
+TEST(ParseTest, HelpWithAndWithoutASubcommand) {
+  EXPECT_TRUE(Parse({}).help);
+  EXPECT_EQ(Parse({}).command, nullptr);
+  const Invocation invocation = Parse({"contacts", "search", "--help"});
+  EXPECT_TRUE(invocation.help);
+  ASSERT_NE(invocation.command, nullptr);
+  const std::string help = CommandHelp(*invocation.command);
+  EXPECT_THAT(help, HasSubstr("Usage: kommo-cli contacts search [--query=TEXT]"));
+  EXPECT_THAT(help, HasSubstr("--page_token=TOKEN"));
+  EXPECT_THAT(help, HasSubstr("Exit codes"));
+  EXPECT_THAT(TopLevelHelp(), HasSubstr("leads update      kommo.v1.LeadService/UpdateLead"));
+}
+
+TEST(ParseTest, UsageErrors) {
+  EXPECT_EQ(Parse({"leads", "delete"}).error, "unknown subcommand \"leads delete\"");
+  EXPECT_EQ(Parse({"leads"}).error, "\"leads\" needs a verb");
+  EXPECT_THAT(Parse({"leads", "get", "--contact_id=1"}).error,
+              HasSubstr("unknown flag --contact_id for \"leads get\""));
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id=x1"}).error,
+            "--lead_id: \"x1\" is not a whole number");
+  EXPECT_EQ(Parse({"leads", "create", "--contact_ids=1,,2"}).error,
+            "--contact_ids: \"\" is not a whole number");
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id=1", "--lead_id=2"}).error, "--lead_id given twice");
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id"}).error, "--lead_id needs a value");
+  EXPECT_THAT(Parse({"leads", "get", "--deadline=10"}).error, HasSubstr("positive duration"));
+  EXPECT_THAT(Parse({"leads", "get", "--deadline=-1s"}).error, HasSubstr("positive duration"));
+  EXPECT_THAT(Parse({"leads", "get", "31000000001"}).error, HasSubstr("unexpected argument"));
+  EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
+  EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
+}
+
+TEST(ExitCodeTest, TenPlusTheGrpcCode) {
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::OK), 0);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::INVALID_ARGUMENT), 13);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::NOT_FOUND), 15);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAVAILABLE), 24);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAUTHENTICATED), 26);
+}
+
+kommo::v1::Lead SampleLead() {
+  kommo::v1::Lead lead;
+  lead.set_id(31000000001);
+  lead.set_name("Café\x1b]0;pwned\x07");
+  lead.set_price(1500);
+  lead.add_contact_ids(52000000001);
+  lead.add_contact_ids(52000000002);
+  lead.mutable_created_at()->set_seconds(1700000000);
+  return lead;
+}
+
+TEST(OutputTest, OneLeadAsFieldPerLine) {
+  kommo::v1::GetLeadResponse response;
+  *response.mutable_lead() = SampleLead();
+  const std::string table = FormatTable(response);
+  EXPECT_THAT(table, HasSubstr("id                   31000000001\n"));
+  EXPECT_THAT(table, HasSubstr("name                 Café?]0;pwned?\n"));
+  EXPECT_THAT(table, HasSubstr("contact_ids          52000000001, 52000000002\n"));
+  EXPECT_THAT(table, HasSubstr("created_at           2023-11-14T22:13:20Z\n"));
+  EXPECT_THAT(table, HasSubstr("closed_at            -\n"));
+}
+
+TEST(OutputTest, SearchAsRows) {
+  kommo::v1::SearchLeadsResponse response;
+  *response.add_leads() = SampleLead();
+  response.set_next_page_token("abc");
+  EXPECT_EQ(FormatTable(response),
+            "id           name            price  pipeline_id  status_id  contact_ids               "
+            "updated_at\n"
+            "31000000001  Café?]0;pwned?  1500   0            0          52000000001, 52000000002  "
+            "-\n"
+            "next page: --page_token=abc\n");
+  EXPECT_EQ(FormatTable(kommo::v1::SearchContactsResponse()), "no contacts\n(last page)\n");
+}
+
+TEST(OutputTest, JsonUsesProtoFieldNames) {
+  kommo::v1::CreateLeadResponse response;
+  response.mutable_lead()->set_id(31000000001);
+  const std::string json = FormatJson(response);
+  EXPECT_THAT(json, HasSubstr("{\"lead\":{\"id\":\"31000000001\""));
+  EXPECT_THAT(json, HasSubstr("\"price\":\"0\""));
+  EXPECT_THAT(json, HasSubstr("\"contact_ids\":[]"));
+}
+
+TEST(OutputTest, ErrorJsonIsTheRpcStatus) {
+  google::rpc::Status details;
+  details.set_code(5);
+  details.set_message("lead 1 does not exist");
+  google::rpc::ErrorInfo info;
+  info.set_reason("LEAD_NOT_FOUND");
+  details.add_details()->PackFrom(info);
+  const grpc::Status status(grpc::StatusCode::NOT_FOUND, details.message(),
+                            details.SerializeAsString());
+  EXPECT_EQ(FormatErrorJson(status),
+            "{\"code\":5,\"message\":\"lead 1 does not exist\",\"details\":[{\"@type\":"
+            "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"LEAD_NOT_FOUND\"}]}");
+  EXPECT_EQ(FormatErrorJson(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")),
+            "{\"code\":14,\"message\":\"down\"}");
+  EXPECT_EQ(FormatErrorText("kommo.v1.LeadService/GetLead", status),
+            "kommo.v1.LeadService/GetLead failed: NOT_FOUND: lead 1 does not exist\n"
+            "  reason: LEAD_NOT_FOUND");
+}
+
+}  // namespace
+}  // namespace kommo::cli
