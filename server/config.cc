@@ -52,6 +52,8 @@ const Setting kSettings[] = {
     {"kommo_ca_file", "KOMMO_CA_FILE",
      "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
     {"log_level", "LOG_LEVEL", "debug, info, warning or error (default info)"},
+    {"metrics_listen", "METRICS_LISTEN_ADDRESS",
+     "host:port of the Prometheus /metrics endpoint, or \"off\" (default 0.0.0.0:9090)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -164,6 +166,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
 
   Config config;
   if (std::string listen = get("GRPC_LISTEN_ADDRESS"); !listen.empty()) config.listen = listen;
+  if (std::string metrics = get("METRICS_LISTEN_ADDRESS"); !metrics.empty()) {
+    config.metrics_listen = metrics;
+  }
 
   const std::string domain = get("KOMMO_BASE_DOMAIN");
   std::string api_url = get("KOMMO_API_URL");
@@ -198,6 +203,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     std::stringstream contents;
     contents << file.rdbuf();
     config.access_token = std::string(absl::StripAsciiWhitespace(contents.str()));
+    config.access_token_file = token_file;
     if (config.access_token.empty()) {
       return Invalid("KOMMO_ACCESS_TOKEN_FILE", absl::StrCat(token_file, " is empty"));
     }

@@ -18,6 +18,10 @@ struct Config {
   // "https://acme.kommo.com/api/v4" or "<KOMMO_API_URL>/api/v4".
   std::string api_base_url;
   std::string access_token;
+  // Set when the token came from a file: the file is watched for rotation.
+  std::string access_token_file;
+  // host:port of the Prometheus endpoint, or "off".
+  std::string metrics_listen = "0.0.0.0:9090";
   double rate_limit_rps = 7;
   int rate_limit_burst = 1;
   absl::Duration request_timeout = absl::Seconds(20);

@@ -13,6 +13,9 @@
 #include "server/config.h"
 #include "server/http/curl_transport.h"
 #include "server/kommo/kommo_client.h"
+#include "server/kommo/token_source.h"
+#include "server/metrics/metrics_server.h"
+#include "server/metrics/service_metrics.h"
 
 namespace {
 
@@ -54,6 +57,13 @@ int Run(int argc, char** argv) {
   kommo::kommo_api::KommoClientOptions client_options;
   client_options.api_base_url = config->api_base_url;
   client_options.access_token = config->access_token;
+  if (!config->access_token_file.empty()) {
+    client_options.token_source = std::make_shared<kommo::kommo_api::FileTokenSource>(
+        config->access_token_file, config->access_token);
+  }
+  kommo::metrics::Registry registry;
+  kommo::metrics::ServiceMetrics metrics(&registry);
+  client_options.metrics = &metrics;
   client_options.rate_limit_rps = config->rate_limit_rps;
   client_options.rate_limit_burst = config->rate_limit_burst;
   client_options.request_timeout = config->request_timeout;
@@ -66,11 +76,24 @@ int Run(int argc, char** argv) {
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;
   server_options.service.default_deadline = config->default_deadline;
+  server_options.service.metrics = &metrics;
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) {
     kommo::log::Error("cannot start the gRPC server", {{"error", server.status().message()}});
     return 1;
+  }
+  std::unique_ptr<kommo::metrics::MetricsServer> metrics_server;
+  if (config->metrics_listen != "off") {
+    absl::StatusOr<std::unique_ptr<kommo::metrics::MetricsServer>> started =
+        kommo::metrics::MetricsServer::Start(config->metrics_listen,
+                                             [&registry] { return registry.Render(); });
+    if (!started.ok()) {
+      kommo::log::Error("cannot start the metrics server", {{"error", started.status().message()}});
+      return 1;
+    }
+    metrics_server = std::move(*started);
+    kommo::log::Info("metrics", {{"port", metrics_server->port()}, {"path", "/metrics"}});
   }
   std::printf("kommo-grpc-server listening on port %d (Kommo API %s, %.3g requests/s)\n",
               (*server)->port(), config->api_base_url.c_str(), config->rate_limit_rps);
@@ -84,6 +107,7 @@ int Run(int argc, char** argv) {
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   (*server)->Wait();
   server->reset();
+  metrics_server.reset();
   client.reset();
   transport->reset();
   kommo::log::Info("stopped");

@@ -139,11 +139,20 @@ grpc::ServerUnaryReactor* Serve(
         start) {
   auto* reactor = new CallReactor();
   const absl::Time started = absl::Now();
-  auto finish = [context, reactor, raw_response, method, kind, started](
+  metrics::ServiceMetrics* metrics = options.metrics;
+  if (metrics != nullptr) metrics->rpcs_in_flight.fetch_add(1);
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics](
                     absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
-    LogCall(method, kind, response.status(), absl::Now() - started, context->IsCancelled(),
-            written_id);
+    const absl::Duration latency = absl::Now() - started;
+    LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id);
+    if (metrics != nullptr) {
+      metrics->rpcs->Increment({{"method", std::string(method)},
+                                {"code", absl::StatusCodeToString(response.status().code())}});
+      metrics->rpc_duration->Observe({{"method", std::string(method)}},
+                                     absl::ToDoubleSeconds(latency));
+      metrics->rpcs_in_flight.fetch_sub(1);
+    }
     FinishRpc(context, reactor, response.status());
   };
   Request request;

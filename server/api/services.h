@@ -12,12 +12,15 @@
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "server/kommo/kommo_client.h"
+#include "server/metrics/service_metrics.h"
 
 namespace kommo::api {
 
 struct ServiceOptions {
   // Deadline given to calls that arrive without one.
   absl::Duration default_deadline = absl::Seconds(30);
+  // Where RPCs are counted and timed; may be null.
+  metrics::ServiceMetrics* metrics = nullptr;
 };
 
 using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<

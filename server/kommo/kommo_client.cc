@@ -276,6 +276,8 @@ class KommoClientImpl final : public KommoClient {
     RateLimiter::Ticket ticket = 0;
     http::HttpTransport::RequestId transfer = 0;
     EventLoop::TimerId timer = 0;
+    absl::Time queued_at;  // when the current attempt asked for its rate-limit slot
+    absl::Time sent_at;    // when the current attempt was handed to the transport
   };
   using ExchangePtr = std::shared_ptr<Exchange>;
 
@@ -288,8 +290,6 @@ class KommoClientImpl final : public KommoClient {
     exchange->request.method = method;
     exchange->request.url =
         absl::StrCat(options_.api_base_url, path, params.empty() ? "" : "?", params);
-    exchange->request.headers.emplace_back("Authorization",
-                                           absl::StrCat("Bearer ", options_.access_token));
     exchange->request.body = std::move(body);
     exchange->context = context;
     exchange->options = std::move(options);
@@ -340,6 +340,7 @@ class KommoClientImpl final : public KommoClient {
     const bool was_closed = circuit_ == Circuit::kClosed;
     circuit_ = Circuit::kOpen;
     circuit_open_until_ = loop_->Now() + options_.circuit_open_duration;
+    if (options_.metrics != nullptr) options_.metrics->circuit_open.store(1);
     if (was_closed) {
       ++stats_.circuit_opened;
       log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
@@ -356,14 +357,21 @@ class KommoClientImpl final : public KommoClient {
       return Finish(exchange, admitted);
     }
     exchange->phase = Exchange::Phase::kWaitingSlot;
+    exchange->queued_at = loop_->Now();
     const RateLimiter::Ticket ticket =
         limiter_.Acquire(exchange->options.deadline, [this, exchange](absl::Status granted) {
           exchange->ticket = 0;
           if (exchange->phase != Exchange::Phase::kWaitingSlot) return;
+          if (options_.metrics != nullptr && granted.ok()) {
+            options_.metrics->rate_limit_wait->Observe(
+                {}, absl::ToDoubleSeconds(loop_->Now() - exchange->queued_at));
+          }
+          UpdateGauges();
           if (!granted.ok()) return Finish(exchange, std::move(granted));
           SendAttempt(exchange);
         });
     if (ticket != 0) exchange->ticket = ticket;
+    UpdateGauges();
   }
 
   void SendAttempt(const ExchangePtr& exchange) {
@@ -375,6 +383,11 @@ class KommoClientImpl final : public KommoClient {
     const bool capped_by_deadline = left < options_.request_timeout;
     http::HttpRequest request = exchange->request;
     request.timeout = capped_by_deadline ? left : options_.request_timeout;
+    // Asked at every attempt, so a rotated token is used from the next request on.
+    request.headers.emplace_back(
+        "Authorization",
+        absl::StrCat("Bearer ", options_.token_source != nullptr ? options_.token_source->Token()
+                                                                 : options_.access_token));
     exchange->phase = Exchange::Phase::kInFlight;
     ++exchange->attempts;
     ++stats_.requests;
@@ -383,7 +396,11 @@ class KommoClientImpl final : public KommoClient {
           std::min(options_.retry_budget_max, retry_budget_ + options_.retry_budget_ratio);
     } else {
       ++stats_.retries;
+      if (options_.metrics != nullptr) {
+        options_.metrics->retries->Increment({{"endpoint", exchange->context.what}});
+      }
     }
+    exchange->sent_at = loop_->Now();
     exchange->transfer = transport_->Send(
         std::move(request), [this, exchange, capped_by_deadline](http::HttpResult result) {
           OnAttemptDone(exchange, std::move(result), capped_by_deadline);
@@ -410,6 +427,7 @@ class KommoClientImpl final : public KommoClient {
     exchange->transfer = 0;
     if (exchange->phase != Exchange::Phase::kInFlight) return;
     const absl::Time now = loop_->Now();
+    RecordAttempt(*exchange, result, now);
     std::optional<absl::Duration> hint;
     if (result.response.ok()) {
       const http::HttpResponse& response = *result.response;
@@ -466,6 +484,36 @@ class KommoClientImpl final : public KommoClient {
     return cap * uniform(random_);
   }
 
+  void RecordAttempt(const Exchange& exchange, const http::HttpResult& result, absl::Time now) {
+    if (options_.metrics == nullptr) return;
+    std::string status;
+    if (result.response.ok()) {
+      status = absl::StrCat(result.response->status);
+    } else {
+      switch (result.response.status().code()) {
+        case absl::StatusCode::kDeadlineExceeded:
+          status = "timeout";
+          break;
+        case absl::StatusCode::kCancelled:
+          status = "cancelled";
+          break;
+        default:
+          status = "connection_error";
+      }
+    }
+    options_.metrics->kommo_requests->Increment(
+        {{"endpoint", exchange.context.what}, {"status", status}});
+    options_.metrics->kommo_duration->Observe({{"endpoint", exchange.context.what}},
+                                              absl::ToDoubleSeconds(now - exchange.sent_at));
+    UpdateGauges();
+  }
+
+  void UpdateGauges() {
+    if (options_.metrics == nullptr) return;
+    options_.metrics->rate_limit_queue_depth.store(static_cast<int64_t>(limiter_.queue_depth()));
+    options_.metrics->circuit_open.store(circuit_ != Circuit::kClosed ? 1 : 0);
+  }
+
   void Cancel(const ExchangePtr& exchange) {
     switch (exchange->phase) {
       case Exchange::Phase::kWaitingSlot:
@@ -492,6 +540,7 @@ class KommoClientImpl final : public KommoClient {
       circuit_open_until_ = loop_->Now();
     }
     if (exchange->options.cancel != nullptr) exchange->options.cancel->ClearHook();
+    UpdateGauges();
     ResponseDone done = std::move(exchange->done);
     done(std::move(result));
   }

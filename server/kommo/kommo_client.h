@@ -16,6 +16,8 @@
 #include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
+#include "server/kommo/token_source.h"
+#include "server/metrics/service_metrics.h"
 
 namespace kommo::kommo_api {
 
@@ -88,8 +90,10 @@ class KommoClient {
 struct KommoClientOptions {
   // Base URL of the API without a trailing slash, e.g. "https://acme.kommo.com/api/v4".
   std::string api_base_url;
-  // The long-lived token or OAuth access token, sent as "Authorization: Bearer ...".
+  // The long-lived token or OAuth access token, sent as "Authorization: Bearer ...". When
+  // `token_source` is set it is asked before every request instead (token rotation).
   std::string access_token;
+  std::shared_ptr<TokenSource> token_source;
   // Requests per second to this account, shared by all calls, and the burst allowance.
   double rate_limit_rps = 7;
   int rate_limit_burst = 1;
@@ -116,6 +120,8 @@ struct KommoClientOptions {
   absl::Duration circuit_open_duration = absl::Seconds(60);
   // Seeds the backoff jitter (0: from the system's entropy).
   uint64_t random_seed = 0;
+  // Where to count requests, retries, queue waits and the circuit state; may be null.
+  metrics::ServiceMetrics* metrics = nullptr;
 };
 
 // The KommoClient over an HttpTransport; timers and callbacks run on `loop` (which is normally

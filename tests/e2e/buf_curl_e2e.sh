@@ -48,6 +48,7 @@ print("\n".join(out))' "$1"
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 TOKEN="e2e-$RANDOM-token"
+export METRICS_LISTEN_ADDRESS=127.0.0.1:0  # a free port each; the log line "metrics" names it
 "$BIN/kommo-emulator" --listen=127.0.0.1:0 --token="$TOKEN" >"$WORK/emulator.out" 2>&1 &
 PIDS+=($!)
 EMU_LINE=$(wait_for_line "$WORK/emulator.out" '^kommo-emulator listening on ') ||
@@ -170,6 +171,31 @@ WRONG_PORT=$(sed -E 's/.*listening on port ([0-9]+).*/\1/' <<<"$WRONG_LINE")
 code=$?
 [[ $code == 72 ]] && details "$WORK/unauth.err" | grep -q "ErrorInfo.*KOMMO_UNAUTHORIZED" && ! grep -q wrong-token-value "$WORK/unauth.err" &&
   pass "wrong token → FAILED_PRECONDITION" || fail "wrong token (exit $code): $(cat "$WORK/unauth.err")"
+
+# --- metrics ------------------------------------------------------------------------------------
+METRICS_PORT=$(/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if d.get("msg") == "metrics":
+        print(d["port"]); break' "$WORK/server.err")
+if [[ -n "$METRICS_PORT" ]] && curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt"; then
+  grep -q '^kommo_grpc_rpcs_total{method="kommo.v1.LeadService/CreateLead",code="OK"} 1$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_rpcs_total{method="kommo.v1.LeadService/GetLead",code="NOT_FOUND"} 1$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_kommo_requests_total{endpoint="POST /leads",status="200"} 1$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_rpc_duration_seconds_count{method="kommo.v1.LeadService/CreateLead"} 3$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_circuit_open 0$' "$WORK/metrics.txt" &&
+    pass "metrics count RPCs and Kommo requests" || fail "metrics: $(cat "$WORK/metrics.txt")"
+  if command -v promtool >/dev/null; then
+    promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1 &&
+      pass "promtool check metrics" || fail "promtool: $(cat "$WORK/promtool.out")"
+  fi
+else
+  fail "no metrics endpoint (port '$METRICS_PORT')"
+fi
 
 # --- configuration errors and shutdown ---------------------------------------------------------
 env -u KOMMO_ACCESS_TOKEN -u KOMMO_ACCESS_TOKEN_FILE KOMMO_BASE_DOMAIN=acme.kommo.com \

@@ -1,0 +1,53 @@
+#ifndef KOMMO_SERVER_METRICS_SERVICE_METRICS_H_
+#define KOMMO_SERVER_METRICS_SERVICE_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "server/metrics/metrics.h"
+
+namespace kommo::metrics {
+
+// Every metric the service exports; the layers record into the fields they own.
+struct ServiceMetrics {
+  explicit ServiceMetrics(Registry* registry)
+      : rpcs(registry->AddCounter("kommo_grpc_rpcs_total",
+                                  "RPCs finished, by method and gRPC status code.")),
+        rpc_duration(registry->AddHistogram("kommo_grpc_rpc_duration_seconds",
+                                            "Time from receiving an RPC to finishing it.",
+                                            LatencyBuckets())),
+        kommo_requests(registry->AddCounter(
+            "kommo_grpc_kommo_requests_total",
+            "HTTP requests sent to Kommo, by endpoint and HTTP status (or transport error).")),
+        kommo_duration(registry->AddHistogram("kommo_grpc_kommo_request_duration_seconds",
+                                              "Duration of HTTP requests to Kommo, by endpoint.",
+                                              LatencyBuckets())),
+        retries(registry->AddCounter("kommo_grpc_kommo_retries_total",
+                                     "Requests to Kommo sent again after a failed attempt.")),
+        rate_limit_wait(registry->AddHistogram(
+            "kommo_grpc_rate_limit_wait_seconds",
+            "Time calls waited for their slot in the account's rate limit.", LatencyBuckets())) {
+    registry->AddGauge("kommo_grpc_rpcs_in_flight", "RPCs being served now.",
+                       [this] { return static_cast<double>(rpcs_in_flight.load()); });
+    registry->AddGauge("kommo_grpc_rate_limit_queue_depth",
+                       "Calls waiting for a slot in the account's rate limit now.",
+                       [this] { return static_cast<double>(rate_limit_queue_depth.load()); });
+    registry->AddGauge("kommo_grpc_circuit_open",
+                       "1 while Kommo blocks the account and calls fail fast, else 0.",
+                       [this] { return static_cast<double>(circuit_open.load()); });
+  }
+
+  Counter* rpcs;               // labels: method, code
+  Histogram* rpc_duration;     // labels: method
+  Counter* kommo_requests;     // labels: endpoint, status
+  Histogram* kommo_duration;   // labels: endpoint
+  Counter* retries;            // labels: endpoint
+  Histogram* rate_limit_wait;  // no labels
+  std::atomic<int64_t> rpcs_in_flight{0};
+  std::atomic<int64_t> rate_limit_queue_depth{0};
+  std::atomic<int> circuit_open{0};
+};
+
+}  // namespace kommo::metrics
+
+#endif  // KOMMO_SERVER_METRICS_SERVICE_METRICS_H_
