@@ -4,13 +4,11 @@
 
 #include <cstdio>
 #include <future>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "emulator/event_loop.h"
-#include "emulator/http_server.h"
-#include "emulator/kommo_api.h"
-#include "emulator/store.h"
+#include "emulator/emulator_impl.h"
 
 namespace kommo::emulator {
 namespace {
@@ -26,111 +24,169 @@ void RaiseFileLimit() {
   }
 }
 
-HttpResponse AdminJson(int status, std::string body) {
-  return HttpResponse::WithBody(status, "application/json", std::move(body));
+uint64_t SeedOf(uint64_t seed) {
+  if (seed != 0) return seed;
+  std::random_device random;
+  return (static_cast<uint64_t>(random()) << 32) ^ random();
+}
+
+absl::Status ValidateOptions(const EmulatorOptions& options) {
+  for (size_t i = 0; i < options.faults.size(); ++i) {
+    if (absl::Status status = ValidateFaultRule(options.faults[i]); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("fault rule ", i, ": ", status.message()));
+    }
+  }
+  if (options.rate_limit.enabled) {
+    if (absl::Status status = ValidateRateLimit(options.rate_limit); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("rate limit: ", status.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-// Everything that lives on the loop thread.
-class EmulatorImpl {
- public:
-  EmulatorImpl(EmulatorOptions options, std::unique_ptr<EventLoop> loop)
-      : options_(std::move(options)), loop_(std::move(loop)) {}
+// --- EmulatorImpl: the request path -------------------------------------------------------------
 
-  absl::Status Listen() {
-    HttpServerOptions server_options;
-    server_options.max_body_bytes = options_.max_body_bytes;
-    server_options.max_header_bytes = options_.max_header_bytes;
-    server_options.max_connections = options_.max_connections;
-    server_options.idle_timeout = options_.idle_timeout;
-    absl::StatusOr<std::unique_ptr<HttpServer>> server =
-        HttpServer::Create(loop_.get(), options_.listen, server_options,
-                           [this](HttpRequest request, Responder responder) {
-                             OnRequest(std::move(request), std::move(responder));
-                           });
-    if (!server.ok()) return server.status();
-    server_ = *std::move(server);
-    std::string host = server_->host();
-    if (host == "0.0.0.0") host = "127.0.0.1";
-    if (host == "::") host = "::1";
-    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-    base_url_ = absl::StrCat("http://", host, ":", server_->port());
-    api_ = std::make_unique<KommoApi>(&store_, &options_, base_url_);
-    return absl::OkStatus();
+EmulatorImpl::EmulatorImpl(EmulatorOptions options, std::unique_ptr<EventLoop> loop)
+    : options_(std::move(options)),
+      loop_(std::move(loop)),
+      faults_(SeedOf(options_.random_seed)),
+      guard_(std::chrono::steady_clock::now()),
+      log_(options_.request_log_limit) {
+  for (const FaultRule& rule : options_.faults) faults_.Add(rule);
+  guard_.Configure(options_.rate_limit, std::chrono::steady_clock::now());
+}
+
+absl::Status EmulatorImpl::Listen() {
+  HttpServerOptions server_options;
+  server_options.max_body_bytes = options_.max_body_bytes;
+  server_options.max_header_bytes = options_.max_header_bytes;
+  server_options.max_connections = options_.max_connections;
+  server_options.idle_timeout = options_.idle_timeout;
+  server_options.tls_cert_file = options_.tls_cert_file;
+  server_options.tls_key_file = options_.tls_key_file;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Create(loop_.get(), options_.listen, server_options,
+                         [this](HttpRequest request, Responder responder) {
+                           OnRequest(std::move(request), std::move(responder));
+                         });
+  if (!server.ok()) return server.status();
+  server_ = *std::move(server);
+  std::string host = server_->host();
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  base_url_ = absl::StrCat(server_->tls() ? "https://" : "http://", host, ":", server_->port());
+  api_ = std::make_unique<KommoApi>(&store_, &options_, base_url_);
+  return absl::OkStatus();
+}
+
+void EmulatorImpl::ResetAll() {
+  const SteadyTime now = std::chrono::steady_clock::now();
+  store_.Reset();
+  faults_.Clear();
+  for (const FaultRule& rule : options_.faults) faults_.Add(rule);
+  guard_ = AccountGuard(now);
+  guard_.Configure(options_.rate_limit, now);
+  log_.Clear();
+}
+
+void EmulatorImpl::OnRequest(HttpRequest request, Responder responder) {
+  ++requests_total_;
+  if (request.path.compare(0, kAdminPrefix.size(), kAdminPrefix) == 0) {
+    responder.Send(HandleAdmin(request));
+    return;
   }
-
-  EventLoop* loop() { return loop_.get(); }
-  Store& store() { return store_; }
-  int port() const { return server_->port(); }
-  const std::string& base_url() const { return base_url_; }
-  void CloseServer() { server_.reset(); }
-
- private:
-  // The one place every request passes. The order of stages is the contract the next stages
-  // (request log, fault injection, latency timers) plug into: admin → faults → Kommo API.
-  void OnRequest(HttpRequest request, Responder responder) {
-    ++requests_total_;
-    HttpResponse response;
-    if (request.path.compare(0, kAdminPrefix.size(), kAdminPrefix) == 0) {
-      response = HandleAdmin(request);
-    } else {
-      response = api_->Handle(request);
+  const uint64_t sequence = log_.Begin(request, std::chrono::system_clock::now());
+  RequestOutcome outcome;
+  switch (guard_.Admit(std::chrono::steady_clock::now())) {
+    case AccountGuard::Verdict::kBlocked:
+      outcome.fault = "blocked";
+      Finish(request, responder, NginxPage(403), sequence, outcome);
+      return;
+    case AccountGuard::Verdict::kRateLimited: {
+      const RateLimitOptions& limit = guard_.options();
+      outcome.fault = "rate_limited";
+      Finish(request, responder,
+             TooManyRequests(limit.html, limit.retry_after_seconds, limit.retry_after_header),
+             sequence, outcome);
+      return;
     }
-    if (options_.access_log) {
-      // Method, path and status only: queries and bodies may hold contact data, headers the token.
-      std::fprintf(stderr, "kommo-emulator: %s %s -> %d (request %s)\n", request.method.c_str(),
-                   request.path.c_str(), response.status, request.request_id.c_str());
-    }
-    responder.Send(std::move(response));
+    case AccountGuard::Verdict::kPass:
+      break;
   }
-
-  // /_emulator/...: test controls real Kommo never has. No authentication.
-  HttpResponse HandleAdmin(const HttpRequest& request) {
-    const std::string what = request.path.substr(kAdminPrefix.size());
-    const bool get = request.method == "GET";
-    const bool post = request.method == "POST";
-    if (what == "health") {
-      return get ? AdminJson(200, R"({"status":"ok"})") : AdminMethodNotAllowed("GET");
-    }
-    if (what == "reset") {
-      if (!post) return AdminMethodNotAllowed("POST");
-      store_.Reset();
-      return AdminJson(200, R"({"leads":0,"contacts":0})");
-    }
-    if (what == "stats") {
-      if (!get) return AdminMethodNotAllowed("GET");
-      const HttpServerStats stats = server_->stats();
-      return AdminJson(
-          200, absl::StrCat(R"({"leads":)", store_.leads().size(), R"(,"contacts":)",
-                            store_.contacts().size(), R"(,"requests_total":)", requests_total_,
-                            R"(,"connections_open":)", stats.connections_open,
-                            R"(,"connections_accepted":)", stats.connections_accepted, "}"));
-    }
-    if (what == "leads/count" || what == "contacts/count") {
-      if (!get) return AdminMethodNotAllowed("GET");
-      const size_t count = what == "leads/count" ? store_.leads().size() : store_.contacts().size();
-      return AdminJson(200, absl::StrCat(R"({"count":)", count, "}"));
-    }
-    return ProblemResponse(404, absl::StrCat("Unknown emulator admin path ", request.path));
+  FaultDecision decision = faults_.Decide(request.method, request.path);
+  if (decision.delay.count() > 0) {
+    // A timer, not a sleeping thread. The request is answered (and a write applied) even if the
+    // client has gone by then, as a real server would.
+    auto waiting = std::make_shared<const HttpRequest>(std::move(request));
+    loop_->RunAfter(decision.delay, [this, waiting, responder, decision, sequence] {
+      Answer(*waiting, responder, decision, sequence);
+    });
+    return;
   }
+  Answer(request, responder, decision, sequence);
+}
 
-  static HttpResponse AdminMethodNotAllowed(const char* allow) {
-    HttpResponse response = ProblemResponse(405, "Method not allowed here");
-    response.headers.emplace_back("Allow", allow);
-    return response;
+void EmulatorImpl::Answer(const HttpRequest& request, const Responder& responder,
+                          const FaultDecision& decision, uint64_t sequence) {
+  RequestOutcome outcome;
+  outcome.delay = decision.delay;
+  if (!decision.action.has_value() || decision.action->action == FaultAction::kLatency) {
+    Finish(request, responder, api_->Handle(request), sequence, outcome);
+    return;
   }
+  const FaultRule& rule = *decision.action;
+  outcome.fault = FaultActionName(rule.action);
+  outcome.fault_id = decision.action_id;
+  switch (rule.action) {
+    case FaultAction::kStatus:
+      if (rule.apply) api_->Handle(request);
+      Finish(request, responder, InjectedStatus(rule, faults_.NextRandom()), sequence, outcome);
+      return;
+    case FaultAction::kReset:
+      if (rule.apply) api_->Handle(request);
+      outcome.delivered = false;
+      log_.Complete(sequence, request, outcome);
+      AccessLog(request, 0, outcome.fault);
+      responder.Reset();
+      return;
+    case FaultAction::kMalformedJson:
+    case FaultAction::kCutBody:
+    case FaultAction::kSlowBody:
+    case FaultAction::kLatency: {
+      HttpResponse response = api_->Handle(request);
+      if (rule.action == FaultAction::kMalformedJson) MalformBody(&response);
+      if (rule.action == FaultAction::kCutBody) CutBody(rule, &response);
+      if (rule.action == FaultAction::kSlowBody) SlowBody(rule, &response);
+      Finish(request, responder, std::move(response), sequence, outcome);
+      return;
+    }
+  }
+}
 
-  EmulatorOptions options_;
-  std::unique_ptr<EventLoop> loop_;
-  Store store_;
-  std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<KommoApi> api_;
-  std::string base_url_;
-  uint64_t requests_total_ = 0;
-};
+void EmulatorImpl::Finish(const HttpRequest& request, const Responder& responder,
+                          HttpResponse response, uint64_t sequence, RequestOutcome outcome) {
+  outcome.status = response.status;
+  outcome.delivered = responder.pending();
+  log_.Complete(sequence, request, outcome);
+  AccessLog(request, response.status, outcome.fault);
+  responder.Send(std::move(response));
+}
+
+void EmulatorImpl::AccessLog(const HttpRequest& request, int status, std::string_view fault) const {
+  if (!options_.access_log) return;
+  // Method, path and status only: queries and bodies may hold contact data, headers the token.
+  std::fprintf(stderr, "kommo-emulator: %s %s -> %d (request %s)%s%s\n", request.method.c_str(),
+               request.path.c_str(), status, request.request_id.c_str(),
+               fault.empty() ? "" : " fault ", std::string(fault).c_str());
+}
+
+// --- Emulator ----------------------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(EmulatorOptions options) {
+  if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
   RaiseFileLimit();
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
@@ -169,6 +225,10 @@ void Emulator::RunOnLoop(const std::function<void()>& task) {
 }
 
 void Emulator::Reset() {
+  RunOnLoop([this] { impl_->ResetAll(); });
+}
+
+void Emulator::ResetData() {
   RunOnLoop([this] { impl_->store().Reset(); });
 }
 
@@ -182,6 +242,69 @@ size_t Emulator::contact_count() {
   size_t count = 0;
   RunOnLoop([&] { count = impl_->store().contacts().size(); });
   return count;
+}
+
+absl::StatusOr<uint64_t> Emulator::AddFault(FaultRule rule) {
+  if (absl::Status status = ValidateFaultRule(rule); !status.ok()) return status;
+  uint64_t id = 0;
+  RunOnLoop([&] { id = impl_->faults().Add(std::move(rule)); });
+  return id;
+}
+
+bool Emulator::RemoveFault(uint64_t id) {
+  bool removed = false;
+  RunOnLoop([&] { removed = impl_->faults().Remove(id); });
+  return removed;
+}
+
+void Emulator::ClearFaults() {
+  RunOnLoop([this] { impl_->faults().Clear(); });
+}
+
+std::vector<FaultRuleState> Emulator::faults() {
+  std::vector<FaultRuleState> rules;
+  RunOnLoop([&] { rules = impl_->faults().rules(); });
+  return rules;
+}
+
+absl::Status Emulator::SetRateLimit(RateLimitOptions options) {
+  if (options.enabled) {
+    if (absl::Status status = ValidateRateLimit(options); !status.ok()) return status;
+  }
+  RunOnLoop([&] { impl_->guard().Configure(options, std::chrono::steady_clock::now()); });
+  return absl::OkStatus();
+}
+
+void Emulator::Block(std::chrono::milliseconds duration) {
+  RunOnLoop([&] {
+    impl_->guard().Block(std::chrono::steady_clock::now(), duration, "blocked by a test");
+  });
+}
+
+void Emulator::Unblock() {
+  RunOnLoop([this] { impl_->guard().Unblock(std::chrono::steady_clock::now()); });
+}
+
+bool Emulator::blocked() {
+  bool is_blocked = false;
+  RunOnLoop([&] { is_blocked = impl_->guard().blocked(std::chrono::steady_clock::now()); });
+  return is_blocked;
+}
+
+std::vector<LoggedRequest> Emulator::requests() {
+  std::vector<LoggedRequest> entries;
+  RunOnLoop([&] { entries = impl_->log().Entries(RequestFilter{}); });
+  return entries;
+}
+
+std::vector<RequestCount> Emulator::request_counts() {
+  std::vector<RequestCount> counts;
+  RunOnLoop([&] { counts = impl_->log().Counts(); });
+  return counts;
+}
+
+void Emulator::ClearRequests() {
+  RunOnLoop([this] { impl_->log().Clear(); });
 }
 
 }  // namespace kommo::emulator

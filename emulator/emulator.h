@@ -12,6 +12,11 @@
 // the seeded account, users, pipelines and contact custom fields whose ids are the constants below;
 // leads and contacts get ids from kFirstLeadId / kFirstContactId upwards (above 2^31, as in real
 // Kommo accounts). emulator/README.md documents the endpoints and their quirks.
+//
+// Tests can make it fail like Kommo (FaultRule: latency, injected statuses, resets, malformed,
+// cut and slow bodies), enforce Kommo's rate limit and account block (RateLimitOptions), and read
+// what a client sent (requests(), request_counts()). Each is also switchable at start-up
+// (EmulatorOptions, the binary's flags) and at run time over the admin HTTP API (/_emulator/...).
 #ifndef KOMMO_EMULATOR_EMULATOR_H_
 #define KOMMO_EMULATOR_EMULATOR_H_
 
@@ -20,8 +25,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -75,6 +84,127 @@ inline constexpr int kMaxBatchItems = 250;  // POST/PATCH arrays above this → 
 inline constexpr int kDefaultPageLimit = 50;
 inline constexpr int kMaxPageLimit = 250;  // a larger ?limit= is clamped to this
 
+// --- Faults -------------------------------------------------------------------------------------
+
+enum class FaultAction {
+  kLatency,        // only the delay (and jitter); then the normal answer
+  kStatus,         // an error answer with `status`: Kommo's problem+json or an nginx HTML page
+  kReset,          // the connection is dropped with a TCP RST and no answer
+  kMalformedJson,  // the real answer's status and headers with a body that is not valid JSON
+  kCutBody,        // the real answer's head (full Content-Length), part of the body, then close
+  kSlowBody,       // the real answer's head at once, then its body in small timed pieces
+};
+
+enum class FaultBody {
+  kDefault,  // kStatus: HTML for 403, 502, 503 and 504 (as Kommo's nginx sends them), else JSON
+  kJson,     // application/problem+json in Kommo's shape, with X-Request-Id
+  kHtml,     // an nginx-style text/html page without X-Request-Id ("Server: nginx")
+};
+
+// One fault. A request matches when its method and path match; admin paths (/_emulator/...) never
+// do. Of the rules whose turn it is, the first latency rule adds its delay and the first other
+// rule decides the answer (rules are tried in the order they were added).
+struct FaultRule {
+  std::string method;       // "GET"; empty: any method
+  std::string path_prefix;  // "/api/v4/leads" (also matches /api/v4/leads/pipelines); empty: any
+  FaultAction action = FaultAction::kStatus;
+  // The rule counts the requests it matches: the first `after` pass untouched, the next `times`
+  // get the fault, later ones pass again. 0: every one until the rule is removed. Unset: 1, or
+  // unlimited for kLatency.
+  std::optional<int64_t> times;
+  int64_t after = 0;
+  // Wait this long (plus a uniform random extra in [0, jitter]) before answering. Waiting is a loop
+  // timer, so thousands of delayed requests cost no threads.
+  std::chrono::milliseconds delay{0};
+  std::chrono::milliseconds jitter{0};
+  // kStatus: the status (400..599) and the body style.
+  int status = 0;
+  FaultBody body = FaultBody::kDefault;
+  // kStatus 429: "retry_after" (seconds) in the JSON body, and optionally a Retry-After header
+  // (Kommo sends none).
+  int retry_after_seconds = 1;
+  bool retry_after_header = false;
+  // kStatus and kReset: the Kommo API handles the request first (a write is saved) and the client
+  // gets the fault instead of the answer. kMalformedJson, kCutBody and kSlowBody always do.
+  bool apply = false;
+  // kCutBody: body bytes sent before the close. Unset: half of the body.
+  std::optional<size_t> cut_at;
+  // kSlowBody: piece size and the pause before each piece.
+  size_t chunk_bytes = 16;
+  std::chrono::milliseconds chunk_interval{100};
+};
+
+// A rule as the emulator holds it: its id, how many requests it matched and how many it faulted.
+struct FaultRuleState {
+  uint64_t id = 0;
+  FaultRule rule;
+  uint64_t matched = 0;
+  uint64_t fired = 0;
+};
+
+// Parses fault rules written as the admin API takes them (emulator/README.md): one JSON object or
+// an array of objects, e.g. {"match":"GET /api/v4/leads","fault":"status","status":429,"times":3}.
+// Errors: INVALID_ARGUMENT naming the rule and the field.
+absl::StatusOr<std::vector<FaultRule>> ParseFaultRules(std::string_view json);
+
+// Kommo's limit of 7 requests per second and its punishment: after `block_after` consecutive
+// 429s the account is blocked and every request gets an nginx-style 403 page until it is lifted.
+struct RateLimitOptions {
+  bool enabled = false;
+  // Token bucket: refills at this rate, holds at most `burst` tokens (full at the start).
+  double requests_per_second = 7;
+  double burst = 7;
+  // The 429: false: problem+json with "retry_after"; true: an nginx HTML page (as Kommo sends
+  // in practice), no Retry-After header.
+  bool html = false;
+  int retry_after_seconds = 1;
+  bool retry_after_header = false;
+  // Consecutive 429s (requests the bucket refused, with no accepted request between them) that
+  // block the account; 0: never block.
+  int block_after = 0;
+  // How long a block lasts; 0: until Unblock(), Reset() or POST /_emulator/unblock.
+  std::chrono::milliseconds block_duration{0};
+};
+
+// --- The request log
+// ------------------------------------------------------------------------------
+
+// One request to a non-admin path, as the emulator received it.
+struct LoggedRequest {
+  uint64_t sequence = 0;                       // 1, 2, ... in arrival order; never reused
+  std::chrono::system_clock::time_point time;  // arrival
+  std::string method;
+  std::string path;                                        // not decoded
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::string body;
+  // The Authorization header is never stored in clear: "Bearer sha256:<12 hex>" (see
+  // AuthorizationFingerprint), "" when the header was absent.
+  bool authorization_present = false;
+  std::string authorization;
+  std::string request_id;  // the X-Request-Id the answer carried (or would have)
+  bool completed = false;  // the answer is decided (false: still waiting out a delay)
+  int status = 0;          // the answer's status; 0 when none (a reset, or not completed)
+  // Whether the client was still connected when the answer went out.
+  bool delivered = false;
+  // "" (a normal answer), or what the emulator did instead: "status", "reset", "malformed_json",
+  // "cut_body", "slow_body", "rate_limited", "blocked". `fault_id` names the rule (0: none).
+  std::string fault;
+  uint64_t fault_id = 0;
+  std::chrono::milliseconds delay{0};  // injected latency before the answer
+};
+
+// Completed requests by method, route (numeric path segments read "{id}") and status.
+struct RequestCount {
+  std::string method;
+  std::string path;  // e.g. "/api/v4/leads/{id}"
+  int status = 0;    // 0: no answer (connection reset)
+  uint64_t count = 0;
+};
+
+// "Bearer sha256:" + the first 12 hex digits of SHA-256(token) for "Bearer <token>"; other schemes
+// keep their name the same way; "" for "". Lets tests tell tokens apart without storing them.
+std::string AuthorizationFingerprint(std::string_view authorization_value);
+
 // --- Options ------------------------------------------------------------------------------------
 
 struct EmulatorOptions {
@@ -100,6 +230,18 @@ struct EmulatorOptions {
   std::function<int64_t()> clock;
   // One line per request on stderr: method, path, status, request id (no query, body or headers).
   bool access_log = false;
+
+  // Fault rules armed at start-up, and armed again (with fresh counts) by Reset().
+  std::vector<FaultRule> faults;
+  // The rate limit at start-up and after Reset(). Off by default.
+  RateLimitOptions rate_limit;
+  // The request log keeps the newest this many requests (counts are never dropped); 0: no log.
+  size_t request_log_limit = 10000;
+  // Seeds latency jitter and trace ids; 0: a random seed.
+  uint64_t random_seed = 0;
+  // PEM certificate (chain) and key: serve HTTPS (TLS 1.2+) instead of HTTP. Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // --- The emulator -------------------------------------------------------------------------------
@@ -109,25 +251,51 @@ class EmulatorImpl;
 class Emulator {
  public:
   // Binds options.listen, then serves on a thread of its own until Stop() or destruction.
-  // Errors: INVALID_ARGUMENT for a malformed listen address, UNAVAILABLE when binding fails.
+  // Errors: INVALID_ARGUMENT for a malformed listen address, an invalid fault rule or rate limit,
+  // or TLS files that cannot be loaded; UNAVAILABLE when binding fails.
   static absl::StatusOr<std::unique_ptr<Emulator>> Start(EmulatorOptions options);
   ~Emulator();  // calls Stop()
   Emulator(const Emulator&) = delete;
   Emulator& operator=(const Emulator&) = delete;
 
   int port() const { return port_; }
-  // "http://HOST:PORT" without a trailing slash; HOST is 127.0.0.1 when listening on 0.0.0.0
-  // (and [::1] for [::]). Kommo's API is under base_url() + "/api/v4".
+  // "http://HOST:PORT" ("https://" with TLS) without a trailing slash; HOST is 127.0.0.1 when
+  // listening on 0.0.0.0 (and [::1] for [::]). Kommo's API is under base_url() + "/api/v4".
   std::string base_url() const { return base_url_; }
 
   // Stops serving and closes every connection. Idempotent; not concurrent with other calls.
   void Stop();
 
-  // Thread-safe helpers for tests (they run on the loop thread and wait for it):
-  // drop all leads and contacts and restart ids at kFirstLeadId / kFirstContactId.
+  // Thread-safe helpers for tests (they run on the loop thread and wait for it).
+
+  // Everything back to how Start() left it: no leads or contacts (ids restart at kFirstLeadId /
+  // kFirstContactId), the start-up fault rules with fresh counts, the start-up rate limit with a
+  // full bucket, no block, an empty request log and zero counts. Same as POST /_emulator/reset.
   void Reset();
+  // Only drops leads and contacts and restarts ids.
+  void ResetData();
   size_t lead_count();
   size_t contact_count();
+
+  // Faults. AddFault returns the rule's id; INVALID_ARGUMENT for an invalid rule.
+  absl::StatusOr<uint64_t> AddFault(FaultRule rule);
+  bool RemoveFault(uint64_t id);  // false: no such rule
+  void ClearFaults();
+  std::vector<FaultRuleState> faults();
+
+  // Rate limit (replaces the current one; the bucket starts full). INVALID_ARGUMENT for values out
+  // of range (rate and burst must be > 0 when enabled).
+  absl::Status SetRateLimit(RateLimitOptions options);
+  // Blocks the account now, as the rate limit's punishment does; 0: until Unblock().
+  void Block(std::chrono::milliseconds duration = std::chrono::milliseconds(0));
+  // Lifts a block and forgets the consecutive 429s; the bucket refills.
+  void Unblock();
+  bool blocked();
+
+  // The request log (oldest first) and the counts; ClearRequests() empties both.
+  std::vector<LoggedRequest> requests();
+  std::vector<RequestCount> request_counts();
+  void ClearRequests();
 
  private:
   Emulator() = default;

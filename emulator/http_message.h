@@ -2,6 +2,9 @@
 #ifndef KOMMO_EMULATOR_HTTP_MESSAGE_H_
 #define KOMMO_EMULATOR_HTTP_MESSAGE_H_
 
+#include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,8 +33,18 @@ struct HttpResponse {
   int status = 200;
   HeaderList headers;  // Content-Length, Connection, Date and X-Request-Id are added by the server
   std::string body;
-  bool close_connection = false;  // send "Connection: close" and close after writing
-  bool add_request_id = true;     // false: no X-Request-Id (like an nginx error page)
+  bool close_connection = false;          // send "Connection: close" and close after writing
+  bool add_request_id = true;             // false: no X-Request-Id (like an nginx error page)
+  std::string server = "kommo-emulator";  // the Server header ("nginx" for nginx-style pages)
+
+  // Faulty delivery (both ignored for HEAD requests and bodyless statuses):
+  // cut_body_at: the head declares the whole body's Content-Length, but only this many body bytes
+  // are sent before the connection closes.
+  std::optional<size_t> cut_body_at;
+  // trickle_bytes > 0: the head goes out at once, then the body in pieces of this many bytes,
+  // one every trickle_interval (timers, no thread waits). The connection then stays usable.
+  size_t trickle_bytes = 0;
+  std::chrono::milliseconds trickle_interval{0};
 
   // A response with a body and its content type (no body and no type for 204/304).
   static HttpResponse WithBody(int status, std::string content_type, std::string body);

@@ -3,12 +3,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -73,6 +78,108 @@ bool IsTokenChar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
+// --- TLS -----------------------------------------------------------------------------------------
+
+// The oldest queued OpenSSL error as text ("" when there is none); clears the queue.
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
+
+// A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own socket BIO uses write(), which raises
+// SIGPIPE when the peer is gone, and a library must not kill its host process (tests included).
+int FdOf(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
+
+int BioWrite(BIO* bio, const char* data, int length) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t n = send(FdOf(bio), data, static_cast<size_t>(length), MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_write(bio);
+  }
+  return static_cast<int>(n);
+}
+
+int BioRead(BIO* bio, char* data, int length) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t n = recv(FdOf(bio), data, static_cast<size_t>(length), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_read(bio);
+  }
+  return static_cast<int>(n);
+}
+
+long BioCtrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int BioPuts(BIO* bio, const char* text) {
+  return BioWrite(bio, text, static_cast<int>(std::strlen(text)));
+}
+
+// ALPN: this server speaks HTTP/1.1 only; clients that offer h2 fall back to it.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+               unsigned int in_length, void*) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_length, kHttp11, sizeof(kHttp11), in, in_length) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+struct TlsContext {
+  ~TlsContext() {
+    SSL_CTX_free(ctx);
+    BIO_meth_free(bio_method);
+  }
+  SSL_CTX* ctx = nullptr;
+  BIO_METHOD* bio_method = nullptr;
+};
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<TlsContext>> CreateTlsContext(const std::string& cert_file,
+                                                             const std::string& key_file) {
+  ERR_clear_error();
+  auto tls = std::make_unique<TlsContext>();
+  tls->ctx = SSL_CTX_new(TLS_server_method());
+  tls->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kommo-socket");
+  if (tls->ctx == nullptr || tls->bio_method == nullptr) {
+    return absl::InternalError(absl::StrCat("OpenSSL set-up failed: ", OpenSslError()));
+  }
+  BIO_meth_set_write(tls->bio_method, BioWrite);
+  BIO_meth_set_read(tls->bio_method, BioRead);
+  BIO_meth_set_puts(tls->bio_method, BioPuts);
+  BIO_meth_set_ctrl(tls->bio_method, BioCtrl);
+  SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION);
+  // Partial writes and a moving buffer: the output buffer is a std::string that grows while a
+  // write is retried. A peer's EOF without close_notify is a normal close here.
+  SSL_CTX_set_mode(tls->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                 SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(tls->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_alpn_select_cb(tls->ctx, SelectAlpn, nullptr);
+  if (SSL_CTX_use_certificate_chain_file(tls->ctx, cert_file.c_str()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load TLS certificate \"", cert_file, "\": ", OpenSslError()));
+  }
+  if (SSL_CTX_use_PrivateKey_file(tls->ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load TLS private key \"", key_file, "\": ", OpenSslError()));
+  }
+  if (SSL_CTX_check_private_key(tls->ctx) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS private key \"", key_file,
+                                                   "\" does not match the certificate \"",
+                                                   cert_file, "\": ", OpenSslError()));
+  }
+  return tls;
+}
+
 }  // namespace
 
 // One client connection. Owned by HttpServer::connections_; everything runs on the loop thread.
@@ -81,10 +188,20 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpConnection(HttpServer* server, uint64_t id, int fd, std::string peer)
       : server_(server), id_(id), fd_(fd), peer_(std::move(peer)) {}
   ~HttpConnection() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
     if (fd_ >= 0) close(fd_);
   }
 
   absl::Status Start() {
+    if (server_->tls_ != nullptr) {
+      ssl_ = SSL_new(server_->tls_->ctx);
+      BIO* bio = ssl_ == nullptr ? nullptr : BIO_new(server_->tls_->bio_method);
+      if (bio == nullptr) return absl::InternalError(absl::StrCat("SSL_new: ", OpenSslError()));
+      BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd_)));
+      BIO_set_init(bio, 1);
+      SSL_set_bio(ssl_, bio, bio);  // the SSL owns the BIO now
+      SSL_set_accept_state(ssl_);
+    }
     std::weak_ptr<HttpConnection> weak = weak_from_this();
     absl::StatusOr<EventLoop::WatchId> watch =
         server_->loop_->Watch(fd_, EPOLLIN | EPOLLRDHUP, [weak](uint32_t events) {
@@ -100,6 +217,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (!open_) return;
     open_ = false;
     if (linger_timer_ != 0) server_->loop_->Cancel(linger_timer_);
+    if (trickle_timer_ != 0) server_->loop_->Cancel(trickle_timer_);
     server_->loop_->Unwatch(watch_);
     if (reset) {
       linger lg{};
@@ -112,7 +230,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     server_->Remove(id_);  // may destroy *this: callers hold a shared_ptr
   }
 
-  bool Pending(uint64_t sequence) const { return open_ && awaiting_ && sequence == sequence_; }
+  // Still owed an answer: open, dispatched, not yet answered (a trickling answer is answered).
+  bool Pending(uint64_t sequence) const {
+    return open_ && awaiting_ && !trickling_ && sequence == sequence_;
+  }
 
   // Idle: open, nothing owed to the client, and no bytes moved since `since`.
   bool IdleSince(EventLoop::Clock::time_point since) const {
@@ -122,20 +243,40 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void Respond(uint64_t sequence, HttpResponse response) {
     if (!Pending(sequence)) return;
     auto self = shared_from_this();
-    awaiting_ = false;
-    const bool close_after = response.close_connection || !keep_alive_ || peer_closed_;
+    const bool bodyless = response.status == 204 || response.status == 304;
+    const bool send_body = !bodyless && !head_request_;
+    const bool cut = send_body && response.cut_body_at.has_value() &&
+                     *response.cut_body_at < response.body.size();
+    const bool trickle = send_body && !cut && response.trickle_bytes > 0 && !response.body.empty();
+    const bool close_after = response.close_connection || cut || !keep_alive_ || peer_closed_;
     std::string head =
         absl::StrCat("HTTP/1.1 ", response.status, " ", AsAbsl(ReasonPhrase(response.status)),
-                     "\r\nServer: kommo-emulator\r\n", "Date: ", HttpDate(), "\r\n");
+                     "\r\nServer: ", response.server, "\r\nDate: ", HttpDate(), "\r\n");
     if (response.add_request_id) absl::StrAppend(&head, "X-Request-Id: ", request_id_, "\r\n");
     for (const auto& [name, value] : response.headers) {
       absl::StrAppend(&head, name, ": ", value, "\r\n");
     }
-    const bool bodyless = response.status == 204 || response.status == 304;
     if (!bodyless) absl::StrAppend(&head, "Content-Length: ", response.body.size(), "\r\n");
     absl::StrAppend(&head, "Connection: ", close_after ? "close" : "keep-alive", "\r\n\r\n");
     out_.append(head);
-    if (!bodyless && !head_request_) out_.append(response.body);
+    if (trickle) {
+      // Stay "awaiting" (no further request is parsed, no idle close) until the last piece.
+      trickling_ = true;
+      trickle_body_ = std::move(response.body);
+      trickle_pos_ = 0;
+      trickle_bytes_ = response.trickle_bytes;
+      trickle_interval_ = response.trickle_interval;
+      trickle_close_ = close_after;
+      Flush();
+      ScheduleTrickle();
+      return;
+    }
+    awaiting_ = false;
+    if (cut) {
+      out_.append(response.body, 0, *response.cut_body_at);
+    } else if (send_body) {
+      out_.append(response.body);
+    }
     if (close_after) close_after_write_ = true;
     Flush();
     if (open_ && !processing_) ProcessInput();
@@ -166,7 +307,83 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     }
     if ((events & EPOLLOUT) != 0) Flush();
     if (!open_) return;
-    if ((events & (EPOLLIN | EPOLLRDHUP)) != 0) ReadAvailable();
+    // TLS: a read may be waiting for the socket to take the handshake's bytes.
+    if ((events & (EPOLLIN | EPOLLRDHUP)) != 0 || tls_read_wants_write_) ReadAvailable();
+  }
+
+  // The next piece of a trickled body, then the next timer; after the last piece the request
+  // counts as answered.
+  void ScheduleTrickle() {
+    std::weak_ptr<HttpConnection> weak = weak_from_this();
+    trickle_timer_ = server_->loop_->RunAfter(trickle_interval_, [weak] {
+      auto self = weak.lock();
+      if (self == nullptr) return;
+      self->trickle_timer_ = 0;
+      self->TrickleNext();
+    });
+  }
+
+  void TrickleNext() {
+    if (!open_) return;
+    auto self = shared_from_this();
+    const size_t n = std::min(trickle_bytes_, trickle_body_.size() - trickle_pos_);
+    out_.append(trickle_body_, trickle_pos_, n);
+    trickle_pos_ += n;
+    if (trickle_pos_ < trickle_body_.size()) {
+      Flush();
+      if (open_) ScheduleTrickle();
+      return;
+    }
+    trickling_ = false;
+    awaiting_ = false;
+    trickle_body_.clear();
+    if (trickle_close_) close_after_write_ = true;
+    Flush();
+    if (open_ && !processing_) ProcessInput();
+  }
+
+  // Plain or TLS I/O with read()/send() conventions: > 0 bytes, 0 at the peer's EOF, -1 with
+  // errno (EAGAIN: try again when the socket is ready).
+  ssize_t ReadSome(char* data, size_t size) {
+    if (ssl_ == nullptr) return read(fd_, data, size);
+    tls_read_wants_write_ = false;
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+    if (n > 0) return n;
+    return TlsFailure(n, /*reading=*/true);
+  }
+
+  ssize_t WriteSome(const char* data, size_t size) {
+    if (ssl_ == nullptr) return send(fd_, data, size, MSG_NOSIGNAL);
+    tls_write_wants_read_ = false;
+    ERR_clear_error();
+    const int n = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+    if (n > 0) return n;
+    return TlsFailure(n, /*reading=*/false);
+  }
+
+  ssize_t TlsFailure(int result, bool reading) {
+    switch (SSL_get_error(ssl_, result)) {
+      case SSL_ERROR_WANT_READ:
+        if (!reading) tls_write_wants_read_ = true;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_WANT_WRITE:
+        if (reading) tls_read_wants_write_ = true;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_ZERO_RETURN:  // close_notify
+        if (reading) return 0;
+        errno = EPIPE;
+        return -1;
+      case SSL_ERROR_SYSCALL:
+        if (errno == 0 || errno == EAGAIN) errno = ECONNRESET;
+        return -1;
+      default:  // a failed handshake (e.g. the client rejected our certificate) or bad record
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
   }
 
   void ReadAvailable() {
@@ -174,7 +391,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     char buffer[kReadChunk];
     while (open_ && !peer_closed_) {
       if (!lingering_ && in_.size() >= cap) break;  // wait until a response frees the buffer
-      const ssize_t n = read(fd_, buffer, sizeof(buffer));
+      const ssize_t n = ReadSome(buffer, sizeof(buffer));
       if (n > 0) {
         last_activity_ = EventLoop::Clock::now();
         if (!lingering_) in_.append(buffer, static_cast<size_t>(n));
@@ -358,7 +575,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void Flush() {
     while (open_ && out_pos_ < out_.size()) {
-      const ssize_t n = send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+      const ssize_t n = WriteSome(out_.data() + out_pos_, out_.size() - out_pos_);
       if (n > 0) {
         last_activity_ = EventLoop::Clock::now();
         out_pos_ += static_cast<size_t>(n);
@@ -389,6 +606,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (lingering_) return;
     lingering_ = true;
     in_.clear();
+    if (ssl_ != nullptr) SSL_shutdown(ssl_);  // close_notify, best effort
     shutdown(fd_, SHUT_WR);
     std::weak_ptr<HttpConnection> weak = weak_from_this();
     linger_timer_ = server_->loop_->RunAfter(kLingerTime, [weak] {
@@ -406,7 +624,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (lingering_ || (!peer_closed_ && !close_after_write_ && in_.size() < cap)) {
       events |= EPOLLIN | EPOLLRDHUP;
     }
-    if (out_pos_ < out_.size()) events |= EPOLLOUT;
+    if (out_pos_ < out_.size() || tls_read_wants_write_) events |= EPOLLOUT;
+    if (tls_write_wants_read_) events |= EPOLLIN;
+    // Decrypted bytes OpenSSL already holds raise no epoll event: read them soon.
+    if ((events & EPOLLIN) != 0 && ssl_ != nullptr && SSL_pending(ssl_) > 0) {
+      std::weak_ptr<HttpConnection> weak = weak_from_this();
+      server_->loop_->Post([weak] {
+        if (auto self = weak.lock(); self != nullptr && self->open_) self->ReadAvailable();
+      });
+    }
     if (events == interest_) return;
     interest_ = events;
     if (!server_->loop_->Modify(watch_, events).ok()) Close(false);
@@ -416,6 +642,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   const uint64_t id_;
   int fd_;
   const std::string peer_;
+  SSL* ssl_ = nullptr;  // TLS only
+  bool tls_read_wants_write_ = false;
+  bool tls_write_wants_read_ = false;
   EventLoop::WatchId watch_ = 0;
   uint32_t interest_ = 0;
   bool open_ = true;
@@ -431,6 +660,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool peer_closed_ = false;
   bool lingering_ = false;
   EventLoop::TimerId linger_timer_ = 0;
+
+  // A slow ("trickled") answer in progress.
+  bool trickling_ = false;
+  std::string trickle_body_;
+  size_t trickle_pos_ = 0;
+  size_t trickle_bytes_ = 0;
+  std::chrono::milliseconds trickle_interval_{0};
+  bool trickle_close_ = false;
+  EventLoop::TimerId trickle_timer_ = 0;
 
   EventLoop::Clock::time_point last_activity_ = EventLoop::Clock::now();
 
@@ -521,6 +759,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(EventLoop* loop,
                              : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 
   std::unique_ptr<HttpServer> server(new HttpServer(loop, options, std::move(handler)));
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      close(fd);
+      return absl::InvalidArgumentError("TLS needs both a certificate file and a key file");
+    }
+    absl::StatusOr<std::unique_ptr<TlsContext>> tls =
+        CreateTlsContext(options.tls_cert_file, options.tls_key_file);
+    if (!tls.ok()) {
+      close(fd);
+      return tls.status();
+    }
+    server->tls_ = *std::move(tls);
+  }
   server->host_ = host;
   server->port_ = bound_port;
   server->listen_fd_ = fd;
@@ -536,6 +787,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(EventLoop* loop,
   }
   return server;
 }
+
+HttpServer::HttpServer(EventLoop* loop, HttpServerOptions options, RequestHandler handler)
+    : loop_(loop), options_(std::move(options)), handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() {
   loop_->Cancel(accept_pause_timer_);

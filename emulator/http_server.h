@@ -1,5 +1,6 @@
 // A small HTTP/1.1 server on the EventLoop: non-blocking sockets, keep-alive, TCP_NODELAY,
-// bodies framed by Content-Length only, "Expect: 100-continue", size limits, lingering close.
+// bodies framed by Content-Length only, "Expect: 100-continue", size limits, lingering close, and
+// optional TLS (OpenSSL, non-blocking, on the same loop thread).
 //
 // Requests on one connection are answered strictly in order: while a request waits for its answer
 // (the handler may answer later, e.g. from a timer), pipelined bytes are buffered, not parsed.
@@ -32,9 +33,15 @@ struct HttpServerOptions {
   // A connection with no unanswered request and no traffic for this long is closed (an idle
   // keep-alive connection, or a client that stopped sending half a request). Zero: never.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // PEM certificate (chain) and private key. Both set: every connection speaks TLS 1.2 or newer
+  // (ALPN "http/1.1"); both empty: plain HTTP. Create() fails with INVALID_ARGUMENT when the files
+  // cannot be loaded or do not match.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpConnection;
+struct TlsContext;
 
 // Answers one request. Cheap to copy; use it on the loop thread only. It stays safe to call after
 // the connection closed (then it does nothing); only the first answer to a request counts.
@@ -84,12 +91,12 @@ class HttpServer {
 
   const std::string& host() const { return host_; }  // as given, without brackets
   int port() const { return port_; }
+  bool tls() const { return tls_ != nullptr; }
   HttpServerStats stats() const { return stats_; }  // loop thread only
 
  private:
   friend class HttpConnection;
-  HttpServer(EventLoop* loop, HttpServerOptions options, RequestHandler handler)
-      : loop_(loop), options_(options), handler_(std::move(handler)) {}
+  HttpServer(EventLoop* loop, HttpServerOptions options, RequestHandler handler);
   void OnAcceptable();
   void Remove(uint64_t connection_id);
   void SweepIdle();
@@ -98,6 +105,7 @@ class HttpServer {
   EventLoop* const loop_;
   const HttpServerOptions options_;
   const RequestHandler handler_;
+  std::unique_ptr<TlsContext> tls_;
   std::string host_;
   int port_ = 0;
   int listen_fd_ = -1;

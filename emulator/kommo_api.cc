@@ -414,7 +414,10 @@ HttpResponse KommoApi::Handle(const HttpRequest& request) {
     const bool safe = !host->empty() && host->find_first_not_of(
                                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                             "0123456789.-:[]") == std::string::npos;
-    if (safe) base = absl::StrCat("http://", *host);
+    if (safe) {
+      const size_t scheme_end = fallback_base_url_.find("://");
+      base = absl::StrCat(fallback_base_url_.substr(0, scheme_end), "://", *host);
+    }
   }
   Call call{request, *user, Hrefs{absl::StrCat(base, AsAbsl(kPrefix)), ""},
             SplitPath(path.substr(kPrefix.size()))};

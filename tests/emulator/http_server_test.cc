@@ -77,7 +77,8 @@ TEST(EventLoopTest, PostedTasksRunOnTheLoopThread) {
 // --- HttpServer with a test handler ------------------------------------------------------------
 
 // Runs an HttpServer on its own loop thread. Requests to /delay/<ms> are answered from a loop
-// timer; /reset drops the connection; /cut writes half a response and closes; others echo.
+// timer; /reset drops the connection; /cut writes half a response and closes; /trickle and
+// /cut-at-4 use HttpResponse's faulty delivery; others echo.
 class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -118,6 +119,19 @@ class ServerFixture : public ::testing::Test {
     }
     if (request.path == "/cut") {
       responder.SendRaw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", true);
+      return;
+    }
+    if (request.path == "/trickle") {  // "0123456789" in 3-byte pieces, 40 ms apart
+      HttpResponse response = HttpResponse::WithBody(200, "text/plain", "0123456789");
+      response.trickle_bytes = 3;
+      response.trickle_interval = 40ms;
+      responder.Send(std::move(response));
+      return;
+    }
+    if (request.path == "/cut-at-4") {
+      HttpResponse response = HttpResponse::WithBody(200, "text/plain", "0123456789");
+      response.cut_body_at = 4;
+      responder.Send(std::move(response));
       return;
     }
     responder.Send(HttpResponse::WithBody(
@@ -296,6 +310,46 @@ TEST_F(ServerFixture, ResponderCanResetOrCutTheConnection) {
   curl_easy_setopt(curl, CURLOPT_URL, (base + "/fine").c_str());
   EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
   curl_easy_cleanup(curl);
+}
+
+TEST_F(ServerFixture, TrickledBodiesArriveWholeAndHoldBackPipelinedRequests) {
+  const int fd = Connect();
+  const auto start = std::chrono::steady_clock::now();
+  Write(fd, "GET /trickle HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+  const std::string head = ReadUntil(fd, "\r\n\r\n");
+  EXPECT_THAT(head, HasSubstr("Content-Length: 10\r\n"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);  // the head comes at once
+  const std::string data = head + ReadUntil(fd, "GET /next body=");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 4 * 40ms - 5ms);  // 4 pieces
+  const size_t body = data.find("0123456789");
+  const size_t next = data.find("GET /next body=");
+  ASSERT_NE(body, std::string::npos) << data;
+  ASSERT_NE(next, std::string::npos) << data;
+  EXPECT_LT(body, next);
+  close(fd);
+}
+
+TEST_F(ServerFixture, APeerThatLeavesDuringATrickleIsForgotten) {
+  const int fd = Connect();
+  Write(fd, "GET /trickle HTTP/1.1\r\n\r\n");
+  ReadUntil(fd, "\r\n\r\n");
+  close(fd);
+  std::this_thread::sleep_for(200ms);  // the remaining timers fire on a closed connection
+  const int again = Connect();
+  Write(again, "GET /fine HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(ReadUntil(again, "GET /fine body="), HasSubstr("200 OK"));
+  close(again);
+}
+
+TEST_F(ServerFixture, CutBodiesDeclareTheWholeLengthAndClose) {
+  const int fd = Connect();
+  Write(fd, "GET /cut-at-4 HTTP/1.1\r\n\r\n");
+  bool eof = false;
+  const std::string data = ReadUntil(fd, "\x01never", &eof);
+  EXPECT_TRUE(eof);
+  EXPECT_THAT(data, HasSubstr("Content-Length: 10\r\n"));
+  EXPECT_THAT(data, ::testing::EndsWith("\r\n\r\n0123"));
+  close(fd);
 }
 
 TEST_F(ServerFixture, IdleConnectionsAreClosedButWaitingOnesAreNot) {

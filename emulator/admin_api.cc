@@ -1,0 +1,211 @@
+// The admin API under /_emulator/: test controls real Kommo never has. No authentication: it is
+// for tests on loopback only. Answers are application/json; mistakes get 400 problem+json with a
+// message that names the field.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "emulator/emulator_impl.h"
+#include "emulator/text.h"
+
+namespace kommo::emulator {
+namespace {
+
+constexpr std::string_view kAdminPrefix = "/_emulator/";
+
+HttpResponse AdminJson(std::string body) {
+  return HttpResponse::WithBody(200, "application/json", std::move(body));
+}
+
+HttpResponse AdminMethodNotAllowed(const char* allow) {
+  HttpResponse response = ProblemResponse(405, "Method not allowed here");
+  response.headers.emplace_back("Allow", allow);
+  return response;
+}
+
+HttpResponse BadRequest(const absl::Status& status) {
+  return ProblemResponse(400, std::string(status.message()));
+}
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string FaultList(const FaultSet& faults, const std::vector<uint64_t>* added) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  if (added != nullptr) {
+    Key(w, "ids");
+    w.StartArray();
+    for (const uint64_t id : *added) w.Uint64(id);
+    w.EndArray();
+  }
+  Key(w, "faults");
+  w.StartArray();
+  for (const FaultRuleState& state : faults.rules()) WriteFaultRuleState(w, state);
+  w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string RateLimitState(AccountGuard& guard) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "rate_limit");
+  WriteRateLimit(w, guard.options());
+  Key(w, "state");
+  guard.WriteState(w, std::chrono::steady_clock::now());
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string BlockState(AccountGuard& guard) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  guard.WriteState(w, std::chrono::steady_clock::now());
+  return Finish(buffer);
+}
+
+// ?method=POST&path_prefix=/api/v4/leads&since=12&limit=100
+absl::StatusOr<RequestFilter> ParseRequestFilter(std::string_view query) {
+  RequestFilter filter;
+  for (const auto& [name, value] : ParseQuery(query)) {
+    if (name == "method") {
+      filter.method = value;
+    } else if (name == "path_prefix") {
+      filter.path_prefix = value;
+    } else if (name == "since" || name == "limit") {
+      uint64_t number = 0;
+      if (!absl::SimpleAtoi(value, &number)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("query parameter \"", name, "\" must be a non-negative integer"));
+      }
+      if (name == "since") filter.since = number;
+      if (name == "limit") filter.limit = static_cast<size_t>(number);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown query parameter \"", name, "\" (known: method, path_prefix, since, limit)"));
+    }
+  }
+  return filter;
+}
+
+}  // namespace
+
+HttpResponse EmulatorImpl::HandleAdmin(const HttpRequest& request) {
+  std::string what = request.path.substr(kAdminPrefix.size());
+  while (!what.empty() && what.back() == '/') what.pop_back();
+  const std::string& method = request.method;
+  const bool get = method == "GET";
+  const bool post = method == "POST";
+  const bool del = method == "DELETE";
+  const SteadyTime now = std::chrono::steady_clock::now();
+
+  if (what == "health") {
+    return get ? AdminJson(R"({"status":"ok"})") : AdminMethodNotAllowed("GET");
+  }
+  if (what == "stats") {
+    if (!get) return AdminMethodNotAllowed("GET");
+    const HttpServerStats stats = server_->stats();
+    return AdminJson(absl::StrCat(
+        R"({"leads":)", store_.leads().size(), R"(,"contacts":)", store_.contacts().size(),
+        R"(,"requests_total":)", requests_total_, R"(,"connections_open":)", stats.connections_open,
+        R"(,"connections_accepted":)", stats.connections_accepted, R"(,"requests_logged":)",
+        log_.size(), R"(,"faults":)", faults_.rules().size(), R"(,"rate_limit_enabled":)",
+        guard_.options().enabled ? "true" : "false", R"(,"blocked":)",
+        guard_.blocked(now) ? "true" : "false", R"(,"tls":)", server_->tls() ? "true" : "false",
+        "}"));
+  }
+  if (what == "leads/count" || what == "contacts/count") {
+    if (!get) return AdminMethodNotAllowed("GET");
+    const size_t count = what == "leads/count" ? store_.leads().size() : store_.contacts().size();
+    return AdminJson(absl::StrCat(R"({"count":)", count, "}"));
+  }
+  if (what == "reset") {
+    if (!post) return AdminMethodNotAllowed("POST");
+    ResetAll();
+    return AdminJson(R"({"leads":0,"contacts":0,"faults":)" +
+                     std::to_string(faults_.rules().size()) + "}");
+  }
+  if (what == "data") {
+    if (!del) return AdminMethodNotAllowed("DELETE");
+    store_.Reset();
+    return AdminJson(R"({"leads":0,"contacts":0})");
+  }
+
+  if (what == "faults") {
+    if (get) return AdminJson(FaultList(faults_, nullptr));
+    if (del) {
+      faults_.Clear();
+      return AdminJson(FaultList(faults_, nullptr));
+    }
+    if (!post) return AdminMethodNotAllowed("GET, POST, DELETE");
+    absl::StatusOr<std::vector<FaultRule>> rules = ParseFaultRules(request.body);
+    if (!rules.ok()) return BadRequest(rules.status());
+    std::vector<uint64_t> added;
+    for (FaultRule& rule : *rules) added.push_back(faults_.Add(std::move(rule)));
+    return AdminJson(FaultList(faults_, &added));
+  }
+  if (what.rfind("faults/", 0) == 0) {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(what.substr(7), &id)) {
+      return ProblemResponse(404, absl::StrCat("No fault rule ", request.path));
+    }
+    if (!del) return AdminMethodNotAllowed("DELETE");
+    if (!faults_.Remove(id)) return ProblemResponse(404, absl::StrCat("No fault rule ", id));
+    return AdminJson(FaultList(faults_, nullptr));
+  }
+
+  if (what == "rate_limit") {
+    if (post) {
+      absl::StatusOr<RateLimitOptions> options = ParseRateLimit(request.body);
+      if (!options.ok()) return BadRequest(options.status());
+      guard_.Configure(*options, now);
+    } else if (del) {
+      RateLimitOptions off = guard_.options();
+      off.enabled = false;
+      guard_.Configure(off, now);
+    } else if (!get) {
+      return AdminMethodNotAllowed("GET, POST, DELETE");
+    }
+    return AdminJson(RateLimitState(guard_));
+  }
+  if (what == "block") {
+    if (post) {
+      absl::StatusOr<std::chrono::milliseconds> duration = ParseBlockDuration(request.body);
+      if (!duration.ok()) return BadRequest(duration.status());
+      guard_.Block(now, *duration, "blocked over the admin API");
+    } else if (!get) {
+      return AdminMethodNotAllowed("GET, POST");
+    }
+    return AdminJson(BlockState(guard_));
+  }
+  if (what == "unblock") {
+    if (!post) return AdminMethodNotAllowed("POST");
+    guard_.Unblock(now);
+    return AdminJson(BlockState(guard_));
+  }
+
+  if (what == "requests") {
+    if (del) {
+      log_.Clear();
+      return AdminJson(log_.RenderEntries(RequestFilter{}));
+    }
+    if (!get) return AdminMethodNotAllowed("GET, DELETE");
+    absl::StatusOr<RequestFilter> filter = ParseRequestFilter(request.query);
+    if (!filter.ok()) return BadRequest(filter.status());
+    return AdminJson(log_.RenderEntries(*filter));
+  }
+  if (what == "counters") {
+    if (!get) return AdminMethodNotAllowed("GET");
+    return AdminJson(log_.RenderCounts());
+  }
+  return ProblemResponse(404, absl::StrCat("Unknown emulator admin path ", request.path));
+}
+
+}  // namespace kommo::emulator
