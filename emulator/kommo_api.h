@@ -1,5 +1,6 @@
 // The Kommo API v4 routes of the emulator (/api/v4/...): authentication, routing (404/405),
-// list paging and search, and the write endpoints with Kommo's validation errors.
+// list paging and search, the write endpoints with Kommo's validation errors, and lead ↔ contact
+// links (/leads/{id}/link, /unlink, /links).
 #ifndef KOMMO_EMULATOR_KOMMO_API_H_
 #define KOMMO_EMULATOR_KOMMO_API_H_
 
@@ -40,6 +41,8 @@ class KommoApi {
   HttpResponse CreateLeads(const Call& call);
   HttpResponse UpdateLeads(const Call& call);
   HttpResponse UpdateLead(const Call& call, int64_t id);
+  HttpResponse LinkLead(const Call& call, int64_t id, bool link);
+  HttpResponse ListLeadLinks(const Call& call, int64_t id);
   HttpResponse ListContacts(const Call& call);
   HttpResponse GetContact(const Call& call, int64_t id);
   HttpResponse CreateContacts(const Call& call);

@@ -618,6 +618,120 @@ TEST_F(EmulatorApiTest, LeadsLinkContactsOnCreate) {
                    "_embedded.contacts.0.is_main"));  // the only contact is the main one
 }
 
+// --- links ------------------------------------------------------------------------------------
+
+std::string LinkBody(int64_t contact_id, const std::string& metadata = "") {
+  return R"({"to_entity_id":)" + std::to_string(contact_id) + R"(,"to_entity_type":"contacts")" +
+         (metadata.empty() ? "" : R"(,"metadata":)" + metadata) + "}";
+}
+
+TEST_F(EmulatorApiTest, LinkUnlinkAndListTheContactsOfALead) {
+  const int64_t lead = CreateLead(R"({"name":"linked later"})");
+  const int64_t c1 = CreateContact(R"({"name":"One"})");
+  const int64_t c2 = CreateContact(R"({"name":"Two"})");
+  const int64_t c3 = CreateContact(R"({"name":"Three"})");
+  EXPECT_EQ(client_->Get(LeadsPath(lead) + "/links").status, 204);  // nothing linked yet
+
+  const Reply linked =
+      client_->Post(LeadsPath(lead) + "/link",
+                    "[" + LinkBody(c1) + "," + LinkBody(c2, R"({"is_main":true})") + "]");
+  ASSERT_EQ(linked.status, 200) << linked.body;
+  EXPECT_EQ(linked.Header("content-type"), "application/hal+json");
+  const rapidjson::Document doc = linked.Json();
+  EXPECT_EQ(Int(doc, "_total_items"), 2);
+  EXPECT_EQ(Int(doc, "_embedded.links.0.entity_id"), lead);
+  EXPECT_EQ(Str(doc, "_embedded.links.0.entity_type"), "leads");
+  EXPECT_EQ(Int(doc, "_embedded.links.0.to_entity_id"), c1);
+  EXPECT_EQ(Str(doc, "_embedded.links.0.to_entity_type"), "contacts");
+  EXPECT_FALSE(Bool(doc, "_embedded.links.0.metadata.main_contact"));  // not "is_main"
+  EXPECT_TRUE(Bool(doc, "_embedded.links.1.metadata.main_contact"));
+  EXPECT_FALSE(Has(doc, "_embedded.links.1.metadata.is_main"));
+
+  const rapidjson::Document with = client_->Get(LeadsPath(lead) + "?with=contacts").Json();
+  ASSERT_EQ(Size(with, "_embedded.contacts"), 2u);
+  EXPECT_TRUE(Bool(with, "_embedded.contacts.1.is_main"));
+
+  // A new main contact takes over; linking again is harmless.
+  ASSERT_EQ(client_
+                ->Post(LeadsPath(lead) + "/link",
+                       "[" + LinkBody(c3, R"({"is_main":true})") + "," + LinkBody(c1) + "]")
+                .status,
+            200);
+  rapidjson::Document links = client_->Get(LeadsPath(lead) + "/links").Json();
+  ASSERT_EQ(Size(links, "_embedded.links"), 3u);
+  EXPECT_EQ(Int(links, "_total_items"), 3);
+  EXPECT_FALSE(Bool(links, "_embedded.links.1.metadata.main_contact"));  // c2
+  EXPECT_TRUE(Bool(links, "_embedded.links.2.metadata.main_contact"));   // c3
+
+  // Unlink: 204 with no body; when the main contact goes, the first remaining one is main.
+  const Reply unlinked = client_->Post(LeadsPath(lead) + "/unlink", "[" + LinkBody(c3) + "]");
+  EXPECT_EQ(unlinked.status, 204);
+  EXPECT_EQ(unlinked.body, "");
+  links = client_->Get(LeadsPath(lead) + "/links").Json();
+  ASSERT_EQ(Size(links, "_embedded.links"), 2u);
+  EXPECT_EQ(Int(links, "_embedded.links.0.to_entity_id"), c1);
+  EXPECT_TRUE(Bool(links, "_embedded.links.0.metadata.main_contact"));
+
+  const rapidjson::Document filtered =
+      client_
+          ->Get(LeadsPath(lead) + "/links?filter[to_entity_id]=" + std::to_string(c2) +
+                "&filter[to_entity_type]=contacts")
+          .Json();
+  ASSERT_EQ(Size(filtered, "_embedded.links"), 1u);
+  EXPECT_EQ(Int(filtered, "_embedded.links.0.to_entity_id"), c2);
+  EXPECT_EQ(client_->Get(LeadsPath(lead) + "/links?filter[to_entity_type]=companies").status, 204);
+  EXPECT_EQ(Int(client_->Get(ContactsPath(c1) + "?with=leads").Json(), "_embedded.leads.0.id"),
+            lead);
+
+  EXPECT_EQ(client_
+                ->Post(LeadsPath(lead) + "/unlink",
+                       "[" + LinkBody(c1) + "," + LinkBody(c2) + "," + LinkBody(c3) + "]")
+                .status,
+            204);
+  EXPECT_EQ(client_->Get(LeadsPath(lead) + "/links").status, 204);
+  EXPECT_EQ(client_->Get(LeadsPath(kFirstLeadId + 99) + "/links").status, 204);  // unknown lead
+}
+
+TEST_F(EmulatorApiTest, InvalidLinksGetValidationErrorsAndChangeNothing) {
+  const int64_t lead = CreateLead(R"({"name":"l"})");
+  const int64_t contact = CreateContact(R"({"name":"c"})");
+  const std::string link = LeadsPath(lead) + "/link";
+  ExpectValidationError(
+      client_->Post(link, "[" + LinkBody(contact) + "," + LinkBody(kFirstContactId + 99) + "]"),
+      "1", "NotSupportedChoice", "to_entity_id");
+  EXPECT_EQ(client_->Get(LeadsPath(lead) + "/links").status, 204);  // all or nothing
+  ExpectValidationError(
+      client_->Post(link, R"([{"to_entity_id":1,"to_entity_type":"companies","request_id":"r"}])"),
+      "r", "NotSupportedChoice", "to_entity_type");
+  ExpectValidationError(
+      client_->Post(link, R"([{"to_entity_id":"1","to_entity_type":"contacts"}])"), "0",
+      "InvalidType", "to_entity_id");
+  ExpectValidationError(client_->Post(link, R"([{"to_entity_id":1}])"), "0", "NotBlank",
+                        "to_entity_type");
+  ExpectValidationError(client_->Post(link, "[" + LinkBody(contact, R"({"is_main":"yes"})") + "]"),
+                        "0", "InvalidType", "metadata.is_main");
+  ExpectValidationError(client_->Post(link, "[5]"), "0", "InvalidType", "");
+  ExpectProblem(client_->Post(link, LinkBody(contact)), 400, "array");
+  ExpectProblem(client_->Post(link, ""), 400, "blank");
+  ExpectProblem(
+      client_->Post(LeadsPath(kFirstLeadId + 99) + "/link", "[" + LinkBody(contact) + "]"), 404,
+      "Lead not found");
+  EXPECT_EQ(client_->Get(link).status, 405);
+  EXPECT_EQ(client_->Post(LeadsPath(lead) + "/links", "[]").status, 405);
+  EXPECT_EQ(client_->Post("/api/v4/leads/abc/link", "[]").status, 404);
+}
+
+TEST_F(EmulatorApiTest, SinglePatchAnswersCarryARequestIdToo) {
+  const int64_t id = CreateLead(R"({"name":"x"})");
+  EXPECT_EQ(Str(client_->Patch(LeadsPath(id), R"({"price":3})").Json(), "request_id"), "0");
+  EXPECT_EQ(
+      Str(client_->Patch(LeadsPath(id), R"({"price":4,"request_id":"mine"})").Json(), "request_id"),
+      "mine");
+  const int64_t contact = CreateContact(R"({"name":"c"})");
+  EXPECT_EQ(Str(client_->Patch(ContactsPath(contact), R"({"name":"d"})").Json(), "request_id"),
+            "0");
+}
+
 // --- contacts ----------------------------------------------------------------------------------
 
 TEST_F(EmulatorApiTest, ContactsCarryPhonesAndEmailsAsMultitextFields) {
