@@ -1,0 +1,313 @@
+// HTTPS: the emulator serves TLS with a certificate made here at test time (OpenSSL API, no files
+// in the repo). A client that trusts that certificate gets answers; one that does not must fail
+// verification, which is what the service's own TLS checks are tested against.
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "emulator/emulator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#ifndef KOMMO_EMULATOR_BINARY
+#error "KOMMO_EMULATOR_BINARY must be the path of the kommo-emulator binary"
+#endif
+
+extern char** environ;
+
+namespace kommo::emulator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kToken[] = "tls-token";
+
+// A self-signed certificate for IP 127.0.0.1 (its own CA) and its key, as PEM files.
+struct CertFiles {
+  std::string cert;
+  std::string key;
+};
+
+bool AddExtension(X509* cert, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (extension == nullptr) return false;
+  const bool ok = X509_add_ext(cert, extension, -1) == 1;
+  X509_EXTENSION_free(extension);
+  return ok;
+}
+
+bool WritePem(const std::string& path, const std::function<int(FILE*)>& write) {
+  FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) return false;
+  const bool ok = write(file) == 1;
+  return std::fclose(file) == 0 && ok;
+}
+
+// Makes the files under `dir` with names starting `name`; empty paths on failure.
+CertFiles MakeSelfSignedCert(const std::string& dir, const std::string& name) {
+  CertFiles files{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  bool ok = key != nullptr && cert != nullptr;
+  if (ok) {
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("kommo-emulator test"), -1,
+                               -1, 0);
+    X509_set_issuer_name(cert, subject);
+    ok = AddExtension(cert, NID_basic_constraints, "critical,CA:TRUE") &&
+         AddExtension(cert, NID_subject_alt_name, "IP:127.0.0.1") &&
+         AddExtension(cert, NID_subject_key_identifier, "hash") &&
+         X509_sign(cert, key, EVP_sha256()) > 0 &&
+         WritePem(files.cert, [&](FILE* f) { return PEM_write_X509(f, cert); }) &&
+         WritePem(files.key, [&](FILE* f) {
+           return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+         });
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  if (!ok) return CertFiles{};
+  return files;
+}
+
+struct Answer {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string body;
+  long connects = 0;
+};
+
+size_t Append(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// One GET; `ca` empty: the system's trust store (which does not know our certificate).
+Answer Get(CURL* curl, const std::string& url, const std::string& ca) {
+  Answer answer;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CAINFO, ca.empty() ? nullptr : ca.c_str());
+  curl_slist* headers =
+      curl_slist_append(nullptr, (std::string("Authorization: Bearer ") + kToken).c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  answer.code = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &answer.connects);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  return answer;
+}
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "kommo-emulator-tls-" + std::to_string(getpid());
+    ASSERT_EQ(system(("mkdir -p '" + dir_ + "'").c_str()), 0);
+    files_ = MakeSelfSignedCert(dir_, "server");
+    ASSERT_FALSE(files_.cert.empty()) << "could not make a test certificate";
+    EmulatorOptions options;
+    options.token = kToken;
+    options.tls_cert_file = files_.cert;
+    options.tls_key_file = files_.key;
+    auto emulator = Emulator::Start(options);
+    ASSERT_TRUE(emulator.ok()) << emulator.status();
+    emulator_ = *std::move(emulator);
+    curl_ = curl_easy_init();
+  }
+  void TearDown() override {
+    curl_easy_cleanup(curl_);
+    emulator_.reset();
+    std::remove(files_.cert.c_str());
+    std::remove(files_.key.c_str());
+    rmdir(dir_.c_str());
+  }
+
+  std::string dir_;
+  CertFiles files_;
+  std::unique_ptr<Emulator> emulator_;
+  CURL* curl_ = nullptr;
+};
+
+TEST_F(TlsTest, TrustedCertificateWorksAndAnUnknownOneIsRejected) {
+  EXPECT_THAT(emulator_->base_url(), StartsWith("https://127.0.0.1:"));
+  const std::string url = emulator_->base_url() + "/api/v4/account";
+
+  const Answer trusted = Get(curl_, url, files_.cert);
+  ASSERT_EQ(trusted.code, CURLE_OK) << curl_easy_strerror(trusted.code);
+  EXPECT_EQ(trusted.status, 200);
+  EXPECT_THAT(trusted.body, HasSubstr("\"href\":\"https://127.0.0.1:"));  // links follow the scheme
+  const Answer again = Get(curl_, url, files_.cert);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.connects, 0);  // keep-alive over TLS
+
+  CURL* stranger = curl_easy_init();
+  const Answer untrusted = Get(stranger, url, "");
+  EXPECT_EQ(untrusted.code, CURLE_PEER_FAILED_VERIFICATION) << curl_easy_strerror(untrusted.code);
+  EXPECT_EQ(untrusted.status, 0);
+  curl_easy_cleanup(stranger);
+
+  // Plain HTTP to the TLS port gets no answer; the emulator keeps serving.
+  CURL* plain = curl_easy_init();
+  std::string http_url = url;
+  http_url.replace(0, 5, "http");
+  EXPECT_NE(Get(plain, http_url, "").code, CURLE_OK);
+  curl_easy_cleanup(plain);
+  EXPECT_EQ(Get(curl_, url, files_.cert).status, 200);
+  EXPECT_EQ(emulator_->requests().size(), 3u);  // the refused handshakes never reached the API
+}
+
+TEST_F(TlsTest, FaultsBehaveTheSameOverTls) {
+  const std::string url = emulator_->base_url() + "/api/v4/leads/pipelines";
+  const Answer normal = Get(curl_, url, files_.cert);
+  ASSERT_EQ(normal.status, 200);
+
+  FaultRule cut;
+  cut.action = FaultAction::kCutBody;
+  ASSERT_TRUE(emulator_->AddFault(cut).ok());
+  EXPECT_EQ(Get(curl_, url, files_.cert).code, CURLE_PARTIAL_FILE);
+
+  FaultRule slow;
+  slow.action = FaultAction::kSlowBody;
+  slow.chunk_bytes = 300;
+  slow.chunk_interval = std::chrono::milliseconds(20);
+  ASSERT_TRUE(emulator_->AddFault(slow).ok());
+  const Answer trickled = Get(curl_, url, files_.cert);
+  EXPECT_EQ(trickled.code, CURLE_OK);
+  EXPECT_EQ(trickled.body, normal.body);
+
+  FaultRule reset;
+  reset.action = FaultAction::kReset;
+  ASSERT_TRUE(emulator_->AddFault(reset).ok());
+  CURL* fresh = curl_easy_init();
+  EXPECT_NE(Get(fresh, url, files_.cert).code, CURLE_OK);
+  curl_easy_cleanup(fresh);
+  EXPECT_EQ(Get(curl_, url, files_.cert).status, 200);
+}
+
+TEST_F(TlsTest, ManyConcurrentHandshakes) {
+  constexpr int kConnections = 200;
+  CURLM* multi = curl_multi_init();
+  const std::string url = emulator_->base_url() + "/api/v4/leads/pipelines";
+  curl_slist* headers =
+      curl_slist_append(nullptr, (std::string("Authorization: Bearer ") + kToken).c_str());
+  std::vector<CURL*> handles;
+  for (int i = 0; i < kConnections; ++i) {
+    CURL* easy = curl_easy_init();
+    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy, CURLOPT_CAINFO, files_.cert.c_str());
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION, +[](char*, size_t s, size_t n, void*) { return s * n; });
+    curl_multi_add_handle(multi, easy);
+    handles.push_back(easy);
+  }
+  int running = 0;
+  do {
+    curl_multi_perform(multi, &running);
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  } while (running > 0);
+  int ok = 0;
+  for (CURL* easy : handles) {
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) ++ok;
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(easy);
+  }
+  curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
+  EXPECT_EQ(ok, kConnections);
+}
+
+TEST_F(TlsTest, BadCertificateFilesAreInvalidArgument) {
+  EmulatorOptions options;
+  options.tls_cert_file = dir_ + "/missing.crt";
+  options.tls_key_file = files_.key;
+  auto missing = Emulator::Start(options);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("cannot load TLS certificate"));
+
+  const CertFiles other = MakeSelfSignedCert(dir_, "other");
+  ASSERT_FALSE(other.cert.empty());
+  options.tls_cert_file = files_.cert;
+  options.tls_key_file = other.key;  // not this certificate's key
+  auto mismatch = Emulator::Start(options);
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
+  // OpenSSL notices the mismatch when the key is loaded ("key values mismatch").
+  EXPECT_THAT(std::string(mismatch.status().message()), HasSubstr("TLS private key"));
+  std::remove(other.cert.c_str());
+  std::remove(other.key.c_str());
+
+  options.tls_key_file = "";
+  EXPECT_EQ(Emulator::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TlsTest, TheBinaryServesHttpsWithTlsFlags) {
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::vector<std::string> args = {KOMMO_EMULATOR_BINARY, "--listen=127.0.0.1:0",
+                                   std::string("--token=") + kToken, "--tls_cert=" + files_.cert,
+                                   "--tls_key=" + files_.key};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char c;
+    if (read(out[0], &c, 1) != 1 || c == '\n') break;
+    line.push_back(c);
+  }
+  EXPECT_THAT(line, StartsWith("kommo-emulator listening on https://127.0.0.1:"));
+  const std::string base = line.substr(line.rfind(' ') + 1);
+  CURL* curl = curl_easy_init();
+  EXPECT_EQ(Get(curl, base + "/api/v4/account", files_.cert).status, 200);
+  curl_easy_cleanup(curl);
+  kill(pid, SIGTERM);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
+  close(out[0]);
+}
+
+}  // namespace
+}  // namespace kommo::emulator
