@@ -123,7 +123,7 @@ constexpr char kGlobalFlagsHelp[] =
     "                       RESOURCE_EXHAUSTED, after the server's retry delay\n"
     "  --json               print proto JSON (field names as in the proto) instead of a table;\n"
     "                       errors become a google.rpc.Status in JSON on stderr\n"
-    "  --help               this help; `kommo-cli leads create --help` for a subcommand's\n";
+    "  --help               this help; after a subcommand, that subcommand's flags\n";
 
 constexpr char kExitCodesHelp[] =
     "Exit codes: 0 success, 2 usage error, 10 + the gRPC status code when the call fails\n"
@@ -138,6 +138,24 @@ struct RawFlag {
 };
 
 bool IsBooleanFlag(const std::string& name) { return name == "json" || name == "help"; }
+
+// `text` broken into lines of at most `width` columns at spaces.
+std::string Wrap(const std::string& text, size_t width) {
+  std::string out;
+  size_t line = 0;
+  for (const absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (line > 0 && line + 1 + word.size() > width) {
+      out += "\n";
+      line = 0;
+    } else if (line > 0) {
+      out += " ";
+      ++line;
+    }
+    absl::StrAppend(&out, word);
+    line += word.size();
+  }
+  return out;
+}
 
 std::string SetField(Message& request, const FieldDescriptor& field, const std::string& value) {
   const google::protobuf::Reflection& reflection = *request.GetReflection();
@@ -339,8 +357,9 @@ std::string CommandHelp(const Command& command) {
     flags += absl::StrCat("  ", flag, std::string(30 - std::min<size_t>(29, flag.size()), ' '),
                           spec.help, "\n");
   }
-  return absl::StrCat(usage, "\n\n", command.summary, " Calls ", command.rpc, ".\n\nFlags:\n",
-                      flags, "\n", kGlobalFlagsHelp, "\n", kExitCodesHelp);
+  return absl::StrCat(usage, "\n\n",
+                      Wrap(absl::StrCat(command.summary, " Calls ", command.rpc, "."), 100),
+                      "\n\nFlags:\n", flags, "\n", kGlobalFlagsHelp, "\n", kExitCodesHelp);
 }
 
 }  // namespace kommo::cli

@@ -96,7 +96,9 @@ std::string KeyValueTable(const Message& message) {
   std::string out;
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    out += absl::StrCat(Pad(field.name(), width + 2), FieldValue(message, field), "\n");
+    const std::string value = FieldValue(message, field);
+    // No trailing spaces after a name whose value is empty.
+    out += absl::StrCat(value.empty() ? field.name() : Pad(field.name(), width + 2), value, "\n");
   }
   return out;
 }

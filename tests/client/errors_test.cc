@@ -127,6 +127,7 @@ TEST(ErrorsTest, ReasonsMatchTheServers) {
   EXPECT_STREQ(reason::kKommoBadResponse, kommo::reason::kKommoBadResponse);
   EXPECT_STREQ(reason::kKommoUnexpectedStatus, kommo::reason::kKommoUnexpectedStatus);
   EXPECT_STREQ(reason::kDeadlineExceeded, kommo::reason::kDeadlineExceeded);
+  EXPECT_STREQ(reason::kCancelled, kommo::reason::kCancelled);
 }
 
 }  // namespace

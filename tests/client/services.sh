@@ -10,6 +10,8 @@
 
 SERVICE_PIDS=()
 WORK=$(mktemp -d)
+# Every server started here (also by the caller): no metrics listener on the fixed default port.
+export METRICS_LISTEN_ADDRESS=off
 
 stop_services() {
   for pid in "${SERVICE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done

@@ -34,6 +34,8 @@ inline constexpr char kErrorDomain[] = "kommo-grpc";
 namespace reason {
 inline constexpr char kInvalidField[] = "INVALID_FIELD";
 inline constexpr char kInvalidPageToken[] = "INVALID_PAGE_TOKEN";
+// The request bytes are not a valid message (malformed protobuf, a string that is not UTF-8).
+inline constexpr char kMalformedRequest[] = "MALFORMED_REQUEST";
 inline constexpr char kKommoValidationFailed[] = "KOMMO_VALIDATION_FAILED";
 inline constexpr char kKommoBadRequest[] = "KOMMO_BAD_REQUEST";
 inline constexpr char kLeadNotFound[] = "LEAD_NOT_FOUND";
@@ -53,6 +55,7 @@ inline constexpr char kReadBackFailed[] = "READ_BACK_FAILED";
 inline constexpr char kKommoBadResponse[] = "KOMMO_BAD_RESPONSE";
 inline constexpr char kKommoUnexpectedStatus[] = "KOMMO_UNEXPECTED_STATUS";
 inline constexpr char kDeadlineExceeded[] = "DEADLINE_EXCEEDED";
+inline constexpr char kCancelled[] = "CANCELLED";
 }  // namespace reason
 
 // The google.rpc.Status in status.error_details(); nullopt when there is none (OK, an error made
