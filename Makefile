@@ -11,7 +11,8 @@ BUF := tools/node_modules/@bufbuild/buf-linux-x64/bin/buf
 # Debian packages the build and the tests need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
-  libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev
+  libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev \
+  python3-grpcio python3-protobuf
 
 .PHONY: all deps build test run asan fuzz lint format clean help
 

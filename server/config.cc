@@ -43,6 +43,9 @@ const Setting kSettings[] = {
     {"kommo_circuit_open_duration", "KOMMO_CIRCUIT_OPEN_DURATION",
      "after Kommo blocks the account (HTML 403), how long calls fail fast before one probe "
      "(default 60s)"},
+    {"kommo_coalesce_window", "KOMMO_COALESCE_WINDOW",
+     "how long a batch of writes waits for more calls to ride with it; 0 sends one request per "
+     "call (default 2ms)"},
     {"kommo_request_timeout", "KOMMO_REQUEST_TIMEOUT",
      "longest single HTTP request to Kommo (default 20s)"},
     {"default_deadline", "GRPC_DEFAULT_DEADLINE",
@@ -258,6 +261,14 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                      absl::StrCat("\"", level, "\" is not debug, info, warning or error"));
     }
     config.log_level = lower;
+  }
+  if (std::string window = get("KOMMO_COALESCE_WINDOW"); !window.empty()) {
+    if (!absl::ParseDuration(window, &config.coalesce_window) ||
+        config.coalesce_window < absl::ZeroDuration() ||
+        config.coalesce_window > absl::Seconds(1)) {
+      return Invalid("KOMMO_COALESCE_WINDOW",
+                     absl::StrCat("\"", window, "\" is not a duration from 0 to 1s, such as 2ms"));
+    }
   }
   struct DurationSetting {
     const char* env;

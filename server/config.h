@@ -31,6 +31,7 @@ struct Config {
   size_t rate_limit_queue = 10000;
   int max_attempts = 4;
   absl::Duration circuit_open_duration = absl::Seconds(60);
+  absl::Duration coalesce_window = absl::Milliseconds(2);
   std::string log_level = "info";
 };
 

@@ -1,16 +1,20 @@
 #include "server/kommo/kommo_client.h"
 
 #include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
-#include <random>
+#include <set>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
-#include "server/common/log.h"
 #include "server/kommo/error_table.h"
-#include "server/kommo/rate_limiter.h"
+#include "server/kommo/requester.h"
 #include "server/mapping/kommo_json.h"
 
 namespace kommo::kommo_api {
@@ -20,11 +24,6 @@ using http::HttpResponse;
 using http::Method;
 using kommo::v1::Contact;
 using kommo::v1::Lead;
-
-using ResponseDone = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>)>;
-
-// The one request_id of a single-item batch.
-constexpr char kSingleRequestId[] = "0";
 
 bool IsSuccess(int status) { return status >= 200 && status <= 299; }
 
@@ -37,153 +36,240 @@ absl::Status ReadBackFailed(absl::Status error, absl::string_view entity, int64_
     AddErrorMetadata(error, "written", "true");
     return error;
   }
-  absl::Status status = MakeError(
-      absl::StatusCode::kUnavailable,
-      absl::StrCat("the ", entity, " was written (id ", id,
-                   ") but reading it back from Kommo failed: ", error.message()),
-      "READ_BACK_FAILED", {{absl::StrCat(entity, "_id"), absl::StrCat(id)}, {"written", "true"}});
-  return status;
+  return MakeError(absl::StatusCode::kUnavailable,
+                   absl::StrCat("the ", entity, " was written (id ", id,
+                                ") but reading it back from Kommo failed: ", error.message()),
+                   "READ_BACK_FAILED",
+                   {{absl::StrCat(entity, "_id"), absl::StrCat(id)}, {"written", "true"}});
 }
+
+absl::Status NotFound(absl::string_view entity, int64_t id, absl::string_view reason) {
+  return MakeError(absl::StatusCode::kNotFound, absl::StrCat(entity, " ", id, " does not exist"),
+                   reason, {{absl::StrCat(entity, "_id"), absl::StrCat(id)}});
+}
+
+// A caller waiting for shared work (a batch, a shared read). Loop thread only.
+template <typename T>
+struct Waiter {
+  Done<T> done;
+  absl::Time deadline;
+  std::shared_ptr<CancellationToken> cancel;
+  EventLoop::TimerId timer = 0;
+  bool finished = false;
+};
+template <typename T>
+using WaiterPtr = std::shared_ptr<Waiter<T>>;
+
+// Callers sharing one read request (identical GETs in flight at once).
+template <typename T>
+struct Flight {
+  std::vector<WaiterPtr<T>> waiters;
+  absl::Time deadline;
+  std::shared_ptr<CancellationToken> cancel = std::make_shared<CancellationToken>();
+  bool answered = false;
+};
+template <typename T>
+using Flights = std::map<std::string, std::shared_ptr<Flight<T>>>;
+
+// One call in a write batch.
+template <typename Request, typename Entity>
+struct WriteItem {
+  std::string request_id;
+  Request request;
+  WaiterPtr<Entity> waiter;
+  int resends = 0;    // times sent again after Kommo rejected other items of its batch
+  bool sent = false;  // in a batch handed to Kommo whose answer has not come
+};
+
+// The calls of one kind of write waiting to go out, and the batch being formed.
+template <typename Request, typename Entity>
+struct WriteQueue {
+  using Item = WriteItem<Request, Entity>;
+  std::deque<std::shared_ptr<Item>> pending;
+  bool forming = false;
+  absl::Time forming_slot = absl::InfinitePast();  // when the forming batch may go
+};
+
+// What differs between the batched writes.
+template <typename Request>
+struct WriteSpec {
+  Method method;
+  std::string path;    // "/leads"
+  std::string what;    // "POST /leads"
+  std::string entity;  // "lead": errors, metadata keys
+  std::string plural;  // "leads": the `_embedded` key of the answer
+  RequestKind kind;
+  absl::string_view not_found_reason;
+  // Items whose key is already in a batch wait for the next one (two updates of one lead).
+  std::function<int64_t(const Request&)> key;
+  std::function<std::string(const std::vector<std::pair<std::string, const Request*>>&)> body;
+  std::function<std::string(absl::string_view, const Request&)> field;
+};
+
+// Times an item whose batch was rejected by Kommo for other items' sake may be sent again.
+constexpr int kMaxResends = 3;
+// Most ids one list request reads back (Kommo's page limit).
+constexpr int kMaxIdsPerList = 250;
 
 class KommoClientImpl final : public KommoClient {
  public:
   KommoClientImpl(KommoClientOptions options, http::HttpTransport* transport, EventLoop* loop)
-      : options_(std::move(options)),
-        transport_(transport),
-        loop_(loop),
-        limiter_(loop, RateLimiterOptions{options_.rate_limit_rps, options_.rate_limit_burst,
-                                          options_.max_queue}),
-        random_(options_.random_seed != 0 ? options_.random_seed : std::random_device()()),
-        retry_budget_(options_.retry_budget_max) {}
+      : options_(std::move(options)), loop_(loop), requester_(options_, transport, loop) {
+    lead_create_spec_ = {
+        Method::kPost,
+        "/leads",
+        "POST /leads",
+        "lead",
+        "leads",
+        RequestKind::kCreate,
+        reason::kLeadNotFound,
+        nullptr,
+        [](const std::vector<std::pair<std::string, const v1::CreateLeadRequest*>>& items) {
+          std::vector<mapping::LeadCreateItem> batch;
+          for (const auto& [id, request] : items) batch.push_back({id, request});
+          return mapping::LeadsCreateBody(batch);
+        },
+        [](absl::string_view path, const v1::CreateLeadRequest&) {
+          return mapping::LeadFieldFromKommoPath(path);
+        }};
+    contact_create_spec_ = {
+        Method::kPost,
+        "/contacts",
+        "POST /contacts",
+        "contact",
+        "contacts",
+        RequestKind::kCreate,
+        reason::kContactNotFound,
+        nullptr,
+        [](const std::vector<std::pair<std::string, const v1::CreateContactRequest*>>& items) {
+          std::vector<mapping::ContactCreateItem> batch;
+          for (const auto& [id, request] : items) batch.push_back({id, request});
+          return mapping::ContactsCreateBody(batch);
+        },
+        [](absl::string_view path, const v1::CreateContactRequest& request) {
+          return mapping::ContactFieldFromKommoPath(path, request);
+        }};
+    lead_update_spec_ = {
+        Method::kPatch,
+        "/leads",
+        "PATCH /leads",
+        "lead",
+        "leads",
+        RequestKind::kUpdate,
+        reason::kLeadNotFound,
+        [](const v1::UpdateLeadRequest& request) { return request.lead_id(); },
+        [](const std::vector<std::pair<std::string, const v1::UpdateLeadRequest*>>& items) {
+          std::vector<mapping::LeadUpdateItem> batch;
+          for (const auto& [id, request] : items) batch.push_back({id, request});
+          return mapping::LeadsUpdateBody(batch);
+        },
+        [](absl::string_view path, const v1::UpdateLeadRequest&) {
+          return mapping::LeadFieldFromKommoPath(path);
+        }};
+  }
 
   void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) override {
-    OnLoop([this, done = std::move(done)]() mutable {
-      KommoClientStats stats = stats_;
-      stats.queue_depth = limiter_.queue_depth();
-      stats.circuit_open = circuit_ != Circuit::kClosed;
-      done(stats);
-    });
+    loop_->Post([this, done = std::move(done)]() mutable { done(requester_.Stats()); });
   }
+
+  // ---- leads ------------------------------------------------------------------------------------
 
   void CreateLead(const v1::CreateLeadRequest& request, CallOptions options,
                   Done<Lead> done) override {
-    const mapping::LeadCreateItem item{kSingleRequestId, &request};
-    std::string body = mapping::LeadsCreateBody({&item, 1});
-    ErrorContext context{RequestKind::kCreate, reason::kLeadNotFound, "POST /leads",
-                         &mapping::LeadFieldFromKommoPath};
-    OnLoop([this, body = std::move(body), context, options, done = std::move(done)]() mutable {
-      Send(Method::kPost, "/leads", "", std::move(body), context, options,
-           [this, context, options,
-            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-             absl::StatusOr<int64_t> id = CreatedId(std::move(response), "leads", context);
-             if (!id.ok()) return done(id.status());
-             ReadLead(*id, options, /*after_write=*/true, std::move(done));
-           });
+    loop_->Post([this, request, options = std::move(options), done = std::move(done)]() mutable {
+      if (!Coalescing()) return CreateLeadAlone(request, std::move(options), std::move(done));
+      EnqueueWrite(lead_creates_, lead_create_spec_, request, std::move(options), std::move(done));
     });
   }
 
   void UpdateLead(const v1::UpdateLeadRequest& request, CallOptions options,
                   Done<Lead> done) override {
-    const int64_t lead_id = request.lead_id();
     const bool changes = request.has_name() || request.has_price() ||
                          request.has_responsible_user_id() || request.has_pipeline_id() ||
                          request.has_status_id();
-    if (!changes) {  // nothing to write: the current lead is the answer
-      OnLoop([this, lead_id, options, done = std::move(done)]() mutable {
-        ReadLead(lead_id, options, /*after_write=*/false, std::move(done));
-      });
-      return;
-    }
-    std::string body = mapping::LeadUpdateBody(request);
-    ErrorContext context{RequestKind::kUpdate, reason::kLeadNotFound, "PATCH /leads/{id}",
-                         &mapping::LeadFieldFromKommoPath};
-    OnLoop([this, lead_id, body = std::move(body), context, options,
-            done = std::move(done)]() mutable {
-      Send(Method::kPatch, absl::StrCat("/leads/", lead_id), "", std::move(body), context, options,
-           [this, lead_id, context, options,
-            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-             if (!response.ok()) return done(response.status());
-             if (response->status == 204) {
-               return done(MakeError(absl::StatusCode::kNotFound,
-                                     absl::StrCat("lead ", lead_id, " does not exist"),
-                                     reason::kLeadNotFound, {{"lead_id", absl::StrCat(lead_id)}}));
-             }
-             if (!IsSuccess(response->status)) {
-               return done(ErrorFromResponse(*response, context));
-             }
-             ReadLead(lead_id, options, /*after_write=*/true, std::move(done));
-           });
+    loop_->Post([this, request, changes, options = std::move(options),
+                 done = std::move(done)]() mutable {
+      if (!changes) {  // nothing to write: the current lead is the answer
+        return ReadLead(request.lead_id(), std::move(options), std::move(done));
+      }
+      if (!Coalescing()) return UpdateLeadAlone(request, std::move(options), std::move(done));
+      EnqueueWrite(lead_updates_, lead_update_spec_, request, std::move(options), std::move(done));
     });
   }
 
   void GetLead(int64_t lead_id, CallOptions options, Done<Lead> done) override {
-    OnLoop([this, lead_id, options, done = std::move(done)]() mutable {
-      ReadLead(lead_id, options, /*after_write=*/false, std::move(done));
+    loop_->Post([this, lead_id, options = std::move(options), done = std::move(done)]() mutable {
+      ReadLead(lead_id, std::move(options), std::move(done));
     });
   }
 
   void SearchLeads(const std::string& query, int64_t page, int32_t limit, CallOptions options,
                    Done<LeadPageResult> done) override {
     std::string params = ListParams(query, page, limit, /*with_contacts=*/true);
-    OnLoop([this, params = std::move(params), options, done = std::move(done)]() mutable {
-      ErrorContext context{RequestKind::kRead, reason::kLeadNotFound, "GET /leads", nullptr};
-      Send(Method::kGet, "/leads", std::move(params), "", context, options,
-           [context, done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-             if (!response.ok()) return done(response.status());
-             if (response->status == 204) return done(LeadPageResult{});
-             if (!IsSuccess(response->status)) return done(ErrorFromResponse(*response, context));
-             absl::StatusOr<mapping::LeadPage> parsed = mapping::ParseLeadPage(response->body);
-             if (!parsed.ok()) return done(parsed.status());
-             done(LeadPageResult{std::move(parsed->leads), parsed->has_next});
-           });
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      RequestSpec spec;
+      spec.path = "/leads";
+      spec.params = params;
+      spec.context = {RequestKind::kRead, reason::kLeadNotFound, "GET /leads", nullptr};
+      SharedRead<LeadPageResult>(
+          lead_searches_, absl::StrCat("/leads?", params), std::move(spec), std::move(options),
+          std::move(done),
+          [](absl::StatusOr<HttpResponse> response,
+             const ErrorContext& context) -> absl::StatusOr<LeadPageResult> {
+            if (!response.ok()) return response.status();
+            if (response->status == 204) return LeadPageResult{};
+            if (!IsSuccess(response->status)) return ErrorFromResponse(*response, context);
+            absl::StatusOr<mapping::LeadPage> parsed = mapping::ParseLeadPage(response->body);
+            if (!parsed.ok()) return parsed.status();
+            return LeadPageResult{std::move(parsed->leads), parsed->has_next};
+          });
     });
   }
 
+  // ---- contacts ---------------------------------------------------------------------------------
+
   void CreateContact(const v1::CreateContactRequest& request, CallOptions options,
                      Done<Contact> done) override {
-    const mapping::ContactCreateItem item{kSingleRequestId, &request};
-    std::string body = mapping::ContactsCreateBody({&item, 1});
-    auto sent = std::make_shared<const v1::CreateContactRequest>(request);
-    ErrorContext context{
-        RequestKind::kCreate, reason::kContactNotFound, "POST /contacts",
-        [sent](absl::string_view path) { return mapping::ContactFieldFromKommoPath(path, *sent); }};
-    OnLoop([this, body = std::move(body), context, options, done = std::move(done)]() mutable {
-      Send(Method::kPost, "/contacts", "", std::move(body), context, options,
-           [this, context, options,
-            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-             absl::StatusOr<int64_t> id = CreatedId(std::move(response), "contacts", context);
-             if (!id.ok()) return done(id.status());
-             ReadContact(*id, options, /*after_write=*/true, std::move(done));
-           });
+    loop_->Post([this, request, options = std::move(options), done = std::move(done)]() mutable {
+      if (!Coalescing()) return CreateContactAlone(request, std::move(options), std::move(done));
+      EnqueueWrite(contact_creates_, contact_create_spec_, request, std::move(options),
+                   std::move(done));
     });
   }
 
   void GetContact(int64_t contact_id, CallOptions options, Done<Contact> done) override {
-    OnLoop([this, contact_id, options, done = std::move(done)]() mutable {
-      ReadContact(contact_id, options, /*after_write=*/false, std::move(done));
+    loop_->Post([this, contact_id, options = std::move(options), done = std::move(done)]() mutable {
+      ReadContact(contact_id, std::move(options), std::move(done));
     });
   }
 
   void SearchContacts(const std::string& query, int64_t page, int32_t limit, CallOptions options,
                       Done<ContactPageResult> done) override {
     std::string params = ListParams(query, page, limit, /*with_contacts=*/false);
-    OnLoop([this, params = std::move(params), options, done = std::move(done)]() mutable {
-      ErrorContext context{RequestKind::kRead, reason::kContactNotFound, "GET /contacts", nullptr};
-      Send(Method::kGet, "/contacts", std::move(params), "", context, options,
-           [context, done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-             if (!response.ok()) return done(response.status());
-             if (response->status == 204) return done(ContactPageResult{});
-             if (!IsSuccess(response->status)) return done(ErrorFromResponse(*response, context));
-             absl::StatusOr<mapping::ContactPage> parsed =
-                 mapping::ParseContactPage(response->body);
-             if (!parsed.ok()) return done(parsed.status());
-             done(ContactPageResult{std::move(parsed->contacts), parsed->has_next});
-           });
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      RequestSpec spec;
+      spec.path = "/contacts";
+      spec.params = params;
+      spec.context = {RequestKind::kRead, reason::kContactNotFound, "GET /contacts", nullptr};
+      SharedRead<ContactPageResult>(
+          contact_searches_, absl::StrCat("/contacts?", params), std::move(spec),
+          std::move(options), std::move(done),
+          [](absl::StatusOr<HttpResponse> response,
+             const ErrorContext& context) -> absl::StatusOr<ContactPageResult> {
+            if (!response.ok()) return response.status();
+            if (response->status == 204) return ContactPageResult{};
+            if (!IsSuccess(response->status)) return ErrorFromResponse(*response, context);
+            absl::StatusOr<mapping::ContactPage> parsed = mapping::ParseContactPage(response->body);
+            if (!parsed.ok()) return parsed.status();
+            return ContactPageResult{std::move(parsed->contacts), parsed->has_next};
+          });
     });
   }
 
  private:
-  void OnLoop(EventLoop::Task task) { loop_->Post(std::move(task)); }
+  bool Coalescing() const { return options_.coalesce_window > absl::ZeroDuration(); }
 
   static std::string ListParams(const std::string& query, int64_t page, int32_t limit,
                                 bool with_contacts) {
@@ -193,19 +279,459 @@ class KommoClientImpl final : public KommoClient {
     return params;
   }
 
-  // The id Kommo gave the single item of a create, from the POST's response.
-  static absl::StatusOr<int64_t> CreatedId(absl::StatusOr<HttpResponse> response,
-                                           absl::string_view entity, const ErrorContext& context) {
+  // ---- waiters ----------------------------------------------------------------------------------
+
+  template <typename T>
+  static WaiterPtr<T> NewWaiter(const CallOptions& options, Done<T> done) {
+    auto waiter = std::make_shared<Waiter<T>>();
+    waiter->done = std::move(done);
+    waiter->deadline = options.deadline;
+    waiter->cancel = options.cancel;
+    return waiter;
+  }
+
+  template <typename T>
+  void Complete(const WaiterPtr<T>& waiter, absl::StatusOr<T> result) {
+    if (waiter->finished) return;
+    waiter->finished = true;
+    if (waiter->timer != 0) loop_->CancelTimer(waiter->timer);
+    waiter->timer = 0;
+    if (waiter->cancel != nullptr) waiter->cancel->ClearHook();
+    Done<T> done = std::move(waiter->done);
+    done(std::move(result));
+  }
+
+  // Makes `waiter` leave its group at its deadline or when its caller cancels: it finishes with
+  // `error(code)`, then `detached` runs so the group can forget it. Returns false when the call
+  // was cancelled already (it has finished).
+  template <typename T>
+  bool Arm(const WaiterPtr<T>& waiter, std::function<absl::Status(absl::StatusCode)> error,
+           std::function<void()> detached) {
+    auto leave = [this, waiter, error, detached](absl::StatusCode code) {
+      if (waiter->finished) return;
+      Complete<T>(waiter, error(code));
+      detached();
+    };
+    if (waiter->cancel != nullptr &&
+        !waiter->cancel->SetHook(loop_, [leave] { leave(absl::StatusCode::kCancelled); })) {
+      leave(absl::StatusCode::kCancelled);
+      return false;
+    }
+    if (waiter->deadline != absl::InfiniteFuture()) {
+      waiter->timer = loop_->RunAt(waiter->deadline, [waiter, leave] {
+        waiter->timer = 0;
+        leave(absl::StatusCode::kDeadlineExceeded);
+      });
+    }
+    return true;
+  }
+
+  static absl::Status LeaveError(absl::StatusCode code, absl::string_view what,
+                                 bool outcome_unknown) {
+    const bool deadline = code == absl::StatusCode::kDeadlineExceeded;
+    std::map<std::string, std::string> metadata;
+    if (outcome_unknown) metadata["outcome"] = "unknown";
+    return MakeError(
+        code,
+        absl::StrCat(
+            deadline ? "deadline exceeded" : "call cancelled", " waiting for ", what,
+            outcome_unknown ? "; the write was sent and may or may not have happened" : ""),
+        outcome_unknown ? reason::kWriteOutcomeUnknown
+                        : (deadline ? reason::kDeadlineExceeded : reason::kCancelled),
+        metadata);
+  }
+
+  // ---- shared reads -----------------------------------------------------------------------------
+
+  // Identical reads in flight at once share one request: the first caller's request is sent, the
+  // others wait for its answer. A caller that leaves (deadline, cancel) only leaves; when every
+  // caller has left before the request was answered, the request is cancelled too (leaving the
+  // rate-limit queue unsent if it was still waiting).
+  template <typename T>
+  void SharedRead(
+      Flights<T>& flights, std::string key, RequestSpec spec, CallOptions options, Done<T> done,
+      std::function<absl::StatusOr<T>(absl::StatusOr<HttpResponse>, const ErrorContext&)> parse) {
+    WaiterPtr<T> waiter = NewWaiter<T>(options, std::move(done));
+    std::shared_ptr<Flight<T>> flight;
+    auto it = flights.find(key);
+    // Join only a flight that will not give up before this caller would.
+    const bool join =
+        it != flights.end() && !it->second->answered && it->second->deadline >= waiter->deadline;
+    if (join) {
+      flight = it->second;
+    } else {
+      flight = std::make_shared<Flight<T>>();
+      flight->deadline = waiter->deadline;
+      flights[key] = flight;
+    }
+    flight->waiters.push_back(waiter);
+    const std::string what = spec.context.what;
+    auto detached = [&flights, flight, key] {
+      for (const WaiterPtr<T>& other : flight->waiters) {
+        if (!other->finished) return;
+      }
+      if (!flight->answered) flight->cancel->Cancel();
+      auto found = flights.find(key);
+      if (found != flights.end() && found->second == flight) flights.erase(found);
+    };
+    if (!Arm<T>(
+            waiter, [what](absl::StatusCode code) { return LeaveError(code, what, false); },
+            detached)) {
+      return;
+    }
+    if (join) return;
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), CallOptions{flight->deadline, flight->cancel},
+                    [this, &flights, flight, key, context,
+                     parse = std::move(parse)](absl::StatusOr<HttpResponse> response) {
+                      flight->answered = true;
+                      auto found = flights.find(key);
+                      if (found != flights.end() && found->second == flight) {
+                        flights.erase(found);
+                      }
+                      const absl::StatusOr<T> result = parse(std::move(response), context);
+                      for (const WaiterPtr<T>& each : flight->waiters) Complete<T>(each, result);
+                    });
+  }
+
+  void ReadLead(int64_t id, CallOptions options, Done<Lead> done) {
+    RequestSpec spec;
+    spec.path = absl::StrCat("/leads/", id);
+    spec.params = "with=contacts";
+    spec.context = {RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr};
+    std::string key = absl::StrCat(spec.path, "?", spec.params);  // before `spec` is moved
+    SharedRead<Lead>(lead_reads_, std::move(key), std::move(spec), std::move(options),
+                     std::move(done),
+                     [id](absl::StatusOr<HttpResponse> response,
+                          const ErrorContext& context) -> absl::StatusOr<Lead> {
+                       if (!response.ok()) return response.status();
+                       if (response->status == 204 || response->status == 404) {
+                         return NotFound("lead", id, reason::kLeadNotFound);
+                       }
+                       if (!IsSuccess(response->status)) {
+                         return ErrorFromResponse(*response, context);
+                       }
+                       return mapping::ParseLead(response->body);
+                     });
+  }
+
+  void ReadContact(int64_t id, CallOptions options, Done<Contact> done) {
+    RequestSpec spec;
+    spec.path = absl::StrCat("/contacts/", id);
+    spec.context = {RequestKind::kRead, reason::kContactNotFound, "GET /contacts/{id}", nullptr};
+    std::string key = spec.path;  // before `spec` is moved
+    SharedRead<Contact>(contact_reads_, std::move(key), std::move(spec), std::move(options),
+                        std::move(done),
+                        [id](absl::StatusOr<HttpResponse> response,
+                             const ErrorContext& context) -> absl::StatusOr<Contact> {
+                          if (!response.ok()) return response.status();
+                          if (response->status == 204 || response->status == 404) {
+                            return NotFound("contact", id, reason::kContactNotFound);
+                          }
+                          if (!IsSuccess(response->status)) {
+                            return ErrorFromResponse(*response, context);
+                          }
+                          return mapping::ParseContact(response->body);
+                        });
+  }
+
+  // ---- batched read-back --------------------------------------------------------------------
+
+  // Reads written entities back with one list request per batch
+  // (GET /{plural}?filter[id][]=...), so a batch of N writes costs 2 requests, not N + 1.
+  template <typename Entity>
+  void ReadBack(const std::string& plural, bool with_contacts,
+                std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written, absl::Time deadline) {
+    std::string params = absl::StrCat("limit=", kMaxIdsPerList);
+    if (with_contacts) absl::StrAppend(&params, "&with=contacts");
+    for (const auto& [id, waiter] : written) absl::StrAppend(&params, "&filter[id][]=", id);
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", plural);
+    spec.params = std::move(params);
+    spec.context = {RequestKind::kRead, "", absl::StrCat("GET /", plural), nullptr};
+    const std::string entity = plural.substr(0, plural.size() - 1);
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), CallOptions{deadline, nullptr},
+                    [this, written = std::move(written), entity,
+                     context](absl::StatusOr<HttpResponse> response) mutable {
+                      std::map<int64_t, Entity> found;
+                      absl::Status error;
+                      if (!response.ok()) {
+                        error = response.status();
+                      } else if (response->status != 204 && !IsSuccess(response->status)) {
+                        error = ErrorFromResponse(*response, context);
+                      } else if (response->status != 204) {
+                        error = ParseInto(response->body, found);
+                      }
+                      for (auto& [id, waiter] : written) {
+                        auto it = found.find(id);
+                        if (it != found.end()) {
+                          Complete<Entity>(waiter, std::move(it->second));
+                        } else {
+                          Complete<Entity>(
+                              waiter,
+                              ReadBackFailed(error.ok() ? MakeError(absl::StatusCode::kUnavailable,
+                                                                    "Kommo did not return it yet",
+                                                                    reason::kKommoUnavailable)
+                                                        : error,
+                                             entity, id));
+                        }
+                      }
+                    });
+  }
+
+  static absl::Status ParseInto(absl::string_view body, std::map<int64_t, Lead>& found) {
+    absl::StatusOr<mapping::LeadPage> page = mapping::ParseLeadPage(body);
+    if (!page.ok()) return page.status();
+    for (Lead& lead : page->leads) found[lead.id()] = std::move(lead);
+    return absl::OkStatus();
+  }
+  static absl::Status ParseInto(absl::string_view body, std::map<int64_t, Contact>& found) {
+    absl::StatusOr<mapping::ContactPage> page = mapping::ParseContactPage(body);
+    if (!page.ok()) return page.status();
+    for (Contact& contact : page->contacts) found[contact.id()] = std::move(contact);
+    return absl::OkStatus();
+  }
+
+  void ReadBackWritten(std::vector<std::pair<int64_t, WaiterPtr<Lead>>> written,
+                       absl::Time deadline) {
+    ReadBack<Lead>("leads", /*with_contacts=*/true, std::move(written), deadline);
+  }
+  void ReadBackWritten(std::vector<std::pair<int64_t, WaiterPtr<Contact>>> written,
+                       absl::Time deadline) {
+    ReadBack<Contact>("contacts", /*with_contacts=*/false, std::move(written), deadline);
+  }
+
+  // ---- batched writes -----------------------------------------------------------------------
+
+  template <typename Request, typename Entity>
+  void EnqueueWrite(WriteQueue<Request, Entity>& queue, const WriteSpec<Request>& spec,
+                    const Request& request, CallOptions options, Done<Entity> done) {
+    using Item = WriteItem<Request, Entity>;
+    auto item = std::make_shared<Item>();
+    item->request_id = absl::StrCat(next_request_id_++);
+    item->request = request;
+    item->waiter = NewWaiter<Entity>(options, std::move(done));
+    // A batch forming now goes at `forming_slot`; a call that cannot wait that long is refused
+    // at once, as the rate limiter refuses a lone call (Kommo is not called).
+    const absl::Time slot = queue.forming ? queue.forming_slot : requester_.NextSlot();
+    if (slot > item->waiter->deadline) {
+      absl::Status refused = MakeError(
+          absl::StatusCode::kResourceExhausted,
+          absl::StrCat("Kommo's rate limit cannot admit this call before its deadline; Kommo was "
+                       "not called (",
+                       spec.what, ")"),
+          reason::kRateLimitQueueTimeout);
+      SetRetryDelay(refused, slot - loop_->Now());
+      return Complete<Entity>(item->waiter, std::move(refused));
+    }
+    const std::string what = spec.what;
+    const bool create = spec.kind == RequestKind::kCreate;
+    if (!Arm<Entity>(
+            item->waiter,
+            [item, what, create](absl::StatusCode code) {
+              return LeaveError(code, what, create && item->sent);
+            },
+            [] {})) {
+      return;
+    }
+    queue.pending.push_back(item);
+    if (!queue.forming) FormBatch(queue, spec);
+  }
+
+  // Starts the next batch: it asks for a rate-limit slot (after the coalescing window), and takes
+  // the items pending when the slot comes, up to max_batch_items.
+  template <typename Request, typename Entity>
+  void FormBatch(WriteQueue<Request, Entity>& queue, const WriteSpec<Request>& spec) {
+    using ItemPtr = std::shared_ptr<WriteItem<Request, Entity>>;
+    queue.forming = true;
+    queue.forming_slot = std::max(requester_.NextSlot(), loop_->Now() + options_.coalesce_window);
+    loop_->RunAt(loop_->Now() + options_.coalesce_window, [this, &queue, &spec] {
+      // The batch lives as long as its latest caller is willing to wait.
+      absl::Time deadline = absl::InfinitePast();
+      for (const ItemPtr& item : queue.pending) {
+        if (!item->waiter->finished) deadline = std::max(deadline, item->waiter->deadline);
+      }
+      if (deadline == absl::InfinitePast()) {  // every caller left before the batch formed
+        queue.pending.clear();
+        queue.forming = false;
+        return;
+      }
+      auto batch = std::make_shared<std::vector<ItemPtr>>();
+      auto prepared = std::make_shared<bool>(false);
+      RequestSpec request;
+      request.method = spec.method;
+      request.path = spec.path;
+      request.context = {spec.kind, spec.not_found_reason, spec.what, nullptr};
+      request.prepare = [this, &queue, &spec, batch, prepared](std::string& body) {
+        *prepared = true;
+        queue.forming = false;
+        std::set<int64_t> keys;
+        std::deque<ItemPtr> later;
+        while (!queue.pending.empty() &&
+               static_cast<int>(batch->size()) < options_.max_batch_items) {
+          ItemPtr item = std::move(queue.pending.front());
+          queue.pending.pop_front();
+          if (item->waiter->finished) continue;
+          if (spec.key && !keys.insert(spec.key(item->request)).second) {
+            later.push_back(std::move(item));
+            continue;
+          }
+          item->sent = true;
+          batch->push_back(std::move(item));
+        }
+        while (!later.empty()) {
+          queue.pending.push_front(std::move(later.back()));
+          later.pop_back();
+        }
+        if (!queue.pending.empty()) FormBatch(queue, spec);
+        if (batch->empty()) return false;
+        std::vector<std::pair<std::string, const Request*>> items;
+        for (const ItemPtr& item : *batch) items.emplace_back(item->request_id, &item->request);
+        body = spec.body(items);
+        return true;
+      };
+      requester_.Send(
+          std::move(request), CallOptions{deadline, nullptr},
+          [this, &queue, &spec, batch, prepared](absl::StatusOr<HttpResponse> response) {
+            if (!*prepared) {
+              // Refused before it was sent (the rate limit cannot meet even the latest deadline,
+              // or Kommo blocks the account): the calls it would have carried learn why.
+              queue.forming = false;
+              const absl::Status error =
+                  response.ok() ? absl::InternalError("batch answered unsent") : response.status();
+              int failed = 0;
+              while (!queue.pending.empty() && failed < options_.max_batch_items) {
+                ItemPtr item = std::move(queue.pending.front());
+                queue.pending.pop_front();
+                if (item->waiter->finished) continue;
+                Complete<Entity>(item->waiter, error);
+                ++failed;
+              }
+              if (!queue.pending.empty()) FormBatch(queue, spec);
+              return;
+            }
+            OnBatchAnswered(queue, spec, *batch, std::move(response));
+          });
+    });
+  }
+
+  template <typename Request, typename Entity>
+  void OnBatchAnswered(WriteQueue<Request, Entity>& queue, const WriteSpec<Request>& spec,
+                       std::vector<std::shared_ptr<WriteItem<Request, Entity>>>& batch,
+                       absl::StatusOr<HttpResponse> response) {
+    using ItemPtr = std::shared_ptr<WriteItem<Request, Entity>>;
+    for (const ItemPtr& item : batch) item->sent = false;
+    if (batch.empty()) return;  // nothing was sent
+    const ErrorContext context{spec.kind, spec.not_found_reason, spec.what, nullptr};
+    auto fail_all = [this, &batch](const absl::Status& error) {
+      for (const ItemPtr& item : batch) Complete<Entity>(item->waiter, error);
+    };
+    if (!response.ok()) return fail_all(response.status());
+
+    if (response->status == 400) {
+      std::optional<mapping::Problem> problem = mapping::ParseProblem(response->body);
+      if (problem.has_value() && !problem->validation_errors.empty()) {
+        std::map<std::string, std::vector<FieldViolation>> by_item;
+        std::map<std::string, bool> unknown_id;
+        for (const mapping::ValidationError& error : problem->validation_errors) {
+          by_item[error.request_id];  // ensure the key exists
+          unknown_id[error.request_id] |= spec.kind == RequestKind::kUpdate && error.path == "id";
+        }
+        bool named_any = false;
+        for (const ItemPtr& item : batch) named_any |= by_item.count(item->request_id) > 0;
+        const absl::Status base = ErrorFromResponse(*response, context);
+        if (named_any) {
+          std::deque<ItemPtr> again;
+          for (const ItemPtr& item : batch) {
+            if (by_item.count(item->request_id) == 0) {
+              if (item->waiter->finished) continue;
+              if (item->resends++ < kMaxResends) {
+                again.push_back(item);
+              } else {
+                Complete<Entity>(item->waiter, base);
+              }
+              continue;
+            }
+            if (unknown_id[item->request_id]) {
+              const int64_t id = spec.key ? spec.key(item->request) : 0;
+              Complete<Entity>(item->waiter, NotFound(spec.entity, id, spec.not_found_reason));
+              continue;
+            }
+            // This item's own error: the batch's code, message and ErrorInfo, and only the
+            // violations Kommo listed under this item's request_id, named by our fields.
+            absl::Status own_error(base.code(), base.message());
+            if (auto info = GetErrorInfo(base)) {
+              SetErrorInfo(own_error, info->reason(),
+                           {info->metadata().begin(), info->metadata().end()});
+            }
+            std::vector<FieldViolation> violations;
+            for (const mapping::ValidationError& each : problem->validation_errors) {
+              if (each.request_id != item->request_id) continue;
+              std::string description = each.detail.empty() ? each.code : each.detail;
+              if (!each.code.empty() && !each.detail.empty()) {
+                absl::StrAppend(&description, " (", each.code, ")");
+              }
+              violations.push_back({spec.field(each.path, item->request), std::move(description)});
+            }
+            AddFieldViolations(own_error, violations);
+            Complete<Entity>(item->waiter, own_error);
+          }
+          // Kommo saved nothing of a rejected batch: the others go again, first in line.
+          for (auto it = again.rbegin(); it != again.rend(); ++it) queue.pending.push_front(*it);
+          if (!again.empty() && !queue.forming) FormBatch(queue, spec);
+          return;
+        }
+      }
+    }
+    if (!IsSuccess(response->status) || response->status == 204) {
+      if (spec.kind == RequestKind::kUpdate && response->status == 404) {
+        for (const ItemPtr& item : batch) {
+          Complete<Entity>(item->waiter,
+                           NotFound(spec.entity, spec.key(item->request), spec.not_found_reason));
+        }
+        return;
+      }
+      return fail_all(ErrorFromResponse(*response, context));
+    }
+    absl::StatusOr<std::map<std::string, int64_t>> ids =
+        mapping::ParseCreatedIds(response->body, spec.plural);
+    std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written;
+    absl::Time deadline = loop_->Now();
+    for (const ItemPtr& item : batch) {
+      if (item->waiter->finished) continue;  // its caller left; the write stands
+      const bool found = ids.ok() && ids->count(item->request_id) > 0;
+      if (!found) {
+        absl::Status error = ids.ok() ? MakeError(absl::StatusCode::kInternal,
+                                                  absl::StrCat("Kommo's answer to ", spec.what,
+                                                               " holds no result for this item"),
+                                                  reason::kKommoBadResponse)
+                                      : ids.status();
+        AddErrorMetadata(error, "outcome", "written_id_unknown");  // Kommo answered 2xx
+        Complete<Entity>(item->waiter, error);
+        continue;
+      }
+      written.emplace_back(ids->at(item->request_id), item->waiter);
+      deadline = std::max(deadline, item->waiter->deadline);
+    }
+    if (!written.empty()) ReadBackWritten(std::move(written), deadline);
+  }
+
+  // ---- one request per call (coalescing off) ------------------------------------------------
+
+  // The id Kommo gave the single item of a write.
+  static absl::StatusOr<int64_t> WrittenId(absl::StatusOr<HttpResponse> response,
+                                           absl::string_view plural, const ErrorContext& context) {
     if (!response.ok()) return response.status();
     if (!IsSuccess(response->status) || response->status == 204) {
       return ErrorFromResponse(*response, context);
     }
     absl::StatusOr<std::map<std::string, int64_t>> ids =
-        mapping::ParseCreatedIds(response->body, entity);
+        mapping::ParseCreatedIds(response->body, plural);
     absl::Status error;
     if (!ids.ok()) {
       error = ids.status();
-    } else if (auto it = ids->find(kSingleRequestId); it != ids->end()) {
+    } else if (auto it = ids->find("0"); it != ids->end()) {
       return it->second;
     } else {
       error = MakeError(
@@ -213,349 +739,104 @@ class KommoClientImpl final : public KommoClient {
           absl::StrCat("Kommo's answer to ", context.what, " holds no result for the item sent"),
           reason::kKommoBadResponse);
     }
-    // Kommo answered 2xx, so it did create something: say so.
-    AddErrorMetadata(error, "outcome", "created_id_unknown");
+    AddErrorMetadata(error, "outcome", "created_id_unknown");  // Kommo answered 2xx: it acted
     return error;
   }
 
-  void ReadLead(int64_t id, CallOptions options, bool after_write, Done<Lead> done) {
-    ErrorContext context{RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr};
-    Send(Method::kGet, absl::StrCat("/leads/", id), "with=contacts", "", context, options,
-         [id, after_write, context,
-          done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-           absl::StatusOr<Lead> lead = [&]() -> absl::StatusOr<Lead> {
-             if (!response.ok()) return response.status();
-             if (response->status == 204) {
-               return MakeError(absl::StatusCode::kNotFound,
-                                absl::StrCat("lead ", id, " does not exist"), reason::kLeadNotFound,
-                                {{"lead_id", absl::StrCat(id)}});
-             }
-             if (!IsSuccess(response->status)) return ErrorFromResponse(*response, context);
-             return mapping::ParseLead(response->body);
-           }();
-           if (!lead.ok() && after_write) return done(ReadBackFailed(lead.status(), "lead", id));
-           done(std::move(lead));
-         });
-  }
-
-  void ReadContact(int64_t id, CallOptions options, bool after_write, Done<Contact> done) {
-    ErrorContext context{RequestKind::kRead, reason::kContactNotFound, "GET /contacts/{id}",
-                         nullptr};
-    Send(Method::kGet, absl::StrCat("/contacts/", id), "", "", context, options,
-         [id, after_write, context,
-          done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-           absl::StatusOr<Contact> contact = [&]() -> absl::StatusOr<Contact> {
-             if (!response.ok()) return response.status();
-             if (response->status == 204) {
-               return MakeError(absl::StatusCode::kNotFound,
-                                absl::StrCat("contact ", id, " does not exist"),
-                                reason::kContactNotFound, {{"contact_id", absl::StrCat(id)}});
-             }
-             if (!IsSuccess(response->status)) return ErrorFromResponse(*response, context);
-             return mapping::ParseContact(response->body);
-           }();
-           if (!contact.ok() && after_write) {
-             return done(ReadBackFailed(contact.status(), "contact", id));
-           }
-           done(std::move(contact));
-         });
-  }
-
-  // One logical request to Kommo and its attempts. Owned by the callbacks that refer to it; all
-  // fields are touched on the loop thread only.
-  struct Exchange {
-    enum class Phase { kIdle, kWaitingSlot, kInFlight, kBackingOff, kDone };
-
-    http::HttpRequest request;
-    ErrorContext context;
-    CallOptions options;
-    ResponseDone done;
-    Phase phase = Phase::kIdle;
-    int attempts = 0;
-    bool probe = false;  // this attempt tests whether Kommo still blocks the account
-    RateLimiter::Ticket ticket = 0;
-    http::HttpTransport::RequestId transfer = 0;
-    EventLoop::TimerId timer = 0;
-    absl::Time queued_at;  // when the current attempt asked for its rate-limit slot
-    absl::Time sent_at;    // when the current attempt was handed to the transport
-  };
-  using ExchangePtr = std::shared_ptr<Exchange>;
-
-  // Sends one request within the account's rate limit and the call's deadline, retrying what is
-  // safe to retry. `done` gets the HTTP response whatever its status, or the error of the last
-  // attempt. Loop thread only.
-  void Send(Method method, std::string path, std::string params, std::string body,
-            const ErrorContext& context, CallOptions options, ResponseDone done) {
-    auto exchange = std::make_shared<Exchange>();
-    exchange->request.method = method;
-    exchange->request.url =
-        absl::StrCat(options_.api_base_url, path, params.empty() ? "" : "?", params);
-    exchange->request.body = std::move(body);
-    exchange->context = context;
-    exchange->options = std::move(options);
-    exchange->done = std::move(done);
-    if (exchange->options.cancel != nullptr &&
-        !exchange->options.cancel->SetHook(loop_, [this, exchange] { Cancel(exchange); })) {
-      return Finish(exchange, Cancelled(*exchange));
-    }
-    StartAttempt(exchange);
-  }
-
-  absl::Status Cancelled(const Exchange& exchange) const {
-    // Only an attempt in flight can have reached Kommo; Cancel() handles that case through the
-    // transport, so here nothing was sent.
-    return ErrorFromTransport(absl::CancelledError("cancelled"), /*request_sent=*/false,
-                              /*call_deadline_passed=*/false, exchange.context);
-  }
-
-  absl::Status DeadlineBeforeSending(const Exchange& exchange) const {
-    return MakeError(absl::StatusCode::kDeadlineExceeded,
-                     absl::StrCat("deadline exceeded before ", exchange.context.what,
-                                  exchange.attempts == 0 ? " was sent" : " could be retried"),
-                     reason::kDeadlineExceeded);
-  }
-
-  // Fails fast while Kommo blocks the account; lets one probe through when the block may be over.
-  absl::Status CircuitAdmits(Exchange& exchange, bool sending) {
-    const absl::Time now = loop_->Now();
-    if (circuit_ == Circuit::kClosed) return absl::OkStatus();
-    if (circuit_ == Circuit::kOpen && now >= circuit_open_until_) {
-      if (!sending) return absl::OkStatus();  // may become the probe when its slot comes
-      circuit_ = Circuit::kProbing;
-      exchange.probe = true;
-      return absl::OkStatus();
-    }
-    ++stats_.circuit_rejections;
-    absl::Status status = MakeError(
-        absl::StatusCode::kUnavailable,
-        absl::StrCat("Kommo is blocking this account's API access (HTML 403 after rate-limit "
-                     "abuse); calls fail fast until a probe gets through. ",
-                     exchange.context.what, " was not sent"),
-        reason::kKommoAccountBlocked, {{"circuit", "open"}});
-    SetRetryDelay(status, std::max(circuit_open_until_ - now, absl::Seconds(1)));
-    return status;
-  }
-
-  void OpenCircuit() {
-    const bool was_closed = circuit_ == Circuit::kClosed;
-    circuit_ = Circuit::kOpen;
-    circuit_open_until_ = loop_->Now() + options_.circuit_open_duration;
-    if (options_.metrics != nullptr) options_.metrics->circuit_open.store(1);
-    if (was_closed) {
-      ++stats_.circuit_opened;
-      log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
-                 {{"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
-    }
-  }
-
-  void StartAttempt(const ExchangePtr& exchange) {
-    if (exchange->phase == Exchange::Phase::kDone) return;
-    if (loop_->Now() >= exchange->options.deadline) {
-      return Finish(exchange, DeadlineBeforeSending(*exchange));
-    }
-    if (absl::Status admitted = CircuitAdmits(*exchange, /*sending=*/false); !admitted.ok()) {
-      return Finish(exchange, admitted);
-    }
-    exchange->phase = Exchange::Phase::kWaitingSlot;
-    exchange->queued_at = loop_->Now();
-    const RateLimiter::Ticket ticket =
-        limiter_.Acquire(exchange->options.deadline, [this, exchange](absl::Status granted) {
-          exchange->ticket = 0;
-          if (exchange->phase != Exchange::Phase::kWaitingSlot) return;
-          if (options_.metrics != nullptr && granted.ok()) {
-            options_.metrics->rate_limit_wait->Observe(
-                {}, absl::ToDoubleSeconds(loop_->Now() - exchange->queued_at));
-          }
-          UpdateGauges();
-          if (!granted.ok()) return Finish(exchange, std::move(granted));
-          SendAttempt(exchange);
-        });
-    if (ticket != 0) exchange->ticket = ticket;
-    UpdateGauges();
-  }
-
-  void SendAttempt(const ExchangePtr& exchange) {
-    const absl::Duration left = exchange->options.deadline - loop_->Now();
-    if (left <= absl::ZeroDuration()) return Finish(exchange, DeadlineBeforeSending(*exchange));
-    if (absl::Status admitted = CircuitAdmits(*exchange, /*sending=*/true); !admitted.ok()) {
-      return Finish(exchange, admitted);
-    }
-    const bool capped_by_deadline = left < options_.request_timeout;
-    http::HttpRequest request = exchange->request;
-    request.timeout = capped_by_deadline ? left : options_.request_timeout;
-    // Asked at every attempt, so a rotated token is used from the next request on.
-    request.headers.emplace_back(
-        "Authorization",
-        absl::StrCat("Bearer ", options_.token_source != nullptr ? options_.token_source->Token()
-                                                                 : options_.access_token));
-    exchange->phase = Exchange::Phase::kInFlight;
-    ++exchange->attempts;
-    ++stats_.requests;
-    if (exchange->attempts == 1) {
-      retry_budget_ =
-          std::min(options_.retry_budget_max, retry_budget_ + options_.retry_budget_ratio);
+  template <typename Entity>
+  void ReadBackOne(int64_t id, CallOptions options, Done<Entity> done) {
+    auto read_done = [id, done = std::move(done)](absl::StatusOr<Entity> entity) mutable {
+      if (!entity.ok()) {
+        return done(
+            ReadBackFailed(entity.status(), std::is_same_v<Entity, Lead> ? "lead" : "contact", id));
+      }
+      done(std::move(entity));
+    };
+    if constexpr (std::is_same_v<Entity, Lead>) {
+      ReadLead(id, std::move(options), std::move(read_done));
     } else {
-      ++stats_.retries;
-      if (options_.metrics != nullptr) {
-        options_.metrics->retries->Increment({{"endpoint", exchange->context.what}});
-      }
-    }
-    exchange->sent_at = loop_->Now();
-    exchange->transfer = transport_->Send(
-        std::move(request), [this, exchange, capped_by_deadline](http::HttpResult result) {
-          OnAttemptDone(exchange, std::move(result), capped_by_deadline);
-        });
-  }
-
-  // Whether an attempt may be repeated, by what happened and what kind of request it was.
-  bool Retryable(const Exchange& exchange, const http::HttpResult& result) const {
-    const bool create = exchange.context.kind == RequestKind::kCreate;
-    if (!result.response.ok()) {
-      const absl::StatusCode code = result.response.status().code();
-      if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kResourceExhausted) {
-        return false;
-      }
-      return !create || !result.request_sent;  // a sent POST may have acted
-    }
-    const int status = result.response->status;
-    if (status == 429) return true;  // Kommo did not act
-    return !create && (status == 500 || status == 502 || status == 503 || status == 504);
-  }
-
-  void OnAttemptDone(const ExchangePtr& exchange, http::HttpResult result,
-                     bool capped_by_deadline) {
-    exchange->transfer = 0;
-    if (exchange->phase != Exchange::Phase::kInFlight) return;
-    const absl::Time now = loop_->Now();
-    RecordAttempt(*exchange, result, now);
-    std::optional<absl::Duration> hint;
-    if (result.response.ok()) {
-      const http::HttpResponse& response = *result.response;
-      const bool blocked = response.status == 403 && !mapping::ParseProblem(response.body);
-      if (blocked) {
-        OpenCircuit();
-      } else if (exchange->probe) {
-        circuit_ = Circuit::kClosed;
-        log::Info("Kommo answers again: circuit closed", {{"http_status", response.status}});
-      }
-      if (response.status == 429) {
-        ++stats_.rate_limited;
-        hint = RetryDelayOf(response, absl::Seconds(1));
-        // The whole account is over its budget: every call waits, not only this one.
-        limiter_.PauseUntil(now + *hint);
-      }
-    } else if (exchange->probe && circuit_ == Circuit::kProbing) {
-      circuit_ = Circuit::kOpen;  // the probe learned nothing: probe again later
-      circuit_open_until_ = now + options_.circuit_open_duration;
-    }
-    exchange->probe = false;
-
-    const bool cancelled =
-        exchange->options.cancel != nullptr && exchange->options.cancel->cancelled();
-    if (!cancelled && Retryable(*exchange, result) && exchange->attempts < options_.max_attempts &&
-        retry_budget_ >= 1) {
-      const absl::Duration backoff = Backoff(exchange->attempts);
-      const absl::Duration delay = hint.has_value() ? std::max(*hint, backoff) : backoff;
-      if (now + delay < exchange->options.deadline) {
-        retry_budget_ -= 1;
-        exchange->phase = Exchange::Phase::kBackingOff;
-        exchange->timer = loop_->RunAt(now + delay, [this, exchange] {
-          exchange->timer = 0;
-          if (exchange->phase != Exchange::Phase::kBackingOff) return;
-          StartAttempt(exchange);
-        });
-        return;
-      }
-    }
-    if (result.response.ok()) return Finish(exchange, std::move(result.response));
-    const bool deadline_passed = now >= exchange->options.deadline ||
-                                 (capped_by_deadline && result.response.status().code() ==
-                                                            absl::StatusCode::kDeadlineExceeded);
-    Finish(exchange, ErrorFromTransport(result.response.status(), result.request_sent,
-                                        deadline_passed, exchange->context));
-  }
-
-  // Full jitter: uniform in [0, min(max_backoff, initial × 2^(attempt-1))].
-  absl::Duration Backoff(int attempt) {
-    absl::Duration cap = options_.initial_backoff;
-    for (int i = 1; i < attempt && cap < options_.max_backoff; ++i) cap *= 2;
-    cap = std::min(cap, options_.max_backoff);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    return cap * uniform(random_);
-  }
-
-  void RecordAttempt(const Exchange& exchange, const http::HttpResult& result, absl::Time now) {
-    if (options_.metrics == nullptr) return;
-    std::string status;
-    if (result.response.ok()) {
-      status = absl::StrCat(result.response->status);
-    } else {
-      switch (result.response.status().code()) {
-        case absl::StatusCode::kDeadlineExceeded:
-          status = "timeout";
-          break;
-        case absl::StatusCode::kCancelled:
-          status = "cancelled";
-          break;
-        default:
-          status = "connection_error";
-      }
-    }
-    options_.metrics->kommo_requests->Increment(
-        {{"endpoint", exchange.context.what}, {"status", status}});
-    options_.metrics->kommo_duration->Observe({{"endpoint", exchange.context.what}},
-                                              absl::ToDoubleSeconds(now - exchange.sent_at));
-    UpdateGauges();
-  }
-
-  void UpdateGauges() {
-    if (options_.metrics == nullptr) return;
-    options_.metrics->rate_limit_queue_depth.store(static_cast<int64_t>(limiter_.queue_depth()));
-    options_.metrics->circuit_open.store(circuit_ != Circuit::kClosed ? 1 : 0);
-  }
-
-  void Cancel(const ExchangePtr& exchange) {
-    switch (exchange->phase) {
-      case Exchange::Phase::kWaitingSlot:
-        limiter_.Cancel(exchange->ticket);
-        return Finish(exchange, Cancelled(*exchange));
-      case Exchange::Phase::kBackingOff:
-        loop_->CancelTimer(exchange->timer);
-        return Finish(exchange, Cancelled(*exchange));
-      case Exchange::Phase::kInFlight:
-        // The transport answers CANCELLED, telling whether the request was sent.
-        transport_->Cancel(exchange->transfer);
-        return;
-      case Exchange::Phase::kIdle:
-      case Exchange::Phase::kDone:
-        return;
+      ReadContact(id, std::move(options), std::move(read_done));
     }
   }
 
-  void Finish(const ExchangePtr& exchange, absl::StatusOr<HttpResponse> result) {
-    if (exchange->phase == Exchange::Phase::kDone) return;
-    exchange->phase = Exchange::Phase::kDone;
-    if (exchange->probe && circuit_ == Circuit::kProbing) {
-      circuit_ = Circuit::kOpen;  // the probe never reached Kommo: the next call probes
-      circuit_open_until_ = loop_->Now();
-    }
-    if (exchange->options.cancel != nullptr) exchange->options.cancel->ClearHook();
-    UpdateGauges();
-    ResponseDone done = std::move(exchange->done);
-    done(std::move(result));
+  void CreateLeadAlone(const v1::CreateLeadRequest& request, CallOptions options, Done<Lead> done) {
+    const mapping::LeadCreateItem item{"0", &request};
+    RequestSpec spec;
+    spec.method = Method::kPost;
+    spec.path = "/leads";
+    spec.body = mapping::LeadsCreateBody({&item, 1});
+    spec.context = {RequestKind::kCreate, reason::kLeadNotFound, "POST /leads",
+                    &mapping::LeadFieldFromKommoPath};
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), options,
+                    [this, context, options,
+                     done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+                      absl::StatusOr<int64_t> id = WrittenId(std::move(response), "leads", context);
+                      if (!id.ok()) return done(id.status());
+                      ReadBackOne<Lead>(*id, options, std::move(done));
+                    });
   }
 
-  enum class Circuit { kClosed, kOpen, kProbing };
+  void UpdateLeadAlone(const v1::UpdateLeadRequest& request, CallOptions options, Done<Lead> done) {
+    const int64_t lead_id = request.lead_id();
+    RequestSpec spec;
+    spec.method = Method::kPatch;
+    spec.path = absl::StrCat("/leads/", lead_id);
+    spec.body = mapping::LeadUpdateBody(request);
+    spec.context = {RequestKind::kUpdate, reason::kLeadNotFound, "PATCH /leads/{id}",
+                    &mapping::LeadFieldFromKommoPath};
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), options,
+                    [this, lead_id, context, options,
+                     done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+                      if (!response.ok()) return done(response.status());
+                      if (response->status == 204) {
+                        return done(NotFound("lead", lead_id, reason::kLeadNotFound));
+                      }
+                      if (!IsSuccess(response->status))
+                        return done(ErrorFromResponse(*response, context));
+                      ReadBackOne<Lead>(lead_id, options, std::move(done));
+                    });
+  }
+
+  void CreateContactAlone(const v1::CreateContactRequest& request, CallOptions options,
+                          Done<Contact> done) {
+    const mapping::ContactCreateItem item{"0", &request};
+    RequestSpec spec;
+    spec.method = Method::kPost;
+    spec.path = "/contacts";
+    spec.body = mapping::ContactsCreateBody({&item, 1});
+    auto sent = std::make_shared<const v1::CreateContactRequest>(request);
+    spec.context = {
+        RequestKind::kCreate, reason::kContactNotFound, "POST /contacts",
+        [sent](absl::string_view path) { return mapping::ContactFieldFromKommoPath(path, *sent); }};
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), options,
+                    [this, context, options,
+                     done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+                      absl::StatusOr<int64_t> id =
+                          WrittenId(std::move(response), "contacts", context);
+                      if (!id.ok()) return done(id.status());
+                      ReadBackOne<Contact>(*id, options, std::move(done));
+                    });
+  }
 
   KommoClientOptions options_;
-  http::HttpTransport* transport_;
   EventLoop* loop_;
-  RateLimiter limiter_;
-  std::mt19937_64 random_;
-  double retry_budget_ = 0;
-  Circuit circuit_ = Circuit::kClosed;
-  absl::Time circuit_open_until_ = absl::InfinitePast();
-  KommoClientStats stats_;
+  Requester requester_;
+  uint64_t next_request_id_ = 1;
+
+  WriteSpec<v1::CreateLeadRequest> lead_create_spec_;
+  WriteSpec<v1::CreateContactRequest> contact_create_spec_;
+  WriteSpec<v1::UpdateLeadRequest> lead_update_spec_;
+  WriteQueue<v1::CreateLeadRequest, Lead> lead_creates_;
+  WriteQueue<v1::CreateContactRequest, Contact> contact_creates_;
+  WriteQueue<v1::UpdateLeadRequest, Lead> lead_updates_;
+
+  Flights<Lead> lead_reads_;
+  Flights<LeadPageResult> lead_searches_;
+  Flights<Contact> contact_reads_;
+  Flights<ContactPageResult> contact_searches_;
 };
 
 }  // namespace

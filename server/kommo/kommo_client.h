@@ -120,6 +120,12 @@ struct KommoClientOptions {
   absl::Duration circuit_open_duration = absl::Seconds(60);
   // Seeds the backoff jitter (0: from the system's entropy).
   uint64_t random_seed = 0;
+  // Coalescing: concurrent CreateLead, CreateContact and UpdateLead calls ride together in one
+  // Kommo batch (up to `max_batch_items`): the items that gather while a batch waits for its
+  // rate-limit slot, or for `coalesce_window` after the first item, go with it; their read-back
+  // is one list request. A zero window turns coalescing off (one request per call).
+  absl::Duration coalesce_window = absl::Milliseconds(2);
+  int max_batch_items = 50;
   // Where to count requests, retries, queue waits and the circuit state; may be null.
   metrics::ServiceMetrics* metrics = nullptr;
 };

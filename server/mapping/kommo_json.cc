@@ -295,9 +295,9 @@ std::string LeadsCreateBody(absl::Span<const LeadCreateItem> items) {
   return json.Take();
 }
 
-std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request) {
-  JsonWriter json;
-  json.StartObject();
+namespace {
+
+void WriteLeadChanges(JsonWriter& json, const kommo::v1::UpdateLeadRequest& request) {
   if (request.has_name()) json.Member("name", request.name());
   if (request.has_price()) json.Member("price", request.price());
   if (request.has_responsible_user_id()) {
@@ -305,6 +305,30 @@ std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request) {
   }
   if (request.has_pipeline_id()) json.Member("pipeline_id", request.pipeline_id());
   if (request.has_status_id()) json.Member("status_id", request.status_id());
+}
+
+}  // namespace
+
+std::string LeadsUpdateBody(absl::Span<const LeadUpdateItem> items) {
+  JsonWriter json;
+  json.StartArray();
+  for (const LeadUpdateItem& item : items) {
+    const kommo::v1::UpdateLeadRequest& request =
+        item.request != nullptr ? *item.request : kommo::v1::UpdateLeadRequest::default_instance();
+    json.StartObject();
+    json.Member("id", request.lead_id());
+    WriteLeadChanges(json, request);
+    if (!item.request_id.empty()) json.Member("request_id", item.request_id);
+    json.EndObject();
+  }
+  json.EndArray();
+  return json.Take();
+}
+
+std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request) {
+  JsonWriter json;
+  json.StartObject();
+  WriteLeadChanges(json, request);
   json.EndObject();
   return json.Take();
 }

@@ -41,6 +41,16 @@ std::string LeadsCreateBody(absl::Span<const LeadCreateItem> items);
 // (so "price": 0 is sent when price is set to 0), never `id` (it is in the path).
 std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request);
 
+// One item of a PATCH /api/v4/leads batch.
+struct LeadUpdateItem {
+  std::string request_id;
+  const kommo::v1::UpdateLeadRequest* request = nullptr;
+};
+
+// The JSON array body of PATCH /api/v4/leads: per item its "id" (lead_id), exactly the fields
+// present, and its "request_id".
+std::string LeadsUpdateBody(absl::Span<const LeadUpdateItem> items);
+
 // A lead object (GET /api/v4/leads/{id}, with or without with=contacts). A timestamp that is null,
 // absent or 0 stays unset; "id" must be a positive JSON integer.
 absl::StatusOr<kommo::v1::Lead> ParseLead(absl::string_view body);

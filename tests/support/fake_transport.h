@@ -33,12 +33,19 @@ class FakeTransport final : public http::HttpTransport {
   }
   void ThenError(absl::Status error, bool request_sent) { Then({std::move(error), request_sent}); }
 
+  // Answers requests the script does not cover (after the scripted answers are used up).
+  void SetResponder(std::function<http::HttpResult(const http::HttpRequest&)> responder) {
+    responder_ = std::move(responder);
+  }
+
   RequestId Send(http::HttpRequest request, Callback done) override {
     sent_.push_back({request, loop_->Now()});
     http::HttpResult result{absl::InternalError("FakeTransport: no scripted answer"), false};
     if (!script_.empty()) {
       result = std::move(script_.front());
       script_.pop_front();
+    } else if (responder_) {
+      result = responder_(request);
     }
     loop_->Post([done = std::move(done), result = std::move(result)]() mutable {
       done(std::move(result));
@@ -53,6 +60,7 @@ class FakeTransport final : public http::HttpTransport {
  private:
   FakeEventLoop* loop_;
   std::deque<http::HttpResult> script_;
+  std::function<http::HttpResult(const http::HttpRequest&)> responder_;
   std::vector<Sent> sent_;
 };
 

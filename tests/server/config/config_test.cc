@@ -103,6 +103,8 @@ TEST_F(ConfigTest, RefusesBadNumbersAndUnknownFlags) {
   EXPECT_THAT(Error({"--kommo_request_timeout=fast"}), HasSubstr("KOMMO_REQUEST_TIMEOUT"));
   EXPECT_THAT(Error({"--kommo_access_token=x"}), HasSubstr("unknown flag"));
   EXPECT_THAT(Error({"--listen"}), HasSubstr("needs a value"));
+  EXPECT_THAT(Error({"--kommo_coalesce_window=-1ms"}), HasSubstr("KOMMO_COALESCE_WINDOW"));
+  EXPECT_EQ(Load({"--kommo_coalesce_window=0"})->coalesce_window, absl::ZeroDuration());
   EXPECT_EQ(Load({"--help"}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Usage(), HasSubstr("KOMMO_RATE_LIMIT_RPS"));
 }

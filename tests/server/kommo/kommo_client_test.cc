@@ -38,6 +38,7 @@ class KommoClientTest : public ::testing::Test {
     options.rate_limit_rps = 2;
     options.random_seed = 42;
     options.circuit_open_duration = absl::Seconds(30);
+    options.coalesce_window = absl::ZeroDuration();  // one request per call (see CoalescingTest)
     client_ = NewKommoClient(options, &transport_, &loop_);
   }
 
@@ -377,7 +378,7 @@ TEST_F(KommoClientTest, CallsThatCannotGetABudgetSlotInTimeNeverReachKommo) {
   for (int i = 0; i < 3; ++i) transport_.ThenStatus(200, kLead);
   std::vector<std::optional<absl::StatusOr<v1::Lead>>> results(3);
   for (int i = 0; i < 3; ++i) {
-    client_->GetLead(31000000007, Deadline(absl::Milliseconds(700)), Into(results[i]));
+    client_->GetLead(31000000007 + i, Deadline(absl::Milliseconds(700)), Into(results[i]));
   }
   loop_.Advance(absl::Seconds(2));
   // At 2 requests/s the slots are at 0, 500 ms and 1 s: the third misses its 700 ms deadline.
