@@ -318,7 +318,6 @@ TEST_F(ServerFixture, TrickledBodiesArriveWholeAndHoldBackPipelinedRequests) {
   Write(fd, "GET /trickle HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
   const std::string head = ReadUntil(fd, "\r\n\r\n");
   EXPECT_THAT(head, HasSubstr("Content-Length: 10\r\n"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);  // the head comes at once
   const std::string data = head + ReadUntil(fd, "GET /next body=");
   EXPECT_GE(std::chrono::steady_clock::now() - start, 4 * 40ms - 5ms);  // 4 pieces
   const size_t body = data.find("0123456789");
