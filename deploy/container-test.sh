@@ -162,7 +162,9 @@ fi
 # --- build ----------------------------------------------------------------------------------------
 step "podman build $IMAGE (compiles the server and the emulator: several minutes when cold)"
 build_start=$SECONDS
+version=$(sed -nE 's/^project\(kommo-grpc VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
 podman build --pull=never --network=host -f deploy/Dockerfile -t "$IMAGE" \
+  --build-arg VERSION="${version:-unknown}" \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   . >"$WORK/build.log" 2>&1 ||
@@ -171,16 +173,19 @@ echo "built in $((SECONDS - build_start)) s"
 
 user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
 entrypoint=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE")
-echo "user $user, entrypoint $entrypoint"
+echo "user $user, entrypoint $entrypoint, version $(podman image inspect \
+  --format '{{index .Labels "org.opencontainers.image.version"}}' "$IMAGE")"
 [[ $user == 65532:65532 ]] || fail "the image runs as '$user', expected 65532:65532"
 
 # --- run ------------------------------------------------------------------------------------------
 # wait_for_log NAME PATTERN: waits up to 20 s for a log line of container NAME matching PATTERN;
 # prints it. Fails when the container has exited.
 wait_for_log() {
-  local line
+  local logs line
   for _ in $(seq 1 200); do
-    if line=$(podman logs "$1" 2>&1 | grep -m1 -E "$2"); then echo "$line"; return 0; fi
+    # The whole log first: `podman logs | grep -m1` could fail on SIGPIPE under pipefail.
+    logs=$(podman logs "$1" 2>&1 || true)
+    if line=$(grep -m1 -E "$2" <<<"$logs"); then echo "$line"; return 0; fi
     [[ $(podman inspect --format '{{.State.Running}}' "$1" 2>/dev/null) == true ]] ||
       fail "container $1 exited before printing '$2'"
     sleep 0.1
@@ -283,7 +288,8 @@ wait_for_code() {
 rotate "a-token-the-emulator-refuses"
 result=$(wait_for_code 72)
 echo "token file replaced by one the emulator refuses: buf exit ${result%% *} (FAILED_PRECONDITION)"
-podman logs "$server" 2>&1 | grep -m1 '"reason":"KOMMO_UNAUTHORIZED"' ||
+server_logs=$(podman logs "$server" 2>&1)
+grep -m1 '"reason":"KOMMO_UNAUTHORIZED"' <<<"$server_logs" ||
   fail "the server did not log reason KOMMO_UNAUTHORIZED: $result"
 rotate "$TOKEN"
 result=$(wait_for_code 0)
