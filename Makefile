@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev \
   python3-grpcio python3-protobuf
 
-.PHONY: all deps build test run asan fuzz lint format clean help
+.PHONY: all deps build test run asan fuzz lint format clean help bench
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make build  configure and build into $(BUILD_DIR)/ (binaries in $(BUILD_DIR)/bin)"
 	@echo "make asan   build into $(ASAN_BUILD_DIR)/ with ASan+UBSan and run every test"
 	@echo "make lint   buf lint, buf format and clang-format checks"
+	@echo "make bench  build, then run the benchmark scenarios and print the table (bench/README.md)"
 	@echo "make deps   install the Debian and npm packages the others need"
 
 # Installs only what is missing, so a warm machine pays a few dpkg queries.
@@ -54,6 +55,15 @@ test: build
 
 run: build
 	@scripts/run.sh $(BUILD_DIR)/bin
+
+# Issue 7's benchmark (bench/README.md): builds only the server, the echo server and the driver,
+# runs the four scenarios (under a minute, at most 5), prints the table. BENCH_FLAGS passes flags on.
+bench: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target kommo-bench kommo-grpc-server kommo-bench-echo-server
+	@rm -rf $(BUILD_DIR)/bench-results && mkdir -p $(BUILD_DIR)/bench-results
+	$(BUILD_DIR)/bin/kommo-bench --log_dir=$(BUILD_DIR)/bench-results --markdown_out=$(BUILD_DIR)/bench-results/table.md \
+	  --revision="$$(git rev-parse --short HEAD 2>/dev/null)$$(git diff --quiet HEAD -- server 2>/dev/null || echo ' + uncommitted server changes')" \
+	  $(BENCH_FLAGS)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_WERROR=ON \

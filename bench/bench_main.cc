@@ -1,0 +1,1012 @@
+// kommo-bench: the four scenarios of issue 7 against the built kommo-grpc-server, each beside its
+// comparison point measured in the same run, printed as one table (bench/README.md).
+//
+// The emulator runs in this process (kommo::emulator::Emulator), so that the driver can set its
+// latency and rate limit and count what it received; the server and the echo server are child
+// processes started on 127.0.0.1 port 0 and stopped by PID.
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "bench/http_client.h"
+#include "bench/load_generator.h"
+#include "bench/process.h"
+#include "emulator/emulator.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "kommo/bench/v1/echo.grpc.pb.h"
+#include "kommo/v1/lead_service.grpc.pb.h"
+
+ABSL_FLAG(std::string, bin_dir, "",
+          "Directory of kommo-grpc-server and kommo-bench-echo-server (default: this binary's)");
+ABSL_FLAG(std::string, scenarios, "1,2,3,4", "Scenarios to run, comma-separated");
+ABSL_FLAG(std::string, log_dir, "", "Append the children's stderr here (default: discarded)");
+ABSL_FLAG(std::string, markdown_out, "", "Also write the table (Markdown) to this file");
+ABSL_FLAG(std::string, revision, "", "Printed in the header, e.g. the git commit");
+ABSL_FLAG(int, time_limit_s, 300, "Abort the whole run (children included) after this long");
+ABSL_FLAG(bool, strict, false, "Exit 1 when a goal is missed (default: only on harness errors)");
+// 1. Overhead
+ABSL_FLAG(int, overhead_calls, 3000, "Overhead: measured calls of each kind (one at a time)");
+ABSL_FLAG(int, overhead_warmup, 200, "Overhead: unmeasured calls of each kind first");
+// 2. Bulk create
+ABSL_FLAG(int, bulk_calls, 1000, "Bulk create: concurrent CreateLead calls");
+ABSL_FLAG(int, bulk_deadline_ms, 30000, "Bulk create: deadline of each call");
+ABSL_FLAG(double, bulk_kommo_rps, 7, "Bulk create: the emulator's rate limit (requests/s)");
+ABSL_FLAG(int, bulk_kommo_latency_ms, 150, "Bulk create: the emulator's latency");
+ABSL_FLAG(double, bulk_goal_s, 10, "Bulk create: the goal's time limit");
+// 3. Concurrency
+ABSL_FLAG(int, concurrency, 2000, "Concurrency: SearchLeads calls in flight");
+ABSL_FLAG(int, concurrency_rounds, 5,
+          "Concurrency: measured calls = concurrency x rounds (after one unmeasured round)");
+ABSL_FLAG(int, concurrency_kommo_latency_ms, 200, "Concurrency: the emulator's latency");
+ABSL_FLAG(int, concurrency_deadline_ms, 20000, "Concurrency: deadline of each call");
+// 4. Footprint
+ABSL_FLAG(int, footprint_starts, 5, "Footprint: server starts (the median start time counts)");
+ABSL_FLAG(int, footprint_idle_ms, 1000, "Footprint: idle time before reading the resident size");
+
+extern char** environ;
+
+namespace kommo::bench {
+namespace {
+
+using std::chrono::milliseconds;
+namespace emu = ::kommo::emulator;
+namespace v1 = ::kommo::v1;
+
+constexpr char kToken[] = "bench-token";
+constexpr int64_t kGoalThreads = 16;
+constexpr double kGoalMemoryMb = 150;
+constexpr double kGoalIdleMb = 20;
+constexpr double kGoalStartMs = 200;
+constexpr double kGoalOverheadMedianSlackUs = 50;
+constexpr double kGoalOverheadP99Us = 1000;
+constexpr double kGoalThroughputShare = 0.7;
+
+// --- Formatting ----------------------------------------------------------------------------------
+
+// Megabytes of 10^6 bytes (the stricter reading of "MB"); /proc reports KiB.
+double KbToMb(int64_t kb) { return static_cast<double>(kb) * 1024.0 / 1e6; }
+std::string Mb(int64_t kb) { return kb < 0 ? "?" : absl::StrFormat("%.1f MB", KbToMb(kb)); }
+std::string Us(double ns) { return absl::StrFormat("%.0f µs", ns / 1000.0); }
+std::string Ms(double ns) { return absl::StrFormat("%.1f ms", ns / 1e6); }
+
+struct Row {
+  std::string scenario;
+  std::string result;
+  std::string goal;
+  bool met = false;
+  std::string missed_by;  // the number shown after MISSED
+  std::string peak_rss;
+  std::string peak_threads;
+};
+
+struct Report {
+  std::vector<Row> rows;
+  std::vector<std::string> notes;  // details printed under the table
+  bool harness_error = false;
+};
+
+void Note(Report* report, std::string line) {
+  std::printf("  %s\n", line.c_str());
+  std::fflush(stdout);
+  report->notes.push_back(std::move(line));
+}
+
+void HarnessError(Report* report, const std::string& scenario, const absl::Status& status) {
+  std::fprintf(stderr, "kommo-bench: %s: %s\n", scenario.c_str(), status.ToString().c_str());
+  report->harness_error = true;
+  Row row;
+  row.scenario = scenario;
+  row.result = absl::StrCat("harness error: ", status.message());
+  row.goal = "-";
+  row.missed_by = "not measured";
+  report->rows.push_back(row);
+}
+
+std::string ReadFirstLine(const std::string& path, absl::string_view prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, prefix)) {
+      absl::string_view value = line;
+      value.remove_prefix(prefix.size());
+      value = absl::StripLeadingAsciiWhitespace(value);
+      absl::ConsumePrefix(&value, ":");
+      return std::string(absl::StripAsciiWhitespace(value));
+    }
+  }
+  return "?";
+}
+
+std::string MachineLine() {
+  std::string load = "?";
+  std::ifstream loadavg("/proc/loadavg");
+  if (loadavg) {
+    std::string one, five;
+    loadavg >> one >> five;
+    load = absl::StrCat(one, " ", five);
+  }
+  utsname name{};
+  uname(&name);
+  return absl::StrCat("nproc ", std::thread::hardware_concurrency(), ", ",
+                      ReadFirstLine("/proc/cpuinfo", "model name"), ", ", name.sysname, " ",
+                      name.release, ", load average at start ", load);
+}
+
+std::string NowUtc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M UTC", &tm);
+  return text;
+}
+
+double DriverCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// --- Processes -----------------------------------------------------------------------------------
+
+struct Paths {
+  std::string server;
+  std::string echo_server;
+  std::string log_dir;
+};
+
+std::string LogPath(const Paths& paths, const std::string& name) {
+  return paths.log_dir.empty() ? "" : absl::StrCat(paths.log_dir, "/", name, ".stderr.log");
+}
+
+struct Started {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+};
+
+// Starts a child and parses "... listening on port N" from its first stdout line.
+absl::StatusOr<Started> StartListening(const std::vector<std::string>& argv,
+                                       const std::vector<std::pair<std::string, std::string>>& env,
+                                       const std::string& log_path) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, env, log_path);
+  if (!child.ok()) return child.status();
+  absl::StatusOr<std::string> line = (*child)->ReadLine(milliseconds(10000));
+  if (!line.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(argv[0], " printed no first line: ", line.status().message(),
+                     " (see its stderr", log_path.empty() ? "" : ": " + log_path, ")"));
+  }
+  // "... listening on port N" or "... listening on port N (more)"
+  const std::string marker = "listening on port ";
+  const size_t at = line->find(marker);
+  Started started;
+  const std::string rest = at == std::string::npos ? "" : line->substr(at + marker.size());
+  if (!absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &started.port) || started.port <= 0) {
+    return absl::UnavailableError(absl::StrCat(argv[0], ": unexpected first line: ", *line));
+  }
+  started.process = *std::move(child);
+  return started;
+}
+
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+Env ServerEnv(const emu::Emulator& emulator, const Env& extra) {
+  Env env = {{"KOMMO_API_URL", emulator.base_url()},
+             {"KOMMO_ACCESS_TOKEN", kToken},
+             {"GRPC_LISTEN_ADDRESS", "127.0.0.1:0"},
+             {"METRICS_LISTEN_ADDRESS", "off"},
+             {"LOG_LEVEL", "warning"},
+             {"SHUTDOWN_GRACE_PERIOD", "1s"}};
+  for (const auto& setting : extra) env.push_back(setting);
+  return env;
+}
+
+absl::StatusOr<Started> StartServer(const Paths& paths, const emu::Emulator& emulator,
+                                    const Env& extra, const std::string& name) {
+  return StartListening({paths.server}, ServerEnv(emulator, extra), LogPath(paths, name));
+}
+
+std::shared_ptr<grpc::Channel> Connect(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+void StopChild(std::unique_ptr<ChildProcess>* child) {
+  if (*child != nullptr) (*child)->Stop(milliseconds(3000));
+}
+
+// --- The emulator --------------------------------------------------------------------------------
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// Creates leads directly in the emulator, 250 per request.
+absl::Status SeedLeads(const emu::Emulator& emulator,
+                       const std::vector<std::pair<std::string, int64_t>>& leads) {
+  HttpClient http(absl::StrCat("Bearer ", kToken));
+  for (size_t first = 0; first < leads.size(); first += emu::kMaxBatchItems) {
+    std::vector<std::string> items;
+    for (size_t i = first; i < leads.size() && i < first + emu::kMaxBatchItems; ++i) {
+      items.push_back(absl::StrCat("{\"name\":", JsonString(leads[i].first),
+                                   ",\"price\":", leads[i].second, "}"));
+    }
+    absl::StatusOr<HttpAnswer> answer = http.Post(
+        emulator.base_url() + "/api/v4/leads", absl::StrCat("[", absl::StrJoin(items, ","), "]"));
+    if (!answer.ok()) return answer.status();
+    if (answer->status != 200) {
+      return absl::InternalError(
+          absl::StrCat("seeding leads: HTTP ", answer->status, ": ", answer->body.substr(0, 300)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddLatency(emu::Emulator* emulator, std::string method, int latency_ms) {
+  emu::FaultRule rule;
+  rule.method = std::move(method);
+  rule.path_prefix = "/api/v4/";
+  rule.action = emu::FaultAction::kLatency;
+  rule.delay = milliseconds(latency_ms);
+  absl::StatusOr<uint64_t> id = emulator->AddFault(rule);
+  return id.status();
+}
+
+struct KommoTraffic {
+  uint64_t total = 0;
+  uint64_t status_429 = 0;
+  std::string by_route;  // "GET /api/v4/leads 200 x12, ..."
+};
+
+KommoTraffic CountTraffic(emu::Emulator* emulator) {
+  KommoTraffic traffic;
+  std::vector<std::string> parts;
+  for (const emu::RequestCount& count : emulator->request_counts()) {
+    traffic.total += count.count;
+    if (count.status == 429) traffic.status_429 += count.count;
+    parts.push_back(
+        absl::StrCat(count.method, " ", count.path, " ", count.status, " x", count.count));
+  }
+  traffic.by_route = parts.empty() ? "none" : absl::StrJoin(parts, ", ");
+  return traffic;
+}
+
+// Connections the emulator has accepted so far (its admin API), -1 when unknown.
+int64_t ConnectionsAccepted(const emu::Emulator& emulator, HttpClient* admin) {
+  absl::StatusOr<HttpAnswer> answer = admin->Get(emulator.base_url() + "/_emulator/stats");
+  if (!answer.ok() || answer->status != 200) return -1;
+  const std::string key = "\"connections_accepted\":";
+  const size_t at = answer->body.find(key);
+  if (at == std::string::npos) return -1;
+  const std::string rest = answer->body.substr(at + key.size());
+  int64_t count = -1;
+  if (!absl::SimpleAtoi(rest.substr(0, rest.find_first_of(",}")), &count)) return -1;
+  return count;
+}
+
+std::string UrlEscape(const std::string& text) {
+  char* escaped = curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()));
+  std::string out = escaped == nullptr ? text : escaped;
+  curl_free(escaped);
+  return out;
+}
+
+// --- Calls
+// ----------------------------------------------------------------------------------------
+
+using SearchStart =
+    std::function<void(grpc::ClientContext*, const v1::SearchLeadsRequest*,
+                       v1::SearchLeadsResponse*, std::function<void(grpc::Status)>)>;
+using CreateStart = std::function<void(grpc::ClientContext*, const v1::CreateLeadRequest*,
+                                       v1::CreateLeadResponse*, std::function<void(grpc::Status)>)>;
+using EchoStart =
+    std::function<void(grpc::ClientContext*, const kommo::bench::v1::EchoRequest*,
+                       kommo::bench::v1::EchoResponse*, std::function<void(grpc::Status)>)>;
+
+SearchStart SearchStarter(v1::LeadService::Stub* stub) {
+  return [stub](grpc::ClientContext* context, const v1::SearchLeadsRequest* request,
+                v1::SearchLeadsResponse* response, std::function<void(grpc::Status)> done) {
+    stub->async()->SearchLeads(context, request, response, std::move(done));
+  };
+}
+
+// --- 1. Overhead ---------------------------------------------------------------------------------
+
+void RunOverhead(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "1 Overhead";
+  std::printf("\n== %s: one call at a time; direct GET vs gRPC echo vs SearchLeads\n",
+              name.c_str());
+  emulator->Reset();
+  std::vector<std::pair<std::string, int64_t>> leads;
+  for (int i = 1; i <= 5; ++i)
+    leads.emplace_back(absl::StrCat("Overhead bench lead ", i), i * 1000);
+  if (absl::Status seeded = SeedLeads(*emulator, leads); !seeded.ok()) {
+    return HarnessError(report, name, seeded);
+  }
+  // The rate limit is raised out of the way: this scenario measures the service's own cost.
+  absl::StatusOr<Started> server = StartServer(
+      paths, *emulator, {{"KOMMO_RATE_LIMIT_RPS", "10000"}, {"KOMMO_RATE_LIMIT_BURST", "1000"}},
+      "overhead-server");
+  if (!server.ok()) return HarnessError(report, name, server.status());
+  absl::StatusOr<Started> echo = StartListening({paths.echo_server, "--listen=127.0.0.1:0"}, {},
+                                                LogPath(paths, "overhead-echo"));
+  if (!echo.ok()) {
+    StopChild(&server->process);
+    return HarnessError(report, name, echo.status());
+  }
+  ProcSampler sampler(server->process->pid(), milliseconds(10));
+  auto service_stub = v1::LeadService::NewStub(Connect(server->port));
+  auto echo_stub = kommo::bench::v1::EchoService::NewStub(Connect(echo->port));
+  const SearchStart search = SearchStarter(service_stub.get());
+  const EchoStart echo_call = [&echo_stub](grpc::ClientContext* context,
+                                           const kommo::bench::v1::EchoRequest* request,
+                                           kommo::bench::v1::EchoResponse* response,
+                                           std::function<void(grpc::Status)> done) {
+    echo_stub->async()->Echo(context, request, response, std::move(done));
+  };
+  const milliseconds deadline(5000);
+
+  // One SearchLeads first: its response size sizes the echo, and the GET it made is replayed.
+  v1::SearchLeadsRequest search_request;
+  search_request.set_query("overhead bench");
+  search_request.set_page_size(10);
+  v1::SearchLeadsResponse search_response;
+  CallRecord first = CallOnce(search_request, deadline, search, &search_response);
+  std::string direct_url;
+  for (const emu::LoggedRequest& logged : emulator->requests()) {
+    if (logged.method != "GET" || !absl::StartsWith(logged.path, "/api/v4/leads")) continue;
+    std::vector<std::string> query;
+    for (const auto& [key, value] : logged.query) {
+      query.push_back(absl::StrCat(UrlEscape(key), "=", UrlEscape(value)));
+    }
+    direct_url = absl::StrCat(emulator->base_url(), logged.path, query.empty() ? "" : "?",
+                              absl::StrJoin(query, "&"));
+  }
+  if (first.code != grpc::StatusCode::OK || search_response.leads_size() != 5 ||
+      direct_url.empty()) {
+    StopChild(&server->process);
+    StopChild(&echo->process);
+    return HarnessError(report, name,
+                        absl::InternalError(absl::StrCat(
+                            "the first SearchLeads: ", CodeName(first.code), " ", first.reason,
+                            ", ", search_response.leads_size(),
+                            " leads (5 expected), GET seen: ", direct_url.empty() ? "no" : "yes")));
+  }
+  kommo::bench::v1::EchoRequest echo_request;
+  echo_request.set_payload(std::string(search_request.ByteSizeLong(), 'q'));
+  echo_request.set_response_bytes(static_cast<uint32_t>(search_response.ByteSizeLong()));
+
+  HttpClient http(absl::StrCat("Bearer ", kToken));
+  std::vector<int64_t> direct_ns, echo_ns, service_ns;
+  size_t failures = 0;
+  std::string failure;
+  const int warmup = absl::GetFlag(FLAGS_overhead_warmup);
+  const int calls = absl::GetFlag(FLAGS_overhead_calls);
+  double server_cpu = 0;
+  for (int i = 0; i < warmup + calls; ++i) {
+    const bool measured = i >= warmup;
+    if (i == warmup) server_cpu = -CpuSeconds(server->process->pid());
+    // The three kinds take turns in a rotating order, so that drift (other work on the machine)
+    // and cache effects fall on all of them alike.
+    for (int k = 0; k < 3; ++k) {
+      switch ((i + k) % 3) {
+        case 0: {
+          const Clock::time_point start = Clock::now();
+          absl::StatusOr<HttpAnswer> answer = http.Get(direct_url);
+          const int64_t ns =
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+          if (!answer.ok() || answer->status != 200) {
+            ++failures;
+            failure = answer.ok() ? absl::StrCat("direct GET: HTTP ", answer->status)
+                                  : std::string(answer.status().message());
+          } else if (measured) {
+            direct_ns.push_back(ns);
+          }
+          break;
+        }
+        case 1: {
+          kommo::bench::v1::EchoResponse response;
+          CallRecord record = CallOnce(echo_request, deadline, echo_call, &response);
+          if (record.code != grpc::StatusCode::OK) {
+            ++failures;
+            failure = absl::StrCat("echo: ", CodeName(record.code));
+          } else if (measured) {
+            echo_ns.push_back(record.latency_ns);
+          }
+          break;
+        }
+        default: {
+          v1::SearchLeadsResponse response;
+          CallRecord record = CallOnce(search_request, deadline, search, &response);
+          if (record.code != grpc::StatusCode::OK) {
+            ++failures;
+            failure = absl::StrCat("SearchLeads: ", CodeName(record.code), " ", record.reason);
+          } else if (measured) {
+            service_ns.push_back(record.latency_ns);
+          }
+          break;
+        }
+      }
+    }
+  }
+  server_cpu += CpuSeconds(server->process->pid());
+  sampler.Stop();
+  const std::string rss = Mb(sampler.hwm_kb());
+  const std::string threads = absl::StrCat(sampler.peak_threads());
+  StopChild(&server->process);
+  StopChild(&echo->process);
+
+  const Percentiles direct(direct_ns), echo_p(echo_ns), service(service_ns);
+  const double d50 = static_cast<double>(direct.At(0.5)),
+               d99 = static_cast<double>(direct.At(0.99));
+  const double e50 = static_cast<double>(echo_p.At(0.5)),
+               e99 = static_cast<double>(echo_p.At(0.99));
+  const double s50 = static_cast<double>(service.At(0.5)),
+               s99 = static_cast<double>(service.At(0.99));
+  Note(report, absl::StrCat("1: ", calls, " calls of each kind (after ", warmup,
+                            " unmeasured), one at a time, interleaved; failures: ", failures,
+                            failures ? " (last: " + failure + ")" : ""));
+  Note(report, absl::StrCat("1: direct GET (libcurl, keep-alive, ", http.connects(),
+                            " connection(s)) p50 ", Us(d50), ", p99 ", Us(d99), "; ", direct_url));
+  Note(report, absl::StrCat("1: gRPC echo (", echo_request.ByteSizeLong(), " B request, ",
+                            search_response.ByteSizeLong(), " B response payload) p50 ", Us(e50),
+                            ", p99 ", Us(e99)));
+  Note(report, absl::StrCat("1: SearchLeads through the service (", search_response.leads_size(),
+                            " leads, ", search_response.ByteSizeLong(), " B) p50 ", Us(s50),
+                            ", p99 ", Us(s99),
+                            absl::StrFormat("; server CPU %.0f µs per call",
+                                            1e6 * server_cpu / std::max(1, calls))));
+  const bool enough =
+      failures == 0 && !direct_ns.empty() && !echo_ns.empty() && !service_ns.empty();
+
+  Row median;
+  median.scenario = "1 Overhead, median";
+  median.result = absl::StrCat("service ", Us(s50), " − direct GET ", Us(d50), " = **",
+                               Us(s50 - d50), "**; echo ", Us(e50));
+  const double median_limit = e50 + kGoalOverheadMedianSlackUs * 1000;
+  median.goal = absl::StrCat("≤ echo + 50 µs = ", Us(median_limit));
+  median.met = enough && s50 - d50 <= median_limit;
+  median.missed_by = Us(s50 - d50);
+  median.peak_rss = rss;
+  median.peak_threads = threads;
+  report->rows.push_back(median);
+
+  Row p99;
+  p99.scenario = "1 Overhead, p99";
+  p99.result = absl::StrCat("service ", Us(s99), " − direct GET ", Us(d99), " = **", Us(s99 - d99),
+                            "**; echo ", Us(e99));
+  p99.goal = "< 1 ms over the direct GET";
+  p99.met = enough && s99 - d99 < kGoalOverheadP99Us * 1000;
+  p99.missed_by = Us(s99 - d99);
+  p99.peak_rss = rss;
+  p99.peak_threads = threads;
+  report->rows.push_back(p99);
+}
+
+// --- 2. Bulk create ------------------------------------------------------------------------------
+
+void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "2 Bulk create";
+  const int calls = absl::GetFlag(FLAGS_bulk_calls);
+  const double rps = absl::GetFlag(FLAGS_bulk_kommo_rps);
+  const int latency_ms = absl::GetFlag(FLAGS_bulk_kommo_latency_ms);
+  const double goal_s = absl::GetFlag(FLAGS_bulk_goal_s);
+  std::printf("\n== %s: %d concurrent CreateLead, emulator at %g req/s with %d ms latency\n",
+              name.c_str(), calls, rps, latency_ms);
+  emulator->Reset();
+  emu::RateLimitOptions limit;
+  limit.enabled = true;
+  limit.requests_per_second = rps;
+  limit.burst = rps;
+  if (absl::Status status = emulator->SetRateLimit(limit); !status.ok()) {
+    return HarnessError(report, name, status);
+  }
+  if (absl::Status status = AddLatency(emulator, "", latency_ms); !status.ok()) {
+    return HarnessError(report, name, status);
+  }
+  // The server as deployed: its default rate limit (7 requests/s, burst 1) and everything else.
+  absl::StatusOr<Started> server = StartServer(paths, *emulator, {}, "bulk-server");
+  if (!server.ok()) return HarnessError(report, name, server.status());
+  const size_t leads_before = emulator->lead_count();
+  emulator->ClearRequests();
+  ProcSampler sampler(server->process->pid(), milliseconds(10));
+  auto stub = v1::LeadService::NewStub(Connect(server->port));
+  const CreateStart create =
+      [&stub](grpc::ClientContext* context, const v1::CreateLeadRequest* request,
+              v1::CreateLeadResponse* response, std::function<void(grpc::Status)> done) {
+        stub->async()->CreateLead(context, request, response, std::move(done));
+      };
+  const std::function<v1::CreateLeadRequest(size_t)> make = [](size_t i) {
+    v1::CreateLeadRequest request;
+    request.set_name(absl::StrCat("Bulk import lead #", i + 1));
+    request.set_price(static_cast<int64_t>(100 + i));
+    return request;
+  };
+  LoadResult result = RunLoad(static_cast<size_t>(calls), static_cast<size_t>(calls),
+                              milliseconds(absl::GetFlag(FLAGS_bulk_deadline_ms)), make, create);
+  // Requests still in flight at the emulator (a write whose caller gave up) land within the
+  // latency.
+  std::this_thread::sleep_for(milliseconds(latency_ms + 200));
+  const size_t created = emulator->lead_count() - leads_before;
+  const KommoTraffic traffic = CountTraffic(emulator);
+  sampler.Stop();
+  const std::string rss = Mb(sampler.hwm_kb());
+  const std::string threads = absl::StrCat(sampler.peak_threads());
+  StopChild(&server->process);
+  emulator->Reset();
+
+  const Percentiles latency = OkLatencies(result);
+  Note(report,
+       absl::StrCat("2: ", calls, " CreateLead in ", absl::StrFormat("%.2f s", result.wall_seconds),
+                    ": ", result.Breakdown()));
+  Note(report, absl::StrCat("2: successful calls' latency p50 ", Ms(latency.At(0.5)), ", p99 ",
+                            Ms(latency.At(0.99)), ", max ", Ms(latency.At(1.0))));
+  Note(report, absl::StrCat("2: emulator: ", created, " new leads, ", traffic.total, " requests (",
+                            traffic.status_429, " answered 429): ", traffic.by_route));
+  Row row;
+  row.scenario = "2 Bulk create";
+  row.result =
+      absl::StrCat("**", result.ok(), "/", calls, "** succeeded, ", created, " leads created, ",
+                   traffic.status_429, "×429, ", traffic.total, " Kommo requests, **",
+                   absl::StrFormat("%.1f s", result.wall_seconds), "**");
+  row.goal =
+      absl::StrFormat("all %d succeed, exactly %d leads, no 429, ≤ %g s", calls, calls, goal_s);
+  row.met = result.ok() == static_cast<size_t>(calls) && created == static_cast<size_t>(calls) &&
+            traffic.status_429 == 0 && result.wall_seconds <= goal_s;
+  row.missed_by = absl::StrFormat("%d/%d ok in %.1f s", static_cast<int>(result.ok()), calls,
+                                  result.wall_seconds);
+  row.peak_rss = rss;
+  row.peak_threads = threads;
+  report->rows.push_back(row);
+}
+
+// --- 3. Concurrency ------------------------------------------------------------------------------
+
+void RunConcurrency(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "3 Concurrency";
+  const size_t concurrency = static_cast<size_t>(absl::GetFlag(FLAGS_concurrency));
+  const size_t rounds = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_concurrency_rounds)));
+  const int latency_ms = absl::GetFlag(FLAGS_concurrency_kommo_latency_ms);
+  std::printf("\n== %s: %zu SearchLeads in flight, distinct queries, emulator latency %d ms\n",
+              name.c_str(), concurrency, latency_ms);
+  emulator->Reset();
+  // Distinct queries that each find one lead: 10-character pieces of long random lead names.
+  const size_t total = concurrency * (rounds + 1);
+  constexpr size_t kNameHex = 240, kQueryLength = 10;
+  constexpr size_t kPerLead = kNameHex - kQueryLength + 1;
+  const size_t lead_count = (total + kPerLead - 1) / kPerLead;
+  std::mt19937_64 random(7);
+  std::vector<std::pair<std::string, int64_t>> leads;
+  std::vector<std::string> hex_names;
+  for (size_t i = 0; i < lead_count; ++i) {
+    std::string hex;
+    while (hex.size() < kNameHex) hex += absl::StrFormat("%016x", random());
+    hex.resize(kNameHex);
+    hex_names.push_back(hex);
+    leads.emplace_back(absl::StrCat("Concurrency bench ", hex), static_cast<int64_t>(i));
+  }
+  std::vector<std::string> queries;
+  std::set<std::string> seen;
+  for (size_t i = 0; queries.size() < total && i < lead_count * kPerLead; ++i) {
+    std::string query = hex_names[i / kPerLead].substr(i % kPerLead, kQueryLength);
+    if (seen.insert(query).second) queries.push_back(query);
+  }
+  if (absl::Status seeded = SeedLeads(*emulator, leads); !seeded.ok()) {
+    return HarnessError(report, name, seeded);
+  }
+  if (queries.size() < total) {
+    return HarnessError(report, name, absl::InternalError("not enough distinct queries"));
+  }
+  if (absl::Status status = AddLatency(emulator, "GET", latency_ms); !status.ok()) {
+    return HarnessError(report, name, status);
+  }
+  // The rate limit out of the way: the largest rate and burst the server's configuration accepts.
+  absl::StatusOr<Started> server = StartServer(
+      paths, *emulator, {{"KOMMO_RATE_LIMIT_RPS", "10000"}, {"KOMMO_RATE_LIMIT_BURST", "1000"}},
+      "concurrency-server");
+  if (!server.ok()) return HarnessError(report, name, server.status());
+  emulator->ClearRequests();
+  ProcSampler sampler(server->process->pid(), milliseconds(10));
+  auto stub = v1::LeadService::NewStub(Connect(server->port));
+  const SearchStart search = SearchStarter(stub.get());
+  const milliseconds deadline(absl::GetFlag(FLAGS_concurrency_deadline_ms));
+  size_t offset = 0;
+  const std::function<v1::SearchLeadsRequest(size_t)> make = [&queries, &offset](size_t i) {
+    v1::SearchLeadsRequest request;
+    request.set_query(queries[offset + i]);
+    return request;
+  };
+  // One unmeasured round first: connections to the server and from it to Kommo are opened.
+  LoadResult cold = RunLoad(concurrency, concurrency, deadline, make, search);
+  // The comparison point, between the service's rounds: the same GETs the service sent (taken from
+  // the emulator's log, with each call's own query), straight to the emulator, as many in flight.
+  std::vector<std::string> direct_urls;
+  for (const emu::LoggedRequest& logged : emulator->requests()) {
+    if (logged.method != "GET" || !absl::StartsWith(logged.path, "/api/v4/leads")) continue;
+    for (size_t i = 0; i < total; ++i) {
+      std::vector<std::string> query;
+      for (const auto& [key, value] : logged.query) {
+        query.push_back(
+            absl::StrCat(UrlEscape(key), "=", UrlEscape(key == "query" ? queries[i] : value)));
+      }
+      direct_urls.push_back(
+          absl::StrCat(emulator->base_url(), logged.path, "?", absl::StrJoin(query, "&")));
+    }
+    break;
+  }
+  const std::string authorization = absl::StrCat("Bearer ", kToken);
+  DirectLoadResult direct_cold, direct;
+  std::string direct_cpu;
+  if (!direct_urls.empty()) {
+    DirectLoad direct_load(concurrency, authorization);
+    direct_cold = direct_load.Run(
+        std::vector<std::string>(direct_urls.begin(), direct_urls.begin() + concurrency));
+    const std::vector<ThreadCpu> before = ThreadCpuSeconds(getpid());
+    direct = direct_load.Run(
+        std::vector<std::string>(direct_urls.begin() + concurrency, direct_urls.end()));
+    direct_cpu = ThreadCpuSummary(before, ThreadCpuSeconds(getpid()));
+  }
+  emulator->ClearRequests();
+  offset = concurrency;
+  HttpClient admin("");
+  const int64_t accepted_before = ConnectionsAccepted(*emulator, &admin);
+  const double cpu_before = CpuSeconds(server->process->pid());
+  const double driver_before = DriverCpuSeconds();
+  const std::vector<ThreadCpu> server_threads_before = ThreadCpuSeconds(server->process->pid());
+  const std::vector<ThreadCpu> driver_threads_before = ThreadCpuSeconds(getpid());
+  LoadResult result = RunLoad(concurrency * rounds, concurrency, deadline, make, search);
+  const double server_cpu = CpuSeconds(server->process->pid()) - cpu_before;
+  const double driver_cpu = DriverCpuSeconds() - driver_before;
+  const std::string server_thread_cpu =
+      ThreadCpuSummary(server_threads_before, ThreadCpuSeconds(server->process->pid()));
+  const std::string driver_thread_cpu =
+      ThreadCpuSummary(driver_threads_before, ThreadCpuSeconds(getpid()));
+  const int64_t server_connections = ConnectionsAccepted(*emulator, &admin) - accepted_before;
+  const KommoTraffic traffic = CountTraffic(emulator);
+  sampler.Stop();
+  const int64_t hwm = sampler.hwm_kb();
+  const int64_t peak_threads = sampler.peak_threads();
+  StopChild(&server->process);
+  emulator->Reset();
+
+  const double ideal = static_cast<double>(concurrency) / (latency_ms / 1000.0);
+  const double throughput = static_cast<double>(result.ok()) / result.wall_seconds;
+  const double direct_throughput =
+      direct.wall_seconds > 0 ? static_cast<double>(direct.ok) / direct.wall_seconds : 0;
+  const Percentiles latency = OkLatencies(result);
+  const Percentiles direct_latency(direct.latencies_ns);
+  Note(report, absl::StrCat("3: unmeasured first round: ", concurrency, " calls in ",
+                            absl::StrFormat("%.2f s", cold.wall_seconds), ": ", cold.Breakdown()));
+  Note(report, absl::StrCat("3: service, measured: ", result.calls.size(), " calls, ", concurrency,
+                            " in flight, in ", absl::StrFormat("%.2f s", result.wall_seconds), ": ",
+                            result.Breakdown()));
+  Note(report,
+       absl::StrCat("3: service latency p50 ", Ms(latency.At(0.5)), ", p99 ", Ms(latency.At(0.99)),
+                    ", max ", Ms(latency.At(1.0)), " (emulator latency ", latency_ms,
+                    " ms); emulator saw ", traffic.total, " requests on ", server_connections,
+                    " new connections: ", traffic.by_route));
+  Note(report,
+       absl::StrFormat("3: CPU during the measured service run: server %.2f s (%.0f µs per call; "
+                       "by thread: %s), driver %.2f s (by thread: %s), on %u cores",
+                       server_cpu, 1e6 * server_cpu / static_cast<double>(result.calls.size()),
+                       server_thread_cpu, driver_cpu, driver_thread_cpu,
+                       std::thread::hardware_concurrency()));
+  Note(report,
+       absl::StrFormat(
+           "3: direct to the emulator (libcurl multi, %zu in flight, %zu requests after "
+           "an unmeasured round of %zu in %.2f s): %.0f requests/s (%.0f%% of %.0f/s), "
+           "p50 %s, p99 %s, %zu failed%s, %ld connections; driver CPU by thread: %s",
+           concurrency, direct.ok + direct.failed, concurrency, direct_cold.wall_seconds,
+           direct_throughput, 100 * direct_throughput / ideal, ideal, Ms(direct_latency.At(0.5)),
+           Ms(direct_latency.At(0.99)), direct.failed + direct_cold.failed,
+           direct.first_failure.empty() ? "" : " (" + direct.first_failure + ")",
+           direct.connects + direct_cold.connects, direct_cpu));
+  const std::string rss = Mb(hwm);
+  const std::string threads = absl::StrCat(peak_threads);
+
+  Row tput;
+  tput.scenario = "3 Concurrency, throughput";
+  tput.result = absl::StrFormat(
+      "**%.0f calls/s** = %.0f%% of %zu ÷ %d ms = %.0f/s; direct GETs: %.0f/s (%.0f%%)", throughput,
+      100 * throughput / ideal, concurrency, latency_ms, ideal, direct_throughput,
+      100 * direct_throughput / ideal);
+  tput.goal = absl::StrFormat("≥ 70%% of %.0f/s = %.0f/s", ideal, kGoalThroughputShare * ideal);
+  tput.met = result.ok() == result.calls.size() && throughput >= kGoalThroughputShare * ideal;
+  tput.missed_by =
+      absl::StrFormat("%.0f/s, %zu failed", throughput, result.calls.size() - result.ok());
+  tput.peak_rss = rss;
+  tput.peak_threads = threads;
+  report->rows.push_back(tput);
+
+  Row thread_row;
+  thread_row.scenario = "3 Concurrency, server threads";
+  thread_row.result = absl::StrCat("peak **", peak_threads, "** threads (sampled every 10 ms)");
+  thread_row.goal = absl::StrCat("≤ ", kGoalThreads);
+  thread_row.met = peak_threads > 0 && peak_threads <= kGoalThreads;
+  thread_row.missed_by = absl::StrCat(peak_threads);
+  thread_row.peak_rss = rss;
+  thread_row.peak_threads = threads;
+  report->rows.push_back(thread_row);
+
+  Row memory;
+  memory.scenario = "3 Concurrency, server memory";
+  memory.result = absl::StrCat("peak resident (VmHWM) **", rss, "**");
+  memory.goal = absl::StrFormat("≤ %.0f MB", kGoalMemoryMb);
+  memory.met = hwm > 0 && KbToMb(hwm) <= kGoalMemoryMb;
+  memory.missed_by = rss;
+  memory.peak_rss = rss;
+  memory.peak_threads = threads;
+  report->rows.push_back(memory);
+}
+
+// --- 4. Footprint --------------------------------------------------------------------------------
+
+// Polls grpc.health.v1.Health/Check ("" = the whole server) until SERVING.
+absl::Status WaitServing(int port, milliseconds timeout) {
+  const Clock::time_point give_up = Clock::now() + timeout;
+  std::string last = "no answer";
+  while (Clock::now() < give_up) {
+    auto stub = grpc::health::v1::Health::NewStub(Connect(port));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + milliseconds(200));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = stub->Check(&context, request, &response);
+    if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return absl::OkStatus();
+    }
+    last = status.ok() ? absl::StrCat("status ", response.status())
+                       : absl::StrCat(CodeName(status.error_code()), " ", status.error_message());
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("not SERVING: ", last));
+}
+
+void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "4 Footprint";
+  const int starts = std::max(1, absl::GetFlag(FLAGS_footprint_starts));
+  const int idle_ms = absl::GetFlag(FLAGS_footprint_idle_ms);
+  std::printf("\n== %s: %d starts; time to SERVING, resident size after %d ms idle\n", name.c_str(),
+              starts, idle_ms);
+  emulator->Reset();
+  std::vector<double> start_ms, listen_ms, idle_cpu_ms;
+  std::vector<int64_t> idle_kb, idle_threads;
+  std::vector<std::string> idle_split;
+  for (int run = 0; run < starts; ++run) {
+    absl::StatusOr<Started> server = StartServer(paths, *emulator, {}, "footprint-server");
+    if (!server.ok()) return HarnessError(report, name, server.status());
+    const Clock::time_point printed = Clock::now();
+    absl::Status serving = WaitServing(server->port, milliseconds(10000));
+    const Clock::time_point ready = Clock::now();
+    if (!serving.ok()) {
+      StopChild(&server->process);
+      return HarnessError(report, name, serving);
+    }
+    const Clock::time_point started = server->process->started_at();
+    start_ms.push_back(std::chrono::duration<double, std::milli>(ready - started).count());
+    listen_ms.push_back(std::chrono::duration<double, std::milli>(printed - started).count());
+    const double cpu_before = CpuSeconds(server->process->pid());
+    std::this_thread::sleep_for(milliseconds(idle_ms));
+    idle_cpu_ms.push_back(1000 * (CpuSeconds(server->process->pid()) - cpu_before));
+    absl::StatusOr<ProcStatus> status = ReadProcStatus(server->process->pid());
+    StopChild(&server->process);
+    if (!status.ok()) return HarnessError(report, name, status.status());
+    idle_kb.push_back(status->vm_rss_kb);
+    idle_split.push_back(
+        absl::StrCat(Mb(status->rss_anon_kb), " anonymous + ", Mb(status->rss_file_kb), " files"));
+    idle_threads.push_back(status->threads);
+  }
+  std::vector<double> sorted = start_ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median_start = sorted[sorted.size() / 2];
+  const int64_t max_idle = *std::max_element(idle_kb.begin(), idle_kb.end());
+  const int64_t max_threads = *std::max_element(idle_threads.begin(), idle_threads.end());
+  std::vector<std::string> runs;
+  for (size_t i = 0; i < start_ms.size(); ++i) {
+    runs.push_back(absl::StrFormat(
+        "%.0f ms (port line at %.0f ms), idle %s (%s), %d threads, %.0f ms CPU while idle",
+        start_ms[i], listen_ms[i], Mb(idle_kb[i]), idle_split[i], static_cast<int>(idle_threads[i]),
+        idle_cpu_ms[i]));
+  }
+  Note(report, absl::StrCat("4: start → SERVING per start: ", absl::StrJoin(runs, "; ")));
+
+  Row idle;
+  idle.scenario = "4 Footprint, idle memory";
+  idle.result = absl::StrCat("resident (VmRSS) after ", idle_ms, " ms idle: **", Mb(max_idle),
+                             "** (largest of ", starts, ")");
+  idle.goal = absl::StrFormat("< %.0f MB", kGoalIdleMb);
+  idle.met = max_idle > 0 && KbToMb(max_idle) < kGoalIdleMb;
+  idle.missed_by = Mb(max_idle);
+  idle.peak_rss = Mb(max_idle);
+  idle.peak_threads = absl::StrCat(max_threads);
+  report->rows.push_back(idle);
+
+  Row start;
+  start.scenario = "4 Footprint, start-up";
+  start.result = absl::StrFormat("process start → SERVING: **%.0f ms** (median of %d, max %.0f ms)",
+                                 median_start, starts, sorted.back());
+  start.goal = absl::StrFormat("< %.0f ms", kGoalStartMs);
+  start.met = median_start < kGoalStartMs;
+  start.missed_by = absl::StrFormat("%.0f ms", median_start);
+  start.peak_rss = Mb(max_idle);
+  start.peak_threads = absl::StrCat(max_threads);
+  report->rows.push_back(start);
+}
+
+// --- The table -----------------------------------------------------------------------------------
+
+std::string Table(const Report& report, const std::string& header) {
+  std::string out = header;
+  absl::StrAppend(
+      &out, "\n| Scenario | Result | Goal | Verdict | Server peak RSS | Server peak threads |\n",
+      "|---|---|---|---|---|---|\n");
+  for (const Row& row : report.rows) {
+    absl::StrAppend(&out, "| ", row.scenario, " | ", row.result, " | ", row.goal, " | ",
+                    row.met ? "met" : absl::StrCat("**MISSED** (", row.missed_by, ")"), " | ",
+                    row.peak_rss.empty() ? "-" : row.peak_rss, " | ",
+                    row.peak_threads.empty() ? "-" : row.peak_threads, " |\n");
+  }
+  absl::StrAppend(&out, "\nDetails:\n");
+  for (const std::string& note : report.notes) absl::StrAppend(&out, "- ", note, "\n");
+  return out;
+}
+
+std::string SelfDir() {
+  char path[4096];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (length <= 0) return ".";
+  std::string self(path, static_cast<size_t>(length));
+  return self.substr(0, self.rfind('/'));
+}
+
+// The server reads its settings from the environment: the caller's must not leak in.
+void DropServerSettingsFromEnvironment() {
+  static constexpr const char* kPrefixes[] = {
+      "KOMMO_",    "GRPC_LISTEN_ADDRESS",  "GRPC_DEFAULT_DEADLINE", "METRICS_LISTEN_ADDRESS",
+      "LOG_LEVEL", "SHUTDOWN_GRACE_PERIOD"};
+  std::vector<std::string> names;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    absl::string_view view = *entry;
+    for (const char* prefix : kPrefixes) {
+      if (absl::StartsWith(view, prefix)) names.emplace_back(view.substr(0, view.find('=')));
+    }
+  }
+  for (const std::string& name : names) unsetenv(name.c_str());
+}
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "kommo-bench: runs issue 7's benchmark scenarios against kommo-grpc-server and prints a "
+      "table (bench/README.md)");
+  absl::ParseCommandLine(argc, argv);
+  DropServerSettingsFromEnvironment();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  Paths paths;
+  const std::string bin_dir =
+      absl::GetFlag(FLAGS_bin_dir).empty() ? SelfDir() : absl::GetFlag(FLAGS_bin_dir);
+  paths.server = absl::StrCat(bin_dir, "/kommo-grpc-server");
+  paths.echo_server = absl::StrCat(bin_dir, "/kommo-bench-echo-server");
+  paths.log_dir = absl::GetFlag(FLAGS_log_dir);
+
+  // The whole run is bounded: past the limit the process exits, and the children with it
+  // (PR_SET_PDEATHSIG); the in-process emulator goes with the process.
+  const int limit_s = absl::GetFlag(FLAGS_time_limit_s);
+  std::thread([limit_s] {
+    pthread_setname_np(pthread_self(), "bench-watchdog");
+    std::this_thread::sleep_for(std::chrono::seconds(limit_s));
+    std::fprintf(stderr, "kommo-bench: time limit of %d s reached, aborting\n", limit_s);
+    std::fflush(stderr);
+    _exit(3);
+  }).detach();
+
+  emu::EmulatorOptions options;
+  options.token = kToken;
+  options.request_log_limit = 256;
+  options.random_seed = 1;
+  const std::vector<ThreadCpu> threads_before = ThreadCpuSeconds(getpid());
+  absl::StatusOr<std::unique_ptr<emu::Emulator>> emulator = emu::Emulator::Start(options);
+  NameNewThreads(threads_before, "emulator");
+  if (!emulator.ok()) {
+    std::fprintf(stderr, "kommo-bench: cannot start the emulator: %s\n",
+                 emulator.status().ToString().c_str());
+    return 2;
+  }
+
+  std::string header = absl::StrCat("kommo-grpc benchmark, ", NowUtc(),
+                                    "\n\nMachine: ", MachineLine(), "\nServer: ", paths.server);
+  if (!absl::GetFlag(FLAGS_revision).empty()) {
+    absl::StrAppend(&header, " (", absl::GetFlag(FLAGS_revision), ")");
+  }
+  absl::StrAppend(&header, "\n");
+  std::printf("%s", header.c_str());
+  std::fflush(stdout);
+
+  Report report;
+  const Clock::time_point begin = Clock::now();
+  for (absl::string_view scenario : absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',')) {
+    scenario = absl::StripAsciiWhitespace(scenario);
+    if (scenario == "1") {
+      RunOverhead(paths, emulator->get(), &report);
+    } else if (scenario == "2") {
+      RunBulkCreate(paths, emulator->get(), &report);
+    } else if (scenario == "3") {
+      RunConcurrency(paths, emulator->get(), &report);
+    } else if (scenario == "4") {
+      RunFootprint(paths, emulator->get(), &report);
+    } else if (!scenario.empty()) {
+      std::fprintf(stderr, "kommo-bench: unknown scenario \"%s\" (1, 2, 3 or 4)\n",
+                   std::string(scenario).c_str());
+      return 2;
+    }
+  }
+  (*emulator)->Stop();
+  const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  Note(&report, absl::StrFormat("whole run: %.1f s", seconds));
+
+  const std::string table = Table(report, header);
+  std::printf("\n%s", table.c_str());
+  std::fflush(stdout);
+  if (!absl::GetFlag(FLAGS_markdown_out).empty()) {
+    std::ofstream out(absl::GetFlag(FLAGS_markdown_out));
+    out << table;
+  }
+  if (report.harness_error) return 1;
+  if (absl::GetFlag(FLAGS_strict)) {
+    for (const Row& row : report.rows) {
+      if (!row.met) return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace kommo::bench
+
+int main(int argc, char** argv) { return kommo::bench::Run(argc, argv); }

@@ -1,0 +1,105 @@
+#include "bench/load_generator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace kommo::bench {
+
+size_t LoadResult::ok() const {
+  return static_cast<size_t>(std::count_if(calls.begin(), calls.end(), [](const CallRecord& c) {
+    return c.code == grpc::StatusCode::OK;
+  }));
+}
+
+std::string LoadResult::Breakdown() const {
+  std::map<std::string, size_t> counts;
+  for (const CallRecord& call : calls) {
+    std::string key = CodeName(call.code);
+    if (!call.reason.empty()) absl::StrAppend(&key, "/", call.reason);
+    ++counts[key];
+  }
+  std::vector<std::string> parts;
+  for (const auto& [key, count] : counts) parts.push_back(absl::StrCat(key, " x", count));
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return absl::StrCat("CODE_", static_cast<int>(code));
+  }
+}
+
+std::string ErrorInfoReason(const grpc::Status& status) {
+  if (status.error_details().empty()) return "";
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return "";
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) return info.reason();
+  }
+  return "";
+}
+
+Percentiles::Percentiles(std::vector<int64_t> samples) : sorted_(std::move(samples)) {
+  std::sort(sorted_.begin(), sorted_.end());
+}
+
+int64_t Percentiles::At(double q) const {
+  if (sorted_.empty()) return 0;
+  // Nearest rank: the smallest sample with at least q of the samples at or below it.
+  const double rank = std::ceil(q * static_cast<double>(sorted_.size()));
+  size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
+  if (index >= sorted_.size()) index = sorted_.size() - 1;
+  return sorted_[index];
+}
+
+Percentiles OkLatencies(const LoadResult& result) {
+  std::vector<int64_t> samples;
+  samples.reserve(result.calls.size());
+  for (const CallRecord& call : result.calls) {
+    if (call.code == grpc::StatusCode::OK) samples.push_back(call.latency_ns);
+  }
+  return Percentiles(std::move(samples));
+}
+
+}  // namespace kommo::bench
