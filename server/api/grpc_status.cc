@@ -1,5 +1,6 @@
 #include "server/api/grpc_status.h"
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -39,8 +40,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 void FinishRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                const absl::Status& status) {
   if (std::optional<absl::Duration> delay = GetRetryDelay(status)) {
+    // gRPC's retry waits out a pushback even past the call's deadline; when the wait cannot fit,
+    // -1 tells it not to retry, so the caller sees this error instead of DEADLINE_EXCEEDED.
+    const auto deadline = context->deadline();
+    const bool fits = deadline == std::chrono::system_clock::time_point::max() ||
+                      absl::Now() + *delay < absl::FromChrono(deadline);
     context->AddTrailingMetadata("grpc-retry-pushback-ms",
-                                 absl::StrCat(absl::ToInt64Milliseconds(*delay)));
+                                 fits ? absl::StrCat(absl::ToInt64Milliseconds(*delay)) : "-1");
   }
   reactor->Finish(ToGrpcStatus(status));
 }

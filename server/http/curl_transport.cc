@@ -207,6 +207,11 @@ struct CurlTransport::Impl {
         break;
       case Method::kPost:
         curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        // libcurl silently sends a request again when a reused keep-alive connection turns out
+        // dead before any byte of the answer arrived; for a POST that may have reached the
+        // server, that could create a duplicate. A fresh connection is never "reused", so a POST
+        // is sent exactly once (POSTs are rare: creates ride in batches).
+        curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
         break;
       case Method::kPatch:
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PATCH");

@@ -6,7 +6,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <future>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +22,7 @@
 #include "server/api/grpc_server.h"
 #include "server/http/curl_transport.h"
 #include "server/kommo/kommo_client.h"
+#include "tests/support/service_stack.h"
 
 namespace kommo {
 namespace {
@@ -35,73 +35,9 @@ using ::testing::UnorderedElementsAre;
 constexpr char kToken[] = "integration-token";
 constexpr int64_t k2Pow31 = int64_t{1} << 31;
 
-// What a caller can read off a failed call.
-struct CallError {
-  grpc::StatusCode code = grpc::StatusCode::OK;
-  std::string message;
-  std::string reason;
-  std::map<std::string, std::string> metadata;
-  std::vector<std::string> fields;  // BadRequest field violations
-};
-
-CallError Inspect(const grpc::Status& status) {
-  CallError error;
-  error.code = status.error_code();
-  error.message = status.error_message();
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return error;
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    google::rpc::BadRequest bad_request;
-    if (any.UnpackTo(&info)) {
-      error.reason = info.reason();
-      error.metadata.insert(info.metadata().begin(), info.metadata().end());
-    } else if (any.UnpackTo(&bad_request)) {
-      for (const auto& violation : bad_request.field_violations()) {
-        error.fields.push_back(violation.field());
-      }
-    }
-  }
-  return error;
-}
-
-// One service stack: transport, Kommo client and gRPC server, pointed at `api_base_url`.
-class Stack {
- public:
-  Stack(const std::string& api_base_url, const std::string& token) {
-    transport_ = *http::CurlTransport::Create({});
-    kommo_api::KommoClientOptions options;
-    options.api_base_url = api_base_url;
-    options.access_token = token;
-    options.rate_limit_rps = 200;  // the emulator does not limit; keep the suite fast
-    options.request_timeout = absl::Seconds(5);
-    client_ = kommo_api::NewKommoClient(options, transport_.get(), transport_.get());
-    api::GrpcServerOptions server_options;
-    server_options.listen = "127.0.0.1:0";
-    server_ = *api::GrpcServer::Start(server_options, client_.get());
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    leads = v1::LeadService::NewStub(channel_);
-    contacts = v1::ContactService::NewStub(channel_);
-  }
-  ~Stack() {
-    server_->Shutdown(absl::Now() + absl::Seconds(1));
-    server_.reset();
-    client_.reset();
-    transport_.reset();
-  }
-
-  std::shared_ptr<grpc::Channel> channel() { return channel_; }
-
-  std::unique_ptr<v1::LeadService::Stub> leads;
-  std::unique_ptr<v1::ContactService::Stub> contacts;
-
- private:
-  std::unique_ptr<http::CurlTransport> transport_;
-  std::unique_ptr<kommo_api::KommoClient> client_;
-  std::unique_ptr<api::GrpcServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-};
+using ::kommo::testing::CallError;
+using ::kommo::testing::Inspect;
+using Stack = ::kommo::testing::ServiceStack;
 
 class ServerIntegrationTest : public ::testing::Test {
  protected:
@@ -486,9 +422,8 @@ TEST_F(ServerIntegrationTest, HostileRequestsAreRejectedWithoutCallingKommo) {
   EXPECT_EQ(utf8.reason, "MALFORMED_REQUEST");
 
   // Truncated wire data and garbage.
-  CallError truncated =
-      Inspect(RawCall(stack_->channel(), "/kommo.v1.LeadService/CreateLead",
-                                     std::string("\x0a\x10") + "ab"));
+  CallError truncated = Inspect(RawCall(stack_->channel(), "/kommo.v1.LeadService/CreateLead",
+                                        std::string("\x0a\x10") + "ab"));
   EXPECT_EQ(truncated.code, grpc::StatusCode::INVALID_ARGUMENT);
   CallError garbage = Inspect(
       RawCall(stack_->channel(), "/kommo.v1.ContactService/CreateContact", "\xff\xff\xff\xff"));
@@ -510,8 +445,7 @@ TEST_F(ServerIntegrationTest, HostileRequestsAreRejectedWithoutCallingKommo) {
   EXPECT_EQ(Inspect(GetLead(0, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Inspect(GetLead(-31000000001, nullptr)).code, grpc::StatusCode::INVALID_ARGUMENT);
   v1::SearchLeadsResponse page;
-  EXPECT_EQ(Inspect(SearchLeads("", 1 << 30, "", &page)).code,
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(SearchLeads("", 1 << 30, "", &page)).code, grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Inspect(SearchLeads("", 10, std::string(10000, 'A'), &page)).reason,
             "INVALID_PAGE_TOKEN");
 

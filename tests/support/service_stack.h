@@ -1,0 +1,108 @@
+#ifndef KOMMO_TESTS_SUPPORT_SERVICE_STACK_H_
+#define KOMMO_TESTS_SUPPORT_SERVICE_STACK_H_
+
+// The service in-process for integration tests: libcurl transport, Kommo client and gRPC server on
+// 127.0.0.1:0, plus what a caller reads off a failed call.
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "kommo/v1/contact_service.grpc.pb.h"
+#include "kommo/v1/lead_service.grpc.pb.h"
+#include "server/api/grpc_server.h"
+#include "server/http/curl_transport.h"
+#include "server/kommo/kommo_client.h"
+
+namespace kommo::testing {
+
+// What a caller can read off a failed call.
+struct CallError {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+  std::string reason;
+  std::map<std::string, std::string> metadata;
+  std::vector<std::string> fields;  // BadRequest field violations
+  bool has_retry_info = false;
+};
+
+inline CallError Inspect(const grpc::Status& status) {
+  CallError error;
+  error.code = status.error_code();
+  error.message = status.error_message();
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return error;
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::BadRequest bad_request;
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&info)) {
+      error.reason = info.reason();
+      error.metadata.insert(info.metadata().begin(), info.metadata().end());
+    } else if (any.UnpackTo(&bad_request)) {
+      for (const auto& violation : bad_request.field_violations()) {
+        error.fields.push_back(violation.field());
+      }
+    } else if (any.UnpackTo(&retry)) {
+      error.has_retry_info = true;
+    }
+  }
+  return error;
+}
+
+// One service stack: transport, Kommo client and gRPC server, pointed at `options.api_base_url`.
+class ServiceStack {
+ public:
+  explicit ServiceStack(kommo_api::KommoClientOptions options) {
+    transport_ = *http::CurlTransport::Create({});
+    client_ = kommo_api::NewKommoClient(std::move(options), transport_.get(), transport_.get());
+    api::GrpcServerOptions server_options;
+    server_options.listen = "127.0.0.1:0";
+    server_ = *api::GrpcServer::Start(server_options, client_.get());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    leads = v1::LeadService::NewStub(channel_);
+    contacts = v1::ContactService::NewStub(channel_);
+  }
+  // A stack with fast defaults for tests against the emulator (which does not limit by default).
+  ServiceStack(const std::string& api_base_url, const std::string& token)
+      : ServiceStack(FastOptions(api_base_url, token)) {}
+  ~ServiceStack() {
+    server_->Shutdown(absl::Now() + absl::Seconds(1));
+    server_.reset();
+    client_.reset();
+    transport_.reset();
+  }
+
+  static kommo_api::KommoClientOptions FastOptions(const std::string& api_base_url,
+                                                   const std::string& token) {
+    kommo_api::KommoClientOptions options;
+    options.api_base_url = api_base_url;
+    options.access_token = token;
+    options.rate_limit_rps = 200;
+    options.request_timeout = absl::Seconds(5);
+    return options;
+  }
+
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  kommo_api::KommoClient* client() { return client_.get(); }
+
+  std::unique_ptr<v1::LeadService::Stub> leads;
+  std::unique_ptr<v1::ContactService::Stub> contacts;
+
+ private:
+  std::unique_ptr<http::CurlTransport> transport_;
+  std::unique_ptr<kommo_api::KommoClient> client_;
+  std::unique_ptr<api::GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace kommo::testing
+
+#endif  // KOMMO_TESTS_SUPPORT_SERVICE_STACK_H_
