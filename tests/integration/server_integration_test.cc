@@ -4,7 +4,10 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -22,7 +25,9 @@
 #include "server/api/grpc_server.h"
 #include "server/http/curl_transport.h"
 #include "server/kommo/kommo_client.h"
+#include "server/kommo/token_source.h"
 #include "tests/support/service_stack.h"
+#include "tests/support/test_cert.h"
 
 namespace kommo {
 namespace {
@@ -453,6 +458,66 @@ TEST_F(ServerIntegrationTest, HostileRequestsAreRejectedWithoutCallingKommo) {
   EXPECT_EQ(emulator_->contact_count(), 0u);
   // And the server is still healthy.
   MustCreateLead("still serving");
+}
+
+TEST_F(ServerIntegrationTest, ARotatedTokenFileIsUsedWithoutARestart) {
+  const std::string path = ::testing::TempDir() + "/rotated-token-" + std::to_string(getpid());
+  std::ofstream(path) << "old-token\n";
+  kommo_api::KommoClientOptions options =
+      Stack::FastOptions(emulator_->base_url() + "/api/v4", "old-token");
+  options.token_source =
+      std::make_shared<kommo_api::FileTokenSource>(path, "old-token", absl::ZeroDuration());
+  Stack stack(options);
+  auto get = [&stack] {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SearchLeadsRequest request;
+    v1::SearchLeadsResponse response;
+    return stack.leads->SearchLeads(&context, request, &response);
+  };
+  EXPECT_EQ(Inspect(get()).reason, "KOMMO_UNAUTHORIZED");  // the emulator wants kToken
+  // The secret is rotated the way Kubernetes does it: a new file swapped into place.
+  std::ofstream(path + ".new") << kToken << "\n";
+  ASSERT_EQ(std::rename((path + ".new").c_str(), path.c_str()), 0);
+  grpc::Status after = get();
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  std::remove(path.c_str());
+}
+
+TEST(ServerTlsTest, KommosCertificateIsAlwaysVerified) {
+  const ::kommo::testing::CertFiles cert =
+      ::kommo::testing::MakeSelfSignedCert(::testing::TempDir(), "kommo-tls");
+  ASSERT_FALSE(cert.cert.empty());
+  emu::EmulatorOptions options;
+  options.token = kToken;
+  options.tls_cert_file = cert.cert;
+  options.tls_key_file = cert.key;
+  auto emulator = emu::Emulator::Start(options);
+  ASSERT_TRUE(emulator.ok()) << emulator.status();
+  ASSERT_EQ((*emulator)->base_url().rfind("https://", 0), 0u);
+  auto search = [](Stack& stack) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SearchLeadsRequest request;
+    v1::SearchLeadsResponse response;
+    return stack.leads->SearchLeads(&context, request, &response);
+  };
+  {
+    // Without the CA the self-signed certificate is refused: no request reaches the emulator.
+    Stack untrusting(Stack::FastOptions((*emulator)->base_url() + "/api/v4", kToken));
+    CallError error = Inspect(search(untrusting));
+    EXPECT_EQ(error.code, grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(error.reason, "KOMMO_CONNECTION_FAILED");
+    EXPECT_TRUE((*emulator)->requests().empty());
+  }
+  {
+    http::CurlTransportOptions transport;
+    transport.ca_file = cert.cert;  // KOMMO_CA_FILE
+    Stack trusting(Stack::FastOptions((*emulator)->base_url() + "/api/v4", kToken), transport);
+    grpc::Status status = search(trusting);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  (*emulator)->Stop();
 }
 
 TEST_F(ServerIntegrationTest, HealthIsServing) {

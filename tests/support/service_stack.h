@@ -59,8 +59,9 @@ inline CallError Inspect(const grpc::Status& status) {
 // One service stack: transport, Kommo client and gRPC server, pointed at `options.api_base_url`.
 class ServiceStack {
  public:
-  explicit ServiceStack(kommo_api::KommoClientOptions options) {
-    transport_ = *http::CurlTransport::Create({});
+  explicit ServiceStack(kommo_api::KommoClientOptions options,
+                        http::CurlTransportOptions transport_options = {}) {
+    transport_ = *http::CurlTransport::Create(std::move(transport_options));
     client_ = kommo_api::NewKommoClient(std::move(options), transport_.get(), transport_.get());
     api::GrpcServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
