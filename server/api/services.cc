@@ -1,15 +1,19 @@
 #include "server/api/services.h"
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/api/grpc_status.h"
 #include "server/api/validation.h"
+#include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/error_details.h"
 #include "server/common/log.h"
@@ -41,8 +45,28 @@ class CallReactor final : public grpc::ServerUnaryReactor {
   std::shared_ptr<CancellationToken> token_;
 };
 
+// The call's request id: the caller's `x-request-id` metadata when it is a sane token (so a
+// caller's own id follows the call into our logs and Kommo's), else 16 random hex digits.
+std::string RequestIdFor(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 64) {
+    const absl::string_view given(it->second.data(), it->second.size());
+    bool sane = true;
+    for (char c : given) {
+      sane &=
+          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    }
+    if (sane) return std::string(given);
+  }
+  thread_local std::mt19937_64 random(std::random_device{}());
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
 CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
-                       std::shared_ptr<CancellationToken> token) {
+                       std::shared_ptr<CancellationToken> token, std::shared_ptr<CallTrace> trace) {
   const auto deadline = context->deadline();
   const absl::Time now = absl::Now();
   const absl::Time fallback = now + options.default_deadline;
@@ -51,7 +75,7 @@ CallOptions OptionsFor(const grpc::CallbackServerContext* context, const Service
     const absl::Time given = absl::FromChrono(deadline);
     chosen = given > now + absl::Hours(24) ? fallback : given;
   }
-  return {chosen, std::move(token)};
+  return {chosen, std::move(token), std::move(trace)};
 }
 
 // The Kommo page a search asks for: 1, or the one its page_token names.
@@ -91,7 +115,7 @@ void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* 
 
 // One structured line per call: method, code, reason, latency; ids only, never contact data.
 void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
-             absl::Duration latency, bool caller_gone, int64_t written_id) {
+             absl::Duration latency, bool caller_gone, int64_t written_id, const CallTrace& trace) {
   const bool outcome_matters =
       kind == Kind::kWrite && caller_gone;  // the caller will never learn what happened
   const log::Level level = outcome_matters ? log::Level::kWarning : log::Level::kInfo;
@@ -117,6 +141,8 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
   }
   log::Write(level, "rpc",
              {{"method", method},
+              {"request_id", trace.request_id},
+              {"kommo_requests", trace.kommo_requests.load()},
               {"code", absl::StatusCodeToString(status.code())},
               {"reason", reason},
               {"latency_ms", absl::ToDoubleMilliseconds(latency)},
@@ -141,11 +167,14 @@ grpc::ServerUnaryReactor* Serve(
   const absl::Time started = absl::Now();
   metrics::ServiceMetrics* metrics = options.metrics;
   if (metrics != nullptr) metrics->rpcs_in_flight.fetch_add(1);
-  auto finish = [context, reactor, raw_response, method, kind, started, metrics](
+  auto trace = std::make_shared<CallTrace>();
+  trace->request_id = RequestIdFor(context);
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
                     absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
     const absl::Duration latency = absl::Now() - started;
-    LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id);
+    LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
+    context->AddTrailingMetadata("x-request-id", trace->request_id);
     if (metrics != nullptr) {
       metrics->rpcs->Increment({{"method", std::string(method)},
                                 {"code", absl::StatusCodeToString(response.status().code())}});
@@ -162,7 +191,7 @@ grpc::ServerUnaryReactor* Serve(
     finish(status, 0);
     return reactor;
   }
-  start(request, OptionsFor(context, options, reactor->token()), std::move(finish));
+  start(request, OptionsFor(context, options, reactor->token(), trace), std::move(finish));
   return reactor;
 }
 

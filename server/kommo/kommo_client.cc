@@ -54,6 +54,7 @@ struct Waiter {
   Done<T> done;
   absl::Time deadline;
   std::shared_ptr<CancellationToken> cancel;
+  std::shared_ptr<CallTrace> trace;
   EventLoop::TimerId timer = 0;
   bool finished = false;
 };
@@ -287,6 +288,7 @@ class KommoClientImpl final : public KommoClient {
     waiter->done = std::move(done);
     waiter->deadline = options.deadline;
     waiter->cancel = options.cancel;
+    waiter->trace = options.trace;
     return waiter;
   }
 
@@ -324,6 +326,21 @@ class KommoClientImpl final : public KommoClient {
       });
     }
     return true;
+  }
+
+  // The trace of a request made for a group of callers: the first caller's request id, its own
+  // count, which Share() adds to every member's trace when the request is done.
+  template <typename T>
+  static std::shared_ptr<CallTrace> GroupTrace(const WaiterPtr<T>& first) {
+    auto trace = std::make_shared<CallTrace>();
+    if (first != nullptr && first->trace != nullptr) trace->request_id = first->trace->request_id;
+    return trace;
+  }
+  template <typename T>
+  static void Share(const CallTrace& group, const WaiterPtr<T>& waiter) {
+    if (waiter->trace != nullptr) {
+      waiter->trace->kommo_requests.fetch_add(group.kommo_requests.load());
+    }
   }
 
   static absl::Status LeaveError(absl::StatusCode code, absl::string_view what,
@@ -381,10 +398,12 @@ class KommoClientImpl final : public KommoClient {
     }
     if (join) return;
     const ErrorContext context = spec.context;
-    requester_.Send(std::move(spec), CallOptions{flight->deadline, flight->cancel},
-                    [this, &flights, flight, key, context,
+    auto trace = GroupTrace<T>(waiter);
+    requester_.Send(std::move(spec), CallOptions{flight->deadline, flight->cancel, trace},
+                    [this, &flights, flight, key, context, trace,
                      parse = std::move(parse)](absl::StatusOr<HttpResponse> response) {
                       flight->answered = true;
+                      for (const WaiterPtr<T>& each : flight->waiters) Share<T>(*trace, each);
                       auto found = flights.find(key);
                       if (found != flights.end() && found->second == flight) {
                         flights.erase(found);
@@ -451,9 +470,11 @@ class KommoClientImpl final : public KommoClient {
     spec.context = {RequestKind::kRead, "", absl::StrCat("GET /", plural), nullptr};
     const std::string entity = plural.substr(0, plural.size() - 1);
     const ErrorContext context = spec.context;
-    requester_.Send(std::move(spec), CallOptions{deadline, nullptr},
-                    [this, written = std::move(written), entity,
-                     context](absl::StatusOr<HttpResponse> response) mutable {
+    auto trace = GroupTrace<Entity>(written.empty() ? nullptr : written.front().second);
+    requester_.Send(std::move(spec), CallOptions{deadline, nullptr, trace},
+                    [this, written = std::move(written), entity, context,
+                     trace](absl::StatusOr<HttpResponse> response) mutable {
+                      for (const auto& each : written) Share<Entity>(*trace, each.second);
                       std::map<int64_t, Entity> found;
                       absl::Status error;
                       if (!response.ok()) {
@@ -591,9 +612,12 @@ class KommoClientImpl final : public KommoClient {
         body = spec.body(items);
         return true;
       };
+      auto trace =
+          GroupTrace<Entity>(queue.pending.empty() ? nullptr : queue.pending.front()->waiter);
       requester_.Send(
-          std::move(request), CallOptions{deadline, nullptr},
-          [this, &queue, &spec, batch, prepared](absl::StatusOr<HttpResponse> response) {
+          std::move(request), CallOptions{deadline, nullptr, trace},
+          [this, &queue, &spec, batch, prepared, trace](absl::StatusOr<HttpResponse> response) {
+            for (const ItemPtr& item : *batch) Share<Entity>(*trace, item->waiter);
             if (!*prepared) {
               // Refused before it was sent (the rate limit cannot meet even the latest deadline,
               // or Kommo blocks the account): the calls it would have carried learn why.

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
@@ -28,6 +29,8 @@ struct CallOptions {
   // Cancelled when the caller goes away: a call still waiting for its rate-limit slot leaves the
   // queue without reaching Kommo, a transfer in flight is aborted. May be null.
   std::shared_ptr<CancellationToken> cancel;
+  // The call's request id and its count of Kommo requests. May be null.
+  std::shared_ptr<CallTrace> trace;
 };
 
 struct LeadPageResult {

@@ -162,6 +162,10 @@ class Requester::Impl {
     http::HttpRequest request = exchange->request;
     request.timeout = capped_by_deadline ? left : options_.request_timeout;
     // Asked at every attempt, so a rotated token is used from the next request on.
+    if (exchange->options.trace != nullptr) {
+      exchange->options.trace->kommo_requests.fetch_add(1);
+      request.headers.emplace_back("X-Request-Id", exchange->options.trace->request_id);
+    }
     request.headers.emplace_back(
         "Authorization",
         absl::StrCat("Bearer ", options_.token_source != nullptr ? options_.token_source->Token()

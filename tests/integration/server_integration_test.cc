@@ -167,6 +167,23 @@ TEST_F(ServerIntegrationTest, CreateLeadReturnsTheLeadWithKommosDefaults) {
   EXPECT_EQ(fetched.SerializeAsString(), lead.SerializeAsString());
 }
 
+TEST_F(ServerIntegrationTest, TheCallersRequestIdComesBackAndAFreshOneIsMadeOtherwise) {
+  grpc::ClientContext with_id;
+  with_id.AddMetadata("x-request-id", "chatbot-7f3a");
+  v1::SearchLeadsRequest request;
+  v1::SearchLeadsResponse response;
+  ASSERT_TRUE(stack_->leads->SearchLeads(&with_id, request, &response).ok());
+  auto given = with_id.GetServerTrailingMetadata().find("x-request-id");
+  ASSERT_NE(given, with_id.GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(given->second.data(), given->second.size()), "chatbot-7f3a");
+
+  grpc::ClientContext without_id;
+  ASSERT_TRUE(stack_->leads->SearchLeads(&without_id, request, &response).ok());
+  auto made = without_id.GetServerTrailingMetadata().find("x-request-id");
+  ASSERT_NE(made, without_id.GetServerTrailingMetadata().end());
+  EXPECT_EQ(made->second.size(), 16u);
+}
+
 TEST_F(ServerIntegrationTest, CreateLeadInAChosenStageLinkedToContacts) {
   v1::Contact ann = MustCreateContact("Ann Lee", "+1 555 0100", "ann@example.com");
   v1::Contact bob = MustCreateContact("Bob Roe", "", "bob@example.com");

@@ -96,7 +96,9 @@ class CoalescingTest : public ::testing::Test {
     });
   }
 
-  CallOptions Deadline(absl::Duration from_now) { return {loop_.Now() + from_now, nullptr}; }
+  CallOptions Deadline(absl::Duration from_now) {
+    return {loop_.Now() + from_now, nullptr, nullptr};
+  }
 
   static v1::CreateLeadRequest Named(const std::string& name) {
     v1::CreateLeadRequest request;
@@ -219,7 +221,7 @@ TEST_F(CoalescingTest, OneInvalidItemFailsAloneAndTheOthersAreSentAgain) {
   });
   for (int i = 0; i < 50; ++i) {
     v1::CreateLeadRequest request = Named(absl::StrCat("Deal ", i));
-    client->CreateLead(request, {loop.Now() + absl::Seconds(30), nullptr},
+    client->CreateLead(request, {loop.Now() + absl::Seconds(30), nullptr, nullptr},
                        [&fresh, i](absl::StatusOr<v1::Lead> lead) { fresh[i] = lead; });
   }
   loop.Advance(absl::Seconds(5));
@@ -270,7 +272,7 @@ TEST_F(CoalescingTest, ACallCancelledBeforeItsBatchLeavesIsNotInIt) {
   std::optional<absl::StatusOr<v1::Lead>> cancelled;
   client_->CreateLead(Named("kept"), Deadline(absl::Seconds(30)),
                       [&kept](absl::StatusOr<v1::Lead> lead) { kept = lead; });
-  client_->CreateLead(Named("gone"), {loop_.Now() + absl::Seconds(30), token},
+  client_->CreateLead(Named("gone"), {loop_.Now() + absl::Seconds(30), token, nullptr},
                       [&cancelled](absl::StatusOr<v1::Lead> lead) { cancelled = lead; });
   loop_.RunUntilIdle();
   token->Cancel();
@@ -324,7 +326,7 @@ TEST_F(CoalescingTest, ASharedReadLeftByEveryCallerIsNeverSent) {
   std::vector<std::optional<absl::StatusOr<v1::Lead>>> results(2);
   for (int i = 0; i < 2; ++i) {
     tokens.push_back(std::make_shared<CancellationToken>());
-    client_->GetLead(kIdBase + 2, {loop_.Now() + absl::Seconds(30), tokens[i]},
+    client_->GetLead(kIdBase + 2, {loop_.Now() + absl::Seconds(30), tokens[i], nullptr},
                      [&results, i](absl::StatusOr<v1::Lead> lead) { results[i] = lead; });
   }
   loop_.RunUntilIdle();

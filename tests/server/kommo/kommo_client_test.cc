@@ -49,7 +49,9 @@ class KommoClientTest : public ::testing::Test {
     return stats;
   }
 
-  CallOptions Deadline(absl::Duration from_now) { return {loop_.Now() + from_now, nullptr}; }
+  CallOptions Deadline(absl::Duration from_now) {
+    return {loop_.Now() + from_now, nullptr, nullptr};
+  }
 
   template <typename T>
   static Done<T> Into(std::optional<absl::StatusOr<T>>& out) {
@@ -89,9 +91,8 @@ TEST_F(KommoClientTest, CreateLeadPostsThenReadsBack) {
   EXPECT_EQ(post.url, "https://acme.kommo.com/api/v4/leads");
   EXPECT_THAT(post.body, HasSubstr(R"("name":"Deal")"));
   EXPECT_THAT(post.body, HasSubstr(R"("request_id":"0")"));
-  ASSERT_EQ(post.headers.size(), 1u);
-  EXPECT_EQ(post.headers[0].first, "Authorization");
-  EXPECT_EQ(post.headers[0].second, "Bearer secret-token");
+  EXPECT_THAT(post.headers, ::testing::Contains(std::make_pair(
+                                std::string("Authorization"), std::string("Bearer secret-token"))));
   const http::HttpRequest& get = transport_.sent()[1].request;
   EXPECT_EQ(get.method, http::Method::kGet);
   EXPECT_EQ(get.url, "https://acme.kommo.com/api/v4/leads/31000000007?with=contacts");
@@ -311,7 +312,7 @@ TEST_F(KommoClientTest, ACallCancelledWhileQueuedNeverReachesKommo) {
   std::optional<absl::StatusOr<v1::Lead>> queued;
   client_->GetLead(1, Deadline(absl::Seconds(10)), Into(first));
   auto token = std::make_shared<CancellationToken>();
-  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token}, Into(queued));
+  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token, nullptr}, Into(queued));
   loop_.RunUntilIdle();
   EXPECT_EQ(Stats().queue_depth, 1u);
   token->Cancel();
@@ -327,7 +328,7 @@ TEST_F(KommoClientTest, ACallCancelledBeforeItStartsSendsNothing) {
   auto token = std::make_shared<CancellationToken>();
   token->Cancel();
   std::optional<absl::StatusOr<v1::Lead>> result;
-  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token}, Into(result));
+  client_->GetLead(2, {loop_.Now() + absl::Seconds(10), token, nullptr}, Into(result));
   loop_.RunUntilIdle();
   EXPECT_EQ(result->status().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(transport_.sent().empty());
@@ -414,6 +415,24 @@ TEST_F(KommoClientTest, TheTokenNeverAppearsInErrors) {
   loop_.RunUntilIdle();
   EXPECT_EQ(result->status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(result->status().ToString().find("secret-token"), std::string::npos);
+}
+
+TEST_F(KommoClientTest, TheCallsRequestIdGoesToKommoAndItsRequestsAreCounted) {
+  transport_.ThenStatus(200, kCreated);
+  transport_.ThenStatus(200, kLead);
+  auto trace = std::make_shared<CallTrace>();
+  trace->request_id = "req-42";
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, {loop_.Now() + absl::Seconds(10), nullptr, trace}, Into(result));
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(result->ok());
+  EXPECT_EQ(trace->kommo_requests.load(), 2);
+  for (const auto& sent : transport_.sent()) {
+    EXPECT_THAT(sent.request.headers, ::testing::Contains(std::make_pair(
+                                          std::string("X-Request-Id"), std::string("req-42"))));
+  }
 }
 
 TEST(UrlEncodeTest, KeepsUnreservedAndEncodesTheRest) {
