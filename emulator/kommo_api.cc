@@ -347,6 +347,88 @@ std::vector<FieldError> NotAnObject() {
   return {FieldError{"InvalidType", "", "This value should be of type object."}};
 }
 
+// --- leads and contacts: what differs -----------------------------------------------------
+
+struct LeadKind {
+  using Entity = Lead;
+  static constexpr char kCollection[] = "leads";  // path segment and _embedded key
+  static constexpr char kWith[] = "contacts";     // ?with= that embeds the linked entities
+  static constexpr char kNotFound[] = "Lead not found";
+  static constexpr bool kCreatedFlags = false;  // create results carry is_deleted, is_unsorted
+  static constexpr bool kEchoName = false;      // update results carry the name
+  static std::map<int64_t, Lead>& Items(Store& store) { return store.leads(); }
+  static int64_t NextId(Store& store) { return store.NextLeadId(); }
+  static constexpr auto Write = &WriteLead;
+  static constexpr auto Build = &BuildNewLead;
+  static constexpr auto Apply = &ApplyLeadUpdate;
+
+  static bool Matches(const ListParams& p, int64_t id, const Lead& lead) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(lead.responsible_user_id) ||
+        !p.Filter("pipeline_id").Matches(lead.pipeline_id) ||
+        !p.Filter("created_by").Matches(lead.created_by) ||
+        !p.Filter("updated_by").Matches(lead.updated_by) ||
+        !p.Range("created_at").Matches(lead.created_at) ||
+        !p.Range("updated_at").Matches(lead.updated_at) ||
+        !p.Range("closed_at").Matches(lead.closed_at)) {
+      return false;
+    }
+    if (!p.statuses.empty()) {
+      const bool in_status = std::any_of(p.statuses.begin(), p.statuses.end(), [&](const auto& s) {
+        return (s.second.first == 0 || s.second.first == lead.pipeline_id) &&
+               s.second.second == lead.status_id;
+      });
+      if (!in_status) return false;
+    }
+    return p.query.empty() || LeadMatchesQuery(lead, p.query);
+  }
+};
+
+struct ContactKind {
+  using Entity = Contact;
+  static constexpr char kCollection[] = "contacts";
+  static constexpr char kWith[] = "leads";
+  static constexpr char kNotFound[] = "Contact not found";
+  static constexpr bool kCreatedFlags = true;
+  static constexpr bool kEchoName = true;
+  static std::map<int64_t, Contact>& Items(Store& store) { return store.contacts(); }
+  static int64_t NextId(Store& store) { return store.NextContactId(); }
+  static constexpr auto Write = &WriteContact;
+  static constexpr auto Build = &BuildNewContact;
+  static constexpr auto Apply = &ApplyContactUpdate;
+
+  static bool Matches(const ListParams& p, int64_t id, const Contact& contact) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(contact.responsible_user_id) ||
+        !p.Filter("created_by").Matches(contact.created_by) ||
+        !p.Filter("updated_by").Matches(contact.updated_by) ||
+        !p.Range("created_at").Matches(contact.created_at) ||
+        !p.Range("updated_at").Matches(contact.updated_at)) {
+      return false;
+    }
+    return p.query.empty() || ContactMatchesQuery(contact, p.query);
+  }
+};
+
+// The result of one updated item: {"id","name" (contacts),"updated_at","request_id","_links"}.
+template <typename Kind>
+void WriteUpdated(JsonWriter& w, const Hrefs& hrefs, int64_t id,
+                  const typename Kind::Entity& entity, const std::string& request_id) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(id);
+  if (Kind::kEchoName) {
+    Key(w, "name");
+    Str(w, entity.name);
+  }
+  Key(w, "updated_at");
+  w.Int64(entity.updated_at);
+  Key(w, "request_id");
+  Str(w, request_id);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/", Kind::kCollection, "/", id));
+  w.EndObject();
+}
+
 }  // namespace
 
 // --- public ----------------------------------------------------------------------------------
@@ -445,9 +527,9 @@ HttpResponse KommoApi::Route(const Call& call) {
   }
   if (s[0] == "leads") {
     if (s.size() == 1) {
-      if (get) return ListLeads(call);
-      if (post) return CreateLeads(call);
-      if (patch) return UpdateLeads(call);
+      if (get) return ListEntities<LeadKind>(call);
+      if (post) return CreateEntities<LeadKind>(call);
+      if (patch) return UpdateEntities<LeadKind>(call);
       return MethodNotAllowed(method, "GET, POST, PATCH");
     }
     if (s[1] == "pipelines") {
@@ -462,8 +544,8 @@ HttpResponse KommoApi::Route(const Call& call) {
       return not_found();
     }
     if (s.size() == 2 && ParseId(s[1], &id)) {
-      if (get) return GetLead(call, id);
-      if (patch) return UpdateLead(call, id);
+      if (get) return GetEntity<LeadKind>(call, id);
+      if (patch) return UpdateEntity<LeadKind>(call, id);
       return MethodNotAllowed(method, "GET, PATCH");
     }
     if (s.size() == 3 && ParseId(s[1], &id)) {
@@ -476,9 +558,9 @@ HttpResponse KommoApi::Route(const Call& call) {
   }
   if (s[0] == "contacts") {
     if (s.size() == 1) {
-      if (get) return ListContacts(call);
-      if (post) return CreateContacts(call);
-      if (patch) return UpdateContacts(call);
+      if (get) return ListEntities<ContactKind>(call);
+      if (post) return CreateEntities<ContactKind>(call);
+      if (patch) return UpdateEntities<ContactKind>(call);
       return MethodNotAllowed(method, "GET, POST, PATCH");
     }
     if (s[1] == "custom_fields") {
@@ -489,8 +571,8 @@ HttpResponse KommoApi::Route(const Call& call) {
       return not_found();
     }
     if (s.size() == 2 && ParseId(s[1], &id)) {
-      if (get) return GetContact(call, id);
-      if (patch) return UpdateContact(call, id);
+      if (get) return GetEntity<ContactKind>(call, id);
+      if (patch) return UpdateEntity<ContactKind>(call, id);
       return MethodNotAllowed(method, "GET, PATCH");
     }
   }
@@ -707,31 +789,19 @@ HttpResponse KommoApi::GetContactField(const Call& call, int64_t id) {
   return Hal(Finish(buffer));
 }
 
-// --- leads -------------------------------------------------------------------------------------
+// --- leads and contacts --------------------------------------------------------------------
+//
+// One implementation of list, get, batch create, batch update and single update serves both;
+// a Kind (LeadKind, ContactKind above) says what differs: the store's map, the renderer,
+// validation, list filters and search, and the extra members Kommo puts in write results.
 
-HttpResponse KommoApi::ListLeads(const Call& call) {
+template <typename Kind>
+HttpResponse KommoApi::ListEntities(const Call& call) {
+  using Entity = typename Kind::Entity;
   const ListParams p = ParseListParams(call.request.query);
-  std::vector<const Lead*> matches;
-  for (const auto& [id, lead] : store_->leads()) {
-    if (!p.Filter("id").Matches(id) ||
-        !p.Filter("responsible_user_id").Matches(lead.responsible_user_id) ||
-        !p.Filter("pipeline_id").Matches(lead.pipeline_id) ||
-        !p.Filter("created_by").Matches(lead.created_by) ||
-        !p.Filter("updated_by").Matches(lead.updated_by) ||
-        !p.Range("created_at").Matches(lead.created_at) ||
-        !p.Range("updated_at").Matches(lead.updated_at) ||
-        !p.Range("closed_at").Matches(lead.closed_at)) {
-      continue;
-    }
-    if (!p.statuses.empty()) {
-      const bool in_status = std::any_of(p.statuses.begin(), p.statuses.end(), [&](const auto& s) {
-        return (s.second.first == 0 || s.second.first == lead.pipeline_id) &&
-               s.second.second == lead.status_id;
-      });
-      if (!in_status) continue;
-    }
-    if (!p.query.empty() && !LeadMatchesQuery(lead, p.query)) continue;
-    matches.push_back(&lead);
+  std::vector<const Entity*> matches;
+  for (const auto& [id, entity] : Kind::Items(*store_)) {
+    if (Kind::Matches(p, id, entity)) matches.push_back(&entity);
   }
   SortEntities(&matches, p);
   const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
@@ -745,13 +815,14 @@ HttpResponse KommoApi::ListLeads(const Call& call) {
   w.StartObject();
   Key(w, "_page");
   w.Int(p.page);
-  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"), p, end < matches.size());
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/", Kind::kCollection), p,
+                 end < matches.size());
   Key(w, "_embedded");
   w.StartObject();
-  Key(w, "leads");
+  Key(w, Kind::kCollection);
   w.StartArray();
   for (size_t i = offset; i < end; ++i) {
-    WriteLead(w, *store_, *matches[i], entity_hrefs, p.With("contacts"));
+    Kind::Write(w, *store_, *matches[i], entity_hrefs, p.With(Kind::kWith));
   }
   w.EndArray();
   w.EndObject();
@@ -759,53 +830,64 @@ HttpResponse KommoApi::ListLeads(const Call& call) {
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::GetLead(const Call& call, int64_t id) {
-  const auto it = store_->leads().find(id);
-  if (it == store_->leads().end()) return NoContent();
+template <typename Kind>
+HttpResponse KommoApi::GetEntity(const Call& call, int64_t id) {
+  const auto& items = Kind::Items(*store_);
+  const auto it = items.find(id);
+  if (it == items.end()) return NoContent();
   const ListParams p = ParseListParams(call.request.query);
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  WriteLead(w, *store_, it->second, call.hrefs, p.With("contacts"));
+  Kind::Write(w, *store_, it->second, call.hrefs, p.With(Kind::kWith));
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::CreateLeads(const Call& call) {
+template <typename Kind>
+HttpResponse KommoApi::CreateEntities(const Call& call) {
+  using Entity = typename Kind::Entity;
   rapidjson::Document doc;
   if (auto error = ParseBatch(call.request.body, &doc)) return *error;
   const WriteContext context{Now(), call.user.id};
-  std::vector<std::pair<std::string, Lead>> valid;
+  std::vector<std::pair<std::string, Entity>> valid;
   std::vector<ItemErrors> invalid;
   for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
     const std::string request_id = RequestIdOf(doc[i], absl::StrCat(i));
-    Lead lead;
+    Entity entity;
     std::vector<FieldError> errors =
-        doc[i].IsObject() ? BuildNewLead(*store_, doc[i], context, &lead) : NotAnObject();
+        doc[i].IsObject() ? Kind::Build(*store_, doc[i], context, &entity) : NotAnObject();
     if (errors.empty()) {
-      valid.emplace_back(request_id, std::move(lead));
+      valid.emplace_back(request_id, std::move(entity));
     } else {
       invalid.push_back(ItemErrors{request_id, std::move(errors)});
     }
   }
   if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
 
+  const std::string collection = absl::StrCat(call.hrefs.api_base, "/", Kind::kCollection);
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"));
+  WriteSelfLinks(w, collection);
   Key(w, "_embedded");
   w.StartObject();
-  Key(w, "leads");
+  Key(w, Kind::kCollection);
   w.StartArray();
-  for (auto& [request_id, lead] : valid) {
-    lead.id = store_->NextLeadId();
-    const int64_t id = lead.id;
-    store_->leads().emplace(id, std::move(lead));
+  for (auto& [request_id, entity] : valid) {
+    entity.id = Kind::NextId(*store_);
+    const int64_t id = entity.id;
+    Kind::Items(*store_).emplace(id, std::move(entity));
     w.StartObject();
     Key(w, "id");
     w.Int64(id);
+    if (Kind::kCreatedFlags) {
+      Key(w, "is_deleted");
+      w.Bool(false);
+      Key(w, "is_unsorted");
+      w.Bool(false);
+    }
     Key(w, "request_id");
     Str(w, request_id);
-    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id));
+    WriteSelfLinks(w, absl::StrCat(collection, "/", id));
     w.EndObject();
   }
   w.EndArray();
@@ -815,16 +897,18 @@ HttpResponse KommoApi::CreateLeads(const Call& call) {
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::UpdateLeads(const Call& call) {
+template <typename Kind>
+HttpResponse KommoApi::UpdateEntities(const Call& call) {
+  using Entity = typename Kind::Entity;
   rapidjson::Document doc;
   if (auto error = ParseBatch(call.request.body, &doc)) return *error;
   const WriteContext context{Now(), call.user.id};
   struct Result {
     std::string request_id;
     int64_t id;
-    int64_t updated_at;
+    Entity entity;  // as this item left it
   };
-  std::map<int64_t, Lead> staged;  // later items of the batch see earlier items' changes
+  std::map<int64_t, Entity> staged;  // later items of the batch see earlier items' changes
   std::vector<Result> results;
   std::vector<ItemErrors> invalid;
   for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
@@ -844,46 +928,38 @@ HttpResponse KommoApi::UpdateLeads(const Call& call) {
       continue;
     }
     const int64_t id = id_member->value.GetInt64();
-    Lead lead;
+    Entity entity;
     if (auto it = staged.find(id); it != staged.end()) {
-      lead = it->second;
-    } else if (auto stored = store_->leads().find(id); stored != store_->leads().end()) {
-      lead = stored->second;
+      entity = it->second;
+    } else if (auto stored = Kind::Items(*store_).find(id); stored != Kind::Items(*store_).end()) {
+      entity = stored->second;
     } else {
       invalid.push_back(
-          ItemErrors{request_id, {FieldError{"NotSupportedChoice", "id", "Lead not found"}}});
+          ItemErrors{request_id, {FieldError{"NotSupportedChoice", "id", Kind::kNotFound}}});
       continue;
     }
-    std::vector<FieldError> errors = ApplyLeadUpdate(*store_, item, context, &lead);
+    std::vector<FieldError> errors = Kind::Apply(*store_, item, context, &entity);
     if (!errors.empty()) {
       invalid.push_back(ItemErrors{request_id, std::move(errors)});
       continue;
     }
-    results.push_back(Result{request_id, id, lead.updated_at});
-    staged[id] = std::move(lead);
+    results.push_back(Result{request_id, id, entity});
+    staged[id] = std::move(entity);
   }
   if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
-  for (auto& [id, lead] : staged) store_->leads()[id] = std::move(lead);
+  for (auto& [id, entity] : staged) Kind::Items(*store_)[id] = std::move(entity);
   if (!invalid.empty()) return ValidationFailed(invalid);
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads"));
+  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/", Kind::kCollection));
   Key(w, "_embedded");
   w.StartObject();
-  Key(w, "leads");
+  Key(w, Kind::kCollection);
   w.StartArray();
   for (const Result& result : results) {
-    w.StartObject();
-    Key(w, "id");
-    w.Int64(result.id);
-    Key(w, "updated_at");
-    w.Int64(result.updated_at);
-    Key(w, "request_id");
-    Str(w, result.request_id);
-    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", result.id));
-    w.EndObject();
+    WriteUpdated<Kind>(w, call.hrefs, result.id, result.entity, result.request_id);
   }
   w.EndArray();
   w.EndObject();
@@ -891,28 +967,23 @@ HttpResponse KommoApi::UpdateLeads(const Call& call) {
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::UpdateLead(const Call& call, int64_t id) {
+template <typename Kind>
+HttpResponse KommoApi::UpdateEntity(const Call& call, int64_t id) {
   rapidjson::Document doc;
   if (auto error = ParseBody(call.request.body, &doc)) return *error;
   if (!doc.IsObject()) return ProblemResponse(400, "Request body must be a JSON object");
-  const auto it = store_->leads().find(id);
-  if (it == store_->leads().end()) return ProblemResponse(404, "Lead not found");
-  Lead lead = it->second;
+  auto& items = Kind::Items(*store_);
+  const auto it = items.find(id);
+  if (it == items.end()) return ProblemResponse(404, Kind::kNotFound);
+  typename Kind::Entity entity = it->second;
   std::vector<FieldError> errors =
-      ApplyLeadUpdate(*store_, doc, WriteContext{Now(), call.user.id}, &lead);
+      Kind::Apply(*store_, doc, WriteContext{Now(), call.user.id}, &entity);
   if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
-  it->second = lead;
+  it->second = entity;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "id");
-  w.Int64(id);
-  Key(w, "updated_at");
-  w.Int64(lead.updated_at);
-  Key(w, "request_id");  // echoed, or positional ("0") like a batch of one
-  Str(w, RequestIdOf(doc, "0"));
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id));
-  w.EndObject();
+  // request_id: echoed, or positional ("0") like a batch of one.
+  WriteUpdated<Kind>(w, call.hrefs, id, entity, RequestIdOf(doc, "0"));
   return Hal(Finish(buffer));
 }
 
@@ -1104,215 +1175,6 @@ HttpResponse KommoApi::ListLeadLinks(const Call& call, int64_t id) {
   for (const LeadContact* contact : links) WriteLink(w, id, *contact);
   w.EndArray();
   w.EndObject();
-  w.EndObject();
-  return Hal(Finish(buffer));
-}
-
-// --- contacts ----------------------------------------------------------------------------------
-
-HttpResponse KommoApi::ListContacts(const Call& call) {
-  const ListParams p = ParseListParams(call.request.query);
-  std::vector<const Contact*> matches;
-  for (const auto& [id, contact] : store_->contacts()) {
-    if (!p.Filter("id").Matches(id) ||
-        !p.Filter("responsible_user_id").Matches(contact.responsible_user_id) ||
-        !p.Filter("created_by").Matches(contact.created_by) ||
-        !p.Filter("updated_by").Matches(contact.updated_by) ||
-        !p.Range("created_at").Matches(contact.created_at) ||
-        !p.Range("updated_at").Matches(contact.updated_at)) {
-      continue;
-    }
-    if (!p.query.empty() && !ContactMatchesQuery(contact, p.query)) continue;
-    matches.push_back(&contact);
-  }
-  SortEntities(&matches, p);
-  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
-  if (offset >= matches.size()) return NoContent();
-  const size_t end = std::min(matches.size(), offset + static_cast<size_t>(p.limit));
-
-  Hrefs entity_hrefs = call.hrefs;
-  entity_hrefs.entity_suffix = absl::StrCat("?page=", p.page, "&limit=", p.limit);
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "_page");
-  w.Int(p.page);
-  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"), p, end < matches.size());
-  Key(w, "_embedded");
-  w.StartObject();
-  Key(w, "contacts");
-  w.StartArray();
-  for (size_t i = offset; i < end; ++i) {
-    WriteContact(w, *store_, *matches[i], entity_hrefs, p.With("leads"));
-  }
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  return Hal(Finish(buffer));
-}
-
-HttpResponse KommoApi::GetContact(const Call& call, int64_t id) {
-  const auto it = store_->contacts().find(id);
-  if (it == store_->contacts().end()) return NoContent();
-  const ListParams p = ParseListParams(call.request.query);
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  WriteContact(w, *store_, it->second, call.hrefs, p.With("leads"));
-  return Hal(Finish(buffer));
-}
-
-HttpResponse KommoApi::CreateContacts(const Call& call) {
-  rapidjson::Document doc;
-  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
-  const WriteContext context{Now(), call.user.id};
-  std::vector<std::pair<std::string, Contact>> valid;
-  std::vector<ItemErrors> invalid;
-  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
-    const std::string request_id = RequestIdOf(doc[i], absl::StrCat(i));
-    Contact contact;
-    std::vector<FieldError> errors =
-        doc[i].IsObject() ? BuildNewContact(*store_, doc[i], context, &contact) : NotAnObject();
-    if (errors.empty()) {
-      valid.emplace_back(request_id, std::move(contact));
-    } else {
-      invalid.push_back(ItemErrors{request_id, std::move(errors)});
-    }
-  }
-  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
-
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"));
-  Key(w, "_embedded");
-  w.StartObject();
-  Key(w, "contacts");
-  w.StartArray();
-  for (auto& [request_id, contact] : valid) {
-    contact.id = store_->NextContactId();
-    const int64_t id = contact.id;
-    store_->contacts().emplace(id, std::move(contact));
-    w.StartObject();
-    Key(w, "id");
-    w.Int64(id);
-    Key(w, "is_deleted");
-    w.Bool(false);
-    Key(w, "is_unsorted");
-    w.Bool(false);
-    Key(w, "request_id");
-    Str(w, request_id);
-    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", id));
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  if (!invalid.empty()) return ValidationFailed(invalid);
-  return Hal(Finish(buffer));
-}
-
-HttpResponse KommoApi::UpdateContacts(const Call& call) {
-  rapidjson::Document doc;
-  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
-  const WriteContext context{Now(), call.user.id};
-  struct Result {
-    std::string request_id;
-    int64_t id;
-    std::string name;
-    int64_t updated_at;
-  };
-  std::map<int64_t, Contact> staged;
-  std::vector<Result> results;
-  std::vector<ItemErrors> invalid;
-  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
-    const rapidjson::Value& item = doc[i];
-    const std::string request_id = RequestIdOf(item, absl::StrCat(i));
-    if (!item.IsObject()) {
-      invalid.push_back(ItemErrors{request_id, NotAnObject()});
-      continue;
-    }
-    const auto id_member = item.FindMember("id");
-    if (id_member == item.MemberEnd() || !id_member->value.IsInt64()) {
-      invalid.push_back(
-          ItemErrors{request_id,
-                     {id_member == item.MemberEnd()
-                          ? FieldError{"NotBlank", "id", "This value should not be blank."}
-                          : FieldError{"InvalidType", "id", "This value should be of type int."}}});
-      continue;
-    }
-    const int64_t id = id_member->value.GetInt64();
-    Contact contact;
-    if (auto it = staged.find(id); it != staged.end()) {
-      contact = it->second;
-    } else if (auto stored = store_->contacts().find(id); stored != store_->contacts().end()) {
-      contact = stored->second;
-    } else {
-      invalid.push_back(
-          ItemErrors{request_id, {FieldError{"NotSupportedChoice", "id", "Contact not found"}}});
-      continue;
-    }
-    std::vector<FieldError> errors = ApplyContactUpdate(*store_, item, context, &contact);
-    if (!errors.empty()) {
-      invalid.push_back(ItemErrors{request_id, std::move(errors)});
-      continue;
-    }
-    results.push_back(Result{request_id, id, contact.name, contact.updated_at});
-    staged[id] = std::move(contact);
-  }
-  if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
-  for (auto& [id, contact] : staged) store_->contacts()[id] = std::move(contact);
-  if (!invalid.empty()) return ValidationFailed(invalid);
-
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts"));
-  Key(w, "_embedded");
-  w.StartObject();
-  Key(w, "contacts");
-  w.StartArray();
-  for (const Result& result : results) {
-    w.StartObject();
-    Key(w, "id");
-    w.Int64(result.id);
-    Key(w, "name");
-    Str(w, result.name);
-    Key(w, "updated_at");
-    w.Int64(result.updated_at);
-    Key(w, "request_id");
-    Str(w, result.request_id);
-    WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", result.id));
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  return Hal(Finish(buffer));
-}
-
-HttpResponse KommoApi::UpdateContact(const Call& call, int64_t id) {
-  rapidjson::Document doc;
-  if (auto error = ParseBody(call.request.body, &doc)) return *error;
-  if (!doc.IsObject()) return ProblemResponse(400, "Request body must be a JSON object");
-  const auto it = store_->contacts().find(id);
-  if (it == store_->contacts().end()) return ProblemResponse(404, "Contact not found");
-  Contact contact = it->second;
-  std::vector<FieldError> errors =
-      ApplyContactUpdate(*store_, doc, WriteContext{Now(), call.user.id}, &contact);
-  if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
-  it->second = contact;
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "id");
-  w.Int64(id);
-  Key(w, "name");
-  Str(w, contact.name);
-  Key(w, "updated_at");
-  w.Int64(contact.updated_at);
-  Key(w, "request_id");
-  Str(w, RequestIdOf(doc, "0"));
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/", id));
   w.EndObject();
   return Hal(Finish(buffer));
 }

@@ -36,18 +36,19 @@ class KommoApi {
   HttpResponse GetPipeline(const Call& call, int64_t pipeline_id);
   HttpResponse ListStatuses(const Call& call, int64_t pipeline_id);
   HttpResponse GetStatus(const Call& call, int64_t pipeline_id, int64_t status_id);
-  HttpResponse ListLeads(const Call& call);
-  HttpResponse GetLead(const Call& call, int64_t id);
-  HttpResponse CreateLeads(const Call& call);
-  HttpResponse UpdateLeads(const Call& call);
-  HttpResponse UpdateLead(const Call& call, int64_t id);
+  // Leads and contacts: `Kind` is LeadKind or ContactKind (kommo_api.cc), which says what differs.
+  template <typename Kind>
+  HttpResponse ListEntities(const Call& call);
+  template <typename Kind>
+  HttpResponse GetEntity(const Call& call, int64_t id);
+  template <typename Kind>
+  HttpResponse CreateEntities(const Call& call);
+  template <typename Kind>
+  HttpResponse UpdateEntities(const Call& call);
+  template <typename Kind>
+  HttpResponse UpdateEntity(const Call& call, int64_t id);
   HttpResponse LinkLead(const Call& call, int64_t id, bool link);
   HttpResponse ListLeadLinks(const Call& call, int64_t id);
-  HttpResponse ListContacts(const Call& call);
-  HttpResponse GetContact(const Call& call, int64_t id);
-  HttpResponse CreateContacts(const Call& call);
-  HttpResponse UpdateContacts(const Call& call);
-  HttpResponse UpdateContact(const Call& call, int64_t id);
   HttpResponse ListContactFields(const Call& call);
   HttpResponse GetContactField(const Call& call, int64_t id);
 
