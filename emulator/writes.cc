@@ -39,64 +39,51 @@ class ItemReader {
   }
   void ChoiceError(std::string_view key) { Error(kNotSupportedChoice, key, kChoiceDetail); }
 
+  // The member: nullptr when it is absent, or when it fails `is_type` (then with an InvalidType
+  // error naming `type`).
+  const rapidjson::Value* Checked(const char* key, bool (rapidjson::Value::*is_type)() const,
+                                  std::string_view type) {
+    const rapidjson::Value* v = Find(key);
+    if (v == nullptr || (v->*is_type)()) return v;
+    TypeError(key, type);
+    return nullptr;
+  }
+
   // Absent → nullopt. Present: an integer within int64 (not a float, bool, string or null),
   // else an InvalidType error and nullopt.
   std::optional<int64_t> Int(const char* key) {
-    const rapidjson::Value* v = Find(key);
+    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsInt64, "int");
     if (v == nullptr) return std::nullopt;
-    if (!v->IsInt64()) {
-      TypeError(key, "int");
-      return std::nullopt;
-    }
     return v->GetInt64();
   }
   // Like Int(), but null is a valid value: the outer optional is presence.
   std::optional<std::optional<int64_t>> NullableInt(const char* key) {
     const rapidjson::Value* v = Find(key);
-    if (v == nullptr) return std::nullopt;
-    if (v->IsNull()) return std::optional<int64_t>();
-    if (!v->IsInt64()) {
-      TypeError(key, "int");
-      return std::nullopt;
-    }
-    return std::optional<int64_t>(v->GetInt64());
+    if (v != nullptr && v->IsNull()) return std::optional<int64_t>();
+    const std::optional<int64_t> value = Int(key);
+    if (!value.has_value()) return std::nullopt;
+    return value;
   }
   std::optional<std::string> String(const char* key) {
-    const rapidjson::Value* v = Find(key);
+    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsString, "string");
     if (v == nullptr) return std::nullopt;
-    if (!v->IsString()) {
-      TypeError(key, "string");
-      return std::nullopt;
-    }
     return std::string(v->GetString(), v->GetStringLength());
   }
   std::optional<bool> Bool(const char* key) {
-    const rapidjson::Value* v = Find(key);
+    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsBool, "bool");
     if (v == nullptr) return std::nullopt;
-    if (!v->IsBool()) {
-      TypeError(key, "bool");
-      return std::nullopt;
-    }
     return v->GetBool();
   }
-  // Present and null or an array: true for an array. Another type → InvalidType.
+  // Absent or null → nullptr. Present: an array, else an InvalidType error and nullptr.
   const rapidjson::Value* NullableArray(const char* key) {
     const rapidjson::Value* v = Find(key);
     if (v == nullptr || v->IsNull()) return nullptr;
-    if (!v->IsArray()) {
-      TypeError(key, "array");
-      return nullptr;
-    }
-    return v;
+    return Checked(key, &rapidjson::Value::IsArray, "array");
   }
   const rapidjson::Value* NullableObject(const char* key) {
     const rapidjson::Value* v = Find(key);
     if (v == nullptr || v->IsNull()) return nullptr;
-    if (!v->IsObject()) {
-      TypeError(key, "object");
-      return nullptr;
-    }
-    return v;
+    return Checked(key, &rapidjson::Value::IsObject, "object");
   }
 
   std::vector<FieldError>* errors() { return errors_; }
@@ -121,17 +108,68 @@ bool CheckUser(const Store& store, ItemReader& reader, const char* key,
   return false;
 }
 
+// The members leads and contacts share: who is responsible, who created and last updated the
+// entity, and when.
+struct AuditFields {
+  std::optional<int64_t> responsible_user_id;
+  std::optional<int64_t> created_by;
+  std::optional<int64_t> updated_by;
+  std::optional<int64_t> created_at;
+  std::optional<int64_t> updated_at;
+};
+
+AuditFields ReadAuditFields(ItemReader& reader) {
+  AuditFields f;
+  f.responsible_user_id = reader.Int("responsible_user_id");
+  f.created_by = reader.Int("created_by");
+  f.updated_by = reader.Int("updated_by");
+  f.created_at = reader.Int("created_at");
+  f.updated_at = reader.Int("updated_at");
+  return f;
+}
+
+// A new entity: what is absent defaults to the token's user and now.
+template <typename Entity>
+void SetNewAudit(const Store& store, ItemReader& reader, const AuditFields& f,
+                 const WriteContext& context, Entity* entity) {
+  entity->responsible_user_id = f.responsible_user_id.value_or(context.user_id);
+  if (CheckUser(store, reader, "responsible_user_id", entity->responsible_user_id, false)) {
+    entity->group_id = store.FindUser(entity->responsible_user_id)->group_id;
+  }
+  entity->created_by = f.created_by.value_or(context.user_id);
+  CheckUser(store, reader, "created_by", entity->created_by, true);
+  entity->updated_by = f.updated_by.value_or(context.user_id);
+  CheckUser(store, reader, "updated_by", entity->updated_by, true);
+  entity->created_at = f.created_at.value_or(context.now);
+  entity->updated_at = f.updated_at.value_or(context.now);
+}
+
+// An update: what is given replaces, except that updated_by and updated_at always change (to
+// the token's user and now when absent).
+template <typename Entity>
+void ApplyAuditUpdate(const Store& store, ItemReader& reader, const AuditFields& f,
+                      const WriteContext& context, Entity* entity) {
+  if (f.responsible_user_id.has_value() &&
+      CheckUser(store, reader, "responsible_user_id", f.responsible_user_id, false)) {
+    entity->responsible_user_id = *f.responsible_user_id;
+    entity->group_id = store.FindUser(entity->responsible_user_id)->group_id;
+  }
+  if (f.created_by.has_value() && CheckUser(store, reader, "created_by", f.created_by, true)) {
+    entity->created_by = *f.created_by;
+  }
+  entity->updated_by = f.updated_by.value_or(context.user_id);
+  CheckUser(store, reader, "updated_by", entity->updated_by, true);
+  if (f.created_at.has_value()) entity->created_at = *f.created_at;
+  entity->updated_at = f.updated_at.value_or(context.now);
+}
+
 // The members both lead create and update read.
 struct LeadFields {
   std::optional<std::string> name;
   std::optional<int64_t> price;
   std::optional<int64_t> status_id;
   std::optional<int64_t> pipeline_id;
-  std::optional<int64_t> responsible_user_id;
-  std::optional<int64_t> created_by;
-  std::optional<int64_t> updated_by;
-  std::optional<int64_t> created_at;
-  std::optional<int64_t> updated_at;
+  AuditFields audit;
   std::optional<std::optional<int64_t>> closed_at;
 };
 
@@ -141,11 +179,7 @@ LeadFields ReadLeadFields(ItemReader& reader) {
   f.price = reader.Int("price");
   f.status_id = reader.Int("status_id");
   f.pipeline_id = reader.Int("pipeline_id");
-  f.responsible_user_id = reader.Int("responsible_user_id");
-  f.created_by = reader.Int("created_by");
-  f.updated_by = reader.Int("updated_by");
-  f.created_at = reader.Int("created_at");
-  f.updated_at = reader.Int("updated_at");
+  f.audit = ReadAuditFields(reader);
   f.closed_at = reader.NullableInt("closed_at");
   reader.NullableInt("loss_reason_id");  // type-checked, not stored (no loss reasons seeded)
   reader.NullableArray("tags_to_add");   // accepted and ignored: tags are always []
@@ -349,16 +383,7 @@ std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value&
     }
   }
 
-  lead->responsible_user_id = f.responsible_user_id.value_or(context.user_id);
-  if (CheckUser(store, reader, "responsible_user_id", lead->responsible_user_id, false)) {
-    lead->group_id = store.FindUser(lead->responsible_user_id)->group_id;
-  }
-  lead->created_by = f.created_by.value_or(context.user_id);
-  CheckUser(store, reader, "created_by", lead->created_by, true);
-  lead->updated_by = f.updated_by.value_or(context.user_id);
-  CheckUser(store, reader, "updated_by", lead->updated_by, true);
-  lead->created_at = f.created_at.value_or(context.now);
-  lead->updated_at = f.updated_at.value_or(context.now);
+  SetNewAudit(store, reader, f.audit, context, lead);
   if (f.closed_at.has_value()) {
     lead->closed_at = *f.closed_at;
   } else if (IsClosedStatus(lead->status_id)) {
@@ -398,18 +423,7 @@ std::vector<FieldError> ApplyLeadUpdate(const Store& store, const rapidjson::Val
   }
   lead->pipeline_id = pipeline->id;
 
-  if (f.responsible_user_id.has_value() &&
-      CheckUser(store, reader, "responsible_user_id", f.responsible_user_id, false)) {
-    lead->responsible_user_id = *f.responsible_user_id;
-    lead->group_id = store.FindUser(lead->responsible_user_id)->group_id;
-  }
-  if (f.created_by.has_value() && CheckUser(store, reader, "created_by", f.created_by, true)) {
-    lead->created_by = *f.created_by;
-  }
-  lead->updated_by = f.updated_by.value_or(context.user_id);
-  CheckUser(store, reader, "updated_by", lead->updated_by, true);
-  if (f.created_at.has_value()) lead->created_at = *f.created_at;
-  lead->updated_at = f.updated_at.value_or(context.now);
+  ApplyAuditUpdate(store, reader, f.audit, context, lead);
   if (f.closed_at.has_value()) {
     lead->closed_at = *f.closed_at;
   } else if (IsClosedStatus(lead->status_id) && !IsClosedStatus(old_status)) {
@@ -435,23 +449,10 @@ std::vector<FieldError> BuildNewContact(const Store& store, const rapidjson::Val
     if (!contact->first_name.empty() && !contact->last_name.empty()) contact->name += " ";
     contact->name += contact->last_name;
   }
-  const std::optional<int64_t> responsible = reader.Int("responsible_user_id");
-  const std::optional<int64_t> created_by = reader.Int("created_by");
-  const std::optional<int64_t> updated_by = reader.Int("updated_by");
-  const std::optional<int64_t> created_at = reader.Int("created_at");
-  const std::optional<int64_t> updated_at = reader.Int("updated_at");
+  const AuditFields audit = ReadAuditFields(reader);
   reader.NullableArray("tags_to_add");
   reader.NullableObject("_embedded");
-  contact->responsible_user_id = responsible.value_or(context.user_id);
-  if (CheckUser(store, reader, "responsible_user_id", contact->responsible_user_id, false)) {
-    contact->group_id = store.FindUser(contact->responsible_user_id)->group_id;
-  }
-  contact->created_by = created_by.value_or(context.user_id);
-  CheckUser(store, reader, "created_by", contact->created_by, true);
-  contact->updated_by = updated_by.value_or(context.user_id);
-  CheckUser(store, reader, "updated_by", contact->updated_by, true);
-  contact->created_at = created_at.value_or(context.now);
-  contact->updated_at = updated_at.value_or(context.now);
+  SetNewAudit(store, reader, audit, context, contact);
   bool fields_present = false;
   MergeContactFields(store, ReadContactFields(store, reader, &fields_present), contact);
   return errors;
@@ -464,26 +465,11 @@ std::vector<FieldError> ApplyContactUpdate(const Store& store, const rapidjson::
   if (auto name = reader.String("name")) contact->name = *name;
   if (auto first_name = reader.String("first_name")) contact->first_name = *first_name;
   if (auto last_name = reader.String("last_name")) contact->last_name = *last_name;
-  const std::optional<int64_t> responsible = reader.Int("responsible_user_id");
-  const std::optional<int64_t> created_by = reader.Int("created_by");
-  const std::optional<int64_t> updated_by = reader.Int("updated_by");
-  const std::optional<int64_t> created_at = reader.Int("created_at");
-  const std::optional<int64_t> updated_at = reader.Int("updated_at");
+  const AuditFields audit = ReadAuditFields(reader);
   reader.NullableArray("tags_to_add");
   reader.NullableArray("tags_to_delete");
   reader.NullableObject("_embedded");
-  if (responsible.has_value() &&
-      CheckUser(store, reader, "responsible_user_id", responsible, false)) {
-    contact->responsible_user_id = *responsible;
-    contact->group_id = store.FindUser(*responsible)->group_id;
-  }
-  if (created_by.has_value() && CheckUser(store, reader, "created_by", created_by, true)) {
-    contact->created_by = *created_by;
-  }
-  contact->updated_by = updated_by.value_or(context.user_id);
-  CheckUser(store, reader, "updated_by", contact->updated_by, true);
-  if (created_at.has_value()) contact->created_at = *created_at;
-  contact->updated_at = updated_at.value_or(context.now);
+  ApplyAuditUpdate(store, reader, audit, context, contact);
   bool fields_present = false;
   std::vector<ContactFieldValues> mentioned = ReadContactFields(store, reader, &fields_present);
   if (fields_present && reader.Find("custom_fields_values")->IsNull()) {
