@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/emulator/test_client.h"
+#include "tests/emulator/test_helpers.h"
 
 namespace kommo::emulator {
 namespace {
@@ -916,51 +917,21 @@ TEST(EmulatorStartTest, ReportsBadAddressesAndBusyPorts) {
 
 TEST_F(EmulatorApiTest, ServesManyConcurrentConnections) {
   constexpr int kConnections = 500;
-  CURLM* multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(kConnections));
   const std::string url = emulator_->base_url() + "/api/v4/leads/pipelines";
   const std::string auth = std::string("Authorization: Bearer ") + kToken;
-  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
-  std::vector<CURL*> handles;
-  std::vector<std::string> bodies(kConnections);
-  for (int i = 0; i < kConnections; ++i) {
-    CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(
-        easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) {
-          static_cast<std::string*>(user)->append(data, size * count);
-          return size * count;
-        });
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &bodies[i]);
-    curl_multi_add_handle(multi, easy);
-    handles.push_back(easy);
-  }
-  int running = 0;
-  do {
-    curl_multi_perform(multi, &running);
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-  } while (running > 0);
+  const testing::ConcurrentReplies answers =
+      testing::GetConcurrently(url, kConnections, {auth}, 30000L);
   int ok = 0;
   long max_connects = 0;
-  for (CURL* easy : handles) {
-    long status = 0;
-    long connects = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
-    if (status == 200) ++ok;
-    max_connects = std::max(max_connects, connects);
-    curl_multi_remove_handle(multi, easy);
-    curl_easy_cleanup(easy);
+  for (const testing::ConcurrentReply& reply : answers.replies) {
+    if (reply.status == 200) ++ok;
+    max_connects = std::max(max_connects, reply.connects);
   }
-  curl_multi_cleanup(multi);
-  curl_slist_free_all(headers);
   EXPECT_EQ(ok, kConnections);
   EXPECT_EQ(max_connects, 1);
-  for (const std::string& body : bodies) EXPECT_THAT(body, HasSubstr("\"_total_items\":2"));
+  for (const testing::ConcurrentReply& reply : answers.replies) {
+    EXPECT_THAT(reply.body, HasSubstr("\"_total_items\":2"));
+  }
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "emulator/event_loop.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/emulator/test_helpers.h"
 
 namespace kommo::emulator {
 namespace {
@@ -366,46 +367,18 @@ TEST_F(ServerFixture, IdleConnectionsAreClosedButWaitingOnesAreNot) {
 // asks for) wait 200 ms at once on separate connections, and all complete.
 TEST_F(ServerFixture, ManyDelayedAnswersWaitOnTimersConcurrently) {
   constexpr int kRequests = 2000;
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  if (limit.rlim_cur < 2 * kRequests + 100) {
+  const rlim_t fd_limit = testing::RaiseOpenFileLimit();
+  if (fd_limit < 2 * kRequests + 100) {
     GTEST_SKIP() << "needs " << 2 * kRequests + 100 << " file descriptors, the limit is "
-                 << limit.rlim_cur;
+                 << fd_limit;
   }
-  CURLM* multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
   const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/delay/200";
-  std::vector<CURL*> handles;
-  for (int i = 0; i < kRequests; ++i) {
-    CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(
-        easy, CURLOPT_WRITEFUNCTION, +[](char*, size_t s, size_t n, void*) { return s * n; });
-    curl_multi_add_handle(multi, easy);
-    handles.push_back(easy);
-  }
-  const auto start = std::chrono::steady_clock::now();
-  int running = 0;
-  do {
-    curl_multi_perform(multi, &running);
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-  } while (running > 0);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const testing::ConcurrentReplies answers = testing::GetConcurrently(url, kRequests, {}, 30000L);
+  const auto elapsed = answers.elapsed;
   int ok = 0;
-  for (CURL* easy : handles) {
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200) ++ok;
-    curl_multi_remove_handle(multi, easy);
-    curl_easy_cleanup(easy);
+  for (const testing::ConcurrentReply& reply : answers.replies) {
+    if (reply.status == 200) ++ok;
   }
-  curl_multi_cleanup(multi);
   EXPECT_EQ(ok, kRequests);
   // Informational: with one loop thread the waits overlap instead of adding up (400 × 200 ms).
   std::printf("%d delayed requests took %lld ms\n", kRequests,

@@ -23,13 +23,12 @@
 #include "emulator/emulator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/emulator/test_helpers.h"
 #include "tests/support/test_cert.h"
 
 #ifndef KOMMO_EMULATOR_BINARY
 #error "KOMMO_EMULATOR_BINARY must be the path of the kommo-emulator binary"
 #endif
-
-extern char** environ;
 
 namespace kommo::emulator {
 namespace {
@@ -49,11 +48,6 @@ struct Answer {
   long connects = 0;
 };
 
-size_t Append(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
 // One GET; `ca` empty: the system's trust store (which does not know our certificate).
 Answer Get(CURL* curl, const std::string& url, const std::string& ca) {
   Answer answer;
@@ -62,7 +56,7 @@ Answer Get(CURL* curl, const std::string& url, const std::string& ca) {
   curl_slist* headers =
       curl_slist_append(nullptr, (std::string("Authorization: Bearer ") + kToken).c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, testing::AppendToString);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
   answer.code = curl_easy_perform(curl);
@@ -161,38 +155,13 @@ TEST_F(TlsTest, FaultsBehaveTheSameOverTls) {
 
 TEST_F(TlsTest, ManyConcurrentHandshakes) {
   constexpr int kConnections = 200;
-  CURLM* multi = curl_multi_init();
   const std::string url = emulator_->base_url() + "/api/v4/leads/pipelines";
-  curl_slist* headers =
-      curl_slist_append(nullptr, (std::string("Authorization: Bearer ") + kToken).c_str());
-  std::vector<CURL*> handles;
-  for (int i = 0; i < kConnections; ++i) {
-    CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_CAINFO, files_.cert.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(
-        easy, CURLOPT_WRITEFUNCTION, +[](char*, size_t s, size_t n, void*) { return s * n; });
-    curl_multi_add_handle(multi, easy);
-    handles.push_back(easy);
-  }
-  int running = 0;
-  do {
-    curl_multi_perform(multi, &running);
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-  } while (running > 0);
+  const testing::ConcurrentReplies answers = testing::GetConcurrently(
+      url, kConnections, {std::string("Authorization: Bearer ") + kToken}, 30000L, files_.cert);
   int ok = 0;
-  for (CURL* easy : handles) {
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200) ++ok;
-    curl_multi_remove_handle(multi, easy);
-    curl_easy_cleanup(easy);
+  for (const testing::ConcurrentReply& reply : answers.replies) {
+    if (reply.status == 200) ++ok;
   }
-  curl_multi_cleanup(multi);
-  curl_slist_free_all(headers);
   EXPECT_EQ(ok, kConnections);
 }
 
@@ -220,31 +189,13 @@ TEST_F(TlsTest, BadCertificateFilesAreInvalidArgument) {
 }
 
 TEST_F(TlsTest, TheBinaryServesHttpsWithTlsFlags) {
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> args = {KOMMO_EMULATOR_BINARY, "--listen=127.0.0.1:0",
-                                   std::string("--token=") + kToken, "--tls_cert=" + files_.cert,
-                                   "--tls_key=" + files_.key};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char c;
-    if (read(out[0], &c, 1) != 1 || c == '\n') break;
-    line.push_back(c);
-  }
+  int out = -1;
+  const pid_t pid = testing::SpawnWithStdout(
+      {KOMMO_EMULATOR_BINARY, "--listen=127.0.0.1:0", std::string("--token=") + kToken,
+       "--tls_cert=" + files_.cert, "--tls_key=" + files_.key},
+      &out);
+  ASSERT_GT(pid, 0);
+  const std::string line = testing::ReadLine(out, std::chrono::seconds(10));
   EXPECT_THAT(line, StartsWith("kommo-emulator listening on https://127.0.0.1:"));
   const std::string base = line.substr(line.rfind(' ') + 1);
   CURL* curl = curl_easy_init();
@@ -254,7 +205,7 @@ TEST_F(TlsTest, TheBinaryServesHttpsWithTlsFlags) {
   int wait_status = 0;
   ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
   EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
-  close(out[0]);
+  close(out);
 }
 
 }  // namespace
