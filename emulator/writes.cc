@@ -163,6 +163,18 @@ void ApplyAuditUpdate(const Store& store, ItemReader& reader, const AuditFields&
   entity->updated_at = f.updated_at.value_or(context.now);
 }
 
+// The pipeline `pipeline_id` names; `otherwise` when it is absent, or unknown (a
+// NotSupportedChoice error).
+const Pipeline* GivenPipeline(const Store& store, ItemReader& reader,
+                              const std::optional<int64_t>& pipeline_id,
+                              const Pipeline* otherwise) {
+  if (!pipeline_id.has_value()) return otherwise;
+  const Pipeline* given = store.FindPipeline(*pipeline_id);
+  if (given != nullptr) return given;
+  reader.ChoiceError("pipeline_id");
+  return otherwise;
+}
+
 // The members both lead create and update read.
 struct LeadFields {
   std::optional<std::string> name;
@@ -364,15 +376,7 @@ std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value&
   lead->name = f.name.value_or("");
   lead->price = f.price.value_or(0);
 
-  const Pipeline* pipeline = &store.main_pipeline();
-  if (f.pipeline_id.has_value()) {
-    const Pipeline* given = store.FindPipeline(*f.pipeline_id);
-    if (given == nullptr) {
-      reader.ChoiceError("pipeline_id");
-    } else {
-      pipeline = given;
-    }
-  }
+  const Pipeline* pipeline = GivenPipeline(store, reader, f.pipeline_id, &store.main_pipeline());
   lead->pipeline_id = pipeline->id;
   lead->status_id = pipeline->first_regular_status_id();
   if (f.status_id.has_value()) {
@@ -402,15 +406,8 @@ std::vector<FieldError> ApplyLeadUpdate(const Store& store, const rapidjson::Val
   if (f.price.has_value()) lead->price = *f.price;
 
   const int64_t old_status = lead->status_id;
-  const Pipeline* pipeline = store.FindPipeline(lead->pipeline_id);
-  if (f.pipeline_id.has_value()) {
-    const Pipeline* given = store.FindPipeline(*f.pipeline_id);
-    if (given == nullptr) {
-      reader.ChoiceError("pipeline_id");
-    } else {
-      pipeline = given;
-    }
-  }
+  const Pipeline* pipeline =
+      GivenPipeline(store, reader, f.pipeline_id, store.FindPipeline(lead->pipeline_id));
   if (pipeline == nullptr) pipeline = &store.main_pipeline();
   if (f.status_id.has_value()) {
     if (pipeline->FindStatus(*f.status_id) == nullptr) {
