@@ -69,7 +69,14 @@ class FaultSuiteTest : public ::testing::Test {
     // The token never appears in a log line or an error message.
     absl::MutexLock lock(&log_mu);
     for (const std::string& line : *log_lines) EXPECT_THAT(line, Not(HasSubstr(kToken)));
+    absl::MutexLock messages_lock(&messages_mu_);
     for (const std::string& message : messages_) EXPECT_THAT(message, Not(HasSubstr(kToken)));
+  }
+
+  // Remembers an error message (checked for the token in TearDown). Calls run on many threads.
+  void Remember(const grpc::Status& status) {
+    absl::MutexLock lock(&messages_mu_);
+    messages_.push_back(status.error_message());
   }
 
   kommo_api::KommoClientOptions Options() {
@@ -106,7 +113,7 @@ class FaultSuiteTest : public ::testing::Test {
     request.set_lead_id(id);
     v1::GetLeadResponse response;
     grpc::Status status = stack_->leads->GetLead(&context, request, &response);
-    messages_.push_back(status.error_message());
+    Remember(status);
     if (lead != nullptr) *lead = response.lead();
     return status;
   }
@@ -119,7 +126,7 @@ class FaultSuiteTest : public ::testing::Test {
     request.set_name(name);
     v1::CreateLeadResponse response;
     grpc::Status status = stack_->leads->CreateLead(&context, request, &response);
-    messages_.push_back(status.error_message());
+    Remember(status);
     if (lead != nullptr) *lead = response.lead();
     return status;
   }
@@ -152,7 +159,8 @@ class FaultSuiteTest : public ::testing::Test {
 
   std::unique_ptr<emu::Emulator> emulator_;
   std::unique_ptr<ServiceStack> stack_;
-  std::vector<std::string> messages_;
+  absl::Mutex messages_mu_;
+  std::vector<std::string> messages_ ABSL_GUARDED_BY(messages_mu_);
 };
 
 TEST_F(FaultSuiteTest, TwoHundredConcurrentCreatesUnderKommosLimitWith429s) {
@@ -517,7 +525,7 @@ TEST_F(FaultSuiteTest, ShutdownUnderLoadAnswersEveryCallAndExitsZero) {
     ++answered;
     // The seeded id answers OK, the others NOT_FOUND: either way a real answer, not a cut-off.
     ok += status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND;
-    messages_.push_back(status.error_message());
+    Remember(status);
   }
   int wstatus = 0;
   ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
