@@ -1,6 +1,9 @@
 #include "server/http/curl_transport.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +128,12 @@ struct CurlTransport::Impl {
 
   CurlTransportOptions options;
   MultiPtr multi;
+  // The loop waits in epoll on the sockets libcurl asks for (CURLMOPT_SOCKETFUNCTION) and on an
+  // eventfd that wakes it for new commands; libcurl is then told exactly which socket is ready
+  // (curl_multi_socket_action), so thousands of transfers in flight cost nothing while idle.
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  absl::Time curl_timer_at = absl::InfiniteFuture();  // CURLMOPT_TIMERFUNCTION's deadline
   std::thread thread;
   std::atomic<std::thread::id> loop_thread_id{};
   std::atomic<uint64_t> next_id{1};
@@ -146,7 +155,46 @@ struct CurlTransport::Impl {
       absl::MutexLock lock(&mu);
       incoming.push_back(std::move(command));
     }
-    curl_multi_wakeup(multi.get());
+    Wake();
+  }
+
+  void Wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_fd, &one, sizeof(one));
+  }
+
+  static int OnSocket(CURL* /*easy*/, curl_socket_t socket, int what, void* user, void* known) {
+    auto* impl = static_cast<Impl*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
+      curl_multi_assign(impl->multi.get(), socket, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.data.fd = socket;
+    event.events = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EPOLLIN : 0u) |
+                   (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EPOLLOUT : 0u);
+    if (known == nullptr) {
+      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, socket, &event);
+      curl_multi_assign(impl->multi.get(), socket, impl);  // any non-null marker
+    } else {
+      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, socket, &event);
+    }
+    return 0;
+  }
+
+  static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
+    auto* impl = static_cast<Impl*>(user);
+    impl->curl_timer_at =
+        timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
+    return 0;
+  }
+
+  void DrainCompletions() {
+    int remaining = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi.get(), &remaining)) {
+      if (message->msg == CURLMSG_DONE) Finish(message->easy_handle, message->data.result);
+    }
   }
 
   void AddTimer(TimerId id, absl::Time when, Task task) {
@@ -186,6 +234,9 @@ struct CurlTransport::Impl {
     curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl can decode
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    // Kommo's answers are a few KiB; a smaller receive buffer than libcurl's 16 KiB default keeps
+    // thousands of transfers in flight cheap (larger bodies just take more reads).
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 8192L);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ToMillisAtLeastOne(request.timeout));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      ToMillisAtLeastOne(std::min(request.timeout, options.connect_timeout)));
@@ -299,22 +350,20 @@ struct CurlTransport::Impl {
     }
   }
 
-  int PollTimeoutMs() {
-    long curl_timeout = -1;
-    curl_multi_timeout(multi.get(), &curl_timeout);
-    long timeout = curl_timeout < 0 ? kMaxPollMs : std::min<long>(curl_timeout, kMaxPollMs);
-    if (!timers.empty()) {
-      const absl::Duration until = timers.begin()->first.first - absl::Now();
-      // Round up so that a timer is never polled for early and spun on.
-      const long timer_ms =
-          std::max<long>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1))));
-      timeout = std::min(timeout, timer_ms);
-    }
-    return static_cast<int>(timeout);
+  int WaitTimeoutMs() const {
+    absl::Time next = std::min(curl_timer_at, absl::Now() + absl::Milliseconds(kMaxPollMs));
+    if (!timers.empty()) next = std::min(next, timers.begin()->first.first);
+    const absl::Duration until = next - absl::Now();
+    // Round up so that a deadline is never waited for early and spun on.
+    return static_cast<int>(
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1)))));
   }
 
   void Run() {
     loop_thread_id.store(std::this_thread::get_id());
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
+    int running = 0;
     while (true) {
       std::deque<Command> commands;
       bool stop = false;
@@ -326,13 +375,25 @@ struct CurlTransport::Impl {
       for (Command& command : commands) Process(command);
       if (stop) break;
       RunDueTimers();
-      int running = 0;
-      curl_multi_perform(multi.get(), &running);
-      int remaining = 0;
-      while (CURLMsg* message = curl_multi_info_read(multi.get(), &remaining)) {
-        if (message->msg == CURLMSG_DONE) Finish(message->easy_handle, message->data.result);
+      if (absl::Now() >= curl_timer_at) {
+        curl_timer_at = absl::InfiniteFuture();
+        curl_multi_socket_action(multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+        DrainCompletions();
       }
-      curl_multi_poll(multi.get(), nullptr, 0, PollTimeoutMs(), nullptr);
+      const int ready = ::epoll_wait(epoll_fd, events, kMaxEvents, WaitTimeoutMs());
+      for (int i = 0; i < ready; ++i) {
+        if (events[i].data.fd == wake_fd) {
+          uint64_t count = 0;
+          [[maybe_unused]] const ssize_t got = ::read(wake_fd, &count, sizeof(count));
+          continue;
+        }
+        int mask = 0;
+        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi.get(), events[i].data.fd, mask, &running);
+      }
+      DrainCompletions();
     }
     // Shutting down: abort what is in flight; tasks posted by those callbacks still run.
     while (!active.empty()) CancelTransfer(active.begin()->first);
@@ -364,6 +425,21 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTranspo
   impl->multi.reset(curl_multi_init());
   if (impl->multi == nullptr) return absl::InternalError("curl_multi_init failed");
   curl_multi_setopt(impl->multi.get(), CURLMOPT_MAXCONNECTS, impl->options.max_cached_connections);
+  impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl->epoll_fd < 0 || impl->wake_fd < 0) {
+    if (impl->epoll_fd >= 0) ::close(impl->epoll_fd);
+    if (impl->wake_fd >= 0) ::close(impl->wake_fd);
+    return absl::InternalError("cannot create the HTTP transport's epoll or eventfd");
+  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.fd = impl->wake_fd;
+  ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->wake_fd, &wake);
+  curl_multi_setopt(impl->multi.get(), CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+  curl_multi_setopt(impl->multi.get(), CURLMOPT_SOCKETDATA, impl.get());
+  curl_multi_setopt(impl->multi.get(), CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+  curl_multi_setopt(impl->multi.get(), CURLMOPT_TIMERDATA, impl.get());
   std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(impl)));
   Impl* raw = transport->impl_.get();
   raw->thread = std::thread([raw] { raw->Run(); });
@@ -377,8 +453,12 @@ CurlTransport::~CurlTransport() {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;
   }
-  curl_multi_wakeup(impl_->multi.get());
+  impl_->Wake();
   if (impl_->thread.joinable()) impl_->thread.join();
+  // libcurl closes its cached connections (and tells OnSocket) while the epoll fd still exists.
+  impl_->multi.reset();
+  ::close(impl_->epoll_fd);
+  ::close(impl_->wake_fd);
 }
 
 HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done) {

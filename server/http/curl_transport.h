@@ -21,11 +21,12 @@ struct CurlTransportOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // Responses larger than this fail with RESOURCE_EXHAUSTED instead of exhausting memory.
   size_t max_response_bytes = 16 << 20;
-  // Idle connections kept open for reuse. Against Kommo's 7 requests/s a handful is used; with the
-  // rate limit raised (a proxy, the emulator) many requests are in flight at once, and a cache
-  // smaller than that would close most connections after one request and open new ones (a TCP
+  // Idle connections kept open for reuse (only connections that were needed at once are ever
+  // opened, so this bounds nothing in normal use). Against Kommo's 7 requests/s a handful is used;
+  // with the rate limit raised (a proxy, the emulator) many requests are in flight at once, and a
+  // cache smaller than that would close most connections after one request and open new ones (a TCP
   // handshake per request).
-  long max_cached_connections = 1024;
+  long max_cached_connections = 8192;
 };
 
 // HttpTransport over one libcurl multi handle, driven by one event-loop thread
