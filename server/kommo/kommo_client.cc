@@ -413,8 +413,10 @@ class KommoClientImpl final : public KommoClient {
                     });
   }
 
-  void ReadLead(int64_t id, CallOptions options, Done<Lead> done) {
+  // `after_write`: reading back a write, which goes before new calls in the rate-limit queue.
+  void ReadLead(int64_t id, CallOptions options, Done<Lead> done, bool after_write = false) {
     RequestSpec spec;
+    spec.priority = after_write;
     spec.path = absl::StrCat("/leads/", id);
     spec.params = "with=contacts";
     spec.context = {RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr};
@@ -434,8 +436,9 @@ class KommoClientImpl final : public KommoClient {
                      });
   }
 
-  void ReadContact(int64_t id, CallOptions options, Done<Contact> done) {
+  void ReadContact(int64_t id, CallOptions options, Done<Contact> done, bool after_write = false) {
     RequestSpec spec;
+    spec.priority = after_write;
     spec.path = absl::StrCat("/contacts/", id);
     spec.context = {RequestKind::kRead, reason::kContactNotFound, "GET /contacts/{id}", nullptr};
     std::string key = spec.path;  // before `spec` is moved
@@ -468,6 +471,7 @@ class KommoClientImpl final : public KommoClient {
     spec.path = absl::StrCat("/", plural);
     spec.params = std::move(params);
     spec.context = {RequestKind::kRead, "", absl::StrCat("GET /", plural), nullptr};
+    spec.priority = true;  // what was written is answered before new calls are taken
     const std::string entity = plural.substr(0, plural.size() - 1);
     const ErrorContext context = spec.context;
     auto trace = GroupTrace<Entity>(written.empty() ? nullptr : written.front().second);
@@ -777,9 +781,9 @@ class KommoClientImpl final : public KommoClient {
       done(std::move(entity));
     };
     if constexpr (std::is_same_v<Entity, Lead>) {
-      ReadLead(id, std::move(options), std::move(read_done));
+      ReadLead(id, std::move(options), std::move(read_done), /*after_write=*/true);
     } else {
-      ReadContact(id, std::move(options), std::move(read_done));
+      ReadContact(id, std::move(options), std::move(read_done), /*after_write=*/true);
     }
   }
 

@@ -1,7 +1,9 @@
 #include "server/kommo/rate_limiter.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
@@ -44,24 +46,67 @@ void RateLimiter::PauseUntil(absl::Time until) {
   tat_ = std::max(tat_, until);
 }
 
-RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted) {
+void RateLimiter::Schedule(Ticket ticket, absl::Time slot) {
+  Waiter& waiter = waiting_.at(ticket);
+  waiter.slot = slot;
+  waiter.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
+}
+
+RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, Priority priority) {
   const absl::Time now = loop_->Now();
-  const absl::Time slot = NextSlot();
+  absl::Time slot = NextSlot();
   const bool queue_full = waiting_.size() >= options_.max_queue;
-  if (slot > deadline || queue_full) {
+  if (queue_full) {
     granted(Refusal(slot, queue_full));
     return 0;
   }
-  tat_ = std::max(tat_, now) + interval_;
-  if (slot <= now) {
-    granted(absl::OkStatus());
+  std::vector<Granted> refused;
+  if (priority == Priority::kFirst && slot > now) {
+    // Take the earliest slot a normal call is waiting for; every normal call from there on
+    // moves one slot later.
+    std::optional<absl::Time> earliest;
+    for (const auto& [ticket, waiter] : waiting_) {
+      if (waiter.priority == Priority::kNormal && (!earliest || waiter.slot < *earliest)) {
+        earliest = waiter.slot;
+      }
+    }
+    if (earliest.has_value() && *earliest <= deadline) {
+      slot = *earliest;
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        Waiter& waiter = it->second;
+        if (waiter.priority != Priority::kNormal || waiter.slot < slot) {
+          ++it;
+          continue;
+        }
+        loop_->CancelTimer(waiter.timer);
+        const absl::Time moved = waiter.slot + interval_;
+        if (moved > waiter.deadline) {
+          refused.push_back(std::move(waiter.granted));
+          it = waiting_.erase(it);
+          continue;
+        }
+        Schedule(it->first, moved);
+        ++it;
+      }
+    }
+  }
+  if (slot > deadline) {
+    granted(Refusal(slot, /*queue_full=*/false));
     return 0;
   }
-  const Ticket ticket = next_ticket_++;
-  Waiter& waiter = waiting_[ticket];
-  waiter.deadline = deadline;
-  waiter.granted = std::move(granted);
-  waiter.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
+  tat_ = std::max(tat_, now) + interval_;
+  Ticket ticket = 0;
+  if (slot <= now) {
+    granted(absl::OkStatus());
+  } else {
+    ticket = next_ticket_++;
+    Waiter& waiter = waiting_[ticket];
+    waiter.deadline = deadline;
+    waiter.priority = priority;
+    waiter.granted = std::move(granted);
+    Schedule(ticket, slot);
+  }
+  for (Granted& each : refused) each(Refusal(NextSlot(), /*queue_full=*/false));
   return ticket;
 }
 
@@ -79,7 +124,7 @@ void RateLimiter::Grant(Ticket ticket) {
       return;
     }
     tat_ = std::max(tat_, now) + interval_;
-    it->second.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
+    Schedule(ticket, slot);
     return;
   }
   Granted granted = std::move(it->second.granted);
@@ -91,12 +136,11 @@ bool RateLimiter::Cancel(Ticket ticket) {
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) return false;
   loop_->CancelTimer(it->second.timer);
+  const absl::Time slot = it->second.slot;
   waiting_.erase(it);
   // The reserved slot is given back only when it was the last one handed out; an earlier gap
   // stays unused, which keeps the limit strict.
-  if (waiting_.empty() || waiting_.rbegin()->first < ticket) {
-    tat_ -= interval_;
-  }
+  if (slot + interval_ == tat_) tat_ -= interval_;
   return true;
 }
 

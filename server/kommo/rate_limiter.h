@@ -38,11 +38,19 @@ class RateLimiter {
   RateLimiter(const RateLimiter&) = delete;
   RateLimiter& operator=(const RateLimiter&) = delete;
 
+  enum class Priority {
+    kNormal,
+    // Goes before every normal call still waiting (they each move one slot later, and one that
+    // then misses its deadline is refused): for reading back what was just written, so that a
+    // write that reached Kommo is answered even when many new calls queue behind it.
+    kFirst,
+  };
+
   // Reserves the next send slot. `granted` runs once on the loop: with OK when the slot comes
   // (at once when the budget is free), or with RESOURCE_EXHAUSTED (reason
   // RATE_LIMIT_QUEUE_TIMEOUT, RetryInfo) when the slot would come after `deadline` or the queue is
   // full. Returns 0 when `granted` already ran, else a ticket for Cancel.
-  Ticket Acquire(absl::Time deadline, Granted granted);
+  Ticket Acquire(absl::Time deadline, Granted granted, Priority priority = Priority::kNormal);
 
   // Withdraws a waiting reservation: `granted` never runs. Returns false when the ticket is not
   // waiting (already granted or unknown).
@@ -61,9 +69,14 @@ class RateLimiter {
  private:
   struct Waiter {
     EventLoop::TimerId timer = 0;
+    absl::Time slot;
     absl::Time deadline;
+    Priority priority = Priority::kNormal;
     Granted granted;
   };
+
+  // Schedules `ticket` (in waiting_) to be granted at `slot`.
+  void Schedule(Ticket ticket, absl::Time slot);
 
   // RESOURCE_EXHAUSTED for a call whose slot cannot come in time (or the queue is full).
   absl::Status Refusal(absl::Time slot, bool queue_full) const;

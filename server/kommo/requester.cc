@@ -51,6 +51,7 @@ class Requester::Impl {
     absl::Time queued_at;  // when the current attempt asked for its rate-limit slot
     absl::Time sent_at;    // when the current attempt was handed to the transport
     absl::AnyInvocable<bool(std::string& body)> prepare;  // runs before the first attempt
+    bool priority = false;
   };
   using ExchangePtr = std::shared_ptr<Exchange>;
 
@@ -64,6 +65,7 @@ class Requester::Impl {
         absl::StrCat(options_.api_base_url, spec.path, spec.params.empty() ? "" : "?", spec.params);
     exchange->request.body = std::move(spec.body);
     exchange->prepare = std::move(spec.prepare);
+    exchange->priority = spec.priority;
     exchange->context = std::move(spec.context);
     exchange->options = std::move(options);
     exchange->done = std::move(done);
@@ -131,8 +133,9 @@ class Requester::Impl {
     }
     exchange->phase = Exchange::Phase::kWaitingSlot;
     exchange->queued_at = loop_->Now();
-    const RateLimiter::Ticket ticket =
-        limiter_.Acquire(exchange->options.deadline, [this, exchange](absl::Status granted) {
+    const RateLimiter::Ticket ticket = limiter_.Acquire(
+        exchange->options.deadline,
+        [this, exchange](absl::Status granted) {
           exchange->ticket = 0;
           if (exchange->phase != Exchange::Phase::kWaitingSlot) return;
           if (options_.metrics != nullptr && granted.ok()) {
@@ -142,7 +145,8 @@ class Requester::Impl {
           UpdateGauges();
           if (!granted.ok()) return Finish(exchange, std::move(granted));
           SendAttempt(exchange);
-        });
+        },
+        exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal);
     if (ticket != 0) exchange->ticket = ticket;
     UpdateGauges();
   }

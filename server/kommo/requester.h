@@ -32,6 +32,8 @@ struct RequestSpec {
   // it may fill in or replace the body (a batch takes the items that gathered while it waited).
   // Returning false drops the request unsent; `done` then gets CANCELLED.
   absl::AnyInvocable<bool(std::string& body)> prepare;
+  // Reading back what was just written: goes before new calls waiting for the rate limit.
+  bool priority = false;
 };
 
 class Requester {

@@ -1,5 +1,7 @@
 #include "server/kommo/rate_limiter.h"
 
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -96,6 +98,65 @@ TEST_F(RateLimiterTest, CancelledWaiterNeverRunsAndGivesBackTheLastSlot) {
   EXPECT_FALSE(ran);
   ASSERT_EQ(granted_at_.size(), 2u);
   EXPECT_EQ(granted_at_[1] - start, absl::Seconds(1));
+}
+
+TEST_F(RateLimiterTest, APriorityCallGoesBeforeWaitingNormalCalls) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  std::vector<std::pair<std::string, absl::Time>> order;
+  auto record = [this, &order](std::string name) {
+    return [this, &order, name](absl::Status status) {
+      ASSERT_TRUE(status.ok()) << name;
+      order.emplace_back(name, loop_.Now());
+    };
+  };
+  limiter.Acquire(absl::InfiniteFuture(), record("a"));  // now
+  limiter.Acquire(absl::InfiniteFuture(), record("b"));  // +1 s
+  limiter.Acquire(absl::InfiniteFuture(), record("c"));  // +2 s
+  loop_.Advance(absl::Milliseconds(500));
+  limiter.Acquire(absl::InfiniteFuture(), record("read-back"), RateLimiter::Priority::kFirst);
+  limiter.Acquire(absl::InfiniteFuture(), record("d"));  // a normal call after it: the end
+  loop_.Advance(absl::Seconds(10));
+  ASSERT_EQ(order.size(), 5u);
+  EXPECT_EQ(order[1].first, "read-back");
+  EXPECT_EQ(order[1].second - start, absl::Seconds(1));
+  EXPECT_EQ(order[2].first, "b");
+  EXPECT_EQ(order[2].second - start, absl::Seconds(2));
+  EXPECT_EQ(order[3].first, "c");
+  EXPECT_EQ(order[3].second - start, absl::Seconds(3));
+  EXPECT_EQ(order[4].first, "d");
+  EXPECT_EQ(order[4].second - start, absl::Seconds(4));
+}
+
+TEST_F(RateLimiterTest, ANormalCallPushedPastItsDeadlineIsRefused) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  Acquire(limiter, absl::InfiniteFuture());                  // now
+  Acquire(limiter, loop_.Now() + absl::Milliseconds(1500));  // +1 s, deadline 1.5 s
+  bool priority_ran = false;
+  limiter.Acquire(
+      absl::InfiniteFuture(), [&](absl::Status status) { priority_ran = status.ok(); },
+      RateLimiter::Priority::kFirst);
+  ASSERT_EQ(errors_.size(), 1u) << "moved to +2 s, past its deadline";
+  EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
+  loop_.Advance(absl::Seconds(3));
+  EXPECT_TRUE(priority_ran);
+  EXPECT_EQ(granted_at_.size(), 1u);
+}
+
+TEST_F(RateLimiterTest, CancellingAPriorityCallNeverDoubleBooksASlot) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  Acquire(limiter, absl::InfiniteFuture());  // now
+  Acquire(limiter, absl::InfiniteFuture());  // +1 s
+  const RateLimiter::Ticket priority = limiter.Acquire(
+      absl::InfiniteFuture(), [](absl::Status) {}, RateLimiter::Priority::kFirst);  // takes +1 s
+  ASSERT_NE(priority, 0u);
+  EXPECT_TRUE(limiter.Cancel(priority));
+  Acquire(limiter, absl::InfiniteFuture());
+  loop_.Advance(absl::Seconds(10));
+  ASSERT_EQ(granted_at_.size(), 3u);
+  for (size_t i = 1; i < granted_at_.size(); ++i) {
+    EXPECT_GE(granted_at_[i] - granted_at_[i - 1], absl::Seconds(1)) << i;
+  }
 }
 
 TEST_F(RateLimiterTest, NeverExceedsTheRateInAnyWindow) {
