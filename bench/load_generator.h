@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
+#include "kommo/client/errors.h"
 
 namespace kommo::bench {
 
@@ -37,10 +38,12 @@ struct LoadResult {
   std::string Breakdown() const;
 };
 
-// "RESOURCE_EXHAUSTED", ...
-std::string CodeName(grpc::StatusCode code);
+// "RESOURCE_EXHAUSTED", ...: the client library's names.
+inline std::string CodeName(grpc::StatusCode code) { return kommo::client::StatusCodeName(code); }
 // The ErrorInfo reason packed in a status's details (google.rpc.Status), "" when none.
-std::string ErrorInfoReason(const grpc::Status& status);
+inline std::string ErrorInfoReason(const grpc::Status& status) {
+  return kommo::client::ErrorReason(status);
+}
 
 // Latency percentiles over a set of samples (nanoseconds).
 class Percentiles {
