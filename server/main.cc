@@ -109,6 +109,9 @@ int Run(int argc, char** argv) {
   (*server)->Wait();
   server->reset();
   metrics_server.reset();
+  // The loop stops first: work still pending for the Kommo client (a batch whose callers all
+  // left, a timer) must not run once the client is gone.
+  (*transport)->Shutdown();
   client.reset();
   transport->reset();
   kommo::log::Info("stopped");

@@ -448,13 +448,17 @@ absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTranspo
 
 CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-CurlTransport::~CurlTransport() {
+void CurlTransport::Shutdown() {
   {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;
   }
   impl_->Wake();
   if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+CurlTransport::~CurlTransport() {
+  Shutdown();
   // libcurl closes its cached connections (and tells OnSocket) while the epoll fd still exists.
   impl_->multi.reset();
   ::close(impl_->epoll_fd);

@@ -39,7 +39,12 @@ class CurlTransport final : public HttpTransport, public EventLoop {
   static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
 
   // Stops the loop: requests still in flight complete with CANCELLED, pending timers are dropped
-  // and posted tasks still run, so every callback runs exactly once.
+  // and posted tasks still run, so every callback runs exactly once. Afterwards nothing runs on
+  // the loop any more, so the objects its callbacks and timers refer to (the Kommo client) can be
+  // destroyed before the transport. Idempotent; call it from outside the loop.
+  void Shutdown();
+
+  // Shutdown(), then frees libcurl's handles.
   ~CurlTransport() override;
 
   CurlTransport(const CurlTransport&) = delete;

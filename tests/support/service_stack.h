@@ -77,6 +77,7 @@ class ServiceStack {
   ~ServiceStack() {
     server_->Shutdown(absl::Now() + absl::Seconds(1));
     server_.reset();
+    transport_->Shutdown();  // nothing may run on the loop once the client is gone
     client_.reset();
     transport_.reset();
   }
