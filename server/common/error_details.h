@@ -43,6 +43,7 @@ inline constexpr char kKommoRateLimited[] = "KOMMO_RATE_LIMITED";
 inline constexpr char kRateLimitQueueTimeout[] = "RATE_LIMIT_QUEUE_TIMEOUT";
 inline constexpr char kKommoUnavailable[] = "KOMMO_UNAVAILABLE";
 inline constexpr char kKommoConnectionFailed[] = "KOMMO_CONNECTION_FAILED";
+inline constexpr char kKommoTlsVerificationFailed[] = "KOMMO_TLS_VERIFICATION_FAILED";
 inline constexpr char kWriteOutcomeUnknown[] = "WRITE_OUTCOME_UNKNOWN";
 inline constexpr char kKommoBadResponse[] = "KOMMO_BAD_RESPONSE";
 inline constexpr char kKommoUnexpectedStatus[] = "KOMMO_UNEXPECTED_STATUS";

@@ -322,6 +322,12 @@ struct CurlTransport::Impl {
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
       result.response = absl::DeadlineExceededError(absl::StrCat(
           "HTTP request timed out after ", absl::FormatDuration(transfer->request.timeout)));
+    } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+               code == CURLE_SSL_ISSUER_ERROR) {
+      // A certificate that does not verify will not verify on the next attempt either.
+      const char* detail = transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code);
+      result.response = absl::FailedPreconditionError(
+          absl::StrCat("TLS certificate verification failed: ", detail));
     } else {
       const char* detail = transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code);
       result.response = absl::UnavailableError(absl::StrCat("HTTP request failed: ", detail));

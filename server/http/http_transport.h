@@ -44,7 +44,8 @@ struct HttpResponse {
 
 // What one attempt produced. `response` holds the HTTP response, or the transport error:
 // UNAVAILABLE (connect/send/receive failure, malformed HTTP), DEADLINE_EXCEEDED (the attempt's
-// timeout), CANCELLED (Cancel() or transport shutdown), RESOURCE_EXHAUSTED (response too large).
+// timeout), CANCELLED (Cancel() or transport shutdown), RESOURCE_EXHAUSTED (response too large),
+// FAILED_PRECONDITION (the peer's TLS certificate does not verify; retrying cannot help).
 // `request_sent` says whether any byte of the request may have reached the peer: when false,
 // the server certainly did not act on it (safe to retry even a POST).
 struct HttpResult {

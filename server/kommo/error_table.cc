@@ -145,6 +145,14 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
                      absl::StrCat("call cancelled (", context.what, ")"),
                      unknown_write ? reason::kWriteOutcomeUnknown : reason::kCancelled, metadata);
   }
+  if (transport_error.code() == absl::StatusCode::kFailedPrecondition) {
+    // Nothing was sent: the TLS handshake failed.
+    return MakeError(
+        absl::StatusCode::kUnavailable,
+        absl::StrCat("cannot reach Kommo securely: ", context.what, ": ", transport_error.message(),
+                     " (check KOMMO_CA_FILE and the base domain)"),
+        reason::kKommoTlsVerificationFailed);
+  }
   if (unknown_write) {
     return MakeError(absl::StatusCode::kUnavailable,
                      absl::StrCat("connection to Kommo failed after the create was sent; the "

@@ -78,8 +78,9 @@ struct WriteItem {
   std::string request_id;
   Request request;
   WaiterPtr<Entity> waiter;
-  int resends = 0;    // times sent again after Kommo rejected other items of its batch
-  bool sent = false;  // in a batch handed to Kommo whose answer has not come
+  int resends = 0;         // times sent again after Kommo rejected other items of its batch
+  bool sent = false;       // in a batch handed to Kommo whose answer has not come
+  int64_t written_id = 0;  // Kommo wrote it (2xx) under this id; the read-back is under way
 };
 
 // The calls of one kind of write waiting to go out, and the batch being formed.
@@ -372,8 +373,9 @@ class KommoClientImpl final : public KommoClient {
     std::shared_ptr<Flight<T>> flight;
     auto it = flights.find(key);
     // Join only a flight that will not give up before this caller would.
-    const bool join =
-        it != flights.end() && !it->second->answered && it->second->deadline >= waiter->deadline;
+    // A read-back never joins: a read already under way may have left before the write.
+    const bool join = !spec.priority && it != flights.end() && !it->second->answered &&
+                      it->second->deadline >= waiter->deadline;
     if (join) {
       flight = it->second;
     } else {
@@ -551,10 +553,14 @@ class KommoClientImpl final : public KommoClient {
       return Complete<Entity>(item->waiter, std::move(refused));
     }
     const std::string what = spec.what;
+    const std::string entity = spec.entity;
     const bool create = spec.kind == RequestKind::kCreate;
     if (!Arm<Entity>(
             item->waiter,
-            [item, what, create](absl::StatusCode code) {
+            [item, what, entity, create](absl::StatusCode code) {
+              if (item->written_id != 0) {  // written: say so, with the id, never "unknown"
+                return ReadBackFailed(LeaveError(code, what, false), entity, item->written_id);
+              }
               return LeaveError(code, what, create && item->sent);
             },
             [] {})) {
@@ -677,7 +683,14 @@ class KommoClientImpl final : public KommoClient {
               if (item->resends++ < kMaxResends) {
                 again.push_back(item);
               } else {
-                Complete<Entity>(item->waiter, base);
+                // Its own request was valid; Kommo kept rejecting the batches it rode in.
+                Complete<Entity>(
+                    item->waiter,
+                    MakeError(absl::StatusCode::kAborted,
+                              absl::StrCat("Kommo rejected ", kMaxResends + 1,
+                                           " batches this call rode in for other calls' "
+                                           "invalid items; Kommo did not act on it, retry it"),
+                              "BATCH_REJECTED"));
               }
               continue;
             }
@@ -739,7 +752,8 @@ class KommoClientImpl final : public KommoClient {
         Complete<Entity>(item->waiter, error);
         continue;
       }
-      written.emplace_back(ids->at(item->request_id), item->waiter);
+      item->written_id = ids->at(item->request_id);
+      written.emplace_back(item->written_id, item->waiter);
       deadline = std::max(deadline, item->waiter->deadline);
     }
     if (!written.empty()) ReadBackWritten(std::move(written), deadline);

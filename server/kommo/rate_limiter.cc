@@ -74,7 +74,9 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, P
       slot = *earliest;
       for (auto it = waiting_.begin(); it != waiting_.end();) {
         Waiter& waiter = it->second;
-        if (waiter.priority != Priority::kNormal || waiter.slot < slot) {
+        // Everything from the chosen slot on moves one slot later, read-backs included (a pause
+        // can leave a read-back behind normal calls), so no two slots ever coincide.
+        if (waiter.slot < slot) {
           ++it;
           continue;
         }
@@ -94,7 +96,7 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, P
     granted(Refusal(slot, /*queue_full=*/false));
     return 0;
   }
-  tat_ = std::max(tat_, now) + interval_;
+  tat_ = std::max({tat_, now, paused_until_}) + interval_;
   Ticket ticket = 0;
   if (slot <= now) {
     granted(absl::OkStatus());
@@ -123,7 +125,7 @@ void RateLimiter::Grant(Ticket ticket) {
       granted(Refusal(slot, /*queue_full=*/false));
       return;
     }
-    tat_ = std::max(tat_, now) + interval_;
+    tat_ = std::max({tat_, now, paused_until_}) + interval_;
     Schedule(ticket, slot);
     return;
   }
@@ -140,7 +142,7 @@ bool RateLimiter::Cancel(Ticket ticket) {
   waiting_.erase(it);
   // The reserved slot is given back only when it was the last one handed out; an earlier gap
   // stays unused, which keeps the limit strict.
-  if (slot + interval_ == tat_) tat_ -= interval_;
+  if (slot + interval_ == tat_) tat_ = std::max(tat_ - interval_, paused_until_);
   return true;
 }
 

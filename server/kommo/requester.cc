@@ -198,7 +198,8 @@ class Requester::Impl {
     const bool create = exchange.context.kind == RequestKind::kCreate;
     if (!result.response.ok()) {
       const absl::StatusCode code = result.response.status().code();
-      if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kResourceExhausted) {
+      if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kResourceExhausted ||
+          code == absl::StatusCode::kFailedPrecondition) {
         return false;
       }
       return !create || !result.request_sent;  // a sent POST may have acted
@@ -231,8 +232,13 @@ class Requester::Impl {
         limiter_.PauseUntil(now + *hint);
       }
     } else if (exchange->probe && circuit_ == Circuit::kProbing) {
-      circuit_ = Circuit::kOpen;  // the probe learned nothing: probe again later
-      circuit_open_until_ = now + options_.circuit_open_duration;
+      circuit_ = Circuit::kOpen;
+      const absl::StatusCode code = result.response.status().code();
+      const bool cut_short = code == absl::StatusCode::kCancelled ||
+                             (code == absl::StatusCode::kDeadlineExceeded && capped_by_deadline);
+      // A probe its caller cut short learned nothing: the next call probes. One that could not
+      // connect waits a full period.
+      circuit_open_until_ = cut_short ? now : now + options_.circuit_open_duration;
     }
     exchange->probe = false;
 

@@ -522,9 +522,12 @@ TEST(ServerTlsTest, KommosCertificateIsAlwaysVerified) {
   {
     // Without the CA the self-signed certificate is refused: no request reaches the emulator.
     Stack untrusting(Stack::FastOptions((*emulator)->base_url() + "/api/v4", kToken));
+    const absl::Time start = absl::Now();
     CallError error = Inspect(search(untrusting));
     EXPECT_EQ(error.code, grpc::StatusCode::UNAVAILABLE);
-    EXPECT_EQ(error.reason, "KOMMO_CONNECTION_FAILED");
+    EXPECT_EQ(error.reason, "KOMMO_TLS_VERIFICATION_FAILED");
+    EXPECT_THAT(error.message, HasSubstr("KOMMO_CA_FILE"));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "not retried: it cannot help";
     EXPECT_TRUE((*emulator)->requests().empty());
   }
   {

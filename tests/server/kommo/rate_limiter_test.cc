@@ -1,5 +1,6 @@
 #include "server/kommo/rate_limiter.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -156,6 +157,46 @@ TEST_F(RateLimiterTest, CancellingAPriorityCallNeverDoubleBooksASlot) {
   ASSERT_EQ(granted_at_.size(), 3u);
   for (size_t i = 1; i < granted_at_.size(); ++i) {
     EXPECT_GE(granted_at_[i] - granted_at_[i - 1], absl::Seconds(1)) << i;
+  }
+}
+
+// The spacing holds when a pause, read-backs and cancellations mix (cases a review found).
+TEST_F(RateLimiterTest, PausePriorityAndCancelNeverBringTwoSlotsCloser) {
+  {
+    RateLimiter limiter(&loop_, {/*requests_per_second=*/5, /*burst=*/1, /*max_queue=*/100});
+    Acquire(limiter, absl::InfiniteFuture());  // A at 0
+    Acquire(limiter, absl::InfiniteFuture());  // N1 at 0.2
+    limiter.Acquire(
+        absl::InfiniteFuture(), [this](absl::Status) { granted_at_.push_back(loop_.Now()); },
+        RateLimiter::Priority::kFirst);  // P1 takes 0.2
+    limiter.PauseUntil(loop_.Now() + absl::Milliseconds(300));
+    loop_.Advance(absl::Milliseconds(250));
+    limiter.Acquire(
+        absl::InfiniteFuture(), [this](absl::Status) { granted_at_.push_back(loop_.Now()); },
+        RateLimiter::Priority::kFirst);  // P2
+    loop_.Advance(absl::Seconds(5));
+  }
+  {
+    RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+    loop_.Advance(absl::Seconds(10));
+    Acquire(limiter, absl::InfiniteFuture());  // A
+    Acquire(limiter, absl::InfiniteFuture());  // B at +1
+    const RateLimiter::Ticket c = limiter.Acquire(absl::InfiniteFuture(), [](absl::Status) {});
+    limiter.PauseUntil(loop_.Now() + absl::Milliseconds(2500));
+    EXPECT_TRUE(limiter.Cancel(c));
+    Acquire(limiter, absl::InfiniteFuture());  // D
+    loop_.Advance(absl::Seconds(10));
+  }
+  std::vector<absl::Time> first(granted_at_.begin(), granted_at_.begin() + 4);
+  std::vector<absl::Time> second(granted_at_.begin() + 4, granted_at_.end());
+  ASSERT_EQ(second.size(), 3u);
+  std::sort(first.begin(), first.end());
+  std::sort(second.begin(), second.end());
+  for (size_t i = 1; i < first.size(); ++i) {
+    EXPECT_GE(first[i] - first[i - 1], absl::Milliseconds(200)) << i;
+  }
+  for (size_t i = 1; i < second.size(); ++i) {
+    EXPECT_GE(second[i] - second[i - 1], absl::Seconds(1)) << i;
   }
 }
 
