@@ -27,12 +27,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (std::optional<google::rpc::BadRequest> bad_request = GetBadRequest(status)) {
     details.add_details()->PackFrom(*bad_request);
   }
-  if (std::optional<absl::Duration> delay = GetRetryDelay(status)) {
-    google::rpc::RetryInfo retry;
-    retry.mutable_retry_delay()->set_seconds(absl::ToInt64Seconds(*delay));
-    retry.mutable_retry_delay()->set_nanos(
-        static_cast<int32_t>(absl::ToInt64Nanoseconds(*delay % absl::Seconds(1))));
-    details.add_details()->PackFrom(retry);
+  if (std::optional<google::rpc::RetryInfo> retry = GetRetryInfo(status)) {
+    details.add_details()->PackFrom(*retry);
   }
   return grpc::Status(code, message, details.SerializeAsString());
 }

@@ -105,9 +105,12 @@ std::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status)
   return GetPayload<google::rpc::BadRequest>(status, kBadRequestTypeUrl);
 }
 
+std::optional<google::rpc::RetryInfo> GetRetryInfo(const absl::Status& status) {
+  return GetPayload<google::rpc::RetryInfo>(status, kRetryInfoTypeUrl);
+}
+
 std::optional<absl::Duration> GetRetryDelay(const absl::Status& status) {
-  std::optional<google::rpc::RetryInfo> info =
-      GetPayload<google::rpc::RetryInfo>(status, kRetryInfoTypeUrl);
+  std::optional<google::rpc::RetryInfo> info = GetRetryInfo(status);
   if (!info.has_value()) return std::nullopt;
   return absl::Seconds(info->retry_delay().seconds()) +
          absl::Nanoseconds(info->retry_delay().nanos());

@@ -79,6 +79,7 @@ void SetRetryDelay(absl::Status& status, absl::Duration delay);
 
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 std::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status);
+std::optional<google::rpc::RetryInfo> GetRetryInfo(const absl::Status& status);
 std::optional<absl::Duration> GetRetryDelay(const absl::Status& status);
 
 // The reason used when a status carries no ErrorInfo of its own ("INVALID_ARGUMENT" →

@@ -137,7 +137,6 @@ struct CurlTransport::Impl {
   std::thread thread;
   std::atomic<std::thread::id> loop_thread_id{};
   std::atomic<uint64_t> next_id{1};
-  std::atomic<int> in_flight{0};
 
   absl::Mutex mu;
   std::deque<Command> incoming ABSL_GUARDED_BY(mu);
@@ -203,7 +202,6 @@ struct CurlTransport::Impl {
   }
 
   void Complete(std::unique_ptr<Transfer> transfer, HttpResult result) {
-    in_flight.fetch_sub(1);
     Callback done = std::move(transfer->done);
     transfer.reset();  // frees the easy handle before user code runs
     done(std::move(result));
@@ -478,7 +476,6 @@ HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done)
   transfer->done = std::move(done);
   transfer->max_bytes = impl_->options.max_response_bytes;
   const RequestId id = transfer->id;
-  impl_->in_flight.fetch_add(1);
   impl_->Enqueue(Impl::StartCommand{std::move(transfer)});
   return id;
 }
@@ -506,7 +503,5 @@ bool CurlTransport::CancelTimer(TimerId id) {
   impl_->timer_when.erase(it);
   return true;
 }
-
-int CurlTransport::InFlight() const { return impl_->in_flight.load(); }
 
 }  // namespace kommo::http

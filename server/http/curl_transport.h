@@ -58,9 +58,6 @@ class CurlTransport final : public HttpTransport, public EventLoop {
   TimerId RunAt(absl::Time when, Task task) override;
   bool CancelTimer(TimerId id) override;
 
-  // Requests started and not yet completed (for metrics and tests). Safe from any thread.
-  int InFlight() const;
-
  private:
   struct Impl;
   explicit CurlTransport(std::unique_ptr<Impl> impl);
