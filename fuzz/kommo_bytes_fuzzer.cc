@@ -32,9 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     response.status = status;
     response.body = std::string(bytes);
     response.headers["retry-after"] = std::string(bytes.substr(0, 8));
-    kommo_api::ErrorContext context;
+    rest::ErrorContext context;
     context.what = "GET /leads";
-    (void)kommo_api::ErrorFromResponse(response, context);
+    (void)rest::ErrorFromResponse(response, context);
   }
 
   // Validation paths and page tokens come from Kommo and from callers.

@@ -54,11 +54,11 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  kommo::kommo_api::KommoClientOptions client_options;
+  kommo::rest::KommoClientOptions client_options;
   client_options.api_base_url = config->api_base_url;
   client_options.access_token = config->access_token;
   if (!config->access_token_file.empty()) {
-    client_options.token_source = std::make_shared<kommo::kommo_api::FileTokenSource>(
+    client_options.token_source = std::make_shared<kommo::rest::FileTokenSource>(
         config->access_token_file, config->access_token);
   }
   kommo::metrics::Registry registry;
@@ -71,8 +71,8 @@ int Run(int argc, char** argv) {
   client_options.max_attempts = config->max_attempts;
   client_options.circuit_open_duration = config->circuit_open_duration;
   client_options.coalesce_window = config->coalesce_window;
-  std::unique_ptr<kommo::kommo_api::KommoClient> client =
-      kommo::kommo_api::NewKommoClient(client_options, transport->get(), transport->get());
+  std::unique_ptr<kommo::rest::KommoClient> client =
+      kommo::rest::NewKommoClient(client_options, transport->get(), transport->get());
 
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;

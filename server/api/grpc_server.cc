@@ -8,7 +8,7 @@
 
 namespace kommo::api {
 
-GrpcServer::GrpcServer(kommo_api::KommoClient* client, ServiceOptions options)
+GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
     : leads_(client, options), contacts_(client, options) {}
 
 GrpcServer::~GrpcServer() {
@@ -17,7 +17,7 @@ GrpcServer::~GrpcServer() {
 }
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions options,
-                                                              kommo_api::KommoClient* client) {
+                                                              rest::KommoClient* client) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -25,7 +25,7 @@ class GrpcServer {
  public:
   // Binds and starts serving; health reports SERVING for "" and both services.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(GrpcServerOptions options,
-                                                           kommo_api::KommoClient* client);
+                                                           rest::KommoClient* client);
   ~GrpcServer();
 
   // The bound port.
@@ -38,7 +38,7 @@ class GrpcServer {
   void Wait();
 
  private:
-  GrpcServer(kommo_api::KommoClient* client, ServiceOptions options);
+  GrpcServer(rest::KommoClient* client, ServiceOptions options);
 
   LeadServiceImpl leads_;
   ContactServiceImpl contacts_;

@@ -22,7 +22,7 @@
 namespace kommo::api {
 namespace {
 
-using kommo_api::CallOptions;
+using rest::CallOptions;
 
 constexpr char kLeadsScope[] = "leads";
 constexpr char kContactsScope[] = "contacts";
@@ -260,7 +260,7 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
              page_size =
-                 req.page_size()](absl::StatusOr<kommo_api::LeadPageResult> result) mutable {
+                 req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchLeadsResponse out;
               for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
@@ -322,7 +322,7 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
              page_size =
-                 req.page_size()](absl::StatusOr<kommo_api::ContactPageResult> result) mutable {
+                 req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchContactsResponse out;
               for (v1::Contact& contact : result->contacts) {

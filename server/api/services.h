@@ -36,7 +36,7 @@ using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_Creat
 
 class LeadServiceImpl final : public RawLeadService {
  public:
-  LeadServiceImpl(kommo_api::KommoClient* client, ServiceOptions options)
+  LeadServiceImpl(rest::KommoClient* client, ServiceOptions options)
       : client_(client), options_(options) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
@@ -53,13 +53,13 @@ class LeadServiceImpl final : public RawLeadService {
                                         grpc::ByteBuffer* response) override;
 
  private:
-  kommo_api::KommoClient* client_;
+  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 
 class ContactServiceImpl final : public RawContactService {
  public:
-  ContactServiceImpl(kommo_api::KommoClient* client, ServiceOptions options)
+  ContactServiceImpl(rest::KommoClient* client, ServiceOptions options)
       : client_(client), options_(options) {}
 
   grpc::ServerUnaryReactor* CreateContact(grpc::CallbackServerContext* context,
@@ -73,7 +73,7 @@ class ContactServiceImpl final : public RawContactService {
                                            grpc::ByteBuffer* response) override;
 
  private:
-  kommo_api::KommoClient* client_;
+  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 

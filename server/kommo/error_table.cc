@@ -10,7 +10,7 @@
 #include "server/common/error_details.h"
 #include "server/mapping/kommo_json.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 // Longest detail text of Kommo's copied into our messages.
@@ -166,4 +166,4 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
       reason::kKommoConnectionFailed, metadata);
 }
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "server/http/http_transport.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 // What the request was, which decides what an unclear outcome means.
 enum class RequestKind {
@@ -52,6 +52,6 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
 // supported: seconds only), else the body's retry_after, else `fallback`.
 absl::Duration RetryDelayOf(const http::HttpResponse& response, absl::Duration fallback);
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
 
 #endif  // KOMMO_SERVER_KOMMO_ERROR_TABLE_H_

@@ -17,7 +17,7 @@
 #include "server/kommo/requester.h"
 #include "server/mapping/kommo_json.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 using http::HttpResponse;
@@ -905,4 +905,4 @@ std::unique_ptr<KommoClient> NewKommoClient(KommoClientOptions options,
   return std::make_unique<KommoClientImpl>(std::move(options), transport, loop);
 }
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

@@ -20,7 +20,7 @@
 #include "server/kommo/token_source.h"
 #include "server/metrics/service_metrics.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 // Per-call settings handed down from the RPC.
 struct CallOptions {
@@ -141,6 +141,6 @@ std::unique_ptr<KommoClient> NewKommoClient(KommoClientOptions options,
 // Percent-encodes `text` for a URL query value (RFC 3986 unreserved characters stay as they are).
 std::string UrlEncode(absl::string_view text);
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
 
 #endif  // KOMMO_SERVER_KOMMO_KOMMO_CLIENT_H_

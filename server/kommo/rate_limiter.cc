@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 RateLimiter::RateLimiter(EventLoop* loop, RateLimiterOptions options)
     : loop_(loop),
@@ -146,4 +146,4 @@ bool RateLimiter::Cancel(Ticket ticket) {
   return true;
 }
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "server/common/event_loop.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 struct RateLimiterOptions {
   // Sustained requests per second to one Kommo account (Kommo documents 7).
@@ -93,6 +93,6 @@ class RateLimiter {
   std::map<Ticket, Waiter> waiting_;
 };
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
 
 #endif  // KOMMO_SERVER_KOMMO_RATE_LIMITER_H_

@@ -9,7 +9,7 @@
 #include "server/common/log.h"
 #include "server/mapping/kommo_json.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 using http::HttpResponse;
 
@@ -364,4 +364,4 @@ absl::Time Requester::NextSlot() const { return impl_->NextSlot(); }
 
 KommoClientStats Requester::Stats() const { return impl_->Stats(); }
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

@@ -18,7 +18,7 @@
 #include "server/kommo/kommo_client.h"
 #include "server/kommo/rate_limiter.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 using ResponseDone = absl::AnyInvocable<void(absl::StatusOr<http::HttpResponse>)>;
 
@@ -59,6 +59,6 @@ class Requester {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
 
 #endif  // KOMMO_SERVER_KOMMO_REQUESTER_H_

@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "server/common/log.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 FileTokenSource::FileTokenSource(std::string path, std::string initial_token,
                                  absl::Duration check_interval)
@@ -58,4 +58,4 @@ std::string FileTokenSource::Token() {
   return token_;
 }
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

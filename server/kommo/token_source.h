@@ -10,7 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 
 // Where the Kommo access token comes from at the moment of each request.
 class TokenSource {
@@ -60,6 +60,6 @@ class FileTokenSource final : public TokenSource {
   bool warned_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
 
 #endif  // KOMMO_SERVER_KOMMO_TOKEN_SOURCE_H_

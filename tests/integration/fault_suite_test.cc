@@ -79,8 +79,8 @@ class FaultSuiteTest : public ::testing::Test {
     messages_.push_back(status.error_message());
   }
 
-  kommo_api::KommoClientOptions Options() {
-    kommo_api::KommoClientOptions options;
+  rest::KommoClientOptions Options() {
+    rest::KommoClientOptions options;
     options.api_base_url = emulator_->base_url() + "/api/v4";
     options.access_token = kToken;
     options.rate_limit_rps = 50;
@@ -90,7 +90,7 @@ class FaultSuiteTest : public ::testing::Test {
     return options;
   }
 
-  void Start(kommo_api::KommoClientOptions options) {
+  void Start(rest::KommoClientOptions options) {
     stack_ = std::make_unique<ServiceStack>(std::move(options));
   }
 
@@ -164,7 +164,7 @@ class FaultSuiteTest : public ::testing::Test {
 };
 
 TEST_F(FaultSuiteTest, TwoHundredConcurrentCreatesUnderKommosLimitWith429s) {
-  kommo_api::KommoClientOptions options = Options();
+  rest::KommoClientOptions options = Options();
   options.rate_limit_rps = 7;
   options.rate_limit_burst = 1;
   Start(options);
@@ -222,9 +222,9 @@ TEST_F(FaultSuiteTest, TwoHundredConcurrentCreatesUnderKommosLimitWith429s) {
     busiest = std::max(busiest, i - j + 1);
   }
   EXPECT_LE(busiest, 7u);
-  kommo_api::KommoClientStats stats;
+  rest::KommoClientStats stats;
   std::promise<void> got;
-  stack_->client()->GetStats([&](kommo_api::KommoClientStats s) {
+  stack_->client()->GetStats([&](rest::KommoClientStats s) {
     stats = s;
     got.set_value();
   });
@@ -420,7 +420,7 @@ TEST_F(FaultSuiteTest, DeadlinesEndCallsLongBeforeKommoAnswers) {
 }
 
 TEST_F(FaultSuiteTest, ACancelledCallThatWasStillQueuedNeverReachesKommo) {
-  kommo_api::KommoClientOptions options = Options();
+  rest::KommoClientOptions options = Options();
   options.rate_limit_rps = 0.5;  // the second call waits 2 s for its slot
   Start(options);
   const int64_t id = SeedLead();

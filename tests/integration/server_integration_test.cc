@@ -480,10 +480,10 @@ TEST_F(ServerIntegrationTest, HostileRequestsAreRejectedWithoutCallingKommo) {
 TEST_F(ServerIntegrationTest, ARotatedTokenFileIsUsedWithoutARestart) {
   const std::string path = ::testing::TempDir() + "/rotated-token-" + std::to_string(getpid());
   std::ofstream(path) << "old-token\n";
-  kommo_api::KommoClientOptions options =
+  rest::KommoClientOptions options =
       Stack::FastOptions(emulator_->base_url() + "/api/v4", "old-token");
   options.token_source =
-      std::make_shared<kommo_api::FileTokenSource>(path, "old-token", absl::ZeroDuration());
+      std::make_shared<rest::FileTokenSource>(path, "old-token", absl::ZeroDuration());
   Stack stack(options);
   auto get = [&stack] {
     grpc::ClientContext context;

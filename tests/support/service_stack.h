@@ -59,10 +59,10 @@ inline CallError Inspect(const grpc::Status& status) {
 // One service stack: transport, Kommo client and gRPC server, pointed at `options.api_base_url`.
 class ServiceStack {
  public:
-  explicit ServiceStack(kommo_api::KommoClientOptions options,
+  explicit ServiceStack(rest::KommoClientOptions options,
                         http::CurlTransportOptions transport_options = {}) {
     transport_ = *http::CurlTransport::Create(std::move(transport_options));
-    client_ = kommo_api::NewKommoClient(std::move(options), transport_.get(), transport_.get());
+    client_ = rest::NewKommoClient(std::move(options), transport_.get(), transport_.get());
     api::GrpcServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
     server_ = *api::GrpcServer::Start(server_options, client_.get());
@@ -82,9 +82,9 @@ class ServiceStack {
     transport_.reset();
   }
 
-  static kommo_api::KommoClientOptions FastOptions(const std::string& api_base_url,
+  static rest::KommoClientOptions FastOptions(const std::string& api_base_url,
                                                    const std::string& token) {
-    kommo_api::KommoClientOptions options;
+    rest::KommoClientOptions options;
     options.api_base_url = api_base_url;
     options.access_token = token;
     options.rate_limit_rps = 200;
@@ -93,14 +93,14 @@ class ServiceStack {
   }
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
-  kommo_api::KommoClient* client() { return client_.get(); }
+  rest::KommoClient* client() { return client_.get(); }
 
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;
 
  private:
   std::unique_ptr<http::CurlTransport> transport_;
-  std::unique_ptr<kommo_api::KommoClient> client_;
+  std::unique_ptr<rest::KommoClient> client_;
   std::unique_ptr<api::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };

@@ -18,7 +18,7 @@
 #include "tests/support/fake_event_loop.h"
 #include "tests/support/fake_transport.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 using ::kommo::testing::FakeEventLoop;
@@ -341,4 +341,4 @@ TEST_F(CoalescingTest, ASharedReadLeftByEveryCallerIsNeverSent) {
 }
 
 }  // namespace
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

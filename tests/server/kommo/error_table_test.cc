@@ -3,7 +3,7 @@
 #include "gtest/gtest.h"
 #include "server/common/error_details.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 http::HttpResponse Response(int status, std::string body,
@@ -148,4 +148,4 @@ TEST(ErrorTableTest, TransportFailures) {
 }
 
 }  // namespace
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

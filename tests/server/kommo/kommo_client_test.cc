@@ -9,7 +9,7 @@
 #include "tests/support/fake_event_loop.h"
 #include "tests/support/fake_transport.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 using ::kommo::testing::FakeEventLoop;
@@ -442,4 +442,4 @@ TEST(UrlEncodeTest, KeepsUnreservedAndEncodesTheRest) {
 }
 
 }  // namespace
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

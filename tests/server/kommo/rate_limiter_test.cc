@@ -9,7 +9,7 @@
 #include "server/common/error_details.h"
 #include "tests/support/fake_event_loop.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 using ::kommo::testing::FakeEventLoop;
@@ -212,4 +212,4 @@ TEST_F(RateLimiterTest, NeverExceedsTheRateInAnyWindow) {
 }
 
 }  // namespace
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest

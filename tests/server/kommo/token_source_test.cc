@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 
-namespace kommo::kommo_api {
+namespace kommo::rest {
 namespace {
 
 std::string TempPath(const std::string& name) {
@@ -56,4 +56,4 @@ TEST(FileTokenSourceTest, ChecksTheFileAtMostOncePerInterval) {
 }
 
 }  // namespace
-}  // namespace kommo::kommo_api
+}  // namespace kommo::rest
