@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/common/clock.h"
 
 namespace kommo::http {
 namespace {
@@ -119,12 +120,7 @@ struct CurlTransport::Impl {
   struct TaskCommand {
     Task task;
   };
-  struct TimerCommand {
-    TimerId id;
-    absl::Time when;
-    Task task;
-  };
-  using Command = std::variant<StartCommand, CancelCommand, TaskCommand, TimerCommand>;
+  using Command = std::variant<StartCommand, CancelCommand, TaskCommand>;
 
   CurlTransportOptions options;
   MultiPtr multi;
@@ -144,8 +140,7 @@ struct CurlTransport::Impl {
 
   // Loop-thread state.
   std::map<RequestId, std::unique_ptr<Transfer>> active;
-  std::map<std::pair<absl::Time, TimerId>, Task> timers;
-  std::map<TimerId, absl::Time> timer_when;
+  TimerQueue timers;
 
   bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_id.load(); }
 
@@ -185,7 +180,7 @@ struct CurlTransport::Impl {
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
     auto* impl = static_cast<Impl*>(user);
     impl->curl_timer_at =
-        timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
+        timeout_ms < 0 ? absl::InfiniteFuture() : MonotonicNow() + absl::Milliseconds(timeout_ms);
     return 0;
   }
 
@@ -194,11 +189,6 @@ struct CurlTransport::Impl {
     while (CURLMsg* message = curl_multi_info_read(multi.get(), &remaining)) {
       if (message->msg == CURLMSG_DONE) Finish(message->easy_handle, message->data.result);
     }
-  }
-
-  void AddTimer(TimerId id, absl::Time when, Task task) {
-    timers.emplace(std::make_pair(when, id), std::move(task));
-    timer_when.emplace(id, when);
   }
 
   void Complete(std::unique_ptr<Transfer> transfer, HttpResult result) {
@@ -340,24 +330,19 @@ struct CurlTransport::Impl {
       CancelTransfer(cancel->id);
     } else if (auto* task = std::get_if<TaskCommand>(&command)) {
       task->task();
-    } else if (auto* timer = std::get_if<TimerCommand>(&command)) {
-      AddTimer(timer->id, timer->when, std::move(timer->task));
     }
   }
 
   void RunDueTimers() {
-    const absl::Time now = absl::Now();
-    while (!timers.empty() && timers.begin()->first.first <= now) {
-      auto node = timers.extract(timers.begin());
-      timer_when.erase(node.key().second);
-      node.mapped()();
+    const absl::Time now = MonotonicNow();
+    while (timers.RunOneDue(now)) {
     }
   }
 
   int WaitTimeoutMs() const {
-    absl::Time next = std::min(curl_timer_at, absl::Now() + absl::Milliseconds(kMaxPollMs));
-    if (!timers.empty()) next = std::min(next, timers.begin()->first.first);
-    const absl::Duration until = next - absl::Now();
+    absl::Time next = std::min(curl_timer_at, MonotonicNow() + absl::Milliseconds(kMaxPollMs));
+    next = std::min(next, timers.NextDue());
+    const absl::Duration until = next - MonotonicNow();
     // Round up so that a deadline is never waited for early and spun on.
     return static_cast<int>(
         std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1)))));
@@ -379,7 +364,7 @@ struct CurlTransport::Impl {
       for (Command& command : commands) Process(command);
       if (stop) break;
       RunDueTimers();
-      if (absl::Now() >= curl_timer_at) {
+      if (MonotonicNow() >= curl_timer_at) {
         curl_timer_at = absl::InfiniteFuture();
         curl_multi_socket_action(multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
         DrainCompletions();
@@ -412,13 +397,12 @@ struct CurlTransport::Impl {
         if (auto* start = std::get_if<StartCommand>(&command)) {
           Complete(std::move(start->transfer),
                    {absl::CancelledError("HTTP transport is shutting down"), false});
-        } else if (!std::holds_alternative<TimerCommand>(command)) {
+        } else {
           Process(command);
         }
       }
     }
-    timers.clear();
-    timer_when.clear();
+    timers.Clear();
   }
 };
 
@@ -482,26 +466,12 @@ HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done)
 
 void CurlTransport::Cancel(RequestId id) { impl_->Enqueue(Impl::CancelCommand{id}); }
 
-absl::Time CurlTransport::Now() const { return absl::Now(); }
+absl::Time CurlTransport::Now() const { return MonotonicNow(); }
 
 void CurlTransport::Post(Task task) { impl_->Enqueue(Impl::TaskCommand{std::move(task)}); }
 
-EventLoop::TimerId CurlTransport::RunAt(absl::Time when, Task task) {
-  const TimerId id = impl_->next_id.fetch_add(1);
-  if (impl_->OnLoopThread()) {
-    impl_->AddTimer(id, when, std::move(task));
-  } else {
-    impl_->Enqueue(Impl::TimerCommand{id, when, std::move(task)});
-  }
-  return id;
-}
-
-bool CurlTransport::CancelTimer(TimerId id) {
-  auto it = impl_->timer_when.find(id);
-  if (it == impl_->timer_when.end()) return false;
-  impl_->timers.erase(std::make_pair(it->second, id));
-  impl_->timer_when.erase(it);
-  return true;
+EventLoop::TimerPtr CurlTransport::RunAt(absl::Time when, Task task) {
+  return impl_->timers.Add(when, std::move(task));
 }
 
 }  // namespace kommo::http

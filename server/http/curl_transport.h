@@ -55,8 +55,7 @@ class CurlTransport final : public HttpTransport, public EventLoop {
 
   absl::Time Now() const override;
   void Post(Task task) override;
-  TimerId RunAt(absl::Time when, Task task) override;
-  bool CancelTimer(TimerId id) override;
+  TimerPtr RunAt(absl::Time when, Task task) override;
 
  private:
   struct Impl;

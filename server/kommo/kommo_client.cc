@@ -55,7 +55,7 @@ struct Waiter {
   absl::Time deadline;
   std::shared_ptr<CancellationToken> cancel;
   std::shared_ptr<CallTrace> trace;
-  EventLoop::TimerId timer = 0;
+  EventLoop::TimerPtr timer;
   bool finished = false;
 };
 template <typename T>
@@ -90,6 +90,7 @@ struct WriteQueue {
   std::deque<std::shared_ptr<Item>> pending;
   bool forming = false;
   absl::Time forming_slot = absl::InfinitePast();  // when the forming batch may go
+  EventLoop::TimerPtr window;
 };
 
 // What differs between the batched writes.
@@ -297,8 +298,7 @@ class KommoClientImpl final : public KommoClient {
   void Complete(const WaiterPtr<T>& waiter, absl::StatusOr<T> result) {
     if (waiter->finished) return;
     waiter->finished = true;
-    if (waiter->timer != 0) loop_->CancelTimer(waiter->timer);
-    waiter->timer = 0;
+    waiter->timer.reset();
     if (waiter->cancel != nullptr) waiter->cancel->ClearHook();
     Done<T> done = std::move(waiter->done);
     done(std::move(result));
@@ -322,7 +322,6 @@ class KommoClientImpl final : public KommoClient {
     }
     if (waiter->deadline != absl::InfiniteFuture()) {
       waiter->timer = loop_->RunAt(waiter->deadline, [waiter, leave] {
-        waiter->timer = 0;
         leave(absl::StatusCode::kDeadlineExceeded);
       });
     }
@@ -577,7 +576,7 @@ class KommoClientImpl final : public KommoClient {
     using ItemPtr = std::shared_ptr<WriteItem<Request, Entity>>;
     queue.forming = true;
     queue.forming_slot = std::max(requester_.NextSlot(), loop_->Now() + options_.coalesce_window);
-    loop_->RunAt(loop_->Now() + options_.coalesce_window, [this, &queue, &spec] {
+    queue.window = loop_->RunAt(loop_->Now() + options_.coalesce_window, [this, &queue, &spec] {
       // The batch lives as long as its latest caller is willing to wait.
       absl::Time deadline = absl::InfinitePast();
       for (const ItemPtr& item : queue.pending) {

@@ -18,9 +18,7 @@ RateLimiter::RateLimiter(EventLoop* loop, RateLimiterOptions options)
                            absl::Microseconds(1))),
       burst_tolerance_(interval_ * std::max(options.burst - 1, 0)) {}
 
-RateLimiter::~RateLimiter() {
-  for (auto& [ticket, waiter] : waiting_) loop_->CancelTimer(waiter.timer);
-}
+RateLimiter::~RateLimiter() = default;
 
 absl::Time RateLimiter::NextSlot() const {
   return std::max({loop_->Now(), tat_ - burst_tolerance_, paused_until_});
@@ -80,7 +78,7 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, P
           ++it;
           continue;
         }
-        loop_->CancelTimer(waiter.timer);
+        waiter.timer.reset();
         const absl::Time moved = waiter.slot + interval_;
         if (moved > waiter.deadline) {
           refused.push_back(std::move(waiter.granted));
@@ -137,7 +135,6 @@ void RateLimiter::Grant(Ticket ticket) {
 bool RateLimiter::Cancel(Ticket ticket) {
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) return false;
-  loop_->CancelTimer(it->second.timer);
   const absl::Time slot = it->second.slot;
   waiting_.erase(it);
   // The reserved slot is given back only when it was the last one handed out; an earlier gap

@@ -68,7 +68,7 @@ class RateLimiter {
 
  private:
   struct Waiter {
-    EventLoop::TimerId timer = 0;
+    EventLoop::TimerPtr timer;
     absl::Time slot;
     absl::Time deadline;
     Priority priority = Priority::kNormal;

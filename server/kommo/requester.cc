@@ -47,7 +47,7 @@ class Requester::Impl {
     bool probe = false;  // this attempt tests whether Kommo still blocks the account
     RateLimiter::Ticket ticket = 0;
     http::HttpTransport::RequestId transfer = 0;
-    EventLoop::TimerId timer = 0;
+    EventLoop::TimerPtr timer;
     absl::Time queued_at;  // when the current attempt asked for its rate-limit slot
     absl::Time sent_at;    // when the current attempt was handed to the transport
     absl::AnyInvocable<bool(std::string& body)> prepare;  // runs before the first attempt
@@ -252,7 +252,6 @@ class Requester::Impl {
         retry_budget_ -= 1;
         exchange->phase = Exchange::Phase::kBackingOff;
         exchange->timer = loop_->RunAt(now + delay, [this, exchange] {
-          exchange->timer = 0;
           if (exchange->phase != Exchange::Phase::kBackingOff) return;
           StartAttempt(exchange);
         });
@@ -312,7 +311,7 @@ class Requester::Impl {
         limiter_.Cancel(exchange->ticket);
         return Finish(exchange, Cancelled(*exchange));
       case Exchange::Phase::kBackingOff:
-        loop_->CancelTimer(exchange->timer);
+        exchange->timer.reset();
         return Finish(exchange, Cancelled(*exchange));
       case Exchange::Phase::kInFlight:
         // The transport answers CANCELLED, telling whether the request was sent.

@@ -17,20 +17,7 @@ class FakeEventLoop final : public EventLoop {
 
   absl::Time Now() const override { return now_; }
   void Post(Task task) override { tasks_.push_back(std::move(task)); }
-  TimerId RunAt(absl::Time when, Task task) override {
-    const TimerId id = next_id_++;
-    timers_.emplace(std::make_pair(when, id), std::move(task));
-    return id;
-  }
-  bool CancelTimer(TimerId id) override {
-    for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-      if (it->first.second == id) {
-        timers_.erase(it);
-        return true;
-      }
-    }
-    return false;
-  }
+  TimerPtr RunAt(absl::Time when, Task task) override { return timers_.Add(when, std::move(task)); }
 
   // Runs posted tasks and due timers until none is left.
   void RunUntilIdle() {
@@ -41,11 +28,7 @@ class FakeEventLoop final : public EventLoop {
         task();
         continue;
       }
-      if (!timers_.empty() && timers_.begin()->first.first <= now_) {
-        auto node = timers_.extract(timers_.begin());
-        node.mapped()();
-        continue;
-      }
+      if (timers_.RunOneDue(now_)) continue;
       return;
     }
   }
@@ -54,8 +37,8 @@ class FakeEventLoop final : public EventLoop {
   void Advance(absl::Duration delta) {
     const absl::Time end = now_ + delta;
     RunUntilIdle();
-    while (!timers_.empty() && timers_.begin()->first.first <= end) {
-      now_ = std::max(now_, timers_.begin()->first.first);
+    while (timers_.NextDue() <= end) {
+      now_ = std::max(now_, timers_.NextDue());
       RunUntilIdle();
     }
     now_ = end;
@@ -66,9 +49,8 @@ class FakeEventLoop final : public EventLoop {
 
  private:
   absl::Time now_;
-  TimerId next_id_ = 1;
   std::deque<Task> tasks_;
-  std::map<std::pair<absl::Time, TimerId>, Task> timers_;
+  TimerQueue timers_;
 };
 
 }  // namespace kommo::testing
