@@ -269,8 +269,7 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
         client_->SearchLeads(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchLeadsResponse out;
               for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
@@ -331,8 +330,7 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
         client_->SearchContacts(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchContactsResponse out;
               for (v1::Contact& contact : result->contacts) {

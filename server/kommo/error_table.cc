@@ -1,10 +1,13 @@
 #include "server/kommo/error_table.h"
 
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
@@ -124,6 +127,62 @@ absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorCo
   AddFieldViolations(status, violations);
   if (retry.has_value()) SetRetryDelay(status, *retry);
   return status;
+}
+
+absl::Status EntityNotFound(const ErrorContext& context) {
+  const std::string entity = context.entity.empty() ? "entity" : context.entity;
+  std::map<std::string, std::string> metadata;
+  if (context.entity_id != 0) {
+    metadata[absl::StrCat(entity, "_id")] = absl::StrCat(context.entity_id);
+  }
+  return MakeError(
+      absl::StatusCode::kNotFound,
+      context.entity_id != 0 ? absl::StrCat(entity, " ", context.entity_id, " does not exist")
+                             : absl::StrCat(context.what, ": not found"),
+      context.not_found_reason.empty() ? absl::string_view("NOT_FOUND") : context.not_found_reason,
+      metadata);
+}
+
+absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResponse& response,
+                                                            const ErrorContext& context) {
+  const int status = response.status;
+  if (status == 204) {
+    switch (context.kind) {
+      case RequestKind::kList:
+        return std::nullopt;
+      case RequestKind::kRead:
+        return EntityNotFound(context);
+      case RequestKind::kCreate:
+        return MakeError(absl::StatusCode::kUnavailable,
+                         absl::StrCat(context.what,
+                                      " answered HTTP 204 with no result: Kommo may have created "
+                                      "it; the outcome is unknown"),
+                         reason::kWriteOutcomeUnknown,
+                         {{"http_status", "204"}, {"outcome", "unknown"}});
+      case RequestKind::kUpdate:
+        return MakeError(absl::StatusCode::kInternal,
+                         absl::StrCat(context.what, " answered HTTP 204 with no result"),
+                         reason::kKommoUnexpectedStatus, {{"http_status", "204"}});
+    }
+  }
+  if (status >= 200 && status <= 299) return absl::string_view(response.body);
+  if (status == 404) {
+    std::optional<mapping::Problem> problem = mapping::ParseProblem(response.body);
+    // Kommo names an unknown route "Cannot GET https://…": that is our path, not the entity.
+    const bool about_entity = problem.has_value() && !absl::StartsWith(problem->detail, "Cannot ");
+    if (about_entity &&
+        (context.kind == RequestKind::kRead || context.kind == RequestKind::kUpdate)) {
+      return EntityNotFound(context);
+    }
+    absl::Status error = MakeError(
+        absl::StatusCode::kInternal,
+        absl::StrCat(context.what, " answered HTTP 404",
+                     about_entity ? "" : " (not Kommo's answer about an entity)",
+                     ": the API path is wrong (check KOMMO_API_URL or KOMMO_BASE_DOMAIN)"),
+        reason::kKommoUnexpectedStatus, {{"http_status", "404"}, {"path", context.what}});
+    return error;
+  }
+  return ErrorFromResponse(response, context);
 }
 
 absl::Status ErrorFromTransport(const absl::Status& transport_error, bool request_sent,

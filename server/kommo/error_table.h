@@ -3,10 +3,13 @@
 
 // What Kommo's answers mean, as absl::Status: the table of design.md §4, in one tested place.
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/http/http_transport.h"
 
@@ -14,19 +17,24 @@ namespace kommo::rest {
 
 // What the request was, which decides what an unclear outcome means.
 enum class RequestKind {
-  kRead,    // GET: safe to repeat
+  kRead,    // GET of one entity by id: safe to repeat; 204 means "no such entity"
+  kList,    // GET of a list: safe to repeat; 204 means "nothing matches"
   kUpdate,  // PATCH: repeating sets the same values again
   kCreate,  // POST: repeating may create a duplicate
 };
 
 struct ErrorContext {
   RequestKind kind = RequestKind::kRead;
-  // ErrorInfo reason for 404 (LEAD_NOT_FOUND, CONTACT_NOT_FOUND).
+  // ErrorInfo reason for an unknown entity (LEAD_NOT_FOUND, CONTACT_NOT_FOUND).
   absl::string_view not_found_reason;
   // What is being done, for messages: "GET /leads/31000000001".
   std::string what;
   // Maps a Kommo validation path to the caller's field name; identity when empty.
   std::function<std::string(absl::string_view)> field_of_path;
+  // The entity's name ("lead") and, for one entity, its id: "lead 5 does not exist", with
+  // metadata lead_id=5.
+  std::string entity = {};
+  int64_t entity_id = 0;
 };
 
 // The error for a non-2xx HTTP response (classified by status first, body second):
@@ -41,6 +49,22 @@ struct ErrorContext {
 //   anything else → INTERNAL KOMMO_UNEXPECTED_STATUS.
 // ErrorInfo metadata carries http_status, Kommo's X-Request-Id (kommo_request_id) and trace_id.
 absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorContext& context);
+
+// What a Kommo HTTP answer means for the request that got it: every status of every request is
+// decided here, so no caller inspects a status code itself. Returns the body to parse (a 2xx
+// with content); nullopt for "nothing" (204 on a list: no match); or the error:
+//   204 on a read by id → NOT_FOUND (context.not_found_reason);
+//   204 on a write → UNAVAILABLE WRITE_OUTCOME_UNKNOWN for a create (Kommo acted, but said not
+//   on what), INTERNAL KOMMO_UNEXPECTED_STATUS for an update;
+//   404 on a read by id or an update, with Kommo's problem+json about the entity → NOT_FOUND;
+//   any other 404 (an HTML page, a route Kommo does not know: a wrong KOMMO_API_URL path, or
+//   any 404 on a list or a create) → INTERNAL KOMMO_UNEXPECTED_STATUS naming the path;
+//   other non-2xx → ErrorFromResponse.
+absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResponse& response,
+                                                            const ErrorContext& context);
+
+// NOT_FOUND for the entity the context names.
+absl::Status EntityNotFound(const ErrorContext& context);
 
 // The error for a failed transport attempt: `call_deadline_passed` turns a timeout into
 // DEADLINE_EXCEEDED; other failures are UNAVAILABLE (KOMMO_CONNECTION_FAILED), or

@@ -117,16 +117,20 @@ struct KommoClientOptions {
   // ratio × traffic + max extra requests instead of a retry storm.
   double retry_budget_ratio = 0.2;
   double retry_budget_max = 20;
+  // Longest pause a 429 may impose on the whole account: a Retry-After beyond it (one answer
+  // asking for a day would stop all traffic for a day) is cut to this, and the cut is logged.
+  absl::Duration max_rate_limit_pause = absl::Seconds(60);
   // After an HTML 403 (Kommo blocks the account after rate-limit abuse) calls fail fast with
   // UNAVAILABLE for this long; then one probe request is let through, and the circuit closes as
   // soon as Kommo answers anything but the block page.
   absl::Duration circuit_open_duration = absl::Seconds(60);
   // Seeds the backoff jitter (0: from the system's entropy).
   uint64_t random_seed = 0;
-  // Coalescing: concurrent CreateLead, CreateContact and UpdateLead calls ride together in one
-  // Kommo batch (up to `max_batch_items`): the items that gather while a batch waits for its
-  // rate-limit slot, or for `coalesce_window` after the first item, go with it; their read-back
-  // is one list request. A zero window turns coalescing off (one request per call).
+  // Coalescing: every write goes through one batcher per kind of write. Concurrent calls ride
+  // together in one Kommo batch (up to `max_batch_items`): the items that gather during
+  // `coalesce_window` after the first one, or while the batch waits for its rate-limit slot, go
+  // with it; their read-back is one list request. A zero window is a batch of whatever is
+  // pending when the batch's slot comes (often one).
   absl::Duration coalesce_window = absl::Milliseconds(2);
   int max_batch_items = 50;
   // Where to count requests, retries, queue waits and the circuit state; may be null.

@@ -132,6 +132,11 @@ void RateLimiter::Grant(Ticket ticket) {
   granted(absl::OkStatus());
 }
 
+void RateLimiter::ExtendDeadline(Ticket ticket, absl::Time deadline) {
+  auto it = waiting_.find(ticket);
+  if (it != waiting_.end()) it->second.deadline = std::max(it->second.deadline, deadline);
+}
+
 bool RateLimiter::Cancel(Ticket ticket) {
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) return false;

@@ -56,11 +56,17 @@ class RateLimiter {
   // waiting (already granted or unknown).
   bool Cancel(Ticket ticket);
 
+  // A waiting reservation may now wait until `deadline` (a later caller joined the request it
+  // serves). Its slot does not move. No-op for a ticket that is not waiting.
+  void ExtendDeadline(Ticket ticket, absl::Time deadline);
+
   // Calls waiting for their slot now.
   size_t queue_depth() const { return waiting_.size(); }
 
   // The earliest time a request asked for now would be sent.
   absl::Time NextSlot() const;
+  // The spacing between two requests at the sustained rate.
+  absl::Duration interval() const { return interval_; }
 
   // Sends nothing before `until` (Kommo answered 429 and asked to wait): waiting calls whose
   // slot falls earlier are moved after it, or refused when that passes their deadline.

@@ -13,354 +13,327 @@ namespace kommo::rest {
 
 using http::HttpResponse;
 
-class Requester::Impl {
- public:
-  Impl(const KommoClientOptions& options, http::HttpTransport* transport, EventLoop* loop)
-      : options_(options),
-        transport_(transport),
-        loop_(loop),
-        limiter_(loop, RateLimiterOptions{options_.rate_limit_rps, options_.rate_limit_burst,
-                                          options_.max_queue}),
-        random_(options_.random_seed != 0 ? options_.random_seed : std::random_device()()),
-        retry_budget_(options_.retry_budget_max) {}
+// One logical request to Kommo and its attempts. Owned by `live_`; callbacks hold weak
+// references. Loop thread only.
+struct Requester::Exchange {
+  enum class Phase { kIdle, kWaitingSlot, kInFlight, kBackingOff, kDone };
 
-  absl::Time NextSlot() const { return limiter_.NextSlot(); }
-
-  KommoClientStats Stats() const {
-    KommoClientStats stats = stats_;
-    stats.queue_depth = limiter_.queue_depth();
-    stats.circuit_open = circuit_ != Circuit::kClosed;
-    return stats;
-  }
-
-  // One logical request to Kommo and its attempts. Owned by the callbacks that refer to it; all
-  // fields are touched on the loop thread only.
-  struct Exchange {
-    enum class Phase { kIdle, kWaitingSlot, kInFlight, kBackingOff, kDone };
-
-    http::HttpRequest request;
-    ErrorContext context;
-    CallOptions options;
-    ResponseDone done;
-    Phase phase = Phase::kIdle;
-    int attempts = 0;
-    bool probe = false;  // this attempt tests whether Kommo still blocks the account
-    RateLimiter::Ticket ticket = 0;
-    http::HttpTransport::RequestId transfer = 0;
-    EventLoop::TimerPtr timer;
-    absl::Time queued_at;  // when the current attempt asked for its rate-limit slot
-    absl::Time sent_at;    // when the current attempt was handed to the transport
-    absl::AnyInvocable<bool(std::string& body)> prepare;  // runs before the first attempt
-    bool priority = false;
-  };
-  using ExchangePtr = std::shared_ptr<Exchange>;
-
-  // Sends one request within the account's rate limit and the call's deadline, retrying what is
-  // safe to retry. `done` gets the HTTP response whatever its status, or the error of the last
-  // attempt. Loop thread only.
-  void Send(RequestSpec spec, CallOptions options, ResponseDone done) {
-    auto exchange = std::make_shared<Exchange>();
-    exchange->request.method = spec.method;
-    exchange->request.url =
-        absl::StrCat(options_.api_base_url, spec.path, spec.params.empty() ? "" : "?", spec.params);
-    exchange->request.body = std::move(spec.body);
-    exchange->prepare = std::move(spec.prepare);
-    exchange->priority = spec.priority;
-    exchange->context = std::move(spec.context);
-    exchange->options = std::move(options);
-    exchange->done = std::move(done);
-    if (exchange->options.cancel != nullptr &&
-        !exchange->options.cancel->SetHook(loop_, [this, exchange] { Cancel(exchange); })) {
-      return Finish(exchange, Cancelled(*exchange));
-    }
-    StartAttempt(exchange);
-  }
-
-  absl::Status Cancelled(const Exchange& exchange) const {
-    // Only an attempt in flight can have reached Kommo; Cancel() handles that case through the
-    // transport, so here nothing was sent.
-    return ErrorFromTransport(absl::CancelledError("cancelled"), /*request_sent=*/false,
-                              /*call_deadline_passed=*/false, exchange.context);
-  }
-
-  absl::Status DeadlineBeforeSending(const Exchange& exchange) const {
-    return MakeError(absl::StatusCode::kDeadlineExceeded,
-                     absl::StrCat("deadline exceeded before ", exchange.context.what,
-                                  exchange.attempts == 0 ? " was sent" : " could be retried"),
-                     reason::kDeadlineExceeded);
-  }
-
-  // Fails fast while Kommo blocks the account; lets one probe through when the block may be over.
-  absl::Status CircuitAdmits(Exchange& exchange, bool sending) {
-    const absl::Time now = loop_->Now();
-    if (circuit_ == Circuit::kClosed) return absl::OkStatus();
-    if (circuit_ == Circuit::kOpen && now >= circuit_open_until_) {
-      if (!sending) return absl::OkStatus();  // may become the probe when its slot comes
-      circuit_ = Circuit::kProbing;
-      exchange.probe = true;
-      return absl::OkStatus();
-    }
-    ++stats_.circuit_rejections;
-    absl::Status status = MakeError(
-        absl::StatusCode::kUnavailable,
-        absl::StrCat("Kommo is blocking this account's API access (HTML 403 after rate-limit "
-                     "abuse); calls fail fast until a probe gets through. ",
-                     exchange.context.what, " was not sent"),
-        reason::kKommoAccountBlocked, {{"circuit", "open"}});
-    SetRetryDelay(status, std::max(circuit_open_until_ - now, absl::Seconds(1)));
-    return status;
-  }
-
-  void OpenCircuit() {
-    const bool was_closed = circuit_ == Circuit::kClosed;
-    circuit_ = Circuit::kOpen;
-    circuit_open_until_ = loop_->Now() + options_.circuit_open_duration;
-    if (options_.metrics != nullptr) options_.metrics->circuit_open.store(1);
-    if (was_closed) {
-      ++stats_.circuit_opened;
-      log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
-                 {{"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
-    }
-  }
-
-  void StartAttempt(const ExchangePtr& exchange) {
-    if (exchange->phase == Exchange::Phase::kDone) return;
-    if (loop_->Now() >= exchange->options.deadline) {
-      return Finish(exchange, DeadlineBeforeSending(*exchange));
-    }
-    if (absl::Status admitted = CircuitAdmits(*exchange, /*sending=*/false); !admitted.ok()) {
-      return Finish(exchange, admitted);
-    }
-    exchange->phase = Exchange::Phase::kWaitingSlot;
-    exchange->queued_at = loop_->Now();
-    const RateLimiter::Ticket ticket = limiter_.Acquire(
-        exchange->options.deadline,
-        [this, exchange](absl::Status granted) {
-          exchange->ticket = 0;
-          if (exchange->phase != Exchange::Phase::kWaitingSlot) return;
-          if (options_.metrics != nullptr && granted.ok()) {
-            options_.metrics->rate_limit_wait->Observe(
-                {}, absl::ToDoubleSeconds(loop_->Now() - exchange->queued_at));
-          }
-          UpdateGauges();
-          if (!granted.ok()) return Finish(exchange, std::move(granted));
-          SendAttempt(exchange);
-        },
-        exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal);
-    if (ticket != 0) exchange->ticket = ticket;
-    UpdateGauges();
-  }
-
-  void SendAttempt(const ExchangePtr& exchange) {
-    const absl::Duration left = exchange->options.deadline - loop_->Now();
-    if (left <= absl::ZeroDuration()) return Finish(exchange, DeadlineBeforeSending(*exchange));
-    if (absl::Status admitted = CircuitAdmits(*exchange, /*sending=*/true); !admitted.ok()) {
-      return Finish(exchange, admitted);
-    }
-    if (exchange->attempts == 0 && exchange->prepare) {
-      auto prepare = std::move(exchange->prepare);
-      exchange->prepare = nullptr;
-      if (!prepare(exchange->request.body)) return Finish(exchange, Cancelled(*exchange));
-    }
-    const bool capped_by_deadline = left < options_.request_timeout;
-    http::HttpRequest request = exchange->request;
-    request.timeout = capped_by_deadline ? left : options_.request_timeout;
-    // Asked at every attempt, so a rotated token is used from the next request on.
-    if (exchange->options.trace != nullptr) {
-      exchange->options.trace->kommo_requests.fetch_add(1);
-      request.headers.emplace_back("X-Request-Id", exchange->options.trace->request_id);
-    }
-    request.headers.emplace_back(
-        "Authorization",
-        absl::StrCat("Bearer ", options_.token_source != nullptr ? options_.token_source->Token()
-                                                                 : options_.access_token));
-    exchange->phase = Exchange::Phase::kInFlight;
-    ++exchange->attempts;
-    ++stats_.requests;
-    if (exchange->attempts == 1) {
-      retry_budget_ =
-          std::min(options_.retry_budget_max, retry_budget_ + options_.retry_budget_ratio);
-    } else {
-      ++stats_.retries;
-      if (options_.metrics != nullptr) {
-        options_.metrics->retries->Increment({{"endpoint", exchange->context.what}});
-      }
-    }
-    exchange->sent_at = loop_->Now();
-    exchange->transfer = transport_->Send(
-        std::move(request), [this, exchange, capped_by_deadline](http::HttpResult result) {
-          OnAttemptDone(exchange, std::move(result), capped_by_deadline);
-        });
-  }
-
-  // Whether an attempt may be repeated, by what happened and what kind of request it was.
-  bool Retryable(const Exchange& exchange, const http::HttpResult& result) const {
-    const bool create = exchange.context.kind == RequestKind::kCreate;
-    if (!result.response.ok()) {
-      const absl::StatusCode code = result.response.status().code();
-      if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kResourceExhausted ||
-          code == absl::StatusCode::kFailedPrecondition) {
-        return false;
-      }
-      return !create || !result.request_sent;  // a sent POST may have acted
-    }
-    const int status = result.response->status;
-    if (status == 429) return true;  // Kommo did not act
-    return !create && (status == 500 || status == 502 || status == 503 || status == 504);
-  }
-
-  void OnAttemptDone(const ExchangePtr& exchange, http::HttpResult result,
-                     bool capped_by_deadline) {
-    exchange->transfer = 0;
-    if (exchange->phase != Exchange::Phase::kInFlight) return;
-    const absl::Time now = loop_->Now();
-    RecordAttempt(*exchange, result, now);
-    std::optional<absl::Duration> hint;
-    if (result.response.ok()) {
-      const http::HttpResponse& response = *result.response;
-      const bool blocked = response.status == 403 && !mapping::ParseProblem(response.body);
-      if (blocked) {
-        OpenCircuit();
-      } else if (exchange->probe) {
-        circuit_ = Circuit::kClosed;
-        log::Info("Kommo answers again: circuit closed", {{"http_status", response.status}});
-      }
-      if (response.status == 429) {
-        ++stats_.rate_limited;
-        hint = RetryDelayOf(response, absl::Seconds(1));
-        // The whole account is over its budget: every call waits, not only this one.
-        limiter_.PauseUntil(now + *hint);
-      }
-    } else if (exchange->probe && circuit_ == Circuit::kProbing) {
-      circuit_ = Circuit::kOpen;
-      const absl::StatusCode code = result.response.status().code();
-      const bool cut_short = code == absl::StatusCode::kCancelled ||
-                             (code == absl::StatusCode::kDeadlineExceeded && capped_by_deadline);
-      // A probe its caller cut short learned nothing: the next call probes. One that could not
-      // connect waits a full period.
-      circuit_open_until_ = cut_short ? now : now + options_.circuit_open_duration;
-    }
-    exchange->probe = false;
-
-    const bool cancelled =
-        exchange->options.cancel != nullptr && exchange->options.cancel->cancelled();
-    if (!cancelled && Retryable(*exchange, result) && exchange->attempts < options_.max_attempts &&
-        retry_budget_ >= 1) {
-      const absl::Duration backoff = Backoff(exchange->attempts);
-      const absl::Duration delay = hint.has_value() ? std::max(*hint, backoff) : backoff;
-      if (now + delay < exchange->options.deadline) {
-        retry_budget_ -= 1;
-        exchange->phase = Exchange::Phase::kBackingOff;
-        exchange->timer = loop_->RunAt(now + delay, [this, exchange] {
-          if (exchange->phase != Exchange::Phase::kBackingOff) return;
-          StartAttempt(exchange);
-        });
-        return;
-      }
-    }
-    if (result.response.ok()) return Finish(exchange, std::move(result.response));
-    const bool deadline_passed = now >= exchange->options.deadline ||
-                                 (capped_by_deadline && result.response.status().code() ==
-                                                            absl::StatusCode::kDeadlineExceeded);
-    Finish(exchange, ErrorFromTransport(result.response.status(), result.request_sent,
-                                        deadline_passed, exchange->context));
-  }
-
-  // Full jitter: uniform in [0, min(max_backoff, initial × 2^(attempt-1))].
-  absl::Duration Backoff(int attempt) {
-    absl::Duration cap = options_.initial_backoff;
-    for (int i = 1; i < attempt && cap < options_.max_backoff; ++i) cap *= 2;
-    cap = std::min(cap, options_.max_backoff);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    return cap * uniform(random_);
-  }
-
-  void RecordAttempt(const Exchange& exchange, const http::HttpResult& result, absl::Time now) {
-    if (options_.metrics == nullptr) return;
-    std::string status;
-    if (result.response.ok()) {
-      status = absl::StrCat(result.response->status);
-    } else {
-      switch (result.response.status().code()) {
-        case absl::StatusCode::kDeadlineExceeded:
-          status = "timeout";
-          break;
-        case absl::StatusCode::kCancelled:
-          status = "cancelled";
-          break;
-        default:
-          status = "connection_error";
-      }
-    }
-    options_.metrics->kommo_requests->Increment(
-        {{"endpoint", exchange.context.what}, {"status", status}});
-    options_.metrics->kommo_duration->Observe({{"endpoint", exchange.context.what}},
-                                              absl::ToDoubleSeconds(now - exchange.sent_at));
-    UpdateGauges();
-  }
-
-  void UpdateGauges() {
-    if (options_.metrics == nullptr) return;
-    options_.metrics->rate_limit_queue_depth.store(static_cast<int64_t>(limiter_.queue_depth()));
-    options_.metrics->circuit_open.store(circuit_ != Circuit::kClosed ? 1 : 0);
-  }
-
-  void Cancel(const ExchangePtr& exchange) {
-    switch (exchange->phase) {
-      case Exchange::Phase::kWaitingSlot:
-        limiter_.Cancel(exchange->ticket);
-        return Finish(exchange, Cancelled(*exchange));
-      case Exchange::Phase::kBackingOff:
-        exchange->timer.reset();
-        return Finish(exchange, Cancelled(*exchange));
-      case Exchange::Phase::kInFlight:
-        // The transport answers CANCELLED, telling whether the request was sent.
-        transport_->Cancel(exchange->transfer);
-        return;
-      case Exchange::Phase::kIdle:
-      case Exchange::Phase::kDone:
-        return;
-    }
-  }
-
-  void Finish(const ExchangePtr& exchange, absl::StatusOr<HttpResponse> result) {
-    if (exchange->phase == Exchange::Phase::kDone) return;
-    exchange->phase = Exchange::Phase::kDone;
-    if (exchange->probe && circuit_ == Circuit::kProbing) {
-      circuit_ = Circuit::kOpen;  // the probe never reached Kommo: the next call probes
-      circuit_open_until_ = loop_->Now();
-    }
-    if (exchange->options.cancel != nullptr) exchange->options.cancel->ClearHook();
-    UpdateGauges();
-    ResponseDone done = std::move(exchange->done);
-    done(std::move(result));
-  }
-
-  enum class Circuit { kClosed, kOpen, kProbing };
-
-  KommoClientOptions options_;
-  http::HttpTransport* transport_;
-  EventLoop* loop_;
-  RateLimiter limiter_;
-  std::mt19937_64 random_;
-  double retry_budget_ = 0;
-  Circuit circuit_ = Circuit::kClosed;
-  absl::Time circuit_open_until_ = absl::InfinitePast();
-  KommoClientStats stats_;
+  Handle handle = 0;
+  http::HttpRequest request;
+  ErrorContext context;
+  CallOptions options;
+  ResponseDone done;
+  Phase phase = Phase::kIdle;
+  int attempts = 0;
+  bool probe = false;  // this attempt tests whether Kommo still blocks the account
+  RateLimiter::Ticket ticket = 0;
+  http::HttpTransport::RequestId transfer = 0;
+  EventLoop::TimerPtr timer;  // the backoff before the next attempt
+  absl::Time queued_at;       // when the current attempt asked for its rate-limit slot
+  absl::Time sent_at;         // when the current attempt was handed to the transport
+  absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
+  bool priority = false;
 };
 
 Requester::Requester(const KommoClientOptions& options, http::HttpTransport* transport,
                      EventLoop* loop)
-    : impl_(std::make_unique<Impl>(options, transport, loop)) {}
+    : options_(options),
+      transport_(transport),
+      loop_(loop),
+      limiter_(loop, RateLimiterOptions{options_.rate_limit_rps, options_.rate_limit_burst,
+                                        options_.max_queue}),
+      retry_(RetryPolicyOptions{options_.max_attempts, options_.initial_backoff,
+                                options_.max_backoff, options_.retry_budget_ratio,
+                                options_.retry_budget_max, options_.random_seed}),
+      circuit_(options_.circuit_open_duration) {}
 
-Requester::~Requester() = default;
-
-void Requester::Send(RequestSpec spec, CallOptions options, ResponseDone done) {
-  impl_->Send(std::move(spec), std::move(options), std::move(done));
+Requester::~Requester() {
+  for (auto& [handle, exchange] : live_) {
+    if (exchange->phase == Exchange::Phase::kInFlight) transport_->Cancel(exchange->transfer);
+    if (exchange->options.cancel != nullptr) exchange->options.cancel->ClearHook();
+  }
 }
 
-absl::Time Requester::NextSlot() const { return impl_->NextSlot(); }
+absl::Time Requester::NextSlot() const { return limiter_.NextSlot(); }
+absl::Duration Requester::SlotInterval() const { return limiter_.interval(); }
 
-KommoClientStats Requester::Stats() const { return impl_->Stats(); }
+KommoClientStats Requester::Stats() const {
+  KommoClientStats stats = stats_;
+  stats.queue_depth = limiter_.queue_depth();
+  stats.circuit_open = circuit_.open();
+  return stats;
+}
+
+Requester::Handle Requester::Send(RequestSpec spec, CallOptions options, ResponseDone done) {
+  auto exchange = std::make_shared<Exchange>();
+  exchange->handle = next_handle_++;
+  exchange->request.method = spec.method;
+  exchange->request.url =
+      absl::StrCat(options_.api_base_url, spec.path, spec.params.empty() ? "" : "?", spec.params);
+  exchange->request.body = std::move(spec.body);
+  exchange->prepare = std::move(spec.prepare);
+  exchange->priority = spec.priority;
+  exchange->context = std::move(spec.context);
+  exchange->options = std::move(options);
+  exchange->done = std::move(done);
+  live_[exchange->handle] = exchange;
+  std::weak_ptr<Exchange> weak = exchange;
+  if (exchange->options.cancel != nullptr &&
+      !exchange->options.cancel->SetHook(loop_, [this, weak] {
+        if (ExchangePtr alive = weak.lock()) Cancel(alive);
+      })) {
+    Finish(exchange, Cancelled(*exchange));
+    return exchange->handle;
+  }
+  StartAttempt(exchange);
+  return exchange->handle;
+}
+
+void Requester::ExtendDeadline(Handle handle, absl::Time deadline) {
+  auto it = live_.find(handle);
+  if (it == live_.end()) return;
+  Exchange& exchange = *it->second;
+  if (deadline <= exchange.options.deadline) return;
+  exchange.options.deadline = deadline;
+  if (exchange.phase == Exchange::Phase::kWaitingSlot)
+    limiter_.ExtendDeadline(exchange.ticket, deadline);
+}
+
+absl::Status Requester::Cancelled(const Exchange& exchange) const {
+  // Only an attempt in flight can have reached Kommo; Cancel() handles that case through the
+  // transport, so here nothing was sent.
+  return ErrorFromTransport(absl::CancelledError("cancelled"), /*request_sent=*/false,
+                            /*call_deadline_passed=*/false, exchange.context);
+}
+
+absl::Status Requester::DeadlineBeforeSending(const Exchange& exchange) const {
+  return MakeError(absl::StatusCode::kDeadlineExceeded,
+                   absl::StrCat("deadline exceeded before ", exchange.context.what,
+                                exchange.attempts == 0 ? " was sent" : " could be retried"),
+                   reason::kDeadlineExceeded);
+}
+
+absl::Status Requester::Rejected(const Exchange& exchange) const {
+  absl::Status status = MakeError(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("Kommo is blocking this account's API access (HTML 403 after rate-limit "
+                   "abuse); calls fail fast until a probe gets through. ",
+                   exchange.context.what, " was not sent"),
+      reason::kKommoAccountBlocked, {{"circuit", "open"}});
+  SetRetryDelay(status, std::max(circuit_.open_until() - loop_->Now(), absl::Seconds(1)));
+  return status;
+}
+
+void Requester::StartAttempt(const ExchangePtr& exchange) {
+  if (exchange->phase == Exchange::Phase::kDone) return;
+  if (loop_->Now() >= exchange->options.deadline) {
+    return Finish(exchange, DeadlineBeforeSending(*exchange));
+  }
+  if (circuit_.Admit(loop_->Now(), /*sending=*/false) == CircuitBreaker::Admission::kReject) {
+    ++stats_.circuit_rejections;
+    return Finish(exchange, Rejected(*exchange));
+  }
+  exchange->phase = Exchange::Phase::kWaitingSlot;
+  exchange->queued_at = loop_->Now();
+  std::weak_ptr<Exchange> weak = exchange;
+  const RateLimiter::Ticket ticket = limiter_.Acquire(
+      exchange->options.deadline,
+      [this, weak](absl::Status granted) {
+        ExchangePtr alive = weak.lock();
+        if (alive == nullptr) return;
+        alive->ticket = 0;
+        if (alive->phase != Exchange::Phase::kWaitingSlot) return;
+        if (options_.metrics != nullptr && granted.ok()) {
+          options_.metrics->rate_limit_wait->Observe(
+              {}, absl::ToDoubleSeconds(loop_->Now() - alive->queued_at));
+        }
+        UpdateGauges();
+        if (!granted.ok()) return Finish(alive, std::move(granted));
+        SendAttempt(alive);
+      },
+      exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal);
+  if (ticket != 0) exchange->ticket = ticket;
+  UpdateGauges();
+}
+
+void Requester::SendAttempt(const ExchangePtr& exchange) {
+  absl::Duration left = exchange->options.deadline - loop_->Now();
+  if (left <= absl::ZeroDuration()) return Finish(exchange, DeadlineBeforeSending(*exchange));
+  const CircuitBreaker::Admission admission = circuit_.Admit(loop_->Now(), /*sending=*/true);
+  if (admission == CircuitBreaker::Admission::kReject) {
+    ++stats_.circuit_rejections;
+    return Finish(exchange, Rejected(*exchange));
+  }
+  exchange->probe = admission == CircuitBreaker::Admission::kProbe;
+  if (exchange->attempts == 0 && exchange->prepare) {
+    auto prepare = std::move(exchange->prepare);
+    exchange->prepare = nullptr;
+    std::optional<absl::Time> deadline = prepare(exchange->request.body);
+    if (!deadline.has_value()) return Finish(exchange, Cancelled(*exchange));
+    // The request now serves the members it carries: their latest deadline is its own.
+    exchange->options.deadline = *deadline;
+    left = exchange->options.deadline - loop_->Now();
+    if (left <= absl::ZeroDuration()) return Finish(exchange, DeadlineBeforeSending(*exchange));
+  }
+  const bool capped_by_deadline = left < options_.request_timeout;
+  http::HttpRequest request = exchange->request;
+  request.timeout = capped_by_deadline ? left : options_.request_timeout;
+  if (exchange->options.trace != nullptr) {
+    exchange->options.trace->kommo_requests.fetch_add(1);
+    request.headers.emplace_back("X-Request-Id", exchange->options.trace->request_id);
+  }
+  // Asked at every attempt, so a rotated token is used from the next request on.
+  request.headers.emplace_back(
+      "Authorization",
+      absl::StrCat("Bearer ", options_.token_source != nullptr ? options_.token_source->Token()
+                                                               : options_.access_token));
+  exchange->phase = Exchange::Phase::kInFlight;
+  ++exchange->attempts;
+  ++stats_.requests;
+  if (exchange->attempts == 1) {
+    retry_.OnFirstAttempt();
+  } else {
+    ++stats_.retries;
+    if (options_.metrics != nullptr) {
+      options_.metrics->retries->Increment({{"endpoint", exchange->context.what}});
+    }
+  }
+  exchange->sent_at = loop_->Now();
+  std::weak_ptr<Exchange> weak = exchange;
+  exchange->transfer = transport_->Send(
+      std::move(request), [this, weak, capped_by_deadline](http::HttpResult result) {
+        if (ExchangePtr alive = weak.lock()) {
+          OnAttemptDone(alive, std::move(result), capped_by_deadline);
+        }
+      });
+}
+
+void Requester::OnAttemptDone(const ExchangePtr& exchange, http::HttpResult result,
+                              bool capped_by_deadline) {
+  exchange->transfer = 0;
+  if (exchange->phase != Exchange::Phase::kInFlight) return;
+  const absl::Time now = loop_->Now();
+  RecordAttempt(*exchange, result, now);
+  std::optional<absl::Duration> hint;
+  if (result.response.ok()) {
+    const HttpResponse& response = *result.response;
+    const bool blocked = response.status == 403 && !mapping::ParseProblem(response.body);
+    if (blocked) {
+      if (circuit_.OnBlocked(now)) {
+        ++stats_.circuit_opened;
+        log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
+                   {{"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
+      }
+    } else if (exchange->probe) {
+      circuit_.OnProbeAnswered();
+      log::Info("Kommo answers again: circuit closed", {{"http_status", response.status}});
+    }
+    if (response.status == 429) {
+      ++stats_.rate_limited;
+      absl::Duration pause = RetryDelayOf(response, absl::Seconds(1));
+      if (pause > options_.max_rate_limit_pause) {
+        log::Warning("Kommo asked for a longer pause than allowed; pausing for the cap",
+                     {{"asked_s", absl::ToDoubleSeconds(pause)},
+                      {"cap_s", absl::ToDoubleSeconds(options_.max_rate_limit_pause)}});
+        pause = options_.max_rate_limit_pause;
+      }
+      hint = pause;
+      // The whole account is over its budget: every call waits, not only this one.
+      limiter_.PauseUntil(now + pause);
+    }
+  } else if (exchange->probe) {
+    const absl::StatusCode code = result.response.status().code();
+    circuit_.OnProbeFailed(now,
+                           code == absl::StatusCode::kCancelled ||
+                               (code == absl::StatusCode::kDeadlineExceeded && capped_by_deadline));
+  }
+  exchange->probe = false;
+  if (options_.metrics != nullptr) options_.metrics->circuit_open.store(circuit_.open() ? 1 : 0);
+
+  const bool cancelled =
+      exchange->options.cancel != nullptr && exchange->options.cancel->cancelled();
+  if (!cancelled && RetryPolicy::Retryable(exchange->context.kind, result)) {
+    std::optional<absl::Duration> delay = retry_.NextDelay(exchange->attempts, hint);
+    if (delay.has_value() && now + *delay < exchange->options.deadline) {
+      exchange->phase = Exchange::Phase::kBackingOff;
+      std::weak_ptr<Exchange> weak = exchange;
+      exchange->timer = loop_->RunAt(now + *delay, [this, weak] {
+        ExchangePtr alive = weak.lock();
+        if (alive == nullptr || alive->phase != Exchange::Phase::kBackingOff) return;
+        StartAttempt(alive);
+      });
+      return;
+    }
+  }
+  if (result.response.ok()) return Finish(exchange, std::move(result.response));
+  const bool deadline_passed = now >= exchange->options.deadline ||
+                               (capped_by_deadline && result.response.status().code() ==
+                                                          absl::StatusCode::kDeadlineExceeded);
+  Finish(exchange, ErrorFromTransport(result.response.status(), result.request_sent,
+                                      deadline_passed, exchange->context));
+}
+
+void Requester::RecordAttempt(const Exchange& exchange, const http::HttpResult& result,
+                              absl::Time now) {
+  if (options_.metrics == nullptr) return;
+  std::string status;
+  if (result.response.ok()) {
+    status = absl::StrCat(result.response->status);
+  } else {
+    switch (result.response.status().code()) {
+      case absl::StatusCode::kDeadlineExceeded:
+        status = "timeout";
+        break;
+      case absl::StatusCode::kCancelled:
+        status = "cancelled";
+        break;
+      default:
+        status = "connection_error";
+    }
+  }
+  options_.metrics->kommo_requests->Increment(
+      {{"endpoint", exchange.context.what}, {"status", status}});
+  options_.metrics->kommo_duration->Observe({{"endpoint", exchange.context.what}},
+                                            absl::ToDoubleSeconds(now - exchange.sent_at));
+  UpdateGauges();
+}
+
+void Requester::UpdateGauges() {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->rate_limit_queue_depth.store(static_cast<int64_t>(limiter_.queue_depth()));
+  options_.metrics->circuit_open.store(circuit_.open() ? 1 : 0);
+}
+
+void Requester::Cancel(const ExchangePtr& exchange) {
+  switch (exchange->phase) {
+    case Exchange::Phase::kWaitingSlot:
+      limiter_.Cancel(exchange->ticket);
+      return Finish(exchange, Cancelled(*exchange));
+    case Exchange::Phase::kBackingOff:
+      exchange->timer.reset();
+      return Finish(exchange, Cancelled(*exchange));
+    case Exchange::Phase::kInFlight:
+      // The transport answers CANCELLED, telling whether the request was sent.
+      transport_->Cancel(exchange->transfer);
+      return;
+    case Exchange::Phase::kIdle:
+    case Exchange::Phase::kDone:
+      return;
+  }
+}
+
+void Requester::Finish(const ExchangePtr& exchange, absl::StatusOr<HttpResponse> result) {
+  if (exchange->phase == Exchange::Phase::kDone) return;
+  exchange->phase = Exchange::Phase::kDone;
+  if (exchange->probe) {
+    // The probe never reached Kommo: the next call probes.
+    circuit_.OnProbeFailed(loop_->Now(), /*cut_short=*/true);
+  }
+  if (exchange->options.cancel != nullptr) exchange->options.cancel->ClearHook();
+  UpdateGauges();
+  ResponseDone done = std::move(exchange->done);
+  live_.erase(exchange->handle);  // `exchange` (the caller's reference) keeps it alive for now
+  done(std::move(result));
+}
 
 }  // namespace kommo::rest

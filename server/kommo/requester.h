@@ -2,11 +2,14 @@
 #define KOMMO_SERVER_KOMMO_REQUESTER_H_
 
 // One Kommo account's outbound discipline: every HTTP request to Kommo goes through a Requester,
-// which holds the account's rate limit, the retry policy and budget, and the circuit that opens
-// when Kommo blocks the account. Loop thread only.
+// which wires the account's rate limit, the token, the retry policy and the circuit breaker around
+// the transport. It decides when and whether to send; what an answer means is the error table's
+// (error_table.h). Loop thread only.
 
+#include <cstdint>
+#include <map>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -14,9 +17,11 @@
 #include "absl/time/time.h"
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
+#include "server/kommo/circuit_breaker.h"
 #include "server/kommo/error_table.h"
 #include "server/kommo/kommo_client.h"
 #include "server/kommo/rate_limiter.h"
+#include "server/kommo/retry_policy.h"
 
 namespace kommo::rest {
 
@@ -29,34 +34,68 @@ struct RequestSpec {
   std::string body;
   ErrorContext context;
   // When set, runs once right before the first attempt is sent (the rate-limit slot has come):
-  // it may fill in or replace the body (a batch takes the items that gathered while it waited).
-  // Returning false drops the request unsent; `done` then gets CANCELLED.
-  absl::AnyInvocable<bool(std::string& body)> prepare;
+  // it fills in the body (a batch takes the items that gathered while it waited) and returns the
+  // deadline the request serves from then on (its members' latest). nullopt drops the request
+  // unsent; `done` then gets CANCELLED.
+  absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
   // Reading back what was just written: goes before new calls waiting for the rate limit.
   bool priority = false;
 };
 
 class Requester {
  public:
+  using Handle = uint64_t;
+
   Requester(const KommoClientOptions& options, http::HttpTransport* transport, EventLoop* loop);
+  // Requests still under way are dropped: their timers cancelled, their transfers' answers
+  // ignored, their `done` never run.
   ~Requester();
 
   Requester(const Requester&) = delete;
   Requester& operator=(const Requester&) = delete;
 
-  // Sends one request within the rate limit and `options.deadline`, retrying what is safe to
-  // retry (design.md §5). `done` gets the HTTP response whatever its status, or the error of the
-  // last attempt (error_table.h), exactly once, never inside this call's stack for a response.
-  void Send(RequestSpec spec, CallOptions options, ResponseDone done);
+  // Sends one request within the rate limit and `options.deadline`, retrying what the retry
+  // policy allows. `done` gets the HTTP response whatever its status, or the error of the last
+  // attempt (error_table.h), exactly once, never inside this call's stack for a response.
+  // Returns a handle for ExtendDeadline.
+  Handle Send(RequestSpec spec, CallOptions options, ResponseDone done);
 
-  // When a request asked for now would get its rate-limit slot.
+  // The request may now run until `deadline` if that is later than its own (a caller with more
+  // patience joined it). Unknown or finished handles are ignored.
+  void ExtendDeadline(Handle handle, absl::Time deadline);
+
+  // When a request asked for now would get its rate-limit slot, and the spacing of slots.
   absl::Time NextSlot() const;
+  absl::Duration SlotInterval() const;
 
   KommoClientStats Stats() const;
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Exchange;
+  using ExchangePtr = std::shared_ptr<Exchange>;
+
+  void StartAttempt(const ExchangePtr& exchange);
+  void SendAttempt(const ExchangePtr& exchange);
+  void OnAttemptDone(const ExchangePtr& exchange, http::HttpResult result, bool capped_by_deadline);
+  void Cancel(const ExchangePtr& exchange);
+  void Finish(const ExchangePtr& exchange, absl::StatusOr<http::HttpResponse> result);
+  absl::Status Rejected(const Exchange& exchange) const;
+  absl::Status Cancelled(const Exchange& exchange) const;
+  absl::Status DeadlineBeforeSending(const Exchange& exchange) const;
+  void RecordAttempt(const Exchange& exchange, const http::HttpResult& result, absl::Time now);
+  void UpdateGauges();
+
+  KommoClientOptions options_;
+  http::HttpTransport* transport_;
+  EventLoop* loop_;
+  RateLimiter limiter_;
+  RetryPolicy retry_;
+  CircuitBreaker circuit_;
+  KommoClientStats stats_;
+  Handle next_handle_ = 1;
+  // Every request under way. Callbacks hold weak references only, so destroying the Requester
+  // ends them all.
+  std::map<Handle, ExchangePtr> live_;
 };
 
 }  // namespace kommo::rest

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/common/cancellation.h"
@@ -28,6 +29,9 @@ constexpr char kLead[] =
         "score":null,"account_id":31000001,"labor_cost":null,"is_price_computed":false,
         "_links":{"self":{"href":"x"}},
         "_embedded":{"tags":[],"companies":[],"contacts":[{"id":52000000001,"is_main":true}]}})";
+
+// A list answer holding kLead: how a write is read back (GET /leads?filter[id][]=...).
+std::string LeadPage() { return absl::StrCat(R"({"_embedded":{"leads":[)", kLead, "]}}"); }
 
 class KommoClientTest : public ::testing::Test {
  protected:
@@ -70,7 +74,7 @@ class KommoClientTest : public ::testing::Test {
 
 TEST_F(KommoClientTest, CreateLeadPostsThenReadsBack) {
   transport_.ThenStatus(200, kCreated);
-  transport_.ThenStatus(200, kLead);
+  transport_.ThenStatus(200, LeadPage());
   v1::CreateLeadRequest request;
   request.set_name("Deal");
   request.set_price(1500);
@@ -95,7 +99,8 @@ TEST_F(KommoClientTest, CreateLeadPostsThenReadsBack) {
                                 std::string("Authorization"), std::string("Bearer secret-token"))));
   const http::HttpRequest& get = transport_.sent()[1].request;
   EXPECT_EQ(get.method, http::Method::kGet);
-  EXPECT_EQ(get.url, "https://acme.kommo.com/api/v4/leads/31000000007?with=contacts");
+  EXPECT_EQ(get.url,
+            "https://acme.kommo.com/api/v4/leads?limit=250&with=contacts&filter[id][]=31000000007");
   // Both requests share the account's budget: 2 requests/s puts them 500 ms apart.
   EXPECT_EQ(transport_.sent()[1].at - transport_.sent()[0].at, absl::Milliseconds(500));
 }
@@ -134,8 +139,10 @@ TEST_F(KommoClientTest, SearchEncodesTheQueryAndTreats204AsEmpty) {
 }
 
 TEST_F(KommoClientTest, UpdateSendsOnlyPresentFieldsAndReadsBack) {
-  transport_.ThenStatus(200, R"({"id":31000000007,"updated_at":1700000100,"_links":{}})");
-  transport_.ThenStatus(200, kLead);
+  transport_.ThenStatus(
+      200,
+      R"({"_embedded":{"leads":[{"id":31000000007,"updated_at":1700000100,"request_id":"0"}]}})");
+  transport_.ThenStatus(200, LeadPage());
   v1::UpdateLeadRequest request;
   request.set_lead_id(31000000007);
   request.set_price(0);
@@ -145,8 +152,9 @@ TEST_F(KommoClientTest, UpdateSendsOnlyPresentFieldsAndReadsBack) {
   ASSERT_TRUE(result.has_value() && result->ok()) << result->status();
   const http::HttpRequest& patch = transport_.sent()[0].request;
   EXPECT_EQ(patch.method, http::Method::kPatch);
-  EXPECT_EQ(patch.url, "https://acme.kommo.com/api/v4/leads/31000000007");
-  EXPECT_EQ(patch.body, R"({"price":0})");
+  // One write path: an update is a batch (of one here), matched by its request_id.
+  EXPECT_EQ(patch.url, "https://acme.kommo.com/api/v4/leads");
+  EXPECT_EQ(patch.body, R"([{"id":31000000007,"price":0,"request_id":"0"}])");
 }
 
 TEST_F(KommoClientTest, UpdateWithNothingToChangeOnlyReads) {
@@ -233,7 +241,7 @@ TEST_F(KommoClientTest, CreateIsRetriedOnlyWhenKommoCertainlyDidNotAct) {
   transport_.ThenStatus(429, R"({"status":429,"retry_after":1})");            // did not act
   transport_.ThenError(absl::UnavailableError("Connection refused"), false);  // never sent
   transport_.ThenStatus(200, kCreated);
-  transport_.ThenStatus(200, kLead);
+  transport_.ThenStatus(200, LeadPage());
   v1::CreateLeadRequest request;
   request.set_name("Deal");
   std::optional<absl::StatusOr<v1::Lead>> result;
@@ -372,7 +380,7 @@ TEST_F(KommoClientTest, CreateAnswerWithoutOurItemIsABadResponse) {
   loop_.RunUntilIdle();
   EXPECT_EQ(result->status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(Reason(result->status()), "KOMMO_BAD_RESPONSE");
-  EXPECT_EQ(GetErrorInfo(result->status())->metadata().at("outcome"), "created_id_unknown");
+  EXPECT_EQ(GetErrorInfo(result->status())->metadata().at("outcome"), "written_id_unknown");
 }
 
 TEST_F(KommoClientTest, CallsThatCannotGetABudgetSlotInTimeNeverReachKommo) {
@@ -419,7 +427,7 @@ TEST_F(KommoClientTest, TheTokenNeverAppearsInErrors) {
 
 TEST_F(KommoClientTest, TheCallsRequestIdGoesToKommoAndItsRequestsAreCounted) {
   transport_.ThenStatus(200, kCreated);
-  transport_.ThenStatus(200, kLead);
+  transport_.ThenStatus(200, LeadPage());
   auto trace = std::make_shared<CallTrace>();
   trace->request_id = "req-42";
   v1::CreateLeadRequest request;

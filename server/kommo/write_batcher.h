@@ -1,0 +1,621 @@
+#ifndef KOMMO_SERVER_KOMMO_WRITE_BATCHER_H_
+#define KOMMO_SERVER_KOMMO_WRITE_BATCHER_H_
+
+// The one write path (design.md §10). Every write of one kind (say POST /leads) goes through one
+// WriteBatcher, which rides concurrent calls together in Kommo batches. Loop thread only.
+//
+// The rules it keeps:
+// - Order per entity: a write to an entity is not sent while an earlier write to it is unsettled
+//   (sent and not yet answered, being retried, or being resolved after a rejection).
+// - A batch serves its members: the request's deadline is its members' latest, fixed when the
+//   rate-limit slot comes and the members are taken, so a caller that joined while the batch
+//   waited is served as long as it is willing to wait. A member whose deadline passes leaves and
+//   is told WRITE_OUTCOME_UNKNOWN if its item was sent (with the id when it was written).
+// - Answers are matched by the request_id each item was sent with, and an update's answer must
+//   name the entity it patched; never by position.
+// - No blind resend: after Kommo rejects a batch for some items, the others are sent again only
+//   when Kommo certainly did not create them (an update may be repeated; for a create a read of
+//   what was created since the batch was sent must rule it out, else its outcome is unknown).
+// - Admission: a call is refused at once (RESOURCE_EXHAUSTED, Kommo not called) when the writes
+//   pending reach `max_queue`, or when the batch it would ride cannot get a rate-limit slot
+//   before its deadline.
+// - Nothing written goes unlogged: a write that settles after its caller left is logged with
+//   its outcome and the id Kommo gave it.
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/error_details.h"
+#include "server/common/event_loop.h"
+#include "server/common/log.h"
+#include "server/kommo/entities.h"
+#include "server/kommo/error_table.h"
+#include "server/kommo/requester.h"
+#include "server/kommo/waiter.h"
+#include "server/mapping/kommo_json.h"
+
+namespace kommo::rest {
+
+// A write reached Kommo, but the read-back that should complete the call failed or could not
+// finish. The write is not undone: the error says so, with the id.
+inline absl::Status ReadBackFailed(absl::Status error, absl::string_view entity, int64_t id) {
+  if (error.code() == absl::StatusCode::kDeadlineExceeded ||
+      error.code() == absl::StatusCode::kCancelled) {
+    AddErrorMetadata(error, absl::StrCat(entity, "_id"), absl::StrCat(id));
+    AddErrorMetadata(error, "written", "true");
+    return error;
+  }
+  return MakeError(absl::StatusCode::kUnavailable,
+                   absl::StrCat("the ", entity, " was written (id ", id,
+                                ") but reading it back from Kommo failed: ", error.message()),
+                   "READ_BACK_FAILED",
+                   {{absl::StrCat(entity, "_id"), absl::StrCat(id)}, {"written", "true"}});
+}
+
+struct WriteBatcherOptions {
+  // How long the first item waits for others before its batch asks for a rate-limit slot.
+  absl::Duration window = absl::Milliseconds(2);
+  // Items per Kommo request (Kommo advises at most 50).
+  int max_items = 50;
+  // Writes allowed to wait at once.
+  size_t max_queue = 10000;
+  // How far back (before a rejected batch was sent) the read that rules out its creates looks,
+  // allowing for the skew between our clock and Kommo's.
+  absl::Duration rule_out_skew = absl::Seconds(120);
+  // Times one item may be sent again after Kommo rejected batches it rode in for other items.
+  int max_resends = 3;
+};
+
+template <typename Request, typename Entity>
+class WriteBatcher {
+ public:
+  // Reads back written entities and answers their waiters (one list request for the batch).
+  using ReadBack =
+      std::function<void(std::vector<std::pair<int64_t, WaiterPtr<Entity>>>, absl::Time deadline)>;
+
+  WriteBatcher(const EntityDescription<Entity>& entity, WriteDescription<Request, Entity> write,
+               WriteBatcherOptions options, Requester* requester, EventLoop* loop,
+               ReadBack read_back)
+      : entity_(entity),
+        write_(std::move(write)),
+        options_(options),
+        requester_(requester),
+        loop_(loop),
+        read_back_(std::move(read_back)) {}
+
+  WriteBatcher(const WriteBatcher&) = delete;
+  WriteBatcher& operator=(const WriteBatcher&) = delete;
+
+  // Answers `done` once: with the entity as Kommo holds it after the write, or an error.
+  void Enqueue(const Request& request, CallOptions options, Done<Entity> done) {
+    auto item = std::make_shared<Item>();
+    item->request_id = absl::StrCat(next_request_id_++);
+    item->request = request;
+    item->target = write_.target ? write_.target(request) : 0;
+    item->waiter = NewWaiter<Entity>(options, std::move(done));
+    if (absl::Status refused = Admit(*item); !refused.ok()) {
+      return Complete<Entity>(item->waiter, std::move(refused));
+    }
+    // The item lives as long as its caller may be answered (its timer and cancel hook hold it).
+    Item* raw = item.get();
+    if (!Arm<Entity>(
+            loop_, item->waiter,
+            [this, item](absl::StatusCode code) {
+              if (item->written_id != 0) {  // written: say so, with the id, never "unknown"
+                return ReadBackFailed(LeaveError(code, write_.what, false), entity_.singular,
+                                      item->written_id);
+              }
+              const bool unknown =
+                  item->state == State::kSent && write_.kind == RequestKind::kCreate;
+              return LeaveError(code, write_.what, unknown);
+            },
+            [this, raw] {
+              // A call that leaves before its item was sent leaves the queue.
+              if (raw->state != State::kPending) return;
+              auto it = std::find_if(pending_.begin(), pending_.end(),
+                                     [raw](const ItemPtr& each) { return each.get() == raw; });
+              if (it != pending_.end()) pending_.erase(it);
+            })) {
+      return;
+    }
+    pending_.push_back(std::move(item));
+    MaybeForm();
+  }
+
+  // Writes waiting to be sent (for tests and stats).
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  enum class State {
+    kPending,  // waiting for a batch
+    kSent,     // in a batch Kommo has not answered, or being resolved after a rejection
+    kSettled,  // Kommo's answer about it is known
+  };
+  struct Item {
+    std::string request_id;
+    Request request;
+    int64_t target = 0;
+    WaiterPtr<Entity> waiter;
+    State state = State::kPending;
+    int64_t written_id = 0;
+    int resends = 0;
+  };
+  using ItemPtr = std::shared_ptr<Item>;
+  struct Batch {
+    std::vector<ItemPtr> items;
+    bool prepared = false;
+    absl::Time wall_sent;  // wall time: Kommo's created_at is compared with it
+  };
+
+  ErrorContext Context() const {
+    ErrorContext context;
+    context.kind = write_.kind;
+    context.not_found_reason = entity_.not_found_reason;
+    context.what = write_.what;
+    context.entity = entity_.singular;
+    return context;
+  }
+
+  absl::Status Admit(const Item& item) const {
+    if (pending_.size() >= options_.max_queue) {
+      absl::Status refused = MakeError(
+          absl::StatusCode::kResourceExhausted,
+          absl::StrCat("too many writes are waiting for Kommo (", options_.max_queue, ", ",
+                       "KOMMO_RATE_LIMIT_QUEUE); Kommo was not called (", write_.what, ")"),
+          reason::kRateLimitQueueTimeout, {{"queue_depth", absl::StrCat(pending_.size())}});
+      SetRetryDelay(refused, requester_->SlotInterval());
+      return refused;
+    }
+    // The batch this item would ride: the forming one, or one per `max_items` pending before it,
+    // each a rate-limit slot after the previous.
+    const absl::Time now = loop_->Now();
+    const absl::Time first =
+        forming_ ? forming_slot_ : std::max(requester_->NextSlot(), now + options_.window);
+    const int64_t batches_ahead = static_cast<int64_t>(pending_.size()) / options_.max_items;
+    const absl::Time slot =
+        std::max(first, requester_->NextSlot()) + requester_->SlotInterval() * batches_ahead;
+    if (slot <= item.waiter->deadline) return absl::OkStatus();
+    absl::Status refused = MakeError(
+        absl::StatusCode::kResourceExhausted,
+        absl::StrCat("Kommo's rate limit cannot admit this call before its deadline; Kommo was "
+                     "not called (",
+                     write_.what, ")"),
+        reason::kRateLimitQueueTimeout, {{"queue_depth", absl::StrCat(pending_.size())}});
+    SetRetryDelay(refused, slot - now);
+    return refused;
+  }
+
+  // Whether `item` may go in the next batch: its caller waits, and no earlier write to its
+  // entity is unsettled.
+  bool Eligible(const ItemPtr& item) const {
+    if (item->waiter->finished) return false;
+    if (item->target == 0) return true;
+    auto busy = busy_.find(item->target);
+    return busy == busy_.end() || busy->second == item.get();
+  }
+
+  void MaybeForm() {
+    if (forming_) return;
+    for (const ItemPtr& item : pending_) {
+      if (Eligible(item)) return Form();
+    }
+  }
+
+  // Starts the next batch: after the window it asks for a rate-limit slot, and takes the items
+  // pending when the slot comes.
+  void Form() {
+    forming_ = true;
+    const absl::Time now = loop_->Now();
+    forming_slot_ = std::max(requester_->NextSlot(), now + options_.window);
+    window_ = loop_->RunAt(now + options_.window, [this] { SendBatch(); });
+  }
+
+  void SendBatch() {
+    absl::Time deadline = absl::InfinitePast();
+    ItemPtr first;
+    for (const ItemPtr& item : pending_) {
+      if (!Eligible(item)) continue;
+      if (first == nullptr) first = item;
+      deadline = std::max(deadline, item->waiter->deadline);
+    }
+    if (first == nullptr) {
+      forming_ = false;
+      return;
+    }
+    auto batch = std::make_shared<Batch>();
+    RequestSpec spec;
+    spec.method = write_.method;
+    spec.path = absl::StrCat("/", entity_.plural);
+    spec.context = Context();
+    spec.prepare = [this, batch](std::string& body) { return Take(*batch, body); };
+    auto trace = GroupTrace<Entity>(first->waiter);
+    requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},
+                     [this, batch, trace](absl::StatusOr<http::HttpResponse> response) {
+                       for (const ItemPtr& item : batch->items) {
+                         ShareTrace<Entity>(*trace, item->waiter);
+                       }
+                       if (!batch->prepared) return Refused(response.status());
+                       if (!batch->items.empty()) Answered(*batch, std::move(response));
+                       MaybeForm();
+                     });
+  }
+
+  // The rate-limit slot has come: the batch takes the eligible items pending now, in order.
+  std::optional<absl::Time> Take(Batch& batch, std::string& body) {
+    batch.prepared = true;
+    forming_ = false;
+    std::set<int64_t> targets;
+    for (auto it = pending_.begin();
+         it != pending_.end() && static_cast<int>(batch.items.size()) < options_.max_items;) {
+      const ItemPtr& item = *it;
+      if (item->waiter->finished) {
+        it = pending_.erase(it);
+        continue;
+      }
+      if (!Eligible(item) || (item->target != 0 && !targets.insert(item->target).second)) {
+        ++it;
+        continue;
+      }
+      if (item->target != 0) busy_[item->target] = item.get();
+      item->state = State::kSent;
+      batch.items.push_back(item);
+      it = pending_.erase(it);
+    }
+    MaybeForm();
+    if (batch.items.empty()) return std::nullopt;
+    std::vector<std::pair<std::string, const Request*>> items;
+    absl::Time deadline = absl::InfinitePast();
+    for (const ItemPtr& item : batch.items) {
+      items.emplace_back(item->request_id, &item->request);
+      deadline = std::max(deadline, item->waiter->deadline);
+    }
+    body = write_.body(items);
+    batch.wall_sent = absl::Now();
+    return deadline;
+  }
+
+  // The batch was refused before it was sent (the rate limit cannot meet its deadline, Kommo
+  // blocks the account): the calls it would have carried learn why, except those that can still
+  // be served by a later slot.
+  void Refused(const absl::Status& error) {
+    forming_ = false;
+    const bool rate_limited = error.code() == absl::StatusCode::kResourceExhausted;
+    const absl::Time next = requester_->NextSlot();
+    int failed = 0;
+    std::vector<ItemPtr> refused;
+    for (auto it = pending_.begin(); it != pending_.end() && failed < options_.max_items;) {
+      const ItemPtr& item = *it;
+      if (!Eligible(item) || (rate_limited && item->waiter->deadline >= next)) {
+        ++it;
+        continue;
+      }
+      refused.push_back(item);
+      it = pending_.erase(it);
+      ++failed;
+    }
+    for (const ItemPtr& item : refused) Complete<Entity>(item->waiter, error);
+    MaybeForm();
+  }
+
+  // Kommo's answer about `item` is known: its entity is free for the next write, and its caller
+  // is answered, or, when it left, the outcome is logged.
+  void Settle(const ItemPtr& item, absl::Status result) {
+    item->state = State::kSettled;
+    Release(*item);
+    if (!item->waiter->finished) return Complete<Entity>(item->waiter, std::move(result));
+    std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(result);
+    const std::string reason_text =
+        info.has_value() ? info->reason() : std::string(absl::StatusCodeToString(result.code()));
+    log::Warning("a write settled after its caller left",
+                 {{"write", write_.what},
+                  {"outcome", reason_text == reason::kWriteOutcomeUnknown ? "unknown" : "failed"},
+                  {"reason", reason_text}});
+  }
+
+  void Release(const Item& item) {
+    if (item.target == 0) return;
+    auto busy = busy_.find(item.target);
+    if (busy != busy_.end() && busy->second == &item) busy_.erase(busy);
+  }
+
+  // Back to the front of the queue, in their order, still holding their entities.
+  void Resend(const std::vector<ItemPtr>& items) {
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      (*it)->state = State::kPending;
+      ++(*it)->resends;
+      pending_.push_front(*it);
+    }
+  }
+
+  void Answered(Batch& batch, absl::StatusOr<http::HttpResponse> response) {
+    if (!response.ok()) {
+      for (const ItemPtr& item : batch.items) Settle(item, response.status());
+      return;
+    }
+    const ErrorContext context = Context();
+    absl::StatusOr<std::optional<absl::string_view>> body = AnswerBody(*response, context);
+    if (body.ok() && body->has_value()) return Matched(batch, **body);
+    absl::Status error = body.ok() ? MakeError(absl::StatusCode::kInternal,
+                                               absl::StrCat(write_.what, " answered no result"),
+                                               reason::kKommoBadResponse)
+                                   : body.status();
+    if (response->status == 400) {
+      std::optional<mapping::Problem> problem = mapping::ParseProblem(response->body);
+      if (problem.has_value() && !problem->validation_errors.empty() &&
+          Rejected(batch, *problem, error)) {
+        return;
+      }
+    }
+    if (error.code() == absl::StatusCode::kNotFound && write_.kind == RequestKind::kUpdate) {
+      if (batch.items.size() == 1) {
+        ErrorContext one = context;
+        one.entity_id = batch.items.front()->target;
+        return Settle(batch.items.front(), EntityNotFound(one));
+      }
+      return ResolveNotFound(batch.items, error);
+    }
+    for (const ItemPtr& item : batch.items) Settle(item, error);
+  }
+
+  // A 2xx answer: each item's result is found by its request_id.
+  void Matched(Batch& batch, absl::string_view body) {
+    absl::StatusOr<std::map<std::string, int64_t>> ids =
+        mapping::ParseCreatedIds(body, entity_.plural);
+    std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written;
+    absl::Time deadline = loop_->Now();
+    for (const ItemPtr& item : batch.items) {
+      auto found =
+          ids.ok() ? ids->find(item->request_id) : std::map<std::string, int64_t>::iterator();
+      if (!ids.ok() || found == ids->end()) {
+        absl::Status error = ids.ok() ? MakeError(absl::StatusCode::kInternal,
+                                                  absl::StrCat("Kommo's answer to ", write_.what,
+                                                               " holds no result for this item"),
+                                                  reason::kKommoBadResponse)
+                                      : ids.status();
+        // Kommo answered 2xx: it acted, but did not say on what.
+        AddErrorMetadata(error, "outcome", "written_id_unknown");
+        Settle(item, std::move(error));
+        continue;
+      }
+      if (item->target != 0 && found->second != item->target) {
+        Settle(
+            item,
+            MakeError(absl::StatusCode::kInternal,
+                      absl::StrCat("Kommo's answer to ", write_.what, " names ", entity_.singular,
+                                   " ", found->second, " for the item that patched ", item->target),
+                      reason::kKommoBadResponse,
+                      {{absl::StrCat(entity_.singular, "_id"), absl::StrCat(item->target)}}));
+        continue;
+      }
+      item->written_id = found->second;
+      item->state = State::kSettled;
+      Release(*item);
+      if (item->waiter->finished) {
+        log::Warning("a write settled after its caller left",
+                     {{"write", write_.what},
+                      {"outcome", "written"},
+                      {absl::StrCat(entity_.singular, "_id"), item->written_id}});
+        continue;
+      }
+      written.emplace_back(item->written_id, item->waiter);
+      deadline = std::max(deadline, item->waiter->deadline);
+    }
+    if (!written.empty()) read_back_(std::move(written), deadline);
+  }
+
+  // Kommo rejected the batch (400 with validation errors). Items it names get their own errors;
+  // the others go again only when Kommo certainly did not write them. Returns false when the
+  // answer names none of the batch's items (then all get `error`).
+  bool Rejected(Batch& batch, const mapping::Problem& problem, const absl::Status& error) {
+    std::map<std::string, std::vector<const mapping::ValidationError*>> by_item;
+    for (const mapping::ValidationError& each : problem.validation_errors) {
+      by_item[each.request_id].push_back(&each);
+    }
+    bool named_any = false;
+    for (const ItemPtr& item : batch.items) named_any |= by_item.count(item->request_id) > 0;
+    if (!named_any) return false;
+    std::vector<ItemPtr> others;
+    for (const ItemPtr& item : batch.items) {
+      auto named = by_item.find(item->request_id);
+      if (named == by_item.end()) {
+        others.push_back(item);
+        continue;
+      }
+      bool unknown_id = false;
+      std::vector<FieldViolation> violations;
+      for (const mapping::ValidationError* each : named->second) {
+        unknown_id |= write_.kind == RequestKind::kUpdate && each->path == "id";
+        std::string description = each->detail.empty() ? each->code : each->detail;
+        if (!each->code.empty() && !each->detail.empty()) {
+          absl::StrAppend(&description, " (", each->code, ")");
+        }
+        violations.push_back({write_.field(each->path, item->request), std::move(description)});
+      }
+      if (unknown_id) {
+        ErrorContext one = Context();
+        one.entity_id = item->target;
+        Settle(item, EntityNotFound(one));
+        continue;
+      }
+      // The batch's code, message and ErrorInfo, with only this item's violations, named by
+      // the caller's fields.
+      absl::Status own(error.code(), error.message());
+      if (auto info = GetErrorInfo(error)) {
+        SetErrorInfo(own, info->reason(), {info->metadata().begin(), info->metadata().end()});
+      }
+      AddFieldViolations(own, violations);
+      Settle(item, std::move(own));
+    }
+    if (others.empty()) return true;
+    if (write_.kind == RequestKind::kUpdate) {
+      // Repeating a PATCH sets the same values again; its entity stays held meanwhile, so no
+      // later write to it can overtake it.
+      ResendOrGiveUp(others);
+      return true;
+    }
+    RuleOut(others, batch.wall_sent);
+    return true;
+  }
+
+  void ResendOrGiveUp(const std::vector<ItemPtr>& items) {
+    std::vector<ItemPtr> again;
+    for (const ItemPtr& item : items) {
+      if (item->waiter->finished) {
+        Settle(item, LeaveError(absl::StatusCode::kCancelled, write_.what, false));
+        continue;
+      }
+      if (item->resends < options_.max_resends) {
+        again.push_back(item);
+        continue;
+      }
+      // Its own request was valid; Kommo kept rejecting the batches it rode in, and did not
+      // act on it.
+      Settle(item, MakeError(absl::StatusCode::kAborted,
+                             absl::StrCat("Kommo rejected ", options_.max_resends + 1,
+                                          " batches this call rode in for other calls' invalid "
+                                          "items; Kommo did not act on it, retry it"),
+                             "BATCH_REJECTED"));
+    }
+    Resend(again);
+  }
+
+  // Creates of a rejected batch that Kommo did not name: Kommo may reject a batch whole (the
+  // usual case) or keep its valid items. One read of what was created since the batch was sent
+  // tells: an item is sent again only when nothing created since could be it.
+  void RuleOut(std::vector<ItemPtr> items, absl::Time wall_sent) {
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", entity_.plural);
+    spec.params = absl::StrCat("limit=250&order[id]=desc&filter[created_at][from]=",
+                               absl::ToUnixSeconds(wall_sent - options_.rule_out_skew));
+    spec.priority = true;
+    spec.context = Context();
+    spec.context.kind = RequestKind::kList;
+    spec.context.what = absl::StrCat("GET /", entity_.plural, " (created since a rejected batch)");
+    absl::Time deadline = loop_->Now();
+    for (const ItemPtr& item : items) deadline = std::max(deadline, item->waiter->deadline);
+    const ErrorContext context = spec.context;
+    requester_->Send(
+        std::move(spec), CallOptions{deadline, nullptr, nullptr},
+        [this, items = std::move(items), context](absl::StatusOr<http::HttpResponse> response) {
+          absl::StatusOr<EntityPage<Entity>> created = EntityPage<Entity>{};
+          if (!response.ok()) {
+            created = response.status();
+          } else if (absl::StatusOr<std::optional<absl::string_view>> body =
+                         AnswerBody(*response, context);
+                     !body.ok()) {
+            created = body.status();
+          } else if (body->has_value()) {
+            created = entity_.parse_page(**body);
+          }
+          std::vector<ItemPtr> again;
+          for (const ItemPtr& item : items) {
+            std::string why;
+            if (!created.ok()) {
+              why = absl::StrCat("checking failed: ", created.status().message());
+            } else if (created->has_next) {
+              why = "too many were created since to tell";
+            } else {
+              for (const Entity& each : created->items) {
+                if (write_.could_be(each, item->request)) {
+                  why =
+                      absl::StrCat(entity_.singular, " ", each.id(), " created since could be it");
+                  break;
+                }
+              }
+            }
+            if (why.empty()) {
+              again.push_back(item);
+              continue;
+            }
+            Settle(item, MakeError(absl::StatusCode::kUnavailable,
+                                   absl::StrCat("Kommo rejected the batch this create rode in for "
+                                                "other calls' items, and may have kept this one (",
+                                                why,
+                                                "); the outcome is unknown: search before creating "
+                                                "again"),
+                                   reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}}));
+          }
+          ResendOrGiveUp(again);
+          MaybeForm();
+        });
+  }
+
+  // Kommo answered 404 to a batch of updates: which entity is missing? One read of the batch's
+  // ids tells; the others go again (their entities still held), the missing get NOT_FOUND.
+  void ResolveNotFound(std::vector<ItemPtr> items, absl::Status error) {
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", entity_.plural);
+    spec.params = absl::StrCat("limit=250");
+    absl::Time deadline = loop_->Now();
+    for (const ItemPtr& item : items) {
+      absl::StrAppend(&spec.params, "&filter[id][]=", item->target);
+      deadline = std::max(deadline, item->waiter->deadline);
+    }
+    spec.priority = true;
+    spec.context = Context();
+    spec.context.kind = RequestKind::kList;
+    spec.context.what = absl::StrCat("GET /", entity_.plural, " (which exist)");
+    const ErrorContext context = spec.context;
+    requester_->Send(std::move(spec), CallOptions{deadline, nullptr, nullptr},
+                     [this, items = std::move(items), error,
+                      context](absl::StatusOr<http::HttpResponse> response) {
+                       absl::StatusOr<EntityPage<Entity>> found = EntityPage<Entity>{};
+                       if (!response.ok()) {
+                         found = response.status();
+                       } else if (absl::StatusOr<std::optional<absl::string_view>> body =
+                                      AnswerBody(*response, context);
+                                  !body.ok()) {
+                         found = body.status();
+                       } else if (body->has_value()) {
+                         found = entity_.parse_page(**body);
+                       }
+                       if (!found.ok()) {
+                         for (const ItemPtr& item : items) Settle(item, error);
+                         return MaybeForm();
+                       }
+                       std::set<int64_t> existing;
+                       for (const Entity& each : found->items) existing.insert(each.id());
+                       std::vector<ItemPtr> again;
+                       for (const ItemPtr& item : items) {
+                         if (existing.count(item->target) > 0) {
+                           again.push_back(item);
+                           continue;
+                         }
+                         ErrorContext one = context;
+                         one.entity_id = item->target;
+                         Settle(item, EntityNotFound(one));
+                       }
+                       ResendOrGiveUp(again);
+                       MaybeForm();
+                     });
+  }
+
+  const EntityDescription<Entity>& entity_;
+  WriteDescription<Request, Entity> write_;
+  WriteBatcherOptions options_;
+  Requester* requester_;
+  EventLoop* loop_;
+  ReadBack read_back_;
+
+  uint64_t next_request_id_ = 0;
+  std::deque<ItemPtr> pending_;
+  bool forming_ = false;
+  absl::Time forming_slot_ = absl::InfinitePast();  // when the forming batch may go
+  EventLoop::TimerPtr window_;
+  // The entities with a write unsettled, and the item that holds each.
+  std::map<int64_t, const Item*> busy_;
+};
+
+}  // namespace kommo::rest
+
+#endif  // KOMMO_SERVER_KOMMO_WRITE_BATCHER_H_
