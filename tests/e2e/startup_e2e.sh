@@ -131,6 +131,29 @@ wait_for_line "$WORK/metered.err" 'start-up check' >/dev/null
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'kommo_grpc_startup_kommo_ok 1' &&
   pass "kommo_grpc_startup_kommo_ok 1 when Kommo answers" || fail "gauge 1"
 
+# The Grafana dashboard and the alerting rules use only metric names the server exports.
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt"
+DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
+/usr/bin/python3 - "$WORK/metrics.txt" "$DEPLOY/grafana/kommo-grpc-dashboard.json" \
+  "$DEPLOY/prometheus/kommo-grpc-alerts.yaml" >"$WORK/names.txt" <<'PY'
+import re, sys
+exported = set()
+for line in open(sys.argv[1]):
+    m = re.match(r"# TYPE (\w+) (\w+)", line)
+    if m:
+        exported.add(m.group(1))
+        if m.group(2) == "histogram":
+            exported.update(m.group(1) + s for s in ("_bucket", "_sum", "_count"))
+used = set()
+for path in sys.argv[2:]:
+    used |= set(re.findall(r"kommo_grpc_\w+", open(path).read()))
+missing = sorted(used - exported)
+print(" ".join(missing) if missing else "%d names, all exported" % len(used))
+sys.exit(1 if missing else 0)
+PY
+[[ $? == 0 ]] && pass "dashboard and alerts use exported metrics: $(cat "$WORK/names.txt")" ||
+  fail "dashboard or alerts name metrics the server does not export: $(cat "$WORK/names.txt")"
+
 # A refused token: a warning, the gauge 0, health still SERVING, calls get a typed error.
 KOMMO_ACCESS_TOKEN=wrong-token-value start refused_token --listen=127.0.0.1:0 \
   --metrics_listen=127.0.0.1:0 || exit 1
