@@ -25,6 +25,9 @@ die() {
   exit 2
 }
 
+[[ -x "$BIN/kommo-grpc-server" && -x "$BIN/kommo-emulator" ]] ||
+  die "no kommo-grpc-server or kommo-emulator in $BIN (run make build)"
+
 PORT=${GRPC_PORT:-50051}
 EMULATOR_PORT=${EMULATOR_PORT:-8080}
 for setting in "GRPC_PORT=$PORT" "EMULATOR_PORT=$EMULATOR_PORT"; do
