@@ -6,8 +6,8 @@
 #
 #   deploy/container-test.sh            # from anywhere; needs root (or sudo) for apt and podman
 #
-# Installs podman, buildah, runc and debootstrap when missing, configures podman as
-# ../shared/docs/toolchain.md §6 says (runc, explicit nofile/nproc ulimits), and, when the Debian
+# Installs podman, buildah, runc and debootstrap when missing, configures podman to run here (runc
+# as the runtime, explicit nofile/nproc ulimits), and, when the Debian
 # base image is not in local storage, makes it offline with debootstrap from the apt mirror this
 # machine already uses (no container registry is needed). Everything listens on 127.0.0.1 with
 # ports the kernel picks; every container it starts is removed on exit, also on failure.

@@ -1,5 +1,8 @@
 #include "server/config.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -27,7 +30,7 @@ const Setting kSettings[] = {
      "the API is https://HOST/api/v4"},
     {"kommo_api_url", "KOMMO_API_URL",
      "full base URL instead of the domain, e.g. http://127.0.0.1:8080 for the emulator or a "
-     "proxy; /api/v4 is appended"},
+     "proxy; /api/v4 is appended unless the URL already ends with it"},
     {nullptr, "KOMMO_ACCESS_TOKEN", "the long-lived token (environment only)"},
     {"kommo_access_token_file", "KOMMO_ACCESS_TOKEN_FILE",
      "file holding the token (e.g. a mounted Kubernetes secret)"},
@@ -56,7 +59,8 @@ const Setting kSettings[] = {
      "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
     {"log_level", "LOG_LEVEL", "debug, info, warning or error (default info)"},
     {"metrics_listen", "METRICS_LISTEN_ADDRESS",
-     "host:port of the Prometheus /metrics endpoint, or \"off\" (default 0.0.0.0:9090)"},
+     "host:port of the Prometheus /metrics endpoint (e.g. 0.0.0.0:9090), or \"off\" (default "
+     "off; the container image sets 0.0.0.0:9090)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -112,6 +116,47 @@ absl::Status CheckApiUrl(const std::string& url) {
 }
 
 }  // namespace
+
+absl::Status CheckListenAddress(absl::string_view setting, const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return Invalid(setting, absl::StrCat("\"", address, "\" is not host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  const std::string port_text = address.substr(colon + 1);
+  int port = -1;
+  if (port_text.empty() || port_text.find_first_not_of("0123456789") != std::string::npos ||
+      !absl::SimpleAtoi(port_text, &port)) {
+    return Invalid(setting,
+                   absl::StrCat("port \"", port_text, "\" of \"", address, "\" is not a number"));
+  }
+  if (port > 65535) {
+    return Invalid(setting, absl::StrCat("port ", port_text, " of \"", address,
+                                         "\" is out of range (0 to 65535; 0 picks a free port)"));
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (absl::StrContains(host, ":")) {
+    return Invalid(setting, absl::StrCat("\"", address,
+                                         "\": write an IPv6 host in brackets, e.g. [::]:50051"));
+  }
+  if (host.empty()) {
+    return Invalid(setting,
+                   absl::StrCat("\"", address, "\" has no host (e.g. 0.0.0.0:", port_text, ")"));
+  }
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const int error = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (found != nullptr) freeaddrinfo(found);
+  if (error != 0) {
+    return Invalid(setting, absl::StrCat("host \"", host, "\" of \"", address,
+                                         "\" does not resolve (", gai_strerror(error), ")"));
+  }
+  return absl::OkStatus();
+}
 
 std::string Usage() {
   std::string usage =
@@ -169,8 +214,18 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
 
   Config config;
   if (std::string listen = get("GRPC_LISTEN_ADDRESS"); !listen.empty()) config.listen = listen;
+  if (absl::Status status = CheckListenAddress("GRPC_LISTEN_ADDRESS", config.listen);
+      !status.ok()) {
+    return status;
+  }
   if (std::string metrics = get("METRICS_LISTEN_ADDRESS"); !metrics.empty()) {
     config.metrics_listen = metrics;
+  }
+  if (config.metrics_listen != "off") {
+    if (absl::Status status = CheckListenAddress("METRICS_LISTEN_ADDRESS", config.metrics_listen);
+        !status.ok()) {
+      return status;
+    }
   }
 
   const std::string domain = get("KOMMO_BASE_DOMAIN");
@@ -189,6 +244,11 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   } else {
     if (absl::Status status = CheckApiUrl(api_url); !status.ok()) return status;
     while (absl::EndsWith(api_url, "/")) api_url.pop_back();
+    // A URL copied with Kommo's own path ("http://127.0.0.1:8080/api/v4") would otherwise
+    // become .../api/v4/api/v4, where every lookup answers an HTML 404.
+    if (absl::EndsWith(api_url, "/api/v4")) api_url.resize(api_url.size() - 7);
+    while (absl::EndsWith(api_url, "/")) api_url.pop_back();
+    if (absl::Status status = CheckApiUrl(api_url); !status.ok()) return status;
     config.api_base_url = absl::StrCat(api_url, "/api/v4");
   }
 

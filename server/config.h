@@ -8,20 +8,24 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace kommo {
 
 struct Config {
   std::string listen = "0.0.0.0:50051";
-  // "https://acme.kommo.com/api/v4" or "<KOMMO_API_URL>/api/v4".
+  // "https://acme.kommo.com/api/v4" or "<KOMMO_API_URL>/api/v4" (a KOMMO_API_URL that already
+  // ends in /api/v4 is taken as is).
   std::string api_base_url;
   std::string access_token;
   // Set when the token came from a file: the file is watched for rotation.
   std::string access_token_file;
-  // host:port of the Prometheus endpoint, or "off".
-  std::string metrics_listen = "0.0.0.0:9090";
+  // host:port of the Prometheus endpoint, or "off" (the default: any number of servers can
+  // start on one host with the required settings only; the container image asks for 0.0.0.0:9090).
+  std::string metrics_listen = "off";
   double rate_limit_rps = 7;
   int rate_limit_burst = 1;
   absl::Duration request_timeout = absl::Seconds(20);
@@ -40,6 +44,11 @@ struct Config {
 // token), or NOT_FOUND with the usage text when --help is given.
 absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                                   const std::function<const char*(const char*)>& getenv);
+
+// Checks a listen address "host:port" of `setting`: the port a number from 0 to 65535, the host
+// (a name, an IPv4 address or a bracketed IPv6 address) resolvable. INVALID_ARGUMENT naming the
+// setting otherwise.
+absl::Status CheckListenAddress(absl::string_view setting, const std::string& address);
 
 // The --help text: every setting, its environment variable, flag and default.
 std::string Usage();

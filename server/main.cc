@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,8 +17,16 @@
 #include "server/kommo/token_source.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/service_metrics.h"
+#include "server/startup_check.h"
 
 namespace {
+
+// Start-up failures that the operator must fix: one line, exit 2 (like a configuration error).
+int StartupError(absl::string_view setting, const absl::Status& status) {
+  std::fprintf(stderr, "kommo-grpc-server: %s: %s\n", std::string(setting).c_str(),
+               std::string(status.message()).c_str());
+  return 2;
+}
 
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -35,6 +44,7 @@ int Run(int argc, char** argv) {
   kommo::log::Level level = kommo::log::Level::kInfo;
   kommo::log::ParseLevel(config->log_level, &level);
   kommo::log::SetMinLevel(level);
+  kommo::api::RouteGrpcLogsToJsonLog();
 
   // Signals are taken by sigwait() below; block them before any thread starts so that every
   // thread inherits the mask.
@@ -74,28 +84,39 @@ int Run(int argc, char** argv) {
   std::unique_ptr<kommo::rest::KommoClient> client =
       kommo::rest::NewKommoClient(client_options, transport->get(), transport->get());
 
+  // 1 once Kommo answered the start-up check (startup_check.h), else 0.
+  std::atomic<int> startup_kommo_ok{0};
+  registry.AddGauge("kommo_grpc_startup_kommo_ok",
+                    "1 when Kommo answered GET /account at start-up with the server's token, "
+                    "else 0 (unreachable, token refused, or no answer yet).",
+                    [&startup_kommo_ok] { return static_cast<double>(startup_kommo_ok.load()); });
+
+  // Metrics first: a requested address that is taken stops the start before gRPC listens.
+  std::unique_ptr<kommo::metrics::MetricsServer> metrics_server;
+  if (config->metrics_listen != "off") {
+    absl::StatusOr<std::unique_ptr<kommo::metrics::MetricsServer>> started =
+        kommo::metrics::MetricsServer::Start(config->metrics_listen,
+                                             [&registry] { return registry.Render(); });
+    if (!started.ok()) return StartupError("METRICS_LISTEN_ADDRESS", started.status());
+    metrics_server = std::move(*started);
+    kommo::log::Info("metrics", {{"port", metrics_server->port()}, {"path", "/metrics"}});
+  }
+
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;
   server_options.service.default_deadline = config->default_deadline;
   server_options.service.metrics = &metrics;
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
-  if (!server.ok()) {
-    kommo::log::Error("cannot start the gRPC server", {{"error", server.status().message()}});
-    return 1;
-  }
-  std::unique_ptr<kommo::metrics::MetricsServer> metrics_server;
-  if (config->metrics_listen != "off") {
-    absl::StatusOr<std::unique_ptr<kommo::metrics::MetricsServer>> started =
-        kommo::metrics::MetricsServer::Start(config->metrics_listen,
-                                             [&registry] { return registry.Render(); });
-    if (!started.ok()) {
-      kommo::log::Error("cannot start the metrics server", {{"error", started.status().message()}});
-      return 1;
-    }
-    metrics_server = std::move(*started);
-    kommo::log::Info("metrics", {{"port", metrics_server->port()}, {"path", "/metrics"}});
-  }
+  if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());
+
+  // Serving does not wait for the answer, and readiness stays SERVING whatever it is.
+  kommo::StartStartupCheck(
+      transport->get(), config->api_base_url, config->access_token, config->request_timeout,
+      [&startup_kommo_ok, url = config->api_base_url](const kommo::StartupCheckResult& result) {
+        if (result.ok) startup_kommo_ok = 1;
+        kommo::LogStartupCheck(result, url);
+      });
   std::printf("kommo-grpc-server listening on port %d (Kommo API %s, %.3g requests/s)\n",
               (*server)->port(), config->api_base_url.c_str(), config->rate_limit_rps);
   std::fflush(stdout);

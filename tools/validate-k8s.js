@@ -17,7 +17,7 @@
 const fs = require('fs');
 const YAML = require('yaml');
 
-const KOMMO_ACCOUNT_RPS = 7;  // Kommo's documented limit per account (../shared/docs/kommo-api.md)
+const KOMMO_ACCOUNT_RPS = 7;  // Kommo's documented limit per account (docs/kommo-facts.md)
 
 let passed = 0;
 let failed = 0;

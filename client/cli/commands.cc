@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -11,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "google/rpc/status.pb.h"
+#include "kommo/client/errors.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 
@@ -250,10 +253,28 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
         out.command = &command;
       }
     }
+    const bool known_group = words[0] == "leads" || words[0] == "contacts";
+    if (words.size() == 1 && known_group) {
+      // "kommo-cli leads --help" lists the verbs; without --help it is a usage error.
+      out.group = words[0];
+      const bool help = std::any_of(flags.begin(), flags.end(), [](const RawFlag& flag) {
+        return flag.name == "help" && (!flag.has_value || flag.value == "true");
+      });
+      if (help) {
+        out.help = true;
+        return out;
+      }
+      out.error = absl::StrCat("\"", words[0], "\" needs a verb:\n", GroupHelp(words[0]));
+      return out;
+    }
     if (out.command == nullptr) {
-      out.error = words.size() >= 2
+      out.error = words.size() >= 2 && known_group
+                      ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1],
+                                     "\"; the verbs are:\n", GroupHelp(words[0]))
+                  : words.size() >= 2
                       ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1], "\"")
-                      : absl::StrCat("\"", words[0], "\" needs a verb");
+                      : absl::StrCat("unknown command \"", words[0],
+                                     "\" (the groups are leads and contacts)");
       return out;
     }
     if (words.size() > 2) {
@@ -322,13 +343,91 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       out.error = absl::StrCat("--", flag.name, " given twice");
       return out;
     }
+    given.insert(flag.name);
+    // An empty text is "every lead" for a search query and "the first page" for a page token;
+    // for any other flag it is a mistake (and proto3 would send it as "not set").
+    if (flag.value.empty() && flag.name != "query" && flag.name != "page_token") {
+      out.error = absl::StrCat("--", flag.name, " must not be empty");
+      return out;
+    }
     if (std::string error = SetField(*out.request, *field, flag.value); !error.empty()) {
       out.error = error;
       return out;
     }
   }
-  if (out.command == nullptr) out.help = true;
+  if (out.command == nullptr) {
+    out.help = true;
+  } else if (!out.help) {
+    for (const FlagSpec& spec : out.command->flags) {
+      if (absl::StartsWith(spec.help, "required:") && given.count(spec.field) == 0) {
+        out.error = absl::StrCat("--", spec.field, " is required for \"", out.command->group, " ",
+                                 out.command->verb, "\"");
+        return out;
+      }
+    }
+  }
   return out;
+}
+
+std::string GroupHelp(const std::string& group) {
+  std::string help = absl::StrCat("Usage: kommo-cli ", group, " <verb> [--FIELD=VALUE ...]\n\n");
+  for (const Command& command : Commands()) {
+    if (group != command.group) continue;
+    const std::string name = absl::StrCat(command.group, " ", command.verb);
+    help += absl::StrCat("  ", name, std::string(18 - std::min<size_t>(17, name.size()), ' '),
+                         command.rpc, "\n");
+  }
+  return absl::StrCat(help, "\n`kommo-cli ", group, " <verb> --help` lists the verb's flags.\n");
+}
+
+grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
+                             const std::function<grpc::Status(Clock::time_point)>& attempt,
+                             const std::function<void(std::chrono::milliseconds)>& sleep,
+                             const std::function<Clock::time_point()>& now) {
+  std::mt19937_64 random(std::random_device{}());
+  std::chrono::milliseconds backoff = plan.initial_backoff;
+  grpc::Status last_failure;  // the last attempt that failed with a reason of its own
+  int attempts = 0;
+  grpc::Status status;
+  for (;;) {
+    status = attempt(deadline);
+    ++attempts;
+    if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) last_failure = status;
+    const grpc::StatusCode code = status.error_code();
+    const bool retryable = code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                           (code == grpc::StatusCode::UNAVAILABLE && !plan.is_create);
+    if (status.ok() || !retryable || attempts >= plan.max_attempts) break;
+    std::chrono::milliseconds wait;
+    if (std::optional<std::chrono::milliseconds> hint = kommo::client::GetRetryDelay(status)) {
+      wait = *hint;
+    } else {
+      // gRPC's rule: random in [0, backoff], backoff doubling up to max_backoff.
+      wait = std::chrono::milliseconds(
+          std::uniform_int_distribution<int64_t>(0, backoff.count())(random));
+      backoff = std::min(plan.max_backoff, backoff * 2);
+    }
+    if (now() + wait >= deadline) {
+      status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "");
+      break;
+    }
+    sleep(wait);
+  }
+  if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED || last_failure.ok() ||
+      kommo::client::GetErrorInfo(status).has_value()) {
+    return status;
+  }
+  // The deadline ended the retries: keep why the attempts failed.
+  const std::string message = absl::StrCat(
+      "deadline exceeded after ", attempts, attempts == 1 ? " attempt" : " attempts",
+      "; the last attempt that got an answer failed with ",
+      kommo::client::StatusCodeName(last_failure.error_code()), ": ", last_failure.error_message());
+  google::rpc::Status details;
+  if (std::optional<google::rpc::Status> previous = kommo::client::GetRpcStatus(last_failure)) {
+    details = *previous;
+  }
+  details.set_code(static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED));
+  details.set_message(message);
+  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message, details.SerializeAsString());
 }
 
 std::string TopLevelHelp() {

@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,8 +62,11 @@ struct Invocation {
   // Attempts of the call (kommo::client::RetryOptions::max_attempts); 1 turns retries off.
   int max_attempts = 4;
   bool json = false;
-  // --help, or no subcommand: print help (CommandHelp when `command` is set) and exit 0.
+  // --help, or no subcommand: print help (CommandHelp when `command` is set, GroupHelp when only
+  // `group` is) and exit 0.
   bool help = false;
+  // "leads" or "contacts" when given without a verb (with --help).
+  std::string group;
   const Command* command = nullptr;
   std::unique_ptr<google::protobuf::Message> request;
   // Non-empty: a usage error to print (exit kExitUsage).
@@ -73,7 +77,29 @@ struct Invocation {
 Invocation ParseCommandLine(const std::vector<std::string>& args, const char* env_target);
 
 std::string TopLevelHelp();
+// The verbs of "leads" or "contacts".
+std::string GroupHelp(const std::string& group);
 std::string CommandHelp(const Command& command);
+
+// The call with kommo-cli's retries, which follow kommo::client's policy (channel.h): reads and
+// UpdateLead again on UNAVAILABLE and RESOURCE_EXHAUSTED, creates only on RESOURCE_EXHAUSTED,
+// after the server's RetryInfo delay or an exponential backoff, all within `deadline`. The
+// channel itself must not retry. Done here rather than by gRPC so that a call whose deadline
+// ends between attempts still says why the attempts failed: the result is DEADLINE_EXCEEDED
+// carrying the last attempt's message and details (its ErrorInfo reason, e.g.
+// KOMMO_CONNECTION_FAILED).
+struct RetryPlan {
+  int max_attempts = 4;
+  bool is_create = false;
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{5000};
+};
+using Clock = std::chrono::system_clock;
+grpc::Status CallWithRetries(
+    const RetryPlan& plan, Clock::time_point deadline,
+    const std::function<grpc::Status(Clock::time_point deadline)>& attempt,
+    const std::function<void(std::chrono::milliseconds)>& sleep,
+    const std::function<Clock::time_point()>& now = [] { return Clock::now(); });
 
 }  // namespace kommo::cli
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/cli/commands.h"
@@ -30,19 +31,31 @@ int Run(const std::vector<std::string>& args) {
   if (invocation.help) {
     const std::string help = invocation.command != nullptr
                                  ? kommo::cli::CommandHelp(*invocation.command)
-                                 : kommo::cli::TopLevelHelp();
+                             : !invocation.group.empty() ? kommo::cli::GroupHelp(invocation.group)
+                                                         : kommo::cli::TopLevelHelp();
     return Write(stdout, help) ? kommo::cli::kExitOk : kommo::cli::kExitLocalError;
   }
 
   const kommo::cli::Command& command = *invocation.command;
+  // kommo-cli retries itself (CallWithRetries), so the channel does not.
   kommo::client::ChannelOptions options;
-  options.retry.max_attempts = invocation.max_attempts;
+  options.retry.max_attempts = 1;
   std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
+  kommo::cli::RetryPlan plan;
+  plan.max_attempts = invocation.max_attempts;
+  plan.is_create = invocation.command->verb == std::string("create");
   // --deadline is the whole budget of the call, retries included.
-  std::unique_ptr<grpc::ClientContext> context = kommo::client::NewCallContext(invocation.deadline);
+  const auto deadline = std::chrono::system_clock::now() + invocation.deadline;
   std::unique_ptr<google::protobuf::Message> response(command.response_prototype->New());
-  const grpc::Status status =
-      command.call(channel, context.get(), *invocation.request, response.get());
+  const grpc::Status status = kommo::cli::CallWithRetries(
+      plan, deadline,
+      [&](std::chrono::system_clock::time_point attempt_deadline) {
+        grpc::ClientContext context;
+        context.set_deadline(attempt_deadline);
+        response->Clear();
+        return command.call(channel, &context, *invocation.request, response.get());
+      },
+      [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); });
   if (!status.ok()) {
     const std::string error =
         invocation.json ? kommo::cli::FormatErrorJson(status)

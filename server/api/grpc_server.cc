@@ -1,12 +1,66 @@
 #include "server/api/grpc_server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpc/support/log.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "grpc/health/v1/health.pb.h"
+#include "server/common/log.h"
 
 namespace kommo::api {
+namespace {
+
+// Why `listen` ("host:port", validated by the configuration) cannot be bound, or "" when it can:
+// binds a socket the way gRPC does (SO_REUSEADDR, no SO_REUSEPORT) and closes it. Asked before
+// gRPC binds so that a taken port is one clear line instead of gRPC's own error lines.
+std::string BindProblem(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), listen.c_str() + colon + 1, &hints, &found) != 0) return "";
+  std::string problem;
+  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
+    const int fd = socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    const bool bound = bind(fd, address->ai_addr, address->ai_addrlen) == 0;
+    if (!bound) problem = std::strerror(errno);
+    close(fd);
+    if (bound) {
+      problem.clear();
+      break;
+    }
+  }
+  freeaddrinfo(found);
+  return problem;
+}
+
+void LogFromGrpc(gpr_log_func_args* args) {
+  log::Level level = log::Level::kInfo;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = log::Level::kDebug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = log::Level::kError;
+  const char* file = args->file != nullptr ? std::strrchr(args->file, '/') : nullptr;
+  log::Write(level, args->message != nullptr ? args->message : "",
+             {{"source", "grpc"},
+              {"file", file != nullptr ? file + 1 : (args->file != nullptr ? args->file : "")},
+              {"line", args->line}});
+}
+
+}  // namespace
+
+void RouteGrpcLogsToJsonLog() { gpr_set_log_function(LogFromGrpc); }
 
 GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
     : leads_(client, options), contacts_(client, options) {}
@@ -19,16 +73,26 @@ GrpcServer::~GrpcServer() {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions options,
                                                               rest::KommoClient* client) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
+  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
+      kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "grpc.health.v1.Health",
+                       "grpc.reflection.v1alpha.ServerReflection"});
+  if (!reflection.ok()) return reflection.status();
+  server->reflection_ = std::move(*reflection);
+  if (std::string problem = BindProblem(options.listen); !problem.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen, ": ", problem,
+        problem == std::strerror(EADDRINUSE) ? " (is another server running there?)" : ""));
+  }
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // gRPC's built-in health service is implemented without the C++ descriptors; referencing them
-  // links health.pb.cc in, so that reflection can describe grpc.health.v1.Health.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(&server->leads_);
   builder.RegisterService(&server->contacts_);
+  builder.RegisterService(server->reflection_.get());
+  // gRPC lets several processes listen on one port by default (SO_REUSEPORT), and calls are then
+  // split between them silently. One address, one server.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Callers keep channels open for long: answer their keepalive pings (at most one every 10 s
   // without calls) instead of closing the connection with GOAWAY "too_many_pings".
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);

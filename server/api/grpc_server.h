@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/api/reflection_service.h"
 #include "server/api/services.h"
 #include "server/kommo/kommo_client.h"
 
@@ -19,11 +20,13 @@ struct GrpcServerOptions {
   ServiceOptions service;
 };
 
-// The gRPC server: LeadService, ContactService, grpc.health.v1.Health and reflection, with
-// keepalive settings suited to long-lived channels from other services.
+// The gRPC server: LeadService, ContactService, grpc.health.v1.Health and reflection (with the
+// .proto comments, see reflection_service.h), with keepalive settings suited to long-lived
+// channels from other services. Port reuse is off: a second server on a taken address fails.
 class GrpcServer {
  public:
-  // Binds and starts serving; health reports SERVING for "" and both services.
+  // Binds and starts serving; health reports SERVING for "" and both services. A taken or
+  // unusable address is UNAVAILABLE with a message naming it and the system's reason.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(GrpcServerOptions options,
                                                            rest::KommoClient* client);
   ~GrpcServer();
@@ -42,10 +45,14 @@ class GrpcServer {
 
   LeadServiceImpl leads_;
   ContactServiceImpl contacts_;
+  std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
 };
+
+// Sends gRPC's own log lines (gpr_log) to the server's JSON log, as {"source":"grpc",...}.
+void RouteGrpcLogsToJsonLog();
 
 }  // namespace kommo::api
 

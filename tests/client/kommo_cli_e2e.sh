@@ -40,6 +40,21 @@ for sub in "leads create" "leads update" "leads get" "leads search" "contacts cr
     fail "$sub --help (exit $code): $(cat "$WORK/subhelp" "$WORK/subhelp.err")"
 done
 
+# Issue 11: a group lists its verbs; required and empty flags are named before any call.
+cli "$WORK/group" leads --help
+expect "leads --help exits 0" 0 $?
+grep -q "leads search      kommo.v1.LeadService/SearchLeads" "$WORK/group" &&
+  grep -q "leads create      kommo.v1.LeadService/CreateLead" "$WORK/group" &&
+  pass "leads --help lists the verbs" || fail "leads --help: $(cat "$WORK/group" "$WORK/group.err")"
+cli "$WORK/required" leads get
+expect "a missing required flag exits 2" 2 $?
+grep -q -- '--lead_id is required for "leads get"' "$WORK/required.err" &&
+  pass "missing --lead_id: is required" || fail "required: $(cat "$WORK/required.err")"
+cli "$WORK/empty" leads create --name=
+expect "an empty value exits 2" 2 $?
+grep -q -- "--name must not be empty" "$WORK/empty.err" && pass "--name=: must not be empty" ||
+  fail "empty: $(cat "$WORK/empty.err")"
+
 # --- every RPC ------------------------------------------------------------------------------------
 cli "$WORK/contact" contacts create --responsible_user_id=8000001 --created_by 8000001 \
   --name "Ann Lee" --phones "+1 555 0100" --phones "+1 555 0101" --emails ann@example.com --json
@@ -99,7 +114,7 @@ expect "unknown lead exits 15 (NOT_FOUND)" 15 $?
 grep -q "NOT_FOUND: " "$WORK/missing.err" && grep -q "reason: LEAD_NOT_FOUND (kommo-grpc)" "$WORK/missing.err" &&
   pass "NOT_FOUND report" || fail "NOT_FOUND report: $(cat "$WORK/missing.err")"
 
-cli "$WORK/invalid" leads create --price=-1
+cli "$WORK/invalid" leads create --name=" " --price=-1
 expect "invalid fields exit 13 (INVALID_ARGUMENT)" 13 $?
 grep -q "reason: INVALID_FIELD" "$WORK/invalid.err" && grep -q "field name: " "$WORK/invalid.err" &&
   grep -q "field price: " "$WORK/invalid.err" && pass "field violations printed" ||
@@ -136,6 +151,33 @@ if line=$(wait_for_line "$WORK/slow.out" 'listening on port [0-9]+'); then
     fail "rate limited (exit $code): $(cat "$WORK/limited.err")"
 else
   fail "the rate-limited server did not start: $(cat "$WORK/slow.out" "$WORK/slow.err")"
+fi
+
+# Issue 11: retries that end in DEADLINE_EXCEEDED still show why the attempts failed. The
+# rate-limited server above asks to wait ~20 s, longer than the 1 s deadline: kommo-cli stops with
+# DEADLINE_EXCEEDED and the reason of the last answer.
+if [[ -n "${SLOW:-}" ]]; then
+  cli "$WORK/late" --target="$SLOW" leads search --deadline=1s
+  code=$?
+  [[ $code == 14 ]] && grep -q "DEADLINE_EXCEEDED" "$WORK/late.err" &&
+    grep -q "reason: RATE_LIMIT_QUEUE_TIMEOUT" "$WORK/late.err" &&
+    pass "retries cut by the deadline: DEADLINE_EXCEEDED with the last reason" ||
+    fail "deadline after retries (exit $code): $(cat "$WORK/late.err")"
+fi
+# A server whose Kommo is a closed port answers UNAVAILABLE KOMMO_CONNECTION_FAILED; kommo-cli
+# retries until its attempts or its deadline end (random backoff): either way the reason shows.
+KOMMO_ACCESS_TOKEN=x "$BIN/kommo-grpc-server" --listen=127.0.0.1:0 --kommo_api_url=http://127.0.0.1:1 \
+  --kommo_max_attempts=1 >"$WORK/down.out" 2>"$WORK/down.err" &
+SERVICE_PIDS+=($!)
+if line=$(wait_for_line "$WORK/down.out" 'listening on port [0-9]+'); then
+  DOWN=127.0.0.1:$(sed -E 's/.*listening on port ([0-9]+).*/\1/' <<<"$line")
+  cli "$WORK/kommo_down" --target="$DOWN" leads get --lead_id=31000000001 --deadline=1s --max_attempts=5
+  code=$?
+  [[ $code == 14 || $code == 24 ]] && grep -q "reason: KOMMO_CONNECTION_FAILED" "$WORK/kommo_down.err" &&
+    pass "Kommo unreachable: exit $code with KOMMO_CONNECTION_FAILED" ||
+    fail "Kommo unreachable (exit $code): $(cat "$WORK/kommo_down.err")"
+else
+  fail "the server without Kommo did not start: $(cat "$WORK/down.out" "$WORK/down.err")"
 fi
 
 echo "$PASSED passed, $FAILED failed"

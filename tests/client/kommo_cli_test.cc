@@ -42,8 +42,9 @@ TEST(ParseTest, RepeatedFields) {
   EXPECT_THAT(dynamic_cast<const kommo::v1::CreateLeadRequest&>(*lead.request).contact_ids(),
               ElementsAre(1, 2, 3));
   // Strings are not split: a comma is a dialing pause in a phone number.
-  const Invocation contact = Parse({"contacts", "create", "--phones=+1 555 0100,2",
-                                    "--phones=+1 555 0101", "--emails=a@example.com"});
+  const Invocation contact =
+      Parse({"contacts", "create", "--responsible_user_id=1", "--created_by=1",
+             "--phones=+1 555 0100,2", "--phones=+1 555 0101", "--emails=a@example.com"});
   ASSERT_EQ(contact.error, "");
   const auto& request = dynamic_cast<const kommo::v1::CreateContactRequest&>(*contact.request);
   EXPECT_THAT(request.phones(), ElementsAre("+1 555 0100,2", "+1 555 0101"));
@@ -78,8 +79,11 @@ TEST(ParseTest, HelpWithAndWithoutASubcommand) {
 }
 
 TEST(ParseTest, UsageErrors) {
-  EXPECT_EQ(Parse({"leads", "delete"}).error, "unknown subcommand \"leads delete\"");
-  EXPECT_EQ(Parse({"leads"}).error, "\"leads\" needs a verb");
+  EXPECT_THAT(Parse({"leads", "delete"}).error,
+              HasSubstr("unknown subcommand \"leads delete\"; the verbs are:"));
+  EXPECT_THAT(Parse({"leads"}).error, HasSubstr("\"leads\" needs a verb"));
+  EXPECT_THAT(Parse({"leads"}).error, HasSubstr("leads search"));
+  EXPECT_THAT(Parse({"deals", "get"}).error, HasSubstr("unknown subcommand \"deals get\""));
   EXPECT_THAT(Parse({"leads", "get", "--contact_id=1"}).error,
               HasSubstr("unknown flag --contact_id for \"leads get\""));
   EXPECT_EQ(Parse({"leads", "get", "--lead_id=x1"}).error,
@@ -93,6 +97,101 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(Parse({"leads", "get", "31000000001"}).error, HasSubstr("unexpected argument"));
   EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
+}
+
+// Issue 11: `kommo-cli leads --help` lists the verbs.
+TEST(ParseTest, GroupHelpListsTheVerbs) {
+  const Invocation invocation = Parse({"leads", "--help"});
+  EXPECT_EQ(invocation.error, "");
+  EXPECT_TRUE(invocation.help);
+  EXPECT_EQ(invocation.group, "leads");
+  EXPECT_EQ(invocation.command, nullptr);
+  const std::string help = GroupHelp("contacts");
+  EXPECT_THAT(help, HasSubstr("contacts create   kommo.v1.ContactService/CreateContact"));
+  EXPECT_THAT(help, HasSubstr("contacts search   kommo.v1.ContactService/SearchContacts"));
+  EXPECT_THAT(help, ::testing::Not(HasSubstr("leads")));
+}
+
+// Issue 11: a missing required flag "is required"; an empty value "must not be empty".
+TEST(ParseTest, RequiredAndEmptyFlags) {
+  EXPECT_EQ(Parse({"leads", "get"}).error, "--lead_id is required for \"leads get\"");
+  EXPECT_EQ(Parse({"leads", "create", "--price=5"}).error,
+            "--name is required for \"leads create\"");
+  EXPECT_EQ(Parse({"contacts", "create", "--responsible_user_id=1"}).error,
+            "--created_by is required for \"contacts create\"");
+  EXPECT_EQ(Parse({"leads", "create", "--name="}).error, "--name must not be empty");
+  EXPECT_EQ(Parse({"leads", "update", "--lead_id=1", "--name", ""}).error,
+            "--name must not be empty");
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id="}).error, "--lead_id must not be empty");
+  // An empty query is every lead; an empty page token the first page.
+  EXPECT_EQ(Parse({"leads", "search", "--query=", "--page_token="}).error, "");
+  // --help wins over a missing required flag.
+  EXPECT_EQ(Parse({"leads", "get", "--help"}).error, "");
+}
+
+// Issue 11: retries that the deadline ends still say why the attempts failed.
+TEST(CallWithRetriesTest, DeadlineExceededKeepsTheLastReason) {
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+  details.set_message("Kommo did not answer");
+  google::rpc::ErrorInfo info;
+  info.set_reason("KOMMO_CONNECTION_FAILED");
+  info.set_domain("kommo-grpc");
+  details.add_details()->PackFrom(info);
+  const grpc::Status unavailable(grpc::StatusCode::UNAVAILABLE, "Kommo did not answer",
+                                 details.SerializeAsString());
+  Clock::time_point now = Clock::time_point() + std::chrono::hours(1);
+  const Clock::time_point deadline = now + std::chrono::seconds(1);
+  int attempts = 0;
+  const grpc::Status status = CallWithRetries(
+      RetryPlan{}, deadline,
+      [&](Clock::time_point) {
+        ++attempts;
+        now += std::chrono::milliseconds(400);
+        return unavailable;
+      },
+      [&](std::chrono::milliseconds wait) { now += wait; }, [&] { return now; });
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_GE(attempts, 2);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("the last attempt that got an answer failed with UNAVAILABLE: Kommo did "
+                        "not answer"));
+  const std::string text = FormatErrorText("kommo.v1.LeadService/GetLead", status);
+  EXPECT_THAT(text, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_THAT(text, HasSubstr("KOMMO_CONNECTION_FAILED"));
+  EXPECT_THAT(FormatErrorJson(status), HasSubstr("KOMMO_CONNECTION_FAILED"));
+}
+
+TEST(CallWithRetriesTest, FollowsTheClientLibrarysPolicy) {
+  Clock::time_point now = Clock::time_point() + std::chrono::hours(1);
+  auto run = [&](RetryPlan plan, std::vector<grpc::StatusCode> codes, int* attempts) {
+    *attempts = 0;
+    return CallWithRetries(
+        plan, now + std::chrono::minutes(1),
+        [&](Clock::time_point) {
+          return grpc::Status(codes[std::min<size_t>((*attempts)++, codes.size() - 1)], "x");
+        },
+        [&](std::chrono::milliseconds wait) { now += wait; }, [&] { return now; });
+  };
+  int attempts = 0;
+  EXPECT_TRUE(run({}, {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::OK}, &attempts).ok());
+  EXPECT_EQ(attempts, 2);
+  RetryPlan create;
+  create.is_create = true;
+  EXPECT_EQ(run(create, {grpc::StatusCode::UNAVAILABLE}, &attempts).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(attempts, 1);  // a create that may have happened is not sent again
+  EXPECT_EQ(run(create, {grpc::StatusCode::RESOURCE_EXHAUSTED}, &attempts).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(attempts, 4);
+  EXPECT_EQ(run({}, {grpc::StatusCode::NOT_FOUND}, &attempts).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(attempts, 1);
+  RetryPlan once;
+  once.max_attempts = 1;
+  EXPECT_EQ(run(once, {grpc::StatusCode::UNAVAILABLE}, &attempts).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(attempts, 1);
 }
 
 TEST(ExitCodeTest, TenPlusTheGrpcCode) {

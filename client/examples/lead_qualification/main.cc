@@ -17,6 +17,26 @@
 
 namespace {
 
+constexpr char kUsage[] =
+    "Usage: lead_qualification --email=EMAIL --lead_name=TEXT --responsible_user_id=ID\n"
+    "           --qualified_status_id=ID [--name=TEXT] [--phone=PHONE] [--price=N]\n"
+    "           [--target=HOST:PORT]\n"
+    "\n"
+    "Finds the contact by email (or creates it), creates a lead linked to it and moves the lead\n"
+    "to the qualified stage, through kommo-grpc.\n"
+    "\n"
+    "  --email=EMAIL              required: the prospect's email, searched before creating\n"
+    "  --lead_name=TEXT           required: the new lead's name\n"
+    "  --responsible_user_id=ID   required: the user responsible for contact and lead\n"
+    "  --qualified_status_id=ID   required: the stage the lead moves to\n"
+    "  --name=TEXT                the contact's name when it is created\n"
+    "  --phone=PHONE              the contact's phone when it is created\n"
+    "  --price=N                  the lead's deal value\n"
+    "  --target=HOST:PORT         the kommo-grpc server (default: $KOMMO_GRPC_TARGET, else\n"
+    "                             localhost:50051)\n"
+    "\n"
+    "Exit codes: 0 done, 1 a call failed (details on stderr), 2 a bad command line.\n";
+
 // --key=value arguments; false (with a message) for anything else.
 bool ParseFlags(int argc, char** argv, std::map<std::string, std::string>& flags) {
   for (int i = 1; i < argc; ++i) {
@@ -37,7 +57,11 @@ bool ParseId(const std::map<std::string, std::string>& flags, const std::string&
   if (it == flags.end()) return true;
   char* end = nullptr;
   value = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0') {
+  if (it->second.empty()) {
+    std::cerr << "lead_qualification: --" << name << " must not be empty\n";
+    return false;
+  }
+  if (*end != '\0') {
     std::cerr << "lead_qualification: --" << name << " must be a whole number\n";
     return false;
   }
@@ -47,8 +71,18 @@ bool ParseId(const std::map<std::string, std::string>& flags, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
   std::map<std::string, std::string> flags;
-  if (!ParseFlags(argc, argv, flags)) return 2;
+  if (!ParseFlags(argc, argv, flags)) {
+    std::cerr << "Run `lead_qualification --help` for usage.\n";
+    return 2;
+  }
   const char* env_target = std::getenv("KOMMO_GRPC_TARGET");
   std::string target = env_target != nullptr ? env_target : "localhost:50051";
   if (flags.count("target")) target = flags["target"];
@@ -63,11 +97,17 @@ int main(int argc, char** argv) {
       !ParseId(flags, "qualified_status_id", prospect.qualified_status_id)) {
     return 2;
   }
-  if (prospect.email.empty() || prospect.lead_name.empty() || prospect.responsible_user_id == 0 ||
-      prospect.qualified_status_id == 0) {
-    std::cerr << "lead_qualification: --email, --lead_name, --responsible_user_id and "
-                 "--qualified_status_id are required\n";
-    return 2;
+  for (const char* required :
+       {"email", "lead_name", "responsible_user_id", "qualified_status_id"}) {
+    const auto it = flags.find(required);
+    if (it == flags.end()) {
+      std::cerr << "lead_qualification: --" << required << " is required (see --help)\n";
+      return 2;
+    }
+    if (it->second.empty()) {
+      std::cerr << "lead_qualification: --" << required << " must not be empty\n";
+      return 2;
+    }
   }
 
   // One channel for the process: keepalive and the per-method retry policy.

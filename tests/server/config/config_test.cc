@@ -109,5 +109,58 @@ TEST_F(ConfigTest, RefusesBadNumbersAndUnknownFlags) {
   EXPECT_THAT(Usage(), HasSubstr("KOMMO_RATE_LIMIT_RPS"));
 }
 
+// Issue 11: every bad listen setting is refused before anything starts, naming the setting.
+TEST_F(ConfigTest, RefusesBadListenAddressesNamingTheSetting) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:8080"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  EXPECT_THAT(Error({"--listen=127.0.0.1:99999"}),
+              HasSubstr("GRPC_LISTEN_ADDRESS: port 99999 of \"127.0.0.1:99999\" is out of range"));
+  EXPECT_THAT(
+      Error({"--listen=127.0.0.1:http"}),
+      HasSubstr("GRPC_LISTEN_ADDRESS: port \"http\" of \"127.0.0.1:http\" is not a number"));
+  EXPECT_THAT(Error({"--listen=127.0.0.1:-1"}), HasSubstr("is not a number"));
+  EXPECT_THAT(Error({"--listen=127.0.0.1"}), HasSubstr("is not host:port"));
+  EXPECT_THAT(Error({"--listen=:50051"}), HasSubstr("has no host"));
+  EXPECT_THAT(Error({"--listen=no-such-host.invalid:50051"}),
+              HasSubstr("GRPC_LISTEN_ADDRESS: host \"no-such-host.invalid\" of "
+                        "\"no-such-host.invalid:50051\" does not resolve"));
+  EXPECT_THAT(Error({"--listen=::1:50051"}), HasSubstr("in brackets"));
+  EXPECT_TRUE(Load({"--listen=[::1]:0"}).ok());
+  EXPECT_TRUE(Load({"--listen=localhost:65535"}).ok());
+
+  EXPECT_THAT(Error({"--metrics_listen=127.0.0.1:70000"}),
+              HasSubstr("METRICS_LISTEN_ADDRESS: port 70000"));
+  env_["METRICS_LISTEN_ADDRESS"] = "nowhere.invalid:9090";
+  EXPECT_THAT(Error(), HasSubstr("METRICS_LISTEN_ADDRESS: host \"nowhere.invalid\""));
+}
+
+// Issue 11: any number of servers start on one host with the required settings only.
+TEST_F(ConfigTest, MetricsAreOffUnlessAskedFor) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:8080"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen, "off");
+  env_["METRICS_LISTEN_ADDRESS"] = "0.0.0.0:9090";
+  config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen, "0.0.0.0:9090");
+}
+
+// Issue 11: a KOMMO_API_URL copied with Kommo's path is not doubled into /api/v4/api/v4.
+TEST_F(ConfigTest, ApiUrlEndingInApiV4IsNormalised) {
+  env_ = {{"KOMMO_ACCESS_TOKEN", "tok"}};
+  for (const char* url : {"http://127.0.0.1:8080/api/v4", "http://127.0.0.1:8080/api/v4/",
+                          "http://127.0.0.1:8080/", "http://127.0.0.1:8080"}) {
+    env_["KOMMO_API_URL"] = url;
+    absl::StatusOr<Config> config = Load();
+    ASSERT_TRUE(config.ok()) << url << ": " << config.status();
+    EXPECT_EQ(config->api_base_url, "http://127.0.0.1:8080/api/v4") << url;
+  }
+  env_["KOMMO_API_URL"] = "https://proxy.example.com/kommo/api/v4";
+  ASSERT_TRUE(Load().ok());
+  EXPECT_EQ(Load()->api_base_url, "https://proxy.example.com/kommo/api/v4");
+  env_["KOMMO_API_URL"] = "http:///api/v4";
+  EXPECT_THAT(Error(), HasSubstr("has no host"));
+}
+
 }  // namespace
 }  // namespace kommo
