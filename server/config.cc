@@ -46,6 +46,9 @@ const Setting kSettings[] = {
     {"kommo_circuit_open_duration", "KOMMO_CIRCUIT_OPEN_DURATION",
      "after Kommo blocks the account (HTML 403), how long calls fail fast before one probe "
      "(default 60s)"},
+    {"kommo_max_429_pause", "KOMMO_MAX_429_PAUSE",
+     "longest pause one 429 from Kommo may impose on all calls; a longer Retry-After is cut to "
+     "it and the cut logged (default 60s)"},
     {"kommo_coalesce_window", "KOMMO_COALESCE_WINDOW",
      "how long a batch of writes waits for more calls to ride with it; 0 sends one request per "
      "call (default 2ms)"},
@@ -338,7 +341,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
        {DurationSetting{"KOMMO_REQUEST_TIMEOUT", &config.request_timeout},
         DurationSetting{"GRPC_DEFAULT_DEADLINE", &config.default_deadline},
         DurationSetting{"SHUTDOWN_GRACE_PERIOD", &config.shutdown_grace},
-        DurationSetting{"KOMMO_CIRCUIT_OPEN_DURATION", &config.circuit_open_duration}}) {
+        DurationSetting{"KOMMO_CIRCUIT_OPEN_DURATION", &config.circuit_open_duration},
+        DurationSetting{"KOMMO_MAX_429_PAUSE", &config.max_rate_limit_pause}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       absl::StatusOr<absl::Duration> duration = ParsePositiveDuration(setting.env, text);
       if (!duration.ok()) return duration.status();

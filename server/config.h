@@ -35,6 +35,8 @@ struct Config {
   size_t rate_limit_queue = 10000;
   int max_attempts = 4;
   absl::Duration circuit_open_duration = absl::Seconds(60);
+  // Longest pause a 429's Retry-After may impose on the whole account.
+  absl::Duration max_rate_limit_pause = absl::Seconds(60);
   absl::Duration coalesce_window = absl::Milliseconds(2);
   std::string log_level = "info";
 };

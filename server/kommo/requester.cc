@@ -33,6 +33,7 @@ struct Requester::Exchange {
   absl::Time sent_at;         // when the current attempt was handed to the transport
   absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
   bool priority = false;
+  bool finish_in_flight = false;
 };
 
 Requester::Requester(const KommoClientOptions& options, http::HttpTransport* transport,
@@ -73,6 +74,7 @@ Requester::Handle Requester::Send(RequestSpec spec, CallOptions options, Respons
   exchange->request.body = std::move(spec.body);
   exchange->prepare = std::move(spec.prepare);
   exchange->priority = spec.priority;
+  exchange->finish_in_flight = spec.finish_in_flight;
   exchange->context = std::move(spec.context);
   exchange->options = std::move(options);
   exchange->done = std::move(done);
@@ -175,7 +177,7 @@ void Requester::SendAttempt(const ExchangePtr& exchange) {
     left = exchange->options.deadline - loop_->Now();
     if (left <= absl::ZeroDuration()) return Finish(exchange, DeadlineBeforeSending(*exchange));
   }
-  const bool capped_by_deadline = left < options_.request_timeout;
+  const bool capped_by_deadline = !exchange->finish_in_flight && left < options_.request_timeout;
   http::HttpRequest request = exchange->request;
   request.timeout = capped_by_deadline ? left : options_.request_timeout;
   if (exchange->options.trace != nullptr) {

@@ -40,6 +40,10 @@ struct RequestSpec {
   absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
   // Reading back what was just written: goes before new calls waiting for the rate limit.
   bool priority = false;
+  // A write: an attempt in flight runs to the full request timeout even when the deadline passes
+  // (its callers have been told its outcome is unknown; its answer is still learned and logged),
+  // but no attempt starts after the deadline.
+  bool finish_in_flight = false;
 };
 
 class Requester {

@@ -177,13 +177,13 @@ class WriteBatcher {
       return refused;
     }
     // The batch this item would ride: the forming one, or one per `max_items` pending before it,
-    // each a rate-limit slot after the previous.
+    // each two rate-limit slots after the previous (a batch and its read-back, which goes first).
     const absl::Time now = loop_->Now();
     const absl::Time first =
         forming_ ? forming_slot_ : std::max(requester_->NextSlot(), now + options_.window);
     const int64_t batches_ahead = static_cast<int64_t>(pending_.size()) / options_.max_items;
     const absl::Time slot =
-        std::max(first, requester_->NextSlot()) + requester_->SlotInterval() * batches_ahead;
+        std::max(first, requester_->NextSlot()) + requester_->SlotInterval() * (2 * batches_ahead);
     if (slot <= item.waiter->deadline) return absl::OkStatus();
     absl::Status refused = MakeError(
         absl::StatusCode::kResourceExhausted,
@@ -237,6 +237,7 @@ class WriteBatcher {
     spec.method = write_.method;
     spec.path = absl::StrCat("/", entity_.plural);
     spec.context = Context();
+    spec.finish_in_flight = true;
     spec.prepare = [this, batch](std::string& body) { return Take(*batch, body); };
     auto trace = GroupTrace<Entity>(first->waiter);
     requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},

@@ -419,6 +419,33 @@ TEST_F(FaultSuiteTest, DeadlinesEndCallsLongBeforeKommoAnswers) {
   ExpectHealthy(id);
 }
 
+// Issue 10, rule 3: creates whose deadline passes after they were sent are told so, with the
+// reason, every time: the server answers a little before the caller's deadline, so its answer is
+// not lost to gRPC's own deadline timer (which says only "Deadline Exceeded").
+TEST_F(FaultSuiteTest, CreatesWhoseDeadlinePassesAfterSendingAreToldTheOutcomeIsUnknown) {
+  Start(Options());
+  SeedLead();
+  const size_t before = emulator_->lead_count();
+  AddFault("POST", "/api/v4/leads", emu::FaultAction::kLatency,
+           [](emu::FaultRule& r) { r.delay = std::chrono::milliseconds(2000); });
+  constexpr int kCalls = 5;
+  std::vector<CallError> errors(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([this, i, &errors] {
+      errors[i] = Inspect(CreateLead(absl::StrCat("late ", i), absl::Milliseconds(600)));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const CallError& error : errors) {
+    EXPECT_EQ(error.code, grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_EQ(error.reason, "WRITE_OUTCOME_UNKNOWN") << error.message;
+  }
+  // Kommo finishes the creates after their callers left: each exactly once, never resent.
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_EQ(emulator_->lead_count(), before + kCalls);
+}
+
 TEST_F(FaultSuiteTest, ACancelledCallThatWasStillQueuedNeverReachesKommo) {
   rest::KommoClientOptions options = Options();
   options.rate_limit_rps = 0.5;  // the second call waits 2 s for its slot
