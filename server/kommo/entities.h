@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,19 @@ struct WriteDescription {
   // request's item (then it is not sent again: the outcome is unknown).
   std::function<bool(const Entity&, const Request&)> could_be;
 };
+
+// What a list request about `entity` answered (through the error table): the page, an empty page
+// for "nothing matches", or the error.
+template <typename Entity>
+absl::StatusOr<EntityPage<Entity>> PageOf(const EntityDescription<Entity>& entity,
+                                          const absl::StatusOr<http::HttpResponse>& response,
+                                          const ErrorContext& context) {
+  if (!response.ok()) return response.status();
+  absl::StatusOr<std::optional<absl::string_view>> body = AnswerBody(*response, context);
+  if (!body.ok()) return body.status();
+  if (!body->has_value()) return EntityPage<Entity>{};
+  return entity.parse_page(**body);
+}
 
 const EntityDescription<kommo::v1::Lead>& LeadEntity();
 const EntityDescription<kommo::v1::Contact>& ContactEntity();

@@ -169,14 +169,8 @@ class KommoClientImpl final : public KommoClient {
     spec.context.entity = entity.singular;
     std::string key = absl::StrCat(spec.path, "?", spec.params);
     lists.Read(std::move(key), std::move(spec), std::move(options), std::move(done),
-               [&entity](absl::StatusOr<http::HttpResponse> response,
-                         const ErrorContext& context) -> absl::StatusOr<EntityPage<Entity>> {
-                 if (!response.ok()) return response.status();
-                 absl::StatusOr<std::optional<absl::string_view>> body =
-                     AnswerBody(*response, context);
-                 if (!body.ok()) return body.status();
-                 if (!body->has_value()) return EntityPage<Entity>{};
-                 return entity.parse_page(**body);
+               [&entity](absl::StatusOr<http::HttpResponse> response, const ErrorContext& context) {
+                 return PageOf(entity, response, context);
                });
   }
 
@@ -202,16 +196,7 @@ class KommoClientImpl final : public KommoClient {
                       [&entity, written = std::move(written), context,
                        trace](absl::StatusOr<http::HttpResponse> response) mutable {
                         for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
-                        absl::StatusOr<EntityPage<Entity>> page = EntityPage<Entity>{};
-                        if (!response.ok()) {
-                          page = response.status();
-                        } else if (absl::StatusOr<std::optional<absl::string_view>> body =
-                                       AnswerBody(*response, context);
-                                   !body.ok()) {
-                          page = body.status();
-                        } else if (body->has_value()) {
-                          page = entity.parse_page(**body);
-                        }
+                        absl::StatusOr<EntityPage<Entity>> page = PageOf(entity, response, context);
                         std::map<int64_t, Entity> found;
                         if (page.ok()) {
                           for (Entity& each : page->items) found[each.id()] = std::move(each);

@@ -508,16 +508,7 @@ class WriteBatcher {
     requester_->Send(
         std::move(spec), CallOptions{deadline, nullptr, nullptr},
         [this, items = std::move(items), context](absl::StatusOr<http::HttpResponse> response) {
-          absl::StatusOr<EntityPage<Entity>> created = EntityPage<Entity>{};
-          if (!response.ok()) {
-            created = response.status();
-          } else if (absl::StatusOr<std::optional<absl::string_view>> body =
-                         AnswerBody(*response, context);
-                     !body.ok()) {
-            created = body.status();
-          } else if (body->has_value()) {
-            created = entity_.parse_page(**body);
-          }
+          const absl::StatusOr<EntityPage<Entity>> created = PageOf(entity_, response, context);
           std::vector<ItemPtr> again;
           for (const ItemPtr& item : items) {
             std::string why;
@@ -570,16 +561,8 @@ class WriteBatcher {
     requester_->Send(std::move(spec), CallOptions{deadline, nullptr, nullptr},
                      [this, items = std::move(items), error,
                       context](absl::StatusOr<http::HttpResponse> response) {
-                       absl::StatusOr<EntityPage<Entity>> found = EntityPage<Entity>{};
-                       if (!response.ok()) {
-                         found = response.status();
-                       } else if (absl::StatusOr<std::optional<absl::string_view>> body =
-                                      AnswerBody(*response, context);
-                                  !body.ok()) {
-                         found = body.status();
-                       } else if (body->has_value()) {
-                         found = entity_.parse_page(**body);
-                       }
+                       const absl::StatusOr<EntityPage<Entity>> found =
+                           PageOf(entity_, response, context);
                        if (!found.ok()) {
                          for (const ItemPtr& item : items) Settle(item, error);
                          return MaybeForm();

@@ -17,6 +17,7 @@
 #include "server/kommo/kommo_client.h"
 #include "tests/support/fake_event_loop.h"
 #include "tests/support/fake_transport.h"
+#include "tests/support/matches.h"
 
 namespace kommo::rest {
 namespace {
@@ -28,13 +29,7 @@ using ::testing::HasSubstr;
 constexpr int64_t kIdBase = 31000000000;
 
 std::vector<std::string> All(const std::string& text, const std::string& pattern) {
-  std::vector<std::string> found;
-  const std::regex re(pattern);
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    found.push_back((*it)[1]);
-  }
-  return found;
+  return ::kommo::testing::AllMatches(text, pattern);
 }
 
 std::string LeadJson(int64_t id, const std::string& name) {

@@ -17,6 +17,7 @@
 #include "server/common/log.h"
 #include "server/kommo/kommo_client.h"
 #include "tests/support/fake_event_loop.h"
+#include "tests/support/matches.h"
 
 namespace kommo::rest {
 namespace {
@@ -25,13 +26,7 @@ using ::kommo::testing::FakeEventLoop;
 using ::testing::HasSubstr;
 
 std::vector<std::string> All(const std::string& text, const std::string& pattern) {
-  std::vector<std::string> found;
-  const std::regex re(pattern);
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    found.push_back((*it)[1]);
-  }
-  return found;
+  return ::kommo::testing::AllMatches(text, pattern);
 }
 
 // Kommo's leads, as far as these rules need them. Writes are applied when the request arrives;
