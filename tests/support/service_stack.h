@@ -83,7 +83,7 @@ class ServiceStack {
   }
 
   static rest::KommoClientOptions FastOptions(const std::string& api_base_url,
-                                                   const std::string& token) {
+                                              const std::string& token) {
     rest::KommoClientOptions options;
     options.api_base_url = api_base_url;
     options.access_token = token;
