@@ -102,7 +102,7 @@ absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message
     return MakeError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("the request is not a valid ", request.GetTypeName(),
                                   ": malformed protobuf, or a string field that is not UTF-8"),
-                     "MALFORMED_REQUEST");
+                     reason::kMalformedRequest);
   }
   return absl::OkStatus();
 }
@@ -133,7 +133,7 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
         if (key == "kommo_request_id") kommo_request_id = value;
       }
     } else {
-      reason = std::string(DefaultReason(status.code()));
+      reason = std::string(DefaultReason(status.code()).name());
     }
   } else if (kind == Kind::kWrite) {
     outcome = "written";
@@ -259,8 +259,7 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
         client_->SearchLeads(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchLeadsResponse out;
               for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
@@ -321,8 +320,7 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
         client_->SearchContacts(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchContactsResponse out;
               for (v1::Contact& contact : result->contacts) {
