@@ -87,8 +87,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<kommo::metrics::MetricsServer> metrics_server;
   if (config->metrics_listen != "off") {
     absl::StatusOr<std::unique_ptr<kommo::metrics::MetricsServer>> started =
-        kommo::metrics::MetricsServer::Start(config->metrics_listen,
-                                             [&registry] { return registry.Render(); });
+        kommo::metrics::MetricsServer::Start(config->metrics_listen, registry);
     if (!started.ok()) {
       kommo::log::Error("cannot start the metrics server", {{"error", started.status().message()}});
       return 1;

@@ -166,7 +166,7 @@ grpc::ServerUnaryReactor* Serve(
   auto* reactor = new CallReactor();
   const absl::Time started = absl::Now();
   metrics::ServiceMetrics* metrics = options.metrics;
-  if (metrics != nullptr) metrics->rpcs_in_flight.fetch_add(1);
+  if (metrics != nullptr) metrics->rpcs_in_flight.Increment();
   auto trace = std::make_shared<CallTrace>();
   trace->request_id = RequestIdFor(context);
   auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
@@ -180,7 +180,7 @@ grpc::ServerUnaryReactor* Serve(
                                 {"code", absl::StatusCodeToString(response.status().code())}});
       metrics->rpc_duration->Observe({{"method", std::string(method)}},
                                      absl::ToDoubleSeconds(latency));
-      metrics->rpcs_in_flight.fetch_sub(1);
+      metrics->rpcs_in_flight.Decrement();
     }
     FinishRpc(context, reactor, response.status());
   };
