@@ -12,7 +12,7 @@ BUF := tools/node_modules/@bufbuild/buf-linux-x64/bin/buf
 APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
   libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev \
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf prometheus-cpp-dev
 
 .PHONY: all deps build test run asan fuzz lint format clean help bench
 

@@ -86,18 +86,16 @@ int Run(int argc, char** argv) {
       kommo::rest::NewKommoClient(client_options, transport->get(), transport->get());
 
   // 1 once Kommo answered the start-up check (startup_check.h), else 0.
-  std::atomic<int> startup_kommo_ok{0};
-  registry.AddGauge("kommo_grpc_startup_kommo_ok",
-                    "1 when Kommo answered GET /account at start-up with the server's token, "
-                    "else 0 (unreachable, token refused, or no answer yet).",
-                    [&startup_kommo_ok] { return static_cast<double>(startup_kommo_ok.load()); });
+  kommo::metrics::Gauge startup_kommo_ok = registry.AddGauge(
+      "kommo_grpc_startup_kommo_ok",
+      "1 when Kommo answered GET /account at start-up with the server's token, else 0 "
+      "(unreachable, token refused, or no answer yet).");
 
   // Metrics first: a requested address that is taken stops the start before gRPC listens.
   std::unique_ptr<kommo::metrics::MetricsServer> metrics_server;
   if (config->metrics_listen != "off") {
     absl::StatusOr<std::unique_ptr<kommo::metrics::MetricsServer>> started =
-        kommo::metrics::MetricsServer::Start(config->metrics_listen,
-                                             [&registry] { return registry.Render(); });
+        kommo::metrics::MetricsServer::Start(config->metrics_listen, registry);
     if (!started.ok()) return StartupError("METRICS_LISTEN_ADDRESS", started.status());
     metrics_server = std::move(*started);
     kommo::log::Info("metrics", {{"port", metrics_server->port()}, {"path", "/metrics"}});
@@ -114,8 +112,9 @@ int Run(int argc, char** argv) {
   // Serving does not wait for the answer, and readiness stays SERVING whatever it is.
   kommo::StartStartupCheck(
       transport->get(), config->api_base_url, config->access_token, config->request_timeout,
-      [&startup_kommo_ok, url = config->api_base_url](const kommo::StartupCheckResult& result) {
-        if (result.ok) startup_kommo_ok = 1;
+      [startup_kommo_ok,
+       url = config->api_base_url](const kommo::StartupCheckResult& result) mutable {
+        if (result.ok) startup_kommo_ok.store(1);
         kommo::LogStartupCheck(result, url);
       });
   std::printf("kommo-grpc-server listening on port %d (Kommo API %s, %.3g requests/s)\n",

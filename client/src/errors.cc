@@ -8,6 +8,9 @@
 namespace kommo::client {
 namespace {
 
+constexpr char kReasonPrefix[] = "ERROR_REASON_";
+constexpr size_t kReasonPrefixLength = sizeof(kReasonPrefix) - 1;
+
 template <typename Detail>
 std::optional<Detail> FindDetail(const grpc::Status& status) {
   std::optional<google::rpc::Status> rpc_status = GetRpcStatus(status);
@@ -67,6 +70,31 @@ std::optional<google::rpc::RetryInfo> GetRetryInfo(const grpc::Status& status) {
 std::string ErrorReason(const grpc::Status& status) {
   std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
   return info ? info->reason() : std::string();
+}
+
+kommo::v1::ErrorReason ReasonOf(const grpc::Status& status) {
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
+  if (!info || info->domain() != kErrorDomain) return kommo::v1::ERROR_REASON_UNSPECIFIED;
+  return ParseReasonName(info->reason());
+}
+
+std::string ReasonName(kommo::v1::ErrorReason reason) {
+  if (reason == kommo::v1::ERROR_REASON_UNSPECIFIED || !kommo::v1::ErrorReason_IsValid(reason)) {
+    return "";
+  }
+  const std::string& name = kommo::v1::ErrorReason_Name(reason);
+  return name.compare(0, kReasonPrefixLength, kReasonPrefix) == 0 ? name.substr(kReasonPrefixLength)
+                                                                  : name;
+}
+
+kommo::v1::ErrorReason ParseReasonName(const std::string& name) {
+  kommo::v1::ErrorReason reason = kommo::v1::ERROR_REASON_UNSPECIFIED;
+  // A prefixed name is the enum's spelling, never a reason string.
+  if (name.empty() || name.compare(0, kReasonPrefixLength, kReasonPrefix) == 0 ||
+      !kommo::v1::ErrorReason_Parse(kReasonPrefix + name, &reason)) {
+    return kommo::v1::ERROR_REASON_UNSPECIFIED;
+  }
+  return reason;
 }
 
 std::optional<std::chrono::milliseconds> GetRetryDelay(const grpc::Status& status) {

@@ -21,7 +21,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   google::rpc::ErrorInfo info = GetErrorInfo(status).value_or(google::rpc::ErrorInfo());
   if (info.reason().empty()) {
     info.set_domain(kErrorDomain);
-    info.set_reason(std::string(DefaultReason(status.code())));
+    info.set_reason(std::string(DefaultReason(status.code()).name()));
   }
   details.add_details()->PackFrom(info);
   if (std::optional<google::rpc::BadRequest> bad_request = GetBadRequest(status)) {

@@ -112,7 +112,7 @@ absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message
     return MakeError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("the request is not a valid ", request.GetTypeName(),
                                   ": malformed protobuf, or a string field that is not UTF-8"),
-                     "MALFORMED_REQUEST");
+                     reason::kMalformedRequest);
   }
   return absl::OkStatus();
 }
@@ -143,7 +143,7 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
         if (key == "kommo_request_id") kommo_request_id = value;
       }
     } else {
-      reason = std::string(DefaultReason(status.code()));
+      reason = std::string(DefaultReason(status.code()).name());
     }
   } else if (kind == Kind::kWrite) {
     outcome = "written";
@@ -176,7 +176,7 @@ grpc::ServerUnaryReactor* Serve(
   auto* reactor = new CallReactor();
   const absl::Time started = absl::Now();
   metrics::ServiceMetrics* metrics = options.metrics;
-  if (metrics != nullptr) metrics->rpcs_in_flight.fetch_add(1);
+  if (metrics != nullptr) metrics->rpcs_in_flight.Increment();
   auto trace = std::make_shared<CallTrace>();
   trace->request_id = RequestIdFor(context);
   auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
@@ -190,7 +190,7 @@ grpc::ServerUnaryReactor* Serve(
                                 {"code", absl::StatusCodeToString(response.status().code())}});
       metrics->rpc_duration->Observe({{"method", std::string(method)}},
                                      absl::ToDoubleSeconds(latency));
-      metrics->rpcs_in_flight.fetch_sub(1);
+      metrics->rpcs_in_flight.Decrement();
     }
     FinishRpc(context, reactor, response.status());
   };

@@ -19,8 +19,13 @@ struct CurlTransportOptions {
   std::string ca_file;
   // Upper bound of the connect phase of each attempt (further capped by the attempt's timeout).
   absl::Duration connect_timeout = absl::Seconds(5);
-  // Responses larger than this fail with RESOURCE_EXHAUSTED instead of exhausting memory.
-  size_t max_response_bytes = 16 << 20;
+  // Responses larger than this fail with RESOURCE_EXHAUSTED (the Kommo client answers
+  // INTERNAL, KOMMO_BAD_RESPONSE) instead of exhausting memory. Kommo's largest body, a page of
+  // 250 leads with their contacts and custom fields, is a few hundred KiB; 2 MiB leaves room for
+  // unusually rich accounts while bounding what one hostile body costs: the body, plus about 16
+  // times its size while it is parsed (33 MB measured for 2 MiB of "[0,0,...]", the costliest
+  // shape; the mapping layer also refuses nesting past 64 levels).
+  size_t max_response_bytes = 2 << 20;
   // Idle connections kept open for reuse (only connections that were needed at once are ever
   // opened, so this bounds nothing in normal use). Against Kommo's 7 requests/s a handful is used;
   // with the rate limit raised (a proxy, the emulator) many requests are in flight at once, and a

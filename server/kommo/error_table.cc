@@ -94,7 +94,7 @@ absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorCo
         answered);
   } else if (http_status == 404) {
     code = absl::StatusCode::kNotFound;
-    reason_text = context.not_found_reason.empty() ? absl::string_view("NOT_FOUND")
+    reason_text = context.not_found_reason.empty() ? absl::string_view(reason::kNotFound)
                                                    : context.not_found_reason;
     message = absl::StrCat("not found: ", answered);
   } else if (http_status == 429) {
@@ -135,12 +135,13 @@ absl::Status EntityNotFound(const ErrorContext& context) {
   if (context.entity_id != 0) {
     metadata[absl::StrCat(entity, "_id")] = absl::StrCat(context.entity_id);
   }
-  return MakeError(
-      absl::StatusCode::kNotFound,
-      context.entity_id != 0 ? absl::StrCat(entity, " ", context.entity_id, " does not exist")
-                             : absl::StrCat(context.what, ": not found"),
-      context.not_found_reason.empty() ? absl::string_view("NOT_FOUND") : context.not_found_reason,
-      metadata);
+  return MakeError(absl::StatusCode::kNotFound,
+                   context.entity_id != 0
+                       ? absl::StrCat(entity, " ", context.entity_id, " does not exist")
+                       : absl::StrCat(context.what, ": not found"),
+                   context.not_found_reason.empty() ? absl::string_view(reason::kNotFound)
+                                                    : context.not_found_reason,
+                   metadata);
 }
 
 absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResponse& response,
@@ -203,6 +204,13 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
     return MakeError(absl::StatusCode::kCancelled,
                      absl::StrCat("call cancelled (", context.what, ")"),
                      unknown_write ? reason::kWriteOutcomeUnknown : reason::kCancelled, metadata);
+  }
+  if (transport_error.code() == absl::StatusCode::kResourceExhausted) {
+    // Larger than the transport reads (max_response_bytes): not a Kommo answer we can use.
+    return MakeError(absl::StatusCode::kInternal,
+                     absl::StrCat("Kommo's answer to ", context.what,
+                                  " is too large to read: ", transport_error.message()),
+                     reason::kKommoBadResponse, metadata);
   }
   if (transport_error.code() == absl::StatusCode::kFailedPrecondition) {
     // Nothing was sent: the TLS handshake failed.

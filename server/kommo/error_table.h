@@ -67,8 +67,9 @@ absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResp
 absl::Status EntityNotFound(const ErrorContext& context);
 
 // The error for a failed transport attempt: `call_deadline_passed` turns a timeout into
-// DEADLINE_EXCEEDED; other failures are UNAVAILABLE (KOMMO_CONNECTION_FAILED), or
-// WRITE_OUTCOME_UNKNOWN for a create whose request may have been sent.
+// DEADLINE_EXCEEDED; a response too large to read is INTERNAL KOMMO_BAD_RESPONSE; other failures
+// are UNAVAILABLE (KOMMO_CONNECTION_FAILED), or WRITE_OUTCOME_UNKNOWN for a create whose request
+// may have been sent (metadata outcome=unknown on every error about such a create).
 absl::Status ErrorFromTransport(const absl::Status& transport_error, bool request_sent,
                                 bool call_deadline_passed, const ErrorContext& context);
 

@@ -58,7 +58,7 @@ inline absl::Status ReadBackFailed(absl::Status error, absl::string_view entity,
   return MakeError(absl::StatusCode::kUnavailable,
                    absl::StrCat("the ", entity, " was written (id ", id,
                                 ") but reading it back from Kommo failed: ", error.message()),
-                   "READ_BACK_FAILED",
+                   reason::kReadBackFailed,
                    {{absl::StrCat(entity, "_id"), absl::StrCat(id)}, {"written", "true"}});
 }
 
@@ -485,7 +485,7 @@ class WriteBatcher {
                              absl::StrCat("Kommo rejected ", options_.max_resends + 1,
                                           " batches this call rode in for other calls' invalid "
                                           "items; Kommo did not act on it, retry it"),
-                             "BATCH_REJECTED"));
+                             reason::kBatchRejected));
     }
     Resend(again);
   }

@@ -48,6 +48,58 @@ size_t SequenceLength(absl::string_view text, size_t i) {
   return length;
 }
 
+// Passes every event on to `document` and refuses (returns false for) an array or object that
+// would be nested deeper than `max_depth`, which makes the reader stop at once.
+class DepthLimitedHandler {
+ public:
+  DepthLimitedHandler(rapidjson::Document& document, int max_depth)
+      : document_(document), max_depth_(max_depth) {}
+
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return document_.Null(); }
+  bool Bool(bool value) { return document_.Bool(value); }
+  bool Int(int value) { return document_.Int(value); }
+  bool Uint(unsigned value) { return document_.Uint(value); }
+  bool Int64(int64_t value) { return document_.Int64(value); }
+  bool Uint64(uint64_t value) { return document_.Uint64(value); }
+  bool Double(double value) { return document_.Double(value); }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool copy) {
+    return document_.RawNumber(text, length, copy);
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool copy) {
+    return document_.String(text, length, copy);
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool copy) {
+    return document_.Key(text, length, copy);
+  }
+  bool StartObject() { return Enter() && document_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return document_.EndObject(members);
+  }
+  bool StartArray() { return Enter() && document_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return document_.EndArray(elements);
+  }
+
+ private:
+  bool Enter() {
+    if (depth_ >= max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    ++depth_;
+    return true;
+  }
+
+  rapidjson::Document& document_;
+  const int max_depth_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
 }  // namespace
 
 absl::Status BadResponse(absl::string_view path, absl::string_view problem) {
@@ -69,11 +121,30 @@ std::string ElementPath(absl::string_view parent, size_t index) {
 }
 
 absl::Status ParseBody(absl::string_view body, rapidjson::Document& document) {
-  document.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (document.HasParseError()) {
-    return BadResponse("", absl::StrCat("is not valid JSON (",
-                                        rapidjson::GetParseError_En(document.GetParseError()),
-                                        " at offset ", document.GetErrorOffset(), ")"));
+  rapidjson::MemoryStream memory(body.data(), body.size());
+  // As Document::Parse reads a string: a UTF-8 byte-order mark at the start is skipped.
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> bytes(memory);
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  // The document is filled through a handler that refuses a container past kMaxJsonDepth, which
+  // makes the reader stop there (kParseErrorTermination).
+  auto parse = [&](rapidjson::Document& handler) {
+    DepthLimitedHandler limited(handler, kMaxJsonDepth);
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseIterativeFlag>(bytes, limited);
+    too_deep = limited.too_deep();
+    return !result.IsError();
+  };
+  document.SetNull();
+  document.Populate(parse);
+  if (too_deep) {
+    return BadResponse("", absl::StrCat("is nested more than ", kMaxJsonDepth,
+                                        " levels deep (at offset ", result.Offset(), ")"));
+  }
+  if (result.IsError()) {
+    return BadResponse(
+        "", absl::StrCat("is not valid JSON (", rapidjson::GetParseError_En(result.Code()),
+                         " at offset ", result.Offset(), ")"));
   }
   return absl::OkStatus();
 }

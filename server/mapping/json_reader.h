@@ -28,8 +28,15 @@ std::string MemberPath(absl::string_view parent, absl::string_view key);
 // "parent[index]".
 std::string ElementPath(absl::string_view parent, size_t index);
 
-// Parses `body` as exactly one JSON value (trailing bytes are an error). Iterative, so deeply
-// nested input cannot exhaust the stack.
+// Deepest nesting of arrays and objects accepted in a Kommo body (the body itself is level 1).
+// Kommo's real bodies nest fewer than 10 levels; the limit is what makes a hostile body's cost
+// bounded by its size (which the HTTP transport caps).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses `body` as exactly one JSON value (trailing bytes are an error). Iterative, so nesting
+// cannot exhaust the stack, and stops at the first array or object nested deeper than
+// kMaxJsonDepth: such a body fails with KOMMO_BAD_RESPONSE having cost only the levels read.
+// On any error `document` is left null.
 absl::Status ParseBody(absl::string_view body, rapidjson::Document& document);
 
 // True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates).

@@ -27,7 +27,10 @@ class JsonAssertionError : public std::logic_error {
 
 // IWYU pragma: begin_exports
 #include "rapidjson/document.h"
+#include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 // IWYU pragma: end_exports

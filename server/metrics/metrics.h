@@ -1,93 +1,125 @@
 #ifndef KOMMO_SERVER_METRICS_METRICS_H_
 #define KOMMO_SERVER_METRICS_METRICS_H_
 
-// A small Prometheus registry: counters and histograms with labels, gauges read at scrape time,
-// rendered in the text exposition format (version 0.0.4). Debian 12 packages no Prometheus client
-// library for C++; this is the part of one the service needs. Thread-safe.
+// The service's metrics on prometheus-cpp (Debian 12's prometheus-cpp-dev, core library): a
+// registry of counters, histograms and gauges, and thin handles over prometheus-cpp's families
+// that take label sets as the service builds them ({{"method", m}, {"code", c}}). Everything here
+// is thread-safe; handles stay valid as long as their Registry.
 
-#include <atomic>
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/string_view.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 
 namespace kommo::metrics {
 
+// Label names and values of one time series, in the order the caller gives them (the exposition
+// orders them by name).
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-class Registry;
+namespace internal {
 
-// A monotonically increasing count per label set.
+// The series of a prometheus-cpp family by label set, remembered so that recording into an
+// existing series costs one hash lookup (prometheus::Family::Add builds a metric on every call).
+template <typename Metric>
+class SeriesCache {
+ public:
+  explicit SeriesCache(prometheus::Family<Metric>& family) : family_(family) {}
+
+  // The series for `labels`, created on first use with `args` (histogram buckets).
+  template <typename... Args>
+  Metric& Get(const Labels& labels, const Args&... args) {
+    absl::MutexLock lock(&mu_);
+    auto it = series_.find(labels);
+    if (it != series_.end()) return *it->second;
+    Metric& metric = family_.Add(prometheus::Labels(labels.begin(), labels.end()), args...);
+    series_.emplace(labels, &metric);
+    return metric;
+  }
+
+ private:
+  prometheus::Family<Metric>& family_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<Labels, Metric*> series_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+
+// A monotonically increasing count per label set (a prometheus counter family).
 class Counter {
  public:
-  void Increment(const Labels& labels, double by = 1);
+  explicit Counter(prometheus::Family<prometheus::Counter>& family) : series_(family) {}
+
+  // Adds `by` (>= 0) to the series of `labels`.
+  void Increment(const Labels& labels, double by = 1) { series_.Get(labels).Increment(by); }
 
  private:
-  friend class Registry;
-  Counter(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
-  void Render(std::string& out) const;
-
-  std::string name_;
-  std::string help_;
-  mutable absl::Mutex mu_;
-  std::map<Labels, double> values_ ABSL_GUARDED_BY(mu_);
+  internal::SeriesCache<prometheus::Counter> series_;
 };
 
-// Observations in cumulative buckets (upper bounds in seconds or units), per label set.
+// Observations in cumulative buckets per label set (a prometheus histogram family).
 class Histogram {
  public:
-  void Observe(const Labels& labels, double value);
+  Histogram(prometheus::Family<prometheus::Histogram>& family, std::vector<double> bounds)
+      : series_(family), bounds_(std::move(bounds)) {}
+
+  void Observe(const Labels& labels, double value) { series_.Get(labels, bounds_).Observe(value); }
 
  private:
-  friend class Registry;
-  struct Series {
-    std::vector<uint64_t> buckets;
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  Histogram(std::string name, std::string help, std::vector<double> bounds)
-      : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)) {}
-  void Render(std::string& out) const;
-
-  std::string name_;
-  std::string help_;
-  std::vector<double> bounds_;
-  mutable absl::Mutex mu_;
-  std::map<Labels, Series> series_ ABSL_GUARDED_BY(mu_);
+  internal::SeriesCache<prometheus::Histogram> series_;
+  const prometheus::Histogram::BucketBoundaries bounds_;
 };
 
+// A value that goes up and down, without labels (one prometheus gauge). A copyable handle.
+// store()/load() keep the spelling of the std::atomic fields these gauges once were.
+class Gauge {
+ public:
+  explicit Gauge(prometheus::Gauge& gauge) : gauge_(&gauge) {}
+
+  void Set(double value) { gauge_->Set(value); }
+  void Increment(double by = 1) { gauge_->Increment(by); }
+  void Decrement(double by = 1) { gauge_->Decrement(by); }
+  double Value() const { return gauge_->Value(); }
+
+  void store(double value) { Set(value); }
+  double load() const { return Value(); }
+
+ private:
+  prometheus::Gauge* gauge_;
+};
+
+// Owns the metrics; what a MetricsServer exposes. Names must match [a-zA-Z_:][a-zA-Z0-9_:]*
+// (prometheus-cpp throws std::invalid_argument otherwise) and be unique; counters end in _total.
 class Registry {
  public:
-  // Names must match [a-zA-Z_:][a-zA-Z0-9_:]*; counters should end in _total.
-  Counter* AddCounter(std::string name, std::string help);
-  Histogram* AddHistogram(std::string name, std::string help, std::vector<double> bounds);
-  // A gauge whose value `read` returns at each scrape (called without registry locks held).
-  void AddGauge(std::string name, std::string help, std::function<double()> read);
+  Registry();
 
-  // The whole registry in the Prometheus text format.
+  Counter* AddCounter(const std::string& name, const std::string& help);
+  Histogram* AddHistogram(const std::string& name, const std::string& help,
+                          std::vector<double> bounds);
+  Gauge AddGauge(const std::string& name, const std::string& help);
+
+  // Every metric in the Prometheus text format, as a scrape returns it.
   std::string Render() const;
 
+  // The prometheus-cpp registry, for a prometheus::Exposer to serve.
+  std::shared_ptr<prometheus::Registry> collectable() const { return registry_; }
+
  private:
-  struct Gauge {
-    std::string name;
-    std::string help;
-    std::function<double()> read;
-  };
-  mutable absl::Mutex mu_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  absl::Mutex mu_;
   std::vector<std::unique_ptr<Counter>> counters_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Histogram>> histograms_ ABSL_GUARDED_BY(mu_);
-  std::vector<Gauge> gauges_ ABSL_GUARDED_BY(mu_);
 };
-
-// Label value escaping of the text format (backslash, double quote, newline).
-std::string EscapeLabelValue(absl::string_view value);
-// A sample value as the text format writes it (+Inf, -Inf, NaN, shortest round-trip decimal).
-std::string FormatValue(double value);
 
 // Buckets for latencies in seconds, 1 ms to 60 s.
 std::vector<double> LatencyBuckets();

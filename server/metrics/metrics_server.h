@@ -1,38 +1,43 @@
 #ifndef KOMMO_SERVER_METRICS_METRICS_SERVER_H_
 #define KOMMO_SERVER_METRICS_METRICS_SERVER_H_
 
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
+#include "server/metrics/metrics.h"
+
+namespace prometheus {
+class Exposer;
+}  // namespace prometheus
 
 namespace kommo::metrics {
 
-// A minimal HTTP/1.1 server for Prometheus scrapes: `GET /metrics` answers `render()` as
-// text/plain version 0.0.4; anything else is 404. One connection at a time on its own thread,
-// `Connection: close`, short socket timeouts so that a stuck scraper cannot hold it.
+// The Prometheus scrape endpoint: prometheus-cpp's Exposer (the pull library, an embedded
+// civetweb server) answering `GET /metrics` with the registry in the text format. Besides the
+// registry's metrics, the Exposer adds its own (exposer_scrapes_total and friends).
 class MetricsServer {
  public:
-  // Binds "host:port" (port 0 picks a free port) and starts serving.
+  // Binds `listen`, "host:port" ("127.0.0.1:9090", "[::1]:9090", "localhost:0"; an empty host is
+  // every IPv4 interface; port 0 picks a free port) and starts serving `registry`, which must
+  // outlive the server. INVALID_ARGUMENT when `listen` is not host:port or the host does not
+  // resolve; UNAVAILABLE, naming the address, when it cannot be bound (in use, not local).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen,
-                                                              std::function<std::string()> render);
+                                                              const Registry& registry);
+  // Stops serving; a scrape in progress is finished first.
   ~MetricsServer();
 
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  // The bound port (the one picked when `listen` said 0).
   int port() const { return port_; }
 
  private:
-  MetricsServer(int fd, int port, std::function<std::string()> render);
-  void Run();
-  void Serve(int client);
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port);
 
-  int fd_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
   int port_;
-  std::function<std::string()> render_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
 };
 
 }  // namespace kommo::metrics

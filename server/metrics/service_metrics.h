@@ -1,14 +1,12 @@
 #ifndef KOMMO_SERVER_METRICS_SERVICE_METRICS_H_
 #define KOMMO_SERVER_METRICS_SERVICE_METRICS_H_
 
-#include <atomic>
-#include <cstdint>
-
 #include "server/metrics/metrics.h"
 
 namespace kommo::metrics {
 
-// Every metric the service exports; the layers record into the fields they own.
+// Every metric the service exports (README "Metrics and logs"); the layers record into the fields
+// they own.
 struct ServiceMetrics {
   explicit ServiceMetrics(Registry* registry)
       : rpcs(registry->AddCounter("kommo_grpc_rpcs_total",
@@ -26,16 +24,14 @@ struct ServiceMetrics {
                                      "Requests to Kommo sent again after a failed attempt.")),
         rate_limit_wait(registry->AddHistogram(
             "kommo_grpc_rate_limit_wait_seconds",
-            "Time calls waited for their slot in the account's rate limit.", LatencyBuckets())) {
-    registry->AddGauge("kommo_grpc_rpcs_in_flight", "RPCs being served now.",
-                       [this] { return static_cast<double>(rpcs_in_flight.load()); });
-    registry->AddGauge("kommo_grpc_rate_limit_queue_depth",
-                       "Calls waiting for a slot in the account's rate limit now.",
-                       [this] { return static_cast<double>(rate_limit_queue_depth.load()); });
-    registry->AddGauge("kommo_grpc_circuit_open",
-                       "1 while Kommo blocks the account and calls fail fast, else 0.",
-                       [this] { return static_cast<double>(circuit_open.load()); });
-  }
+            "Time calls waited for their slot in the account's rate limit.", LatencyBuckets())),
+        rpcs_in_flight(registry->AddGauge("kommo_grpc_rpcs_in_flight", "RPCs being served now.")),
+        rate_limit_queue_depth(
+            registry->AddGauge("kommo_grpc_rate_limit_queue_depth",
+                               "Calls waiting for a slot in the account's rate limit now.")),
+        circuit_open(
+            registry->AddGauge("kommo_grpc_circuit_open",
+                               "1 while Kommo blocks the account and calls fail fast, else 0.")) {}
 
   Counter* rpcs;               // labels: method, code
   Histogram* rpc_duration;     // labels: method
@@ -43,9 +39,9 @@ struct ServiceMetrics {
   Histogram* kommo_duration;   // labels: endpoint
   Counter* retries;            // labels: endpoint
   Histogram* rate_limit_wait;  // no labels
-  std::atomic<int64_t> rpcs_in_flight{0};
-  std::atomic<int64_t> rate_limit_queue_depth{0};
-  std::atomic<int> circuit_open{0};
+  Gauge rpcs_in_flight;
+  Gauge rate_limit_queue_depth;
+  Gauge circuit_open;  // 0 or 1
 };
 
 }  // namespace kommo::metrics

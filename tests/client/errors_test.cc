@@ -30,7 +30,7 @@ google::rpc::ErrorInfo Info(const std::string& reason) {
 }
 
 TEST(ErrorsTest, ReadsEveryDetail) {
-  google::rpc::ErrorInfo info = Info(reason::kKommoValidationFailed);
+  google::rpc::ErrorInfo info = Info("KOMMO_VALIDATION_FAILED");
   (*info.mutable_metadata())["http_status"] = "400";
   google::rpc::BadRequest bad_request;
   auto* violation = bad_request.add_field_violations();
@@ -62,7 +62,7 @@ TEST(ErrorsTest, RetryDelayRoundsUpToWholeMilliseconds) {
 TEST(ErrorsTest, NothingToReadIsNullopt) {
   const grpc::Status plain(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded");
   const grpc::Status garbage(grpc::StatusCode::INTERNAL, "x", "\xff\xff not a proto");
-  google::rpc::ErrorInfo info = Info(reason::kLeadNotFound);
+  google::rpc::ErrorInfo info = Info("LEAD_NOT_FOUND");
   const grpc::Status info_only = WithDetails(grpc::StatusCode::NOT_FOUND, "gone", {&info});
 
   for (const grpc::Status& status : {grpc::Status::OK, plain, garbage}) {
@@ -76,7 +76,7 @@ TEST(ErrorsTest, NothingToReadIsNullopt) {
 }
 
 TEST(ErrorsTest, FormatErrorShowsWhatACallerCanActOn) {
-  google::rpc::ErrorInfo info = Info(reason::kInvalidField);
+  google::rpc::ErrorInfo info = Info("INVALID_FIELD");
   (*info.mutable_metadata())["b"] = "2";
   (*info.mutable_metadata())["a"] = "1";
   google::rpc::BadRequest bad_request;
@@ -106,28 +106,45 @@ TEST(ErrorsTest, StatusCodeNames) {
   EXPECT_EQ(StatusCodeName(static_cast<grpc::StatusCode>(42)), "CODE_42");
 }
 
-// The client's reason constants are the server's: a caller compares against what is sent.
-TEST(ErrorsTest, ReasonsMatchTheServers) {
+TEST(ErrorsTest, ReasonOfReadsTheEnum) {
+  google::rpc::ErrorInfo info = Info("WRITE_OUTCOME_UNKNOWN");
+  EXPECT_EQ(ReasonOf(WithDetails(grpc::StatusCode::UNAVAILABLE, "x", {&info})),
+            kommo::v1::ERROR_REASON_WRITE_OUTCOME_UNKNOWN);
+
+  // Nothing the enum names: act on the code alone.
+  google::rpc::ErrorInfo newer = Info("SOMETHING_A_NEWER_SERVER_SAYS");
+  google::rpc::ErrorInfo prefixed = Info("ERROR_REASON_LEAD_NOT_FOUND");
+  google::rpc::ErrorInfo foreign = Info("LEAD_NOT_FOUND");
+  foreign.set_domain("googleapis.com");
+  for (google::rpc::ErrorInfo* unknown : {&newer, &prefixed, &foreign}) {
+    EXPECT_EQ(ReasonOf(WithDetails(grpc::StatusCode::INTERNAL, "x", {unknown})),
+              kommo::v1::ERROR_REASON_UNSPECIFIED)
+        << unknown->reason();
+  }
+  EXPECT_EQ(ReasonOf(grpc::Status::OK), kommo::v1::ERROR_REASON_UNSPECIFIED);
+  EXPECT_EQ(ReasonOf(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "local")),
+            kommo::v1::ERROR_REASON_UNSPECIFIED);
+}
+
+// Every reason the enum has reads back as itself, and its string is the one the server sends.
+TEST(ErrorsTest, EveryReasonRoundTripsAndMatchesTheServer) {
   EXPECT_STREQ(kErrorDomain, kommo::kErrorDomain);
-  EXPECT_STREQ(reason::kInvalidField, kommo::reason::kInvalidField);
-  EXPECT_STREQ(reason::kInvalidPageToken, kommo::reason::kInvalidPageToken);
-  EXPECT_STREQ(reason::kKommoValidationFailed, kommo::reason::kKommoValidationFailed);
-  EXPECT_STREQ(reason::kKommoBadRequest, kommo::reason::kKommoBadRequest);
-  EXPECT_STREQ(reason::kLeadNotFound, kommo::reason::kLeadNotFound);
-  EXPECT_STREQ(reason::kContactNotFound, kommo::reason::kContactNotFound);
-  EXPECT_STREQ(reason::kKommoUnauthorized, kommo::reason::kKommoUnauthorized);
-  EXPECT_STREQ(reason::kKommoPaymentRequired, kommo::reason::kKommoPaymentRequired);
-  EXPECT_STREQ(reason::kKommoForbidden, kommo::reason::kKommoForbidden);
-  EXPECT_STREQ(reason::kKommoAccountBlocked, kommo::reason::kKommoAccountBlocked);
-  EXPECT_STREQ(reason::kKommoRateLimited, kommo::reason::kKommoRateLimited);
-  EXPECT_STREQ(reason::kRateLimitQueueTimeout, kommo::reason::kRateLimitQueueTimeout);
-  EXPECT_STREQ(reason::kKommoUnavailable, kommo::reason::kKommoUnavailable);
-  EXPECT_STREQ(reason::kKommoConnectionFailed, kommo::reason::kKommoConnectionFailed);
-  EXPECT_STREQ(reason::kWriteOutcomeUnknown, kommo::reason::kWriteOutcomeUnknown);
-  EXPECT_STREQ(reason::kKommoBadResponse, kommo::reason::kKommoBadResponse);
-  EXPECT_STREQ(reason::kKommoUnexpectedStatus, kommo::reason::kKommoUnexpectedStatus);
-  EXPECT_STREQ(reason::kDeadlineExceeded, kommo::reason::kDeadlineExceeded);
-  EXPECT_STREQ(reason::kCancelled, kommo::reason::kCancelled);
+  const google::protobuf::EnumDescriptor* reasons = kommo::v1::ErrorReason_descriptor();
+  ASSERT_GT(reasons->value_count(), 20);
+  for (int i = 0; i < reasons->value_count(); ++i) {
+    const auto value = static_cast<kommo::v1::ErrorReason>(reasons->value(i)->number());
+    if (value == kommo::v1::ERROR_REASON_UNSPECIFIED) continue;
+    const std::string name = ReasonName(value);
+    EXPECT_EQ("ERROR_REASON_" + name, reasons->value(i)->name());
+    EXPECT_EQ(name, kommo::Reason(value).name());
+    EXPECT_EQ(ParseReasonName(name), value) << name;
+    google::rpc::ErrorInfo info = Info(name);
+    EXPECT_EQ(ReasonOf(WithDetails(grpc::StatusCode::INTERNAL, "x", {&info})), value) << name;
+  }
+  EXPECT_EQ(ReasonName(kommo::v1::ERROR_REASON_UNSPECIFIED), "");
+  EXPECT_EQ(ReasonName(static_cast<kommo::v1::ErrorReason>(9999)), "");
+  EXPECT_EQ(ParseReasonName(""), kommo::v1::ERROR_REASON_UNSPECIFIED);
+  EXPECT_EQ(ParseReasonName("UNSPECIFIED"), kommo::v1::ERROR_REASON_UNSPECIFIED);
 }
 
 }  // namespace

@@ -183,8 +183,8 @@ for line in open(sys.argv[1]):
     if d.get("msg") == "metrics":
         print(d["port"]); break' "$WORK/server.err")
 if [[ -n "$METRICS_PORT" ]] && curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt"; then
-  grep -q '^kommo_grpc_rpcs_total{method="kommo.v1.LeadService/CreateLead",code="OK"} 1$' "$WORK/metrics.txt" &&
-    grep -q '^kommo_grpc_rpcs_total{method="kommo.v1.LeadService/GetLead",code="NOT_FOUND"} 1$' "$WORK/metrics.txt" &&
+  grep -q '^kommo_grpc_rpcs_total{code="OK",method="kommo.v1.LeadService/CreateLead"} 1$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_rpcs_total{code="NOT_FOUND",method="kommo.v1.LeadService/GetLead"} 1$' "$WORK/metrics.txt" &&
     grep -q '^kommo_grpc_kommo_requests_total{endpoint="POST /leads",status="200"} 1$' "$WORK/metrics.txt" &&
     grep -q '^kommo_grpc_rpc_duration_seconds_count{method="kommo.v1.LeadService/CreateLead"} 3$' "$WORK/metrics.txt" &&
     grep -q '^kommo_grpc_circuit_open 0$' "$WORK/metrics.txt" &&

@@ -124,6 +124,7 @@ refused metrics_foreign "METRICS_LISTEN_ADDRESS: cannot listen on 192.0.2.1:0" -
 
 # --- metrics where asked; a taken metrics address; the start-up gauge --------------------------------
 start metered --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 || exit 1
+METERED_PORT=$PORT
 METRICS_PORT=$(log_field "$WORK/metered.err" metrics port)
 refused metrics_taken "METRICS_LISTEN_ADDRESS: cannot listen on 127.0.0.1:$METRICS_PORT" \
   --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:$METRICS_PORT
@@ -131,7 +132,13 @@ wait_for_line "$WORK/metered.err" 'start-up check' >/dev/null
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'kommo_grpc_startup_kommo_ok 1' &&
   pass "kommo_grpc_startup_kommo_ok 1 when Kommo answers" || fail "gauge 1"
 
-# The Grafana dashboard and the alerting rules use only metric names the server exports.
+# The Grafana dashboard and the alerting rules use only metric names the server exports. A
+# labelled series exists once it has a sample (prometheus-cpp), so first one call that Kommo answers
+# 503 once: a call, a Kommo request, a rate-limit wait and a retry.
+curl -sf -X POST "$EMU_URL/_emulator/faults" \
+  -d '{"match":"GET /api/v4/leads","fault":"status","status":503,"times":1}' >/dev/null
+rpc "$METERED_PORT" kommo.v1.LeadService/GetLead "{\"lead_id\":\"$LEAD_ID\"}" "$WORK/metered_get" ||
+  fail "GetLead through the metered server: $(cat "$WORK/metered_get.err")"
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt"
 DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
 /usr/bin/python3 - "$WORK/metrics.txt" "$DEPLOY/grafana/kommo-grpc-dashboard.json" \

@@ -171,7 +171,7 @@ grpc::Status RateLimited() {
   details.set_message("rate limit: no slot before the deadline");
   google::rpc::ErrorInfo info;
   info.set_domain(kommo::client::kErrorDomain);
-  info.set_reason(kommo::client::reason::kRateLimitQueueTimeout);
+  info.set_reason(kommo::client::ReasonName(kommo::v1::ERROR_REASON_RATE_LIMIT_QUEUE_TIMEOUT));
   details.add_details()->PackFrom(info);
   google::rpc::RetryInfo retry;
   retry.mutable_retry_delay()->set_seconds(2);
@@ -195,6 +195,8 @@ TEST_F(QualifyTest, StopsAtAFailedCreateWithTheServersDetails) {
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(outcome.failed_step, "create lead");
   EXPECT_EQ(kommo::client::ErrorReason(outcome.status), "RATE_LIMIT_QUEUE_TIMEOUT");
+  EXPECT_EQ(kommo::client::ReasonOf(outcome.status),
+            kommo::v1::ERROR_REASON_RATE_LIMIT_QUEUE_TIMEOUT);
   EXPECT_EQ(kommo::client::GetRetryDelay(outcome.status), std::chrono::milliseconds(2000));
   EXPECT_EQ(outcome.lead.id(), 0);
 }

@@ -1,5 +1,6 @@
 #include "server/kommo/error_table.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/common/error_details.h"
 
@@ -145,6 +146,44 @@ TEST(ErrorTableTest, TransportFailures) {
   absl::Status slow =
       ErrorFromTransport(absl::DeadlineExceededError("timeout"), true, false, ReadContext());
   EXPECT_EQ(slow.code(), absl::StatusCode::kUnavailable);
+
+  // An answer larger than the transport reads is not one we can use.
+  absl::Status huge = ErrorFromTransport(absl::ResourceExhaustedError("response too large"), true,
+                                         false, ReadContext());
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(huge), "KOMMO_BAD_RESPONSE");
+}
+
+TEST(ErrorTableTest, EveryAnswerIsDecidedByTheTable) {
+  ErrorContext get{
+      RequestKind::kRead, reason::kLeadNotFound, "GET /leads/{id}", nullptr, "lead", 5};
+  ErrorContext list{RequestKind::kList, reason::kLeadNotFound, "GET /leads", nullptr, "lead"};
+  ErrorContext create{RequestKind::kCreate, reason::kLeadNotFound, "POST /leads", nullptr, "lead"};
+  ErrorContext update{
+      RequestKind::kUpdate, reason::kLeadNotFound, "PATCH /leads", nullptr, "lead", 5};
+  EXPECT_EQ(**AnswerBody(Response(200, "{}"), get), "{}");
+  EXPECT_FALSE(AnswerBody(Response(204, ""), list)->has_value()) << "no match: an empty list";
+  absl::Status unknown = AnswerBody(Response(204, ""), get).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetErrorInfo(unknown)->metadata().at("lead_id"), "5");
+  EXPECT_EQ(Reason(AnswerBody(Response(204, ""), create).status()), "WRITE_OUTCOME_UNKNOWN");
+  // Kommo's 404 about an entity is NOT_FOUND; a 404 for a route (a wrong KOMMO_API_URL) or an
+  // HTML page, or any 404 on a list or a create, names the path instead.
+  const char kEntity404[] = R"({"title":"Not Found","status":404,"detail":"Lead not found"})";
+  const char kRoute404[] =
+      R"({"title":"Not Found","status":404,"detail":"Cannot GET /api/v4/api/v4/leads/5"})";
+  EXPECT_EQ(Reason(AnswerBody(Response(404, kEntity404), update).status()), "LEAD_NOT_FOUND");
+  EXPECT_EQ(Reason(AnswerBody(Response(404, kEntity404), get).status()), "LEAD_NOT_FOUND");
+  for (const ErrorContext& context : {get, list, create, update}) {
+    absl::Status route = AnswerBody(Response(404, kRoute404), context).status();
+    EXPECT_EQ(route.code(), absl::StatusCode::kInternal) << context.what;
+    EXPECT_EQ(Reason(route), "KOMMO_UNEXPECTED_STATUS") << context.what;
+    EXPECT_THAT(std::string(route.message()), ::testing::HasSubstr(context.what));
+    EXPECT_EQ(Reason(AnswerBody(Response(404, "<html>nope</html>"), context).status()),
+              "KOMMO_UNEXPECTED_STATUS");
+  }
+  EXPECT_EQ(Reason(AnswerBody(Response(404, kEntity404), list).status()),
+            "KOMMO_UNEXPECTED_STATUS");
 }
 
 }  // namespace

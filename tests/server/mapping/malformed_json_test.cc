@@ -4,8 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/common/error_details.h"
+#include "server/mapping/json_reader.h"
 #include "server/mapping/kommo_json.h"
 #include "tests/server/mapping/mapping_test_util.h"
 
@@ -80,12 +82,47 @@ TEST(MalformedJsonTest, EverySingleByteChangeFailsCleanly) {
 TEST(MalformedJsonTest, DeepNestingDoesNotExhaustTheStack) {
   const std::string deep_array = std::string(1000000, '[') + std::string(1000000, ']');
   EXPECT_TRUE(IsBadResponse(ParseLead(deep_array).status(), ""));
+  // Nesting is refused in a member the service does not read, too: it costs memory all the same.
   const std::string deep_field =
       R"({"id":1,"_embedded":{"x":)" + std::string(200000, '[') + std::string(200000, ']') + "}}";
-  auto lead = ParseLead(deep_field);
-  ASSERT_TRUE(lead.ok()) << lead.status();
-  EXPECT_EQ(lead->id(), 1);
+  EXPECT_TRUE(IsBadResponse(ParseLead(deep_field).status(), ""));
   EXPECT_FALSE(ParseProblem(std::string(500000, '{')).has_value());
+}
+
+// Issue 10: one 16 MiB deeply nested body took 415 MB. The parse stops at the first container
+// past internal::kMaxJsonDepth, so such a body costs only the levels read.
+TEST(MalformedJsonTest, NestingPastTheLimitIsRefusedWhereItStarts) {
+  constexpr size_t kHalf = 8 << 20;
+  const std::string hostile = std::string(kHalf, '[') + std::string(kHalf, ']');
+  rapidjson::Document document;
+  const absl::Status status = internal::ParseBody(hostile, document);
+  EXPECT_TRUE(IsBadResponse(status, "")) << status;
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(status.message()), testing::HasSubstr("nested more than 64 levels"));
+  // The reader stopped at the 65th "[" (offset 64), not at the end of the 16 MiB.
+  EXPECT_THAT(std::string(status.message()), testing::HasSubstr("(at offset 64)"));
+  // Nothing was kept: no value was completed, and the document is null.
+  EXPECT_EQ(document.GetAllocator().Size(), 0u);
+  EXPECT_TRUE(document.IsNull());
+
+  // Every parser refuses it the same way (ParseProblem, lenient, finds no problem in it).
+  const std::string objects = std::string(kHalf, '{') + std::string(kHalf, '}');
+  EXPECT_TRUE(IsBadResponse(ParseLead(objects).status(), ""));
+  EXPECT_TRUE(IsBadResponse(ParseLeadPage(hostile).status(), ""));
+  EXPECT_TRUE(IsBadResponse(ParseCreatedIds(hostile, "leads").status(), ""));
+  EXPECT_FALSE(ParseProblem(objects).has_value());
+}
+
+// Up to the limit, nesting is read as before; one level more is refused.
+TEST(MalformedJsonTest, NestingUpToTheLimitIsRead) {
+  const auto nested = [](int depth) {
+    // The body is an object (level 1) holding depth - 1 levels of arrays in an unread member.
+    return R"({"id":7,"x":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  auto at_limit = ParseLead(nested(internal::kMaxJsonDepth));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->id(), 7);
+  EXPECT_TRUE(IsBadResponse(ParseLead(nested(internal::kMaxJsonDepth + 1)).status(), ""));
 }
 
 }  // namespace

@@ -5,8 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmath>
-#include <limits>
+#include <memory>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -18,6 +17,7 @@ namespace kommo::metrics {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(MetricsTest, CountersRenderPerLabelSetWithHelpAndType) {
   Registry registry;
@@ -25,11 +25,12 @@ TEST(MetricsTest, CountersRenderPerLabelSetWithHelpAndType) {
   rpcs->Increment({{"method", "A"}, {"code", "OK"}});
   rpcs->Increment({{"method", "A"}, {"code", "OK"}});
   rpcs->Increment({{"method", "B"}, {"code", "NOT_FOUND"}}, 3);
-  EXPECT_EQ(registry.Render(),
-            "# HELP kommo_grpc_rpcs_total RPCs finished.\n"
-            "# TYPE kommo_grpc_rpcs_total counter\n"
-            "kommo_grpc_rpcs_total{method=\"A\",code=\"OK\"} 2\n"
-            "kommo_grpc_rpcs_total{method=\"B\",code=\"NOT_FOUND\"} 3\n");
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("# HELP kommo_grpc_rpcs_total RPCs finished.\n"
+                              "# TYPE kommo_grpc_rpcs_total counter\n"));
+  // The exposition orders labels by name.
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rpcs_total{code=\"OK\",method=\"A\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rpcs_total{code=\"NOT_FOUND\",method=\"B\"} 3\n"));
 }
 
 TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
@@ -38,31 +39,65 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   latency->Observe({{"m", "A"}}, 0.05);
   latency->Observe({{"m", "A"}}, 0.5);
   latency->Observe({{"m", "A"}}, 7);
-  EXPECT_EQ(registry.Render(),
-            "# HELP x_seconds Latency.\n"
-            "# TYPE x_seconds histogram\n"
-            "x_seconds_bucket{m=\"A\",le=\"0.10000000000000001\"} 1\n"
-            "x_seconds_bucket{m=\"A\",le=\"1\"} 2\n"
-            "x_seconds_bucket{m=\"A\",le=\"+Inf\"} 3\n"
-            "x_seconds_sum{m=\"A\"} 7.5499999999999998\n"
-            "x_seconds_count{m=\"A\"} 3\n");
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE x_seconds histogram\n"));
+  EXPECT_THAT(text, HasSubstr("\nx_seconds_count{m=\"A\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("\nx_seconds_sum{m=\"A\"} 7.55\n"));
+  EXPECT_THAT(text, HasSubstr("\nx_seconds_bucket{m=\"A\",le=\"0.1\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nx_seconds_bucket{m=\"A\",le=\"1\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("\nx_seconds_bucket{m=\"A\",le=\"+Inf\"} 3\n"));
 }
 
-TEST(MetricsTest, GaugesAreReadAtScrapeTime) {
+TEST(MetricsTest, GaugesGoUpAndDown) {
   Registry registry;
-  double value = 1;
-  registry.AddGauge("depth", "Queue depth.", [&value] { return value; });
-  EXPECT_THAT(registry.Render(), HasSubstr("\ndepth 1\n"));
-  value = 42;
+  Gauge depth = registry.AddGauge("depth", "Queue depth.");
+  EXPECT_THAT(registry.Render(), HasSubstr("\ndepth 0\n"));
+  depth.store(42);
   EXPECT_THAT(registry.Render(), HasSubstr("\ndepth 42\n"));
+  depth.Increment();
+  depth.Decrement(3);
+  EXPECT_EQ(depth.load(), 40);
+  EXPECT_THAT(registry.Render(), HasSubstr("\ndepth 40\n"));
 }
 
-TEST(MetricsTest, LabelValuesAndSpecialNumbersAreEscaped) {
-  EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-  EXPECT_EQ(FormatValue(std::numeric_limits<double>::infinity()), "+Inf");
-  EXPECT_EQ(FormatValue(-std::numeric_limits<double>::infinity()), "-Inf");
-  EXPECT_EQ(FormatValue(std::nan("")), "NaN");
-  EXPECT_EQ(FormatValue(12), "12");
+TEST(MetricsTest, LabelValuesAreEscaped) {
+  Registry registry;
+  registry.AddCounter("c_total", "C.")->Increment({{"v", "a\"b\\c\nd"}});
+  EXPECT_THAT(registry.Render(), HasSubstr("c_total{v=\"a\\\"b\\\\c\\nd\"} 1\n"));
+}
+
+// Every metric README "Metrics and logs" documents, with its type and labels.
+TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
+  Registry registry;
+  ServiceMetrics metrics(&registry);
+  // A counter or histogram appears once it has a series.
+  metrics.rpcs->Increment({{"method", "m"}, {"code", "OK"}});
+  metrics.rpc_duration->Observe({{"method", "m"}}, 0.1);
+  metrics.kommo_requests->Increment({{"endpoint", "GET /leads"}, {"status", "200"}});
+  metrics.kommo_duration->Observe({{"endpoint", "GET /leads"}}, 0.1);
+  metrics.retries->Increment({{"endpoint", "GET /leads"}});
+  metrics.rate_limit_wait->Observe({}, 0.1);
+  const std::string text = registry.Render();
+  for (const char* counter : {"kommo_grpc_rpcs_total", "kommo_grpc_kommo_requests_total",
+                              "kommo_grpc_kommo_retries_total"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + counter + " counter\n"));
+  }
+  for (const char* histogram :
+       {"kommo_grpc_rpc_duration_seconds", "kommo_grpc_kommo_request_duration_seconds",
+        "kommo_grpc_rate_limit_wait_seconds"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + histogram + " histogram\n"));
+  }
+  // Gauges are there from the start, at 0.
+  for (const char* gauge : {"kommo_grpc_rpcs_in_flight", "kommo_grpc_rate_limit_queue_depth",
+                            "kommo_grpc_circuit_open"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + gauge + " gauge\n"));
+    EXPECT_THAT(text, HasSubstr(std::string("\n") + gauge + " 0\n"));
+  }
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rpcs_total{code=\"OK\",method=\"m\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_requests_total{endpoint=\"GET /leads\","
+                              "status=\"200\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_retries_total{endpoint=\"GET /leads\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_limit_wait_seconds_count 1\n"));
 }
 
 std::string Get(int port, const std::string& path) {
@@ -75,7 +110,7 @@ std::string Get(int port, const std::string& path) {
     ::close(fd);
     return "";
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   (void)::send(fd, request.data(), request.size(), 0);
   std::string response;
   char buffer[4096];
@@ -89,20 +124,52 @@ TEST(MetricsServerTest, ServesTheRegistryOverHttp) {
   Registry registry;
   ServiceMetrics metrics(&registry);
   metrics.rpcs->Increment({{"method", "kommo.v1.LeadService/GetLead"}, {"code", "OK"}});
-  auto server = MetricsServer::Start("127.0.0.1:0", [&registry] { return registry.Render(); });
+  metrics.rpc_duration->Observe({{"method", "kommo.v1.LeadService/GetLead"}}, 0.02);
+  metrics.circuit_open.store(1);
+  auto server = MetricsServer::Start("127.0.0.1:0", registry);
   ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
   const std::string response = Get((*server)->port(), "/metrics");
   EXPECT_THAT(response, HasSubstr("HTTP/1.1 200 OK"));
-  EXPECT_THAT(response, HasSubstr("Content-Type: text/plain; version=0.0.4"));
+  EXPECT_THAT(response, HasSubstr("Content-Type: text/plain"));
   EXPECT_THAT(response,
-              HasSubstr("kommo_grpc_rpcs_total{method=\"kommo.v1.LeadService/GetLead\",code="
-                        "\"OK\"} 1\n"));
-  EXPECT_THAT(response, HasSubstr("kommo_grpc_circuit_open 0\n"));
-  EXPECT_THAT(Get((*server)->port(), "/other"), HasSubstr("404 Not Found"));
+              HasSubstr("\nkommo_grpc_rpcs_total{code=\"OK\",method=\"kommo.v1.LeadService/"
+                        "GetLead\"} 1\n"));
+  EXPECT_THAT(response, HasSubstr("\nkommo_grpc_rpc_duration_seconds_count{method=\"kommo.v1."
+                                  "LeadService/GetLead\"} 1\n"));
+  EXPECT_THAT(response, HasSubstr("\nkommo_grpc_circuit_open 1\n"));
+  EXPECT_THAT(Get((*server)->port(), "/other"), Not(HasSubstr("200 OK")));
 }
 
 TEST(MetricsServerTest, RefusesABadAddress) {
-  EXPECT_FALSE(MetricsServer::Start("no-port", [] { return std::string(); }).ok());
+  Registry registry;
+  for (const char* listen : {"no-port", "127.0.0.1:http", "127.0.0.1:70000", "127.0.0.1:9090s",
+                             "127.0.0.1:1,127.0.0.1:2"}) {
+    auto server = MetricsServer::Start(listen, registry);
+    ASSERT_FALSE(server.ok()) << listen;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << listen;
+  }
+}
+
+// Start reports an address it cannot bind as an error (prometheus-cpp throws; nothing escapes).
+TEST(MetricsServerTest, AnAddressInUseIsAnErrorNamingIt) {
+  Registry registry;
+  auto first = MetricsServer::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = MetricsServer::Start(taken, registry);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(taken));
+}
+
+TEST(MetricsServerTest, ServesAfterTheRegistryIsGoneWithoutCrashing) {
+  auto registry = std::make_unique<Registry>();
+  auto server = MetricsServer::Start("127.0.0.1:0", *registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  registry.reset();
+  // The exposer holds the registry weakly: a scrape still answers, with its own metrics only.
+  EXPECT_THAT(Get((*server)->port(), "/metrics"), HasSubstr("200 OK"));
 }
 
 }  // namespace

@@ -2,14 +2,15 @@
 //
 // Every error the server returns carries a google.rpc.Status in grpc::Status::error_details()
 // (the `grpc-status-details-bin` trailer) with:
-//  - google.rpc.ErrorInfo, always: domain "kommo-grpc", an UPPER_SNAKE reason (the constants
-//    below) and metadata such as Kommo's `http_status` and `kommo_request_id`;
+//  - google.rpc.ErrorInfo, always: domain "kommo-grpc", a reason (a kommo.v1.ErrorReason value,
+//    proto/kommo/v1/error_reason.proto, named without its "ERROR_REASON_" prefix) and metadata
+//    such as Kommo's `http_status` and `kommo_request_id`;
 //  - google.rpc.BadRequest when request fields are wrong, named by request field ("name",
 //    "contact_ids[1]");
 //  - google.rpc.RetryInfo when waiting helps (RESOURCE_EXHAUSTED).
 //
 //   grpc::Status status = leads.CreateLead(&context, request, &response);
-//   if (kommo::client::ErrorReason(status) == kommo::client::reason::kWriteOutcomeUnknown) {
+//   if (kommo::client::ReasonOf(status) == kommo::v1::ERROR_REASON_WRITE_OUTCOME_UNKNOWN) {
 //     // search before creating again
 //   }
 //   std::cerr << kommo::client::FormatError(status);
@@ -24,39 +25,12 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "kommo/v1/error_reason.pb.h"
 
 namespace kommo::client {
 
 // ErrorInfo.domain of every kommo-grpc error.
 inline constexpr char kErrorDomain[] = "kommo-grpc";
-
-// ErrorInfo.reason values (README "Errors" has what each means). They never change meaning.
-namespace reason {
-inline constexpr char kInvalidField[] = "INVALID_FIELD";
-inline constexpr char kInvalidPageToken[] = "INVALID_PAGE_TOKEN";
-// The request bytes are not a valid message (malformed protobuf, a string that is not UTF-8).
-inline constexpr char kMalformedRequest[] = "MALFORMED_REQUEST";
-inline constexpr char kKommoValidationFailed[] = "KOMMO_VALIDATION_FAILED";
-inline constexpr char kKommoBadRequest[] = "KOMMO_BAD_REQUEST";
-inline constexpr char kLeadNotFound[] = "LEAD_NOT_FOUND";
-inline constexpr char kContactNotFound[] = "CONTACT_NOT_FOUND";
-inline constexpr char kKommoUnauthorized[] = "KOMMO_UNAUTHORIZED";
-inline constexpr char kKommoPaymentRequired[] = "KOMMO_PAYMENT_REQUIRED";
-inline constexpr char kKommoForbidden[] = "KOMMO_FORBIDDEN";
-inline constexpr char kKommoAccountBlocked[] = "KOMMO_ACCOUNT_BLOCKED";
-inline constexpr char kKommoRateLimited[] = "KOMMO_RATE_LIMITED";
-inline constexpr char kRateLimitQueueTimeout[] = "RATE_LIMIT_QUEUE_TIMEOUT";
-inline constexpr char kKommoUnavailable[] = "KOMMO_UNAVAILABLE";
-inline constexpr char kKommoConnectionFailed[] = "KOMMO_CONNECTION_FAILED";
-// A create was sent but no answer came: the lead or contact may or may not exist.
-inline constexpr char kWriteOutcomeUnknown[] = "WRITE_OUTCOME_UNKNOWN";
-// The write happened (metadata lead_id or contact_id) but reading it back failed.
-inline constexpr char kReadBackFailed[] = "READ_BACK_FAILED";
-inline constexpr char kKommoBadResponse[] = "KOMMO_BAD_RESPONSE";
-inline constexpr char kKommoUnexpectedStatus[] = "KOMMO_UNEXPECTED_STATUS";
-inline constexpr char kDeadlineExceeded[] = "DEADLINE_EXCEEDED";
-inline constexpr char kCancelled[] = "CANCELLED";
-}  // namespace reason
 
 // The google.rpc.Status in status.error_details(); nullopt when there is none (OK, an error made
 // by the client library itself such as a local DEADLINE_EXCEEDED, or bytes that do not parse).
@@ -67,8 +41,22 @@ std::optional<google::rpc::ErrorInfo> GetErrorInfo(const grpc::Status& status);
 std::optional<google::rpc::BadRequest> GetBadRequest(const grpc::Status& status);
 std::optional<google::rpc::RetryInfo> GetRetryInfo(const grpc::Status& status);
 
-// ErrorInfo.reason, or "" when the status has no ErrorInfo.
+// ErrorInfo.reason as sent, or "" when the status has no ErrorInfo.
 std::string ErrorReason(const grpc::Status& status);
+
+// The reason of a kommo-grpc error as the enum: ERROR_REASON_UNSPECIFIED when the status is OK,
+// has no ErrorInfo, has one of another domain, or a reason this version does not know (a newer
+// server's): then act on the status code alone.
+kommo::v1::ErrorReason ReasonOf(const grpc::Status& status);
+
+// The ErrorInfo.reason string of `reason`: its value name without the "ERROR_REASON_" prefix
+// (ERROR_REASON_LEAD_NOT_FOUND → "LEAD_NOT_FOUND"); "" for ERROR_REASON_UNSPECIFIED and values
+// outside the enum.
+std::string ReasonName(kommo::v1::ErrorReason reason);
+
+// The inverse of ReasonName: ERROR_REASON_UNSPECIFIED for "" and any string that is not a
+// reason's name.
+kommo::v1::ErrorReason ParseReasonName(const std::string& name);
 
 // How long the server asks the caller to wait before trying again (RetryInfo.retry_delay, rounded
 // up to whole milliseconds); nullopt when it gave no delay.
