@@ -75,12 +75,8 @@ absl::Duration ReplyMargin(absl::Duration left) {
 
 CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
                        std::shared_ptr<CancellationToken> token, std::shared_ptr<CallTrace> trace) {
-  const auto deadline = context->deadline();
   absl::Duration left = options.default_deadline;
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    const absl::Duration given = absl::FromChrono(deadline) - absl::Now();
-    if (given <= absl::Hours(24)) left = given;
-  }
+  if (const absl::Duration given = TimeLeft(*context); given <= absl::Hours(24)) left = given;
   // The server answers a little before the caller's deadline, so its reason (for a write,
   // WRITE_OUTCOME_UNKNOWN) reaches the caller before gRPC's own deadline timer fires there.
   left -= ReplyMargin(left);
@@ -174,7 +170,7 @@ grpc::ServerUnaryReactor* Serve(
                            absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
         start) {
   auto* reactor = new CallReactor();
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();
   metrics::ServiceMetrics* metrics = options.metrics;
   if (metrics != nullptr) metrics->rpcs_in_flight.fetch_add(1);
   auto trace = std::make_shared<CallTrace>();
@@ -182,7 +178,7 @@ grpc::ServerUnaryReactor* Serve(
   auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
                     absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
-    const absl::Duration latency = absl::Now() - started;
+    const absl::Duration latency = MonotonicNow() - started;
     LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
     context->AddTrailingMetadata("x-request-id", trace->request_id);
     if (metrics != nullptr) {
@@ -269,8 +265,7 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
         client_->SearchLeads(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchLeadsResponse out;
               for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
@@ -331,8 +326,7 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
         client_->SearchContacts(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
-             page_size =
-                 req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
+             page_size = req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::SearchContactsResponse out;
               for (v1::Contact& contact : result->contacts) {
