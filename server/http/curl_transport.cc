@@ -126,7 +126,12 @@ struct CurlTransport::Impl {
         (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EpollLoop::kReadable : 0u) |
         (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EpollLoop::kWritable : 0u);
     auto it = impl->sockets.find(socket);
-    if (it != impl->sockets.end()) return it->second->SetEvents(events).ok() ? 0 : -1;
+    if (it != impl->sockets.end()) {
+      if (it->second->SetEvents(events).ok()) return 0;
+      // Not registered any more (closed and reopened under the same number without a
+      // CURL_POLL_REMOVE in between): watch it afresh.
+      impl->sockets.erase(it);
+    }
     absl::StatusOr<EpollLoop::FdWatchPtr> watch = impl->loop->WatchFd(
         socket, events, [impl, socket](uint32_t ready) { impl->OnSocketReady(socket, ready); });
     if (!watch.ok()) return -1;  // libcurl fails the transfers on this socket

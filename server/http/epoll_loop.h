@@ -39,7 +39,8 @@ class EpollLoop final : public EventLoop {
 
   // A registered fd. Destroying the handle unregisters the fd (level-triggered events stop at
   // once, even ones already read from epoll in the same round); the fd itself stays open, owned by
-  // the caller. A handle that outlives its loop is inert. Loop thread only.
+  // the caller, who destroys the handle before closing it (epoll knows fds by number). A handle
+  // that outlives its loop is inert. Loop thread only.
   class FdWatch {
    public:
     virtual ~FdWatch() = default;
