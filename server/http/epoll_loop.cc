@@ -124,6 +124,7 @@ void EpollLoop::Shutdown() {
     }
   }
   Wake();
+  if (IsLoopThread()) return;  // a task asked: the loop stops when it returns; joined later
   // A second caller waits here for the first one's join.
   absl::MutexLock join_lock(&join_mu_);
   if (thread_.joinable()) thread_.join();

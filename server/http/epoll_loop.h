@@ -59,7 +59,8 @@ class EpollLoop final : public EventLoop {
   // until none is left); pending timers are dropped and fd callbacks no longer run; afterwards
   // nothing runs on the loop, and tasks posted later are destroyed without running. So the
   // objects referred to by tasks and timers may be destroyed once Shutdown returns. Idempotent;
-  // call from outside the loop thread. Before Start(), posted tasks are dropped without running.
+  // call from outside the loop thread (from a task it only asks the loop to stop, and returns at
+  // once; a later call from outside joins). Before Start(), posted tasks are dropped unrun.
   void Shutdown();
 
   // Shutdown(), then closes the fds.

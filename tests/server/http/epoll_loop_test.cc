@@ -388,6 +388,22 @@ TEST(EpollLoopTest, ShutdownFromTwoThreadsReturnsInBothOnceStopped) {
   EXPECT_TRUE(task_done.load());
 }
 
+TEST(EpollLoopTest, ShutdownFromATaskStopsTheLoopAfterIt) {
+  std::unique_ptr<EpollLoop> loop = StartedLoop();
+  Log log;
+  absl::Notification asked;
+  loop->Post([&] {
+    loop->Shutdown();  // returns at once: this task is still running
+    loop->Post([&] { log.Add("posted while stopping"); });
+    log.Add("asked");
+    asked.Notify();
+  });
+  ASSERT_TRUE(asked.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  loop->Shutdown();  // joins
+  loop->Post([&] { log.Add("after"); });
+  EXPECT_THAT(log.entries(), ElementsAre("asked", "posted while stopping"));
+}
+
 TEST(EpollLoopTest, TasksPostedBeforeStartRunAfterIt) {
   absl::StatusOr<std::unique_ptr<EpollLoop>> loop = EpollLoop::Create();
   ASSERT_TRUE(loop.ok());
