@@ -110,7 +110,11 @@ struct CurlTransport::Impl {
   // The sockets libcurl asks to watch (CURLMOPT_SOCKETFUNCTION), each watched on the loop until
   // libcurl says CURL_POLL_REMOVE.
   std::map<curl_socket_t, EpollLoop::FdWatchPtr> sockets;
-  // CURLMOPT_TIMERFUNCTION's timer; replaced or dropped whenever libcurl asks.
+  // CURLMOPT_TIMERFUNCTION's deadline, and the loop timer armed for it (due at `curl_armed`).
+  // libcurl moves its deadline on almost every call; the loop timer is re-armed only when the
+  // deadline moves earlier, or when it fires before a deadline that moved later.
+  absl::Time curl_due = absl::InfiniteFuture();
+  absl::Time curl_armed = absl::InfiniteFuture();
   EventLoop::TimerPtr curl_timer;
   // Set by Shutdown: transfers not yet started complete with CANCELLED instead.
   bool shut_down = false;
@@ -141,14 +145,16 @@ struct CurlTransport::Impl {
 
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
     auto* impl = static_cast<Impl*>(user);
-    if (timeout_ms < 0) {
-      impl->curl_timer.reset();
-      return 0;
-    }
+    impl->curl_due = timeout_ms < 0 ? absl::InfiniteFuture()
+                                    : impl->loop->Now() + absl::Milliseconds(timeout_ms);
     // Never runs libcurl from inside its own callback: even a 0 ms timeout is a loop timer.
-    impl->curl_timer = impl->loop->RunAt(impl->loop->Now() + absl::Milliseconds(timeout_ms),
-                                         [impl] { impl->OnCurlTimer(); });
+    if (impl->curl_due < impl->curl_armed) impl->ArmCurlTimer(impl->curl_due);
     return 0;
+  }
+
+  void ArmCurlTimer(absl::Time when) {
+    curl_armed = when;
+    curl_timer = loop->RunAt(when, [this] { OnCurlTimer(); });
   }
 
   void OnSocketReady(curl_socket_t socket, uint32_t ready) {
@@ -162,8 +168,22 @@ struct CurlTransport::Impl {
   }
 
   void OnCurlTimer() {
+    curl_armed = absl::InfiniteFuture();
+    if (curl_due == absl::InfiniteFuture()) return;  // libcurl dropped its deadline meanwhile
+    if (curl_due > loop->Now()) {                    // libcurl moved it later meanwhile
+      ArmCurlTimer(curl_due);
+      return;
+    }
     int running = 0;
     curl_multi_socket_action(multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+    // libcurl reports a deadline only when it changes; when it did not, ask it.
+    if (curl_armed == absl::InfiniteFuture()) {
+      long timeout_ms = -1;
+      curl_multi_timeout(multi.get(), &timeout_ms);
+      curl_due =
+          timeout_ms < 0 ? absl::InfiniteFuture() : loop->Now() + absl::Milliseconds(timeout_ms);
+      if (curl_due != absl::InfiniteFuture()) ArmCurlTimer(curl_due);
+    }
     DrainCompletions();
   }
 
