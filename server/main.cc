@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "server/api/grpc_server.h"
 #include "server/common/log.h"
 #include "server/config.h"
 #include "server/http/curl_transport.h"
+#include "server/http/epoll_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/kommo/token_source.h"
 #include "server/metrics/metrics_server.h"
@@ -54,11 +56,17 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  absl::StatusOr<std::unique_ptr<kommo::http::EpollLoop>> loop = kommo::http::EpollLoop::Create();
+  const absl::Status loop_started = loop.ok() ? (*loop)->Start() : loop.status();
+  if (!loop_started.ok()) {
+    kommo::log::Error("cannot start the event loop", {{"error", loop_started.message()}});
+    return 1;
+  }
   kommo::http::CurlTransportOptions transport_options;
   transport_options.user_agent = "kommo-grpc/" KOMMO_GRPC_VERSION;
   transport_options.ca_file = config->ca_file;
   absl::StatusOr<std::unique_ptr<kommo::http::CurlTransport>> transport =
-      kommo::http::CurlTransport::Create(transport_options);
+      kommo::http::CurlTransport::Create(loop->get(), transport_options);
   if (!transport.ok()) {
     kommo::log::Error("cannot start the HTTP transport", {{"error", transport.status().message()}});
     return 1;
@@ -83,7 +91,13 @@ int Run(int argc, char** argv) {
   client_options.max_rate_limit_pause = config->max_rate_limit_pause;
   client_options.coalesce_window = config->coalesce_window;
   std::unique_ptr<kommo::rest::KommoClient> client =
-      kommo::rest::NewKommoClient(client_options, transport->get(), transport->get());
+      kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
+  // Whatever way Run returns from here on, the loop stops before the client is destroyed (a
+  // start-up step below failing included): nothing may run on the loop once the client is gone.
+  absl::Cleanup stop_loop = [&transport, &loop] {
+    (*transport)->Shutdown();
+    (*loop)->Shutdown();
+  };
 
   // 1 once Kommo answered the start-up check (startup_check.h), else 0.
   kommo::metrics::Gauge startup_kommo_ok = registry.AddGauge(
@@ -132,7 +146,7 @@ int Run(int argc, char** argv) {
   metrics_server.reset();
   // The loop stops first: work still pending for the Kommo client (a batch whose callers all
   // left, a timer) must not run once the client is gone.
-  (*transport)->Shutdown();
+  std::move(stop_loop).Invoke();
   client.reset();
   transport->reset();
   kommo::log::Info("stopped");

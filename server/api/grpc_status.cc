@@ -1,5 +1,7 @@
 #include "server/api/grpc_status.h"
 
+#include <grpc/support/time.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -33,14 +35,21 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(code, message, details.SerializeAsString());
 }
 
+absl::Duration TimeLeft(const grpc::ServerContextBase& context) {
+  const gpr_timespec deadline = context.raw_deadline();
+  if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0) {
+    return absl::InfiniteDuration();
+  }
+  const gpr_timespec left = gpr_time_sub(deadline, gpr_now(deadline.clock_type));
+  return absl::Seconds(left.tv_sec) + absl::Nanoseconds(left.tv_nsec);
+}
+
 void FinishRpc(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                const absl::Status& status) {
   if (std::optional<absl::Duration> delay = GetRetryDelay(status)) {
     // gRPC's retry waits out a pushback even past the call's deadline; when the wait cannot fit,
     // -1 tells it not to retry, so the caller sees this error instead of DEADLINE_EXCEEDED.
-    const auto deadline = context->deadline();
-    const bool fits = deadline == std::chrono::system_clock::time_point::max() ||
-                      absl::Now() + *delay < absl::FromChrono(deadline);
+    const bool fits = *delay < TimeLeft(*context);
     context->AddTrailingMetadata("grpc-retry-pushback-ms",
                                  fits ? absl::StrCat(absl::ToInt64Milliseconds(*delay)) : "-1");
   }

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace kommo::api {
 
@@ -11,6 +12,12 @@ namespace kommo::api {
 // google.rpc.Status in the details with ErrorInfo (always; reason from the status code when the
 // status carries none), BadRequest and RetryInfo when the status carries them.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The time left until the caller's deadline (InfiniteDuration when it set none), read on the clock
+// gRPC keeps the deadline on. Never compare context->deadline() with absl::Now(): the two read the
+// wall clock differently (absl's is extrapolated and can lag a step by about 2 s), so right after
+// a wall-clock step they disagree by the size of the step.
+absl::Duration TimeLeft(const grpc::ServerContextBase& context);
 
 // Finishes a unary callback RPC with `status`. When the status carries a RetryInfo, also sends the
 // `grpc-retry-pushback-ms` trailer that gRPC's own retry policies honour.

@@ -75,12 +75,8 @@ absl::Duration ReplyMargin(absl::Duration left) {
 
 CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
                        std::shared_ptr<CancellationToken> token, std::shared_ptr<CallTrace> trace) {
-  const auto deadline = context->deadline();
   absl::Duration left = options.default_deadline;
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    const absl::Duration given = absl::FromChrono(deadline) - absl::Now();
-    if (given <= absl::Hours(24)) left = given;
-  }
+  if (const absl::Duration given = TimeLeft(*context); given <= absl::Hours(24)) left = given;
   // The server answers a little before the caller's deadline, so its reason (for a write,
   // WRITE_OUTCOME_UNKNOWN) reaches the caller before gRPC's own deadline timer fires there.
   left -= ReplyMargin(left);
@@ -174,7 +170,7 @@ grpc::ServerUnaryReactor* Serve(
                            absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
         start) {
   auto* reactor = new CallReactor();
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();
   metrics::ServiceMetrics* metrics = options.metrics;
   if (metrics != nullptr) metrics->rpcs_in_flight.Increment();
   auto trace = std::make_shared<CallTrace>();
@@ -182,7 +178,7 @@ grpc::ServerUnaryReactor* Serve(
   auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
                     absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
-    const absl::Duration latency = absl::Now() - started;
+    const absl::Duration latency = MonotonicNow() - started;
     LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
     context->AddTrailingMetadata("x-request-id", trace->request_id);
     if (metrics != nullptr) {

@@ -1,26 +1,18 @@
 #include "server/http/curl_transport.h"
 
 #include <curl/curl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <utility>
-#include <variant>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "server/common/clock.h"
 
 namespace kommo::http {
 namespace {
@@ -38,9 +30,6 @@ struct MultiDeleter {
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
-
-// Longest poll when nothing is due: only a backstop, wakeups end the poll early.
-constexpr int kMaxPollMs = 1000;
 
 void GlobalInitOnce() {
   static std::once_flag once;
@@ -111,77 +100,91 @@ absl::string_view HttpResponse::Header(absl::string_view lower_name) const {
 }
 
 struct CurlTransport::Impl {
-  struct StartCommand {
-    std::unique_ptr<Transfer> transfer;
-  };
-  struct CancelCommand {
-    RequestId id;
-  };
-  struct TaskCommand {
-    Task task;
-  };
-  using Command = std::variant<StartCommand, CancelCommand, TaskCommand>;
-
+  EpollLoop* loop = nullptr;
   CurlTransportOptions options;
-  MultiPtr multi;
-  // The loop waits in epoll on the sockets libcurl asks for (CURLMOPT_SOCKETFUNCTION) and on an
-  // eventfd that wakes it for new commands; libcurl is then told exactly which socket is ready
-  // (curl_multi_socket_action), so thousands of transfers in flight cost nothing while idle.
-  int epoll_fd = -1;
-  int wake_fd = -1;
-  absl::Time curl_timer_at = absl::InfiniteFuture();  // CURLMOPT_TIMERFUNCTION's deadline
-  std::thread thread;
-  std::atomic<std::thread::id> loop_thread_id{};
   std::atomic<uint64_t> next_id{1};
 
-  absl::Mutex mu;
-  std::deque<Command> incoming ABSL_GUARDED_BY(mu);
-  bool stopping ABSL_GUARDED_BY(mu) = false;
-
-  // Loop-thread state.
+  // Loop-thread state (or any one thread while the loop does not run).
+  MultiPtr multi;
   std::map<RequestId, std::unique_ptr<Transfer>> active;
-  TimerQueue timers;
+  // The sockets libcurl asks to watch (CURLMOPT_SOCKETFUNCTION), each watched on the loop until
+  // libcurl says CURL_POLL_REMOVE.
+  std::map<curl_socket_t, EpollLoop::FdWatchPtr> sockets;
+  // CURLMOPT_TIMERFUNCTION's deadline, and the loop timer armed for it (due at `curl_armed`).
+  // libcurl moves its deadline on almost every call; the loop timer is re-armed only when the
+  // deadline moves earlier, or when it fires before a deadline that moved later.
+  absl::Time curl_due = absl::InfiniteFuture();
+  absl::Time curl_armed = absl::InfiniteFuture();
+  EventLoop::TimerPtr curl_timer;
+  // Set by Shutdown: transfers not yet started complete with CANCELLED instead.
+  bool shut_down = false;
 
-  bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_id.load(); }
-
-  void Enqueue(Command command) {
-    {
-      absl::MutexLock lock(&mu);
-      incoming.push_back(std::move(command));
-    }
-    Wake();
-  }
-
-  void Wake() {
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t written = ::write(wake_fd, &one, sizeof(one));
-  }
-
-  static int OnSocket(CURL* /*easy*/, curl_socket_t socket, int what, void* user, void* known) {
+  static int OnSocket(CURL* /*easy*/, curl_socket_t socket, int what, void* user,
+                      void* /*socketp*/) {
     auto* impl = static_cast<Impl*>(user);
     if (what == CURL_POLL_REMOVE) {
-      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, socket, nullptr);
-      curl_multi_assign(impl->multi.get(), socket, nullptr);
+      impl->sockets.erase(socket);
       return 0;
     }
-    epoll_event event{};
-    event.data.fd = socket;
-    event.events = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EPOLLIN : 0u) |
-                   (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EPOLLOUT : 0u);
-    if (known == nullptr) {
-      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, socket, &event);
-      curl_multi_assign(impl->multi.get(), socket, impl);  // any non-null marker
-    } else {
-      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, socket, &event);
+    const uint32_t events =
+        (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? EpollLoop::kReadable : 0u) |
+        (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? EpollLoop::kWritable : 0u);
+    auto it = impl->sockets.find(socket);
+    if (it != impl->sockets.end()) {
+      if (it->second->SetEvents(events).ok()) return 0;
+      // Not registered any more (closed and reopened under the same number without a
+      // CURL_POLL_REMOVE in between): watch it afresh.
+      impl->sockets.erase(it);
     }
+    absl::StatusOr<EpollLoop::FdWatchPtr> watch = impl->loop->WatchFd(
+        socket, events, [impl, socket](uint32_t ready) { impl->OnSocketReady(socket, ready); });
+    if (!watch.ok()) return -1;  // libcurl fails the transfers on this socket
+    impl->sockets.emplace(socket, *std::move(watch));
     return 0;
   }
 
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
     auto* impl = static_cast<Impl*>(user);
-    impl->curl_timer_at =
-        timeout_ms < 0 ? absl::InfiniteFuture() : MonotonicNow() + absl::Milliseconds(timeout_ms);
+    impl->curl_due = timeout_ms < 0 ? absl::InfiniteFuture()
+                                    : impl->loop->Now() + absl::Milliseconds(timeout_ms);
+    // Never runs libcurl from inside its own callback: even a 0 ms timeout is a loop timer.
+    if (impl->curl_due < impl->curl_armed) impl->ArmCurlTimer(impl->curl_due);
     return 0;
+  }
+
+  void ArmCurlTimer(absl::Time when) {
+    curl_armed = when;
+    curl_timer = loop->RunAt(when, [this] { OnCurlTimer(); });
+  }
+
+  void OnSocketReady(curl_socket_t socket, uint32_t ready) {
+    int mask = 0;
+    if (ready & EpollLoop::kReadable) mask |= CURL_CSELECT_IN;
+    if (ready & EpollLoop::kWritable) mask |= CURL_CSELECT_OUT;
+    if (ready & EpollLoop::kError) mask |= CURL_CSELECT_ERR;
+    int running = 0;
+    curl_multi_socket_action(multi.get(), socket, mask, &running);
+    DrainCompletions();
+  }
+
+  void OnCurlTimer() {
+    curl_armed = absl::InfiniteFuture();
+    if (curl_due == absl::InfiniteFuture()) return;  // libcurl dropped its deadline meanwhile
+    if (curl_due > loop->Now()) {                    // libcurl moved it later meanwhile
+      ArmCurlTimer(curl_due);
+      return;
+    }
+    int running = 0;
+    curl_multi_socket_action(multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+    // libcurl reports a deadline only when it changes; when it did not, ask it.
+    if (curl_armed == absl::InfiniteFuture()) {
+      long timeout_ms = -1;
+      curl_multi_timeout(multi.get(), &timeout_ms);
+      curl_due =
+          timeout_ms < 0 ? absl::InfiniteFuture() : loop->Now() + absl::Milliseconds(timeout_ms);
+      if (curl_due != absl::InfiniteFuture()) ArmCurlTimer(curl_due);
+    }
+    DrainCompletions();
   }
 
   void DrainCompletions() {
@@ -198,6 +201,10 @@ struct CurlTransport::Impl {
   }
 
   void StartTransfer(std::unique_ptr<Transfer> transfer) {
+    if (shut_down) {
+      Complete(std::move(transfer), {absl::CancelledError("HTTP transport is shut down"), false});
+      return;
+    }
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
       Complete(std::move(transfer),
@@ -274,15 +281,15 @@ struct CurlTransport::Impl {
     active.emplace(id, std::move(transfer));
   }
 
-  void CancelTransfer(RequestId id) {
+  void CancelTransfer(RequestId id, absl::string_view why) {
     auto it = active.find(id);
     if (it == active.end()) return;
     std::unique_ptr<Transfer> transfer = std::move(it->second);
     active.erase(it);
     curl_multi_remove_handle(multi.get(), transfer->easy.get());
-    curl_off_t sent = 0;
+    long sent = 0;
     curl_easy_getinfo(transfer->easy.get(), CURLINFO_REQUEST_SIZE, &sent);
-    Complete(std::move(transfer), {absl::CancelledError("request cancelled"), sent > 0});
+    Complete(std::move(transfer), {absl::CancelledError(why), sent > 0});
   }
 
   void Finish(CURL* easy, CURLcode code) {
@@ -323,134 +330,50 @@ struct CurlTransport::Impl {
     Complete(std::move(transfer), std::move(result));
   }
 
-  void Process(Command& command) {
-    if (auto* start = std::get_if<StartCommand>(&command)) {
-      StartTransfer(std::move(start->transfer));
-    } else if (auto* cancel = std::get_if<CancelCommand>(&command)) {
-      CancelTransfer(cancel->id);
-    } else if (auto* task = std::get_if<TaskCommand>(&command)) {
-      task->task();
+  // Loop thread: what is in flight completes with CANCELLED (callbacks may send more: those are
+  // cancelled at once by StartTransfer).
+  void ShutDownOnLoop() {
+    shut_down = true;
+    while (!active.empty()) {
+      CancelTransfer(active.begin()->first, "HTTP transport is shutting down");
     }
-  }
-
-  void RunDueTimers() {
-    const absl::Time now = MonotonicNow();
-    while (timers.RunOneDue(now)) {
-    }
-  }
-
-  int WaitTimeoutMs() const {
-    absl::Time next = std::min(curl_timer_at, MonotonicNow() + absl::Milliseconds(kMaxPollMs));
-    next = std::min(next, timers.NextDue());
-    const absl::Duration until = next - MonotonicNow();
-    // Round up so that a deadline is never waited for early and spun on.
-    return static_cast<int>(
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1)))));
-  }
-
-  void Run() {
-    loop_thread_id.store(std::this_thread::get_id());
-    constexpr int kMaxEvents = 256;
-    epoll_event events[kMaxEvents];
-    int running = 0;
-    while (true) {
-      std::deque<Command> commands;
-      bool stop = false;
-      {
-        absl::MutexLock lock(&mu);
-        commands.swap(incoming);
-        stop = stopping;
-      }
-      for (Command& command : commands) Process(command);
-      if (stop) break;
-      RunDueTimers();
-      if (MonotonicNow() >= curl_timer_at) {
-        curl_timer_at = absl::InfiniteFuture();
-        curl_multi_socket_action(multi.get(), CURL_SOCKET_TIMEOUT, 0, &running);
-        DrainCompletions();
-      }
-      const int ready = ::epoll_wait(epoll_fd, events, kMaxEvents, WaitTimeoutMs());
-      for (int i = 0; i < ready; ++i) {
-        if (events[i].data.fd == wake_fd) {
-          uint64_t count = 0;
-          [[maybe_unused]] const ssize_t got = ::read(wake_fd, &count, sizeof(count));
-          continue;
-        }
-        int mask = 0;
-        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
-        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(multi.get(), events[i].data.fd, mask, &running);
-      }
-      DrainCompletions();
-    }
-    // Shutting down: abort what is in flight; tasks posted by those callbacks still run.
-    while (!active.empty()) CancelTransfer(active.begin()->first);
-    while (true) {
-      std::deque<Command> commands;
-      {
-        absl::MutexLock lock(&mu);
-        commands.swap(incoming);
-      }
-      if (commands.empty()) break;
-      for (Command& command : commands) {
-        if (auto* start = std::get_if<StartCommand>(&command)) {
-          Complete(std::move(start->transfer),
-                   {absl::CancelledError("HTTP transport is shutting down"), false});
-        } else {
-          Process(command);
-        }
-      }
-    }
-    timers.Clear();
   }
 };
 
-absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
+absl::StatusOr<std::unique_ptr<CurlTransport>> CurlTransport::Create(EpollLoop* loop,
+                                                                     CurlTransportOptions options) {
   GlobalInitOnce();
   auto impl = std::make_unique<Impl>();
+  impl->loop = loop;
   impl->options = std::move(options);
   impl->multi.reset(curl_multi_init());
   if (impl->multi == nullptr) return absl::InternalError("curl_multi_init failed");
-  curl_multi_setopt(impl->multi.get(), CURLMOPT_MAXCONNECTS, impl->options.max_cached_connections);
-  impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (impl->epoll_fd < 0 || impl->wake_fd < 0) {
-    if (impl->epoll_fd >= 0) ::close(impl->epoll_fd);
-    if (impl->wake_fd >= 0) ::close(impl->wake_fd);
-    return absl::InternalError("cannot create the HTTP transport's epoll or eventfd");
-  }
-  epoll_event wake{};
-  wake.events = EPOLLIN;
-  wake.data.fd = impl->wake_fd;
-  ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->wake_fd, &wake);
-  curl_multi_setopt(impl->multi.get(), CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
-  curl_multi_setopt(impl->multi.get(), CURLMOPT_SOCKETDATA, impl.get());
-  curl_multi_setopt(impl->multi.get(), CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
-  curl_multi_setopt(impl->multi.get(), CURLMOPT_TIMERDATA, impl.get());
-  std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(impl)));
-  Impl* raw = transport->impl_.get();
-  raw->thread = std::thread([raw] { raw->Run(); });
-  return transport;
+  CURLM* multi = impl->multi.get();
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, impl->options.max_cached_connections);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, impl.get());
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, impl.get());
+  return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(impl)));
 }
 
 CurlTransport::CurlTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 void CurlTransport::Shutdown() {
-  {
-    absl::MutexLock lock(&impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->Wake();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  Impl* impl = impl_.get();
+  impl->loop->RunAndWait([impl] { impl->ShutDownOnLoop(); });
 }
 
 CurlTransport::~CurlTransport() {
   Shutdown();
-  // libcurl closes its cached connections (and tells OnSocket) while the epoll fd still exists.
-  impl_->multi.reset();
-  ::close(impl_->epoll_fd);
-  ::close(impl_->wake_fd);
+  Impl* impl = impl_.get();
+  // libcurl closes its cached connections (and unwatches their sockets) on the loop thread, which
+  // owns the watches; the tasks posted before this one (Send, Cancel) have run by then.
+  impl->loop->RunAndWait([impl] {
+    impl->multi.reset();
+    impl->sockets.clear();
+    impl->curl_timer.reset();
+  });
 }
 
 HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done) {
@@ -460,18 +383,16 @@ HttpTransport::RequestId CurlTransport::Send(HttpRequest request, Callback done)
   transfer->done = std::move(done);
   transfer->max_bytes = impl_->options.max_response_bytes;
   const RequestId id = transfer->id;
-  impl_->Enqueue(Impl::StartCommand{std::move(transfer)});
+  Impl* impl = impl_.get();
+  impl->loop->Post([impl, transfer = std::move(transfer)]() mutable {
+    impl->StartTransfer(std::move(transfer));
+  });
   return id;
 }
 
-void CurlTransport::Cancel(RequestId id) { impl_->Enqueue(Impl::CancelCommand{id}); }
-
-absl::Time CurlTransport::Now() const { return MonotonicNow(); }
-
-void CurlTransport::Post(Task task) { impl_->Enqueue(Impl::TaskCommand{std::move(task)}); }
-
-EventLoop::TimerPtr CurlTransport::RunAt(absl::Time when, Task task) {
-  return impl_->timers.Add(when, std::move(task));
+void CurlTransport::Cancel(RequestId id) {
+  Impl* impl = impl_.get();
+  impl->loop->Post([impl, id] { impl->CancelTransfer(id, "request cancelled"); });
 }
 
 }  // namespace kommo::http

@@ -3,10 +3,9 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "server/common/event_loop.h"
+#include "server/http/epoll_loop.h"
 #include "server/http/http_transport.h"
 
 namespace kommo::http {
@@ -34,22 +33,24 @@ struct CurlTransportOptions {
   long max_cached_connections = 8192;
 };
 
-// HttpTransport over one libcurl multi handle, driven by one event-loop thread
-// (curl_multi_poll + curl_multi_wakeup). Also the EventLoop that the Kommo client's rate limiter
-// and retries schedule on, so waiting costs a timer entry, not a thread. Connections are kept alive
-// and reused across requests.
-class CurlTransport final : public HttpTransport, public EventLoop {
+// HttpTransport over one libcurl multi handle, driven by an EpollLoop that it is given: libcurl's
+// sockets are watched on the loop and libcurl's timer is a loop timer
+// (curl_multi_socket_action), so thousands of transfers in flight cost nothing while idle, and
+// every callback runs on the loop thread. Connections are kept alive and reused across requests.
+class CurlTransport final : public HttpTransport {
  public:
-  // Starts the loop thread.
-  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
+  // A transport on `loop`, which must outlive it (started or not yet).
+  static absl::StatusOr<std::unique_ptr<CurlTransport>> Create(EpollLoop* loop,
+                                                               CurlTransportOptions options);
 
-  // Stops the loop: requests still in flight complete with CANCELLED, pending timers are dropped
-  // and posted tasks still run, so every callback runs exactly once. Afterwards nothing runs on
-  // the loop any more, so the objects its callbacks and timers refer to (the Kommo client) can be
-  // destroyed before the transport. Idempotent; call it from outside the loop.
+  // Requests still in flight complete with CANCELLED, on the loop; requests sent afterwards too
+  // (if the loop still runs: a task the loop drops at its own shutdown is destroyed unrun). So
+  // every callback runs at most once, and exactly once while the loop runs. Idempotent; safe
+  // from any thread, the loop's included.
   void Shutdown();
 
-  // Shutdown(), then frees libcurl's handles.
+  // Shutdown(), then frees libcurl's handles (on the loop thread, or here when it does not run).
+  // Not concurrently with Send or Cancel.
   ~CurlTransport() override;
 
   CurlTransport(const CurlTransport&) = delete;
@@ -57,10 +58,6 @@ class CurlTransport final : public HttpTransport, public EventLoop {
 
   RequestId Send(HttpRequest request, Callback done) override;
   void Cancel(RequestId id) override;
-
-  absl::Time Now() const override;
-  void Post(Task task) override;
-  TimerPtr RunAt(absl::Time when, Task task) override;
 
  private:
   struct Impl;

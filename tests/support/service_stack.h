@@ -1,11 +1,12 @@
 #ifndef KOMMO_TESTS_SUPPORT_SERVICE_STACK_H_
 #define KOMMO_TESTS_SUPPORT_SERVICE_STACK_H_
 
-// The service in-process for integration tests: libcurl transport, Kommo client and gRPC server on
-// 127.0.0.1:0, plus what a caller reads off a failed call.
+// The service in-process for integration tests: event loop, libcurl transport, Kommo client and
+// gRPC server on 127.0.0.1:0, plus what a caller reads off a failed call.
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "server/api/grpc_server.h"
 #include "server/http/curl_transport.h"
+#include "server/http/epoll_loop.h"
 #include "server/kommo/kommo_client.h"
 
 namespace kommo::testing {
@@ -56,13 +58,17 @@ inline CallError Inspect(const grpc::Status& status) {
   return error;
 }
 
-// One service stack: transport, Kommo client and gRPC server, pointed at `options.api_base_url`.
+// One service stack: loop, transport, Kommo client and gRPC server, pointed at
+// `options.api_base_url`.
 class ServiceStack {
  public:
   explicit ServiceStack(rest::KommoClientOptions options,
                         http::CurlTransportOptions transport_options = {}) {
-    transport_ = *http::CurlTransport::Create(std::move(transport_options));
-    client_ = rest::NewKommoClient(std::move(options), transport_.get(), transport_.get());
+    loop_ = *http::EpollLoop::Create();
+    absl::Status started = loop_->Start();
+    if (!started.ok()) std::abort();
+    transport_ = *http::CurlTransport::Create(loop_.get(), std::move(transport_options));
+    client_ = rest::NewKommoClient(std::move(options), transport_.get(), loop_.get());
     api::GrpcServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
     server_ = *api::GrpcServer::Start(server_options, client_.get());
@@ -77,9 +83,11 @@ class ServiceStack {
   ~ServiceStack() {
     server_->Shutdown(absl::Now() + absl::Seconds(1));
     server_.reset();
-    transport_->Shutdown();  // nothing may run on the loop once the client is gone
+    transport_->Shutdown();
+    loop_->Shutdown();  // nothing may run on the loop once the client is gone
     client_.reset();
     transport_.reset();
+    loop_.reset();
   }
 
   static rest::KommoClientOptions FastOptions(const std::string& api_base_url,
@@ -99,6 +107,7 @@ class ServiceStack {
   std::unique_ptr<v1::ContactService::Stub> contacts;
 
  private:
+  std::unique_ptr<http::EpollLoop> loop_;
   std::unique_ptr<http::CurlTransport> transport_;
   std::unique_ptr<rest::KommoClient> client_;
   std::unique_ptr<api::GrpcServer> server_;
