@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,35 @@
 namespace {
 
 // Start-up failures that the operator must fix: one line, exit 2 (like a configuration error).
+// Requests to Kommo still under way once every call has ended: writes whose callers left (their
+// attempt in flight runs to its end) and their read-backs. Waits up to `limit` for them to settle,
+// so each write's outcome, and the id Kommo gave it, is logged rather than cut off.
+size_t InFlight(kommo::rest::KommoClient& client) {
+  std::promise<size_t> count;
+  client.GetStats(
+      [&count](kommo::rest::KommoClientStats stats) { count.set_value(stats.in_flight); });
+  return count.get_future().get();
+}
+
+void DrainWrites(kommo::rest::KommoClient& client, absl::Duration limit) {
+  const absl::Time until = absl::Now() + limit;
+  size_t in_flight = InFlight(client);
+  if (in_flight == 0) return;
+  kommo::log::Info(
+      "waiting for Kommo requests under way to settle",
+      {{"in_flight", static_cast<int64_t>(in_flight)}, {"up_to_s", absl::ToDoubleSeconds(limit)}});
+  while (in_flight > 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+    in_flight = InFlight(client);
+  }
+  if (in_flight > 0) {
+    kommo::log::Warning(
+        "stopping with Kommo requests still under way; writes among them are "
+        "logged with an unknown outcome",
+        {{"in_flight", static_cast<int64_t>(in_flight)}});
+  }
+}
+
 int StartupError(absl::string_view setting, const absl::Status& status) {
   std::fprintf(stderr, "kommo-grpc-server: %s: %s\n", std::string(setting).c_str(),
                std::string(status.message()).c_str());
@@ -143,6 +173,7 @@ int Run(int argc, char** argv) {
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   (*server)->Wait();
   server->reset();
+  DrainWrites(*client, config->shutdown_grace);
   metrics_server.reset();
   // The loop stops first: work still pending for the Kommo client (a batch whose callers all
   // left, a timer) must not run once the client is gone.

@@ -51,6 +51,7 @@ struct KommoClientStats {
   int64_t circuit_rejections = 0;  // calls failed fast because the circuit was open
   int64_t circuit_opened = 0;      // times an HTML 403 opened the circuit
   size_t queue_depth = 0;          // calls waiting for their rate-limit slot now
+  size_t in_flight = 0;            // requests to Kommo under way (queued, sent or backing off)
   bool circuit_open = false;
 };
 

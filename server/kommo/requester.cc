@@ -62,6 +62,7 @@ KommoClientStats Requester::Stats() const {
   KommoClientStats stats = stats_;
   stats.queue_depth = limiter_.queue_depth();
   stats.circuit_open = circuit_.open();
+  stats.in_flight = live_.size();
   return stats;
 }
 

@@ -131,6 +131,68 @@ class FaultSuiteTest : public ::testing::Test {
     return status;
   }
 
+  // The real server binary against the emulator, spawned with its stdout and stderr piped;
+  // stopped by its PID (Wait).
+  struct SpawnedServer {
+    pid_t pid = 0;
+    int port = 0;
+    int out = -1;
+    std::string err;
+    std::thread err_reader;
+    int Wait() {
+      int wstatus = 0;
+      waitpid(pid, &wstatus, 0);
+      close(out);
+      if (err_reader.joinable()) err_reader.join();
+      return wstatus;
+    }
+  };
+  SpawnedServer Spawn(const std::string& grace) {
+    SpawnedServer server;
+    int out_pipe[2];
+    int err_pipe[2];
+    if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return server;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    std::vector<std::string> env = {"KOMMO_API_URL=" + emulator_->base_url(),
+                                    std::string("KOMMO_ACCESS_TOKEN=") + kToken,
+                                    "KOMMO_RATE_LIMIT_RPS=1000",
+                                    "KOMMO_RATE_LIMIT_BURST=100",
+                                    "METRICS_LISTEN_ADDRESS=off",
+                                    "SHUTDOWN_GRACE_PERIOD=" + grace,
+                                    "LOG_LEVEL=info"};
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string binary = KOMMO_SERVER_BINARY;
+    std::string listen = "--listen=127.0.0.1:0";
+    char* argv[] = {binary.data(), listen.data(), nullptr};
+    const int spawned =
+        posix_spawn(&server.pid, binary.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    server.out = out_pipe[0];
+    // Drain stderr in the background (its lines are checked for the token and the outcomes).
+    server.err_reader = std::thread([&err = server.err, fd = err_pipe[0]] {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof(buffer))) > 0) err.append(buffer, n);
+      close(fd);
+    });
+    if (spawned != 0) return server;
+    std::string first_line;
+    char c;
+    while (read(server.out, &c, 1) == 1 && c != '\n') first_line += c;
+    if (std::sscanf(first_line.c_str(), "kommo-grpc-server listening on port %d", &server.port) !=
+        1) {
+      server.port = 0;
+    }
+    return server;
+  }
+
   // A lead that exists, made with the fault-free emulator before faults are switched on.
   int64_t SeedLead() {
     v1::Lead lead;
@@ -482,49 +544,10 @@ TEST_F(FaultSuiteTest, ShutdownUnderLoadAnswersEveryCallAndExitsZero) {
   AddFault("GET", "/api/v4/leads", emu::FaultAction::kLatency,
            [](emu::FaultRule& r) { r.delay = std::chrono::milliseconds(700); });
 
-  int out_pipe[2];
-  int err_pipe[2];
-  ASSERT_EQ(pipe(out_pipe), 0);
-  ASSERT_EQ(pipe(err_pipe), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  const std::string api = "KOMMO_API_URL=" + emulator_->base_url();
-  const std::string token = std::string("KOMMO_ACCESS_TOKEN=") + kToken;
-  std::vector<std::string> env = {api,
-                                  token,
-                                  "KOMMO_RATE_LIMIT_RPS=1000",
-                                  "KOMMO_RATE_LIMIT_BURST=100",
-                                  "METRICS_LISTEN_ADDRESS=off",
-                                  "SHUTDOWN_GRACE_PERIOD=10s",
-                                  "LOG_LEVEL=info"};
-  std::vector<char*> envp;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string binary = KOMMO_SERVER_BINARY;
-  std::string listen = "--listen=127.0.0.1:0";
-  char* argv[] = {binary.data(), listen.data(), nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, envp.data()), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  // Drain stderr in the background (its lines are checked for the token).
-  std::string server_err;
-  std::thread err_reader([&server_err, fd = err_pipe[0]] {
-    char buffer[4096];
-    ssize_t n;
-    while ((n = read(fd, buffer, sizeof(buffer))) > 0) server_err.append(buffer, n);
-    close(fd);
-  });
-  std::string first_line;
-  char c;
-  while (read(out_pipe[0], &c, 1) == 1 && c != '\n') first_line += c;
-  int port = 0;
-  ASSERT_EQ(std::sscanf(first_line.c_str(), "kommo-grpc-server listening on port %d", &port), 1)
-      << first_line;
-
+  SpawnedServer server = Spawn("10s");
+  ASSERT_GT(server.port, 0);
+  const pid_t pid = server.pid;
+  const int port = server.port;
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto stub = v1::LeadService::NewStub(channel);
@@ -554,10 +577,8 @@ TEST_F(FaultSuiteTest, ShutdownUnderLoadAnswersEveryCallAndExitsZero) {
     ok += status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND;
     Remember(status);
   }
-  int wstatus = 0;
-  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
-  close(out_pipe[0]);
-  err_reader.join();
+  const int wstatus = server.Wait();
+  const std::string& server_err = server.err;
   EXPECT_EQ(answered, kCalls);
   EXPECT_EQ(ok, kCalls);
   EXPECT_TRUE(WIFEXITED(wstatus));
@@ -566,6 +587,45 @@ TEST_F(FaultSuiteTest, ShutdownUnderLoadAnswersEveryCallAndExitsZero) {
   EXPECT_THAT(server_err, Not(HasSubstr(kToken)));
   std::printf("[fault suite] SIGTERM with %d calls in flight: %d answered, exit %d\n", kCalls,
               answered, WEXITSTATUS(wstatus));
+}
+
+// Issue 10, rule 9: a create still under way when the shutdown grace ends is not cut off: the
+// server waits for Kommo's answer and logs the outcome with the id Kommo gave it.
+TEST_F(FaultSuiteTest, ACreateCutOffByShutdownIsLoggedWithTheIdKommoGaveIt) {
+  [this] {
+    Start(Options());
+    SeedLead();
+    stack_.reset();
+  }();
+  AddFault("POST", "/api/v4/leads", emu::FaultAction::kLatency,
+           [](emu::FaultRule& r) { r.delay = std::chrono::milliseconds(1500); });
+  const size_t before = emulator_->lead_count();
+  // The grace (1 s) ends before Kommo answers (1.5 s); the server then waits up to the grace
+  // again for writes under way.
+  SpawnedServer server = Spawn("1s");
+  ASSERT_GT(server.port, 0);
+  auto stub = v1::LeadService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port),
+                                                           grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  v1::CreateLeadRequest request;
+  request.set_name("cut off by shutdown");
+  v1::CreateLeadResponse response;
+  std::promise<grpc::Status> done;
+  stub->async()->CreateLead(&context, &request, &response,
+                            [&done](grpc::Status status) { done.set_value(status); });
+  for (int i = 0; i < 100 && Seen("POST", "/api/v4/leads").empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  kill(server.pid, SIGTERM);
+  const grpc::Status status = done.get_future().get();
+  EXPECT_FALSE(status.ok()) << "cut off by the end of the grace";
+  const int wstatus = server.Wait();
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  ASSERT_EQ(emulator_->lead_count(), before + 1) << server.err;
+  EXPECT_THAT(server.err, HasSubstr("a write settled after its caller left"));
+  EXPECT_THAT(server.err, HasSubstr("\"outcome\":\"written\""));
+  EXPECT_THAT(server.err, HasSubstr("\"lead_id\":3"));
 }
 
 }  // namespace
