@@ -9,18 +9,8 @@ set -uo pipefail
 SRC=$1
 BIN=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d)
-PIDS=()
-FAILED=0
-PASSED=0
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # A Makefile rule as the project's `run` (without its build step).
 printf 'run:\n\t@scripts/run.sh %s\n' "$BIN" >"$WORK/Makefile"

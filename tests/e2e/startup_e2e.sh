@@ -9,29 +9,8 @@ set -uo pipefail
 BIN=$1
 BUF=$2
 SERVER=$BIN/kommo-grpc-server
-WORK=$(mktemp -d)
-PIDS=()
-FAILED=0
-PASSED=0
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
-
-# wait_for_line FILE PATTERN: waits up to 10 s for a line matching PATTERN; prints it.
-wait_for_line() {
-  for _ in $(seq 1 100); do
-    if line=$(grep -m1 -E "$2" "$1" 2>/dev/null); then echo "$line"; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # start NAME ARGS...: starts a server (environment as set by the caller) in the background, waits
 # for its "listening" line and sets PORT; NAME.out / NAME.err in WORK.
