@@ -82,7 +82,12 @@ class TimerQueue {
   }
 
   size_t size() const { return timers_->size(); }
-  void Clear() { timers_->clear(); }
+  // Drops every pending timer. The tasks are destroyed after they left the queue, so a task that
+  // holds a timer handle cannot touch the queue while it is being cleared.
+  void Clear() {
+    Map dropped;
+    dropped.swap(*timers_);
+  }
 
  private:
   using Key = std::pair<absl::Time, uint64_t>;

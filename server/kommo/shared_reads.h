@@ -60,6 +60,9 @@ class SharedReads {
       return;
     }
     const ErrorContext context = spec.context;
+    // An attempt is not cut at the first member's deadline: a more patient member may join. Each
+    // member leaves at its own deadline, and the request is cancelled when the last one has.
+    spec.finish_in_flight = true;
     flight->trace = GroupTrace<T>(waiter);
     flight->handle = requester_->Send(
         std::move(spec), CallOptions{flight->deadline, flight->cancel, flight->trace},

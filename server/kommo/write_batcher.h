@@ -99,7 +99,8 @@ class WriteBatcher {
   // Answers `done` once: with the entity as Kommo holds it after the write, or an error.
   void Enqueue(const Request& request, CallOptions options, Done<Entity> done) {
     auto item = std::make_shared<Item>();
-    item->request_id = absl::StrCat(next_request_id_++);
+    item->seq = next_request_id_++;
+    item->request_id = absl::StrCat(item->seq);
     item->request = request;
     item->target = write_.target ? write_.target(request) : 0;
     item->waiter = NewWaiter<Entity>(options, std::move(done));
@@ -115,19 +116,22 @@ class WriteBatcher {
                 return ReadBackFailed(LeaveError(code, write_.what, false), entity_.singular,
                                       item->written_id);
               }
-              const bool unknown =
-                  item->state == State::kSent && write_.kind == RequestKind::kCreate;
-              return LeaveError(code, write_.what, unknown);
+              // Sent and unanswered: a create may exist, an update may have been applied.
+              return LeaveError(code, write_.what, item->state == State::kSent);
             },
             [this, raw] {
-              // A call that leaves before its item was sent leaves the queue.
+              // A call that leaves before its item was sent leaves the queue, and frees its entity
+              // (a resent update still holds it).
               if (raw->state != State::kPending) return;
+              Release(*raw);
               auto it = std::find_if(pending_.begin(), pending_.end(),
                                      [raw](const ItemPtr& each) { return each.get() == raw; });
               if (it != pending_.end()) pending_.erase(it);
             })) {
       return;
     }
+    // A batch already waiting for its slot serves this caller too, as long as it will wait.
+    if (waiting_batch_ != 0) requester_->ExtendDeadline(waiting_batch_, item->waiter->deadline);
     pending_.push_back(std::move(item));
     MaybeForm();
   }
@@ -142,6 +146,7 @@ class WriteBatcher {
     kSettled,  // Kommo's answer about it is known
   };
   struct Item {
+    uint64_t seq = 0;  // unique in this batcher; its request_id in Kommo's batch
     std::string request_id;
     Request request;
     int64_t target = 0;
@@ -201,7 +206,7 @@ class WriteBatcher {
     if (item->waiter->finished) return false;
     if (item->target == 0) return true;
     auto busy = busy_.find(item->target);
-    return busy == busy_.end() || busy->second == item.get();
+    return busy == busy_.end() || busy->second == item->seq;
   }
 
   void MaybeForm() {
@@ -240,26 +245,29 @@ class WriteBatcher {
     spec.finish_in_flight = true;
     spec.prepare = [this, batch](std::string& body) { return Take(*batch, body); };
     auto trace = GroupTrace<Entity>(first->waiter);
-    requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},
-                     [this, batch, trace](absl::StatusOr<http::HttpResponse> response) {
-                       for (const ItemPtr& item : batch->items) {
-                         ShareTrace<Entity>(*trace, item->waiter);
-                       }
-                       if (!batch->prepared) return Refused(response.status());
-                       if (!batch->items.empty()) Answered(*batch, std::move(response));
-                       MaybeForm();
-                     });
+    waiting_batch_ =
+        requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},
+                         [this, batch, trace](absl::StatusOr<http::HttpResponse> response) {
+                           for (const ItemPtr& item : batch->items) {
+                             ShareTrace<Entity>(*trace, item->waiter);
+                           }
+                           if (!batch->prepared) return Refused(response.status());
+                           if (!batch->items.empty()) Answered(*batch, std::move(response));
+                           MaybeForm();
+                         });
   }
 
   // The rate-limit slot has come: the batch takes the eligible items pending now, in order.
   std::optional<absl::Time> Take(Batch& batch, std::string& body) {
     batch.prepared = true;
     forming_ = false;
+    waiting_batch_ = 0;
     std::set<int64_t> targets;
     for (auto it = pending_.begin();
          it != pending_.end() && static_cast<int>(batch.items.size()) < options_.max_items;) {
       const ItemPtr& item = *it;
       if (item->waiter->finished) {
+        Release(*item);
         it = pending_.erase(it);
         continue;
       }
@@ -267,7 +275,7 @@ class WriteBatcher {
         ++it;
         continue;
       }
-      if (item->target != 0) busy_[item->target] = item.get();
+      if (item->target != 0) busy_[item->target] = item->seq;
       item->state = State::kSent;
       batch.items.push_back(item);
       it = pending_.erase(it);
@@ -285,18 +293,23 @@ class WriteBatcher {
     return deadline;
   }
 
-  // The batch was refused before it was sent (the rate limit cannot meet its deadline, Kommo
-  // blocks the account): the calls it would have carried learn why, except those that can still
-  // be served by a later slot.
+  // The batch was refused before it was sent (the rate limit cannot meet its deadline, its
+  // deadline passed, Kommo blocks the account): the calls it would have carried learn why, except
+  // those that a later batch can still serve in time.
   void Refused(const absl::Status& error) {
     forming_ = false;
+    waiting_batch_ = 0;
     const bool rate_limited = error.code() == absl::StatusCode::kResourceExhausted;
+    const bool too_late = error.code() == absl::StatusCode::kDeadlineExceeded;
+    const absl::Time now = loop_->Now();
     const absl::Time next = requester_->NextSlot();
     int failed = 0;
     std::vector<ItemPtr> refused;
     for (auto it = pending_.begin(); it != pending_.end() && failed < options_.max_items;) {
       const ItemPtr& item = *it;
-      if (!Eligible(item) || (rate_limited && item->waiter->deadline >= next)) {
+      const bool still_in_time = (rate_limited && item->waiter->deadline >= next) ||
+                                 (too_late && item->waiter->deadline > now);
+      if (!Eligible(item) || still_in_time) {
         ++it;
         continue;
       }
@@ -304,7 +317,7 @@ class WriteBatcher {
       it = pending_.erase(it);
       ++failed;
     }
-    for (const ItemPtr& item : refused) Complete<Entity>(item->waiter, error);
+    for (const ItemPtr& item : refused) Settle(item, error);
     MaybeForm();
   }
 
@@ -326,7 +339,7 @@ class WriteBatcher {
   void Release(const Item& item) {
     if (item.target == 0) return;
     auto busy = busy_.find(item.target);
-    if (busy != busy_.end() && busy->second == &item) busy_.erase(busy);
+    if (busy != busy_.end() && busy->second == item.seq) busy_.erase(busy);
   }
 
   // Back to the front of the queue, in their order, still holding their entities.
@@ -558,30 +571,38 @@ class WriteBatcher {
     spec.context.kind = RequestKind::kList;
     spec.context.what = absl::StrCat("GET /", entity_.plural, " (which exist)");
     const ErrorContext context = spec.context;
-    requester_->Send(std::move(spec), CallOptions{deadline, nullptr, nullptr},
-                     [this, items = std::move(items), error,
-                      context](absl::StatusOr<http::HttpResponse> response) {
-                       const absl::StatusOr<EntityPage<Entity>> found =
-                           PageOf(entity_, response, context);
-                       if (!found.ok()) {
-                         for (const ItemPtr& item : items) Settle(item, error);
-                         return MaybeForm();
-                       }
-                       std::set<int64_t> existing;
-                       for (const Entity& each : found->items) existing.insert(each.id());
-                       std::vector<ItemPtr> again;
-                       for (const ItemPtr& item : items) {
-                         if (existing.count(item->target) > 0) {
-                           again.push_back(item);
-                           continue;
-                         }
-                         ErrorContext one = context;
-                         one.entity_id = item->target;
-                         Settle(item, EntityNotFound(one));
-                       }
-                       ResendOrGiveUp(again);
-                       MaybeForm();
-                     });
+    requester_->Send(
+        std::move(spec), CallOptions{deadline, nullptr, nullptr},
+        [this, items = std::move(items), error,
+         context](absl::StatusOr<http::HttpResponse> response) {
+          const absl::StatusOr<EntityPage<Entity>> found = PageOf(entity_, response, context);
+          if (!found.ok()) {
+            // Not "not found": which lead is missing is unknown, and Kommo applied
+            // none of the batch (it answered 404).
+            absl::Status unresolved = MakeError(
+                absl::StatusCode::kUnavailable,
+                absl::StrCat("Kommo answered 404 to the batch this update rode in, "
+                             "and checking which leads exist failed (",
+                             found.status().message(), "); the update was not applied: retry it"),
+                reason::kKommoUnavailable);
+            for (const ItemPtr& item : items) Settle(item, unresolved);
+            return MaybeForm();
+          }
+          std::set<int64_t> existing;
+          for (const Entity& each : found->items) existing.insert(each.id());
+          std::vector<ItemPtr> again;
+          for (const ItemPtr& item : items) {
+            if (existing.count(item->target) > 0) {
+              again.push_back(item);
+              continue;
+            }
+            ErrorContext one = context;
+            one.entity_id = item->target;
+            Settle(item, EntityNotFound(one));
+          }
+          ResendOrGiveUp(again);
+          MaybeForm();
+        });
   }
 
   const EntityDescription<Entity>& entity_;
@@ -596,8 +617,10 @@ class WriteBatcher {
   bool forming_ = false;
   absl::Time forming_slot_ = absl::InfinitePast();  // when the forming batch may go
   EventLoop::TimerPtr window_;
+  // The batch asking the rate limiter for its slot (0: none), extended by callers that join it.
+  Requester::Handle waiting_batch_ = 0;
   // The entities with a write unsettled, and the item that holds each.
-  std::map<int64_t, const Item*> busy_;
+  std::map<int64_t, uint64_t> busy_;
 };
 
 }  // namespace kommo::rest

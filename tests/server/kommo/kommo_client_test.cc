@@ -105,13 +105,30 @@ TEST_F(KommoClientTest, CreateLeadPostsThenReadsBack) {
   EXPECT_EQ(transport_.sent()[1].at - transport_.sent()[0].at, absl::Milliseconds(500));
 }
 
-TEST_F(KommoClientTest, EveryAttemptTimeoutIsCappedByTheCallsDeadline) {
+TEST_F(KommoClientTest, AReadLivesAsLongAsItsMostPatientCallerNotItsFirst) {
+  // A shared read's attempt is not cut at its first caller's deadline (a more patient caller may
+  // join it); each caller leaves at its own deadline instead.
   transport_.ThenStatus(200, kLead);
   std::optional<absl::StatusOr<v1::Lead>> result;
   client_->GetLead(31000000007, Deadline(absl::Seconds(3)), Into(result));
   loop_.RunUntilIdle();
   ASSERT_EQ(transport_.sent().size(), 1u);
-  EXPECT_EQ(transport_.sent()[0].request.timeout, absl::Seconds(3));
+  EXPECT_EQ(transport_.sent()[0].request.timeout, absl::Seconds(20));
+  ASSERT_TRUE(result.has_value() && result->ok());
+}
+
+TEST_F(KommoClientTest, AWriteAttemptIsCappedByNothingButTheRequestTimeout) {
+  // A write's attempt in flight runs on after its callers' deadlines, so its outcome is learned
+  // and logged; its callers are answered at their deadlines.
+  transport_.ThenStatus(200, kCreated);
+  transport_.ThenStatus(200, LeadPage());
+  v1::CreateLeadRequest request;
+  request.set_name("Deal");
+  std::optional<absl::StatusOr<v1::Lead>> result;
+  client_->CreateLead(request, Deadline(absl::Seconds(3)), Into(result));
+  loop_.Advance(absl::Seconds(1));
+  ASSERT_GE(transport_.sent().size(), 1u);
+  EXPECT_EQ(transport_.sent()[0].request.timeout, absl::Seconds(20));
 }
 
 TEST_F(KommoClientTest, GetLeadOn204IsNotFound) {

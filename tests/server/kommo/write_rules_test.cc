@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/cancellation.h"
 #include "server/common/error_details.h"
 #include "server/common/log.h"
 #include "server/kommo/kommo_client.h"
@@ -223,6 +224,30 @@ TEST_F(WriteRulesTest, OrderPerEntityARetriedPatchNeverLandsAfterALaterAcknowled
   ASSERT_TRUE(second.has_value() && second->ok()) << second->status();
   EXPECT_EQ(kommo_.leads[5].price, 200) << "the caller of price 200 was answered last";
   EXPECT_EQ((*second)->price(), 200);
+}
+
+// Rule 1, and no entity stays locked: an update sent again after Kommo rejected its batch for
+// another item, whose caller then leaves before it goes, frees its lead for the next write.
+TEST_F(WriteRulesTest, AnUpdateWhoseCallerLeftBeforeItsResendFreesItsLead) {
+  Start(/*rps=*/1, absl::Milliseconds(20));
+  kommo_.leads[5] = {"five", 0};
+  Result impatient, unknown, later;
+  auto cancel = std::make_shared<CancellationToken>();
+  v1::UpdateLeadRequest first;
+  first.set_lead_id(5);
+  first.set_price(100);
+  client_->UpdateLead(first, {loop_.Now() + absl::Seconds(10), cancel, nullptr}, Into(impatient));
+  Update(777, 1, absl::Seconds(10), unknown);  // Kommo rejects the batch for this one
+  loop_.Advance(absl::Milliseconds(500));      // the resend of 5 waits for the next slot (1 s)
+  cancel->Cancel();                            // and its caller goes away meanwhile
+  loop_.Advance(absl::Milliseconds(200));
+  ASSERT_TRUE(impatient.has_value() && unknown.has_value());
+  EXPECT_EQ(unknown->status().code(), absl::StatusCode::kNotFound);
+  Update(5, 300, absl::Seconds(10), later);
+  loop_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(later.has_value());
+  EXPECT_TRUE(later->ok()) << later->status();
+  EXPECT_EQ(kommo_.leads[5].price, 300);
 }
 
 // Rule 2. A caller that joins a batch while it waits for its rate-limit slot is served as long
