@@ -38,10 +38,14 @@ class ResultSlot {
  public:
   HttpTransport::Callback Callback(EpollLoop* loop) {
     return [this, loop](HttpResult result) {
-      absl::MutexLock lock(&mu_);
-      on_loop_ = loop->IsLoopThread();
-      ++calls_;
-      result_ = std::move(result);
+      {
+        absl::MutexLock lock(&mu_);
+        on_loop_ = loop->IsLoopThread();
+        ++calls_;
+        result_ = std::move(result);
+      }
+      // After the lock is released: a waiter may destroy this slot as soon as it wakes (the
+      // Notification's own destructor waits for Notify to return; mu_'s would not).
       done_.Notify();
     };
   }
