@@ -1,5 +1,10 @@
 #include "server/kommo/entities.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/types/span.h"
 #include "server/common/error_details.h"
 #include "server/mapping/kommo_json.h"
 
@@ -8,6 +13,28 @@ namespace kommo::rest {
 using kommo::v1::Contact;
 using kommo::v1::Lead;
 
+namespace {
+
+// A mapping's page (LeadPage, ContactPage) as the generic EntityPage: `Items` names its list.
+template <typename Entity, typename Page, std::vector<Entity> Page::*Items,
+          absl::StatusOr<Page> (*Parse)(absl::string_view)>
+absl::StatusOr<EntityPage<Entity>> PageFrom(absl::string_view body) {
+  absl::StatusOr<Page> page = Parse(body);
+  if (!page.ok()) return page.status();
+  return EntityPage<Entity>{std::move((*page).*Items), page->has_next};
+}
+
+// A batch body builder from a mapping's item type and body function.
+template <typename Request, typename Item, std::string (*Body)(absl::Span<const Item>)>
+std::string BatchBody(const std::vector<std::pair<std::string, const Request*>>& items) {
+  std::vector<Item> batch;
+  batch.reserve(items.size());
+  for (const auto& [id, request] : items) batch.push_back({id, request});
+  return Body(batch);
+}
+
+}  // namespace
+
 const EntityDescription<Lead>& LeadEntity() {
   static const auto* const kLead = new EntityDescription<Lead>{
       "lead",
@@ -15,11 +42,7 @@ const EntityDescription<Lead>& LeadEntity() {
       "contacts",
       reason::kLeadNotFound,
       &mapping::ParseLead,
-      [](absl::string_view body) -> absl::StatusOr<EntityPage<Lead>> {
-        absl::StatusOr<mapping::LeadPage> page = mapping::ParseLeadPage(body);
-        if (!page.ok()) return page.status();
-        return EntityPage<Lead>{std::move(page->leads), page->has_next};
-      }};
+      &PageFrom<Lead, mapping::LeadPage, &mapping::LeadPage::leads, &mapping::ParseLeadPage>};
   return *kLead;
 }
 
@@ -30,11 +53,8 @@ const EntityDescription<Contact>& ContactEntity() {
       "",
       reason::kContactNotFound,
       &mapping::ParseContact,
-      [](absl::string_view body) -> absl::StatusOr<EntityPage<Contact>> {
-        absl::StatusOr<mapping::ContactPage> page = mapping::ParseContactPage(body);
-        if (!page.ok()) return page.status();
-        return EntityPage<Contact>{std::move(page->contacts), page->has_next};
-      }};
+      &PageFrom<Contact, mapping::ContactPage, &mapping::ContactPage::contacts,
+                &mapping::ParseContactPage>};
   return *kContact;
 }
 
@@ -43,12 +63,8 @@ WriteDescription<v1::CreateLeadRequest, Lead> LeadCreate() {
   write.method = http::Method::kPost;
   write.kind = RequestKind::kCreate;
   write.what = "POST /leads";
-  write.body = [](const std::vector<std::pair<std::string, const v1::CreateLeadRequest*>>& items) {
-    std::vector<mapping::LeadCreateItem> batch;
-    batch.reserve(items.size());
-    for (const auto& [id, request] : items) batch.push_back({id, request});
-    return mapping::LeadsCreateBody(batch);
-  };
+  write.body =
+      &BatchBody<v1::CreateLeadRequest, mapping::LeadCreateItem, &mapping::LeadsCreateBody>;
   write.field = [](absl::string_view path, const v1::CreateLeadRequest&) {
     return mapping::LeadFieldFromKommoPath(path);
   };
@@ -65,12 +81,8 @@ WriteDescription<v1::UpdateLeadRequest, Lead> LeadUpdate() {
   write.kind = RequestKind::kUpdate;
   write.what = "PATCH /leads";
   write.target = [](const v1::UpdateLeadRequest& request) { return request.lead_id(); };
-  write.body = [](const std::vector<std::pair<std::string, const v1::UpdateLeadRequest*>>& items) {
-    std::vector<mapping::LeadUpdateItem> batch;
-    batch.reserve(items.size());
-    for (const auto& [id, request] : items) batch.push_back({id, request});
-    return mapping::LeadsUpdateBody(batch);
-  };
+  write.body =
+      &BatchBody<v1::UpdateLeadRequest, mapping::LeadUpdateItem, &mapping::LeadsUpdateBody>;
   write.field = [](absl::string_view path, const v1::UpdateLeadRequest&) {
     return mapping::LeadFieldFromKommoPath(path);
   };
@@ -82,13 +94,8 @@ WriteDescription<v1::CreateContactRequest, Contact> ContactCreate() {
   write.method = http::Method::kPost;
   write.kind = RequestKind::kCreate;
   write.what = "POST /contacts";
-  write.body =
-      [](const std::vector<std::pair<std::string, const v1::CreateContactRequest*>>& items) {
-        std::vector<mapping::ContactCreateItem> batch;
-        batch.reserve(items.size());
-        for (const auto& [id, request] : items) batch.push_back({id, request});
-        return mapping::ContactsCreateBody(batch);
-      };
+  write.body = &BatchBody<v1::CreateContactRequest, mapping::ContactCreateItem,
+                          &mapping::ContactsCreateBody>;
   write.field = [](absl::string_view path, const v1::CreateContactRequest& request) {
     return mapping::ContactFieldFromKommoPath(path, request);
   };
