@@ -23,7 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)mapping::ParseContactPage(bytes);
   (void)mapping::ParseCreatedIds(bytes, "leads");
   (void)mapping::ParseCreatedIds(bytes, "contacts");
-  (void)mapping::ParseUpdatedId(bytes);
   (void)mapping::ParseProblem(bytes);
 
   // The same bytes as a Kommo answer of each interesting status.

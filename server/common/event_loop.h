@@ -17,8 +17,8 @@ namespace kommo {
 //
 // Time: Now() is the loop's MONOTONIC clock, expressed as an absl::Time. It never jumps when the
 // wall clock is stepped, so timers, rate-limit slots and backoff are immune to clock changes.
-// Compare it only with times derived from Now() (deadlines are converted once, at the gRPC
-// boundary: MonotonicDeadline below); wall time is for what Kommo reads.
+// Compare it only with times derived from Now() (a caller's deadline is converted once, at the
+// gRPC boundary: server/api); wall time is for what Kommo reads.
 class EventLoop {
  public:
   using Task = absl::AnyInvocable<void()>;
@@ -41,14 +41,6 @@ class EventLoop {
   // handle is destroyed first. Loop thread only.
   [[nodiscard]] virtual TimerPtr RunAt(absl::Time when, Task task) = 0;
 };
-
-// Converts a caller's wall-clock deadline into the loop's monotonic time, once: the time left now
-// is the same on both clocks. InfiniteFuture stays infinite.
-inline absl::Time MonotonicDeadline(const EventLoop& loop, absl::Time wall_deadline,
-                                    absl::Time wall_now) {
-  if (wall_deadline == absl::InfiniteFuture()) return absl::InfiniteFuture();
-  return loop.Now() + (wall_deadline - wall_now);
-}
 
 // The timers of one loop, ordered by due time (ties in the order they were added). Both the real
 // loop and the test fake keep their timers here. Not thread-safe: the loop thread only.

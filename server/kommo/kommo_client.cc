@@ -177,8 +177,7 @@ class KommoClientImpl final : public KommoClient {
   // Reads written entities back with one list request (GET /{plural}?filter[id][]=...), ahead
   // of new calls in the rate-limit queue, and answers their callers.
   template <typename Entity>
-  typename WriteBatcher<v1::CreateLeadRequest, Entity>::ReadBack ReadBackOf(
-      const EntityDescription<Entity>& entity) {
+  ReadBack<Entity> ReadBackOf(const EntityDescription<Entity>& entity) {
     return [this, &entity](std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written,
                            absl::Time deadline) {
       RequestSpec spec;

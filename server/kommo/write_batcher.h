@@ -76,16 +76,17 @@ struct WriteBatcherOptions {
   int max_resends = 3;
 };
 
+// Reads back written entities and answers their waiters (one list request for a batch).
+template <typename Entity>
+using ReadBack =
+    std::function<void(std::vector<std::pair<int64_t, WaiterPtr<Entity>>>, absl::Time deadline)>;
+
 template <typename Request, typename Entity>
 class WriteBatcher {
  public:
-  // Reads back written entities and answers their waiters (one list request for the batch).
-  using ReadBack =
-      std::function<void(std::vector<std::pair<int64_t, WaiterPtr<Entity>>>, absl::Time deadline)>;
-
   WriteBatcher(const EntityDescription<Entity>& entity, WriteDescription<Request, Entity> write,
                WriteBatcherOptions options, Requester* requester, EventLoop* loop,
-               ReadBack read_back)
+               ReadBack<Entity> read_back)
       : entity_(entity),
         write_(std::move(write)),
         options_(options),
@@ -135,9 +136,6 @@ class WriteBatcher {
     pending_.push_back(std::move(item));
     MaybeForm();
   }
-
-  // Writes waiting to be sent (for tests and stats).
-  size_t pending() const { return pending_.size(); }
 
  private:
   enum class State {
@@ -610,7 +608,7 @@ class WriteBatcher {
   WriteBatcherOptions options_;
   Requester* requester_;
   EventLoop* loop_;
-  ReadBack read_back_;
+  ReadBack<Entity> read_back_;
 
   uint64_t next_request_id_ = 0;
   std::deque<ItemPtr> pending_;

@@ -325,14 +325,6 @@ std::string LeadsUpdateBody(absl::Span<const LeadUpdateItem> items) {
   return json.Take();
 }
 
-std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request) {
-  JsonWriter json;
-  json.StartObject();
-  WriteLeadChanges(json, request);
-  json.EndObject();
-  return json.Take();
-}
-
 absl::StatusOr<Lead> ParseLead(absl::string_view body) {
   return internal::GuardJson([&] { return ParseObjectBody<Lead>(body, ReadLead); });
 }
@@ -484,15 +476,6 @@ absl::StatusOr<std::map<std::string, int64_t>> ParseCreatedIds(absl::string_view
       }
     }
     return ids;
-  });
-}
-
-absl::StatusOr<int64_t> ParseUpdatedId(absl::string_view body) {
-  return internal::GuardJson([&]() -> absl::StatusOr<int64_t> {
-    rapidjson::Document document;
-    RETURN_IF_ERROR(internal::ParseBody(body, document));
-    ASSIGN_OR_RETURN(const ObjectReader root, ObjectReader::Make(document, ""));
-    return root.RequiredId("id");
   });
 }
 

@@ -37,10 +37,6 @@ struct LeadCreateItem {
 // null `request` is written as an empty item.
 std::string LeadsCreateBody(absl::Span<const LeadCreateItem> items);
 
-// The JSON object body of PATCH /api/v4/leads/{id}: exactly the fields present in `request`
-// (so "price": 0 is sent when price is set to 0), never `id` (it is in the path).
-std::string LeadUpdateBody(const kommo::v1::UpdateLeadRequest& request);
-
 // One item of a PATCH /api/v4/leads batch.
 struct LeadUpdateItem {
   std::string request_id;
@@ -106,9 +102,6 @@ std::string ContactFieldFromKommoPath(absl::string_view path,
 // missing id or request_id, or a repeated request_id is KOMMO_BAD_RESPONSE.
 absl::StatusOr<std::map<std::string, int64_t>> ParseCreatedIds(absl::string_view body,
                                                                absl::string_view entity);
-
-// The 200 body of PATCH /api/v4/{entity}/{id}: the `id` it reports.
-absl::StatusOr<int64_t> ParseUpdatedId(absl::string_view body);
 
 // ---- errors -------------------------------------------------------------------------------------
 

@@ -72,26 +72,29 @@ TEST(LeadsCreateBodyTest, InvalidUtf8IsReplacedSoTheBodyStaysValid) {
             "[{\"name\":\"bad \xEF\xBF\xBD\xEF\xBF\xBD end\",\"request_id\":\"0\"}]");
 }
 
-// ---- LeadUpdateBody -----------------------------------------------------------------------------
+// ---- LeadsUpdateBody ----------------------------------------------------------------------------
 
-TEST(LeadUpdateBodyTest, OnlyPresentFieldsAndZeroIsSent) {
+TEST(LeadsUpdateBodyTest, OnlyPresentFieldsAndZeroIsSent) {
   UpdateLeadRequest request;
   request.set_lead_id(31415926535);
   request.set_price(0);
-  EXPECT_EQ(LeadUpdateBody(request), R"({"price":0})");
+  const LeadUpdateItem items[] = {{"0", &request}};
+  EXPECT_EQ(LeadsUpdateBody(items), R"([{"id":31415926535,"price":0,"request_id":"0"}])");
 
   request.set_name("");
   request.set_responsible_user_id(1);
   request.set_pipeline_id(2);
   request.set_status_id(143);
-  EXPECT_EQ(LeadUpdateBody(request),
-            R"({"name":"","price":0,"responsible_user_id":1,"pipeline_id":2,"status_id":143})");
+  EXPECT_EQ(LeadsUpdateBody(items),
+            R"([{"id":31415926535,"name":"","price":0,"responsible_user_id":1,"pipeline_id":2,)"
+            R"("status_id":143,"request_id":"0"}])");
 }
 
-TEST(LeadUpdateBodyTest, NothingSetIsAnEmptyObjectWithoutId) {
+TEST(LeadsUpdateBodyTest, NothingSetIsOnlyTheIdAndRequestId) {
   UpdateLeadRequest request;
   request.set_lead_id(5);
-  EXPECT_EQ(LeadUpdateBody(request), "{}");
+  const LeadUpdateItem items[] = {{"0", &request}};
+  EXPECT_EQ(LeadsUpdateBody(items), R"([{"id":5,"request_id":"0"}])");
 }
 
 // ---- ContactsCreateBody -------------------------------------------------------------------------
@@ -131,7 +134,7 @@ TEST(ContactsCreateBodyTest, ZeroUpdatedByMeansCreatedByAndEmptyFieldsAreOmitted
             R"("request_id":"0"},{"request_id":"1"}])");
 }
 
-// ---- ParseCreatedIds / ParseUpdatedId -----------------------------------------------------------
+// ---- ParseCreatedIds ------------------------------------------------------------------------
 
 TEST(ParseCreatedIdsTest, MapsRequestIdToId) {
   auto ids = ParseCreatedIds(ReadTestdata("kommo/leads_created.json"), "leads");
@@ -184,15 +187,6 @@ TEST(ParseCreatedIdsTest, MalformedResultsNameTheField) {
           .status(),
       "_embedded.leads[1].request_id"));
   EXPECT_TRUE(IsBadResponse(ParseCreatedIds("", "leads").status(), ""));
-}
-
-TEST(ParseUpdatedIdTest, ReadsTheId) {
-  auto id = ParseUpdatedId(ReadTestdata("kommo/lead_updated.json"));
-  ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_EQ(*id, 5000000001);
-  EXPECT_TRUE(IsBadResponse(ParseUpdatedId(R"({"updated_at":1})").status(), "id"));
-  EXPECT_TRUE(IsBadResponse(ParseUpdatedId(R"({"id":"5"})").status(), "id"));
-  EXPECT_TRUE(IsBadResponse(ParseUpdatedId(R"([{"id":5}])").status(), ""));
 }
 
 // ---- validation paths ---------------------------------------------------------------------------
