@@ -17,10 +17,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kommo/v1/common.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
+#include "server/mapping/capture_json.h"
 #include "server/mapping/kommo_json.h"
 
 namespace kommo::rest {
@@ -94,6 +97,17 @@ struct WriteDescription {
   std::function<bool(const Entity&, const Request&)> could_be;
 };
 
+// The id an entity is known by in messages and read-backs (a composite's lead id).
+template <typename Entity>
+int64_t IdOf(const Entity& entity) {
+  return entity.id();
+}
+inline int64_t IdOf(const kommo::v1::CreateLeadWithContactResponse& entity) {
+  return entity.lead().id();
+}
+inline int64_t IdOf(const kommo::v1::IncomingLead& entity) { return entity.lead_id(); }
+inline int64_t IdOf(const kommo::v1::DeclineIncomingLeadResponse&) { return 0; }
+
 // What a list request about `entity` answered (through the error table): the page, an empty page
 // for "nothing matches", or the error.
 template <typename Entity>
@@ -109,10 +123,29 @@ absl::StatusOr<EntityPage<Entity>> PageOf(const EntityDescription<Entity>& entit
 
 const EntityDescription<kommo::v1::Lead>& LeadEntity();
 const EntityDescription<kommo::v1::Contact>& ContactEntity();
+// A lead created with its contact: written as one, read back as a lead and a contact.
+const EntityDescription<kommo::v1::CreateLeadWithContactResponse>& LeadWithContactEntity();
+const EntityDescription<kommo::v1::IncomingLead>& IncomingLeadEntity();
+// What a declined incoming lead leaves: its uid.
+const EntityDescription<kommo::v1::DeclineIncomingLeadResponse>& DeclinedIncomingLeadEntity();
+// The notes of one kind of entity (leads, contacts or companies): /{plural}/notes.
+const EntityDescription<kommo::v1::Note>& NoteEntity(kommo::v1::EntityType type);
+
+// Kommo's collection of an entity type ("leads", "contacts", "companies"); "" for unspecified.
+absl::string_view CollectionOf(kommo::v1::EntityType type);
 
 WriteDescription<kommo::v1::CreateLeadRequest, kommo::v1::Lead> LeadCreate();
 WriteDescription<kommo::v1::UpdateLeadRequest, kommo::v1::Lead> LeadUpdate();
 WriteDescription<kommo::v1::CreateContactRequest, kommo::v1::Contact> ContactCreate();
+WriteDescription<mapping::ContactValuesUpdate, kommo::v1::Contact> ContactValuesUpdate();
+WriteDescription<kommo::v1::CreateLeadWithContactRequest, kommo::v1::CreateLeadWithContactResponse>
+LeadWithContactCreate();
+WriteDescription<kommo::v1::CreateIncomingLeadRequest, kommo::v1::IncomingLead>
+IncomingLeadCreate();
+WriteDescription<kommo::v1::AcceptIncomingLeadRequest, kommo::v1::Lead> IncomingLeadAccept();
+WriteDescription<kommo::v1::DeclineIncomingLeadRequest, kommo::v1::DeclineIncomingLeadResponse>
+IncomingLeadDecline();
+WriteDescription<kommo::v1::AddNoteRequest, kommo::v1::Note> NoteCreate(kommo::v1::EntityType type);
 
 }  // namespace kommo::rest
 

@@ -568,7 +568,7 @@ class WriteBatcher {
               for (const Entity& each : created->items) {
                 if (write_.could_be(each, item->request)) {
                   why =
-                      absl::StrCat(entity_.singular, " ", each.id(), " created since could be it");
+                      absl::StrCat(entity_.singular, " ", IdOf(each), " created since could be it");
                   break;
                 }
               }
@@ -624,7 +624,7 @@ class WriteBatcher {
             return MaybeForm();
           }
           std::set<int64_t> existing;
-          for (const Entity& each : found->items) existing.insert(each.id());
+          for (const Entity& each : found->items) existing.insert(IdOf(each));
           std::vector<ItemPtr> again;
           for (const ItemPtr& item : items) {
             if (existing.count(item->target) > 0) {
