@@ -185,7 +185,7 @@ void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
   if (matches.size() == 1) {
     Contact& contact = matches.front();
     if (!call->request.add_missing()) return matched(std::move(contact));
-    const mapping::Missing missing = mapping::MissingFrom(
+    const mapping::MissingValues missing = mapping::MissingFrom(
         contact,
         {call->request.contact().phones().begin(), call->request.contact().phones().end()},
         {call->request.contact().emails().begin(), call->request.contact().emails().end()});
@@ -242,7 +242,7 @@ void ContactFinder::Finish(const CallPtr& call,
         covered &= std::find(call->emails.begin(), call->emails.end(), email) != call->emails.end();
       }
       if (covered && other.request.add_missing()) {
-        const mapping::Missing missing = mapping::MissingFrom(
+        const mapping::MissingValues missing = mapping::MissingFrom(
             result->contact(),
             {other.request.contact().phones().begin(), other.request.contact().phones().end()},
             {other.request.contact().emails().begin(), other.request.contact().emails().end()});
