@@ -205,12 +205,12 @@ ListParams ParseListParams(std::string_view raw_query) {
       auto& pair = p.statuses[parts[2]];
       if (parts[3] == "pipeline_id") pair.first = v;
       if (parts[3] == "status_id") pair.second = v;
-    } else if ((name == "created_at" || name == "updated_at" || name == "closed_at") &&
-               parts.size() == 3) {
+    } else if (name == "created_at" || name == "updated_at" || name == "closed_at") {
       int64_t v = 0;
       if (!absl::SimpleAtoi(value, &v)) continue;
-      if (parts[2] == "from") p.ranges[name].from = v;
-      if (parts[2] == "to") p.ranges[name].to = v;
+      // A bare filter[updated_at]=T means "from T" (Kommo's notes document it so).
+      if (parts.size() == 2 || (parts.size() == 3 && parts[2] == "from")) p.ranges[name].from = v;
+      if (parts.size() == 3 && parts[2] == "to") p.ranges[name].to = v;
     }
   }
   return p;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -36,17 +37,13 @@ bool LeadMatchesQuery(const Lead& lead, const std::string& query) {
          absl::StrCat(lead.price).find(query) != std::string::npos;
 }
 
-// Contacts: case-insensitive substring of name, first_name, last_name or any custom field value
-// (emails, phones as written); and, when the query has digits, its digits as a substring of a
-// phone's digits ("+1 (555) 010-0" finds "15550100").
-bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
+// Custom field values (contacts, companies): a case-insensitive substring of any value (emails,
+// phones as written); and, when the query has digits, its digits as a substring of a phone's
+// digits ("+1 (555) 010-0" finds "15550100", "9991234567" finds "+7 (999) 123-45-67").
+bool FieldsMatchQuery(const std::vector<ContactFieldValues>& fields, const std::string& query) {
   const std::string folded = AsciiLower(query);
-  if (ContainsFolded(contact.name, folded) || ContainsFolded(contact.first_name, folded) ||
-      ContainsFolded(contact.last_name, folded)) {
-    return true;
-  }
   const std::string digits = DigitsOf(query);
-  for (const ContactFieldValues& field : contact.fields) {
+  for (const ContactFieldValues& field : fields) {
     for (const FieldValue& value : field.values) {
       if (ContainsFolded(value.value, folded)) return true;
       if (field.field_id == kPhoneFieldId && !digits.empty() &&
@@ -56,6 +53,13 @@ bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
     }
   }
   return false;
+}
+
+// Contacts: case-insensitive substring of name, first_name or last_name, or a field value match.
+bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
+  const std::string folded = AsciiLower(query);
+  return ContainsFolded(contact.name, folded) || ContainsFolded(contact.first_name, folded) ||
+         ContainsFolded(contact.last_name, folded) || FieldsMatchQuery(contact.fields, query);
 }
 
 // --- leads and contacts: what differs -----------------------------------------------------
@@ -121,6 +125,33 @@ struct ContactKind {
   }
 };
 
+struct CompanyKind {
+  using Entity = Company;
+  static constexpr char kCollection[] = "companies";
+  static constexpr char kWith[] = "contacts";
+  static constexpr char kNotFound[] = "Company not found";
+  static constexpr bool kCreatedFlags = false;
+  static constexpr bool kEchoName = true;
+  static std::map<int64_t, Company>& Items(Store& store) { return store.companies(); }
+  static int64_t NextId(Store& store) { return store.NextCompanyId(); }
+  static constexpr auto Write = &WriteCompany;
+  static constexpr auto Build = &BuildNewCompany;
+  static constexpr auto Apply = &ApplyCompanyUpdate;
+
+  static bool Matches(const ListParams& p, int64_t id, const Company& company) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(company.responsible_user_id) ||
+        !p.Filter("created_by").Matches(company.created_by) ||
+        !p.Filter("updated_by").Matches(company.updated_by) ||
+        !p.Range("created_at").Matches(company.created_at) ||
+        !p.Range("updated_at").Matches(company.updated_at)) {
+      return false;
+    }
+    return p.query.empty() || ContainsFolded(company.name, AsciiLower(p.query)) ||
+           FieldsMatchQuery(company.fields, p.query);
+  }
+};
+
 // The result of one updated item: {"id","name" (contacts),"updated_at","request_id","_links"}.
 template <typename Kind>
 void WriteUpdated(JsonWriter& w, const Hrefs& hrefs, int64_t id,
@@ -161,7 +192,10 @@ HttpResponse ProblemResponse(int status, std::string_view detail) {
 }
 
 KommoApi::KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url)
-    : store_(store), options_(options), fallback_base_url_(std::move(fallback_base_url)) {}
+    : store_(store),
+      options_(options),
+      fallback_base_url_(std::move(fallback_base_url)),
+      random_(options->random_seed != 0 ? options->random_seed : std::random_device()()) {}
 
 int64_t KommoApi::Now() const {
   return options_->clock ? options_->clock() : static_cast<int64_t>(std::time(nullptr));
@@ -247,6 +281,12 @@ HttpResponse KommoApi::Route(const Call& call) {
       }
       return not_found();
     }
+    if (s[1] == "complex") {
+      if (s.size() != 2) return not_found();
+      return post ? CreateComplexLeads(call) : MethodNotAllowed(method, "POST");
+    }
+    if (s[1] == "unsorted") return RouteUnsorted(call);
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "leads")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<LeadKind>(call, id);
       if (patch) return UpdateEntity<LeadKind>(call, id);
@@ -274,9 +314,26 @@ HttpResponse KommoApi::Route(const Call& call) {
       }
       return not_found();
     }
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<ContactKind>(call, id);
       if (patch) return UpdateEntity<ContactKind>(call, id);
+      return MethodNotAllowed(method, "GET, PATCH");
+    }
+  }
+  if (s[0] == "companies") {
+    if (s.size() == 1) {
+      if (get) return ListEntities<CompanyKind>(call);
+      if (post) return CreateEntities<CompanyKind>(call);
+      if (patch) return UpdateEntities<CompanyKind>(call);
+      return MethodNotAllowed(method, "GET, POST, PATCH");
+    }
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
+      return *std::move(notes);
+    }
+    if (s.size() == 2 && ParseId(s[1], &id)) {
+      if (get) return GetEntity<CompanyKind>(call, id);
+      if (patch) return UpdateEntity<CompanyKind>(call, id);
       return MethodNotAllowed(method, "GET, PATCH");
     }
   }
