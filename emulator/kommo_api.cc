@@ -565,9 +565,8 @@ HttpResponse KommoApi::ListEntities(const Call& call) {
     if (Kind::Matches(p, id, entity)) matches.push_back(&entity);
   }
   SortEntities(&matches, p);
-  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
-  if (offset >= matches.size()) return NoContent();
-  const size_t end = std::min(matches.size(), offset + static_cast<size_t>(p.limit));
+  const PageRange page = PageOf(matches.size(), p);
+  if (page.empty()) return NoContent();
 
   Hrefs entity_hrefs = call.hrefs;  // entity self links echo the page, like Kommo's
   entity_hrefs.entity_suffix = absl::StrCat("?page=", p.page, "&limit=", p.limit);
@@ -577,12 +576,12 @@ HttpResponse KommoApi::ListEntities(const Call& call) {
   Key(w, "_page");
   w.Int(p.page);
   WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/", Kind::kCollection), p,
-                 end < matches.size());
+                 page.end < matches.size());
   Key(w, "_embedded");
   w.StartObject();
   Key(w, Kind::kCollection);
   w.StartArray();
-  for (size_t i = offset; i < end; ++i) {
+  for (size_t i = page.offset; i < page.end; ++i) {
     Kind::Write(w, *store_, *matches[i], entity_hrefs, p.With(Kind::kWith));
   }
   w.EndArray();
