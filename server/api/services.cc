@@ -1,11 +1,11 @@
 #include "server/api/services.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <random>
-#include <atomic>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -224,25 +224,23 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
         });
       });
   if (!started.ok()) {
-    return loop->Post([waiter, error = started.status()] {
-      rest::Complete<Answer>(waiter, error);
-    });
+    return loop->Post(
+        [waiter, error = started.status()] { rest::Complete<Answer>(waiter, error); });
   }
   ticket->store(started->ticket);
   if (started->outcome != IdempotencyStore::Outcome::kRun) return;
   // Detached: no cancellation, and at least the default deadline to finish.
   CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
                        nullptr, std::move(trace)};
-  start(request, std::move(detached),
-        [store, key](absl::StatusOr<Response> response, int64_t) {
-          Answer answer;
-          if (response.ok()) {
-            answer.response = response->SerializeAsString();
-          } else {
-            answer.status = response.status();
-          }
-          store->Finish(key, std::move(answer));
-        });
+  start(request, std::move(detached), [store, key](absl::StatusOr<Response> response, int64_t) {
+    Answer answer;
+    if (response.ok()) {
+      answer.response = response->SerializeAsString();
+    } else {
+      answer.status = response.status();
+    }
+    store->Finish(key, std::move(answer));
+  });
 }
 
 // Serves one unary call: decode, validate, start the Kommo operation, finish from its callback.
@@ -478,16 +476,15 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateIncomingLead(grpc::CallbackServ
                                                               grpc::ByteBuffer* response) {
   using Response = v1::CreateIncomingLeadResponse;
   return Serve<v1::CreateIncomingLeadRequest, Response>(
-      context, request, response, "kommo.v1.LeadService/CreateIncomingLead", Kind::kWrite,
-      options_, ValidateCreateIncomingLead,
+      context, request, response, "kommo.v1.LeadService/CreateIncomingLead", Kind::kWrite, options_,
+      ValidateCreateIncomingLead,
       [this](const v1::CreateIncomingLeadRequest& req, CallOptions call, auto done) {
-        client_->CreateIncomingLead(
-            req, std::move(call),
-            Reply<Response, v1::IncomingLead>(std::move(done),
-                                              [](Response& out, v1::IncomingLead lead) {
-                                                *out.mutable_incoming_lead() = std::move(lead);
-                                                return out.incoming_lead().lead_id();
-                                              }));
+        client_->CreateIncomingLead(req, std::move(call),
+                                    Reply<Response, v1::IncomingLead>(
+                                        std::move(done), [](Response& out, v1::IncomingLead lead) {
+                                          *out.mutable_incoming_lead() = std::move(lead);
+                                          return out.incoming_lead().lead_id();
+                                        }));
       });
 }
 
@@ -496,8 +493,8 @@ grpc::ServerUnaryReactor* LeadServiceImpl::AcceptIncomingLead(grpc::CallbackServ
                                                               grpc::ByteBuffer* response) {
   using Response = v1::AcceptIncomingLeadResponse;
   return Serve<v1::AcceptIncomingLeadRequest, Response>(
-      context, request, response, "kommo.v1.LeadService/AcceptIncomingLead", Kind::kWrite,
-      options_, ValidateAcceptIncomingLead,
+      context, request, response, "kommo.v1.LeadService/AcceptIncomingLead", Kind::kWrite, options_,
+      ValidateAcceptIncomingLead,
       [this](const v1::AcceptIncomingLeadRequest& req, CallOptions call, auto done) {
         client_->AcceptIncomingLead(
             req, std::move(call),
@@ -508,9 +505,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::AcceptIncomingLead(grpc::CallbackServ
       });
 }
 
-grpc::ServerUnaryReactor* LeadServiceImpl::DeclineIncomingLead(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+grpc::ServerUnaryReactor* LeadServiceImpl::DeclineIncomingLead(grpc::CallbackServerContext* context,
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
   using Response = v1::DeclineIncomingLeadResponse;
   return Serve<v1::DeclineIncomingLeadRequest, Response>(
       context, request, response, "kommo.v1.LeadService/DeclineIncomingLead", Kind::kWrite,
@@ -538,8 +535,8 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListIncomingLeads(grpc::CallbackServe
         if (!page.ok()) return done(page.status(), 0);
         client_->ListIncomingLeads(
             req.pipeline_id(), *page, EffectivePageSize(req.page_size()), std::move(call),
-            [done = std::move(done), page = *page, scope,
-             page_size = req.page_size()](absl::StatusOr<rest::IncomingLeadPageResult> result) mutable {
+            [done = std::move(done), page = *page, scope, page_size = req.page_size()](
+                absl::StatusOr<rest::IncomingLeadPageResult> result) mutable {
               if (!result.ok()) return done(result.status(), 0);
               v1::ListIncomingLeadsResponse out;
               for (v1::IncomingLead& lead : result->incoming_leads) {
@@ -559,12 +556,12 @@ grpc::ServerUnaryReactor* ContactServiceImpl::LookupContacts(grpc::CallbackServe
                                                              grpc::ByteBuffer* response) {
   using Response = v1::LookupContactsResponse;
   return Serve<v1::LookupContactsRequest, Response>(
-      context, request, response, "kommo.v1.ContactService/LookupContacts", Kind::kRead,
-      options_, ValidateLookupContacts,
+      context, request, response, "kommo.v1.ContactService/LookupContacts", Kind::kRead, options_,
+      ValidateLookupContacts,
       [this](const v1::LookupContactsRequest& req, CallOptions call, auto done) {
         client_->LookupContacts(
-            {req.phones().begin(), req.phones().end()},
-            {req.emails().begin(), req.emails().end()}, std::move(call),
+            {req.phones().begin(), req.phones().end()}, {req.emails().begin(), req.emails().end()},
+            std::move(call),
             Reply<Response, std::vector<v1::Contact>>(
                 std::move(done), [](Response& out, std::vector<v1::Contact> contacts) {
                   for (v1::Contact& contact : contacts) *out.add_contacts() = std::move(contact);
@@ -597,11 +594,12 @@ grpc::ServerUnaryReactor* NoteServiceImpl::AddNote(grpc::CallbackServerContext* 
   return Serve<v1::AddNoteRequest, Response>(
       context, request, response, "kommo.v1.NoteService/AddNote", Kind::kWrite, options_,
       ValidateAddNote, [this](const v1::AddNoteRequest& req, CallOptions call, auto done) {
-        client_->AddNote(req, std::move(call),
-                         Reply<Response, v1::Note>(std::move(done), [](Response& out, v1::Note note) {
-                           *out.mutable_note() = std::move(note);
-                           return out.note().id();
-                         }));
+        client_->AddNote(
+            req, std::move(call),
+            Reply<Response, v1::Note>(std::move(done), [](Response& out, v1::Note note) {
+              *out.mutable_note() = std::move(note);
+              return out.note().id();
+            }));
       });
 }
 
@@ -614,7 +612,8 @@ grpc::ServerUnaryReactor* NoteServiceImpl::ListNotes(grpc::CallbackServerContext
         const std::string scope =
             ListScopeQuery({req.entity_type(), req.entity_id(), req.order(),
                             req.has_updated_since() ? req.updated_since().seconds() : 0});
-        absl::StatusOr<int64_t> page = PageOf(req.page_token(), kNotesScope, scope, req.page_size());
+        absl::StatusOr<int64_t> page =
+            PageOf(req.page_token(), kNotesScope, scope, req.page_size());
         if (!page.ok()) return done(page.status(), 0);
         rest::NotesQuery query;
         query.entity_type = req.entity_type();

@@ -52,10 +52,10 @@ using RawNoteService = kommo::v1::NoteService::WithRawCallbackMethod_AddNote<
     kommo::v1::NoteService::WithRawCallbackMethod_ListNotes<kommo::v1::NoteService::Service>>;
 
 // Declares a raw unary handler.
-#define KOMMO_RAW_HANDLER(Method)                                                     \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,            \
-                                   const grpc::ByteBuffer* request,                 \
-                                   grpc::ByteBuffer* response) override
+#define KOMMO_RAW_HANDLER(Method)                                                               \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                        \
+                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) \
+      override
 
 class LeadServiceImpl final : public RawLeadService {
  public:

@@ -110,7 +110,8 @@ void CheckMatchKeys(Checker& checker, const std::string& prefix,
     checker.Add(absl::StrCat(prefix, "phones"), "at least one phone or email is required");
   }
   if (phones.size() > max) {
-    checker.Add(absl::StrCat(prefix, "phones"), absl::StrCat("must hold at most ", max, " numbers"));
+    checker.Add(absl::StrCat(prefix, "phones"),
+                absl::StrCat("must hold at most ", max, " numbers"));
   }
   if (emails.size() > max) {
     checker.Add(absl::StrCat(prefix, "emails"),
@@ -156,15 +157,17 @@ void CheckNewContact(Checker& checker, const std::string& prefix, const v1::NewC
 void CheckUid(Checker& checker, absl::string_view uid) {
   if (uid.empty()) return checker.Add("uid", "is required");
   bool ok = uid.size() <= 64;
-  for (char c : uid) ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  for (char c : uid)
+    ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
   if (!ok) checker.Add("uid", "must be an incoming lead's uid (letters, digits, '-', '_')");
 }
 
 void CheckEntity(Checker& checker, v1::EntityType type, int64_t id) {
   if (type != v1::ENTITY_TYPE_LEAD && type != v1::ENTITY_TYPE_CONTACT &&
       type != v1::ENTITY_TYPE_COMPANY) {
-    checker.Add("entity_type", "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or "
-                               "ENTITY_TYPE_COMPANY");
+    checker.Add("entity_type",
+                "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or "
+                "ENTITY_TYPE_COMPANY");
   }
   checker.Positive("entity_id", id);
 }

@@ -37,8 +37,7 @@ absl::Status ValidateGetContact(const kommo::v1::GetContactRequest& request);
 absl::Status ValidateSearchContacts(const kommo::v1::SearchContactsRequest& request);
 absl::Status ValidateLookupContacts(const kommo::v1::LookupContactsRequest& request);
 absl::Status ValidateFindOrCreateContact(const kommo::v1::FindOrCreateContactRequest& request);
-absl::Status ValidateCreateLeadWithContact(
-    const kommo::v1::CreateLeadWithContactRequest& request);
+absl::Status ValidateCreateLeadWithContact(const kommo::v1::CreateLeadWithContactRequest& request);
 absl::Status ValidateCreateIncomingLead(const kommo::v1::CreateIncomingLeadRequest& request);
 absl::Status ValidateAcceptIncomingLead(const kommo::v1::AcceptIncomingLeadRequest& request);
 absl::Status ValidateDeclineIncomingLead(const kommo::v1::DeclineIncomingLeadRequest& request);

@@ -135,9 +135,9 @@ void ContactFinder::FindOrCreate(const kommo::v1::FindOrCreateContactRequest& re
       waiting->finished = true;
       Done<FindOrCreateContactResponse> answer = std::move(waiting->done);
       answer(MakeError(absl::StatusCode::kDeadlineExceeded,
-                     "deadline exceeded waiting for another FindOrCreateContact call on the same "
-                     "phone or email; nothing was written",
-                     reason::kDeadlineExceeded));
+                       "deadline exceeded waiting for another FindOrCreateContact call on the same "
+                       "phone or email; nothing was written",
+                       reason::kDeadlineExceeded));
     });
   }
 }
@@ -157,23 +157,22 @@ void ContactFinder::Start(const CallPtr& call) {
                                   call->request.contact().phones().end());
   std::vector<std::string> emails(call->request.contact().emails().begin(),
                                   call->request.contact().emails().end());
-  Lookup(phones, emails, call->options,
-         [this, call](absl::StatusOr<std::vector<Contact>> matches) {
-           if (!matches.ok()) return Finish(call, matches.status());
-           Decide(call, *std::move(matches));
-         });
+  Lookup(phones, emails, call->options, [this, call](absl::StatusOr<std::vector<Contact>> matches) {
+    if (!matches.ok()) return Finish(call, matches.status());
+    Decide(call, *std::move(matches));
+  });
 }
 
 void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
   if (matches.size() > 1) {
     std::vector<int64_t> ids;
     for (const Contact& each : matches) ids.push_back(each.id());
-    return Finish(call, MakeError(absl::StatusCode::kFailedPrecondition,
-                                  absl::StrCat(matches.size(),
-                                               " contacts match the phones and emails exactly; "
-                                               "nothing was written (ids in candidate_ids)"),
-                                  reason::kContactAmbiguous,
-                                  {{"candidate_ids", absl::StrJoin(ids, ",")}}));
+    return Finish(
+        call, MakeError(absl::StatusCode::kFailedPrecondition,
+                        absl::StrCat(matches.size(),
+                                     " contacts match the phones and emails exactly; "
+                                     "nothing was written (ids in candidate_ids)"),
+                        reason::kContactAmbiguous, {{"candidate_ids", absl::StrJoin(ids, ",")}}));
   }
   auto matched = [this, call](absl::StatusOr<Contact> contact) {
     if (!contact.ok()) return Finish(call, contact.status());
@@ -186,8 +185,7 @@ void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
     Contact& contact = matches.front();
     if (!call->request.add_missing()) return matched(std::move(contact));
     const mapping::MissingValues missing = mapping::MissingFrom(
-        contact,
-        {call->request.contact().phones().begin(), call->request.contact().phones().end()},
+        contact, {call->request.contact().phones().begin(), call->request.contact().phones().end()},
         {call->request.contact().emails().begin(), call->request.contact().emails().end()});
     if (missing.phones.empty() && missing.emails.empty()) return matched(std::move(contact));
     // Kommo replaces a field's values on PATCH: send what it holds plus what it lacks.
@@ -233,10 +231,9 @@ void ContactFinder::Finish(const CallPtr& call,
       const Call& other = **it;
       bool covered = true;
       for (const mapping::Phone& phone : other.phones) {
-        covered &= std::any_of(call->phones.begin(), call->phones.end(),
-                               [&](const mapping::Phone& mine) {
-                                 return mapping::SamePhone(phone, mine);
-                               });
+        covered &= std::any_of(
+            call->phones.begin(), call->phones.end(),
+            [&](const mapping::Phone& mine) { return mapping::SamePhone(phone, mine); });
       }
       for (const std::string& email : other.emails) {
         covered &= std::find(call->emails.begin(), call->emails.end(), email) != call->emails.end();

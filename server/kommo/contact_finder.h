@@ -39,8 +39,7 @@ struct ContactFinderOps {
                      Done<EntityPage<kommo::v1::Contact>>)>
       search;
   // POST /contacts (the create batcher), read back.
-  std::function<void(const kommo::v1::CreateContactRequest&, CallOptions,
-                     Done<kommo::v1::Contact>)>
+  std::function<void(const kommo::v1::CreateContactRequest&, CallOptions, Done<kommo::v1::Contact>)>
       create;
   // PATCH /contacts with a contact's complete phone and email lists, read back.
   std::function<void(const mapping::ContactValuesUpdate&, CallOptions, Done<kommo::v1::Contact>)>

@@ -1,11 +1,10 @@
 #include "server/kommo/entities.h"
 
+#include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <functional>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -214,16 +213,14 @@ const EntityDescription<Note>& NoteEntity(EntityType type) {
     auto* notes = new std::map<EntityType, EntityDescription<Note>>();
     for (EntityType each :
          {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
-      notes->emplace(each,
-                     EntityDescription<Note>{
-                         "note", absl::StrCat(CollectionOf(each), "/notes"), "", reason::kNotFound,
-                         nullptr,
-                         [each](absl::string_view body) -> absl::StatusOr<EntityPage<Note>> {
-                           absl::StatusOr<mapping::NotePage> page =
-                               mapping::ParseNotePage(body, each);
-                           if (!page.ok()) return page.status();
-                           return EntityPage<Note>{std::move(page->notes), page->has_next};
-                         }});
+      notes->emplace(
+          each, EntityDescription<Note>{
+                    "note", absl::StrCat(CollectionOf(each), "/notes"), "", reason::kNotFound,
+                    nullptr, [each](absl::string_view body) -> absl::StatusOr<EntityPage<Note>> {
+                      absl::StatusOr<mapping::NotePage> page = mapping::ParseNotePage(body, each);
+                      if (!page.ok()) return page.status();
+                      return EntityPage<Note>{std::move(page->notes), page->has_next};
+                    }});
     }
     return notes;
   }();
@@ -285,14 +282,14 @@ WriteDescription<v1::CreateIncomingLeadRequest, IncomingLead> IncomingLeadCreate
   write.what = "POST /leads/unsorted/forms";
   write.path = "/leads/unsorted/forms";
   write.max_items = kMaxComplexItems;
-  write.body = [](const std::vector<std::pair<std::string, const v1::CreateIncomingLeadRequest*>>&
-                      items) {
-    const int64_t now = absl::ToUnixSeconds(absl::Now());
-    std::vector<mapping::IncomingLeadItem> batch;
-    batch.reserve(items.size());
-    for (const auto& [id, request] : items) batch.push_back({id, request, now});
-    return mapping::UnsortedFormsBody(batch);
-  };
+  write.body =
+      [](const std::vector<std::pair<std::string, const v1::CreateIncomingLeadRequest*>>& items) {
+        const int64_t now = absl::ToUnixSeconds(absl::Now());
+        std::vector<mapping::IncomingLeadItem> batch;
+        batch.reserve(items.size());
+        for (const auto& [id, request] : items) batch.push_back({id, request, now});
+        return mapping::UnsortedFormsBody(batch);
+      };
   write.answer = [](absl::string_view body,
                     const std::vector<std::string>&) -> absl::StatusOr<WrittenItems> {
     absl::StatusOr<std::map<std::string, mapping::UnsortedResult>> results =
@@ -322,8 +319,10 @@ WriteDescription<v1::AcceptIncomingLeadRequest, Lead> IncomingLeadAccept() {
   write.target = [](const v1::AcceptIncomingLeadRequest& request) {
     return UidTarget(request.uid());
   };
-  write.body = [](const std::vector<std::pair<std::string, const v1::AcceptIncomingLeadRequest*>>&
-                      items) { return mapping::AcceptBody(*items.front().second); };
+  write.body =
+      [](const std::vector<std::pair<std::string, const v1::AcceptIncomingLeadRequest*>>& items) {
+        return mapping::AcceptBody(*items.front().second);
+      };
   write.answer = &ActionAnswer;
   write.field = [](absl::string_view path, const v1::AcceptIncomingLeadRequest&) {
     return std::string(path);
@@ -344,8 +343,10 @@ IncomingLeadDecline() {
   write.target = [](const v1::DeclineIncomingLeadRequest& request) {
     return UidTarget(request.uid());
   };
-  write.body = [](const std::vector<std::pair<std::string, const v1::DeclineIncomingLeadRequest*>>&
-                      items) { return mapping::DeclineBody(*items.front().second); };
+  write.body =
+      [](const std::vector<std::pair<std::string, const v1::DeclineIncomingLeadRequest*>>& items) {
+        return mapping::DeclineBody(*items.front().second);
+      };
   write.answer = &ActionAnswer;
   write.field = [](absl::string_view path, const v1::DeclineIncomingLeadRequest&) {
     return std::string(path);

@@ -139,12 +139,13 @@ class KommoClientImpl final : public KommoClient {
     });
   }
 
-  void LookupContacts(const std::vector<std::string>& phones, const std::vector<std::string>& emails,
-                      CallOptions options, Done<std::vector<Contact>> done) override {
-    loop_->Post([this, phones, emails, options = std::move(options),
-                 done = std::move(done)]() mutable {
-      finder_.Lookup(phones, emails, std::move(options), std::move(done));
-    });
+  void LookupContacts(const std::vector<std::string>& phones,
+                      const std::vector<std::string>& emails, CallOptions options,
+                      Done<std::vector<Contact>> done) override {
+    loop_->Post(
+        [this, phones, emails, options = std::move(options), done = std::move(done)]() mutable {
+          finder_.Lookup(phones, emails, std::move(options), std::move(done));
+        });
   }
 
   void FindOrCreateContact(const v1::FindOrCreateContactRequest& request, CallOptions options,
@@ -232,10 +233,10 @@ class KommoClientImpl final : public KommoClient {
   template <typename Request, typename Entity>
   void Write(WriteBatcher<Request, Entity>& batcher, const Request& request, CallOptions options,
              Done<Entity> done) {
-    loop_->Post([&batcher, request, options = std::move(options),
-                 done = std::move(done)]() mutable {
-      batcher.Enqueue(request, std::move(options), std::move(done));
-    });
+    loop_->Post(
+        [&batcher, request, options = std::move(options), done = std::move(done)]() mutable {
+          batcher.Enqueue(request, std::move(options), std::move(done));
+        });
   }
 
   ContactFinderOps FinderOps() {
@@ -344,8 +345,8 @@ class KommoClientImpl final : public KommoClient {
     spec.context.entity = entity.singular;
     const ErrorContext context = spec.context;
     requester_.Send(std::move(spec), CallOptions{deadline, nullptr, std::move(trace)},
-                    [&entity, context, done = std::move(done)](
-                        absl::StatusOr<http::HttpResponse> response) mutable {
+                    [&entity, context,
+                     done = std::move(done)](absl::StatusOr<http::HttpResponse> response) mutable {
                       done(PageOf(entity, response, context));
                     });
   }
@@ -380,19 +381,18 @@ class KommoClientImpl final : public KommoClient {
       std::vector<std::string> ids;
       for (const auto& each : written) ids.push_back(absl::StrCat(each.first.id));
       auto trace = GroupTrace<Entity>(written.front().second);
-      ReadByKeys<Entity>(
-          entity, "filter[id][]", ids, deadline, trace,
-          [&entity, written = std::move(written),
-           trace](absl::StatusOr<EntityPage<Entity>> page) mutable {
-            for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
-            std::map<int64_t, Entity> found;
-            if (page.ok()) {
-              for (Entity& each : page->items) found[each.id()] = std::move(each);
-            }
-            AnswerWritten<Entity, int64_t>(
-                written, page.status(), found, [](const Written& item) { return item.id; },
-                entity.singular);
-          });
+      ReadByKeys<Entity>(entity, "filter[id][]", ids, deadline, trace,
+                         [&entity, written = std::move(written),
+                          trace](absl::StatusOr<EntityPage<Entity>> page) mutable {
+                           for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
+                           std::map<int64_t, Entity> found;
+                           if (page.ok()) {
+                             for (Entity& each : page->items) found[each.id()] = std::move(each);
+                           }
+                           AnswerWritten<Entity, int64_t>(
+                               written, page.status(), found,
+                               [](const Written& item) { return item.id; }, entity.singular);
+                         });
     };
   }
 
@@ -403,18 +403,20 @@ class KommoClientImpl final : public KommoClient {
       std::vector<std::string> uids;
       for (const auto& each : written) uids.push_back(each.first.uid);
       auto trace = GroupTrace<IncomingLead>(written.front().second);
-      ReadByKeys<IncomingLead>(
-          IncomingLeadEntity(), "filter[uid][]", uids, deadline, trace,
-          [written = std::move(written), trace](absl::StatusOr<EntityPage<IncomingLead>> page) mutable {
-            for (const auto& each : written) ShareTrace<IncomingLead>(*trace, each.second);
-            std::map<std::string, IncomingLead> found;
-            if (page.ok()) {
-              for (IncomingLead& each : page->items) found[each.uid()] = std::move(each);
-            }
-            AnswerWritten<IncomingLead, std::string>(
-                written, page.status(), found, [](const Written& item) { return item.uid; },
-                "lead");
-          });
+      ReadByKeys<IncomingLead>(IncomingLeadEntity(), "filter[uid][]", uids, deadline, trace,
+                               [written = std::move(written),
+                                trace](absl::StatusOr<EntityPage<IncomingLead>> page) mutable {
+                                 for (const auto& each : written)
+                                   ShareTrace<IncomingLead>(*trace, each.second);
+                                 std::map<std::string, IncomingLead> found;
+                                 if (page.ok()) {
+                                   for (IncomingLead& each : page->items)
+                                     found[each.uid()] = std::move(each);
+                                 }
+                                 AnswerWritten<IncomingLead, std::string>(
+                                     written, page.status(), found,
+                                     [](const Written& item) { return item.uid; }, "lead");
+                               });
     };
   }
 

@@ -90,7 +90,7 @@ class WriteBatcher {
       : entity_(entity),
         write_(std::move(write)),
         options_(options),
-        max_items_(write_.path_of        ? 1
+        max_items_(write_.path_of         ? 1
                    : write_.max_items > 0 ? std::min(write_.max_items, options.max_items)
                                           : options.max_items),
         requester_(requester),
@@ -388,8 +388,8 @@ class WriteBatcher {
   void Matched(Batch& batch, absl::string_view body) {
     std::vector<std::string> request_ids;
     for (const ItemPtr& item : batch.items) request_ids.push_back(item->request_id);
-    absl::StatusOr<WrittenItems> ids = write_.answer ? write_.answer(body, request_ids)
-                                                     : DefaultAnswer(body);
+    absl::StatusOr<WrittenItems> ids =
+        write_.answer ? write_.answer(body, request_ids) : DefaultAnswer(body);
     std::vector<std::pair<Written, WaiterPtr<Entity>>> written;
     absl::Time deadline = loop_->Now();
     for (const ItemPtr& item : batch.items) {
@@ -406,14 +406,13 @@ class WriteBatcher {
         continue;
       }
       if (write_.kind == RequestKind::kUpdate && found->second.id != item->target) {
-        Settle(
-            item,
-            MakeError(absl::StatusCode::kInternal,
-                      absl::StrCat("Kommo's answer to ", write_.what, " names ", entity_.singular,
-                                   " ", found->second.id, " for the item that patched ",
-                                   item->target),
-                      reason::kKommoBadResponse,
-                      {{absl::StrCat(entity_.singular, "_id"), absl::StrCat(item->target)}}));
+        Settle(item,
+               MakeError(
+                   absl::StatusCode::kInternal,
+                   absl::StrCat("Kommo's answer to ", write_.what, " names ", entity_.singular, " ",
+                                found->second.id, " for the item that patched ", item->target),
+                   reason::kKommoBadResponse,
+                   {{absl::StrCat(entity_.singular, "_id"), absl::StrCat(item->target)}}));
         continue;
       }
       item->written_id = found->second.id;
@@ -541,11 +540,10 @@ class WriteBatcher {
     }
     RequestSpec spec;
     spec.path = absl::StrCat("/", entity_.plural);
-    spec.params = absl::StrCat(
-        "limit=250&order[id]=desc&",
-        write_.created_since_filter.empty() ? "filter[created_at][from]"
-                                            : write_.created_since_filter,
-        "=", absl::ToUnixSeconds(wall_sent - options_.rule_out_skew));
+    spec.params = absl::StrCat("limit=250&order[id]=desc&",
+                               write_.created_since_filter.empty() ? "filter[created_at][from]"
+                                                                   : write_.created_since_filter,
+                               "=", absl::ToUnixSeconds(wall_sent - options_.rule_out_skew));
     spec.priority = true;
     spec.context = Context();
     spec.context.kind = RequestKind::kList;

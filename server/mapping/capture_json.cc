@@ -168,7 +168,8 @@ absl::StatusOr<UnsortedResult> ReadUnsortedResult(const ObjectReader& object) {
 
 }  // namespace
 
-// ---- a lead with its contact ---------------------------------------------------------------------
+// ---- a lead with its contact
+// ---------------------------------------------------------------------
 
 std::string LeadsComplexBody(absl::Span<const LeadWithContactItem> items) {
   JsonWriter json;
@@ -229,7 +230,8 @@ std::string LeadWithContactFieldFromKommoPath(
   return LeadFieldFromKommoPath(path);
 }
 
-// ---- incoming leads ------------------------------------------------------------------------------
+// ---- incoming leads
+// ------------------------------------------------------------------------------
 
 std::string UnsortedFormsBody(absl::Span<const IncomingLeadItem> items) {
   JsonWriter json;
@@ -346,7 +348,8 @@ std::string IncomingLeadFieldFromKommoPath(absl::string_view path,
   return std::string(path);
 }
 
-// ---- notes ---------------------------------------------------------------------------------------
+// ---- notes
+// ---------------------------------------------------------------------------------------
 
 std::string NotesCreateBody(absl::Span<const NoteCreateItem> items) {
   JsonWriter json;
@@ -373,11 +376,10 @@ std::string NotesCreateBody(absl::Span<const NoteCreateItem> items) {
 
 absl::StatusOr<NotePage> ParseNotePage(absl::string_view body, EntityType type) {
   return internal::GuardJson([&]() -> absl::StatusOr<NotePage> {
-    ASSIGN_OR_RETURN(internal::Page<Note> page,
-                     internal::ParseListBody<Note>(
-                         body, "notes", [type](const ObjectReader& object) {
-                           return ReadNote(object, type);
-                         }));
+    ASSIGN_OR_RETURN(
+        internal::Page<Note> page,
+        internal::ParseListBody<Note>(
+            body, "notes", [type](const ObjectReader& object) { return ReadNote(object, type); }));
     return NotePage{std::move(page.items), page.has_next};
   });
 }

@@ -46,8 +46,8 @@ absl::StatusOr<std::map<std::string, ComplexResult>> ParseComplexAnswer(absl::st
 // A validation path of a complex item as the caller's field: lead fields as they are,
 // "_embedded.contacts.0.custom_fields_values.0.values.1.value" → "contact.phones[1]" (or emails,
 // as they were written), "_embedded.contacts.0.name" → "contact.name".
-std::string LeadWithContactFieldFromKommoPath(absl::string_view path,
-                                              const kommo::v1::CreateLeadWithContactRequest& request);
+std::string LeadWithContactFieldFromKommoPath(
+    absl::string_view path, const kommo::v1::CreateLeadWithContactRequest& request);
 
 // ---- incoming leads: /api/v4/leads/unsorted -----------------------------------------------------
 

@@ -220,8 +220,8 @@ void WriteContactFields(JsonWriter& json, absl::string_view name, absl::string_v
   if (phones.empty() && emails.empty()) return;
   json.Key("custom_fields_values");
   json.StartArray();
-  const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*>
-      multitext[] = {{kPhoneFieldCode, &phones}, {kEmailFieldCode, &emails}};
+  const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*> multitext[] =
+      {{kPhoneFieldCode, &phones}, {kEmailFieldCode, &emails}};
   for (const auto& [field_code, values] : multitext) {
     if (values->empty()) continue;
     json.StartObject();
@@ -244,11 +244,11 @@ void WriteContactFields(JsonWriter& json, absl::string_view name, absl::string_v
 
 namespace {
 
+using internal::Page;
 using internal::ParseListBody;
 using internal::ReadContact;
 using internal::ReadLead;
 using internal::ReadRequestId;
-using internal::Page;
 
 template <typename Entity, typename Read>
 absl::StatusOr<Entity> ParseObjectBody(absl::string_view body, Read&& read) {

@@ -182,8 +182,8 @@ TEST_F(LeadCaptureTest, AnAmbiguousFindOrCreateWritesNothingAndNamesTheCandidate
 }
 
 TEST_F(LeadCaptureTest, FiftyConcurrentFindOrCreateForOnePersonCreateOneContact) {
-  const std::vector<std::string> formats = {"+7 (912) 555-01-02", "8 912 555 01 02",
-                                            "+79125550102", "007 912 5550102"};
+  const std::vector<std::string> formats = {"+7 (912) 555-01-02", "8 912 555 01 02", "+79125550102",
+                                            "007 912 5550102"};
   std::vector<std::thread> threads;
   std::vector<int64_t> ids(50, 0);
   std::atomic<int> created{0};
