@@ -218,6 +218,10 @@ TEST(ErrorTableTest, ActionsAreNotFoundOnA404AndUnknownAfterAFailure) {
   EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Reason(sent), "WRITE_OUTCOME_UNKNOWN");
   EXPECT_EQ(GetErrorInfo(sent)->metadata().at("outcome"), "unknown");
+  // The advice fits an action (as for its 5xx): read the incoming lead, not "search before
+  // creating again".
+  EXPECT_THAT(std::string(sent.message()), ::testing::HasSubstr("read the entity"));
+  EXPECT_THAT(std::string(sent.message()), ::testing::Not(::testing::HasSubstr("creat")));
 
   absl::Status unsent =
       ErrorFromTransport(absl::UnavailableError("connection refused"), false, false, accept);
