@@ -63,8 +63,9 @@ class CaptureKommo final : public http::HttpTransport {
   std::map<int64_t, Contact> contacts;
   std::map<std::string, int64_t> unsorted;  // pending incoming leads: uid → their lead
   std::map<int64_t, Note> notes;
-  // Accepts answered 503 after they were applied.
+  // Accepts answered 503 after they were applied, and accepts refused with 429 (not applied).
   int accept_503s = 0;
+  int accept_429s = 0;
   // Whether a note batch rejected for some items keeps its valid ones (Kommo's behaviour is
   // unverified; the batcher must not double a note either way).
   bool notes_partial = false;
@@ -162,6 +163,10 @@ class CaptureKommo final : public http::HttpTransport {
     const std::vector<std::string> parts = absl::StrSplit(seen.path, '/');
     if (parts.size() == 5 && parts[1] == "leads" && parts[2] == "unsorted" &&
         (parts[4] == "accept" || parts[4] == "decline")) {
+      if (accept_429s > 0) {
+        --accept_429s;
+        return {429, R"({"title":"Too Many Requests","status":429})", {{"retry-after", "1"}}};
+      }
       auto it = unsorted.find(parts[3]);
       if (it == unsorted.end()) return NotFound("Unsorted not found");
       const int64_t lead_id = it->second;
@@ -364,6 +369,22 @@ TEST_F(CaptureWritesTest, AnAcceptAnswered503HasAnUnknownOutcomeAndIsNotRepeated
   EXPECT_EQ(result->status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Reason(result->status()), "WRITE_OUTCOME_UNKNOWN");
   EXPECT_THAT(kommo_.Lines(), ElementsAre("POST /leads/unsorted/uA/accept"));
+}
+
+TEST_F(CaptureWritesTest, AnAcceptRefusedWith429IsSentAgainToItsOwnUid) {
+  Start();
+  kommo_.leads[101] = {"incoming"};
+  kommo_.unsorted["uA"] = 101;
+  kommo_.accept_429s = 1;
+  Result<v1::Lead> result;
+  Accept("uA", 142, result);
+  loop_.Advance(absl::Seconds(30));
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status();
+  EXPECT_EQ((*result)->status_id(), 142);
+  EXPECT_THAT(kommo_.Lines(), ElementsAre("POST /leads/unsorted/uA/accept",
+                                          "POST /leads/unsorted/uA/accept", "GET /leads"));
+  EXPECT_EQ(kommo_.requests[1].body, R"({"status_id":142})");
 }
 
 TEST_F(CaptureWritesTest, ADeclineIsAnsweredWithItsUidAndA404IsNotFound) {
