@@ -28,7 +28,7 @@ expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
 # --- help -----------------------------------------------------------------------------------------
 cli "$WORK/help" --help
 expect "--help exits 0" 0 $?
-grep -q "leads update      kommo.v1.LeadService/UpdateLead" "$WORK/help" &&
+grep -q "  leads update               kommo.v1.LeadService/UpdateLead" "$WORK/help" &&
   pass "--help lists the subcommands" || fail "--help: $(cat "$WORK/help")"
 for sub in "leads create" "leads update" "leads get" "leads search" "contacts create" \
            "contacts get" "contacts search"; do
@@ -43,8 +43,8 @@ done
 # Issue 11: a group lists its verbs; required and empty flags are named before any call.
 cli "$WORK/group" leads --help
 expect "leads --help exits 0" 0 $?
-grep -q "leads search      kommo.v1.LeadService/SearchLeads" "$WORK/group" &&
-  grep -q "leads create      kommo.v1.LeadService/CreateLead" "$WORK/group" &&
+grep -q "leads search               kommo.v1.LeadService/SearchLeads" "$WORK/group" &&
+  grep -q "leads create               kommo.v1.LeadService/CreateLead" "$WORK/group" &&
   pass "leads --help lists the verbs" || fail "leads --help: $(cat "$WORK/group" "$WORK/group.err")"
 cli "$WORK/required" leads get
 expect "a missing required flag exits 2" 2 $?
