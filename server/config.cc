@@ -58,6 +58,12 @@ const Setting kSettings[] = {
      "deadline of calls that arrive without one (default 30s)"},
     {"shutdown_grace", "SHUTDOWN_GRACE_PERIOD",
      "on SIGTERM, how long calls in flight may take to finish (default 10s)"},
+    {"idempotency_retention", "IDEMPOTENCY_RETENTION",
+     "how long the answer of a create with a request_id is kept, so that a repeat gets it "
+     "instead of writing again (default 24h)"},
+    {"idempotency_max_entries", "IDEMPOTENCY_MAX_ENTRIES",
+     "most request_ids remembered at once; beyond it the oldest answers are dropped first "
+     "(default 100000)"},
     {"kommo_ca_file", "KOMMO_CA_FILE",
      "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
     {"log_level", "LOG_LEVEL", "debug, info, warning or error (default info)"},
@@ -316,6 +322,13 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                      absl::StrCat("\"", attempts, "\" is not a whole number from 1 to 10"));
     }
   }
+  if (std::string entries = get("IDEMPOTENCY_MAX_ENTRIES"); !entries.empty()) {
+    if (!absl::SimpleAtoi(entries, &config.idempotency_max_entries) ||
+        config.idempotency_max_entries < 1) {
+      return Invalid("IDEMPOTENCY_MAX_ENTRIES",
+                     absl::StrCat("\"", entries, "\" is not a whole number greater than 0"));
+    }
+  }
   if (std::string level = get("LOG_LEVEL"); !level.empty()) {
     const std::string lower = absl::AsciiStrToLower(level);
     if (lower != "debug" && lower != "info" && lower != "warning" && lower != "warn" &&
@@ -342,7 +355,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         DurationSetting{"GRPC_DEFAULT_DEADLINE", &config.default_deadline},
         DurationSetting{"SHUTDOWN_GRACE_PERIOD", &config.shutdown_grace},
         DurationSetting{"KOMMO_CIRCUIT_OPEN_DURATION", &config.circuit_open_duration},
-        DurationSetting{"KOMMO_MAX_429_PAUSE", &config.max_rate_limit_pause}}) {
+        DurationSetting{"KOMMO_MAX_429_PAUSE", &config.max_rate_limit_pause},
+        DurationSetting{"IDEMPOTENCY_RETENTION", &config.idempotency_retention}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       absl::StatusOr<absl::Duration> duration = ParsePositiveDuration(setting.env, text);
       if (!duration.ok()) return duration.status();

@@ -38,6 +38,10 @@ struct Config {
   // Longest pause a 429's Retry-After may impose on the whole account.
   absl::Duration max_rate_limit_pause = absl::Seconds(60);
   absl::Duration coalesce_window = absl::Milliseconds(2);
+  // How long the answer of a create with a request_id is kept for its repeats.
+  absl::Duration idempotency_retention = absl::Hours(24);
+  // Most request_ids remembered at once; beyond it the oldest answers are dropped first.
+  size_t idempotency_max_entries = 100000;
   std::string log_level = "info";
 };
 

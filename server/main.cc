@@ -149,6 +149,12 @@ int Run(int argc, char** argv) {
   server_options.listen = config->listen;
   server_options.service.default_deadline = config->default_deadline;
   server_options.service.metrics = &metrics;
+  kommo::api::IdempotencyStore::Options idempotency_options;
+  idempotency_options.retention = config->idempotency_retention;
+  idempotency_options.max_entries = config->idempotency_max_entries;
+  kommo::api::IdempotencyStore idempotency(idempotency_options);
+  server_options.service.idempotency = &idempotency;
+  server_options.service.loop = loop->get();
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());

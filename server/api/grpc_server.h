@@ -45,6 +45,7 @@ class GrpcServer {
 
   LeadServiceImpl leads_;
   ContactServiceImpl contacts_;
+  NoteServiceImpl notes_;
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <atomic>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "server/common/clock.h"
 #include "server/common/error_details.h"
 #include "server/common/log.h"
+#include "server/kommo/waiter.h"
 #include "server/mapping/page_token.h"
 
 namespace kommo::api {
@@ -28,6 +31,15 @@ using rest::CallOptions;
 
 constexpr char kLeadsScope[] = "leads";
 constexpr char kContactsScope[] = "contacts";
+constexpr char kIncomingLeadsScope[] = "incoming_leads";
+constexpr char kNotesScope[] = "notes";
+
+// Whether a request message has an idempotency key (`request_id`).
+template <typename T, typename = void>
+struct HasRequestId : std::false_type {};
+template <typename T>
+struct HasRequestId<T, std::void_t<decltype(std::declval<const T&>().request_id())>>
+    : std::true_type {};
 
 // Whether a method writes to Kommo (its outcome is logged even when the caller is gone).
 enum class Kind { kRead, kWrite };
@@ -158,6 +170,81 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
               {"kommo_request_id", kommo_request_id}});
 }
 
+// What a caller of an idempotent call that is still running is told when it leaves.
+absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {
+  return MakeError(code,
+                   absl::StrCat(code == absl::StatusCode::kDeadlineExceeded ? "deadline exceeded"
+                                                                            : "call cancelled",
+                                " while ", method,
+                                " was still running; it goes on: repeat the call with the same "
+                                "request_id to get its outcome"),
+                   reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}, {"running", "true"}});
+}
+
+// Runs a call with a request_id at most once within the retention window (idempotency.h): the
+// first caller starts the operation, detached from its own deadline and cancellation so that
+// its outcome is learned and kept even when that caller leaves; every caller (the first one, and
+// repeats while it runs or after) gets the kept answer, or leaves at its own deadline.
+template <typename Request, typename Response, typename Start, typename Finish>
+void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
+               CallOptions call, Start& start, Finish finish) {
+  using Answer = IdempotencyStore::Answer;
+  EventLoop* loop = options.loop;
+  IdempotencyStore* store = options.idempotency;
+  const IdempotencyKey key{std::string(method), request.request_id()};
+  const absl::Time caller_deadline = call.deadline;
+  std::shared_ptr<CallTrace> trace = call.trace;
+  auto waiter = rest::NewWaiter<Answer>(
+      call, [finish = std::move(finish)](absl::StatusOr<Answer> answer) mutable {
+        if (!answer.ok()) return finish(answer.status(), 0);
+        if (!answer->status.ok()) return finish(answer->status, 0);
+        Response response;
+        if (!response.ParseFromString(answer->response)) {
+          return finish(MakeError(absl::StatusCode::kInternal, "a kept answer could not be read",
+                                  reason::kInternal),
+                        0);
+        }
+        finish(std::move(response), 0);
+      });
+  auto ticket = std::make_shared<std::atomic<IdempotencyStore::Ticket>>(0);
+  const std::string what(method);
+  loop->Post([loop, waiter, store, key, ticket, what] {
+    rest::Arm<Answer>(
+        loop, waiter, [what](absl::StatusCode code) { return StillRunning(code, what); },
+        [store, key, ticket] {
+          if (const IdempotencyStore::Ticket held = ticket->load(); held != 0) {
+            store->Abandon(key, held);
+          }
+        });
+  });
+  absl::StatusOr<IdempotencyStore::Started> started =
+      store->Start(key, Fingerprint(request), [loop, waiter](Answer answer) {
+        loop->Post([waiter, answer = std::move(answer)]() mutable {
+          rest::Complete<Answer>(waiter, std::move(answer));
+        });
+      });
+  if (!started.ok()) {
+    return loop->Post([waiter, error = started.status()] {
+      rest::Complete<Answer>(waiter, error);
+    });
+  }
+  ticket->store(started->ticket);
+  if (started->outcome != IdempotencyStore::Outcome::kRun) return;
+  // Detached: no cancellation, and at least the default deadline to finish.
+  CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
+                       nullptr, std::move(trace)};
+  start(request, std::move(detached),
+        [store, key](absl::StatusOr<Response> response, int64_t) {
+          Answer answer;
+          if (response.ok()) {
+            answer.response = response->SerializeAsString();
+          } else {
+            answer.status = response.status();
+          }
+          store->Finish(key, std::move(answer));
+        });
+}
+
 // Serves one unary call: decode, validate, start the Kommo operation, finish from its callback.
 // `start` gets the request, the call options and a callback taking the response (or an error) and
 // the id of what was written (0 when nothing).
@@ -197,8 +284,36 @@ grpc::ServerUnaryReactor* Serve(
     finish(status, 0);
     return reactor;
   }
-  start(request, OptionsFor(context, options, reactor->token(), trace), std::move(finish));
+  CallOptions call = OptionsFor(context, options, reactor->token(), trace);
+  if constexpr (HasRequestId<Request>::value) {
+    if (!request.request_id().empty() && options.idempotency != nullptr &&
+        options.loop != nullptr) {
+      ServeOnce<Request, Response>(options, method, request, std::move(call), start,
+                                   std::move(finish));
+      return reactor;
+    }
+  }
+  start(request, std::move(call), std::move(finish));
   return reactor;
+}
+
+// The callback that turns a Kommo client result into the RPC's response: `put` moves the value
+// into the response and returns the id written (0 for reads).
+template <typename Response, typename Value, typename Put>
+auto Reply(absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)> done, Put put) {
+  return [done = std::move(done), put](absl::StatusOr<Value> value) mutable {
+    if (!value.ok()) return done(value.status(), 0);
+    Response out;
+    const int64_t id = put(out, *std::move(value));
+    done(std::move(out), id);
+  };
+}
+
+// A page token's query for a list that is not a search: the request's other fields.
+std::string ListScopeQuery(std::initializer_list<int64_t> fields) {
+  std::string query;
+  for (int64_t field : fields) absl::StrAppend(&query, query.empty() ? "" : "/", field);
+  return query;
 }
 
 }  // namespace
@@ -335,6 +450,189 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
               if (result->has_next) {
                 out.set_next_page_token(
                     mapping::EncodePageToken(kContactsScope, page + 1, query, page_size));
+              }
+              done(std::move(out), 0);
+            });
+      });
+}
+
+grpc::ServerUnaryReactor* LeadServiceImpl::CreateLeadWithContact(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using Response = v1::CreateLeadWithContactResponse;
+  return Serve<v1::CreateLeadWithContactRequest, Response>(
+      context, request, response, "kommo.v1.LeadService/CreateLeadWithContact", Kind::kWrite,
+      options_, ValidateCreateLeadWithContact,
+      [this](const v1::CreateLeadWithContactRequest& req, CallOptions call, auto done) {
+        client_->CreateLeadWithContact(
+            req, std::move(call),
+            Reply<Response, Response>(std::move(done), [](Response& out, Response created) {
+              out = std::move(created);
+              return out.lead().id();
+            }));
+      });
+}
+
+grpc::ServerUnaryReactor* LeadServiceImpl::CreateIncomingLead(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  using Response = v1::CreateIncomingLeadResponse;
+  return Serve<v1::CreateIncomingLeadRequest, Response>(
+      context, request, response, "kommo.v1.LeadService/CreateIncomingLead", Kind::kWrite,
+      options_, ValidateCreateIncomingLead,
+      [this](const v1::CreateIncomingLeadRequest& req, CallOptions call, auto done) {
+        client_->CreateIncomingLead(
+            req, std::move(call),
+            Reply<Response, v1::IncomingLead>(std::move(done),
+                                              [](Response& out, v1::IncomingLead lead) {
+                                                *out.mutable_incoming_lead() = std::move(lead);
+                                                return out.incoming_lead().lead_id();
+                                              }));
+      });
+}
+
+grpc::ServerUnaryReactor* LeadServiceImpl::AcceptIncomingLead(grpc::CallbackServerContext* context,
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
+  using Response = v1::AcceptIncomingLeadResponse;
+  return Serve<v1::AcceptIncomingLeadRequest, Response>(
+      context, request, response, "kommo.v1.LeadService/AcceptIncomingLead", Kind::kWrite,
+      options_, ValidateAcceptIncomingLead,
+      [this](const v1::AcceptIncomingLeadRequest& req, CallOptions call, auto done) {
+        client_->AcceptIncomingLead(
+            req, std::move(call),
+            Reply<Response, v1::Lead>(std::move(done), [](Response& out, v1::Lead lead) {
+              *out.mutable_lead() = std::move(lead);
+              return out.lead().id();
+            }));
+      });
+}
+
+grpc::ServerUnaryReactor* LeadServiceImpl::DeclineIncomingLead(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using Response = v1::DeclineIncomingLeadResponse;
+  return Serve<v1::DeclineIncomingLeadRequest, Response>(
+      context, request, response, "kommo.v1.LeadService/DeclineIncomingLead", Kind::kWrite,
+      options_, ValidateDeclineIncomingLead,
+      [this](const v1::DeclineIncomingLeadRequest& req, CallOptions call, auto done) {
+        client_->DeclineIncomingLead(
+            req, std::move(call),
+            Reply<Response, Response>(std::move(done), [](Response& out, Response declined) {
+              out = std::move(declined);
+              return int64_t{0};
+            }));
+      });
+}
+
+grpc::ServerUnaryReactor* LeadServiceImpl::ListIncomingLeads(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  return Serve<v1::ListIncomingLeadsRequest, v1::ListIncomingLeadsResponse>(
+      context, request, response, "kommo.v1.LeadService/ListIncomingLeads", Kind::kRead, options_,
+      ValidateListIncomingLeads,
+      [this](const v1::ListIncomingLeadsRequest& req, CallOptions call, auto done) {
+        const std::string scope = ListScopeQuery({req.pipeline_id()});
+        absl::StatusOr<int64_t> page =
+            PageOf(req.page_token(), kIncomingLeadsScope, scope, req.page_size());
+        if (!page.ok()) return done(page.status(), 0);
+        client_->ListIncomingLeads(
+            req.pipeline_id(), *page, EffectivePageSize(req.page_size()), std::move(call),
+            [done = std::move(done), page = *page, scope,
+             page_size = req.page_size()](absl::StatusOr<rest::IncomingLeadPageResult> result) mutable {
+              if (!result.ok()) return done(result.status(), 0);
+              v1::ListIncomingLeadsResponse out;
+              for (v1::IncomingLead& lead : result->incoming_leads) {
+                *out.add_incoming_leads() = std::move(lead);
+              }
+              if (result->has_next) {
+                out.set_next_page_token(
+                    mapping::EncodePageToken(kIncomingLeadsScope, page + 1, scope, page_size));
+              }
+              done(std::move(out), 0);
+            });
+      });
+}
+
+grpc::ServerUnaryReactor* ContactServiceImpl::LookupContacts(grpc::CallbackServerContext* context,
+                                                             const grpc::ByteBuffer* request,
+                                                             grpc::ByteBuffer* response) {
+  using Response = v1::LookupContactsResponse;
+  return Serve<v1::LookupContactsRequest, Response>(
+      context, request, response, "kommo.v1.ContactService/LookupContacts", Kind::kRead,
+      options_, ValidateLookupContacts,
+      [this](const v1::LookupContactsRequest& req, CallOptions call, auto done) {
+        client_->LookupContacts(
+            {req.phones().begin(), req.phones().end()},
+            {req.emails().begin(), req.emails().end()}, std::move(call),
+            Reply<Response, std::vector<v1::Contact>>(
+                std::move(done), [](Response& out, std::vector<v1::Contact> contacts) {
+                  for (v1::Contact& contact : contacts) *out.add_contacts() = std::move(contact);
+                  return int64_t{0};
+                }));
+      });
+}
+
+grpc::ServerUnaryReactor* ContactServiceImpl::FindOrCreateContact(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using Response = v1::FindOrCreateContactResponse;
+  return Serve<v1::FindOrCreateContactRequest, Response>(
+      context, request, response, "kommo.v1.ContactService/FindOrCreateContact", Kind::kWrite,
+      options_, ValidateFindOrCreateContact,
+      [this](const v1::FindOrCreateContactRequest& req, CallOptions call, auto done) {
+        client_->FindOrCreateContact(
+            req, std::move(call),
+            Reply<Response, Response>(std::move(done), [](Response& out, Response found) {
+              out = std::move(found);
+              return out.outcome() == Response::OUTCOME_CREATED ? out.contact().id() : 0;
+            }));
+      });
+}
+
+grpc::ServerUnaryReactor* NoteServiceImpl::AddNote(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  using Response = v1::AddNoteResponse;
+  return Serve<v1::AddNoteRequest, Response>(
+      context, request, response, "kommo.v1.NoteService/AddNote", Kind::kWrite, options_,
+      ValidateAddNote, [this](const v1::AddNoteRequest& req, CallOptions call, auto done) {
+        client_->AddNote(req, std::move(call),
+                         Reply<Response, v1::Note>(std::move(done), [](Response& out, v1::Note note) {
+                           *out.mutable_note() = std::move(note);
+                           return out.note().id();
+                         }));
+      });
+}
+
+grpc::ServerUnaryReactor* NoteServiceImpl::ListNotes(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return Serve<v1::ListNotesRequest, v1::ListNotesResponse>(
+      context, request, response, "kommo.v1.NoteService/ListNotes", Kind::kRead, options_,
+      ValidateListNotes, [this](const v1::ListNotesRequest& req, CallOptions call, auto done) {
+        const std::string scope =
+            ListScopeQuery({req.entity_type(), req.entity_id(), req.order(),
+                            req.has_updated_since() ? req.updated_since().seconds() : 0});
+        absl::StatusOr<int64_t> page = PageOf(req.page_token(), kNotesScope, scope, req.page_size());
+        if (!page.ok()) return done(page.status(), 0);
+        rest::NotesQuery query;
+        query.entity_type = req.entity_type();
+        query.entity_id = req.entity_id();
+        query.order = req.order();
+        query.updated_since = req.has_updated_since() ? req.updated_since().seconds() : 0;
+        query.page = *page;
+        query.limit = EffectivePageSize(req.page_size());
+        client_->ListNotes(
+            query, std::move(call),
+            [done = std::move(done), page = *page, scope,
+             page_size = req.page_size()](absl::StatusOr<rest::NotePageResult> result) mutable {
+              if (!result.ok()) return done(result.status(), 0);
+              v1::ListNotesResponse out;
+              for (v1::Note& note : result->notes) *out.add_notes() = std::move(note);
+              if (result->has_next) {
+                out.set_next_page_token(
+                    mapping::EncodePageToken(kNotesScope, page + 1, scope, page_size));
               }
               done(std::move(out), 0);
             });

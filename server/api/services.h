@@ -11,6 +11,9 @@
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/note_service.grpc.pb.h"
+#include "server/api/idempotency.h"
+#include "server/common/event_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/metrics/service_metrics.h"
 
@@ -21,18 +24,38 @@ struct ServiceOptions {
   absl::Duration default_deadline = absl::Seconds(30);
   // Where RPCs are counted and timed; may be null.
   metrics::ServiceMetrics* metrics = nullptr;
+  // Idempotency keys (request_id) of the creating calls, and the loop that times their callers
+  // (the Kommo client's). Without both, request_id is ignored.
+  IdempotencyStore* idempotency = nullptr;
+  EventLoop* loop = nullptr;
 };
 
 using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<
     kommo::v1::LeadService::WithRawCallbackMethod_UpdateLead<
         kommo::v1::LeadService::WithRawCallbackMethod_GetLead<
             kommo::v1::LeadService::WithRawCallbackMethod_SearchLeads<
-                kommo::v1::LeadService::Service>>>>;
+                kommo::v1::LeadService::WithRawCallbackMethod_CreateLeadWithContact<
+                    kommo::v1::LeadService::WithRawCallbackMethod_CreateIncomingLead<
+                        kommo::v1::LeadService::WithRawCallbackMethod_AcceptIncomingLead<
+                            kommo::v1::LeadService::WithRawCallbackMethod_DeclineIncomingLead<
+                                kommo::v1::LeadService::WithRawCallbackMethod_ListIncomingLeads<
+                                    kommo::v1::LeadService::Service>>>>>>>>>;
 
 using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_CreateContact<
     kommo::v1::ContactService::WithRawCallbackMethod_GetContact<
         kommo::v1::ContactService::WithRawCallbackMethod_SearchContacts<
-            kommo::v1::ContactService::Service>>>;
+            kommo::v1::ContactService::WithRawCallbackMethod_LookupContacts<
+                kommo::v1::ContactService::WithRawCallbackMethod_FindOrCreateContact<
+                    kommo::v1::ContactService::Service>>>>>;
+
+using RawNoteService = kommo::v1::NoteService::WithRawCallbackMethod_AddNote<
+    kommo::v1::NoteService::WithRawCallbackMethod_ListNotes<kommo::v1::NoteService::Service>>;
+
+// Declares a raw unary handler.
+#define KOMMO_RAW_HANDLER(Method)                                                     \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,            \
+                                   const grpc::ByteBuffer* request,                 \
+                                   grpc::ByteBuffer* response) override
 
 class LeadServiceImpl final : public RawLeadService {
  public:
@@ -51,6 +74,11 @@ class LeadServiceImpl final : public RawLeadService {
   grpc::ServerUnaryReactor* SearchLeads(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  KOMMO_RAW_HANDLER(CreateLeadWithContact);
+  KOMMO_RAW_HANDLER(CreateIncomingLead);
+  KOMMO_RAW_HANDLER(AcceptIncomingLead);
+  KOMMO_RAW_HANDLER(DeclineIncomingLead);
+  KOMMO_RAW_HANDLER(ListIncomingLeads);
 
  private:
   rest::KommoClient* client_;
@@ -71,11 +99,28 @@ class ContactServiceImpl final : public RawContactService {
   grpc::ServerUnaryReactor* SearchContacts(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  KOMMO_RAW_HANDLER(LookupContacts);
+  KOMMO_RAW_HANDLER(FindOrCreateContact);
 
  private:
   rest::KommoClient* client_;
   ServiceOptions options_;
 };
+
+class NoteServiceImpl final : public RawNoteService {
+ public:
+  NoteServiceImpl(rest::KommoClient* client, ServiceOptions options)
+      : client_(client), options_(options) {}
+
+  KOMMO_RAW_HANDLER(AddNote);
+  KOMMO_RAW_HANDLER(ListNotes);
+
+ private:
+  rest::KommoClient* client_;
+  ServiceOptions options_;
+};
+
+#undef KOMMO_RAW_HANDLER
 
 }  // namespace kommo::api
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/common/error_details.h"
+#include "server/mapping/contact_match.h"
 
 namespace kommo::api {
 namespace {
@@ -74,6 +75,100 @@ class Checker {
   std::vector<FieldViolation> violations_;
 };
 
+// An optional idempotency key: 1 to 64 printable ASCII characters.
+void CheckRequestId(Checker& checker, absl::string_view request_id) {
+  if (request_id.empty()) return;
+  if (request_id.size() > kMaxRequestIdLength) {
+    checker.Add("request_id", absl::StrCat("must be at most ", kMaxRequestIdLength,
+                                           " characters (got ", request_id.size(), ")"));
+    return;
+  }
+  for (unsigned char c : request_id) {
+    if (c < 0x21 || c > 0x7E) {
+      checker.Add("request_id", "must hold printable ASCII characters only, without spaces");
+      return;
+    }
+  }
+}
+
+void CheckEmail(Checker& checker, const std::string& field, const std::string& email) {
+  checker.Text(field, email, /*required=*/true);
+  const size_t at = email.find('@');
+  if (!absl::StripAsciiWhitespace(email).empty() &&
+      (at == std::string::npos || at == 0 || at + 1 == email.size() ||
+       absl::StripAsciiWhitespace(email).find(' ') != absl::string_view::npos)) {
+    checker.Add(field, "must be an email address such as name@example.com");
+  }
+}
+
+// Phones and emails to match exactly: at least one of them, at most `max` of each, phones with 5
+// to 20 digits.
+void CheckMatchKeys(Checker& checker, const std::string& prefix,
+                    const google::protobuf::RepeatedPtrField<std::string>& phones,
+                    const google::protobuf::RepeatedPtrField<std::string>& emails, int max) {
+  if (phones.empty() && emails.empty()) {
+    checker.Add(absl::StrCat(prefix, "phones"), "at least one phone or email is required");
+  }
+  if (phones.size() > max) {
+    checker.Add(absl::StrCat(prefix, "phones"), absl::StrCat("must hold at most ", max, " numbers"));
+  }
+  if (emails.size() > max) {
+    checker.Add(absl::StrCat(prefix, "emails"),
+                absl::StrCat("must hold at most ", max, " addresses"));
+  }
+  for (int i = 0; i < phones.size(); ++i) {
+    const std::string field = absl::StrCat(prefix, "phones[", i, "]");
+    checker.Text(field, phones[i], /*required=*/true);
+    if (!absl::StripAsciiWhitespace(phones[i]).empty() &&
+        !mapping::ParsePhone(phones[i]).has_value()) {
+      checker.Add(field, "must be a phone number with 5 to 20 digits");
+    }
+  }
+  for (int i = 0; i < emails.size(); ++i) {
+    CheckEmail(checker, absl::StrCat(prefix, "emails[", i, "]"), emails[i]);
+  }
+}
+
+// A new contact inside another request; `prefix` is "contact.".
+void CheckNewContact(Checker& checker, const std::string& prefix, const v1::NewContact& contact) {
+  checker.Text(absl::StrCat(prefix, "name"), contact.name(), /*required=*/false);
+  checker.Text(absl::StrCat(prefix, "first_name"), contact.first_name(), /*required=*/false);
+  checker.Text(absl::StrCat(prefix, "last_name"), contact.last_name(), /*required=*/false);
+  checker.PositiveOrUnset(absl::StrCat(prefix, "responsible_user_id"),
+                          contact.responsible_user_id());
+  if (contact.phones_size() > kMaxPhonesOrEmails) {
+    checker.Add(absl::StrCat(prefix, "phones"),
+                absl::StrCat("must hold at most ", kMaxPhonesOrEmails, " numbers"));
+  }
+  for (int i = 0; i < contact.phones_size(); ++i) {
+    checker.Text(absl::StrCat(prefix, "phones[", i, "]"), contact.phones(i), /*required=*/true);
+  }
+  if (contact.emails_size() > kMaxPhonesOrEmails) {
+    checker.Add(absl::StrCat(prefix, "emails"),
+                absl::StrCat("must hold at most ", kMaxPhonesOrEmails, " addresses"));
+  }
+  for (int i = 0; i < contact.emails_size(); ++i) {
+    CheckEmail(checker, absl::StrCat(prefix, "emails[", i, "]"), contact.emails(i));
+  }
+}
+
+// An incoming lead's uid as Kommo makes them: 1 to 64 letters, digits, '-' or '_'.
+void CheckUid(Checker& checker, absl::string_view uid) {
+  if (uid.empty()) return checker.Add("uid", "is required");
+  bool ok = uid.size() <= 64;
+  for (char c : uid) ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  if (!ok) checker.Add("uid", "must be an incoming lead's uid (letters, digits, '-', '_')");
+}
+
+void CheckEntity(Checker& checker, v1::EntityType type, int64_t id) {
+  if (type != v1::ENTITY_TYPE_LEAD && type != v1::ENTITY_TYPE_CONTACT &&
+      type != v1::ENTITY_TYPE_COMPANY) {
+    checker.Add("entity_type", "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or "
+                               "ENTITY_TYPE_COMPANY");
+  }
+  checker.Positive("entity_id", id);
+}
+
 void CheckSearch(Checker& checker, absl::string_view query, int32_t page_size) {
   checker.Text("query", query, /*required=*/false);
   checker.PageSize(page_size);
@@ -101,6 +196,7 @@ absl::Status ValidateCreateLead(const v1::CreateLeadRequest& request) {
       checker.Add(field, absl::StrCat("repeats contact ", id));
     }
   }
+  CheckRequestId(checker, request.request_id());
   return checker.Result("CreateLeadRequest");
 }
 
@@ -157,6 +253,7 @@ absl::Status ValidateCreateContact(const v1::CreateContactRequest& request) {
       checker.Add(field, "must be an email address such as name@example.com");
     }
   }
+  CheckRequestId(checker, request.request_id());
   return checker.Result("CreateContactRequest");
 }
 
@@ -170,6 +267,128 @@ absl::Status ValidateSearchContacts(const v1::SearchContactsRequest& request) {
   Checker checker;
   CheckSearch(checker, request.query(), request.page_size());
   return checker.Result("SearchContactsRequest");
+}
+
+absl::Status ValidateLookupContacts(const v1::LookupContactsRequest& request) {
+  Checker checker;
+  CheckMatchKeys(checker, "", request.phones(), request.emails(), kMaxLookupKeys);
+  return checker.Result("LookupContactsRequest");
+}
+
+absl::Status ValidateFindOrCreateContact(const v1::FindOrCreateContactRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  if (!request.has_contact()) {
+    checker.Add("contact", "is required");
+  } else {
+    CheckNewContact(checker, "contact.", request.contact());
+    CheckMatchKeys(checker, "contact.", request.contact().phones(), request.contact().emails(),
+                   kMaxLookupKeys);
+  }
+  return checker.Result("FindOrCreateContactRequest");
+}
+
+absl::Status ValidateCreateLeadWithContact(const v1::CreateLeadWithContactRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  checker.Text("name", request.name(), /*required=*/true);
+  checker.NonNegative("price", request.price());
+  checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  checker.PositiveOrUnset("pipeline_id", request.pipeline_id());
+  checker.PositiveOrUnset("status_id", request.status_id());
+  if (!request.has_contact()) {
+    checker.Add("contact", "is required");
+  } else {
+    const v1::NewContact& contact = request.contact();
+    CheckNewContact(checker, "contact.", contact);
+    if (absl::StripAsciiWhitespace(contact.name()).empty() &&
+        absl::StripAsciiWhitespace(contact.first_name()).empty() &&
+        absl::StripAsciiWhitespace(contact.last_name()).empty() && contact.phones().empty() &&
+        contact.emails().empty()) {
+      checker.Add("contact", "needs a name, a phone or an email");
+    }
+  }
+  return checker.Result("CreateLeadWithContactRequest");
+}
+
+absl::Status ValidateCreateIncomingLead(const v1::CreateIncomingLeadRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  checker.Text("source_uid", request.source_uid(), /*required=*/true);
+  checker.Text("source_name", request.source_name(), /*required=*/true);
+  checker.PositiveOrUnset("pipeline_id", request.pipeline_id());
+  if (!request.has_form()) {
+    checker.Add("form", "is required (form_id and form_name at least)");
+  } else {
+    const v1::FormMetadata& form = request.form();
+    checker.Text("form.form_id", form.form_id(), /*required=*/true);
+    checker.Text("form.form_name", form.form_name(), /*required=*/true);
+    checker.Text("form.form_page", form.form_page(), /*required=*/false);
+    checker.Text("form.referer", form.referer(), /*required=*/false);
+    checker.Text("form.ip", form.ip(), /*required=*/false);
+    if (form.ip().size() > 64) checker.Add("form.ip", "must be at most 64 characters");
+    if (form.has_form_sent_at() && form.form_sent_at().seconds() <= 0) {
+      checker.Add("form.form_sent_at", "must be after 1970");
+    }
+  }
+  checker.Text("lead_name", request.lead_name(), /*required=*/false);
+  checker.NonNegative("lead_price", request.lead_price());
+  if (request.has_contact()) CheckNewContact(checker, "contact.", request.contact());
+  return checker.Result("CreateIncomingLeadRequest");
+}
+
+absl::Status ValidateAcceptIncomingLead(const v1::AcceptIncomingLeadRequest& request) {
+  Checker checker;
+  CheckUid(checker, request.uid());
+  checker.PositiveOrUnset("status_id", request.status_id());
+  checker.PositiveOrUnset("user_id", request.user_id());
+  return checker.Result("AcceptIncomingLeadRequest");
+}
+
+absl::Status ValidateDeclineIncomingLead(const v1::DeclineIncomingLeadRequest& request) {
+  Checker checker;
+  CheckUid(checker, request.uid());
+  checker.PositiveOrUnset("user_id", request.user_id());
+  return checker.Result("DeclineIncomingLeadRequest");
+}
+
+absl::Status ValidateListIncomingLeads(const v1::ListIncomingLeadsRequest& request) {
+  Checker checker;
+  checker.PositiveOrUnset("pipeline_id", request.pipeline_id());
+  checker.PageSize(request.page_size());
+  return checker.Result("ListIncomingLeadsRequest");
+}
+
+absl::Status ValidateAddNote(const v1::AddNoteRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  CheckEntity(checker, request.entity_type(), request.entity_id());
+  if (absl::StripAsciiWhitespace(request.text()).empty()) {
+    checker.Add("text", request.text().empty() ? "is required" : "must not be blank");
+  } else {
+    size_t length = 0;
+    for (unsigned char c : request.text()) length += (c & 0xC0) != 0x80;
+    if (length > kMaxNoteLength) {
+      checker.Add("text", absl::StrCat("must be at most ", kMaxNoteLength, " characters (got ",
+                                       length, ")"));
+    }
+  }
+  checker.Text("service", request.service(), /*required=*/false);
+  checker.PositiveOrUnset("created_by", request.created_by());
+  return checker.Result("AddNoteRequest");
+}
+
+absl::Status ValidateListNotes(const v1::ListNotesRequest& request) {
+  Checker checker;
+  CheckEntity(checker, request.entity_type(), request.entity_id());
+  if (!v1::ListNotesRequest::Order_IsValid(request.order())) {
+    checker.Add("order", "is not a known order");
+  }
+  if (request.has_updated_since() && request.updated_since().seconds() < 0) {
+    checker.Add("updated_since", "must be after 1970");
+  }
+  checker.PageSize(request.page_size());
+  return checker.Result("ListNotesRequest");
 }
 
 }  // namespace kommo::api

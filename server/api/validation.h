@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 
 namespace kommo::api {
 
@@ -20,6 +21,12 @@ inline constexpr int kDefaultPageSize = 50;
 // Most contacts linked on create, phones and emails per contact.
 inline constexpr int kMaxContactIds = 50;
 inline constexpr int kMaxPhonesOrEmails = 20;
+// Most phones, and most emails, one exact lookup matches.
+inline constexpr int kMaxLookupKeys = 10;
+// Longest request_id (idempotency key).
+inline constexpr size_t kMaxRequestIdLength = 64;
+// Longest note text, in characters: a long chat transcript is one note.
+inline constexpr size_t kMaxNoteLength = 65000;
 
 absl::Status ValidateCreateLead(const kommo::v1::CreateLeadRequest& request);
 absl::Status ValidateUpdateLead(const kommo::v1::UpdateLeadRequest& request);
@@ -28,6 +35,16 @@ absl::Status ValidateSearchLeads(const kommo::v1::SearchLeadsRequest& request);
 absl::Status ValidateCreateContact(const kommo::v1::CreateContactRequest& request);
 absl::Status ValidateGetContact(const kommo::v1::GetContactRequest& request);
 absl::Status ValidateSearchContacts(const kommo::v1::SearchContactsRequest& request);
+absl::Status ValidateLookupContacts(const kommo::v1::LookupContactsRequest& request);
+absl::Status ValidateFindOrCreateContact(const kommo::v1::FindOrCreateContactRequest& request);
+absl::Status ValidateCreateLeadWithContact(
+    const kommo::v1::CreateLeadWithContactRequest& request);
+absl::Status ValidateCreateIncomingLead(const kommo::v1::CreateIncomingLeadRequest& request);
+absl::Status ValidateAcceptIncomingLead(const kommo::v1::AcceptIncomingLeadRequest& request);
+absl::Status ValidateDeclineIncomingLead(const kommo::v1::DeclineIncomingLeadRequest& request);
+absl::Status ValidateListIncomingLeads(const kommo::v1::ListIncomingLeadsRequest& request);
+absl::Status ValidateAddNote(const kommo::v1::AddNoteRequest& request);
+absl::Status ValidateListNotes(const kommo::v1::ListNotesRequest& request);
 
 }  // namespace kommo::api
 

@@ -89,6 +89,10 @@ inline constexpr Reason kKommoUnexpectedStatus = v1::ERROR_REASON_KOMMO_UNEXPECT
 inline constexpr Reason kDeadlineExceeded = v1::ERROR_REASON_DEADLINE_EXCEEDED;
 inline constexpr Reason kCancelled = v1::ERROR_REASON_CANCELLED;
 inline constexpr Reason kInternal = v1::ERROR_REASON_INTERNAL;
+inline constexpr Reason kContactAmbiguous = v1::ERROR_REASON_CONTACT_AMBIGUOUS;
+inline constexpr Reason kRequestIdReused = v1::ERROR_REASON_REQUEST_ID_REUSED;
+inline constexpr Reason kIncomingLeadNotFound = v1::ERROR_REASON_INCOMING_LEAD_NOT_FOUND;
+inline constexpr Reason kLookupTooBroad = v1::ERROR_REASON_LOOKUP_TOO_BROAD;
 }  // namespace reason
 
 // One field problem: `field` is a path in the caller's request message ("name", "contact_ids[1]").

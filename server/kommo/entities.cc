@@ -4,6 +4,11 @@
 #include <utility>
 #include <vector>
 
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "server/common/error_details.h"
 #include "server/mapping/kommo_json.h"
@@ -101,6 +106,284 @@ WriteDescription<v1::CreateContactRequest, Contact> ContactCreate() {
   };
   write.could_be = [](const Contact& contact, const v1::CreateContactRequest& request) {
     return request.name().empty() || contact.name() == request.name();
+  };
+  return write;
+}
+
+}  // namespace kommo::rest
+
+namespace kommo::rest {
+
+using v1::CreateLeadWithContactResponse;
+using v1::DeclineIncomingLeadResponse;
+using v1::EntityType;
+using v1::IncomingLead;
+using v1::Note;
+
+namespace {
+
+// Kommo's limit of leads per complex request.
+constexpr int kMaxComplexItems = 50;
+
+// Orders writes to one incoming lead: its uid as a (nonzero) target.
+int64_t UidTarget(const std::string& uid) {
+  const uint64_t hash = std::hash<std::string>()(uid) & 0x3fffffffffffffffULL;
+  return static_cast<int64_t>(hash) + 1;
+}
+
+// The answer of an action on one incoming lead, for the one item it carried.
+absl::StatusOr<WrittenItems> ActionAnswer(absl::string_view body,
+                                          const std::vector<std::string>& request_ids) {
+  absl::StatusOr<mapping::UnsortedResult> result = mapping::ParseUnsortedActionAnswer(body);
+  if (!result.ok()) return result.status();
+  WrittenItems written;
+  if (!request_ids.empty()) {
+    written[request_ids.front()] = Written{result->lead_id, result->uid, result->contact_id, false};
+  }
+  return written;
+}
+
+absl::string_view NotFoundReasonOf(EntityType type) {
+  switch (type) {
+    case v1::ENTITY_TYPE_LEAD:
+      return reason::kLeadNotFound;
+    case v1::ENTITY_TYPE_CONTACT:
+      return reason::kContactNotFound;
+    default:
+      return reason::kNotFound;
+  }
+}
+
+std::string SingularOf(EntityType type) {
+  switch (type) {
+    case v1::ENTITY_TYPE_LEAD:
+      return "lead";
+    case v1::ENTITY_TYPE_CONTACT:
+      return "contact";
+    case v1::ENTITY_TYPE_COMPANY:
+      return "company";
+    default:
+      return "entity";
+  }
+}
+
+}  // namespace
+
+absl::string_view CollectionOf(EntityType type) {
+  switch (type) {
+    case v1::ENTITY_TYPE_LEAD:
+      return "leads";
+    case v1::ENTITY_TYPE_CONTACT:
+      return "contacts";
+    case v1::ENTITY_TYPE_COMPANY:
+      return "companies";
+    default:
+      return "";
+  }
+}
+
+const EntityDescription<CreateLeadWithContactResponse>& LeadWithContactEntity() {
+  static const auto* const kEntity = new EntityDescription<CreateLeadWithContactResponse>{
+      "lead", "leads", "contacts", reason::kLeadNotFound, nullptr, nullptr};
+  return *kEntity;
+}
+
+const EntityDescription<IncomingLead>& IncomingLeadEntity() {
+  static const auto* const kEntity = new EntityDescription<IncomingLead>{
+      "incoming_lead",
+      "leads/unsorted",
+      "",
+      reason::kIncomingLeadNotFound,
+      nullptr,
+      [](absl::string_view body) -> absl::StatusOr<EntityPage<IncomingLead>> {
+        absl::StatusOr<mapping::IncomingLeadPage> page = mapping::ParseIncomingLeadPage(body);
+        if (!page.ok()) return page.status();
+        return EntityPage<IncomingLead>{std::move(page->incoming_leads), page->has_next};
+      }};
+  return *kEntity;
+}
+
+const EntityDescription<DeclineIncomingLeadResponse>& DeclinedIncomingLeadEntity() {
+  static const auto* const kEntity = new EntityDescription<DeclineIncomingLeadResponse>{
+      "incoming_lead", "leads/unsorted", "", reason::kIncomingLeadNotFound, nullptr, nullptr};
+  return *kEntity;
+}
+
+const EntityDescription<Note>& NoteEntity(EntityType type) {
+  static const auto* const kNotes = [] {
+    auto* notes = new std::map<EntityType, EntityDescription<Note>>();
+    for (EntityType each :
+         {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      notes->emplace(each,
+                     EntityDescription<Note>{
+                         "note", absl::StrCat(CollectionOf(each), "/notes"), "", reason::kNotFound,
+                         nullptr,
+                         [each](absl::string_view body) -> absl::StatusOr<EntityPage<Note>> {
+                           absl::StatusOr<mapping::NotePage> page =
+                               mapping::ParseNotePage(body, each);
+                           if (!page.ok()) return page.status();
+                           return EntityPage<Note>{std::move(page->notes), page->has_next};
+                         }});
+    }
+    return notes;
+  }();
+  auto it = kNotes->find(type);
+  return it != kNotes->end() ? it->second : kNotes->at(v1::ENTITY_TYPE_LEAD);
+}
+
+WriteDescription<mapping::ContactValuesUpdate, Contact> ContactValuesUpdate() {
+  WriteDescription<mapping::ContactValuesUpdate, Contact> write;
+  write.method = http::Method::kPatch;
+  write.kind = RequestKind::kUpdate;
+  write.what = "PATCH /contacts";
+  write.target = [](const mapping::ContactValuesUpdate& request) { return request.contact_id; };
+  write.body = &BatchBody<mapping::ContactValuesUpdate, mapping::ContactValuesItem,
+                          &mapping::ContactsValuesUpdateBody>;
+  write.field = [](absl::string_view path, const mapping::ContactValuesUpdate& request) {
+    v1::CreateContactRequest as_create;
+    *as_create.mutable_phones() = request.phones;
+    *as_create.mutable_emails() = request.emails;
+    if (path == "id") return std::string("contact_id");
+    return mapping::ContactFieldFromKommoPath(path, as_create);
+  };
+  return write;
+}
+
+WriteDescription<v1::CreateLeadWithContactRequest, CreateLeadWithContactResponse>
+LeadWithContactCreate() {
+  WriteDescription<v1::CreateLeadWithContactRequest, CreateLeadWithContactResponse> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kCreate;
+  write.what = "POST /leads/complex";
+  write.path = "/leads/complex";
+  write.max_items = kMaxComplexItems;
+  write.body = &BatchBody<v1::CreateLeadWithContactRequest, mapping::LeadWithContactItem,
+                          &mapping::LeadsComplexBody>;
+  write.answer = [](absl::string_view body,
+                    const std::vector<std::string>&) -> absl::StatusOr<WrittenItems> {
+    absl::StatusOr<std::map<std::string, mapping::ComplexResult>> results =
+        mapping::ParseComplexAnswer(body);
+    if (!results.ok()) return results.status();
+    WrittenItems written;
+    for (const auto& [request_id, result] : *results) {
+      written[request_id] = Written{result.lead_id, "", result.contact_id, result.merged};
+    }
+    return written;
+  };
+  write.field = [](absl::string_view path, const v1::CreateLeadWithContactRequest& request) {
+    return mapping::LeadWithContactFieldFromKommoPath(path, request);
+  };
+  // could_be stays null: a lead and its contact cannot be told apart from others by a list of
+  // what was created, so an unnamed item of a rejected batch has an unknown outcome.
+  return write;
+}
+
+WriteDescription<v1::CreateIncomingLeadRequest, IncomingLead> IncomingLeadCreate() {
+  WriteDescription<v1::CreateIncomingLeadRequest, IncomingLead> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kCreate;
+  write.what = "POST /leads/unsorted/forms";
+  write.path = "/leads/unsorted/forms";
+  write.max_items = kMaxComplexItems;
+  write.body = [](const std::vector<std::pair<std::string, const v1::CreateIncomingLeadRequest*>>&
+                      items) {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    std::vector<mapping::IncomingLeadItem> batch;
+    batch.reserve(items.size());
+    for (const auto& [id, request] : items) batch.push_back({id, request, now});
+    return mapping::UnsortedFormsBody(batch);
+  };
+  write.answer = [](absl::string_view body,
+                    const std::vector<std::string>&) -> absl::StatusOr<WrittenItems> {
+    absl::StatusOr<std::map<std::string, mapping::UnsortedResult>> results =
+        mapping::ParseUnsortedAnswer(body);
+    if (!results.ok()) return results.status();
+    WrittenItems written;
+    for (const auto& [request_id, result] : *results) {
+      written[request_id] = Written{result.lead_id, result.uid, result.contact_id, false};
+    }
+    return written;
+  };
+  write.field = [](absl::string_view path, const v1::CreateIncomingLeadRequest& request) {
+    return mapping::IncomingLeadFieldFromKommoPath(path, request);
+  };
+  return write;
+}
+
+WriteDescription<v1::AcceptIncomingLeadRequest, Lead> IncomingLeadAccept() {
+  WriteDescription<v1::AcceptIncomingLeadRequest, Lead> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kAction;
+  write.what = "POST /leads/unsorted/{uid}/accept";
+  write.path_of = [](const v1::AcceptIncomingLeadRequest& request) {
+    return absl::StrCat("/leads/unsorted/", request.uid(), "/accept");
+  };
+  write.not_found_reason = reason::kIncomingLeadNotFound;
+  write.target = [](const v1::AcceptIncomingLeadRequest& request) {
+    return UidTarget(request.uid());
+  };
+  write.body = [](const std::vector<std::pair<std::string, const v1::AcceptIncomingLeadRequest*>>&
+                      items) { return mapping::AcceptBody(*items.front().second); };
+  write.answer = &ActionAnswer;
+  write.field = [](absl::string_view path, const v1::AcceptIncomingLeadRequest&) {
+    return std::string(path);
+  };
+  return write;
+}
+
+WriteDescription<v1::DeclineIncomingLeadRequest, DeclineIncomingLeadResponse>
+IncomingLeadDecline() {
+  WriteDescription<v1::DeclineIncomingLeadRequest, DeclineIncomingLeadResponse> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kAction;
+  write.what = "POST /leads/unsorted/{uid}/decline";
+  write.path_of = [](const v1::DeclineIncomingLeadRequest& request) {
+    return absl::StrCat("/leads/unsorted/", request.uid(), "/decline");
+  };
+  write.not_found_reason = reason::kIncomingLeadNotFound;
+  write.target = [](const v1::DeclineIncomingLeadRequest& request) {
+    return UidTarget(request.uid());
+  };
+  write.body = [](const std::vector<std::pair<std::string, const v1::DeclineIncomingLeadRequest*>>&
+                      items) { return mapping::DeclineBody(*items.front().second); };
+  write.answer = &ActionAnswer;
+  write.field = [](absl::string_view path, const v1::DeclineIncomingLeadRequest&) {
+    return std::string(path);
+  };
+  return write;
+}
+
+WriteDescription<v1::AddNoteRequest, Note> NoteCreate(EntityType type) {
+  WriteDescription<v1::AddNoteRequest, Note> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kCreate;
+  write.what = absl::StrCat("POST /", CollectionOf(type), "/notes");
+  write.body = &BatchBody<v1::AddNoteRequest, mapping::NoteCreateItem, &mapping::NotesCreateBody>;
+  write.answer = [](absl::string_view body,
+                    const std::vector<std::string>&) -> absl::StatusOr<WrittenItems> {
+    absl::StatusOr<std::map<std::string, int64_t>> ids = mapping::ParseCreatedIds(body, "notes");
+    if (!ids.ok()) return ids.status();
+    WrittenItems written;
+    for (const auto& [request_id, id] : *ids) written[request_id].id = id;
+    return written;
+  };
+  write.field = [](absl::string_view path, const v1::AddNoteRequest&) {
+    return mapping::NoteFieldFromKommoPath(path);
+  };
+  write.missing = [type](const mapping::ValidationError& error,
+                         const v1::AddNoteRequest& request) -> std::optional<absl::Status> {
+    if (error.path != "entity_id" || error.code != "NotFound") return std::nullopt;
+    ErrorContext context;
+    context.kind = RequestKind::kRead;
+    context.not_found_reason = NotFoundReasonOf(type);
+    context.entity = SingularOf(type);
+    context.entity_id = request.entity_id();
+    return EntityNotFound(context);
+  };
+  // Notes have no created_at filter; one created since has been changed since.
+  write.created_since_filter = "filter[updated_at][from]";
+  write.could_be = [](const Note& note, const v1::AddNoteRequest& request) {
+    return note.entity_id() == request.entity_id() && note.text() == request.text();
   };
   return write;
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,10 +17,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kommo/v1/common.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
+#include "server/mapping/capture_json.h"
+#include "server/mapping/kommo_json.h"
 
 namespace kommo::rest {
 
@@ -40,12 +45,45 @@ struct EntityDescription {
   std::function<absl::StatusOr<EntityPage<Entity>>(absl::string_view body)> parse_page;
 };
 
-// One kind of write to an entity's collection (a batch endpoint: POST or PATCH /{plural}).
+// What Kommo's answer to a write says about one item.
+struct Written {
+  int64_t id = 0;          // the entity written (for an incoming lead: its lead)
+  std::string uid;         // an incoming lead's uid
+  int64_t contact_id = 0;  // the contact created or merged with it (complex creates, forms)
+  bool merged = false;     // Kommo's duplicate control merged the contact into an existing one
+};
+
+// Kommo's answer to a write, by the request_id of each item.
+using WrittenItems = std::map<std::string, Written>;
+
+// One kind of write (a batch endpoint such as POST or PATCH /{plural}, or an action on one entity
+// such as POST /leads/unsorted/{uid}/accept).
 template <typename Request, typename Entity>
 struct WriteDescription {
   http::Method method = http::Method::kPost;
   RequestKind kind = RequestKind::kCreate;
   std::string what;  // "POST /leads": messages and metrics
+  // The endpoint; empty means "/{plural}" of the entity.
+  std::string path;
+  // An action on one entity: the endpoint of `request` (each batch then holds one item).
+  std::function<std::string(const Request&)> path_of;
+  // Most items per Kommo request for this endpoint; 0 means the batcher's setting.
+  int max_items = 0;
+  // The reason for NOT_FOUND when Kommo does not know the entity written; empty: the entity's.
+  absl::string_view not_found_reason;
+  // Kommo's 2xx answer, by request_id. `request_ids` are the batch's, in order (an action's
+  // answer names none: its one item is request_ids[0]). Null means `_embedded.{plural}[{id,
+  // request_id}]`.
+  std::function<absl::StatusOr<WrittenItems>(absl::string_view body,
+                                             const std::vector<std::string>& request_ids)>
+      answer;
+  // A validation error that says the entity the item writes to does not exist (an unknown lead
+  // for a note): the NOT_FOUND to answer; nullopt when it says something else. May be null.
+  std::function<std::optional<absl::Status>(const mapping::ValidationError&, const Request&)>
+      missing;
+  // The list filter that finds what was created since a time, for ruling out creates after a
+  // rejection ("filter[created_at][from]" when empty).
+  std::string created_since_filter;
   // The entity an update writes: writes to one entity are sent one at a time, in order.
   // Null for creates.
   std::function<int64_t(const Request&)> target;
@@ -54,9 +92,21 @@ struct WriteDescription {
   // Maps a Kommo validation path of an item to the caller's field name.
   std::function<std::string(absl::string_view path, const Request&)> field;
   // Creates: whether `entity`, found created after a rejected batch was sent, could be this
-  // request's item (then it is not sent again: the outcome is unknown).
+  // request's item (then it is not sent again: the outcome is unknown). Null: what was created
+  // cannot be read as an Entity, so an unnamed item of a rejected batch has an unknown outcome.
   std::function<bool(const Entity&, const Request&)> could_be;
 };
+
+// The id an entity is known by in messages and read-backs (a composite's lead id).
+template <typename Entity>
+int64_t IdOf(const Entity& entity) {
+  return entity.id();
+}
+inline int64_t IdOf(const kommo::v1::CreateLeadWithContactResponse& entity) {
+  return entity.lead().id();
+}
+inline int64_t IdOf(const kommo::v1::IncomingLead& entity) { return entity.lead_id(); }
+inline int64_t IdOf(const kommo::v1::DeclineIncomingLeadResponse&) { return 0; }
 
 // What a list request about `entity` answered (through the error table): the page, an empty page
 // for "nothing matches", or the error.
@@ -73,10 +123,29 @@ absl::StatusOr<EntityPage<Entity>> PageOf(const EntityDescription<Entity>& entit
 
 const EntityDescription<kommo::v1::Lead>& LeadEntity();
 const EntityDescription<kommo::v1::Contact>& ContactEntity();
+// A lead created with its contact: written as one, read back as a lead and a contact.
+const EntityDescription<kommo::v1::CreateLeadWithContactResponse>& LeadWithContactEntity();
+const EntityDescription<kommo::v1::IncomingLead>& IncomingLeadEntity();
+// What a declined incoming lead leaves: its uid.
+const EntityDescription<kommo::v1::DeclineIncomingLeadResponse>& DeclinedIncomingLeadEntity();
+// The notes of one kind of entity (leads, contacts or companies): /{plural}/notes.
+const EntityDescription<kommo::v1::Note>& NoteEntity(kommo::v1::EntityType type);
+
+// Kommo's collection of an entity type ("leads", "contacts", "companies"); "" for unspecified.
+absl::string_view CollectionOf(kommo::v1::EntityType type);
 
 WriteDescription<kommo::v1::CreateLeadRequest, kommo::v1::Lead> LeadCreate();
 WriteDescription<kommo::v1::UpdateLeadRequest, kommo::v1::Lead> LeadUpdate();
 WriteDescription<kommo::v1::CreateContactRequest, kommo::v1::Contact> ContactCreate();
+WriteDescription<mapping::ContactValuesUpdate, kommo::v1::Contact> ContactValuesUpdate();
+WriteDescription<kommo::v1::CreateLeadWithContactRequest, kommo::v1::CreateLeadWithContactResponse>
+LeadWithContactCreate();
+WriteDescription<kommo::v1::CreateIncomingLeadRequest, kommo::v1::IncomingLead>
+IncomingLeadCreate();
+WriteDescription<kommo::v1::AcceptIncomingLeadRequest, kommo::v1::Lead> IncomingLeadAccept();
+WriteDescription<kommo::v1::DeclineIncomingLeadRequest, kommo::v1::DeclineIncomingLeadResponse>
+IncomingLeadDecline();
+WriteDescription<kommo::v1::AddNoteRequest, kommo::v1::Note> NoteCreate(kommo::v1::EntityType type);
 
 }  // namespace kommo::rest
 

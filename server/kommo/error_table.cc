@@ -104,10 +104,14 @@ absl::Status ErrorFromResponse(const http::HttpResponse& response, const ErrorCo
     retry = RetryDelayOf(response, absl::Seconds(1));
   } else if (http_status >= 500 && http_status <= 599) {
     code = absl::StatusCode::kUnavailable;
-    if (context.kind == RequestKind::kCreate) {
+    if (Unrepeatable(context.kind)) {
       reason_text = reason::kWriteOutcomeUnknown;
       message = absl::StrCat(
-          "Kommo failed while creating; the outcome is unknown (search before creating again): ",
+          context.kind == RequestKind::kCreate
+              ? "Kommo failed while creating; the outcome is unknown (search before creating "
+                "again): "
+              : "Kommo failed while acting; the outcome is unknown (read the entity before "
+                "trying again): ",
           answered);
     } else {
       reason_text = reason::kKommoUnavailable;
@@ -161,6 +165,7 @@ absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResp
                          reason::kWriteOutcomeUnknown,
                          {{"http_status", "204"}, {"outcome", "unknown"}});
       case RequestKind::kUpdate:
+      case RequestKind::kAction:
         return MakeError(absl::StatusCode::kInternal,
                          absl::StrCat(context.what, " answered HTTP 204 with no result"),
                          reason::kKommoUnexpectedStatus, {{"http_status", "204"}});
@@ -172,7 +177,8 @@ absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResp
     // Kommo names an unknown route "Cannot GET https://…": that is our path, not the entity.
     const bool about_entity = problem.has_value() && !absl::StartsWith(problem->detail, "Cannot ");
     if (about_entity &&
-        (context.kind == RequestKind::kRead || context.kind == RequestKind::kUpdate)) {
+        (context.kind == RequestKind::kRead || context.kind == RequestKind::kUpdate ||
+         context.kind == RequestKind::kAction)) {
       return EntityNotFound(context);
     }
     absl::Status error = MakeError(
@@ -188,7 +194,7 @@ absl::StatusOr<std::optional<absl::string_view>> AnswerBody(const http::HttpResp
 
 absl::Status ErrorFromTransport(const absl::Status& transport_error, bool request_sent,
                                 bool call_deadline_passed, const ErrorContext& context) {
-  const bool unknown_write = context.kind == RequestKind::kCreate && request_sent;
+  const bool unknown_write = Unrepeatable(context.kind) && request_sent;
   std::map<std::string, std::string> metadata;
   if (unknown_write) metadata["outcome"] = "unknown";
   if (call_deadline_passed || transport_error.code() == absl::StatusCode::kDeadlineExceeded) {
@@ -196,7 +202,7 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
       return MakeError(
           absl::StatusCode::kDeadlineExceeded,
           absl::StrCat("deadline exceeded waiting for Kommo (", context.what, ")",
-                       unknown_write ? "; the create may or may not have happened" : ""),
+                       unknown_write ? "; the write may or may not have happened" : ""),
           unknown_write ? reason::kWriteOutcomeUnknown : reason::kDeadlineExceeded, metadata);
     }
   }

@@ -21,7 +21,15 @@ enum class RequestKind {
   kList,    // GET of a list: safe to repeat; 204 means "nothing matches"
   kUpdate,  // PATCH: repeating sets the same values again
   kCreate,  // POST: repeating may create a duplicate
+  kAction,  // POST on one existing entity (accept an incoming lead): repeating it after it took
+            // effect fails, so it is never repeated blindly; 404 means the entity is unknown
 };
+
+// Whether a request of this kind that may have reached Kommo must not be sent again: its
+// outcome is then unknown (creates and actions).
+inline bool Unrepeatable(RequestKind kind) {
+  return kind == RequestKind::kCreate || kind == RequestKind::kAction;
+}
 
 struct ErrorContext {
   RequestKind kind = RequestKind::kRead;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
+#include "server/kommo/contact_finder.h"
 #include "server/kommo/entities.h"
 #include "server/kommo/error_table.h"
 #include "server/kommo/requester.h"
@@ -20,7 +21,11 @@ namespace kommo::rest {
 namespace {
 
 using kommo::v1::Contact;
+using kommo::v1::CreateLeadWithContactResponse;
+using kommo::v1::DeclineIncomingLeadResponse;
+using kommo::v1::IncomingLead;
 using kommo::v1::Lead;
+using kommo::v1::Note;
 
 // Most ids one list request reads back (Kommo's page limit).
 constexpr int kMaxIdsPerList = 250;
@@ -42,7 +47,27 @@ class KommoClientImpl final : public KommoClient {
         lead_updates_(LeadEntity(), LeadUpdate(), BatcherOptions(), &requester_, loop,
                       ReadBackOf<Lead>(LeadEntity())),
         contact_creates_(ContactEntity(), ContactCreate(), BatcherOptions(), &requester_, loop,
-                         ReadBackOf<Contact>(ContactEntity())) {}
+                         ReadBackOf<Contact>(ContactEntity())),
+        incoming_lists_(&requester_, loop),
+        note_lists_(&requester_, loop),
+        contact_values_(ContactEntity(), ContactValuesUpdate(), BatcherOptions(), &requester_, loop,
+                        ReadBackOf<Contact>(ContactEntity())),
+        lead_with_contact_creates_(LeadWithContactEntity(), LeadWithContactCreate(),
+                                   BatcherOptions(), &requester_, loop, ReadBackLeadWithContact()),
+        incoming_creates_(IncomingLeadEntity(), IncomingLeadCreate(), BatcherOptions(), &requester_,
+                          loop, ReadBackIncomingLead()),
+        incoming_accepts_(LeadEntity(), IncomingLeadAccept(), BatcherOptions(), &requester_, loop,
+                          ReadBackOf<Lead>(LeadEntity())),
+        incoming_declines_(DeclinedIncomingLeadEntity(), IncomingLeadDecline(), BatcherOptions(),
+                           &requester_, loop, AnswerDeclined()),
+        finder_(loop, FinderOps()) {
+    for (v1::EntityType type :
+         {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      note_creates_[type] = std::make_unique<WriteBatcher<v1::AddNoteRequest, Note>>(
+          NoteEntity(type), NoteCreate(type), BatcherOptions(), &requester_, loop,
+          ReadBackOf<Note>(NoteEntity(type)));
+    }
+  }
 
   void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) override {
     loop_->Post([this, done = std::move(done)]() mutable { done(requester_.Stats()); });
@@ -114,7 +139,123 @@ class KommoClientImpl final : public KommoClient {
     });
   }
 
+  void LookupContacts(const std::vector<std::string>& phones, const std::vector<std::string>& emails,
+                      CallOptions options, Done<std::vector<Contact>> done) override {
+    loop_->Post([this, phones, emails, options = std::move(options),
+                 done = std::move(done)]() mutable {
+      finder_.Lookup(phones, emails, std::move(options), std::move(done));
+    });
+  }
+
+  void FindOrCreateContact(const v1::FindOrCreateContactRequest& request, CallOptions options,
+                           Done<v1::FindOrCreateContactResponse> done) override {
+    loop_->Post([this, request, options = std::move(options), done = std::move(done)]() mutable {
+      finder_.FindOrCreate(request, std::move(options), std::move(done));
+    });
+  }
+
+  void CreateLeadWithContact(const v1::CreateLeadWithContactRequest& request, CallOptions options,
+                             Done<CreateLeadWithContactResponse> done) override {
+    Write(lead_with_contact_creates_, request, std::move(options), std::move(done));
+  }
+
+  void CreateIncomingLead(const v1::CreateIncomingLeadRequest& request, CallOptions options,
+                          Done<IncomingLead> done) override {
+    Write(incoming_creates_, request, std::move(options), std::move(done));
+  }
+
+  void AcceptIncomingLead(const v1::AcceptIncomingLeadRequest& request, CallOptions options,
+                          Done<Lead> done) override {
+    Write(incoming_accepts_, request, std::move(options), std::move(done));
+  }
+
+  void DeclineIncomingLead(const v1::DeclineIncomingLeadRequest& request, CallOptions options,
+                           Done<DeclineIncomingLeadResponse> done) override {
+    Write(incoming_declines_, request, std::move(options), std::move(done));
+  }
+
+  void ListIncomingLeads(int64_t pipeline_id, int64_t page, int32_t limit, CallOptions options,
+                         Done<IncomingLeadPageResult> done) override {
+    std::string params = absl::StrCat("limit=", limit, "&page=", page, "&order[created_at]=desc");
+    if (pipeline_id != 0) absl::StrAppend(&params, "&filter[pipeline_id]=", pipeline_id);
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<IncomingLead>(
+          IncomingLeadEntity(), incoming_lists_, params, std::move(options),
+          [done = std::move(done)](absl::StatusOr<EntityPage<IncomingLead>> found) mutable {
+            if (!found.ok()) return done(found.status());
+            done(IncomingLeadPageResult{std::move(found->items), found->has_next});
+          });
+    });
+  }
+
+  void AddNote(const v1::AddNoteRequest& request, CallOptions options, Done<Note> done) override {
+    auto batcher = note_creates_.find(request.entity_type());
+    if (batcher == note_creates_.end()) {
+      return loop_->Post([done = std::move(done)]() mutable {
+        done(MakeError(absl::StatusCode::kInvalidArgument, "entity_type is not set",
+                       reason::kInvalidField));
+      });
+    }
+    Write(*batcher->second, request, std::move(options), std::move(done));
+  }
+
+  void ListNotes(const NotesQuery& query, CallOptions options, Done<NotePageResult> done) override {
+    std::string params = absl::StrCat("limit=", query.limit, "&page=", query.page,
+                                      "&filter[entity_id][]=", query.entity_id);
+    switch (query.order) {
+      case v1::ListNotesRequest::ORDER_UPDATED_DESC:
+        absl::StrAppend(&params, "&order[updated_at]=desc");
+        break;
+      case v1::ListNotesRequest::ORDER_UPDATED_ASC:
+        absl::StrAppend(&params, "&order[updated_at]=asc");
+        break;
+      default:
+        absl::StrAppend(&params, "&order[id]=desc");
+        break;
+    }
+    if (query.updated_since > 0) {
+      absl::StrAppend(&params, "&filter[updated_at][from]=", query.updated_since);
+    }
+    const v1::EntityType type = query.entity_type;
+    loop_->Post([this, type, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<Note>(NoteEntity(type), note_lists_, params, std::move(options),
+                 [done = std::move(done)](absl::StatusOr<EntityPage<Note>> found) mutable {
+                   if (!found.ok()) return done(found.status());
+                   done(NotePageResult{std::move(found->items), found->has_next});
+                 });
+    });
+  }
+
  private:
+  template <typename Request, typename Entity>
+  void Write(WriteBatcher<Request, Entity>& batcher, const Request& request, CallOptions options,
+             Done<Entity> done) {
+    loop_->Post([&batcher, request, options = std::move(options),
+                 done = std::move(done)]() mutable {
+      batcher.Enqueue(request, std::move(options), std::move(done));
+    });
+  }
+
+  ContactFinderOps FinderOps() {
+    ContactFinderOps ops;
+    ops.search = [this](const std::string& query, int64_t page, CallOptions options,
+                        Done<EntityPage<Contact>> done) {
+      Search<Contact>(ContactEntity(), contact_lists_, query, page, kLookupPageSize,
+                      std::move(options), std::move(done));
+    };
+    ops.create = [this](const v1::CreateContactRequest& request, CallOptions options,
+                        Done<Contact> done) {
+      contact_creates_.Enqueue(request, std::move(options), std::move(done));
+    };
+    ops.update_values = [this](const mapping::ContactValuesUpdate& request, CallOptions options,
+                               Done<Contact> done) {
+      contact_values_.Enqueue(request, std::move(options), std::move(done));
+    };
+    return ops;
+  }
+
   WriteBatcherOptions BatcherOptions() const {
     WriteBatcherOptions batcher;
     batcher.window = options_.coalesce_window;
@@ -158,11 +299,20 @@ class KommoClientImpl final : public KommoClient {
   void Search(const EntityDescription<Entity>& entity, SharedReads<EntityPage<Entity>>& lists,
               const std::string& query, int64_t page, int32_t limit, CallOptions options,
               Done<EntityPage<Entity>> done) {
+    std::string params = absl::StrCat("limit=", limit, "&page=", page);
+    if (!entity.with.empty()) absl::StrAppend(&params, "&", WithParam(entity));
+    if (!query.empty()) absl::StrAppend(&params, "&query=", UrlEncode(query));
+    List(entity, lists, std::move(params), std::move(options), std::move(done));
+  }
+
+  // GET /{plural}?{params}: a page, shared by the callers asking for the same one; an empty page
+  // when nothing matches.
+  template <typename Entity>
+  void List(const EntityDescription<Entity>& entity, SharedReads<EntityPage<Entity>>& lists,
+            std::string params, CallOptions options, Done<EntityPage<Entity>> done) {
     RequestSpec spec;
     spec.path = absl::StrCat("/", entity.plural);
-    spec.params = absl::StrCat("limit=", limit, "&page=", page);
-    if (!entity.with.empty()) absl::StrAppend(&spec.params, "&", WithParam(entity));
-    if (!query.empty()) absl::StrAppend(&spec.params, "&query=", UrlEncode(query));
+    spec.params = std::move(params);
     spec.context.kind = RequestKind::kList;
     spec.context.not_found_reason = entity.not_found_reason;
     spec.context.what = absl::StrCat("GET /", entity.plural);
@@ -174,47 +324,175 @@ class KommoClientImpl final : public KommoClient {
                });
   }
 
-  // Reads written entities back with one list request (GET /{plural}?filter[id][]=...), ahead
-  // of new calls in the rate-limit queue, and answers their callers.
+  // One list request for the entities whose `filter` (filter[id][], filter[uid][]) is one of
+  // `keys`, ahead of new calls in the rate-limit queue.
+  template <typename Entity>
+  void ReadByKeys(const EntityDescription<Entity>& entity, absl::string_view filter,
+                  const std::vector<std::string>& keys, absl::Time deadline,
+                  std::shared_ptr<CallTrace> trace,
+                  absl::AnyInvocable<void(absl::StatusOr<EntityPage<Entity>>)> done) {
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", entity.plural);
+    spec.params = absl::StrCat("limit=", kMaxIdsPerList);
+    if (!entity.with.empty()) absl::StrAppend(&spec.params, "&", WithParam(entity));
+    for (const std::string& key : keys) {
+      absl::StrAppend(&spec.params, "&", filter, "=", UrlEncode(key));
+    }
+    spec.priority = true;
+    spec.context.kind = RequestKind::kList;
+    spec.context.what = absl::StrCat("GET /", entity.plural);
+    spec.context.entity = entity.singular;
+    const ErrorContext context = spec.context;
+    requester_.Send(std::move(spec), CallOptions{deadline, nullptr, std::move(trace)},
+                    [&entity, context, done = std::move(done)](
+                        absl::StatusOr<http::HttpResponse> response) mutable {
+                      done(PageOf(entity, response, context));
+                    });
+  }
+
+  // Answers each written item's waiter with what `found` holds under its key, or the error of
+  // a read-back that did not find it.
+  template <typename Entity, typename Key>
+  static void AnswerWritten(std::vector<std::pair<Written, WaiterPtr<Entity>>>& written,
+                            const absl::Status& read, std::map<Key, Entity>& found,
+                            absl::FunctionRef<Key(const Written&)> key_of,
+                            absl::string_view singular) {
+    for (auto& [item, waiter] : written) {
+      auto it = found.find(key_of(item));
+      if (read.ok() && it != found.end()) {
+        Complete<Entity>(waiter, it->second);
+        continue;
+      }
+      Complete<Entity>(waiter, ReadBackFailed(read.ok() ? MakeError(absl::StatusCode::kUnavailable,
+                                                                    "Kommo did not return it yet",
+                                                                    reason::kKommoUnavailable)
+                                                        : read,
+                                              singular, item.id));
+    }
+  }
+
+  // Reads written entities back with one list request (GET /{plural}?filter[id][]=...) and
+  // answers their callers.
   template <typename Entity>
   ReadBack<Entity> ReadBackOf(const EntityDescription<Entity>& entity) {
-    return [this, &entity](std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written,
+    return [this, &entity](std::vector<std::pair<Written, WaiterPtr<Entity>>> written,
                            absl::Time deadline) {
-      RequestSpec spec;
-      spec.path = absl::StrCat("/", entity.plural);
-      spec.params = absl::StrCat("limit=", kMaxIdsPerList);
-      if (!entity.with.empty()) absl::StrAppend(&spec.params, "&", WithParam(entity));
-      for (const auto& each : written) absl::StrAppend(&spec.params, "&filter[id][]=", each.first);
-      spec.priority = true;
-      spec.context.kind = RequestKind::kList;
-      spec.context.what = absl::StrCat("GET /", entity.plural);
-      spec.context.entity = entity.singular;
-      const ErrorContext context = spec.context;
+      std::vector<std::string> ids;
+      for (const auto& each : written) ids.push_back(absl::StrCat(each.first.id));
       auto trace = GroupTrace<Entity>(written.front().second);
-      requester_.Send(std::move(spec), CallOptions{deadline, nullptr, trace},
-                      [&entity, written = std::move(written), context,
-                       trace](absl::StatusOr<http::HttpResponse> response) mutable {
-                        for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
-                        absl::StatusOr<EntityPage<Entity>> page = PageOf(entity, response, context);
-                        std::map<int64_t, Entity> found;
-                        if (page.ok()) {
-                          for (Entity& each : page->items) found[each.id()] = std::move(each);
-                        }
-                        for (auto& [id, waiter] : written) {
-                          auto it = found.find(id);
-                          if (it != found.end()) {
-                            Complete<Entity>(waiter, std::move(it->second));
-                            continue;
-                          }
-                          Complete<Entity>(
-                              waiter,
-                              ReadBackFailed(page.ok() ? MakeError(absl::StatusCode::kUnavailable,
-                                                                   "Kommo did not return it yet",
-                                                                   reason::kKommoUnavailable)
-                                                       : page.status(),
-                                             entity.singular, id));
-                        }
-                      });
+      ReadByKeys<Entity>(
+          entity, "filter[id][]", ids, deadline, trace,
+          [&entity, written = std::move(written),
+           trace](absl::StatusOr<EntityPage<Entity>> page) mutable {
+            for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
+            std::map<int64_t, Entity> found;
+            if (page.ok()) {
+              for (Entity& each : page->items) found[each.id()] = std::move(each);
+            }
+            AnswerWritten<Entity, int64_t>(
+                written, page.status(), found, [](const Written& item) { return item.id; },
+                entity.singular);
+          });
+    };
+  }
+
+  // Incoming leads are read back by uid (GET /leads/unsorted?filter[uid][]=...).
+  ReadBack<IncomingLead> ReadBackIncomingLead() {
+    return [this](std::vector<std::pair<Written, WaiterPtr<IncomingLead>>> written,
+                  absl::Time deadline) {
+      std::vector<std::string> uids;
+      for (const auto& each : written) uids.push_back(each.first.uid);
+      auto trace = GroupTrace<IncomingLead>(written.front().second);
+      ReadByKeys<IncomingLead>(
+          IncomingLeadEntity(), "filter[uid][]", uids, deadline, trace,
+          [written = std::move(written), trace](absl::StatusOr<EntityPage<IncomingLead>> page) mutable {
+            for (const auto& each : written) ShareTrace<IncomingLead>(*trace, each.second);
+            std::map<std::string, IncomingLead> found;
+            if (page.ok()) {
+              for (IncomingLead& each : page->items) found[each.uid()] = std::move(each);
+            }
+            AnswerWritten<IncomingLead, std::string>(
+                written, page.status(), found, [](const Written& item) { return item.uid; },
+                "lead");
+          });
+    };
+  }
+
+  // A lead written with its contact: the leads and the contacts of a batch are read back with
+  // one list request each, at the same time.
+  ReadBack<CreateLeadWithContactResponse> ReadBackLeadWithContact() {
+    return [this](std::vector<std::pair<Written, WaiterPtr<CreateLeadWithContactResponse>>> written,
+                  absl::Time deadline) {
+      struct Reads {
+        std::vector<std::pair<Written, WaiterPtr<CreateLeadWithContactResponse>>> written;
+        std::shared_ptr<CallTrace> trace;
+        absl::Status error;
+        std::map<int64_t, Lead> leads;
+        std::map<int64_t, Contact> contacts;
+        int pending = 2;
+      };
+      auto reads = std::make_shared<Reads>();
+      reads->trace = GroupTrace<CreateLeadWithContactResponse>(written.front().second);
+      std::vector<std::string> lead_ids;
+      std::vector<std::string> contact_ids;
+      for (const auto& each : written) {
+        lead_ids.push_back(absl::StrCat(each.first.id));
+        if (each.first.contact_id != 0) contact_ids.push_back(absl::StrCat(each.first.contact_id));
+      }
+      reads->written = std::move(written);
+      auto finish = [reads] {
+        if (--reads->pending > 0) return;
+        for (const auto& each : reads->written) {
+          ShareTrace<CreateLeadWithContactResponse>(*reads->trace, each.second);
+        }
+        std::map<int64_t, CreateLeadWithContactResponse> found;
+        for (const auto& [item, waiter] : reads->written) {
+          auto lead = reads->leads.find(item.id);
+          auto contact = reads->contacts.find(item.contact_id);
+          if (lead == reads->leads.end() ||
+              (item.contact_id != 0 && contact == reads->contacts.end())) {
+            continue;
+          }
+          CreateLeadWithContactResponse& response = found[item.id];
+          *response.mutable_lead() = lead->second;
+          if (contact != reads->contacts.end()) *response.mutable_contact() = contact->second;
+          response.set_contact_merged(item.merged);
+        }
+        AnswerWritten<CreateLeadWithContactResponse, int64_t>(
+            reads->written, reads->error, found, [](const Written& item) { return item.id; },
+            "lead");
+      };
+      ReadByKeys<Lead>(LeadEntity(), "filter[id][]", lead_ids, deadline, reads->trace,
+                       [reads, finish](absl::StatusOr<EntityPage<Lead>> page) {
+                         if (!page.ok()) {
+                           reads->error.Update(page.status());
+                         } else {
+                           for (Lead& each : page->items) reads->leads[each.id()] = each;
+                         }
+                         finish();
+                       });
+      if (contact_ids.empty()) return finish();
+      ReadByKeys<Contact>(ContactEntity(), "filter[id][]", contact_ids, deadline, reads->trace,
+                          [reads, finish](absl::StatusOr<EntityPage<Contact>> page) {
+                            if (!page.ok()) {
+                              reads->error.Update(page.status());
+                            } else {
+                              for (Contact& each : page->items) reads->contacts[each.id()] = each;
+                            }
+                            finish();
+                          });
+    };
+  }
+
+  // A declined incoming lead is answered from Kommo's answer: there is nothing to read back.
+  static ReadBack<DeclineIncomingLeadResponse> AnswerDeclined() {
+    return [](std::vector<std::pair<Written, WaiterPtr<DeclineIncomingLeadResponse>>> written,
+              absl::Time) {
+      for (auto& [item, waiter] : written) {
+        DeclineIncomingLeadResponse response;
+        response.set_uid(item.uid);
+        Complete<DeclineIncomingLeadResponse>(waiter, std::move(response));
+      }
     };
   }
 
@@ -231,6 +509,17 @@ class KommoClientImpl final : public KommoClient {
   WriteBatcher<v1::CreateLeadRequest, Lead> lead_creates_;
   WriteBatcher<v1::UpdateLeadRequest, Lead> lead_updates_;
   WriteBatcher<v1::CreateContactRequest, Contact> contact_creates_;
+
+  SharedReads<EntityPage<IncomingLead>> incoming_lists_;
+  SharedReads<EntityPage<Note>> note_lists_;
+  WriteBatcher<mapping::ContactValuesUpdate, Contact> contact_values_;
+  WriteBatcher<v1::CreateLeadWithContactRequest, CreateLeadWithContactResponse>
+      lead_with_contact_creates_;
+  WriteBatcher<v1::CreateIncomingLeadRequest, IncomingLead> incoming_creates_;
+  WriteBatcher<v1::AcceptIncomingLeadRequest, Lead> incoming_accepts_;
+  WriteBatcher<v1::DeclineIncomingLeadRequest, DeclineIncomingLeadResponse> incoming_declines_;
+  std::map<v1::EntityType, std::unique_ptr<WriteBatcher<v1::AddNoteRequest, Note>>> note_creates_;
+  ContactFinder finder_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
@@ -41,6 +42,26 @@ struct LeadPageResult {
 struct ContactPageResult {
   std::vector<kommo::v1::Contact> contacts;
   bool has_next = false;
+};
+
+struct IncomingLeadPageResult {
+  std::vector<kommo::v1::IncomingLead> incoming_leads;
+  bool has_next = false;
+};
+
+struct NotePageResult {
+  std::vector<kommo::v1::Note> notes;
+  bool has_next = false;
+};
+
+// Which notes ListNotes reads.
+struct NotesQuery {
+  kommo::v1::EntityType entity_type = kommo::v1::ENTITY_TYPE_UNSPECIFIED;
+  int64_t entity_id = 0;
+  kommo::v1::ListNotesRequest::Order order = kommo::v1::ListNotesRequest::ORDER_NEWEST_FIRST;
+  int64_t updated_since = 0;  // Unix seconds; 0: all
+  int64_t page = 1;
+  int32_t limit = 50;
 };
 
 // Counters of what the client did, for metrics and tests. Loop-thread consistent snapshots.
@@ -86,6 +107,42 @@ class KommoClient {
   // GET /contacts?query=&page=&limit=.
   virtual void SearchContacts(const std::string& query, int64_t page, int32_t limit,
                               CallOptions options, Done<ContactPageResult> done) = 0;
+
+  // The contacts whose phones or emails match exactly (contact_finder.h): one GET /contacts?query=
+  // per distinct phone or email, more pages only when Kommo has more candidates.
+  virtual void LookupContacts(const std::vector<std::string>& phones,
+                              const std::vector<std::string>& emails, CallOptions options,
+                              Done<std::vector<kommo::v1::Contact>> done) = 0;
+  // The lookup, then the one match (PATCH /contacts with add_missing), or a new contact; calls
+  // on the same phone or email run one after another.
+  virtual void FindOrCreateContact(const kommo::v1::FindOrCreateContactRequest& request,
+                                   CallOptions options,
+                                   Done<kommo::v1::FindOrCreateContactResponse> done) = 0;
+
+  // POST /leads/complex, then reads the lead and the contact back.
+  virtual void CreateLeadWithContact(const kommo::v1::CreateLeadWithContactRequest& request,
+                                     CallOptions options,
+                                     Done<kommo::v1::CreateLeadWithContactResponse> done) = 0;
+  // POST /leads/unsorted/forms, then reads the incoming lead back.
+  virtual void CreateIncomingLead(const kommo::v1::CreateIncomingLeadRequest& request,
+                                  CallOptions options, Done<kommo::v1::IncomingLead> done) = 0;
+  // POST /leads/unsorted/{uid}/accept, then reads the lead back.
+  virtual void AcceptIncomingLead(const kommo::v1::AcceptIncomingLeadRequest& request,
+                                  CallOptions options, Done<kommo::v1::Lead> done) = 0;
+  // POST /leads/unsorted/{uid}/decline.
+  virtual void DeclineIncomingLead(const kommo::v1::DeclineIncomingLeadRequest& request,
+                                   CallOptions options,
+                                   Done<kommo::v1::DeclineIncomingLeadResponse> done) = 0;
+  // GET /leads/unsorted?page=&limit=[&filter[pipeline_id]=], newest first.
+  virtual void ListIncomingLeads(int64_t pipeline_id, int64_t page, int32_t limit,
+                                 CallOptions options, Done<IncomingLeadPageResult> done) = 0;
+
+  // POST /{entity}/notes, then reads the note back.
+  virtual void AddNote(const kommo::v1::AddNoteRequest& request, CallOptions options,
+                       Done<kommo::v1::Note> done) = 0;
+  // GET /{entity}/notes?filter[entity_id][]=...
+  virtual void ListNotes(const NotesQuery& query, CallOptions options,
+                         Done<NotePageResult> done) = 0;
 
   // A snapshot of the counters; `done` runs on the loop thread.
   virtual void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) = 0;

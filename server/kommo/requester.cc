@@ -31,7 +31,9 @@ struct Requester::Exchange {
   EventLoop::TimerPtr timer;  // the backoff before the next attempt
   absl::Time queued_at;       // when the current attempt asked for its rate-limit slot
   absl::Time sent_at;         // when the current attempt was handed to the transport
-  absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
+  absl::AnyInvocable<std::optional<absl::Time>(PreparedRequest&)> prepare;
+  std::string path;  // kept for `prepare`, which may change it
+  std::string params;
   bool priority = false;
   bool finish_in_flight = false;
 };
@@ -74,6 +76,10 @@ Requester::Handle Requester::Send(RequestSpec spec, CallOptions options, Respons
       absl::StrCat(options_.api_base_url, spec.path, spec.params.empty() ? "" : "?", spec.params);
   exchange->request.body = std::move(spec.body);
   exchange->prepare = std::move(spec.prepare);
+  if (exchange->prepare) {
+    exchange->path = spec.path;
+    exchange->params = spec.params;
+  }
   exchange->priority = spec.priority;
   exchange->finish_in_flight = spec.finish_in_flight;
   exchange->context = std::move(spec.context);
@@ -171,8 +177,12 @@ void Requester::SendAttempt(const ExchangePtr& exchange) {
   if (exchange->attempts == 0 && exchange->prepare) {
     auto prepare = std::move(exchange->prepare);
     exchange->prepare = nullptr;
-    std::optional<absl::Time> deadline = prepare(exchange->request.body);
+    PreparedRequest prepared{std::move(exchange->path), std::move(exchange->request.body)};
+    std::optional<absl::Time> deadline = prepare(prepared);
     if (!deadline.has_value()) return Finish(exchange, Cancelled(*exchange));
+    exchange->request.body = std::move(prepared.body);
+    exchange->request.url = absl::StrCat(options_.api_base_url, prepared.path,
+                                         exchange->params.empty() ? "" : "?", exchange->params);
     // The request now serves the members it carries: their latest deadline is its own.
     exchange->options.deadline = *deadline;
     left = exchange->options.deadline - loop_->Now();

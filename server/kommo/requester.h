@@ -27,6 +27,13 @@ namespace kommo::rest {
 
 using ResponseDone = absl::AnyInvocable<void(absl::StatusOr<http::HttpResponse>)>;
 
+// What a write fills in when its rate-limit slot comes: the path (prefilled with the spec's, which
+// a batch of one may change: POST /leads/unsorted/{uid}/accept) and the body.
+struct PreparedRequest {
+  std::string path;
+  std::string body;
+};
+
 struct RequestSpec {
   http::Method method = http::Method::kGet;
   std::string path;    // after the API base URL, e.g. "/leads/5"
@@ -34,10 +41,10 @@ struct RequestSpec {
   std::string body;
   ErrorContext context;
   // When set, runs once right before the first attempt is sent (the rate-limit slot has come):
-  // it fills in the body (a batch takes the items that gathered while it waited) and returns the
-  // deadline the request serves from then on (its members' latest). nullopt drops the request
-  // unsent; `done` then gets CANCELLED.
-  absl::AnyInvocable<std::optional<absl::Time>(std::string& body)> prepare;
+  // it fills in the body (a batch takes the items that gathered while it waited), may change the
+  // path, and returns the deadline the request serves from then on (its members' latest).
+  // nullopt drops the request unsent; `done` then gets CANCELLED.
+  absl::AnyInvocable<std::optional<absl::Time>(PreparedRequest&)> prepare;
   // Reading back what was just written: goes before new calls waiting for the rate limit.
   bool priority = false;
   // A write: an attempt in flight runs to the full request timeout even when the deadline passes

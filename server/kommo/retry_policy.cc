@@ -10,7 +10,7 @@ RetryPolicy::RetryPolicy(RetryPolicyOptions options)
       budget_(options.budget_max) {}
 
 bool RetryPolicy::Retryable(RequestKind kind, const http::HttpResult& result) {
-  const bool create = kind == RequestKind::kCreate;
+  const bool create = Unrepeatable(kind);
   if (!result.response.ok()) {
     const absl::StatusCode code = result.response.status().code();
     if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kResourceExhausted ||

@@ -79,7 +79,7 @@ struct WriteBatcherOptions {
 // Reads back written entities and answers their waiters (one list request for a batch).
 template <typename Entity>
 using ReadBack =
-    std::function<void(std::vector<std::pair<int64_t, WaiterPtr<Entity>>>, absl::Time deadline)>;
+    std::function<void(std::vector<std::pair<Written, WaiterPtr<Entity>>>, absl::Time deadline)>;
 
 template <typename Request, typename Entity>
 class WriteBatcher {
@@ -90,6 +90,9 @@ class WriteBatcher {
       : entity_(entity),
         write_(std::move(write)),
         options_(options),
+        max_items_(write_.path_of        ? 1
+                   : write_.max_items > 0 ? std::min(write_.max_items, options.max_items)
+                                          : options.max_items),
         requester_(requester),
         loop_(loop),
         read_back_(std::move(read_back)) {}
@@ -163,7 +166,8 @@ class WriteBatcher {
   ErrorContext Context() const {
     ErrorContext context;
     context.kind = write_.kind;
-    context.not_found_reason = entity_.not_found_reason;
+    context.not_found_reason =
+        write_.not_found_reason.empty() ? entity_.not_found_reason : write_.not_found_reason;
     context.what = write_.what;
     context.entity = entity_.singular;
     return context;
@@ -184,7 +188,7 @@ class WriteBatcher {
     const absl::Time now = loop_->Now();
     const absl::Time first =
         forming_ ? forming_slot_ : std::max(requester_->NextSlot(), now + options_.window);
-    const int64_t batches_ahead = static_cast<int64_t>(pending_.size()) / options_.max_items;
+    const int64_t batches_ahead = static_cast<int64_t>(pending_.size()) / max_items_;
     const absl::Time slot =
         std::max(first, requester_->NextSlot()) + requester_->SlotInterval() * (2 * batches_ahead);
     if (slot <= item.waiter->deadline) return absl::OkStatus();
@@ -238,10 +242,10 @@ class WriteBatcher {
     auto batch = std::make_shared<Batch>();
     RequestSpec spec;
     spec.method = write_.method;
-    spec.path = absl::StrCat("/", entity_.plural);
+    spec.path = write_.path.empty() ? absl::StrCat("/", entity_.plural) : write_.path;
     spec.context = Context();
     spec.finish_in_flight = true;
-    spec.prepare = [this, batch](std::string& body) { return Take(*batch, body); };
+    spec.prepare = [this, batch](PreparedRequest& prepared) { return Take(*batch, prepared); };
     auto trace = GroupTrace<Entity>(first->waiter);
     waiting_batch_ =
         requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},
@@ -256,13 +260,13 @@ class WriteBatcher {
   }
 
   // The rate-limit slot has come: the batch takes the eligible items pending now, in order.
-  std::optional<absl::Time> Take(Batch& batch, std::string& body) {
+  std::optional<absl::Time> Take(Batch& batch, PreparedRequest& prepared) {
     batch.prepared = true;
     forming_ = false;
     waiting_batch_ = 0;
     std::set<int64_t> targets;
     for (auto it = pending_.begin();
-         it != pending_.end() && static_cast<int>(batch.items.size()) < options_.max_items;) {
+         it != pending_.end() && static_cast<int>(batch.items.size()) < max_items_;) {
       const ItemPtr& item = *it;
       if (item->waiter->finished) {
         Release(*item);
@@ -286,7 +290,8 @@ class WriteBatcher {
       items.emplace_back(item->request_id, &item->request);
       deadline = std::max(deadline, item->waiter->deadline);
     }
-    body = write_.body(items);
+    prepared.body = write_.body(items);
+    if (write_.path_of) prepared.path = write_.path_of(batch.items.front()->request);
     batch.wall_sent = absl::Now();
     return deadline;
   }
@@ -303,7 +308,7 @@ class WriteBatcher {
     const absl::Time next = requester_->NextSlot();
     int failed = 0;
     std::vector<ItemPtr> refused;
-    for (auto it = pending_.begin(); it != pending_.end() && failed < options_.max_items;) {
+    for (auto it = pending_.begin(); it != pending_.end() && failed < max_items_;) {
       const ItemPtr& item = *it;
       const bool still_in_time = (rate_limited && item->waiter->deadline >= next) ||
                                  (too_late && item->waiter->deadline > now);
@@ -381,13 +386,14 @@ class WriteBatcher {
 
   // A 2xx answer: each item's result is found by its request_id.
   void Matched(Batch& batch, absl::string_view body) {
-    absl::StatusOr<std::map<std::string, int64_t>> ids =
-        mapping::ParseCreatedIds(body, entity_.plural);
-    std::vector<std::pair<int64_t, WaiterPtr<Entity>>> written;
+    std::vector<std::string> request_ids;
+    for (const ItemPtr& item : batch.items) request_ids.push_back(item->request_id);
+    absl::StatusOr<WrittenItems> ids = write_.answer ? write_.answer(body, request_ids)
+                                                     : DefaultAnswer(body);
+    std::vector<std::pair<Written, WaiterPtr<Entity>>> written;
     absl::Time deadline = loop_->Now();
     for (const ItemPtr& item : batch.items) {
-      auto found =
-          ids.ok() ? ids->find(item->request_id) : std::map<std::string, int64_t>::iterator();
+      auto found = ids.ok() ? ids->find(item->request_id) : WrittenItems::iterator();
       if (!ids.ok() || found == ids->end()) {
         absl::Status error = ids.ok() ? MakeError(absl::StatusCode::kInternal,
                                                   absl::StrCat("Kommo's answer to ", write_.what,
@@ -399,17 +405,18 @@ class WriteBatcher {
         Settle(item, std::move(error));
         continue;
       }
-      if (item->target != 0 && found->second != item->target) {
+      if (write_.kind == RequestKind::kUpdate && found->second.id != item->target) {
         Settle(
             item,
             MakeError(absl::StatusCode::kInternal,
                       absl::StrCat("Kommo's answer to ", write_.what, " names ", entity_.singular,
-                                   " ", found->second, " for the item that patched ", item->target),
+                                   " ", found->second.id, " for the item that patched ",
+                                   item->target),
                       reason::kKommoBadResponse,
                       {{absl::StrCat(entity_.singular, "_id"), absl::StrCat(item->target)}}));
         continue;
       }
-      item->written_id = found->second;
+      item->written_id = found->second.id;
       item->state = State::kSettled;
       Release(*item);
       if (item->waiter->finished) {
@@ -419,10 +426,20 @@ class WriteBatcher {
                       {absl::StrCat(entity_.singular, "_id"), item->written_id}});
         continue;
       }
-      written.emplace_back(item->written_id, item->waiter);
+      written.emplace_back(found->second, item->waiter);
       deadline = std::max(deadline, item->waiter->deadline);
     }
     if (!written.empty()) read_back_(std::move(written), deadline);
+  }
+
+  // `_embedded.{plural}[{id, request_id}]`: the answer of Kommo's batch endpoints.
+  absl::StatusOr<WrittenItems> DefaultAnswer(absl::string_view body) const {
+    absl::StatusOr<std::map<std::string, int64_t>> ids =
+        mapping::ParseCreatedIds(body, entity_.plural);
+    if (!ids.ok()) return ids.status();
+    WrittenItems written;
+    for (const auto& [request_id, id] : *ids) written[request_id].id = id;
+    return written;
   }
 
   // Kommo rejected the batch (400 with validation errors). Items it names get their own errors;
@@ -444,9 +461,11 @@ class WriteBatcher {
         continue;
       }
       bool unknown_id = false;
+      std::optional<absl::Status> missing;
       std::vector<FieldViolation> violations;
       for (const mapping::ValidationError* each : named->second) {
         unknown_id |= write_.kind == RequestKind::kUpdate && each->path == "id";
+        if (write_.missing && !missing.has_value()) missing = write_.missing(*each, item->request);
         std::string description = each->detail.empty() ? each->code : each->detail;
         if (!each->code.empty() && !each->detail.empty()) {
           absl::StrAppend(&description, " (", each->code, ")");
@@ -457,6 +476,10 @@ class WriteBatcher {
         ErrorContext one = Context();
         one.entity_id = item->target;
         Settle(item, EntityNotFound(one));
+        continue;
+      }
+      if (missing.has_value()) {
+        Settle(item, *std::move(missing));
         continue;
       }
       // The batch's code, message and ErrorInfo, with only this item's violations, named by
@@ -505,10 +528,24 @@ class WriteBatcher {
   // usual case) or keep its valid items. One read of what was created since the batch was sent
   // tells: an item is sent again only when nothing created since could be it.
   void RuleOut(std::vector<ItemPtr> items, absl::Time wall_sent) {
+    if (!write_.could_be) {
+      for (const ItemPtr& item : items) {
+        Settle(item, MakeError(absl::StatusCode::kUnavailable,
+                               absl::StrCat("Kommo rejected the batch this create rode in for "
+                                            "other calls' items, and may have kept this one; the "
+                                            "outcome is unknown: search before creating again (",
+                                            write_.what, ")"),
+                               reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}}));
+      }
+      return MaybeForm();
+    }
     RequestSpec spec;
     spec.path = absl::StrCat("/", entity_.plural);
-    spec.params = absl::StrCat("limit=250&order[id]=desc&filter[created_at][from]=",
-                               absl::ToUnixSeconds(wall_sent - options_.rule_out_skew));
+    spec.params = absl::StrCat(
+        "limit=250&order[id]=desc&",
+        write_.created_since_filter.empty() ? "filter[created_at][from]"
+                                            : write_.created_since_filter,
+        "=", absl::ToUnixSeconds(wall_sent - options_.rule_out_skew));
     spec.priority = true;
     spec.context = Context();
     spec.context.kind = RequestKind::kList;
@@ -531,7 +568,7 @@ class WriteBatcher {
               for (const Entity& each : created->items) {
                 if (write_.could_be(each, item->request)) {
                   why =
-                      absl::StrCat(entity_.singular, " ", each.id(), " created since could be it");
+                      absl::StrCat(entity_.singular, " ", IdOf(each), " created since could be it");
                   break;
                 }
               }
@@ -587,7 +624,7 @@ class WriteBatcher {
             return MaybeForm();
           }
           std::set<int64_t> existing;
-          for (const Entity& each : found->items) existing.insert(each.id());
+          for (const Entity& each : found->items) existing.insert(IdOf(each));
           std::vector<ItemPtr> again;
           for (const ItemPtr& item : items) {
             if (existing.count(item->target) > 0) {
@@ -606,6 +643,7 @@ class WriteBatcher {
   const EntityDescription<Entity>& entity_;
   WriteDescription<Request, Entity> write_;
   WriteBatcherOptions options_;
+  const int max_items_;  // per Kommo request: the endpoint's limit, or one for an action
   Requester* requester_;
   EventLoop* loop_;
   ReadBack<Entity> read_back_;

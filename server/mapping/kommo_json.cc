@@ -9,6 +9,7 @@
 #include "server/common/status_macros.h"
 #include "server/mapping/json_reader.h"
 #include "server/mapping/json_writer.h"
+#include "server/mapping/kommo_json_internal.h"
 
 namespace kommo::mapping {
 namespace {
@@ -73,6 +74,10 @@ absl::Status ReadTimestamp(const ObjectReader& object, const char* key,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+namespace internal {
+
 // ---- leads --------------------------------------------------------------------------------------
 
 absl::StatusOr<Lead> ReadLead(const ObjectReader& object) {
@@ -104,6 +109,10 @@ absl::StatusOr<Lead> ReadLead(const ObjectReader& object) {
   }
   return lead;
 }
+
+}  // namespace internal
+
+namespace {
 
 // ---- contacts -----------------------------------------------------------------------------------
 
@@ -159,6 +168,10 @@ absl::Status ReadPhonesAndEmails(const ObjectReader& object, Contact& contact) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+namespace internal {
+
 absl::StatusOr<Contact> ReadContact(const ObjectReader& object) {
   Contact contact;
   ASSIGN_OR_RETURN(const int64_t id, object.RequiredId("id"));
@@ -180,50 +193,6 @@ absl::StatusOr<Contact> ReadContact(const ObjectReader& object) {
   return contact;
 }
 
-// ---- shared -------------------------------------------------------------------------------------
-
-template <typename Entity>
-struct Page {
-  std::vector<Entity> items;
-  bool has_next = false;
-};
-
-// A HAL list body: `_embedded.<collection>[]` read with `read`, and whether `_links.next` exists.
-template <typename Entity, typename Read>
-absl::StatusOr<Page<Entity>> ParseListBody(absl::string_view body, const char* collection,
-                                           Read&& read) {
-  rapidjson::Document document;
-  RETURN_IF_ERROR(internal::ParseBody(body, document));
-  ASSIGN_OR_RETURN(const ObjectReader root, ObjectReader::Make(document, ""));
-  Page<Entity> page;
-
-  ASSIGN_OR_RETURN(const std::optional<ObjectReader> links, root.Object("_links"));
-  if (links.has_value()) {
-    ASSIGN_OR_RETURN(const std::optional<ObjectReader> next, links->Object("next"));
-    page.has_next = next.has_value();
-  }
-
-  ASSIGN_OR_RETURN(const std::optional<ObjectReader> embedded, root.Object("_embedded"));
-  if (!embedded.has_value()) return page;
-  ASSIGN_OR_RETURN(const std::optional<ArrayReader> items, embedded->Array(collection));
-  if (!items.has_value()) return page;
-  page.items.reserve(items->size());
-  for (size_t i = 0; i < items->size(); ++i) {
-    ASSIGN_OR_RETURN(const ObjectReader item, items->ObjectAt(i));
-    ASSIGN_OR_RETURN(Entity entity, read(item));
-    page.items.push_back(std::move(entity));
-  }
-  return page;
-}
-
-template <typename Entity, typename Read>
-absl::StatusOr<Entity> ParseObjectBody(absl::string_view body, Read&& read) {
-  rapidjson::Document document;
-  RETURN_IF_ERROR(internal::ParseBody(body, document));
-  ASSIGN_OR_RETURN(const ObjectReader root, ObjectReader::Make(document, ""));
-  return read(root);
-}
-
 // A write result's request_id: a string, an integer, or (as /leads/complex sends it) an array
 // holding one of those.
 absl::StatusOr<std::string> ReadRequestId(const ObjectReader& item) {
@@ -239,6 +208,54 @@ absl::StatusOr<std::string> ReadRequestId(const ObjectReader& item) {
   if (value->IsInt64()) return absl::StrCat(value->GetInt64());
   if (value->IsUint64()) return absl::StrCat(value->GetUint64());
   return BadResponse(path, "is not a string or an integer");
+}
+
+void WriteContactFields(JsonWriter& json, absl::string_view name, absl::string_view first_name,
+                        absl::string_view last_name,
+                        const google::protobuf::RepeatedPtrField<std::string>& phones,
+                        const google::protobuf::RepeatedPtrField<std::string>& emails) {
+  if (!name.empty()) json.Member("name", name);
+  if (!first_name.empty()) json.Member("first_name", first_name);
+  if (!last_name.empty()) json.Member("last_name", last_name);
+  if (phones.empty() && emails.empty()) return;
+  json.Key("custom_fields_values");
+  json.StartArray();
+  const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*>
+      multitext[] = {{kPhoneFieldCode, &phones}, {kEmailFieldCode, &emails}};
+  for (const auto& [field_code, values] : multitext) {
+    if (values->empty()) continue;
+    json.StartObject();
+    json.Member("field_code", field_code);
+    json.Key("values");
+    json.StartArray();
+    for (const std::string& value : *values) {
+      json.StartObject();
+      json.Member("value", value);
+      json.Member("enum_code", kWorkEnumCode);
+      json.EndObject();
+    }
+    json.EndArray();
+    json.EndObject();
+  }
+  json.EndArray();
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::ParseListBody;
+using internal::ReadContact;
+using internal::ReadLead;
+using internal::ReadRequestId;
+using internal::Page;
+
+template <typename Entity, typename Read>
+absl::StatusOr<Entity> ParseObjectBody(absl::string_view body, Read&& read) {
+  rapidjson::Document document;
+  RETURN_IF_ERROR(internal::ParseBody(body, document));
+  ASSIGN_OR_RETURN(const ObjectReader root, ObjectReader::Make(document, ""));
+  return read(root);
 }
 
 // Splits a Kommo validation path ("_embedded.contacts.1.id") into its segments.
@@ -373,32 +390,8 @@ std::string ContactsCreateBody(absl::Span<const ContactCreateItem> items) {
     } else if (request.created_by() != 0) {
       json.Member("updated_by", request.created_by());
     }
-    if (!request.name().empty()) json.Member("name", request.name());
-    if (!request.first_name().empty()) json.Member("first_name", request.first_name());
-    if (!request.last_name().empty()) json.Member("last_name", request.last_name());
-    if (request.phones_size() > 0 || request.emails_size() > 0) {
-      json.Key("custom_fields_values");
-      json.StartArray();
-      const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*>
-          multitext[] = {{kPhoneFieldCode, &request.phones()},
-                         {kEmailFieldCode, &request.emails()}};
-      for (const auto& [field_code, values] : multitext) {
-        if (values->empty()) continue;
-        json.StartObject();
-        json.Member("field_code", field_code);
-        json.Key("values");
-        json.StartArray();
-        for (const std::string& value : *values) {
-          json.StartObject();
-          json.Member("value", value);
-          json.Member("enum_code", kWorkEnumCode);
-          json.EndObject();
-        }
-        json.EndArray();
-        json.EndObject();
-      }
-      json.EndArray();
-    }
+    internal::WriteContactFields(json, request.name(), request.first_name(), request.last_name(),
+                                 request.phones(), request.emails());
     if (!item.request_id.empty()) json.Member("request_id", item.request_id);
     json.EndObject();
   }

@@ -90,6 +90,10 @@ TEST(ErrorReasonTest, ConstantsKeepTheirStrings) {
       {reason::kDeadlineExceeded, "DEADLINE_EXCEEDED"},
       {reason::kCancelled, "CANCELLED"},
       {reason::kInternal, "INTERNAL"},
+      {reason::kContactAmbiguous, "CONTACT_AMBIGUOUS"},
+      {reason::kRequestIdReused, "REQUEST_ID_REUSED"},
+      {reason::kIncomingLeadNotFound, "INCOMING_LEAD_NOT_FOUND"},
+      {reason::kLookupTooBroad, "LOOKUP_TOO_BROAD"},
   };
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(reason.name(), name);

@@ -162,5 +162,35 @@ TEST_F(ConfigTest, ApiUrlEndingInApiV4IsNormalised) {
   EXPECT_THAT(Error(), HasSubstr("has no host"));
 }
 
+TEST_F(ConfigTest, IdempotencySettingsHaveDefaultsAndAreChecked) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:8080"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->idempotency_retention, absl::Hours(24));
+  EXPECT_EQ(config->idempotency_max_entries, 100000u);
+
+  env_["IDEMPOTENCY_RETENTION"] = "90m";
+  env_["IDEMPOTENCY_MAX_ENTRIES"] = "500";
+  config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->idempotency_retention, absl::Minutes(90));
+  EXPECT_EQ(config->idempotency_max_entries, 500u);
+  // Flags win.
+  config = Load({"--idempotency_retention=48h", "--idempotency_max_entries", "7"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->idempotency_retention, absl::Hours(48));
+  EXPECT_EQ(config->idempotency_max_entries, 7u);
+
+  EXPECT_THAT(Error({"--idempotency_retention=0s"}),
+              HasSubstr("IDEMPOTENCY_RETENTION: \"0s\" is not a positive duration"));
+  EXPECT_THAT(Error({"--idempotency_retention=1day"}), HasSubstr("IDEMPOTENCY_RETENTION"));
+  EXPECT_THAT(Error({"--idempotency_max_entries=0"}),
+              HasSubstr("IDEMPOTENCY_MAX_ENTRIES: \"0\" is not a whole number greater than 0"));
+  EXPECT_THAT(Error({"--idempotency_max_entries=-5"}), HasSubstr("IDEMPOTENCY_MAX_ENTRIES"));
+  EXPECT_THAT(Error({"--idempotency_max_entries=1e5"}), HasSubstr("IDEMPOTENCY_MAX_ENTRIES"));
+  EXPECT_THAT(Usage(), HasSubstr("IDEMPOTENCY_RETENTION / --idempotency_retention"));
+  EXPECT_THAT(Usage(), HasSubstr("IDEMPOTENCY_MAX_ENTRIES / --idempotency_max_entries"));
+}
+
 }  // namespace
 }  // namespace kommo
