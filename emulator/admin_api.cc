@@ -3,6 +3,7 @@
 // message that names the field.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator_impl.h"
 #include "emulator/text.h"
+#include "rapidjson/document.h"
 
 namespace kommo::emulator {
 namespace {
@@ -97,6 +99,40 @@ absl::StatusOr<RequestFilter> ParseRequestFilter(std::string_view query) {
 
 }  // namespace
 
+// {"pipeline_id":N,"enabled":true|false}; both required, nothing else.
+absl::Status EmulatorImpl::SetDuplicateControl(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return absl::InvalidArgumentError(
+        R"(duplicate_control: the body must be {"pipeline_id":N,"enabled":true|false})");
+  }
+  std::optional<int64_t> pipeline_id;
+  std::optional<bool> enabled;
+  for (const auto& member : doc.GetObject()) {
+    const std::string_view name(member.name.GetString(), member.name.GetStringLength());
+    if (name == "pipeline_id" && member.value.IsInt64()) {
+      pipeline_id = member.value.GetInt64();
+    } else if (name == "enabled" && member.value.IsBool()) {
+      enabled = member.value.GetBool();
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate_control: unexpected member or type \"", AsAbsl(name),
+                       "\" (known: pipeline_id integer, enabled bool)"));
+    }
+  }
+  if (!pipeline_id.has_value() || !enabled.has_value()) {
+    return absl::InvalidArgumentError(
+        "duplicate_control: \"pipeline_id\" and \"enabled\" are both required");
+  }
+  if (store_.FindPipeline(*pipeline_id) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("duplicate_control: unknown pipeline ", *pipeline_id));
+  }
+  store_.set_duplicate_control(*pipeline_id, *enabled);
+  return absl::OkStatus();
+}
+
 HttpResponse EmulatorImpl::HandleAdmin(const HttpRequest& request) {
   std::string what = request.path.substr(kAdminPrefix.size());
   while (!what.empty() && what.back() == '/') what.pop_back();
@@ -136,6 +172,21 @@ HttpResponse EmulatorImpl::HandleAdmin(const HttpRequest& request) {
     if (!del) return AdminMethodNotAllowed("DELETE");
     store_.Reset();
     return AdminJson(R"({"leads":0,"contacts":0})");
+  }
+
+  if (what == "duplicate_control") {
+    if (post) {
+      absl::Status status = SetDuplicateControl(request.body);
+      if (!status.ok()) return BadRequest(status);
+    } else if (!get) {
+      return AdminMethodNotAllowed("GET, POST");
+    }
+    std::string pipelines;
+    for (const Pipeline& pipeline : store_.pipelines()) {
+      if (!store_.duplicate_control(pipeline.id)) continue;
+      absl::StrAppend(&pipelines, pipelines.empty() ? "" : ",", pipeline.id);
+    }
+    return AdminJson(absl::StrCat(R"({"enabled_pipelines":[)", pipelines, "]}"));
   }
 
   if (what == "faults") {

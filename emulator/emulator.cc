@@ -85,6 +85,7 @@ absl::Status EmulatorImpl::Listen() {
 void EmulatorImpl::ResetAll() {
   const SteadyTime now = std::chrono::steady_clock::now();
   store_.Reset();
+  store_.ClearDuplicateControl();
   faults_.Clear();
   for (const FaultRule& rule : options_.faults) faults_.Add(rule);
   guard_ = AccountGuard(now);
@@ -242,6 +243,38 @@ size_t Emulator::contact_count() {
   size_t count = 0;
   RunOnLoop([&] { count = impl_->store().contacts().size(); });
   return count;
+}
+
+size_t Emulator::company_count() {
+  size_t count = 0;
+  RunOnLoop([&] { count = impl_->store().companies().size(); });
+  return count;
+}
+
+size_t Emulator::note_count() {
+  size_t count = 0;
+  RunOnLoop([&] { count = impl_->store().notes().size(); });
+  return count;
+}
+
+size_t Emulator::unsorted_count() {
+  size_t count = 0;
+  RunOnLoop([&] {
+    for (const UnsortedEntry& entry : impl_->store().unsorted()) {
+      if (entry.state == UnsortedEntry::State::kPending) ++count;
+    }
+  });
+  return count;
+}
+
+absl::Status Emulator::SetDuplicateControl(int64_t pipeline_id, bool enabled) {
+  bool known = false;
+  RunOnLoop([&] {
+    known = impl_->store().FindPipeline(pipeline_id) != nullptr;
+    if (known) impl_->store().set_duplicate_control(pipeline_id, enabled);
+  });
+  if (!known) return absl::InvalidArgumentError(absl::StrCat("unknown pipeline ", pipeline_id));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Emulator::AddFault(FaultRule rule) {

@@ -78,9 +78,15 @@ inline constexpr int64_t kEmailOtherEnumId = 1100013;   // OTHER
 // First ids handed out (then +1 each), also after a reset.
 inline constexpr int64_t kFirstLeadId = 31000000001;
 inline constexpr int64_t kFirstContactId = 52000000001;
+inline constexpr int64_t kFirstCompanyId = 54000000001;
+inline constexpr int64_t kFirstNoteId = 76000000001;
 
 // Kommo's limits as the emulator applies them.
-inline constexpr int kMaxBatchItems = 250;  // POST/PATCH arrays above this → 422
+inline constexpr int kMaxBatchItems = 250;   // POST/PATCH arrays above this → 422
+inline constexpr int kMaxComplexItems = 50;  // POST /leads/complex above this → 400
+// Duplicate control of /leads/complex merges into an existing contact only when at most this many
+// contacts match (Kommo's documented rule: more than 3 duplicates → no merge).
+inline constexpr int kMaxDuplicatesToMerge = 3;
 inline constexpr int kDefaultPageLimit = 50;
 inline constexpr int kMaxPageLimit = 250;  // a larger ?limit= is clamped to this
 
@@ -220,7 +226,8 @@ struct EmulatorOptions {
   // Kommo's real behaviour is unverified; all-or-nothing is the safe model.
   bool batch_all_or_nothing = true;
   // Request body limit (413 above it) and request line + headers limit (431 above it).
-  size_t max_body_bytes = 1024 * 1024;
+  // 4 MiB: a batch of long notes (chat transcripts) fits. Kommo's own limit is not documented.
+  size_t max_body_bytes = 4 * 1024 * 1024;
   size_t max_header_bytes = 64 * 1024;
   // Open connections above this are closed at once after accept.
   size_t max_connections = 16384;
@@ -272,10 +279,18 @@ class Emulator {
   // kFirstContactId), the start-up fault rules with fresh counts, the start-up rate limit with a
   // full bucket, no block, an empty request log and zero counts. Same as POST /_emulator/reset.
   void Reset();
-  // Only drops leads and contacts and restarts ids.
+  // Only drops the data (leads, contacts, companies, notes, incoming leads) and restarts ids.
   void ResetData();
   size_t lead_count();
   size_t contact_count();
+  size_t company_count();
+  size_t note_count();
+  size_t unsorted_count();  // incoming leads still pending
+
+  // Duplicate control of POST /leads/complex for one pipeline (off for every pipeline at start
+  // and after Reset()). INVALID_ARGUMENT for an unknown pipeline. Same as
+  // POST /_emulator/duplicate_control.
+  absl::Status SetDuplicateControl(int64_t pipeline_id, bool enabled);
 
   // Faults. AddFault returns the rule's id; INVALID_ARGUMENT for an invalid rule.
   absl::StatusOr<uint64_t> AddFault(FaultRule rule);

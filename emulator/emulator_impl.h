@@ -52,6 +52,7 @@ class EmulatorImpl {
 
   // /_emulator/... (admin_api.cc).
   HttpResponse HandleAdmin(const HttpRequest& request);
+  absl::Status SetDuplicateControl(const std::string& body);
 
   EmulatorOptions options_;
   std::unique_ptr<EventLoop> loop_;

@@ -4,12 +4,14 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <random>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "emulator/api_common.h"
 #include "emulator/render.h"
 #include "emulator/text.h"
 #include "emulator/writes.h"
@@ -19,182 +21,10 @@
 namespace kommo::emulator {
 namespace {
 
-constexpr char kHalJson[] = "application/hal+json";
-constexpr char kProblemJson[] = "application/problem+json";
 // When the emulator's account was "created" (fixed, so GET /account is stable).
 constexpr int64_t kAccountCreatedAt = 1700000000;
 
-using Segments = std::vector<std::string_view>;
-
-// --- small helpers ---------------------------------------------------------------------------
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-HttpResponse Hal(std::string body) {
-  return HttpResponse::WithBody(200, kHalJson, std::move(body));
-}
-
-HttpResponse NoContent() {
-  HttpResponse response;
-  response.status = 204;
-  return response;
-}
-
-HttpResponse MethodNotAllowed(const std::string& method, const std::string& allow) {
-  HttpResponse response =
-      ProblemResponse(405, absl::StrCat("Method ", method, " is not allowed here"));
-  response.headers.emplace_back("Allow", allow);
-  return response;
-}
-
-// Digits only, > 0, fits int64: a path id.
-bool ParseId(std::string_view text, int64_t* id) {
-  if (text.empty() || text.size() > 19 || DigitsOf(text).size() != text.size()) return false;
-  return absl::SimpleAtoi(AsAbsl(text), id) && *id > 0;
-}
-
-Segments SplitPath(std::string_view path) {
-  Segments segments;
-  size_t start = 0;
-  while (start < path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) segments.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return segments;
-}
-
-// "filter[statuses][0][pipeline_id]" → {"filter", "statuses", "0", "pipeline_id"}.
-std::vector<std::string> SplitBrackets(const std::string& key) {
-  std::vector<std::string> parts;
-  const size_t open = key.find('[');
-  parts.push_back(key.substr(0, open));
-  size_t pos = open;
-  while (pos != std::string::npos && pos < key.size() && key[pos] == '[') {
-    const size_t close = key.find(']', pos);
-    if (close == std::string::npos) return {key};
-    parts.push_back(key.substr(pos + 1, close - pos - 1));
-    pos = close + 1;
-  }
-  if (pos != std::string::npos && pos != key.size()) return {key};
-  return parts;
-}
-
-// --- list parameters -------------------------------------------------------------------------
-
-struct IntFilter {
-  bool present = false;
-  std::vector<int64_t> values;
-  bool Matches(int64_t v) const {
-    return !present || std::find(values.begin(), values.end(), v) != values.end();
-  }
-};
-
-struct RangeFilter {
-  std::optional<int64_t> from;
-  std::optional<int64_t> to;
-  bool Matches(std::optional<int64_t> v) const {
-    if (!from.has_value() && !to.has_value()) return true;
-    if (!v.has_value()) return false;
-    return (!from.has_value() || *v >= *from) && (!to.has_value() || *v <= *to);
-  }
-};
-
-struct ListParams {
-  int page = 1;
-  int limit = kDefaultPageLimit;
-  std::string query;
-  std::vector<std::string> with;
-  std::string order_field = "id";
-  bool descending = false;
-  std::map<std::string, IntFilter> int_filters;                 // "id", "responsible_user_id", ...
-  std::map<std::string, std::pair<int64_t, int64_t>> statuses;  // index → (pipeline, status)
-  std::map<std::string, RangeFilter> ranges;                    // "created_at", ...
-  std::string link_query;  // the other parameters, re-encoded, for _links
-
-  bool With(std::string_view what) const {
-    return std::find(with.begin(), with.end(), what) != with.end();
-  }
-  const IntFilter& Filter(const std::string& name) const {
-    static const IntFilter kNone;
-    const auto it = int_filters.find(name);
-    return it == int_filters.end() ? kNone : it->second;
-  }
-  const RangeFilter& Range(const std::string& name) const {
-    static const RangeFilter kNone;
-    const auto it = ranges.find(name);
-    return it == ranges.end() ? kNone : it->second;
-  }
-};
-
-ListParams ParseListParams(std::string_view raw_query) {
-  ListParams p;
-  for (const auto& [key, value] : ParseQuery(raw_query)) {
-    if (key == "page") {
-      int page = 0;
-      p.page = absl::SimpleAtoi(value, &page) && page > 0 ? page : 1;
-      continue;
-    }
-    if (key == "limit") {
-      int limit = 0;
-      if (!absl::SimpleAtoi(value, &limit) || limit <= 0) limit = kDefaultPageLimit;
-      p.limit = std::min(limit, kMaxPageLimit);
-      continue;
-    }
-    if (!p.link_query.empty()) p.link_query += "&";
-    absl::StrAppend(&p.link_query, UrlEncode(key), "=", UrlEncode(value));
-    if (key == "query") {
-      p.query = std::string(absl::StripAsciiWhitespace(value));
-      continue;
-    }
-    if (key == "with") {
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t end = value.find(',', start);
-        if (end == std::string::npos) end = value.size();
-        std::string item(absl::StripAsciiWhitespace(value.substr(start, end - start)));
-        if (!item.empty()) p.with.push_back(std::move(item));
-        start = end + 1;
-      }
-      continue;
-    }
-    const std::vector<std::string> parts = SplitBrackets(key);
-    if (parts[0] == "order" && parts.size() == 2) {
-      if (parts[1] == "id" || parts[1] == "created_at" || parts[1] == "updated_at") {
-        p.order_field = parts[1];
-        p.descending = EqualsIgnoreCase(value, "desc");
-      }
-      continue;
-    }
-    if (parts[0] != "filter" || parts.size() < 2) continue;
-    const std::string& name = parts[1];
-    if (name == "id" || name == "responsible_user_id" || name == "pipeline_id" ||
-        name == "created_by" || name == "updated_by") {
-      if (parts.size() > 3) continue;
-      IntFilter& filter = p.int_filters[name];
-      filter.present = true;
-      if (parts.size() == 2) filter.values.clear();  // PHP parsing: a bare key keeps its last value
-      int64_t v = 0;
-      if (absl::SimpleAtoi(value, &v)) filter.values.push_back(v);
-    } else if (name == "statuses" && parts.size() == 4) {
-      int64_t v = 0;
-      if (!absl::SimpleAtoi(value, &v)) v = -1;  // matches nothing
-      auto& pair = p.statuses[parts[2]];
-      if (parts[3] == "pipeline_id") pair.first = v;
-      if (parts[3] == "status_id") pair.second = v;
-    } else if ((name == "created_at" || name == "updated_at" || name == "closed_at") &&
-               parts.size() == 3) {
-      int64_t v = 0;
-      if (!absl::SimpleAtoi(value, &v)) continue;
-      if (parts[2] == "from") p.ranges[name].from = v;
-      if (parts[2] == "to") p.ranges[name].to = v;
-    }
-  }
-  return p;
-}
+// --- search --------------------------------------------------------------------------------------
 
 bool ContainsFolded(std::string_view haystack, const std::string& folded_needle) {
   return AsciiLower(haystack).find(folded_needle) != std::string::npos;
@@ -207,17 +37,13 @@ bool LeadMatchesQuery(const Lead& lead, const std::string& query) {
          absl::StrCat(lead.price).find(query) != std::string::npos;
 }
 
-// Contacts: case-insensitive substring of name, first_name, last_name or any custom field value
-// (emails, phones as written); and, when the query has digits, its digits as a substring of a
-// phone's digits ("+1 (555) 010-0" finds "15550100").
-bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
+// Custom field values (contacts, companies): a case-insensitive substring of any value (emails,
+// phones as written); and, when the query has digits, its digits as a substring of a phone's
+// digits ("+1 (555) 010-0" finds "15550100", "9991234567" finds "+7 (999) 123-45-67").
+bool FieldsMatchQuery(const std::vector<ContactFieldValues>& fields, const std::string& query) {
   const std::string folded = AsciiLower(query);
-  if (ContainsFolded(contact.name, folded) || ContainsFolded(contact.first_name, folded) ||
-      ContainsFolded(contact.last_name, folded)) {
-    return true;
-  }
   const std::string digits = DigitsOf(query);
-  for (const ContactFieldValues& field : contact.fields) {
+  for (const ContactFieldValues& field : fields) {
     for (const FieldValue& value : field.values) {
       if (ContainsFolded(value.value, folded)) return true;
       if (field.field_id == kPhoneFieldId && !digits.empty() &&
@@ -229,122 +55,11 @@ bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
   return false;
 }
 
-template <typename Entity>
-int64_t OrderKey(const Entity& e, const std::string& field) {
-  if (field == "created_at") return e.created_at;
-  if (field == "updated_at") return e.updated_at;
-  return e.id;
-}
-
-template <typename Entity>
-void SortEntities(std::vector<const Entity*>* entities, const ListParams& p) {
-  std::stable_sort(entities->begin(), entities->end(), [&p](const Entity* a, const Entity* b) {
-    const int64_t ka = OrderKey(*a, p.order_field);
-    const int64_t kb = OrderKey(*b, p.order_field);
-    if (ka != kb) return p.descending ? ka > kb : ka < kb;
-    return p.descending ? a->id > b->id : a->id < b->id;
-  });
-}
-
-std::string PageHref(const std::string& base, const ListParams& p, int page) {
-  return absl::StrCat(base, "?", p.link_query, p.link_query.empty() ? "" : "&", "page=", page,
-                      "&limit=", p.limit);
-}
-
-void WriteHref(JsonWriter& w, std::string_view name, const std::string& href) {
-  Key(w, name);
-  w.StartObject();
-  Key(w, "href");
-  Str(w, href);
-  w.EndObject();
-}
-
-// "_links" of a list page: self, next (when there is one), first, prev (page > 1).
-void WritePageLinks(JsonWriter& w, const std::string& base, const ListParams& p, bool has_next) {
-  Key(w, "_links");
-  w.StartObject();
-  WriteHref(w, "self", PageHref(base, p, p.page));
-  if (has_next) WriteHref(w, "next", PageHref(base, p, p.page + 1));
-  WriteHref(w, "first", PageHref(base, p, 1));
-  if (p.page > 1) WriteHref(w, "prev", PageHref(base, p, p.page - 1));
-  w.EndObject();
-}
-
-// --- request bodies --------------------------------------------------------------------------
-
-struct ItemErrors {
-  std::string request_id;
-  std::vector<FieldError> errors;
-};
-
-HttpResponse ValidationFailed(const std::vector<ItemErrors>& items) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "validation-errors");
-  w.StartArray();
-  for (const ItemErrors& item : items) {
-    w.StartObject();
-    Key(w, "request_id");
-    Str(w, item.request_id);
-    Key(w, "errors");
-    w.StartArray();
-    for (const FieldError& error : item.errors) {
-      w.StartObject();
-      Key(w, "code");
-      Str(w, error.code);
-      Key(w, "path");
-      Str(w, error.path);
-      Key(w, "detail");
-      Str(w, error.detail);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
-  w.EndArray();
-  Key(w, "title");
-  w.String("Bad Request");
-  Key(w, "type");
-  w.String("https://httpstatus.es/400");
-  Key(w, "status");
-  w.Int(400);
-  Key(w, "detail");
-  w.String("Request validation failed");
-  w.EndObject();
-  return HttpResponse::WithBody(400, kProblemJson, Finish(buffer));
-}
-
-// Parses a request body: blank → 400 "Request data cannot be blank", malformed JSON → 400.
-// Iterative parsing: a deeply nested body cannot exhaust the stack.
-std::optional<HttpResponse> ParseBody(const std::string& body, rapidjson::Document* doc) {
-  if (absl::StripAsciiWhitespace(body).empty()) {
-    return ProblemResponse(400, "Request data cannot be blank");
-  }
-  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
-                                                                                     body.size());
-  if (doc->HasParseError()) {
-    return ProblemResponse(400, absl::StrCat("Request body is not valid JSON: ",
-                                             rapidjson::GetParseError_En(doc->GetParseError()),
-                                             " (at byte ", doc->GetErrorOffset(), ")"));
-  }
-  return std::nullopt;
-}
-
-// A batch body: a JSON array of 1..kMaxBatchItems items.
-std::optional<HttpResponse> ParseBatch(const std::string& body, rapidjson::Document* doc) {
-  if (auto error = ParseBody(body, doc)) return error;
-  if (!doc->IsArray()) return ProblemResponse(400, "Request body must be a JSON array");
-  if (doc->Empty()) return ProblemResponse(400, "Request data cannot be blank");
-  if (doc->Size() > static_cast<rapidjson::SizeType>(kMaxBatchItems)) {
-    return ProblemResponse(
-        422, absl::StrCat("Too many entities in one request: the limit is ", kMaxBatchItems));
-  }
-  return std::nullopt;
-}
-
-std::vector<FieldError> NotAnObject() {
-  return {FieldError{"InvalidType", "", "This value should be of type object."}};
+// Contacts: case-insensitive substring of name, first_name or last_name, or a field value match.
+bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
+  const std::string folded = AsciiLower(query);
+  return ContainsFolded(contact.name, folded) || ContainsFolded(contact.first_name, folded) ||
+         ContainsFolded(contact.last_name, folded) || FieldsMatchQuery(contact.fields, query);
 }
 
 // --- leads and contacts: what differs -----------------------------------------------------
@@ -410,6 +125,33 @@ struct ContactKind {
   }
 };
 
+struct CompanyKind {
+  using Entity = Company;
+  static constexpr char kCollection[] = "companies";
+  static constexpr char kWith[] = "contacts";
+  static constexpr char kNotFound[] = "Company not found";
+  static constexpr bool kCreatedFlags = false;
+  static constexpr bool kEchoName = true;
+  static std::map<int64_t, Company>& Items(Store& store) { return store.companies(); }
+  static int64_t NextId(Store& store) { return store.NextCompanyId(); }
+  static constexpr auto Write = &WriteCompany;
+  static constexpr auto Build = &BuildNewCompany;
+  static constexpr auto Apply = &ApplyCompanyUpdate;
+
+  static bool Matches(const ListParams& p, int64_t id, const Company& company) {
+    if (!p.Filter("id").Matches(id) ||
+        !p.Filter("responsible_user_id").Matches(company.responsible_user_id) ||
+        !p.Filter("created_by").Matches(company.created_by) ||
+        !p.Filter("updated_by").Matches(company.updated_by) ||
+        !p.Range("created_at").Matches(company.created_at) ||
+        !p.Range("updated_at").Matches(company.updated_at)) {
+      return false;
+    }
+    return p.query.empty() || ContainsFolded(company.name, AsciiLower(p.query)) ||
+           FieldsMatchQuery(company.fields, p.query);
+  }
+};
+
 // The result of one updated item: {"id","name" (contacts),"updated_at","request_id","_links"}.
 template <typename Kind>
 void WriteUpdated(JsonWriter& w, const Hrefs& hrefs, int64_t id,
@@ -449,15 +191,11 @@ HttpResponse ProblemResponse(int status, std::string_view detail) {
   return HttpResponse::WithBody(status, kProblemJson, Finish(buffer));
 }
 
-struct KommoApi::Call {
-  const HttpRequest& request;
-  const User& user;
-  Hrefs hrefs;
-  Segments segments;  // after /api/v4
-};
-
 KommoApi::KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url)
-    : store_(store), options_(options), fallback_base_url_(std::move(fallback_base_url)) {}
+    : store_(store),
+      options_(options),
+      fallback_base_url_(std::move(fallback_base_url)),
+      random_(options->random_seed != 0 ? options->random_seed : std::random_device()()) {}
 
 int64_t KommoApi::Now() const {
   return options_->clock ? options_->clock() : static_cast<int64_t>(std::time(nullptr));
@@ -543,6 +281,12 @@ HttpResponse KommoApi::Route(const Call& call) {
       }
       return not_found();
     }
+    if (s[1] == "complex") {
+      if (s.size() != 2) return not_found();
+      return post ? CreateComplexLeads(call) : MethodNotAllowed(method, "POST");
+    }
+    if (s[1] == "unsorted") return RouteUnsorted(call);
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "leads")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<LeadKind>(call, id);
       if (patch) return UpdateEntity<LeadKind>(call, id);
@@ -570,9 +314,26 @@ HttpResponse KommoApi::Route(const Call& call) {
       }
       return not_found();
     }
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<ContactKind>(call, id);
       if (patch) return UpdateEntity<ContactKind>(call, id);
+      return MethodNotAllowed(method, "GET, PATCH");
+    }
+  }
+  if (s[0] == "companies") {
+    if (s.size() == 1) {
+      if (get) return ListEntities<CompanyKind>(call);
+      if (post) return CreateEntities<CompanyKind>(call);
+      if (patch) return UpdateEntities<CompanyKind>(call);
+      return MethodNotAllowed(method, "GET, POST, PATCH");
+    }
+    if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
+      return *std::move(notes);
+    }
+    if (s.size() == 2 && ParseId(s[1], &id)) {
+      if (get) return GetEntity<CompanyKind>(call, id);
+      if (patch) return UpdateEntity<CompanyKind>(call, id);
       return MethodNotAllowed(method, "GET, PATCH");
     }
   }
@@ -804,9 +565,8 @@ HttpResponse KommoApi::ListEntities(const Call& call) {
     if (Kind::Matches(p, id, entity)) matches.push_back(&entity);
   }
   SortEntities(&matches, p);
-  const size_t offset = static_cast<size_t>(p.page - 1) * static_cast<size_t>(p.limit);
-  if (offset >= matches.size()) return NoContent();
-  const size_t end = std::min(matches.size(), offset + static_cast<size_t>(p.limit));
+  const PageRange page = PageOf(matches.size(), p);
+  if (page.empty()) return NoContent();
 
   Hrefs entity_hrefs = call.hrefs;  // entity self links echo the page, like Kommo's
   entity_hrefs.entity_suffix = absl::StrCat("?page=", p.page, "&limit=", p.limit);
@@ -816,12 +576,12 @@ HttpResponse KommoApi::ListEntities(const Call& call) {
   Key(w, "_page");
   w.Int(p.page);
   WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/", Kind::kCollection), p,
-                 end < matches.size());
+                 page.end < matches.size());
   Key(w, "_embedded");
   w.StartObject();
   Key(w, Kind::kCollection);
   w.StartArray();
-  for (size_t i = offset; i < end; ++i) {
+  for (size_t i = page.offset; i < page.end; ++i) {
     Kind::Write(w, *store_, *matches[i], entity_hrefs, p.With(Kind::kWith));
   }
   w.EndArray();

@@ -1,10 +1,13 @@
 // The Kommo API v4 routes of the emulator (/api/v4/...): authentication, routing (404/405),
-// list paging and search, the write endpoints with Kommo's validation errors, and lead ↔ contact
-// links (/leads/{id}/link, /unlink, /links).
+// list paging and search, the write endpoints with Kommo's validation errors, lead ↔ contact
+// links (/leads/{id}/link, /unlink, /links), companies, notes (notes.cc), and lead capture
+// (/leads/complex and incoming leads, lead_capture.cc).
 #ifndef KOMMO_EMULATOR_KOMMO_API_H_
 #define KOMMO_EMULATOR_KOMMO_API_H_
 
 #include <cstdint>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -52,11 +55,31 @@ class KommoApi {
   HttpResponse ListContactFields(const Call& call);
   HttpResponse GetContactField(const Call& call, int64_t id);
 
+  // notes.cc: /{entity_type}/notes, /{entity_type}/{id}/notes[/{note_id}]; nullopt when the path
+  // is not a notes path.
+  std::optional<HttpResponse> RouteNotes(const Call& call, std::string_view entity_type);
+  HttpResponse CreateNotes(const Call& call, std::string_view entity_type);
+  HttpResponse ListNotes(const Call& call, std::string_view entity_type,
+                         std::optional<int64_t> entity_id);
+  HttpResponse GetNote(const Call& call, std::string_view entity_type, int64_t entity_id,
+                       int64_t note_id);
+
+  // lead_capture.cc: POST /leads/complex and /leads/unsorted/...
+  HttpResponse CreateComplexLeads(const Call& call);
+  HttpResponse RouteUnsorted(const Call& call);
+  HttpResponse CreateUnsortedForms(const Call& call);
+  HttpResponse ListUnsorted(const Call& call);
+  HttpResponse GetUnsorted(const Call& call, std::string_view uid);
+  HttpResponse UnsortedSummary(const Call& call);
+  HttpResponse AcceptOrDeclineUnsorted(const Call& call, std::string_view uid, bool accept);
+  std::string NewUnsortedUid();
+
   int64_t Now() const;
 
   Store* const store_;
   const EmulatorOptions* const options_;
   const std::string fallback_base_url_;
+  std::mt19937_64 random_;  // uids of incoming leads
 };
 
 }  // namespace kommo::emulator

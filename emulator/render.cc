@@ -1,5 +1,8 @@
 #include "emulator/render.h"
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator.h"
 
@@ -49,6 +52,68 @@ void WriteRights(JsonWriter& w, const User& user) {
 void EmptyArray(JsonWriter& w, std::string_view key) {
   Key(w, key);
   w.StartArray();
+  w.EndArray();
+}
+
+// "custom_fields_values": null when there are none, else the entries with field names, codes and
+// each value's enum_id and enum_code.
+void WriteCustomFieldsValues(JsonWriter& w, const Store& store,
+                             const std::vector<ContactFieldValues>& fields) {
+  Key(w, "custom_fields_values");
+  if (fields.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    for (const ContactFieldValues& entry : fields) {
+      const CustomField* field = store.FindContactField(entry.field_id);
+      if (field == nullptr) continue;
+      w.StartObject();
+      Key(w, "field_id");
+      w.Int64(field->id);
+      Key(w, "field_name");
+      Str(w, field->name);
+      Key(w, "field_code");
+      Str(w, field->code);
+      Key(w, "field_type");
+      Str(w, field->type);
+      Key(w, "values");
+      w.StartArray();
+      for (const FieldValue& value : entry.values) {
+        w.StartObject();
+        Key(w, "value");
+        Str(w, value.value);
+        Key(w, "enum_id");
+        w.Int64(value.enum_id);
+        Key(w, "enum_code");
+        const FieldEnum* e = field->FindEnum(value.enum_id);
+        if (e != nullptr) {
+          Str(w, e->value);
+        } else {
+          w.Null();
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+      Key(w, "is_computed");
+      w.Bool(false);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+}
+
+// "companies":[{id,_links}] (one or none).
+void WriteCompanyLink(JsonWriter& w, const Store& store, const std::optional<int64_t>& company_id,
+                      const Hrefs& hrefs) {
+  Key(w, "companies");
+  w.StartArray();
+  if (company_id.has_value() && store.companies().count(*company_id) > 0) {
+    w.StartObject();
+    Key(w, "id");
+    w.Int64(*company_id);
+    WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/companies/", *company_id));
+    w.EndObject();
+  }
   w.EndArray();
 }
 
@@ -116,7 +181,7 @@ void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs&
   Key(w, "_embedded");
   w.StartObject();
   EmptyArray(w, "tags");
-  EmptyArray(w, "companies");
+  WriteCompanyLink(w, store, lead.company_id, hrefs);
   if (with_contacts) {
     Key(w, "contacts");
     w.StartArray();
@@ -165,54 +230,14 @@ void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, con
   w.Bool(false);
   Key(w, "is_unsorted");
   w.Bool(false);
-  Key(w, "custom_fields_values");
-  if (contact.fields.empty()) {
-    w.Null();
-  } else {
-    w.StartArray();
-    for (const ContactFieldValues& entry : contact.fields) {
-      const CustomField* field = store.FindContactField(entry.field_id);
-      if (field == nullptr) continue;
-      w.StartObject();
-      Key(w, "field_id");
-      w.Int64(field->id);
-      Key(w, "field_name");
-      Str(w, field->name);
-      Key(w, "field_code");
-      Str(w, field->code);
-      Key(w, "field_type");
-      Str(w, field->type);
-      Key(w, "values");
-      w.StartArray();
-      for (const FieldValue& value : entry.values) {
-        w.StartObject();
-        Key(w, "value");
-        Str(w, value.value);
-        Key(w, "enum_id");
-        w.Int64(value.enum_id);
-        Key(w, "enum_code");
-        const FieldEnum* e = field->FindEnum(value.enum_id);
-        if (e != nullptr) {
-          Str(w, e->value);
-        } else {
-          w.Null();
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-      Key(w, "is_computed");
-      w.Bool(false);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
+  WriteCustomFieldsValues(w, store, contact.fields);
   Key(w, "account_id");
   w.Int64(kAccountId);
   WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/", contact.id, hrefs.entity_suffix));
   Key(w, "_embedded");
   w.StartObject();
   EmptyArray(w, "tags");
-  EmptyArray(w, "companies");
+  WriteCompanyLink(w, store, contact.company_id, hrefs);
   if (with_leads) {
     Key(w, "leads");
     w.StartArray();
@@ -230,6 +255,82 @@ void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, con
     w.EndArray();
   }
   w.EndObject();
+  w.EndObject();
+}
+
+void WriteCompany(JsonWriter& w, const Store& store, const Company& company, const Hrefs& hrefs,
+                  bool with_contacts) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(company.id);
+  Key(w, "name");
+  Str(w, company.name);
+  Key(w, "responsible_user_id");
+  w.Int64(company.responsible_user_id);
+  Key(w, "group_id");
+  w.Int64(company.group_id);
+  Key(w, "created_by");
+  w.Int64(company.created_by);
+  Key(w, "updated_by");
+  w.Int64(company.updated_by);
+  Key(w, "created_at");
+  w.Int64(company.created_at);
+  Key(w, "updated_at");
+  w.Int64(company.updated_at);
+  Key(w, "closest_task_at");
+  w.Null();
+  Key(w, "is_deleted");
+  w.Bool(false);
+  WriteCustomFieldsValues(w, store, company.fields);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/companies/", company.id, hrefs.entity_suffix));
+  Key(w, "_embedded");
+  w.StartObject();
+  EmptyArray(w, "tags");
+  if (with_contacts) {
+    Key(w, "contacts");
+    w.StartArray();
+    for (const auto& [id, contact] : store.contacts()) {
+      if (contact.company_id != company.id) continue;
+      w.StartObject();
+      Key(w, "id");
+      w.Int64(id);
+      WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/", id));
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteNote(JsonWriter& w, const Note& note, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(note.id);
+  Key(w, "entity_id");
+  w.Int64(note.entity_id);
+  Key(w, "created_by");
+  w.Int64(note.created_by);
+  Key(w, "updated_by");
+  w.Int64(note.updated_by);
+  Key(w, "created_at");
+  w.Int64(note.created_at);
+  Key(w, "updated_at");
+  w.Int64(note.updated_at);
+  Key(w, "responsible_user_id");
+  w.Int64(note.responsible_user_id);
+  Key(w, "group_id");
+  w.Int64(note.group_id);
+  Key(w, "note_type");
+  Str(w, note.note_type);
+  Key(w, "params");
+  w.RawValue(note.params_json.data(), note.params_json.size(), rapidjson::kObjectType);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/", note.entity_type, "/", note.entity_id,
+                                 "/notes/", note.id, hrefs.entity_suffix));
   w.EndObject();
 }
 

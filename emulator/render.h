@@ -33,6 +33,10 @@ void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs&
                bool with_contacts);
 void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, const Hrefs& hrefs,
                   bool with_leads);
+void WriteCompany(JsonWriter& w, const Store& store, const Company& company, const Hrefs& hrefs,
+                  bool with_contacts);
+// A note; `params` is the stored object as it is.
+void WriteNote(JsonWriter& w, const Note& note, const Hrefs& hrefs);
 void WritePipeline(JsonWriter& w, const Pipeline& pipeline, const Hrefs& hrefs);
 void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
                  const Hrefs& hrefs);

@@ -39,6 +39,13 @@ int64_t Pipeline::first_regular_status_id() const {
   return statuses.front().id;
 }
 
+const PipelineStatus* Pipeline::incoming_status() const {
+  for (const PipelineStatus& status : statuses) {
+    if (status.type == 1) return &status;
+  }
+  return nullptr;
+}
+
 const FieldEnum* CustomField::FindEnum(int64_t enum_id) const {
   for (const FieldEnum& e : enums) {
     if (e.id == enum_id) return &e;
@@ -82,7 +89,9 @@ Store::Store()
                         {kEmailPrivEnumId, "PRIV", 4},
                         {kEmailOtherEnumId, "OTHER", 6}}}},
       next_lead_id_(kFirstLeadId),
-      next_contact_id_(kFirstContactId) {}
+      next_contact_id_(kFirstContactId),
+      next_company_id_(kFirstCompanyId),
+      next_note_id_(kFirstNoteId) {}
 
 const User* Store::FindUser(int64_t id) const {
   for (const User& user : users_) {
@@ -119,11 +128,39 @@ const CustomField* Store::FindContactFieldByCode(std::string_view code) const {
   return nullptr;
 }
 
+UnsortedEntry* Store::FindUnsorted(std::string_view uid) {
+  for (UnsortedEntry& entry : unsorted_) {
+    if (entry.uid == uid) return &entry;
+  }
+  return nullptr;
+}
+
+bool Store::EntityExists(std::string_view entity_type, int64_t id) const {
+  if (entity_type == "leads") return leads_.count(id) > 0;
+  if (entity_type == "contacts") return contacts_.count(id) > 0;
+  if (entity_type == "companies") return companies_.count(id) > 0;
+  return false;
+}
+
+void Store::set_duplicate_control(int64_t pipeline_id, bool enabled) {
+  if (enabled) {
+    duplicate_control_.insert(pipeline_id);
+  } else {
+    duplicate_control_.erase(pipeline_id);
+  }
+}
+
 void Store::Reset() {
   leads_.clear();
   contacts_.clear();
+  companies_.clear();
+  notes_.clear();
+  unsorted_.clear();
   next_lead_id_ = kFirstLeadId;
   next_contact_id_ = kFirstContactId;
+  next_company_id_ = kFirstCompanyId;
+  next_note_id_ = kFirstNoteId;
+  next_unsorted_sequence_ = 1;
 }
 
 }  // namespace kommo::emulator

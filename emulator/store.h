@@ -1,11 +1,13 @@
 // The emulator's in-memory account: seeded reference data (users, groups, pipelines, contact
-// custom fields) and the leads and contacts created through the API. Loop thread only.
+// custom fields) and the leads, contacts, companies, notes and incoming leads created through the
+// API. Loop thread only.
 #ifndef KOMMO_EMULATOR_STORE_H_
 #define KOMMO_EMULATOR_STORE_H_
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,8 @@ struct Pipeline {
   const PipelineStatus* FindStatus(int64_t status_id) const;
   // Where new leads land: the first stage that is neither incoming nor 142/143.
   int64_t first_regular_status_id() const;
+  // The incoming ("Unsorted", type 1) stage, where incoming leads wait to be accepted.
+  const PipelineStatus* incoming_status() const;
 };
 
 struct FieldEnum {
@@ -83,6 +87,7 @@ struct Lead {
   int64_t updated_at = 0;
   std::optional<int64_t> closed_at;
   std::vector<LeadContact> contacts;
+  std::optional<int64_t> company_id;  // set by /leads/complex and incoming leads only
 };
 
 struct FieldValue {
@@ -107,8 +112,66 @@ struct Contact {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   std::vector<ContactFieldValues> fields;  // ordered by the fields' sort
+  std::optional<int64_t> company_id;       // set by /leads/complex and incoming leads only
 };
 
+// A company: contact-shaped, with a name only (no first or last name); its custom fields are the
+// contacts' PHONE and EMAIL.
+struct Company {
+  int64_t id = 0;
+  std::string name;
+  int64_t responsible_user_id = 0;
+  int64_t group_id = 0;
+  int64_t created_by = 0;
+  int64_t updated_by = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::vector<ContactFieldValues> fields;
+};
+
+// A note on a lead, contact or company.
+struct Note {
+  int64_t id = 0;
+  std::string entity_type;  // "leads", "contacts" or "companies"
+  int64_t entity_id = 0;
+  std::string note_type;    // "common", "service_message", ... as sent
+  std::string params_json;  // the params object, serialized ({"text":"…"})
+  int64_t responsible_user_id = 0;
+  int64_t group_id = 0;
+  int64_t created_by = 0;
+  int64_t updated_by = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// An incoming lead ("unsorted" entry) made by POST /leads/unsorted/forms.
+struct UnsortedEntry {
+  enum class State { kPending, kAccepted, kDeclined };
+
+  std::string uid;        // 40 lowercase hex digits
+  uint64_t sequence = 0;  // creation order (ties of created_at)
+  std::string category;   // "forms"
+  std::string source_uid;
+  std::string source_name;
+  int64_t pipeline_id = 0;
+  int64_t created_at = 0;
+  // metadata of a form
+  std::string form_id;
+  std::string form_name;
+  std::optional<std::string> form_page;
+  std::optional<std::string> ip;
+  std::optional<int64_t> form_sent_at;
+  std::optional<std::string> referer;
+
+  int64_t lead_id = 0;
+  std::optional<int64_t> contact_id;
+  std::optional<int64_t> company_id;
+  State state = State::kPending;
+  std::optional<int64_t> processed_at;  // when it was accepted or declined
+  // What makes two entries identical (source_uid and the content as stored); a second identical
+  // entry is refused.
+  std::string content_key;
+};
 class Store {
  public:
   Store();
@@ -128,11 +191,31 @@ class Store {
   const std::map<int64_t, Lead>& leads() const { return leads_; }
   std::map<int64_t, Contact>& contacts() { return contacts_; }
   const std::map<int64_t, Contact>& contacts() const { return contacts_; }
+  std::map<int64_t, Company>& companies() { return companies_; }
+  const std::map<int64_t, Company>& companies() const { return companies_; }
+  std::map<int64_t, Note>& notes() { return notes_; }
+  const std::map<int64_t, Note>& notes() const { return notes_; }
+  std::vector<UnsortedEntry>& unsorted() { return unsorted_; }
+  const std::vector<UnsortedEntry>& unsorted() const { return unsorted_; }
+  UnsortedEntry* FindUnsorted(std::string_view uid);
+  // Whether `entity_type` ("leads", "contacts", "companies") has an entity with this id.
+  bool EntityExists(std::string_view entity_type, int64_t id) const;
 
   int64_t NextLeadId() { return next_lead_id_++; }
   int64_t NextContactId() { return next_contact_id_++; }
+  int64_t NextCompanyId() { return next_company_id_++; }
+  int64_t NextNoteId() { return next_note_id_++; }
+  uint64_t NextUnsortedSequence() { return next_unsorted_sequence_++; }
 
-  // Drops leads and contacts and restarts ids; reference data stays.
+  // Duplicate control of POST /leads/complex, per pipeline (a setting, not data: Reset() keeps it).
+  bool duplicate_control(int64_t pipeline_id) const {
+    return duplicate_control_.count(pipeline_id) > 0;
+  }
+  void set_duplicate_control(int64_t pipeline_id, bool enabled);
+  void ClearDuplicateControl() { duplicate_control_.clear(); }
+
+  // Drops leads, contacts, companies, notes and incoming leads and restarts ids; reference data
+  // and settings stay.
   void Reset();
 
  private:
@@ -142,8 +225,15 @@ class Store {
   std::vector<CustomField> contact_fields_;
   std::map<int64_t, Lead> leads_;
   std::map<int64_t, Contact> contacts_;
+  std::map<int64_t, Company> companies_;
+  std::map<int64_t, Note> notes_;
+  std::vector<UnsortedEntry> unsorted_;
+  std::set<int64_t> duplicate_control_;
   int64_t next_lead_id_;
   int64_t next_contact_id_;
+  int64_t next_company_id_;
+  int64_t next_note_id_;
+  uint64_t next_unsorted_sequence_ = 1;
 };
 
 }  // namespace kommo::emulator

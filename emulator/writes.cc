@@ -8,92 +8,33 @@
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator.h"
 #include "emulator/text.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace kommo::emulator {
 namespace {
 
-constexpr char kNotSupportedChoice[] = "NotSupportedChoice";
-constexpr char kInvalidType[] = "InvalidType";
 constexpr char kNotBlank[] = "NotBlank";
-constexpr char kChoiceDetail[] = "The value you selected is not a valid choice.";
 constexpr char kBlankDetail[] = "This value should not be blank.";
 
-// Type-checked access to the members of one JSON object of a request body.
-class ItemReader {
- public:
-  ItemReader(const rapidjson::Value& object, std::string path_prefix,
-             std::vector<FieldError>* errors)
-      : object_(object), prefix_(std::move(path_prefix)), errors_(errors) {}
+// A note's params of a type the emulator does not check are stored as sent, serialized
+// recursively: bound their depth first (the body itself is parsed iteratively).
+constexpr int kMaxParamsNesting = 16;
 
-  const rapidjson::Value* Find(const char* key) const {
-    const auto it = object_.FindMember(key);
-    return it == object_.MemberEnd() ? nullptr : &it->value;
+bool NestingAtMost(const rapidjson::Value& root, int max_depth) {
+  std::vector<std::pair<const rapidjson::Value*, int>> pending{{&root, 1}};
+  while (!pending.empty()) {
+    const auto [value, depth] = pending.back();
+    pending.pop_back();
+    if (depth > max_depth) return false;
+    if (value->IsObject()) {
+      for (const auto& member : value->GetObject()) pending.emplace_back(&member.value, depth + 1);
+    } else if (value->IsArray()) {
+      for (const auto& element : value->GetArray()) pending.emplace_back(&element, depth + 1);
+    }
   }
-  std::string Path(std::string_view key) const { return absl::StrCat(prefix_, AsAbsl(key)); }
-
-  void Error(const char* code, std::string_view key, std::string detail) {
-    errors_->push_back(FieldError{code, Path(key), std::move(detail)});
-  }
-  void TypeError(std::string_view key, std::string_view type) {
-    Error(kInvalidType, key, absl::StrCat("This value should be of type ", AsAbsl(type), "."));
-  }
-  void ChoiceError(std::string_view key) { Error(kNotSupportedChoice, key, kChoiceDetail); }
-
-  // The member: nullptr when it is absent, or when it fails `is_type` (then with an InvalidType
-  // error naming `type`).
-  const rapidjson::Value* Checked(const char* key, bool (rapidjson::Value::*is_type)() const,
-                                  std::string_view type) {
-    const rapidjson::Value* v = Find(key);
-    if (v == nullptr || (v->*is_type)()) return v;
-    TypeError(key, type);
-    return nullptr;
-  }
-
-  // Absent → nullopt. Present: an integer within int64 (not a float, bool, string or null),
-  // else an InvalidType error and nullopt.
-  std::optional<int64_t> Int(const char* key) {
-    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsInt64, "int");
-    if (v == nullptr) return std::nullopt;
-    return v->GetInt64();
-  }
-  // Like Int(), but null is a valid value: the outer optional is presence.
-  std::optional<std::optional<int64_t>> NullableInt(const char* key) {
-    const rapidjson::Value* v = Find(key);
-    if (v != nullptr && v->IsNull()) return std::optional<int64_t>();
-    const std::optional<int64_t> value = Int(key);
-    if (!value.has_value()) return std::nullopt;
-    return value;
-  }
-  std::optional<std::string> String(const char* key) {
-    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsString, "string");
-    if (v == nullptr) return std::nullopt;
-    return std::string(v->GetString(), v->GetStringLength());
-  }
-  std::optional<bool> Bool(const char* key) {
-    const rapidjson::Value* v = Checked(key, &rapidjson::Value::IsBool, "bool");
-    if (v == nullptr) return std::nullopt;
-    return v->GetBool();
-  }
-  // Absent or null → nullptr. Present: an array, else an InvalidType error and nullptr.
-  const rapidjson::Value* NullableArray(const char* key) {
-    const rapidjson::Value* v = Find(key);
-    if (v == nullptr || v->IsNull()) return nullptr;
-    return Checked(key, &rapidjson::Value::IsArray, "array");
-  }
-  const rapidjson::Value* NullableObject(const char* key) {
-    const rapidjson::Value* v = Find(key);
-    if (v == nullptr || v->IsNull()) return nullptr;
-    return Checked(key, &rapidjson::Value::IsObject, "object");
-  }
-
-  std::vector<FieldError>* errors() { return errors_; }
-  const std::string& prefix() const { return prefix_; }
-
- private:
-  const rapidjson::Value& object_;
-  const std::string prefix_;
-  std::vector<FieldError>* const errors_;
-};
+  return true;
+}
 
 bool IsClosedStatus(int64_t status_id) {
   return status_id == kWonStatusId || status_id == kLostStatusId;
@@ -337,8 +278,10 @@ std::vector<ContactFieldValues> ReadContactFields(const Store& store, ItemReader
   return mentioned;
 }
 
+// Contacts and companies.
+template <typename Entity>
 void MergeContactFields(const Store& store, std::vector<ContactFieldValues> mentioned,
-                        Contact* contact) {
+                        Entity* contact) {
   for (ContactFieldValues& entry : mentioned) {
     auto it =
         std::find_if(contact->fields.begin(), contact->fields.end(),
@@ -367,10 +310,11 @@ std::string RequestIdOf(const rapidjson::Value& item, const std::string& fallbac
   return fallback;
 }
 
-std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value& item,
-                                     const WriteContext& context, Lead* lead) {
+std::vector<FieldError> BuildNewLeadFields(const Store& store, const rapidjson::Value& item,
+                                           std::string_view path_prefix,
+                                           const WriteContext& context, Lead* lead) {
   std::vector<FieldError> errors;
-  ItemReader reader(item, "", &errors);
+  ItemReader reader(item, std::string(path_prefix), &errors);
   const LeadFields f = ReadLeadFields(reader);
   *lead = Lead();
   lead->name = f.name.value_or("");
@@ -393,6 +337,13 @@ std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value&
   } else if (IsClosedStatus(lead->status_id)) {
     lead->closed_at = context.now;
   }
+  return errors;
+}
+
+std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value& item,
+                                     const WriteContext& context, Lead* lead) {
+  std::vector<FieldError> errors = BuildNewLeadFields(store, item, "", context, lead);
+  ItemReader reader(item, "", &errors);
   lead->contacts = ReadLeadContacts(store, reader);
   return errors;
 }
@@ -431,10 +382,11 @@ std::vector<FieldError> ApplyLeadUpdate(const Store& store, const rapidjson::Val
   return errors;
 }
 
-std::vector<FieldError> BuildNewContact(const Store& store, const rapidjson::Value& item,
-                                        const WriteContext& context, Contact* contact) {
+std::vector<FieldError> BuildNewContactAt(const Store& store, const rapidjson::Value& item,
+                                          std::string_view path_prefix, const WriteContext& context,
+                                          Contact* contact) {
   std::vector<FieldError> errors;
-  ItemReader reader(item, "", &errors);
+  ItemReader reader(item, std::string(path_prefix), &errors);
   *contact = Contact();
   const std::optional<std::string> name = reader.String("name");
   contact->first_name = reader.String("first_name").value_or("");
@@ -455,6 +407,11 @@ std::vector<FieldError> BuildNewContact(const Store& store, const rapidjson::Val
   return errors;
 }
 
+std::vector<FieldError> BuildNewContact(const Store& store, const rapidjson::Value& item,
+                                        const WriteContext& context, Contact* contact) {
+  return BuildNewContactAt(store, item, "", context, contact);
+}
+
 std::vector<FieldError> ApplyContactUpdate(const Store& store, const rapidjson::Value& item,
                                            const WriteContext& context, Contact* contact) {
   std::vector<FieldError> errors;
@@ -473,6 +430,114 @@ std::vector<FieldError> ApplyContactUpdate(const Store& store, const rapidjson::
     contact->fields.clear();  // null detaches every value
   }
   MergeContactFields(store, std::move(mentioned), contact);
+  return errors;
+}
+
+std::vector<FieldError> BuildNewCompanyAt(const Store& store, const rapidjson::Value& item,
+                                          std::string_view path_prefix, const WriteContext& context,
+                                          Company* company) {
+  std::vector<FieldError> errors;
+  ItemReader reader(item, std::string(path_prefix), &errors);
+  *company = Company();
+  company->name = reader.String("name").value_or("");
+  const AuditFields audit = ReadAuditFields(reader);
+  reader.NullableArray("tags_to_add");
+  reader.NullableObject("_embedded");
+  SetNewAudit(store, reader, audit, context, company);
+  bool fields_present = false;
+  MergeContactFields(store, ReadContactFields(store, reader, &fields_present), company);
+  return errors;
+}
+
+std::vector<FieldError> BuildNewCompany(const Store& store, const rapidjson::Value& item,
+                                        const WriteContext& context, Company* company) {
+  return BuildNewCompanyAt(store, item, "", context, company);
+}
+
+std::vector<FieldError> ApplyCompanyUpdate(const Store& store, const rapidjson::Value& item,
+                                           const WriteContext& context, Company* company) {
+  std::vector<FieldError> errors;
+  ItemReader reader(item, "", &errors);
+  if (auto name = reader.String("name")) company->name = *name;
+  const AuditFields audit = ReadAuditFields(reader);
+  reader.NullableArray("tags_to_add");
+  reader.NullableArray("tags_to_delete");
+  reader.NullableObject("_embedded");
+  ApplyAuditUpdate(store, reader, audit, context, company);
+  bool fields_present = false;
+  std::vector<ContactFieldValues> mentioned = ReadContactFields(store, reader, &fields_present);
+  if (fields_present && reader.Find("custom_fields_values")->IsNull()) company->fields.clear();
+  MergeContactFields(store, std::move(mentioned), company);
+  return errors;
+}
+
+std::vector<FieldError> BuildNewNote(const Store& store, const rapidjson::Value& item,
+                                     std::string_view entity_type, const WriteContext& context,
+                                     Note* note) {
+  std::vector<FieldError> errors;
+  ItemReader reader(item, "", &errors);
+  *note = Note();
+  note->entity_type = std::string(entity_type);
+
+  const rapidjson::Value* entity_member = reader.Find("entity_id");
+  const std::optional<int64_t> entity_id = reader.Int("entity_id");
+  if (entity_member == nullptr || entity_member->IsNull()) {
+    reader.Error(kNotBlank, "entity_id", kBlankDetail);
+  } else if (entity_id.has_value()) {
+    note->entity_id = *entity_id;
+    // Kommo's answer for a missing entity is not documented; the emulator names it NotFound.
+    if (!store.EntityExists(entity_type, *entity_id)) {
+      reader.Error("NotFound", "entity_id", "Entity not found");
+    }
+  }
+
+  const std::optional<std::string> note_type = reader.String("note_type");
+  if (reader.Find("note_type") == nullptr || (note_type.has_value() && note_type->empty())) {
+    reader.Error(kNotBlank, "note_type", kBlankDetail);
+  }
+  note->note_type = note_type.value_or("");
+
+  static const rapidjson::Value kNoParams(rapidjson::kObjectType);
+  const rapidjson::Value* params = reader.NullableObject("params");
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  if (note->note_type == "common" || note->note_type == "service_message") {
+    ItemReader params_reader(params != nullptr ? *params : kNoParams, reader.Path("params."),
+                             &errors);
+    const bool service_message = note->note_type == "service_message";
+    std::optional<std::string> service;
+    if (service_message) {
+      service = params_reader.String("service");
+      if (params_reader.Find("service") == nullptr || (service.has_value() && service->empty())) {
+        params_reader.Error(kNotBlank, "service", kBlankDetail);
+      }
+    }
+    const std::optional<std::string> text = params_reader.String("text");
+    if (params_reader.Find("text") == nullptr || (text.has_value() && text->empty())) {
+      params_reader.Error(kNotBlank, "text", kBlankDetail);
+    }
+    w.StartObject();
+    if (service_message) {
+      w.Key("service");
+      const std::string& value = service.has_value() ? *service : std::string();
+      w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    w.Key("text");
+    const std::string& value = text.has_value() ? *text : std::string();
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    w.EndObject();
+  } else if (params == nullptr) {
+    w.StartObject();
+    w.EndObject();
+  } else if (!NestingAtMost(*params, kMaxParamsNesting)) {
+    reader.Error(kInvalidTypeCode, "params", "This value is nested too deeply.");
+  } else {
+    params->Accept(w);  // other types: stored as sent (depth bounded above)
+  }
+  note->params_json = std::string(buffer.GetString(), buffer.GetSize());
+
+  const AuditFields audit = ReadAuditFields(reader);
+  SetNewAudit(store, reader, audit, context, note);
   return errors;
 }
 

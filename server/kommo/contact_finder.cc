@@ -133,8 +133,8 @@ void ContactFinder::FindOrCreate(const kommo::v1::FindOrCreateContactRequest& re
       if (waiting == nullptr || waiting->running || waiting->finished) return;
       waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), waiting), waiting_.end());
       waiting->finished = true;
-      Done<FindOrCreateContactResponse> done = std::move(waiting->done);
-      done(MakeError(absl::StatusCode::kDeadlineExceeded,
+      Done<FindOrCreateContactResponse> answer = std::move(waiting->done);
+      answer(MakeError(absl::StatusCode::kDeadlineExceeded,
                      "deadline exceeded waiting for another FindOrCreateContact call on the same "
                      "phone or email; nothing was written",
                      reason::kDeadlineExceeded));

@@ -19,6 +19,8 @@ namespace {
 using testing::At;
 using testing::Bool;
 using testing::CreateLeads;
+using testing::ExpectProblem;
+using testing::ExpectValidationError;
 using testing::Has;
 using ::testing::HasSubstr;
 using testing::Int;
@@ -34,37 +36,6 @@ constexpr int64_t kStartTime = 1750000000;
 
 std::string LeadsPath(int64_t id) { return "/api/v4/leads/" + std::to_string(id); }
 std::string ContactsPath(int64_t id) { return "/api/v4/contacts/" + std::to_string(id); }
-
-void ExpectProblem(const Reply& reply, int status, const std::string& detail_part) {
-  EXPECT_EQ(reply.status, status) << reply.body;
-  EXPECT_EQ(reply.Header("content-type"), "application/problem+json");
-  const rapidjson::Document doc = reply.Json();
-  EXPECT_EQ(Int(doc, "status"), status);
-  EXPECT_EQ(Str(doc, "type"), "https://httpstatus.es/" + std::to_string(status));
-  EXPECT_FALSE(Str(doc, "title").empty());
-  EXPECT_THAT(Str(doc, "detail"), HasSubstr(detail_part));
-}
-
-// One validation error of a 400 answer: {request_id, errors:[{code, path}]}.
-void ExpectValidationError(const Reply& reply, const std::string& request_id,
-                           const std::string& code, const std::string& path) {
-  ASSERT_EQ(reply.status, 400) << reply.body;
-  EXPECT_EQ(reply.Header("content-type"), "application/problem+json");
-  const rapidjson::Document doc = reply.Json();
-  EXPECT_EQ(Str(doc, "title"), "Bad Request");
-  EXPECT_EQ(Str(doc, "detail"), "Request validation failed");
-  bool found = false;
-  for (size_t i = 0; i < Size(doc, "validation-errors"); ++i) {
-    const std::string item = "validation-errors." + std::to_string(i);
-    if (Str(doc, item + ".request_id") != request_id) continue;
-    for (size_t j = 0; j < Size(doc, item + ".errors"); ++j) {
-      const std::string error = item + ".errors." + std::to_string(j);
-      if (Str(doc, error + ".code") == code && Str(doc, error + ".path") == path) found = true;
-    }
-  }
-  EXPECT_TRUE(found) << "no " << code << " at " << path << " for request_id " << request_id
-                     << " in " << reply.body;
-}
 
 class EmulatorApiTest : public ::testing::Test {
  protected:

@@ -173,6 +173,37 @@ bool IsNull(const rapidjson::Value& root, const std::string& path) {
   return v != nullptr && v->IsNull();
 }
 
+void ExpectProblem(const Reply& reply, int status, const std::string& detail_part) {
+  EXPECT_EQ(reply.status, status) << reply.body;
+  EXPECT_EQ(reply.Header("content-type"), "application/problem+json");
+  const rapidjson::Document doc = reply.Json();
+  EXPECT_EQ(Int(doc, "status"), status);
+  EXPECT_EQ(Str(doc, "type"), "https://httpstatus.es/" + std::to_string(status));
+  EXPECT_FALSE(Str(doc, "title").empty());
+  EXPECT_NE(Str(doc, "detail").find(detail_part), std::string::npos)
+      << "detail without \"" << detail_part << "\": " << reply.body;
+}
+
+void ExpectValidationError(const Reply& reply, const std::string& request_id,
+                           const std::string& code, const std::string& path) {
+  ASSERT_EQ(reply.status, 400) << reply.body;
+  EXPECT_EQ(reply.Header("content-type"), "application/problem+json");
+  const rapidjson::Document doc = reply.Json();
+  EXPECT_EQ(Str(doc, "title"), "Bad Request");
+  EXPECT_EQ(Str(doc, "detail"), "Request validation failed");
+  bool found = false;
+  for (size_t i = 0; i < Size(doc, "validation-errors"); ++i) {
+    const std::string item = "validation-errors." + std::to_string(i);
+    if (Str(doc, item + ".request_id") != request_id) continue;
+    for (size_t j = 0; j < Size(doc, item + ".errors"); ++j) {
+      const std::string error = item + ".errors." + std::to_string(j);
+      if (Str(doc, error + ".code") == code && Str(doc, error + ".path") == path) found = true;
+    }
+  }
+  EXPECT_TRUE(found) << "no " << code << " at " << path << " for request_id " << request_id
+                     << " in " << reply.body;
+}
+
 std::vector<int64_t> CreateLeads(TestClient& client, const std::string& prefix, int count) {
   std::vector<int64_t> ids;
   for (int start = 0; start < count; start += 250) {

@@ -67,6 +67,12 @@ bool Bool(const rapidjson::Value& root, const std::string& path);
 size_t Size(const rapidjson::Value& root, const std::string& path);  // array length
 bool IsNull(const rapidjson::Value& root, const std::string& path);
 
+// A problem+json answer with this status whose detail contains `detail_part`.
+void ExpectProblem(const Reply& reply, int status, const std::string& detail_part);
+// A 400 validation answer naming `request_id` with an error of `code` at `path`.
+void ExpectValidationError(const Reply& reply, const std::string& request_id,
+                           const std::string& code, const std::string& path);
+
 // Creates `count` leads named "<prefix> N" through POST /api/v4/leads; returns their ids.
 std::vector<int64_t> CreateLeads(TestClient& client, const std::string& prefix, int count);
 

@@ -17,6 +17,8 @@
 #include "google/rpc/status.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/note_service.grpc.pb.h"
+#include "server/api/idempotency.h"
 #include "server/api/grpc_server.h"
 #include "server/http/curl_transport.h"
 #include "server/http/epoll_loop.h"
@@ -71,11 +73,14 @@ class ServiceStack {
     client_ = rest::NewKommoClient(std::move(options), transport_.get(), loop_.get());
     api::GrpcServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
+    server_options.service.idempotency = &idempotency_;
+    server_options.service.loop = loop_.get();
     server_ = *api::GrpcServer::Start(server_options, client_.get());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
     leads = v1::LeadService::NewStub(channel_);
     contacts = v1::ContactService::NewStub(channel_);
+    notes = v1::NoteService::NewStub(channel_);
   }
   // A stack with fast defaults for tests against the emulator (which does not limit by default).
   ServiceStack(const std::string& api_base_url, const std::string& token)
@@ -105,8 +110,11 @@ class ServiceStack {
 
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;
+  std::unique_ptr<v1::NoteService::Stub> notes;
 
  private:
+  // Declared first: outlives the loop and the server, whose callbacks use it.
+  api::IdempotencyStore idempotency_;
   std::unique_ptr<http::EpollLoop> loop_;
   std::unique_ptr<http::CurlTransport> transport_;
   std::unique_ptr<rest::KommoClient> client_;
