@@ -3,6 +3,7 @@
 # BIN_DIR on 127.0.0.1 (port 0), checked with kommo-cli:
 #  1. a new person: the lead and the contact made together, the transcript as a note on the lead,
 #     the lead moved to the qualified stage;
+#     then the same inquiry finished again with --lead_id (the note's request_id returns the first note);
 #  2. the same person's second inquiry, from another email but the same phone written another
 #     way: the contact matched and given the new email, a second lead linked to it;
 #  3. an email two contacts share: CONTACT_AMBIGUOUS with both candidates, nothing written;
@@ -55,6 +56,19 @@ no_contact_data "$WORK/first" "$WORK/first.err"
 expect "kommo-cli notes list: the transcript as the chat's message" \
   "$NOTE KIND_SERVICE_MESSAGE Website chat True" \
   "$(json "$WORK/notes" 'd["notes"][0]["id"], d["notes"][0]["kind"], d["notes"][0]["service"], d["notes"][0]["text"] == open("'"$WORK/chat-1.txt"'").read()')"
+
+# 1b. The same inquiry finished again with --lead_id (as after a failure past the lead): the note's
+# request_id brings back the note of the first run instead of adding a second one.
+"$EXAMPLE" --target="$TARGET" --inquiry_id=chat-1 --email=ann@example.com --phone="+1 555 0100" \
+  --name="Ann Lee" --subject="Chat: delivery to Lisbon" --price=1500 \
+  --transcript_file="$WORK/chat-1.txt" --note_service="Website chat" --stage_ids=60000003 \
+  --lead_id="$LEAD" >"$WORK/again" 2>"$WORK/again.err"
+expect "the inquiry resumed exits 0" 0 $?
+cat "$WORK/again" "$WORK/again.err"
+grep -qx "lead $LEAD resumed" "$WORK/again" && grep -qx "note $NOTE on lead $LEAD" "$WORK/again" &&
+  pass "resumed: the first run's note, no second one" || fail "resume: $(cat "$WORK/again" "$WORK/again.err")"
+"$CLI" --target="$TARGET" notes list --lead_id="$LEAD" --json >"$WORK/notes_again" 2>&1
+expect "still one note on the lead" 1 "$(json "$WORK/notes_again" 'len(d["notes"])')"
 
 # 2. The same person again: another email, the same phone in another format.
 "$EXAMPLE" --target="$TARGET" --inquiry_id=chat-2 --email=ann.lee@work.example \

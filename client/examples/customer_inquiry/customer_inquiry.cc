@@ -57,6 +57,47 @@ void FillContact(const Inquiry& inquiry, kommo::v1::NewContact& contact) {
   contact.set_responsible_user_id(inquiry.responsible_user_id);
 }
 
+Outcome Fail(Outcome& outcome, const char* step, grpc::Status status) {
+  outcome.failed_step = step;
+  outcome.status = std::move(status);
+  return outcome;
+}
+
+// Steps 4 and 5, on outcome.lead.
+Outcome AddTranscriptAndMove(kommo::v1::LeadService::StubInterface& leads,
+                             kommo::v1::NoteService::StubInterface& notes, const Inquiry& inquiry,
+                             Outcome& outcome) {
+  using kommo::client::NewCallContext;
+  // 4. The chat transcript, on the lead.
+  if (!inquiry.transcript.empty()) {
+    kommo::v1::AddNoteRequest request;
+    request.set_request_id(NoteRequestId(inquiry.inquiry_id));
+    request.set_entity_type(kommo::v1::ENTITY_TYPE_LEAD);
+    request.set_entity_id(outcome.lead.id());
+    request.set_text(inquiry.transcript);
+    request.set_service(inquiry.note_service);
+    kommo::v1::AddNoteResponse response;
+    const grpc::Status status =
+        WriteOnce([&] { return notes.AddNote(NewCallContext().get(), request, &response); });
+    if (!status.ok()) return Fail(outcome, "add the transcript", status);
+    outcome.note = response.note();
+  }
+
+  // 5. The stages the conversation reached, in order, within the lead's pipeline. Only the
+  // stage changes.
+  for (const int64_t stage : inquiry.stage_ids) {
+    kommo::v1::UpdateLeadRequest request;
+    request.set_lead_id(outcome.lead.id());
+    request.set_pipeline_id(outcome.lead.pipeline_id());
+    request.set_status_id(stage);
+    kommo::v1::UpdateLeadResponse response;
+    const grpc::Status status = leads.UpdateLead(NewCallContext().get(), request, &response);
+    if (!status.ok()) return Fail(outcome, "move the lead", status);
+    outcome.lead = response.lead();
+  }
+  return outcome;
+}
+
 }  // namespace
 
 std::string ContactRequestId(const std::string& inquiry_id) { return inquiry_id + ":contact"; }
@@ -71,13 +112,23 @@ Outcome HandleInquiry(kommo::v1::LeadService::StubInterface& leads,
   using kommo::client::NewCallContext;
   Outcome outcome;
   auto fail = [&outcome](const char* step, grpc::Status status) {
-    outcome.failed_step = step;
-    outcome.status = std::move(status);
-    return outcome;
+    return Fail(outcome, step, std::move(status));
   };
   if (inquiry.inquiry_id.empty() || inquiry.inquiry_id.size() > kMaxInquiryIdLength) {
     return fail("check the inquiry", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                                   "the inquiry id must be 1 to 55 characters"));
+  }
+
+  if (inquiry.lead_id != 0) {
+    // An earlier run made the lead: continue with it.
+    kommo::v1::GetLeadRequest request;
+    request.set_lead_id(inquiry.lead_id);
+    kommo::v1::GetLeadResponse response;
+    const grpc::Status status = leads.GetLead(NewCallContext().get(), request, &response);
+    if (!status.ok()) return fail("get the lead", status);
+    outcome.resumed = true;
+    outcome.lead = response.lead();
+    return AddTranscriptAndMove(leads, notes, inquiry, outcome);
   }
 
   // 1. Is the person known? An exact match on the email or the phone, never a loose one.
@@ -138,34 +189,7 @@ Outcome HandleInquiry(kommo::v1::LeadService::StubInterface& leads,
     outcome.contact_merged = response.contact_merged();
   }
 
-  // 4. The chat transcript, on the lead.
-  if (!inquiry.transcript.empty()) {
-    kommo::v1::AddNoteRequest request;
-    request.set_request_id(NoteRequestId(inquiry.inquiry_id));
-    request.set_entity_type(kommo::v1::ENTITY_TYPE_LEAD);
-    request.set_entity_id(outcome.lead.id());
-    request.set_text(inquiry.transcript);
-    request.set_service(inquiry.note_service);
-    kommo::v1::AddNoteResponse response;
-    const grpc::Status status =
-        WriteOnce([&] { return notes.AddNote(NewCallContext().get(), request, &response); });
-    if (!status.ok()) return fail("add the transcript", status);
-    outcome.note = response.note();
-  }
-
-  // 5. The stages the conversation reached, in order, within the lead's pipeline. Only the
-  // stage changes.
-  for (const int64_t stage : inquiry.stage_ids) {
-    kommo::v1::UpdateLeadRequest request;
-    request.set_lead_id(outcome.lead.id());
-    request.set_pipeline_id(outcome.lead.pipeline_id());
-    request.set_status_id(stage);
-    kommo::v1::UpdateLeadResponse response;
-    const grpc::Status status = leads.UpdateLead(NewCallContext().get(), request, &response);
-    if (!status.ok()) return fail("move the lead", status);
-    outcome.lead = response.lead();
-  }
-  return outcome;
+  return AddTranscriptAndMove(leads, notes, inquiry, outcome);
 }
 
 }  // namespace customer_inquiry

@@ -11,6 +11,9 @@
 // whose answer was lost (the call's deadline passed, the connection dropped) is sent once more
 // with the same request_id: the server answers it from the first call and writes nothing twice.
 // (UpdateLead sets given values, so repeating it is harmless: the channel's retry policy does.)
+// The server keeps request ids per RPC: they make each call safe to repeat, not a second run of
+// the whole flow, which would find the person known and create another lead. A run that fails
+// after creating the lead reports its id; run the inquiry again with Inquiry::lead_id set.
 //
 // It takes the stub interfaces, so tests pass the generated mocks and production real stubs.
 #ifndef CUSTOMER_INQUIRY_H_
@@ -39,6 +42,10 @@ struct Inquiry {
   std::string transcript;           // the chat, as the lead's note; empty: no note
   std::string note_service;         // set: the note is a service message from this name
   std::vector<int64_t> stage_ids;   // the stages the conversation reached, in order
+  // Set: an earlier run of this inquiry created this lead and then failed; only the note and
+  // the stage moves are done (the note's request_id makes a note that was added the first time
+  // come back instead of a second one).
+  int64_t lead_id = 0;
 };
 
 // The request ids of one inquiry's writes.
@@ -55,6 +62,8 @@ struct Outcome {
   std::string failed_step;
   // True when the lookup found nobody, so the contact was created with the lead.
   bool person_new = false;
+  // True when Inquiry::lead_id was given: steps 1 to 3 were skipped.
+  bool resumed = false;
   // For a known person: MATCHED, or CREATED when the contact vanished since the lookup.
   kommo::v1::FindOrCreateContactResponse::Outcome contact_outcome =
       kommo::v1::FindOrCreateContactResponse::OUTCOME_UNSPECIFIED;

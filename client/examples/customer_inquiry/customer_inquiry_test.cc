@@ -266,6 +266,30 @@ TEST_F(InquiryTest, TheServersErrorsAreNotRepeated) {
   EXPECT_EQ(outcome.lead.id(), 31000000001);
 }
 
+// A run that failed after creating the lead is finished with Inquiry::lead_id: no lookup, no
+// contact, no new lead; the note with the inquiry's request_id, then the moves.
+TEST_F(InquiryTest, ResumesWithTheLeadAnEarlierRunCreated) {
+  Inquiry again = AnnAsks();
+  again.lead_id = 31000000001;
+  EXPECT_CALL(leads_, GetLead(_, _, _))
+      .WillOnce(Invoke([](grpc::ClientContext*, const kommo::v1::GetLeadRequest& request,
+                          kommo::v1::GetLeadResponse* response) {
+        *response->mutable_lead() = MakeLead(request.lead_id(), 52000000001, kFirstStage);
+        return grpc::Status::OK;
+      }));
+  ExpectNoteAndMoves();  // StrictMock: nothing else
+
+  const Outcome outcome = HandleInquiry(leads_, contacts_, notes_, again);
+
+  ASSERT_TRUE(outcome.status.ok()) << kommo::client::FormatError(outcome.status);
+  EXPECT_TRUE(outcome.resumed);
+  EXPECT_EQ(add_note_.request_id(), "chat-1042:note");
+  EXPECT_EQ(add_note_.entity_id(), 31000000001);
+  ASSERT_EQ(updates_.size(), 2u);
+  EXPECT_EQ(updates_[0].pipeline_id(), kPipeline);
+  EXPECT_EQ(outcome.lead.status_id(), kProposal);
+}
+
 TEST_F(InquiryTest, NoTranscriptNoNoteAndAnInquiryIdTooLongForItsRequestIds) {
   Inquiry quiet = AnnAsks();
   quiet.transcript.clear();

@@ -26,7 +26,7 @@ constexpr char kUsage[] =
     "Usage: customer_inquiry --inquiry_id=ID --email=EMAIL --subject=TEXT [--phone=PHONE]\n"
     "           [--name=TEXT] [--price=N] [--responsible_user_id=ID]\n"
     "           [--transcript=TEXT | --transcript_file=PATH] [--note_service=NAME]\n"
-    "           [--stage_ids=ID[,ID...]] [--target=HOST:PORT]\n"
+    "           [--stage_ids=ID[,ID...]] [--lead_id=ID] [--target=HOST:PORT]\n"
     "\n"
     "Handles one customer inquiry through kommo-grpc: looks the person up by email and phone;\n"
     "a known person's contact gets the phone or email it lacks and a new lead, a new person a "
@@ -49,6 +49,8 @@ constexpr char kUsage[] =
     "  --transcript_file=PATH     the transcript from a file (\"-\": standard input)\n"
     "  --note_service=NAME        show the note as a message from this service\n"
     "  --stage_ids=ID[,ID...]     the stages the lead moves through, in order\n"
+    "  --lead_id=ID               finish an inquiry whose earlier run created this lead and then\n"
+    "                             failed: only the note and the stage moves (same --inquiry_id)\n"
     "  --target=HOST:PORT         the kommo-grpc server (default: $KOMMO_GRPC_TARGET, else\n"
     "                             localhost:50051)\n"
     "\n"
@@ -105,6 +107,7 @@ bool BuildInquiry(std::map<std::string, std::string>& flags, customer_inquiry::I
                                        "transcript_file",
                                        "note_service",
                                        "stage_ids",
+                                       "lead_id",
                                        "target"};
   for (const auto& [name, value] : flags) {
     if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
@@ -138,6 +141,9 @@ bool BuildInquiry(std::map<std::string, std::string>& flags, customer_inquiry::I
   if (flags.count("responsible_user_id") &&
       !ParseNumber("responsible_user_id", flags["responsible_user_id"],
                    inquiry.responsible_user_id)) {
+    return false;
+  }
+  if (flags.count("lead_id") && !ParseNumber("lead_id", flags["lead_id"], inquiry.lead_id)) {
     return false;
   }
   if (flags.count("stage_ids")) {
@@ -187,17 +193,20 @@ int main(int argc, char** argv) {
     }
     if (outcome.lead.id() != 0) {
       std::cerr << "lead " << outcome.lead.id()
-                << " exists: finish it with kommo-cli (notes add, leads update), do not create it "
-                   "again\n";
+                << " exists: finish the inquiry with the same flags and --lead_id="
+                << outcome.lead.id() << "\n";
     }
     return 1;
   }
-  std::cout << "contact " << outcome.contact.id() << " ";
-  if (outcome.person_new) {
-    std::cout << (outcome.contact_merged ? "merged by Kommo into an existing contact"
+  if (outcome.resumed) {
+    std::cout << "lead " << outcome.lead.id() << " resumed";
+  } else if (outcome.person_new) {
+    std::cout << "contact " << outcome.contact.id() << " "
+              << (outcome.contact_merged ? "merged by Kommo into an existing contact"
                                          : "created with the lead");
   } else {
-    std::cout << (outcome.contact_outcome == kommo::v1::FindOrCreateContactResponse::OUTCOME_CREATED
+    std::cout << "contact " << outcome.contact.id() << " "
+              << (outcome.contact_outcome == kommo::v1::FindOrCreateContactResponse::OUTCOME_CREATED
                       ? "created"
                       : "matched");
   }
