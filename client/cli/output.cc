@@ -109,6 +109,8 @@ void AppendFields(const Message& message, const std::string& prefix,
       AppendFields(reflection.GetMessage(message, &field), name + ".", rows);
     } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field.is_repeated()) {
       std::vector<std::string> lines = absl::StrSplit(reflection.GetString(message, &field), '\n');
+      // A text ending in a line break (a transcript) shows no empty last line.
+      while (lines.size() > 1 && lines.back().empty()) lines.pop_back();
       for (std::string& line : lines) line = Printable(std::move(line));
       rows.emplace_back(name, absl::StrJoin(lines, "\n"));
     } else {
@@ -165,6 +167,7 @@ std::string Cell(const Message& item, const FieldDescriptor& column) {
   std::replace_if(
       text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   text = Printable(std::move(text));
+  text.erase(text.find_last_not_of(' ') + 1);  // a transcript's last line break
   if (DisplayWidth(text) <= kMaxText) return text;
   size_t end = 0;
   for (size_t shown = 0; end < text.size(); ++end) {

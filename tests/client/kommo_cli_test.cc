@@ -489,6 +489,12 @@ TEST(OutputTest, IncomingLeadsAndNotes) {
   EXPECT_THAT(note, HasSubstr("kind                 KIND_SERVICE_MESSAGE\n"));
   EXPECT_THAT(note, HasSubstr("text                 Visitor: hi\n"
                               "                     Bot: hello?[2J\n"));
+  // A last line break leaves no line of spaces; in a row, no trailing space.
+  added.mutable_note()->set_text("Visitor: hi\nBot: hello\n");
+  EXPECT_THAT(FormatTable(added), HasSubstr("                     Bot: hello\nservice"));
+  kommo::v1::ListNotesResponse one;
+  *one.add_notes() = added.note();
+  EXPECT_THAT(FormatTable(one), HasSubstr("Visitor: hi Bot: hello\n(last page)"));
   kommo::v1::ListNotesResponse notes;
   *notes.add_notes() = added.note();
   notes.mutable_notes(0)->set_text(std::string(70, 'a') + "\nb");
