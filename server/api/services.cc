@@ -194,8 +194,7 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   // A request_id names one call whatever the RPC: the same id on another RPC is another request
   // (REQUEST_ID_REUSED), never a second write.
   const IdempotencyKey key{"kommo.v1", request.request_id()};
-  const uint64_t fingerprint =
-      Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
+  const uint64_t fingerprint = Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
   const absl::Time caller_deadline = call.deadline;
   std::shared_ptr<CallTrace> trace = call.trace;
   auto waiter = rest::NewWaiter<Answer>(

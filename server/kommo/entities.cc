@@ -184,7 +184,11 @@ absl::string_view CollectionOf(EntityType type) {
 const EntityDescription<CreateLeadWithContactResponse>& LeadWithContactEntity() {
   // Listed as leads (what was created since a rejected batch is read as its leads).
   static const auto* const kEntity = new EntityDescription<CreateLeadWithContactResponse>{
-      "lead", "leads", "contacts", reason::kLeadNotFound, nullptr,
+      "lead",
+      "leads",
+      "contacts",
+      reason::kLeadNotFound,
+      nullptr,
       [](absl::string_view body) -> absl::StatusOr<EntityPage<CreateLeadWithContactResponse>> {
         absl::StatusOr<mapping::LeadPage> page = mapping::ParseLeadPage(body);
         if (!page.ok()) return page.status();
