@@ -7,13 +7,16 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
+#include "kommo/v1/account_service.grpc.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 
@@ -45,6 +48,45 @@ Command MakeCommand(const char* group, const char* verb, const char* rpc, const 
                  &Request::default_instance(),
                  &Response::default_instance(),
                  &Call<Service, Request, Response, Method>};
+}
+
+// `kommo-cli account ...`: the account's catalogues, so that nobody copies ids from Kommo's
+// settings pages.
+void AddAccountCommands(std::vector<Command>& commands) {
+  using kommo::v1::AccountService;
+  namespace v1 = kommo::v1;
+  const FlagSpec refresh{"refresh", "BOOL",
+                         "read from Kommo now instead of the server's cache (--refresh alone "
+                         "means true)"};
+  commands.push_back(MakeCommand<AccountService, v1::GetAccountRequest, v1::GetAccountResponse,
+                                 &AccountService::Stub::GetAccount>(
+      "account", "show", "kommo.v1.AccountService/GetAccount",
+      "Prints the account: name, subdomain, currency, time zone and user groups.", {refresh}));
+  commands.push_back(MakeCommand<AccountService, v1::ListPipelinesRequest,
+                                 v1::ListPipelinesResponse, &AccountService::Stub::ListPipelines>(
+      "account", "pipelines", "kommo.v1.AccountService/ListPipelines",
+      "Prints every pipeline with its stages and their ids (the pipeline_id and status_id "
+      "that leads take).",
+      {refresh}));
+  commands.push_back(MakeCommand<AccountService, v1::ListUsersRequest, v1::ListUsersResponse,
+                                 &AccountService::Stub::ListUsers>(
+      "account", "users", "kommo.v1.AccountService/ListUsers",
+      "Prints every user (the responsible_user_id values). Needs an administrator's token on "
+      "the server.",
+      {refresh}));
+  commands.push_back(
+      MakeCommand<AccountService, v1::ListCustomFieldsRequest, v1::ListCustomFieldsResponse,
+                  &AccountService::Stub::ListCustomFields>(
+          "account", "fields", "kommo.v1.AccountService/ListCustomFields",
+          "Prints the custom fields of leads, contacts or companies with their ids, codes, "
+          "types and enums.",
+          {{"entity_type", "lead|contact|company", "required: whose fields (--entity for short)"},
+           refresh}));
+  commands.push_back(
+      MakeCommand<AccountService, v1::ListLossReasonsRequest, v1::ListLossReasonsResponse,
+                  &AccountService::Stub::ListLossReasons>(
+          "account", "loss-reasons", "kommo.v1.AccountService/ListLossReasons",
+          "Prints the reasons a lead can be lost for, with their ids.", {refresh}));
 }
 
 std::vector<Command> BuildCommands() {
@@ -113,6 +155,7 @@ std::vector<Command> BuildCommands() {
       {{"query", "TEXT", "a name, phone digits or an email (empty: every contact)"},
        page_size,
        page_token}));
+  AddAccountCommands(commands);
   return commands;
 }
 
@@ -140,7 +183,13 @@ struct RawFlag {
   bool has_value = false;
 };
 
-bool IsBooleanFlag(const std::string& name) { return name == "json" || name == "help"; }
+// Flags that take no value when given alone ("--refresh" means --refresh=true).
+bool IsBooleanFlag(const std::string& name) {
+  return name == "json" || name == "help" || name == "refresh";
+}
+
+// Short names of flags: --entity is --entity_type.
+std::string FieldOfFlag(const std::string& name) { return name == "entity" ? "entity_type" : name; }
 
 // `text` broken into lines of at most `width` columns at spaces.
 std::string Wrap(const std::string& text, size_t width) {
@@ -195,6 +244,30 @@ std::string SetField(Message& request, const FieldDescriptor& field, const std::
         reflection.SetString(&request, &field, value);
       }
       return "";
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool on = false;
+      if (!absl::SimpleAtob(value, &on))
+        return absl::StrCat(flag, ": \"", value, "\" is not true or false");
+      reflection.SetBool(&request, &field, on);
+      return "";
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      // The value's name ("ENTITY_TYPE_LEAD") or its last part in any case ("lead").
+      const google::protobuf::EnumDescriptor& type = *field.enum_type();
+      std::string prefix = type.value(0)->name();  // "ENTITY_TYPE_UNSPECIFIED"
+      prefix = prefix.substr(0, prefix.size() - std::string("UNSPECIFIED").size());
+      const google::protobuf::EnumValueDescriptor* found = type.FindValueByName(value);
+      if (found == nullptr) found = type.FindValueByName(prefix + absl::AsciiStrToUpper(value));
+      if (found == nullptr || found->number() == 0) {
+        std::vector<std::string> names;
+        for (int i = 1; i < type.value_count(); ++i) {
+          names.push_back(absl::AsciiStrToLower(type.value(i)->name().substr(prefix.size())));
+        }
+        return absl::StrCat(flag, ": \"", value, "\" is not one of ", absl::StrJoin(names, ", "));
+      }
+      reflection.SetEnumValue(&request, &field, found->number());
+      return "";
+    }
     default:
       return absl::StrCat(flag, ": unsupported field type");
   }
@@ -253,7 +326,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
         out.command = &command;
       }
     }
-    const bool known_group = words[0] == "leads" || words[0] == "contacts";
+    const bool known_group = words[0] == "leads" || words[0] == "contacts" || words[0] == "account";
     if (words.size() == 1 && known_group) {
       // "kommo-cli leads --help" lists the verbs; without --help it is a usage error.
       out.group = words[0];
@@ -274,7 +347,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
                   : words.size() >= 2
                       ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1], "\"")
                       : absl::StrCat("unknown command \"", words[0],
-                                     "\" (the groups are leads and contacts)");
+                                     "\" (the groups are leads, contacts and account)");
       return out;
     }
     if (words.size() > 2) {
@@ -331,19 +404,27 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
                                " (a subcommand's flags come with the subcommand)");
       return out;
     }
+    const std::string name = FieldOfFlag(flag.name);
     const auto spec = std::find_if(out.command->flags.begin(), out.command->flags.end(),
-                                   [&](const FlagSpec& s) { return flag.name == s.field; });
+                                   [&](const FlagSpec& s) { return name == s.field; });
     if (spec == out.command->flags.end()) {
       out.error = absl::StrCat("unknown flag --", flag.name, " for \"", out.command->group, " ",
                                out.command->verb, "\" (see --help)");
       return out;
     }
-    const FieldDescriptor* field = out.request->GetDescriptor()->FindFieldByName(flag.name);
-    if (!field->is_repeated() && !given.insert(flag.name).second) {
-      out.error = absl::StrCat("--", flag.name, " given twice");
+    const FieldDescriptor* field = out.request->GetDescriptor()->FindFieldByName(name);
+    if (!field->is_repeated() && !given.insert(name).second) {
+      out.error = absl::StrCat("--", name, " given twice");
       return out;
     }
-    given.insert(flag.name);
+    given.insert(name);
+    if (!flag.has_value && field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
+      if (std::string error = SetField(*out.request, *field, "true"); !error.empty()) {
+        out.error = error;
+        return out;
+      }
+      continue;
+    }
     // An empty text is "every lead" for a search query and "the first page" for a page token;
     // for any other flag it is a mistake (and proto3 would send it as "not set").
     if (flag.value.empty() && flag.name != "query" && flag.name != "page_token") {
@@ -433,7 +514,7 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 std::string TopLevelHelp() {
   std::string help =
       "kommo-cli: calls kommo-grpc (Kommo CRM leads and contacts over gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts> <verb> [--FIELD=VALUE ...]\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|account> <verb> [--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
   for (const Command& command : Commands()) {
     const std::string name = absl::StrCat(command.group, " ", command.verb);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "kommo/client/errors.h"
@@ -48,6 +49,35 @@ bool IsTimestamp(const FieldDescriptor& field) {
          field.message_type()->full_name() == "google.protobuf.Timestamp";
 }
 
+// An enum value without its type's prefix, in lower case: STAGE_KIND_WON → "won".
+std::string EnumName(const google::protobuf::EnumValueDescriptor* value) {
+  const std::string& zero = value->type()->value(0)->name();  // "STAGE_KIND_UNSPECIFIED"
+  const size_t prefix = zero.size() - std::string("UNSPECIFIED").size();
+  std::string name = value->name();
+  if (name.compare(0, prefix, zero, 0, prefix) == 0) name = name.substr(prefix);
+  return absl::AsciiStrToLower(name);
+}
+
+// A message inside a value, in a few words: "id name" (or "id value"), e.g. a user group
+// "400001 Sales" or an enum of a custom field "1200002 Pro".
+std::string Brief(const Message& message) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  const Reflection& reflection = *message.GetReflection();
+  std::string out;
+  for (const char* name : {"id", "name", "value"}) {
+    const FieldDescriptor* field = descriptor.FindFieldByName(name);
+    if (field == nullptr || field->is_repeated()) continue;
+    std::string part;
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      part = absl::StrCat(reflection.GetInt64(message, field));
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      part = Printable(reflection.GetString(message, field));
+    }
+    if (!part.empty()) absl::StrAppend(&out, out.empty() ? "" : " ", part);
+  }
+  return out.empty() ? "?" : out;
+}
+
 std::string ScalarValue(const Message& message, const FieldDescriptor& field, int index) {
   const Reflection& reflection = *message.GetReflection();
   const bool repeated = field.is_repeated();
@@ -66,6 +96,15 @@ std::string ScalarValue(const Message& message, const FieldDescriptor& field, in
     case FieldDescriptor::CPPTYPE_STRING:
       return Printable(repeated ? reflection.GetRepeatedString(message, &field, index)
                                 : reflection.GetString(message, &field));
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return EnumName(repeated ? reflection.GetRepeatedEnum(message, &field, index)
+                               : reflection.GetEnum(message, &field));
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (!IsTimestamp(field)) {
+        return Brief(repeated ? reflection.GetRepeatedMessage(message, &field, index)
+                              : reflection.GetMessage(message, &field));
+      }
+      [[fallthrough]];
     default:
       if (IsTimestamp(field) && !repeated) {
         if (!reflection.HasField(message, &field)) return "-";
@@ -109,6 +148,10 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.Lead",
        {"id", "name", "price", "pipeline_id", "status_id", "contact_ids", "updated_at"}},
       {"kommo.v1.Contact", {"id", "name", "phones", "emails", "responsible_user_id", "updated_at"}},
+      {"kommo.v1.User", {"id", "name", "email", "is_admin", "is_active", "group_id"}},
+      {"kommo.v1.CustomField", {"id", "name", "code", "kommo_type", "sort", "enums"}},
+      {"kommo.v1.LossReason", {"id", "name", "sort"}},
+      {"kommo.v1.Stage", {"id", "name", "kind", "sort"}},
   };
   std::vector<const FieldDescriptor*> columns;
   const auto known = kColumns->find(descriptor.full_name());
@@ -124,10 +167,11 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
   return columns;
 }
 
-std::string RowsTable(const Message& response, const FieldDescriptor& list) {
+std::string RowsTable(const Message& response, const FieldDescriptor& list,
+                      const std::string& indent = "") {
   const Reflection& reflection = *response.GetReflection();
   const int size = reflection.FieldSize(response, &list);
-  if (size == 0) return absl::StrCat("no ", list.name(), "\n");
+  if (size == 0) return absl::StrCat(indent, "no ", list.name(), "\n");
   const std::vector<const FieldDescriptor*> columns = Columns(*list.message_type());
   std::vector<std::vector<std::string>> rows(1);
   for (const FieldDescriptor* column : columns) rows[0].push_back(column->name());
@@ -147,7 +191,29 @@ std::string RowsTable(const Message& response, const FieldDescriptor& list) {
     for (size_t c = 0; c < row.size(); ++c) {
       line += c + 1 == row.size() ? row[c] : Pad(row[c], widths[c] + 2);
     }
-    out += line + "\n";
+    out += indent + line + "\n";
+  }
+  return out;
+}
+
+// Pipelines: a line per pipeline, then its stages as rows beneath it.
+std::string PipelinesTable(const Message& response, const FieldDescriptor& list) {
+  const Reflection& reflection = *response.GetReflection();
+  const int size = reflection.FieldSize(response, &list);
+  if (size == 0) return "no pipelines\n";
+  std::string out;
+  for (int i = 0; i < size; ++i) {
+    const Message& pipeline = reflection.GetRepeatedMessage(response, &list, i);
+    const Descriptor& descriptor = *pipeline.GetDescriptor();
+    auto value = [&](const char* name) {
+      return FieldValue(pipeline, *descriptor.FindFieldByName(name));
+    };
+    std::string flags;
+    if (value("is_main") == "true") flags += ", main";
+    if (value("is_archived") == "true") flags += ", archived";
+    absl::StrAppend(&out, i == 0 ? "" : "\n", "pipeline ", value("id"), "  ", value("name"),
+                    flags.empty() ? "" : absl::StrCat("  (", flags.substr(2), ")"), "\n");
+    out += RowsTable(pipeline, *descriptor.FindFieldByName("stages"), "  ");
   }
   return out;
 }
@@ -160,7 +226,14 @@ std::string FormatTable(const Message& response) {
   std::string out;
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (IsTimestamp(field)) {  // e.g. fetch_time: when the server read the data from Kommo
+      if (reflection.HasField(response, &field)) {
+        absl::StrAppend(&out, "(", field.name(), " ", ScalarValue(response, field, 0), ")\n");
+      }
+    } else if (field.is_repeated() && field.message_type()->full_name() == "kommo.v1.Pipeline") {
+      out += PipelinesTable(response, field);
+    } else {
       out += field.is_repeated() ? RowsTable(response, field)
                                  : KeyValueTable(reflection.GetMessage(response, &field));
     }
