@@ -8,11 +8,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "kommo/client/errors.h"
 
 namespace kommo::cli {
@@ -49,17 +51,8 @@ bool IsTimestamp(const FieldDescriptor& field) {
          field.message_type()->full_name() == "google.protobuf.Timestamp";
 }
 
-// An enum value without its type's prefix, in lower case: STAGE_KIND_WON → "won".
-std::string EnumName(const google::protobuf::EnumValueDescriptor* value) {
-  const std::string& zero = value->type()->value(0)->name();  // "STAGE_KIND_UNSPECIFIED"
-  const size_t prefix = zero.size() - std::string("UNSPECIFIED").size();
-  std::string name = value->name();
-  if (name.compare(0, prefix, zero, 0, prefix) == 0) name = name.substr(prefix);
-  return absl::AsciiStrToLower(name);
-}
-
 // A message inside a value, in a few words: "id name" (or "id value"), e.g. a user group
-// "400001 Sales" or an enum of a custom field "1200002 Pro".
+// "400001 Sales" or a custom field's enum "1200002 Pro".
 std::string Brief(const Message& message) {
   const Descriptor& descriptor = *message.GetDescriptor();
   const Reflection& reflection = *message.GetReflection();
@@ -97,8 +90,10 @@ std::string ScalarValue(const Message& message, const FieldDescriptor& field, in
       return Printable(repeated ? reflection.GetRepeatedString(message, &field, index)
                                 : reflection.GetString(message, &field));
     case FieldDescriptor::CPPTYPE_ENUM:
-      return EnumName(repeated ? reflection.GetRepeatedEnum(message, &field, index)
-                               : reflection.GetEnum(message, &field));
+      // The value's name, as in proto JSON: "OUTCOME_CREATED", "ENTITY_TYPE_LEAD".
+      return (repeated ? reflection.GetRepeatedEnum(message, &field, index)
+                       : reflection.GetEnum(message, &field))
+          ->name();
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (!IsTimestamp(field)) {
         return Brief(repeated ? reflection.GetRepeatedMessage(message, &field, index)
@@ -125,19 +120,41 @@ std::string FieldValue(const Message& message, const FieldDescriptor& field) {
   return absl::StrJoin(values, ", ");
 }
 
-// "id    31000000001\nname  Website inquiry\n..."
-std::string KeyValueTable(const Message& message) {
+// One message's fields as (name, value) rows; a sub-message's fields are named "form.form_id".
+// Text keeps its line breaks as '\n' (KeyValueTable indents the lines after the first); other
+// control characters are replaced.
+void AppendFields(const Message& message, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>& rows) {
   const Descriptor& descriptor = *message.GetDescriptor();
-  size_t width = 0;
-  for (int i = 0; i < descriptor.field_count(); ++i) {
-    width = std::max(width, descriptor.field(i)->name().size());
-  }
-  std::string out;
+  const Reflection& reflection = *message.GetReflection();
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    const std::string value = FieldValue(message, field);
+    const std::string name = prefix + field.name();
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated() &&
+        !IsTimestamp(field)) {
+      AppendFields(reflection.GetMessage(message, &field), name + ".", rows);
+    } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field.is_repeated()) {
+      std::vector<std::string> lines = absl::StrSplit(reflection.GetString(message, &field), '\n');
+      // A text ending in a line break (a transcript) shows no empty last line.
+      while (lines.size() > 1 && lines.back().empty()) lines.pop_back();
+      for (std::string& line : lines) line = Printable(std::move(line));
+      rows.emplace_back(name, absl::StrJoin(lines, "\n"));
+    } else {
+      rows.emplace_back(name, FieldValue(message, field));
+    }
+  }
+}
+
+// "id    31000000001\nname  Website inquiry\n..."
+std::string KeyValueTable(const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size());
+  const std::string indent(width + 2, ' ');
+  std::string out;
+  for (const auto& [name, value] : rows) {
     // No trailing spaces after a name whose value is empty.
-    out += absl::StrCat(value.empty() ? field.name() : Pad(field.name(), width + 2), value, "\n");
+    out += absl::StrCat(value.empty() ? name : Pad(name, width + 2),
+                        absl::StrReplaceAll(value, {{"\n", "\n" + indent}}), "\n");
   }
   return out;
 }
@@ -148,6 +165,9 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.Lead",
        {"id", "name", "price", "pipeline_id", "status_id", "contact_ids", "updated_at"}},
       {"kommo.v1.Contact", {"id", "name", "phones", "emails", "responsible_user_id", "updated_at"}},
+      {"kommo.v1.IncomingLead",
+       {"uid", "source_name", "category", "pipeline_id", "lead_id", "contact_id", "created_at"}},
+      {"kommo.v1.Note", {"id", "kind", "service", "created_by", "updated_at", "text"}},
       {"kommo.v1.User", {"id", "name", "email", "is_admin", "is_active", "group_id"}},
       {"kommo.v1.CustomField", {"id", "name", "code", "kommo_type", "sort", "enums"}},
       {"kommo.v1.LossReason", {"id", "name", "sort"}},
@@ -167,6 +187,25 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
   return columns;
 }
 
+// A value in a row: on one line; a note's text cut to its first 60 characters.
+std::string Cell(const Message& item, const FieldDescriptor& column) {
+  constexpr size_t kMaxText = 60;
+  if (column.name() != "text" || column.cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+    return FieldValue(item, column);
+  }
+  std::string text = item.GetReflection()->GetString(item, &column);
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  text = Printable(std::move(text));
+  text.erase(text.find_last_not_of(' ') + 1);  // a transcript's last line break
+  if (DisplayWidth(text) <= kMaxText) return text;
+  size_t end = 0;
+  for (size_t shown = 0; end < text.size(); ++end) {
+    if ((static_cast<unsigned char>(text[end]) & 0xC0) != 0x80 && ++shown > kMaxText) break;
+  }
+  return text.substr(0, end) + "...";
+}
+
 std::string RowsTable(const Message& response, const FieldDescriptor& list,
                       const std::string& indent = "") {
   const Reflection& reflection = *response.GetReflection();
@@ -178,7 +217,7 @@ std::string RowsTable(const Message& response, const FieldDescriptor& list,
   for (int i = 0; i < size; ++i) {
     const Message& item = reflection.GetRepeatedMessage(response, &list, i);
     std::vector<std::string> row;
-    for (const FieldDescriptor* column : columns) row.push_back(FieldValue(item, *column));
+    for (const FieldDescriptor* column : columns) row.push_back(Cell(item, *column));
     rows.push_back(std::move(row));
   }
   std::vector<size_t> widths(columns.size(), 0);
@@ -223,22 +262,40 @@ std::string PipelinesTable(const Message& response, const FieldDescriptor& list)
 std::string FormatTable(const Message& response) {
   const Descriptor& descriptor = *response.GetDescriptor();
   const Reflection& reflection = *response.GetReflection();
-  std::string out;
+  // One entity: its fields, unprefixed. Several (a lead and its contact): "lead.id", "contact.id".
+  int entities = 0;
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    if (field.cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (IsTimestamp(field)) {  // e.g. fetch_time: when the server read the data from Kommo
-      if (reflection.HasField(response, &field)) {
-        absl::StrAppend(&out, "(", field.name(), " ", ScalarValue(response, field, 0), ")\n");
-      }
-    } else if (field.is_repeated() && field.message_type()->full_name() == "kommo.v1.Pipeline") {
-      out += PipelinesTable(response, field);
-    } else {
-      out += field.is_repeated() ? RowsTable(response, field)
-                                 : KeyValueTable(reflection.GetMessage(response, &field));
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated() &&
+        !IsTimestamp(field)) {
+      ++entities;
     }
   }
-  if (const FieldDescriptor* token = descriptor.FindFieldByName("next_page_token")) {
+  std::string out;
+  std::vector<std::pair<std::string, std::string>> rows;
+  const FieldDescriptor* token = descriptor.FindFieldByName("next_page_token");
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    if (&field == token) continue;
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && field.is_repeated()) {
+      out += field.message_type()->full_name() == "kommo.v1.Pipeline"
+                 ? PipelinesTable(response, field)
+                 : RowsTable(response, field);
+    } else if (IsTimestamp(field)) {
+      // fetch_time: when the server read the data from Kommo.
+      if (reflection.HasField(response, &field)) {
+        rows.emplace_back(field.name(), FieldValue(response, field));
+      }
+    } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      AppendFields(reflection.GetMessage(response, &field), entities > 1 ? field.name() + "." : "",
+                   rows);
+    } else {
+      // outcome, contact_merged, uid: after the entity they describe.
+      rows.emplace_back(field.name(), FieldValue(response, field));
+    }
+  }
+  out += KeyValueTable(rows);
+  if (token != nullptr) {
     const std::string value = reflection.GetString(response, token);
     out += value.empty() ? "(last page)\n"
                          : absl::StrCat("next page: --page_token=", Printable(value), "\n");
@@ -256,7 +313,19 @@ std::string FormatJson(const Message& response) {
 }
 
 std::string FormatErrorText(const std::string& rpc, const grpc::Status& status) {
-  return absl::StrCat(rpc, " failed: ", kommo::client::FormatError(status));
+  std::string text = absl::StrCat(rpc, " failed: ", kommo::client::FormatError(status));
+  // CONTACT_AMBIGUOUS: the contacts to choose from (or to merge), one per line.
+  if (kommo::client::ReasonOf(status) == kommo::v1::ERROR_REASON_CONTACT_AMBIGUOUS) {
+    const std::optional<google::rpc::ErrorInfo> info = kommo::client::GetErrorInfo(status);
+    const auto ids = info->metadata().find("candidate_ids");
+    if (ids != info->metadata().end()) {
+      for (const absl::string_view id : absl::StrSplit(ids->second, ',', absl::SkipEmpty())) {
+        absl::StrAppend(&text, "\n  candidate contact: ", Printable(std::string(id)),
+                        "  (kommo-cli contacts get --contact_id=", Printable(std::string(id)), ")");
+      }
+    }
+  }
+  return text;
 }
 
 std::string FormatErrorJson(const grpc::Status& status) {

@@ -2,10 +2,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "client/cli/commands.h"
 #include "client/cli/output.h"
 #include "google/rpc/error_details.pb.h"
@@ -13,6 +16,7 @@
 #include "kommo/v1/account_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -77,7 +81,13 @@ TEST(ParseTest, HelpWithAndWithoutASubcommand) {
   EXPECT_THAT(help, HasSubstr("Usage: kommo-cli contacts search [--query=TEXT]"));
   EXPECT_THAT(help, HasSubstr("--page_token=TOKEN"));
   EXPECT_THAT(help, HasSubstr("Exit codes"));
-  EXPECT_THAT(TopLevelHelp(), HasSubstr("leads update      kommo.v1.LeadService/UpdateLead"));
+  EXPECT_THAT(TopLevelHelp(),
+              HasSubstr("  leads update               kommo.v1.LeadService/UpdateLead\n"));
+  EXPECT_THAT(
+      TopLevelHelp(),
+      HasSubstr("  leads create-with-contact  kommo.v1.LeadService/CreateLeadWithContact\n"));
+  EXPECT_THAT(TopLevelHelp(),
+              HasSubstr("  notes add                  kommo.v1.NoteService/AddNote\n"));
 }
 
 TEST(ParseTest, UsageErrors) {
@@ -98,6 +108,9 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(Parse({"leads", "get", "--deadline=-1s"}).error, HasSubstr("positive duration"));
   EXPECT_THAT(Parse({"leads", "get", "31000000001"}).error, HasSubstr("unexpected argument"));
   EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
+  EXPECT_THAT(
+      Parse({"deals"}).error,
+      HasSubstr("unknown command \"deals\" (the groups are leads, contacts, notes and account)"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
 }
 
@@ -109,8 +122,10 @@ TEST(ParseTest, GroupHelpListsTheVerbs) {
   EXPECT_EQ(invocation.group, "leads");
   EXPECT_EQ(invocation.command, nullptr);
   const std::string help = GroupHelp("contacts");
-  EXPECT_THAT(help, HasSubstr("contacts create   kommo.v1.ContactService/CreateContact"));
-  EXPECT_THAT(help, HasSubstr("contacts search   kommo.v1.ContactService/SearchContacts"));
+  EXPECT_THAT(help, HasSubstr("contacts create            kommo.v1.ContactService/CreateContact"));
+  EXPECT_THAT(help, HasSubstr("contacts search            kommo.v1.ContactService/SearchContacts"));
+  EXPECT_THAT(help,
+              HasSubstr("contacts find-or-create    kommo.v1.ContactService/FindOrCreateContact"));
   EXPECT_THAT(help, ::testing::Not(HasSubstr("leads")));
 }
 
@@ -129,6 +144,201 @@ TEST(ParseTest, RequiredAndEmptyFlags) {
   EXPECT_EQ(Parse({"leads", "search", "--query=", "--page_token="}).error, "");
   // --help wins over a missing required flag.
   EXPECT_EQ(Parse({"leads", "get", "--help"}).error, "");
+}
+
+// Every flag of every subcommand sets a field the request has (through sub-messages), or sets
+// the request itself; a switch is a bool field.
+TEST(ParseTest, EveryFlagNamesAFieldOfItsRequest) {
+  for (const Command& command : Commands()) {
+    for (const FlagSpec& spec : command.flags) {
+      SCOPED_TRACE(std::string(command.group) + " " + command.verb + " --" + spec.field);
+      if (spec.set != nullptr) continue;
+      const google::protobuf::Descriptor* type = command.request_prototype->GetDescriptor();
+      const google::protobuf::FieldDescriptor* field = nullptr;
+      for (const std::string& part :
+           std::vector<std::string>(absl::StrSplit(spec.path ? spec.path : spec.field, '.'))) {
+        ASSERT_NE(type, nullptr);
+        field = type->FindFieldByName(part);
+        ASSERT_NE(field, nullptr);
+        type = field->message_type();
+      }
+      EXPECT_EQ(spec.value_name[0] == '\0',
+                field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL);
+    }
+  }
+}
+
+TEST(ParseTest, FindOrCreateSetsTheContactAndSwitches) {
+  const Invocation invocation =
+      Parse({"contacts", "find-or-create", "--name=Ann Lee", "--phones", "+1 555 0100",
+             "--phones=8 555 0101", "--emails=ann@example.com", "--add-missing", "--request-id",
+             "inquiry-42"});
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_STREQ(invocation.command->rpc, "kommo.v1.ContactService/FindOrCreateContact");
+  EXPECT_EQ(invocation.command->retry, RetryClass::kWrite);
+  const auto& request =
+      dynamic_cast<const kommo::v1::FindOrCreateContactRequest&>(*invocation.request);
+  EXPECT_EQ(request.contact().name(), "Ann Lee");
+  EXPECT_THAT(request.contact().phones(), ElementsAre("+1 555 0100", "8 555 0101"));
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_TRUE(request.add_missing());
+  EXPECT_EQ(request.request_id(), "inquiry-42");
+  // A switch takes no value unless written with '=': the next word stays a word.
+  const Invocation off = Parse({"--add_missing=false", "contacts", "find-or-create", "--phones=1"});
+  ASSERT_EQ(off.error, "");
+  EXPECT_FALSE(
+      dynamic_cast<const kommo::v1::FindOrCreateContactRequest&>(*off.request).add_missing());
+  EXPECT_EQ(Parse({"contacts", "find-or-create", "--add_missing=maybe"}).error,
+            "--add_missing: \"maybe\" is not true or false");
+  EXPECT_EQ(Parse({"contacts", "find-or-create", "--request_id=a", "--request_id=b"}).error,
+            "--request_id given twice");
+}
+
+TEST(ParseTest, LookupAndRequestIdsOnCreates) {
+  const Invocation lookup = Parse(
+      {"contacts", "lookup", "--emails=a@example.com", "--phones=1", "--emails=b@example.com"});
+  ASSERT_EQ(lookup.error, "");
+  EXPECT_EQ(lookup.command->retry, RetryClass::kIdempotent);
+  const auto& request = dynamic_cast<const kommo::v1::LookupContactsRequest&>(*lookup.request);
+  EXPECT_THAT(request.emails(), ElementsAre("a@example.com", "b@example.com"));
+  EXPECT_THAT(request.phones(), ElementsAre("1"));
+  const Invocation lead = Parse({"leads", "create", "--name=Deal", "--request_id=r-1"});
+  ASSERT_EQ(lead.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::CreateLeadRequest&>(*lead.request).request_id(), "r-1");
+  const Invocation contact = Parse(
+      {"contacts", "create", "--responsible_user_id=1", "--created_by=1", "--request_id=r-2"});
+  ASSERT_EQ(contact.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::CreateContactRequest&>(*contact.request).request_id(),
+            "r-2");
+  EXPECT_EQ(Parse({"leads", "create", "--name=Deal", "--request_id="}).error,
+            "--request_id must not be empty");
+}
+
+TEST(ParseTest, CreateWithContactSplitsLeadAndContact) {
+  const Invocation invocation =
+      Parse({"leads", "create-with-contact", "--name=Chat inquiry", "--price=1500",
+             "--contact_name=Ann Lee", "--contact_phones=+1 555 0100",
+             "--contact_emails=ann@example.com", "--contact_responsible_user_id=8000001"});
+  ASSERT_EQ(invocation.error, "");
+  const auto& request =
+      dynamic_cast<const kommo::v1::CreateLeadWithContactRequest&>(*invocation.request);
+  EXPECT_EQ(request.name(), "Chat inquiry");
+  EXPECT_EQ(request.price(), 1500);
+  EXPECT_EQ(request.contact().name(), "Ann Lee");
+  EXPECT_THAT(request.contact().phones(), ElementsAre("+1 555 0100"));
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_EQ(request.contact().responsible_user_id(), 8000001);
+  EXPECT_EQ(Parse({"leads", "create-with-contact", "--contact_name=A"}).error,
+            "--name is required for \"leads create-with-contact\"");
+}
+
+TEST(ParseTest, IncomingLeadVerbsHaveTwoWords) {
+  const Invocation create = Parse({"leads", "incoming", "create", "--source_uid=form-7",
+                                   "--source_name=Website", "--form_id=contact-us",
+                                   "--form_name=Contact us", "--form_sent_at=2026-01-31T12:00:00Z",
+                                   "--contact_emails=ann@example.com", "--lead_price=10"});
+  ASSERT_EQ(create.error, "");
+  EXPECT_STREQ(create.command->rpc, "kommo.v1.LeadService/CreateIncomingLead");
+  const auto& request = dynamic_cast<const kommo::v1::CreateIncomingLeadRequest&>(*create.request);
+  EXPECT_EQ(request.form().form_id(), "contact-us");
+  EXPECT_EQ(request.form().form_name(), "Contact us");
+  EXPECT_EQ(request.form().form_sent_at().seconds(), 1769860800);
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_EQ(request.lead_price(), 10);
+  EXPECT_THAT(Parse({"leads", "incoming", "create", "--form_sent_at=yesterday"}).error,
+              HasSubstr("--form_sent_at: \"yesterday\" is not an RFC 3339 time"));
+  EXPECT_EQ(
+      Parse({"leads", "incoming", "create", "--source_uid=1", "--source_name=x", "--form_name=y"})
+          .error,
+      "--form_id is required for \"leads incoming create\"");
+
+  const Invocation accept = Parse({"leads", "incoming", "accept", "--uid=abc", "--status_id=3"});
+  ASSERT_EQ(accept.error, "");
+  EXPECT_STREQ(accept.command->rpc, "kommo.v1.LeadService/AcceptIncomingLead");
+  EXPECT_EQ(accept.command->retry, RetryClass::kWrite);
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AcceptIncomingLeadRequest&>(*accept.request).uid(),
+            "abc");
+  EXPECT_EQ(Parse({"leads", "incoming", "list"}).command->retry, RetryClass::kIdempotent);
+
+  const Invocation group = Parse({"leads", "incoming", "--help"});
+  EXPECT_EQ(group.error, "");
+  EXPECT_EQ(group.group, "leads incoming");
+  EXPECT_THAT(GroupHelp("leads incoming"),
+              HasSubstr("  leads incoming decline     kommo.v1.LeadService/DeclineIncomingLead\n"));
+  EXPECT_THAT(GroupHelp("leads incoming"), ::testing::Not(HasSubstr("leads create ")));
+  EXPECT_THAT(Parse({"leads", "incoming"}).error, HasSubstr("\"leads incoming\" needs a verb"));
+  EXPECT_THAT(Parse({"leads", "incoming", "merge"}).error,
+              HasSubstr("unknown subcommand \"leads incoming merge\"; the verbs are:"));
+  EXPECT_THAT(Parse({"leads", "incoming", "list", "extra"}).error,
+              HasSubstr("unexpected argument \"extra\""));
+}
+
+TEST(ParseTest, NotesTakeOneEntityAndOneText) {
+  const Invocation add = Parse({"notes", "add", "--lead_id=31000000001", "--text=Hello",
+                                "--service=Chatbot", "--request_id=inquiry-1-note"});
+  ASSERT_EQ(add.error, "");
+  EXPECT_STREQ(add.command->rpc, "kommo.v1.NoteService/AddNote");
+  const auto& request = dynamic_cast<const kommo::v1::AddNoteRequest&>(*add.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(request.entity_id(), 31000000001);
+  EXPECT_EQ(request.text(), "Hello");
+  EXPECT_EQ(request.service(), "Chatbot");
+  const Invocation company = Parse({"notes", "add", "--company_id=9", "--text=x"});
+  ASSERT_EQ(company.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AddNoteRequest&>(*company.request).entity_type(),
+            kommo::v1::ENTITY_TYPE_COMPANY);
+
+  EXPECT_EQ(Parse({"notes", "add", "--text=x"}).error,
+            "--lead_id, --contact_id or --company_id is required for \"notes add\"");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1"}).error,
+            "--text or --text_file is required for \"notes add\"");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--contact_id=2", "--text=x"}).error,
+            "--lead_id and --contact_id exclude each other: give one of --lead_id, "
+            "--contact_id or --company_id");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=x", "--text=x"}).error,
+            "--lead_id: \"x\" is not a whole number");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--lead_id=2", "--text=x"}).error,
+            "--lead_id given twice");
+  EXPECT_THAT(CommandHelp(*add.command),
+              HasSubstr("Usage: kommo-cli notes add (--lead_id=ID | --contact_id=ID | "
+                        "--company_id=ID) (--text=TEXT |\n      --text_file=PATH)"));
+
+  const Invocation list = Parse({"notes", "list", "--contact_id=5", "--order=updated_asc",
+                                 "--updated_since=2026-01-31T12:00:00Z", "--page_size=10"});
+  ASSERT_EQ(list.error, "");
+  const auto& list_request = dynamic_cast<const kommo::v1::ListNotesRequest&>(*list.request);
+  EXPECT_EQ(list_request.entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+  EXPECT_EQ(list_request.order(), kommo::v1::ListNotesRequest::ORDER_UPDATED_ASC);
+  EXPECT_EQ(list_request.updated_since().seconds(), 1769860800);
+  EXPECT_EQ(list_request.page_size(), 10);
+  EXPECT_EQ(dynamic_cast<const kommo::v1::ListNotesRequest&>(
+                *Parse({"notes", "list", "--lead_id=1", "--order=ORDER_NEWEST_FIRST"}).request)
+                .order(),
+            kommo::v1::ListNotesRequest::ORDER_NEWEST_FIRST);
+  EXPECT_EQ(Parse({"notes", "list", "--lead_id=1", "--order=oldest"}).error,
+            "--order: \"oldest\" is not one of newest_first, updated_desc, updated_asc");
+  EXPECT_EQ(Parse({"notes", "list", "--lead_id=1", "--order=unspecified"}).error,
+            "--order: \"unspecified\" is not one of newest_first, updated_desc, updated_asc");
+}
+
+TEST(ParseTest, NoteTextFromAFile) {
+  const std::string path = ::testing::TempDir() + "/kommo_cli_test_transcript.txt";
+  const std::string transcript = "Visitor: Do you ship to Lisbon?\nBot: Yes, in 3 days.\n";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << transcript;
+  }
+  const Invocation invocation = Parse({"notes", "add", "--lead_id=1", "--text-file", path});
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AddNoteRequest&>(*invocation.request).text(), transcript);
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--text_file", path, "--text=x"}).error,
+            "--text_file and --text exclude each other: give one of --text or --text_file");
+  { std::ofstream truncate(path, std::ios::binary | std::ios::trunc); }
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--text_file", path}).error,
+            "--text_file: \"" + path + "\" is empty");
+  std::remove(path.c_str());
+  EXPECT_THAT(Parse({"notes", "add", "--lead_id=1", "--text_file", path}).error,
+              HasSubstr("--text_file: cannot open \"" + path + "\": "));
 }
 
 // Issue 11: retries that the deadline ends still say why the attempts failed.
@@ -239,6 +449,84 @@ TEST(OutputTest, SearchAsRows) {
   EXPECT_EQ(FormatTable(kommo::v1::SearchContactsResponse()), "no contacts\n(last page)\n");
 }
 
+TEST(OutputTest, OutcomeAndSeveralEntities) {
+  kommo::v1::FindOrCreateContactResponse found;
+  found.mutable_contact()->set_id(52000000001);
+  found.set_outcome(kommo::v1::FindOrCreateContactResponse::OUTCOME_CREATED);
+  const std::string table = FormatTable(found);
+  EXPECT_THAT(table, HasSubstr("id                   52000000001\n"));
+  EXPECT_THAT(table, HasSubstr("outcome              OUTCOME_CREATED\n"));
+
+  kommo::v1::CreateLeadWithContactResponse both;
+  *both.mutable_lead() = SampleLead();
+  both.mutable_contact()->set_id(52000000003);
+  const std::string pair = FormatTable(both);
+  EXPECT_THAT(pair, HasSubstr("lead.id                      31000000001\n"));
+  EXPECT_THAT(pair, HasSubstr("lead.contact_ids             52000000001, 52000000002\n"));
+  EXPECT_THAT(pair, HasSubstr("contact.id                   52000000003\n"));
+  EXPECT_THAT(pair, HasSubstr("contact_merged               false\n"));
+
+  kommo::v1::DeclineIncomingLeadResponse declined;
+  declined.set_uid("f1a2");
+  EXPECT_EQ(FormatTable(declined), "uid  f1a2\n");
+}
+
+TEST(OutputTest, IncomingLeadsAndNotes) {
+  kommo::v1::CreateIncomingLeadResponse created;
+  created.mutable_incoming_lead()->set_uid("f1a2");
+  created.mutable_incoming_lead()->mutable_form()->set_form_id("contact-us");
+  EXPECT_THAT(FormatTable(created), HasSubstr("\nform.form_id       contact-us\n"));
+
+  kommo::v1::ListIncomingLeadsResponse list;
+  list.add_incoming_leads()->set_uid("f1a2");
+  EXPECT_THAT(FormatTable(list),
+              HasSubstr("uid   source_name  category  pipeline_id  lead_id  contact_id  "
+                        "created_at\nf1a2"));
+
+  // One note: its text line by line, under the value column; in a list: one line, cut.
+  kommo::v1::AddNoteResponse added;
+  added.mutable_note()->set_id(7);
+  added.mutable_note()->set_kind(kommo::v1::Note::KIND_SERVICE_MESSAGE);
+  added.mutable_note()->set_text("Visitor: hi\nBot: hello\x1b[2J");
+  const std::string note = FormatTable(added);
+  EXPECT_THAT(note, HasSubstr("kind                 KIND_SERVICE_MESSAGE\n"));
+  EXPECT_THAT(note, HasSubstr("text                 Visitor: hi\n"
+                              "                     Bot: hello?[2J\n"));
+  // A last line break leaves no line of spaces; in a row, no trailing space.
+  added.mutable_note()->set_text("Visitor: hi\nBot: hello\n");
+  EXPECT_THAT(FormatTable(added), HasSubstr("                     Bot: hello\nservice"));
+  kommo::v1::ListNotesResponse one;
+  *one.add_notes() = added.note();
+  EXPECT_THAT(FormatTable(one), HasSubstr("Visitor: hi Bot: hello\n(last page)"));
+  kommo::v1::ListNotesResponse notes;
+  *notes.add_notes() = added.note();
+  notes.mutable_notes(0)->set_text(std::string(70, 'a') + "\nb");
+  EXPECT_THAT(FormatTable(notes),
+              HasSubstr("KIND_SERVICE_MESSAGE           0           -           " +
+                        std::string(60, 'a') + "...\n(last page)\n"));
+}
+
+// CONTACT_AMBIGUOUS: the candidates, each with the command that shows it.
+TEST(OutputTest, AmbiguousContactListsTheCandidates) {
+  google::rpc::Status details;
+  details.set_code(9);
+  details.set_message("2 contacts match");
+  google::rpc::ErrorInfo info;
+  info.set_reason("CONTACT_AMBIGUOUS");
+  info.set_domain("kommo-grpc");
+  (*info.mutable_metadata())["candidate_ids"] = "52000000001,52000000002";
+  details.add_details()->PackFrom(info);
+  const grpc::Status status(grpc::StatusCode::FAILED_PRECONDITION, details.message(),
+                            details.SerializeAsString());
+  EXPECT_EQ(FormatErrorText("kommo.v1.ContactService/FindOrCreateContact", status),
+            "kommo.v1.ContactService/FindOrCreateContact failed: FAILED_PRECONDITION: 2 contacts "
+            "match\n"
+            "  reason: CONTACT_AMBIGUOUS (kommo-grpc)\n"
+            "  metadata: candidate_ids=52000000001,52000000002\n"
+            "  candidate contact: 52000000001  (kommo-cli contacts get --contact_id=52000000001)\n"
+            "  candidate contact: 52000000002  (kommo-cli contacts get --contact_id=52000000002)");
+}
+
 TEST(OutputTest, JsonUsesProtoFieldNames) {
   kommo::v1::CreateLeadResponse response;
   response.mutable_lead()->set_id(31000000001);
@@ -272,21 +560,22 @@ TEST(AccountCommandsTest, VerbsEntityAndRefresh) {
   ASSERT_EQ(fields.error, "");
   ASSERT_NE(fields.command, nullptr);
   EXPECT_STREQ(fields.command->rpc, "kommo.v1.AccountService/ListCustomFields");
+  EXPECT_EQ(fields.command->retry, RetryClass::kIdempotent);
   const auto& request = static_cast<const kommo::v1::ListCustomFieldsRequest&>(*fields.request);
   EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
   EXPECT_TRUE(request.refresh());
 
-  fields = Parse({"account", "fields", "--entity_type=ENTITY_TYPE_LEAD", "--refresh=false"});
+  fields = Parse({"account", "fields", "--entity=ENTITY_TYPE_LEAD", "--refresh=false"});
   ASSERT_EQ(fields.error, "");
   const auto& lead = static_cast<const kommo::v1::ListCustomFieldsRequest&>(*fields.request);
   EXPECT_EQ(lead.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
   EXPECT_FALSE(lead.refresh());
 
   EXPECT_EQ(Parse({"account", "fields", "--entity=deal"}).error,
-            "--entity_type: \"deal\" is not one of lead, contact, company");
+            "--entity: \"deal\" is not one of lead, contact, company");
   EXPECT_EQ(Parse({"account", "fields", "--entity=unspecified"}).error,
-            "--entity_type: \"unspecified\" is not one of lead, contact, company");
-  EXPECT_EQ(Parse({"account", "fields"}).error, "--entity_type is required for \"account fields\"");
+            "--entity: \"unspecified\" is not one of lead, contact, company");
+  EXPECT_EQ(Parse({"account", "fields"}).error, "--entity is required for \"account fields\"");
   EXPECT_EQ(Parse({"account", "users", "--refresh=maybe"}).error,
             "--refresh: \"maybe\" is not true or false");
   for (const char* verb : {"show", "pipelines", "users", "loss-reasons"}) {
@@ -295,7 +584,7 @@ TEST(AccountCommandsTest, VerbsEntityAndRefresh) {
     ASSERT_NE(invocation.command, nullptr) << verb;
   }
   EXPECT_THAT(Parse({"account"}).error, HasSubstr("account pipelines"));
-  EXPECT_THAT(TopLevelHelp(), HasSubstr("account pipelines kommo.v1.AccountService/ListPipelines"));
+  EXPECT_THAT(TopLevelHelp(), HasSubstr("kommo.v1.AccountService/ListPipelines"));
 }
 
 TEST(AccountCommandsTest, PipelinesPrintTheirStagesWithIds) {
@@ -321,14 +610,14 @@ TEST(AccountCommandsTest, PipelinesPrintTheirStagesWithIds) {
   response.mutable_fetch_time()->set_seconds(1700000000);
   EXPECT_EQ(FormatTable(response),
             "pipeline 7000001  Sales  (main)\n"
-            "  id   name      kind      sort\n"
-            "  61   Incoming  incoming  0\n"
-            "  62   First     ordinary  0\n"
-            "  142  Won       won       0\n"
+            "  id   name      kind                 sort\n"
+            "  61   Incoming  STAGE_KIND_INCOMING  0\n"
+            "  62   First     STAGE_KIND_ORDINARY  0\n"
+            "  142  Won       STAGE_KIND_WON       0\n"
             "\n"
             "pipeline 7000002  Old  (archived)\n"
             "  no stages\n"
-            "(fetch_time 2023-11-14T22:13:20Z)\n");
+            "fetch_time  2023-11-14T22:13:20Z\n");
 }
 
 TEST(AccountCommandsTest, FieldsShowTheirEnumsAndAccountItsGroups) {
@@ -353,7 +642,11 @@ TEST(AccountCommandsTest, FieldsShowTheirEnumsAndAccountItsGroups) {
   kommo::v1::UserGroup* group = account.mutable_account()->add_user_groups();
   group->set_id(400001);
   group->set_name("Sales");
-  EXPECT_THAT(FormatTable(account), HasSubstr("user_groups             400001 Sales\n"));
+  account.mutable_fetch_time()->set_seconds(1700000000);
+  const std::string table = FormatTable(account);
+  EXPECT_THAT(table, ::testing::StartsWith("id                      5\n"));  // one entity
+  EXPECT_THAT(table, HasSubstr("user_groups             400001 Sales\n"));
+  EXPECT_THAT(table, HasSubstr("fetch_time              2023-11-14T22:13:20Z\n"));
 }
 
 }  // namespace
