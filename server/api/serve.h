@@ -1,0 +1,327 @@
+#ifndef KOMMO_SERVER_API_SERVE_H_
+#define KOMMO_SERVER_API_SERVE_H_
+
+// The pieces every gRPC handler file shares: decode, validate, start the Kommo operation and finish
+// the call (Serve), run a call with a request_id at most once (ServeOnce), and small helpers for
+// replies and page tokens. Internal to server/api.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "server/api/grpc_status.h"
+#include "server/api/idempotency.h"
+#include "server/api/services.h"
+#include "server/api/validation.h"
+#include "server/common/call_trace.h"
+#include "server/common/cancellation.h"
+#include "server/common/clock.h"
+#include "server/common/error_details.h"
+#include "server/common/log.h"
+#include "server/kommo/kommo_client.h"
+#include "server/kommo/waiter.h"
+#include "server/mapping/page_token.h"
+
+namespace kommo::api {
+
+using rest::CallOptions;
+
+// Whether a request message has an idempotency key (`request_id`).
+template <typename T, typename = void>
+struct HasRequestId : std::false_type {};
+template <typename T>
+struct HasRequestId<T, std::void_t<decltype(std::declval<const T&>().request_id())>>
+    : std::true_type {};
+
+// Whether a method writes to Kommo (its outcome is logged even when the caller is gone).
+enum class Kind { kRead, kWrite };
+
+// The reactor of one call: passes the caller's cancellation down and frees itself when gRPC is
+// done with the call.
+class CallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  CallReactor() : token_(std::make_shared<CancellationToken>()) {}
+
+  void OnCancel() override { token_->Cancel(); }
+  void OnDone() override { delete this; }
+
+  const std::shared_ptr<CancellationToken>& token() const { return token_; }
+
+ private:
+  std::shared_ptr<CancellationToken> token_;
+};
+
+// The call's request id: the caller's `x-request-id` metadata when it is a sane token (so a
+// caller's own id follows the call into our logs and Kommo's), else 16 random hex digits.
+inline std::string RequestIdFor(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 64) {
+    const absl::string_view given(it->second.data(), it->second.size());
+    bool sane = true;
+    for (char c : given) {
+      sane &=
+          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    }
+    if (sane) return std::string(given);
+  }
+  thread_local std::mt19937_64 random(std::random_device{}());
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
+// Time kept back from a caller's budget to carry the answer back: a tenth of it, between 2 ms
+// and 100 ms (a loaded 2-core server finishes hundreds of calls within that).
+inline absl::Duration ReplyMargin(absl::Duration left) {
+  return std::clamp(left / 10, absl::Milliseconds(2), absl::Milliseconds(100));
+}
+
+inline CallOptions OptionsFor(const grpc::CallbackServerContext* context,
+                              const ServiceOptions& options,
+                              std::shared_ptr<CancellationToken> token,
+                              std::shared_ptr<CallTrace> trace) {
+  absl::Duration left = options.default_deadline;
+  if (const absl::Duration given = TimeLeft(*context); given <= absl::Hours(24)) left = given;
+  // The server answers a little before the caller's deadline, so its reason (for a write,
+  // WRITE_OUTCOME_UNKNOWN) reaches the caller before gRPC's own deadline timer fires there.
+  left -= ReplyMargin(left);
+  // Deadlines below the gRPC boundary are on the monotonic clock (common/clock.h).
+  return {MonotonicNow() + left, std::move(token), std::move(trace)};
+}
+
+// The Kommo page a search asks for: 1, or the one its page_token names.
+inline absl::StatusOr<int64_t> PageOf(absl::string_view token, absl::string_view scope,
+                                      absl::string_view query, int32_t page_size) {
+  if (token.empty()) return 1;
+  return mapping::DecodePageToken(token, scope, query, page_size);
+}
+
+inline int32_t EffectivePageSize(int32_t page_size) {
+  return page_size == 0 ? kDefaultPageSize : page_size;
+}
+
+inline absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (raw.Dump(&slices).ok()) {
+    bytes.reserve(raw.Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  if (!request.ParseFromString(bytes)) {
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("the request is not a valid ", request.GetTypeName(),
+                                  ": malformed protobuf, or a string field that is not UTF-8"),
+                     reason::kMalformedRequest);
+  }
+  return absl::OkStatus();
+}
+
+inline void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw) {
+  const std::string bytes = response.SerializeAsString();
+  grpc::Slice slice(bytes);
+  *raw = grpc::ByteBuffer(&slice, 1);
+}
+
+// One structured line per call: method, code, reason, latency; ids only, never contact data.
+inline void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
+                    absl::Duration latency, bool caller_gone, int64_t written_id,
+                    const CallTrace& trace) {
+  const bool outcome_matters =
+      kind == Kind::kWrite && caller_gone;  // the caller will never learn what happened
+  const log::Level level = outcome_matters ? log::Level::kWarning : log::Level::kInfo;
+  if (!log::Enabled(level)) return;
+  std::string reason;
+  std::string outcome;
+  std::string entity_id;
+  std::string kommo_request_id;
+  if (!status.ok()) {
+    if (auto info = GetErrorInfo(status)) {
+      reason = info->reason();
+      for (const auto& [key, value] : info->metadata()) {
+        if (key == "outcome") outcome = value;
+        if (key == "lead_id" || key == "contact_id") entity_id = value;
+        if (key == "kommo_request_id") kommo_request_id = value;
+      }
+    } else {
+      reason = std::string(DefaultReason(status.code()).name());
+    }
+  } else if (kind == Kind::kWrite) {
+    outcome = "written";
+    entity_id = absl::StrCat(written_id);
+  }
+  log::Write(level, "rpc",
+             {{"method", method},
+              {"request_id", trace.request_id},
+              {"kommo_requests", trace.kommo_requests.load()},
+              {"code", absl::StatusCodeToString(status.code())},
+              {"reason", reason},
+              {"latency_ms", absl::ToDoubleMilliseconds(latency)},
+              {"caller_gone", caller_gone},
+              {"outcome", outcome},
+              {"id", entity_id},
+              {"kommo_request_id", kommo_request_id}});
+}
+
+// What a caller of an idempotent call that is still running is told when it leaves.
+inline absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {
+  return MakeError(code,
+                   absl::StrCat(code == absl::StatusCode::kDeadlineExceeded ? "deadline exceeded"
+                                                                            : "call cancelled",
+                                " while ", method,
+                                " was still running; it goes on: repeat the call with the same "
+                                "request_id to get its outcome"),
+                   reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}, {"running", "true"}});
+}
+
+// Runs a call with a request_id at most once within the retention window (idempotency.h): the
+// first caller starts the operation, detached from its own deadline and cancellation so that
+// its outcome is learned and kept even when that caller leaves; every caller (the first one, and
+// repeats while it runs or after) gets the kept answer, or leaves at its own deadline.
+template <typename Request, typename Response, typename Start, typename Finish>
+void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
+               CallOptions call, Start& start, Finish finish) {
+  using Answer = IdempotencyStore::Answer;
+  EventLoop* loop = options.loop;
+  IdempotencyStore* store = options.idempotency;
+  const IdempotencyKey key{std::string(method), request.request_id()};
+  const absl::Time caller_deadline = call.deadline;
+  std::shared_ptr<CallTrace> trace = call.trace;
+  auto waiter = rest::NewWaiter<Answer>(
+      call, [finish = std::move(finish)](absl::StatusOr<Answer> answer) mutable {
+        if (!answer.ok()) return finish(answer.status(), 0);
+        if (!answer->status.ok()) return finish(answer->status, 0);
+        Response response;
+        if (!response.ParseFromString(answer->response)) {
+          return finish(MakeError(absl::StatusCode::kInternal, "a kept answer could not be read",
+                                  reason::kInternal),
+                        0);
+        }
+        finish(std::move(response), 0);
+      });
+  auto ticket = std::make_shared<std::atomic<IdempotencyStore::Ticket>>(0);
+  const std::string what(method);
+  loop->Post([loop, waiter, store, key, ticket, what] {
+    rest::Arm<Answer>(
+        loop, waiter, [what](absl::StatusCode code) { return StillRunning(code, what); },
+        [store, key, ticket] {
+          if (const IdempotencyStore::Ticket held = ticket->load(); held != 0) {
+            store->Abandon(key, held);
+          }
+        });
+  });
+  absl::StatusOr<IdempotencyStore::Started> started =
+      store->Start(key, Fingerprint(request), [loop, waiter](Answer answer) {
+        loop->Post([waiter, answer = std::move(answer)]() mutable {
+          rest::Complete<Answer>(waiter, std::move(answer));
+        });
+      });
+  if (!started.ok()) {
+    return loop->Post(
+        [waiter, error = started.status()] { rest::Complete<Answer>(waiter, error); });
+  }
+  ticket->store(started->ticket);
+  if (started->outcome != IdempotencyStore::Outcome::kRun) return;
+  // Detached: no cancellation, and at least the default deadline to finish.
+  CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
+                       nullptr, std::move(trace)};
+  start(request, std::move(detached), [store, key](absl::StatusOr<Response> response, int64_t) {
+    Answer answer;
+    if (response.ok()) {
+      answer.response = response->SerializeAsString();
+    } else {
+      answer.status = response.status();
+    }
+    store->Finish(key, std::move(answer));
+  });
+}
+
+// Serves one unary call: decode, validate, start the Kommo operation, finish from its callback.
+// `start` gets the request, the call options and a callback taking the response (or an error) and
+// the id of what was written (0 when nothing).
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Serve(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    grpc::ByteBuffer* raw_response, absl::string_view method, Kind kind,
+    const ServiceOptions& options, absl::FunctionRef<absl::Status(const Request&)> validate,
+    absl::FunctionRef<void(const Request&, CallOptions,
+                           absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
+        start) {
+  auto* reactor = new CallReactor();
+  const absl::Time started = MonotonicNow();
+  metrics::ServiceMetrics* metrics = options.metrics;
+  if (metrics != nullptr) metrics->rpcs_in_flight.Increment();
+  auto trace = std::make_shared<CallTrace>();
+  trace->request_id = RequestIdFor(context);
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
+                    absl::StatusOr<Response> response, int64_t written_id) {
+    if (response.ok()) WriteResponse(*response, raw_response);
+    const absl::Duration latency = MonotonicNow() - started;
+    LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
+    context->AddTrailingMetadata("x-request-id", trace->request_id);
+    if (metrics != nullptr) {
+      metrics->rpcs->Increment({{"method", std::string(method)},
+                                {"code", absl::StatusCodeToString(response.status().code())}});
+      metrics->rpc_duration->Observe({{"method", std::string(method)}},
+                                     absl::ToDoubleSeconds(latency));
+      metrics->rpcs_in_flight.Decrement();
+    }
+    FinishRpc(context, reactor, response.status());
+  };
+  Request request;
+  absl::Status status = ParseRequest(*raw_request, request);
+  if (status.ok()) status = validate(request);
+  if (!status.ok()) {
+    finish(status, 0);
+    return reactor;
+  }
+  CallOptions call = OptionsFor(context, options, reactor->token(), trace);
+  if constexpr (HasRequestId<Request>::value) {
+    if (!request.request_id().empty() && options.idempotency != nullptr &&
+        options.loop != nullptr) {
+      ServeOnce<Request, Response>(options, method, request, std::move(call), start,
+                                   std::move(finish));
+      return reactor;
+    }
+  }
+  start(request, std::move(call), std::move(finish));
+  return reactor;
+}
+
+// The callback that turns a Kommo client result into the RPC's response: `put` moves the value
+// into the response and returns the id written (0 for reads).
+template <typename Response, typename Value, typename Put>
+auto Reply(absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)> done, Put put) {
+  return [done = std::move(done), put](absl::StatusOr<Value> value) mutable {
+    if (!value.ok()) return done(value.status(), 0);
+    Response out;
+    const int64_t id = put(out, *std::move(value));
+    done(std::move(out), id);
+  };
+}
+
+// A page token's query for a list that is not a search: the request's other fields.
+inline std::string ListScopeQuery(std::initializer_list<int64_t> fields) {
+  std::string query;
+  for (int64_t field : fields) absl::StrAppend(&query, query.empty() ? "" : "/", field);
+  return query;
+}
+
+}  // namespace kommo::api
+
+#endif  // KOMMO_SERVER_API_SERVE_H_
