@@ -91,7 +91,8 @@ Store::Store()
       next_lead_id_(kFirstLeadId),
       next_contact_id_(kFirstContactId),
       next_company_id_(kFirstCompanyId),
-      next_note_id_(kFirstNoteId) {}
+      next_note_id_(kFirstNoteId),
+      next_task_id_(kFirstTaskId) {}
 
 const User* Store::FindUser(int64_t id) const {
   for (const User& user : users_) {
@@ -142,6 +143,10 @@ bool Store::EntityExists(std::string_view entity_type, int64_t id) const {
   return false;
 }
 
+bool Store::TaskTypeExists(int64_t id) const {
+  return id == kTaskTypeCall || id == kTaskTypeMeeting || id == kCustomTaskTypeId;
+}
+
 void Store::set_duplicate_control(int64_t pipeline_id, bool enabled) {
   if (enabled) {
     duplicate_control_.insert(pipeline_id);
@@ -155,11 +160,13 @@ void Store::Reset() {
   contacts_.clear();
   companies_.clear();
   notes_.clear();
+  tasks_.clear();
   unsorted_.clear();
   next_lead_id_ = kFirstLeadId;
   next_contact_id_ = kFirstContactId;
   next_company_id_ = kFirstCompanyId;
   next_note_id_ = kFirstNoteId;
+  next_task_id_ = kFirstTaskId;
   next_unsorted_sequence_ = 1;
 }
 
