@@ -21,10 +21,12 @@
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
+#include "kommo/v1/task_service.pb.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
 #include "server/mapping/capture_json.h"
 #include "server/mapping/kommo_json.h"
+#include "server/mapping/task_json.h"
 
 namespace kommo::rest {
 
@@ -146,6 +148,11 @@ WriteDescription<kommo::v1::AcceptIncomingLeadRequest, kommo::v1::Lead> Incoming
 WriteDescription<kommo::v1::DeclineIncomingLeadRequest, kommo::v1::DeclineIncomingLeadResponse>
 IncomingLeadDecline();
 WriteDescription<kommo::v1::AddNoteRequest, kommo::v1::Note> NoteCreate(kommo::v1::EntityType type);
+
+// Tasks (/tasks): created in batches, completed with PATCH /tasks one write per task at a time.
+const EntityDescription<kommo::v1::Task>& TaskEntity();
+WriteDescription<kommo::v1::CreateTaskRequest, kommo::v1::Task> TaskCreate();
+WriteDescription<kommo::v1::CompleteTaskRequest, kommo::v1::Task> TaskComplete();
 
 }  // namespace kommo::rest
 
