@@ -63,7 +63,10 @@ void LogFromGrpc(gpr_log_func_args* args) {
 void RouteGrpcLogsToJsonLog() { gpr_set_log_function(LogFromGrpc); }
 
 GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
-    : leads_(client, options), contacts_(client, options), notes_(client, options) {}
+    : leads_(client, options),
+      contacts_(client, options),
+      notes_(client, options),
+      tasks_(client, options) {}
 
 GrpcServer::~GrpcServer() {
   Shutdown(absl::Now());
@@ -75,7 +78,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
       kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "kommo.v1.NoteService",
-                       "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"});
+                       "kommo.v1.TaskService", "grpc.health.v1.Health",
+                       "grpc.reflection.v1alpha.ServerReflection"});
   if (!reflection.ok()) return reflection.status();
   server->reflection_ = std::move(*reflection);
   if (std::string problem = BindProblem(options.listen); !problem.empty()) {
@@ -90,6 +94,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   builder.RegisterService(&server->leads_);
   builder.RegisterService(&server->contacts_);
   builder.RegisterService(&server->notes_);
+  builder.RegisterService(&server->tasks_);
   builder.RegisterService(server->reflection_.get());
   // gRPC lets several processes listen on one port by default (SO_REUSEPORT), and calls are then
   // split between them silently. One address, one server.
@@ -111,6 +116,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   health->SetServingStatus("kommo.v1.LeadService", true);
   health->SetServingStatus("kommo.v1.ContactService", true);
   health->SetServingStatus("kommo.v1.NoteService", true);
+  health->SetServingStatus("kommo.v1.TaskService", true);
   return server;
 }
 

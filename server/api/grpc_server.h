@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "server/api/reflection_service.h"
 #include "server/api/services.h"
+#include "server/api/task_service.h"
 #include "server/kommo/kommo_client.h"
 
 namespace kommo::api {
@@ -20,9 +21,10 @@ struct GrpcServerOptions {
   ServiceOptions service;
 };
 
-// The gRPC server: LeadService, ContactService, grpc.health.v1.Health and reflection (with the
-// .proto comments, see reflection_service.h), with keepalive settings suited to long-lived
-// channels from other services. Port reuse is off: a second server on a taken address fails.
+// The gRPC server: LeadService, ContactService, NoteService, TaskService, grpc.health.v1.Health and
+// reflection (with the .proto comments, see reflection_service.h), with keepalive settings suited
+// to long-lived channels from other services. Port reuse is off: a second server on a taken address
+// fails.
 class GrpcServer {
  public:
   // Binds and starts serving; health reports SERVING for "" and both services. A taken or
@@ -46,6 +48,7 @@ class GrpcServer {
   LeadServiceImpl leads_;
   ContactServiceImpl contacts_;
   NoteServiceImpl notes_;
+  TaskServiceImpl tasks_;
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
