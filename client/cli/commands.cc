@@ -7,15 +7,20 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/task_service.grpc.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -45,6 +50,45 @@ Command MakeCommand(const char* group, const char* verb, const char* rpc, const 
                  &Request::default_instance(),
                  &Response::default_instance(),
                  &Call<Service, Request, Response, Method>};
+}
+
+// tasks create | complete | list (TaskService).
+void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
+                     const FlagSpec& page_token) {
+  using kommo::v1::TaskService;
+  namespace v1 = kommo::v1;
+  const FlagSpec entity_type{"entity_type", "KIND", "lead, contact or company"};
+  commands.push_back(MakeCommand<TaskService, v1::CreateTaskRequest, v1::CreateTaskResponse,
+                                 &TaskService::Stub::CreateTask>(
+      "tasks", "create", "kommo.v1.TaskService/CreateTask",
+      "Creates a task, on a lead, contact or company or on nothing, and prints it as Kommo "
+      "stored it.",
+      {{"text", "TEXT", "required: what has to be done"},
+       {"due_at", "TIME", "required: due time, RFC 3339 (2030-01-31T17:00:00Z) or Unix seconds"},
+       entity_type,
+       {"entity_id", "ID", "the lead, contact or company (with --entity_type)"},
+       {"task_type_id", "ID", "1 call (the default), 2 meeting, or an account's own type"},
+       {"responsible_user_id", "ID", "who has to do it (default: the server token's user)"},
+       {"request_id", "KEY", "idempotency key: a repeat with it returns the first task"}}));
+  commands.push_back(MakeCommand<TaskService, v1::CompleteTaskRequest, v1::CompleteTaskResponse,
+                                 &TaskService::Stub::CompleteTask>(
+      "tasks", "complete", "kommo.v1.TaskService/CompleteTask",
+      "Marks a task completed, with an optional result, and prints it.",
+      {{"task_id", "ID", "required: the task"}, {"result_text", "TEXT", "what came of it"}}));
+  commands.push_back(MakeCommand<TaskService, v1::ListTasksRequest, v1::ListTasksResponse,
+                                 &TaskService::Stub::ListTasks>(
+      "tasks", "list", "kommo.v1.TaskService/ListTasks",
+      "Lists tasks, latest due first, a page at a time. A page may hold fewer tasks than "
+      "--page_size when --due_from or --due_to leave some out.",
+      {entity_type,
+       {"entity_ids", "ID[,ID...]", "only tasks on these entities (needs --entity_type)"},
+       {"completion", "STATE", "open or completed (default: both)"},
+       {"responsible_user_ids", "ID[,ID...]", "only tasks of these users"},
+       {"due_from", "TIME", "only tasks due at or after this time"},
+       {"due_to", "TIME", "only tasks due at or before this time"},
+       {"order", "ORDER", "due_desc (the default) or due_asc"},
+       page_size,
+       page_token}));
 }
 
 std::vector<Command> BuildCommands() {
@@ -113,6 +157,7 @@ std::vector<Command> BuildCommands() {
       {{"query", "TEXT", "a name, phone digits or an email (empty: every contact)"},
        page_size,
        page_token}));
+  AddTaskCommands(commands, page_size, page_token);
   return commands;
 }
 
@@ -195,9 +240,41 @@ std::string SetField(Message& request, const FieldDescriptor& field, const std::
         reflection.SetString(&request, &field, value);
       }
       return "";
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      // The value's name, whole or without its prefix, in any case: "lead", "ENTITY_TYPE_LEAD".
+      const google::protobuf::EnumDescriptor& type = *field.enum_type();
+      std::vector<std::string> names;
+      for (int i = 1; i < type.value_count(); ++i) {
+        const std::string& name = type.value(i)->name();
+        const std::string& unspecified = type.value(0)->name();
+        const std::string prefix =
+            unspecified.substr(0, unspecified.size() - std::string("UNSPECIFIED").size());
+        const std::string short_name = absl::AsciiStrToLower(name.substr(prefix.size()));
+        names.push_back(short_name);
+        if (absl::EqualsIgnoreCase(value, name) || absl::EqualsIgnoreCase(value, short_name)) {
+          reflection.SetEnumValue(&request, &field, type.value(i)->number());
+          return "";
+        }
+      }
+      return absl::StrCat(flag, ": \"", value, "\" is not one of ", absl::StrJoin(names, ", "));
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      if (field.message_type()->full_name() != "google.protobuf.Timestamp") break;
+      google::protobuf::Timestamp time;
+      int64_t seconds = 0;
+      if (absl::SimpleAtoi(value, &seconds)) {
+        time.set_seconds(seconds);
+      } else if (!google::protobuf::util::TimeUtil::FromString(value, &time)) {
+        return absl::StrCat(flag, ": \"", value,
+                            "\" is not a time such as 2030-01-31T17:00:00Z or Unix seconds");
+      }
+      reflection.MutableMessage(&request, &field)->CopyFrom(time);
+      return "";
+    }
     default:
-      return absl::StrCat(flag, ": unsupported field type");
+      break;
   }
+  return absl::StrCat(flag, ": unsupported field type");
 }
 
 }  // namespace
@@ -253,7 +330,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
         out.command = &command;
       }
     }
-    const bool known_group = words[0] == "leads" || words[0] == "contacts";
+    const bool known_group = words[0] == "leads" || words[0] == "contacts" || words[0] == "tasks";
     if (words.size() == 1 && known_group) {
       // "kommo-cli leads --help" lists the verbs; without --help it is a usage error.
       out.group = words[0];
@@ -274,7 +351,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
                   : words.size() >= 2
                       ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1], "\"")
                       : absl::StrCat("unknown command \"", words[0],
-                                     "\" (the groups are leads and contacts)");
+                                     "\" (the groups are leads, contacts and tasks)");
       return out;
     }
     if (words.size() > 2) {
@@ -433,7 +510,7 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 std::string TopLevelHelp() {
   std::string help =
       "kommo-cli: calls kommo-grpc (Kommo CRM leads and contacts over gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts> <verb> [--FIELD=VALUE ...]\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|tasks> <verb> [--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
   for (const Command& command : Commands()) {
     const std::string name = absl::StrCat(command.group, " ", command.verb);

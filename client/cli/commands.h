@@ -1,7 +1,7 @@
 // kommo-cli: the subcommands, their flags and the command-line parser.
 //
 //   kommo-cli [--target=HOST:PORT] [--deadline=30s] [--max_attempts=4] [--json]
-//             <leads|contacts> <verb> [--FIELD=VALUE ...]
+//             <leads|contacts|tasks> <verb> [--FIELD=VALUE ...]
 //
 // Each subcommand calls one RPC. Its flags are the request's fields, named as in the proto, and are
 // set on the request by protobuf reflection: a flag that is not given leaves its field unset, which

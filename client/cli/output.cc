@@ -66,6 +66,12 @@ std::string ScalarValue(const Message& message, const FieldDescriptor& field, in
     case FieldDescriptor::CPPTYPE_STRING:
       return Printable(repeated ? reflection.GetRepeatedString(message, &field, index)
                                 : reflection.GetString(message, &field));
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const google::protobuf::EnumValueDescriptor* value =
+          repeated ? reflection.GetRepeatedEnum(message, &field, index)
+                   : reflection.GetEnum(message, &field);
+      return value->index() == 0 ? "-" : value->name();
+    }
     default:
       if (IsTimestamp(field) && !repeated) {
         if (!reflection.HasField(message, &field)) return "-";
@@ -109,6 +115,8 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.Lead",
        {"id", "name", "price", "pipeline_id", "status_id", "contact_ids", "updated_at"}},
       {"kommo.v1.Contact", {"id", "name", "phones", "emails", "responsible_user_id", "updated_at"}},
+      {"kommo.v1.Task",
+       {"id", "due_at", "completed", "entity_type", "entity_id", "responsible_user_id", "text"}},
   };
   std::vector<const FieldDescriptor*> columns;
   const auto known = kColumns->find(descriptor.full_name());
