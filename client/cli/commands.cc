@@ -1,7 +1,14 @@
 #include "client/cli/commands.h"
 
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -12,14 +19,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "google/protobuf/timestamp.pb.h"
-#include "google/protobuf/util/time_util.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/note_service.grpc.pb.h"
 #include "kommo/v1/task_service.grpc.pb.h"
 
 namespace kommo::cli {
@@ -41,64 +48,135 @@ grpc::Status Call(const std::shared_ptr<grpc::Channel>& channel, grpc::ClientCon
 template <typename Service, typename Request, typename Response,
           grpc::Status (Service::Stub::*Method)(grpc::ClientContext*, const Request&, Response*)>
 Command MakeCommand(const char* group, const char* verb, const char* rpc, const char* summary,
-                    std::vector<FlagSpec> flags) {
+                    std::vector<FlagSpec> flags, RetryClass retry) {
   return Command{group,
                  verb,
                  rpc,
                  summary,
                  std::move(flags),
+                 retry,
                  &Request::default_instance(),
                  &Response::default_instance(),
                  &Call<Service, Request, Response, Method>};
 }
 
-// tasks create | complete | list (TaskService).
+// --lead_id, --contact_id, --company_id of `notes`: the entity's type and id in one flag.
+template <kommo::v1::EntityType kType>
+std::string SetEntity(const std::string& flag, const std::string& value, Message& request) {
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(value, &id)) {
+    return absl::StrCat("--", flag, ": \"", value, "\" is not a whole number");
+  }
+  const google::protobuf::Descriptor& descriptor = *request.GetDescriptor();
+  const google::protobuf::Reflection& reflection = *request.GetReflection();
+  reflection.SetEnumValue(&request, descriptor.FindFieldByName("entity_type"), kType);
+  reflection.SetInt64(&request, descriptor.FindFieldByName("entity_id"), id);
+  return "";
+}
+
+// --text_file=PATH ("-": standard input): the note's text from a file, as is.
+std::string SetTextFromFile(const std::string& flag, const std::string& path, Message& request) {
+  // Larger than any note the server accepts (65,000 characters of up to 4 bytes), so the server
+  // still says what the limit is; small enough that a wrong file does not fill memory.
+  constexpr size_t kMaxBytes = 1 << 20;
+  std::FILE* file = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::StrCat("--", flag, ": cannot open \"", path, "\": ", std::strerror(errno));
+  }
+  std::string text;
+  char buffer[8192];
+  size_t read = 0;
+  while ((read = std::fread(buffer, 1, sizeof(buffer), file)) > 0 && text.size() <= kMaxBytes) {
+    text.append(buffer, read);
+  }
+  const bool failed = std::ferror(file) != 0;
+  if (file != stdin) std::fclose(file);
+  if (failed) return absl::StrCat("--", flag, ": cannot read \"", path, "\"");
+  if (text.size() > kMaxBytes) {
+    return absl::StrCat("--", flag, ": \"", path, "\" is larger than ", kMaxBytes, " bytes");
+  }
+  if (text.empty()) return absl::StrCat("--", flag, ": \"", path, "\" is empty");
+  request.GetReflection()->SetString(&request, request.GetDescriptor()->FindFieldByName("text"),
+                                     std::move(text));
+  return "";
+}
+
+// tasks create | complete | list (TaskService). A task's entity is optional, so it is given as
+// --entity_type with --entity_id rather than as one of --lead_id, --contact_id, --company_id.
 void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
-                     const FlagSpec& page_token) {
+                     const FlagSpec& request_id) {
   using kommo::v1::TaskService;
   namespace v1 = kommo::v1;
-  const FlagSpec entity_type{"entity_type", "KIND", "lead, contact or company"};
   commands.push_back(MakeCommand<TaskService, v1::CreateTaskRequest, v1::CreateTaskResponse,
                                  &TaskService::Stub::CreateTask>(
       "tasks", "create", "kommo.v1.TaskService/CreateTask",
-      "Creates a task, on a lead, contact or company or on nothing, and prints it as Kommo "
+      "Creates a task on a lead, contact or company, or on nothing, and prints it as Kommo "
       "stored it.",
-      {{"text", "TEXT", "required: what has to be done"},
-       {"due_at", "TIME", "required: due time, RFC 3339 (2030-01-31T17:00:00Z) or Unix seconds"},
-       entity_type,
-       {"entity_id", "ID", "the lead, contact or company (with --entity_type)"},
-       {"task_type_id", "ID", "1 call (the default), 2 meeting, or an account's own type"},
+      {{"text", "TEXT", "required: what has to be done, 1 to 65,000 characters"},
+       {"due_at", "TIME", "required: the due time, RFC 3339 (2030-01-31T17:00:00Z)"},
+       {"entity_type", "KIND", "lead, contact or company (with --entity_id)"},
+       {"entity_id", "ID", "the lead, contact or company the task is on"},
+       {"task_type_id", "ID", "1 call (the default), 2 meeting, or one of the account's own"},
        {"responsible_user_id", "ID", "who has to do it (default: the server token's user)"},
-       {"request_id", "KEY", "idempotency key: a repeat with it returns the first task"}}));
+       request_id},
+      RetryClass::kWrite));
   commands.push_back(MakeCommand<TaskService, v1::CompleteTaskRequest, v1::CompleteTaskResponse,
                                  &TaskService::Stub::CompleteTask>(
       "tasks", "complete", "kommo.v1.TaskService/CompleteTask",
-      "Marks a task completed, with an optional result, and prints it.",
-      {{"task_id", "ID", "required: the task"}, {"result_text", "TEXT", "what came of it"}}));
+      "Marks a task completed, with an optional result, and prints it. Completing it again "
+      "sets the same values: kommo-cli retries it like an update.",
+      {{"task_id", "ID", "required: the task"}, {"result_text", "TEXT", "what came of it"}},
+      RetryClass::kIdempotent));
   commands.push_back(MakeCommand<TaskService, v1::ListTasksRequest, v1::ListTasksResponse,
                                  &TaskService::Stub::ListTasks>(
       "tasks", "list", "kommo.v1.TaskService/ListTasks",
-      "Lists tasks, latest due first, a page at a time. A page may hold fewer tasks than "
-      "--page_size when --due_from or --due_to leave some out.",
-      {entity_type,
-       {"entity_ids", "ID[,ID...]", "only tasks on these entities (needs --entity_type)"},
+      "Lists tasks, latest due first, a page at a time. With --due_from or --due_to a page may "
+      "hold fewer tasks than --page_size, even none, before the last page.",
+      {{"entity_type", "KIND", "only tasks on leads, contacts or companies"},
+       {"entity_ids", "ID[,ID...]", "only tasks on these entities (with --entity_type)"},
        {"completion", "STATE", "open or completed (default: both)"},
        {"responsible_user_ids", "ID[,ID...]", "only tasks of these users"},
-       {"due_from", "TIME", "only tasks due at or after this time"},
-       {"due_to", "TIME", "only tasks due at or before this time"},
+       {"due_from", "TIME", "only tasks due at or after this RFC 3339 time"},
+       {"due_to", "TIME", "only tasks due at or before this RFC 3339 time"},
        {"order", "ORDER", "due_desc (the default) or due_asc"},
        page_size,
-       page_token}));
+       {"page_token", "TOKEN", "next_page_token of the previous page, with the same other flags"}},
+      RetryClass::kIdempotent));
 }
 
 std::vector<Command> BuildCommands() {
   using kommo::v1::ContactService;
   using kommo::v1::LeadService;
+  using kommo::v1::NoteService;
   namespace v1 = kommo::v1;
+  constexpr RetryClass kRead = RetryClass::kIdempotent;
+  constexpr RetryClass kWrite = RetryClass::kWrite;
   const FlagSpec page_size{"page_size", "N", "results per page: 1 to 250 (default 50)"};
   const FlagSpec page_token{"page_token", "TOKEN",
                             "next_page_token of the previous page, with the same query and "
                             "page_size"};
+  const FlagSpec request_id{"request_id", "KEY",
+                            "idempotency key, 1 to 64 characters: a repeat with the same key "
+                            "returns the first answer and writes nothing"};
+  // The contact inside a lead request (CreateLeadWithContact, CreateIncomingLead).
+  const std::vector<FlagSpec> new_contact = {
+      {"contact_name", "TEXT", "the contact's full name", "contact.name"},
+      {"contact_first_name", "TEXT", "the contact's first name", "contact.first_name"},
+      {"contact_last_name", "TEXT", "the contact's last name", "contact.last_name"},
+      {"contact_phones", "PHONE", "the contact's phone; repeat for more", "contact.phones"},
+      {"contact_emails", "EMAIL", "the contact's email; repeat for more", "contact.emails"},
+      {"contact_responsible_user_id", "ID", "the user responsible for the contact",
+       "contact.responsible_user_id"}};
+  auto with = [](std::vector<FlagSpec> flags, const std::vector<FlagSpec>& more) {
+    flags.insert(flags.end(), more.begin(), more.end());
+    return flags;
+  };
+  // The entity of a note.
+  const std::vector<FlagSpec> entity = {
+      {"lead_id", "ID", "the lead", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_LEAD>},
+      {"contact_id", "ID", "the contact", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_CONTACT>},
+      {"company_id", "ID", "the company", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_COMPANY>}};
+
   std::vector<Command> commands;
   commands.push_back(MakeCommand<LeadService, v1::CreateLeadRequest, v1::CreateLeadResponse,
                                  &LeadService::Stub::CreateLead>(
@@ -110,7 +188,9 @@ std::vector<Command> BuildCommands() {
        {"responsible_user_id", "ID", "responsible user (default: the server token's user)"},
        {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
        {"status_id", "ID", "stage (default: the pipeline's first); set --pipeline_id with it"},
-       {"contact_ids", "ID[,ID...]", "contacts to link; comma-separated or repeated"}}));
+       {"contact_ids", "ID[,ID...]", "contacts to link; comma-separated or repeated"},
+       request_id},
+      kWrite));
   commands.push_back(MakeCommand<LeadService, v1::UpdateLeadRequest, v1::UpdateLeadResponse,
                                  &LeadService::Stub::UpdateLead>(
       "leads", "update", "kommo.v1.LeadService/UpdateLead",
@@ -121,17 +201,83 @@ std::vector<Command> BuildCommands() {
        {"price", "N", "new deal value, 0 or more"},
        {"responsible_user_id", "ID", "new responsible user"},
        {"pipeline_id", "ID", "new pipeline; set --status_id with it to choose the stage"},
-       {"status_id", "ID", "new stage"}}));
-  commands.push_back(MakeCommand<LeadService, v1::GetLeadRequest, v1::GetLeadResponse,
-                                 &LeadService::Stub::GetLead>(
-      "leads", "get", "kommo.v1.LeadService/GetLead",
-      "Prints one lead with its linked contact ids.", {{"lead_id", "ID", "required: the lead"}}));
+       {"status_id", "ID", "new stage"}},
+      kRead));
+  commands.push_back(
+      MakeCommand<LeadService, v1::GetLeadRequest, v1::GetLeadResponse,
+                  &LeadService::Stub::GetLead>("leads", "get", "kommo.v1.LeadService/GetLead",
+                                               "Prints one lead with its linked contact ids.",
+                                               {{"lead_id", "ID", "required: the lead"}}, kRead));
   commands.push_back(MakeCommand<LeadService, v1::SearchLeadsRequest, v1::SearchLeadsResponse,
                                  &LeadService::Stub::SearchLeads>(
       "leads", "search", "kommo.v1.LeadService/SearchLeads",
       "Searches leads with Kommo's full-text query, a page at a time. No match prints an "
       "empty list.",
-      {{"query", "TEXT", "words to look for (empty: every lead)"}, page_size, page_token}));
+      {{"query", "TEXT", "words to look for (empty: every lead)"}, page_size, page_token}, kRead));
+  commands.push_back(
+      MakeCommand<LeadService, v1::CreateLeadWithContactRequest, v1::CreateLeadWithContactResponse,
+                  &LeadService::Stub::CreateLeadWithContact>(
+          "leads", "create-with-contact", "kommo.v1.LeadService/CreateLeadWithContact",
+          "Creates a lead and a new contact linked to it in one Kommo request, and prints both "
+          "read back. contact_merged is true when Kommo's duplicate control merged the contact "
+          "into an existing one.",
+          with({{"name", "TEXT", "required: the lead's name, 1 to 255 characters"},
+                {"price", "N", "deal value, 0 or more"},
+                {"responsible_user_id", "ID", "the lead's responsible user"},
+                {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
+                {"status_id", "ID", "stage (default: the pipeline's first)"}},
+               with(new_contact, {request_id})),
+          kWrite));
+  commands.push_back(
+      MakeCommand<LeadService, v1::CreateIncomingLeadRequest, v1::CreateIncomingLeadResponse,
+                  &LeadService::Stub::CreateIncomingLead>(
+          "leads", "incoming create", "kommo.v1.LeadService/CreateIncomingLead",
+          "Creates an incoming lead (Kommo's \"unsorted\", from a web form), with a contact when "
+          "one is given; it waits in the pipeline's incoming stage until accepted or declined.",
+          with({{"source_uid", "ID", "required: your id of what produced it (a form submission)"},
+                {"source_name", "TEXT", "required: the source's name as people see it in Kommo"},
+                {"form_id", "ID", "required: the form's id in your system", "form.form_id"},
+                {"form_name", "TEXT", "required: the form's name", "form.form_name"},
+                {"form_page", "TEXT", "the page the form is on", "form.form_page"},
+                {"referer", "TEXT", "the page the visitor came from", "form.referer"},
+                {"ip", "ADDRESS", "the visitor's IP address", "form.ip"},
+                {"form_sent_at", "TIME",
+                 "when the form was sent, RFC 3339 (2026-01-31T12:00:00Z; default: now)",
+                 "form.form_sent_at"},
+                {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
+                {"lead_name", "TEXT", "the lead's name (default: Kommo names it)"},
+                {"lead_price", "N", "deal value, 0 or more"}},
+               with(new_contact, {request_id})),
+          kWrite));
+  commands.push_back(
+      MakeCommand<LeadService, v1::AcceptIncomingLeadRequest, v1::AcceptIncomingLeadResponse,
+                  &LeadService::Stub::AcceptIncomingLead>(
+          "leads", "incoming accept", "kommo.v1.LeadService/AcceptIncomingLead",
+          "Accepts an incoming lead: it moves to the pipeline's first stage (or --status_id). "
+          "Prints the lead read back.",
+          {{"uid", "UID", "required: the incoming lead's uid (see `leads incoming list`)"},
+           {"status_id", "ID", "the stage it moves to (default: the pipeline's first)"},
+           {"user_id", "ID", "the user who accepts it (default: the server token's user)"}},
+          kWrite));
+  commands.push_back(
+      MakeCommand<LeadService, v1::DeclineIncomingLeadRequest, v1::DeclineIncomingLeadResponse,
+                  &LeadService::Stub::DeclineIncomingLead>(
+          "leads", "incoming decline", "kommo.v1.LeadService/DeclineIncomingLead",
+          "Declines an incoming lead: Kommo closes its lead as lost.",
+          {{"uid", "UID", "required: the incoming lead's uid"},
+           {"user_id", "ID", "the user who declines it (default: the server token's user)"}},
+          kWrite));
+  commands.push_back(
+      MakeCommand<LeadService, v1::ListIncomingLeadsRequest, v1::ListIncomingLeadsResponse,
+                  &LeadService::Stub::ListIncomingLeads>(
+          "leads", "incoming list", "kommo.v1.LeadService/ListIncomingLeads",
+          "Lists the incoming leads waiting to be accepted or declined, newest first, a page at "
+          "a time.",
+          {{"pipeline_id", "ID", "only this pipeline's (default: every pipeline)"},
+           page_size,
+           {"page_token", "TOKEN",
+            "next_page_token of the previous page, with the same pipeline_id and page_size"}},
+          kRead));
   commands.push_back(MakeCommand<ContactService, v1::CreateContactRequest,
                                  v1::CreateContactResponse, &ContactService::Stub::CreateContact>(
       "contacts", "create", "kommo.v1.ContactService/CreateContact",
@@ -144,11 +290,13 @@ std::vector<Command> BuildCommands() {
        {"last_name", "TEXT", "last name"},
        {"updated_by", "ID", "the user recorded as the last editor (default: --created_by)"},
        {"phones", "PHONE", "a phone number, stored as given; repeat for more"},
-       {"emails", "EMAIL", "an email address; repeat for more"}}));
+       {"emails", "EMAIL", "an email address; repeat for more"},
+       request_id},
+      kWrite));
   commands.push_back(MakeCommand<ContactService, v1::GetContactRequest, v1::GetContactResponse,
                                  &ContactService::Stub::GetContact>(
       "contacts", "get", "kommo.v1.ContactService/GetContact", "Prints one contact.",
-      {{"contact_id", "ID", "required: the contact"}}));
+      {{"contact_id", "ID", "required: the contact"}}, kRead));
   commands.push_back(MakeCommand<ContactService, v1::SearchContactsRequest,
                                  v1::SearchContactsResponse, &ContactService::Stub::SearchContacts>(
       "contacts", "search", "kommo.v1.ContactService/SearchContacts",
@@ -156,8 +304,61 @@ std::vector<Command> BuildCommands() {
       "an empty list.",
       {{"query", "TEXT", "a name, phone digits or an email (empty: every contact)"},
        page_size,
-       page_token}));
-  AddTaskCommands(commands, page_size, page_token);
+       page_token},
+      kRead));
+  commands.push_back(MakeCommand<ContactService, v1::LookupContactsRequest,
+                                 v1::LookupContactsResponse, &ContactService::Stub::LookupContacts>(
+      "contacts", "lookup", "kommo.v1.ContactService/LookupContacts",
+      "Prints the contacts whose phones or emails match exactly: phones by their digits (any "
+      "format, trunk prefixes understood), emails case-insensitively. Give at least one phone "
+      "or email. No match prints an empty list.",
+      {{"phones", "PHONE", "a phone number in any format; repeat for more (at most 10)"},
+       {"emails", "EMAIL", "an email address; repeat for more (at most 10)"}},
+      kRead));
+  commands.push_back(
+      MakeCommand<ContactService, v1::FindOrCreateContactRequest, v1::FindOrCreateContactResponse,
+                  &ContactService::Stub::FindOrCreateContact>(
+          "contacts", "find-or-create", "kommo.v1.ContactService/FindOrCreateContact",
+          "Finds the one contact whose phones or emails match exactly (as `contacts lookup`), or "
+          "creates it; prints it with outcome MATCHED or CREATED. Several matches write nothing "
+          "and fail with CONTACT_AMBIGUOUS, listing the candidates.",
+          {{"name", "TEXT", "full name, used when the contact is created", "contact.name"},
+           {"first_name", "TEXT", "first name, used when it is created", "contact.first_name"},
+           {"last_name", "TEXT", "last name, used when it is created", "contact.last_name"},
+           {"phones", "PHONE", "a phone number, matched and stored; repeat for more",
+            "contact.phones"},
+           {"emails", "EMAIL", "an email address, matched and stored; repeat for more",
+            "contact.emails"},
+           {"responsible_user_id", "ID", "the user responsible for a created contact",
+            "contact.responsible_user_id"},
+           {"add_missing", "",
+            "add the phones and emails a matched contact lacks (one more Kommo request)"},
+           request_id},
+          kWrite));
+  commands.push_back(MakeCommand<NoteService, v1::AddNoteRequest, v1::AddNoteResponse,
+                                 &NoteService::Stub::AddNote>(
+      "notes", "add", "kommo.v1.NoteService/AddNote",
+      "Adds a note (a chat transcript, a comment) to a lead, contact or company and prints it "
+      "read back. With --service it is a service message shown as coming from that service.",
+      with(entity, {{"text", "TEXT", "the note's text, 1 to 65,000 characters", nullptr, "text"},
+                    {"text_file", "PATH", "the note's text from a file (\"-\": standard input)",
+                     nullptr, "text", &SetTextFromFile},
+                    {"service", "NAME", "the service the note comes from (a service message)"},
+                    {"created_by", "ID", "the note's author (default: the server token's user)"},
+                    request_id}),
+      kWrite));
+  commands.push_back(MakeCommand<NoteService, v1::ListNotesRequest, v1::ListNotesResponse,
+                                 &NoteService::Stub::ListNotes>(
+      "notes", "list", "kommo.v1.NoteService/ListNotes",
+      "Lists the notes of a lead, contact or company, a page at a time.",
+      with(entity, {{"order", "ORDER", "newest_first (default), updated_desc or updated_asc"},
+                    {"updated_since", "TIME",
+                     "only notes changed at or after this RFC 3339 time (2026-01-31T12:00:00Z)"},
+                    page_size,
+                    {"page_token", "TOKEN",
+                     "next_page_token of the previous page, with the same other flags"}}),
+      kRead));
+  AddTaskCommands(commands, page_size, request_id);
   return commands;
 }
 
@@ -185,29 +386,112 @@ struct RawFlag {
   bool has_value = false;
 };
 
-bool IsBooleanFlag(const std::string& name) { return name == "json" || name == "help"; }
+// The flags that take no value: the global ones and every subcommand's switches. Known before the
+// subcommand is, so that "--add_missing contacts find-or-create" reads the same as the other order.
+bool IsBooleanFlag(const std::string& name) {
+  if (name == "json" || name == "help") return true;
+  for (const Command& command : Commands()) {
+    for (const FlagSpec& spec : command.flags) {
+      if (spec.value_name[0] == '\0' && name == spec.field) return true;
+    }
+  }
+  return false;
+}
 
-// `text` broken into lines of at most `width` columns at spaces.
-std::string Wrap(const std::string& text, size_t width) {
+// "group verb", as typed.
+std::string FullName(const Command& command) {
+  return absl::StrCat(command.group, " ", command.verb);
+}
+
+// The widest "group verb" plus two spaces: the column where the RPC names start in help.
+size_t NameColumn() {
+  size_t width = 0;
+  for (const Command& command : Commands()) width = std::max(width, FullName(command).size());
+  return width + 2;
+}
+
+// `text` broken into lines of at most `width` columns at spaces; lines after the first start
+// with `indent` spaces.
+std::string Wrap(const std::string& text, size_t width, size_t indent = 0) {
   std::string out;
   size_t line = 0;
+  bool line_empty = true;
   for (const absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    if (line > 0 && line + 1 + word.size() > width) {
-      out += "\n";
-      line = 0;
-    } else if (line > 0) {
+    if (!line_empty && line + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      line = indent;
+      line_empty = true;
+    } else if (!line_empty) {
       out += " ";
       ++line;
     }
     absl::StrAppend(&out, word);
     line += word.size();
+    line_empty = false;
   }
   return out;
 }
 
-std::string SetField(Message& request, const FieldDescriptor& field, const std::string& value) {
-  const google::protobuf::Reflection& reflection = *request.GetReflection();
-  const std::string flag = "--" + field.name();
+// The field `path` names ("contact.phones") in `descriptor`; null when a part is missing or a
+// part before the last is not a singular message.
+const FieldDescriptor* FindPath(const google::protobuf::Descriptor& descriptor,
+                                const std::string& path) {
+  const google::protobuf::Descriptor* current = &descriptor;
+  const FieldDescriptor* field = nullptr;
+  for (const absl::string_view part : absl::StrSplit(path, '.')) {
+    if (current == nullptr) return nullptr;
+    field = current->FindFieldByName(std::string(part));
+    if (field == nullptr) return nullptr;
+    current = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated()
+                  ? field->message_type()
+                  : nullptr;
+  }
+  return field;
+}
+
+// The message holding the last part of `path`, created on the way ("contact.phones": the
+// request's contact).
+Message* MutableParent(Message& request, const std::string& path) {
+  Message* message = &request;
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const FieldDescriptor* field = message->GetDescriptor()->FindFieldByName(parts[i]);
+    message = message->GetReflection()->MutableMessage(message, field);
+  }
+  return message;
+}
+
+std::string PathOf(const FlagSpec& spec) { return spec.path != nullptr ? spec.path : spec.field; }
+
+// "newest_first", "NEWEST_FIRST" or "ORDER_NEWEST_FIRST" for ListNotesRequest.ORDER_NEWEST_FIRST;
+// the value names share the prefix of the enum's zero value ("ORDER_UNSPECIFIED").
+const google::protobuf::EnumValueDescriptor* FindEnumValue(
+    const google::protobuf::EnumDescriptor& type, const std::string& text) {
+  const std::string upper = absl::AsciiStrToUpper(text);
+  std::string prefix = type.value(0)->name();
+  prefix = absl::EndsWith(prefix, "UNSPECIFIED") ? prefix.substr(0, prefix.size() - 11) : "";
+  for (int i = 1; i < type.value_count(); ++i) {  // never the zero value: it means "not set"
+    const std::string& name = type.value(i)->name();
+    if (name == upper || name == prefix + upper) return type.value(i);
+  }
+  return nullptr;
+}
+
+std::string EnumChoices(const google::protobuf::EnumDescriptor& type) {
+  std::string prefix = type.value(0)->name();
+  prefix = absl::EndsWith(prefix, "UNSPECIFIED") ? prefix.substr(0, prefix.size() - 11) : "";
+  std::vector<std::string> names;
+  for (int i = 1; i < type.value_count(); ++i) {
+    names.push_back(absl::AsciiStrToLower(type.value(i)->name().substr(prefix.size())));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+// Sets `field` of `message` from the flag's text.
+std::string SetField(const std::string& flag_name, Message& message, const FieldDescriptor& field,
+                     const std::string& value) {
+  const google::protobuf::Reflection& reflection = *message.GetReflection();
+  const std::string flag = "--" + flag_name;
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT64: {
       std::vector<std::string> parts = {value};
@@ -218,9 +502,9 @@ std::string SetField(Message& request, const FieldDescriptor& field, const std::
           return absl::StrCat(flag, ": \"", part, "\" is not a whole number");
         }
         if (field.is_repeated()) {
-          reflection.AddInt64(&request, &field, number);
+          reflection.AddInt64(&message, &field, number);
         } else {
-          reflection.SetInt64(&request, &field, number);
+          reflection.SetInt64(&message, &field, number);
         }
       }
       return "";
@@ -230,51 +514,73 @@ std::string SetField(Message& request, const FieldDescriptor& field, const std::
       if (!absl::SimpleAtoi(value, &number)) {
         return absl::StrCat(flag, ": \"", value, "\" is not a whole number");
       }
-      reflection.SetInt32(&request, &field, number);
+      reflection.SetInt32(&message, &field, number);
+      return "";
+    }
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool on = false;
+      if (!absl::SimpleAtob(value, &on)) {
+        return absl::StrCat(flag, ": \"", value, "\" is not true or false");
+      }
+      reflection.SetBool(&message, &field, on);
+      return "";
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const google::protobuf::EnumValueDescriptor* choice =
+          FindEnumValue(*field.enum_type(), value);
+      if (choice == nullptr) {
+        return absl::StrCat(flag, ": \"", value, "\" is not one of ",
+                            EnumChoices(*field.enum_type()));
+      }
+      reflection.SetEnum(&message, &field, choice);
       return "";
     }
     case FieldDescriptor::CPPTYPE_STRING:
       if (field.is_repeated()) {
-        reflection.AddString(&request, &field, value);
+        reflection.AddString(&message, &field, value);
       } else {
-        reflection.SetString(&request, &field, value);
+        reflection.SetString(&message, &field, value);
       }
       return "";
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      // The value's name, whole or without its prefix, in any case: "lead", "ENTITY_TYPE_LEAD".
-      const google::protobuf::EnumDescriptor& type = *field.enum_type();
-      std::vector<std::string> names;
-      for (int i = 1; i < type.value_count(); ++i) {
-        const std::string& name = type.value(i)->name();
-        const std::string& unspecified = type.value(0)->name();
-        const std::string prefix =
-            unspecified.substr(0, unspecified.size() - std::string("UNSPECIFIED").size());
-        const std::string short_name = absl::AsciiStrToLower(name.substr(prefix.size()));
-        names.push_back(short_name);
-        if (absl::EqualsIgnoreCase(value, name) || absl::EqualsIgnoreCase(value, short_name)) {
-          reflection.SetEnumValue(&request, &field, type.value(i)->number());
-          return "";
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (field.message_type()->full_name() == "google.protobuf.Timestamp" &&
+          !field.is_repeated()) {
+        google::protobuf::Timestamp time;
+        if (!google::protobuf::util::TimeUtil::FromString(value, &time)) {
+          return absl::StrCat(flag, ": \"", value,
+                              "\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z");
         }
+        reflection.MutableMessage(&message, &field)->CopyFrom(time);
+        return "";
       }
-      return absl::StrCat(flag, ": \"", value, "\" is not one of ", absl::StrJoin(names, ", "));
-    }
-    case FieldDescriptor::CPPTYPE_MESSAGE: {
-      if (field.message_type()->full_name() != "google.protobuf.Timestamp") break;
-      google::protobuf::Timestamp time;
-      int64_t seconds = 0;
-      if (absl::SimpleAtoi(value, &seconds)) {
-        time.set_seconds(seconds);
-      } else if (!google::protobuf::util::TimeUtil::FromString(value, &time)) {
-        return absl::StrCat(flag, ": \"", value,
-                            "\" is not a time such as 2030-01-31T17:00:00Z or Unix seconds");
-      }
-      reflection.MutableMessage(&request, &field)->CopyFrom(time);
-      return "";
-    }
+      return absl::StrCat(flag, ": unsupported field type");
     default:
-      break;
+      return absl::StrCat(flag, ": unsupported field type");
   }
-  return absl::StrCat(flag, ": unsupported field type");
+}
+
+// The "(--a=X | --b=Y)" of the flags in `group`.
+std::string OneOfUsage(const Command& command, const std::string& group) {
+  std::vector<std::string> flags;
+  for (const FlagSpec& spec : command.flags) {
+    if (spec.one_of != nullptr && group == spec.one_of) {
+      flags.push_back(absl::StrCat("--", spec.field, "=", spec.value_name));
+    }
+  }
+  return absl::StrCat("(", absl::StrJoin(flags, " | "), ")");
+}
+
+// "--lead_id, --contact_id or --company_id".
+std::string OneOfNames(const Command& command, const std::string& group) {
+  std::vector<std::string> flags;
+  for (const FlagSpec& spec : command.flags) {
+    if (spec.one_of != nullptr && group == spec.one_of)
+      flags.push_back(absl::StrCat("--", spec.field));
+  }
+  if (flags.size() < 2) return flags.empty() ? "" : flags[0];
+  const std::string last = flags.back();
+  flags.pop_back();
+  return absl::StrCat(absl::StrJoin(flags, ", "), " or ", last);
 }
 
 }  // namespace
@@ -309,6 +615,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
     RawFlag flag;
     const size_t equals = arg.find('=');
     flag.name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+    std::replace(flag.name.begin(), flag.name.end(), '-', '_');  // --add-missing = --add_missing
     if (equals != std::string::npos) {
       flag.value = arg.substr(equals + 1);
       flag.has_value = true;
@@ -323,17 +630,32 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
     flags.push_back(std::move(flag));
   }
 
-  // The subcommand.
+  // The subcommand: the command whose words ("leads incoming accept") begin the line's words.
   if (!words.empty()) {
+    size_t matched = 0;
     for (const Command& command : Commands()) {
-      if (words.size() >= 2 && words[0] == command.group && words[1] == command.verb) {
+      const std::vector<std::string> name = absl::StrSplit(FullName(command), ' ');
+      if (name.size() > matched && name.size() <= words.size() &&
+          std::equal(name.begin(), name.end(), words.begin())) {
         out.command = &command;
+        matched = name.size();
       }
     }
-    const bool known_group = words[0] == "leads" || words[0] == "contacts" || words[0] == "tasks";
-    if (words.size() == 1 && known_group) {
+    // Otherwise the longest group the words begin with: "leads", "leads incoming".
+    std::string group;
+    size_t group_words = 0;
+    for (size_t n = 1; n <= words.size() && out.command == nullptr; ++n) {
+      const std::string prefix = absl::StrJoin(words.begin(), words.begin() + n, " ");
+      const bool is_group = std::any_of(
+          Commands().begin(), Commands().end(),
+          [&](const Command& c) { return absl::StartsWith(FullName(c), prefix + " "); });
+      if (!is_group) break;
+      group = prefix;
+      group_words = n;
+    }
+    if (out.command == nullptr && group_words == words.size()) {
       // "kommo-cli leads --help" lists the verbs; without --help it is a usage error.
-      out.group = words[0];
+      out.group = group;
       const bool help = std::any_of(flags.begin(), flags.end(), [](const RawFlag& flag) {
         return flag.name == "help" && (!flag.has_value || flag.value == "true");
       });
@@ -341,22 +663,24 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
         out.help = true;
         return out;
       }
-      out.error = absl::StrCat("\"", words[0], "\" needs a verb:\n", GroupHelp(words[0]));
+      out.error = absl::StrCat("\"", group, "\" needs a verb:\n", GroupHelp(group));
       return out;
     }
     if (out.command == nullptr) {
-      out.error = words.size() >= 2 && known_group
-                      ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1],
-                                     "\"; the verbs are:\n", GroupHelp(words[0]))
+      const std::string typed = absl::StrJoin(
+          words.begin(),
+          words.begin() + std::min(words.size(), std::max<size_t>(group_words + 1, 2)), " ");
+      out.error = group_words > 0 ? absl::StrCat("unknown subcommand \"", typed,
+                                                 "\"; the verbs are:\n", GroupHelp(group))
                   : words.size() >= 2
-                      ? absl::StrCat("unknown subcommand \"", words[0], " ", words[1], "\"")
+                      ? absl::StrCat("unknown subcommand \"", typed, "\"")
                       : absl::StrCat("unknown command \"", words[0],
-                                     "\" (the groups are leads, contacts and tasks)");
+                                     "\" (the groups are leads, contacts, notes and tasks)");
       return out;
     }
-    if (words.size() > 2) {
-      out.error =
-          absl::StrCat("unexpected argument \"", words[2], "\": values are given as --FLAG=VALUE");
+    if (words.size() > matched) {
+      out.error = absl::StrCat("unexpected argument \"", words[matched],
+                               "\": values are given as --FLAG=VALUE");
       return out;
     }
     out.request.reset(out.command->request_prototype->New());
@@ -364,6 +688,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
 
   // Pass 2: global flags, then the subcommand's.
   std::set<std::string> given;
+  std::map<std::string, std::string> one_of_given;  // group → the flag given
   for (const RawFlag& flag : flags) {
     if (flag.name == "help" || flag.name == "json") {
       bool value = true;
@@ -411,23 +736,40 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
     const auto spec = std::find_if(out.command->flags.begin(), out.command->flags.end(),
                                    [&](const FlagSpec& s) { return flag.name == s.field; });
     if (spec == out.command->flags.end()) {
-      out.error = absl::StrCat("unknown flag --", flag.name, " for \"", out.command->group, " ",
-                               out.command->verb, "\" (see --help)");
+      out.error = absl::StrCat("unknown flag --", flag.name, " for \"", FullName(*out.command),
+                               "\" (see --help)");
       return out;
     }
-    const FieldDescriptor* field = out.request->GetDescriptor()->FindFieldByName(flag.name);
-    if (!field->is_repeated() && !given.insert(flag.name).second) {
+    const std::string path = PathOf(*spec);
+    const FieldDescriptor* field =
+        spec->set != nullptr ? nullptr : FindPath(*out.request->GetDescriptor(), path);
+    if ((field == nullptr || !field->is_repeated()) && !given.insert(flag.name).second) {
       out.error = absl::StrCat("--", flag.name, " given twice");
       return out;
     }
     given.insert(flag.name);
+    if (spec->one_of != nullptr) {
+      auto [other, inserted] = one_of_given.emplace(spec->one_of, flag.name);
+      if (!inserted) {
+        out.error = absl::StrCat("--", other->second, " and --", flag.name,
+                                 " exclude each other: give one of ",
+                                 OneOfNames(*out.command, spec->one_of));
+        return out;
+      }
+    }
+    const bool is_switch = spec->value_name[0] == '\0';
+    const std::string value = is_switch && !flag.has_value ? "true" : flag.value;
     // An empty text is "every lead" for a search query and "the first page" for a page token;
     // for any other flag it is a mistake (and proto3 would send it as "not set").
-    if (flag.value.empty() && flag.name != "query" && flag.name != "page_token") {
+    if (value.empty() && flag.name != "query" && flag.name != "page_token") {
       out.error = absl::StrCat("--", flag.name, " must not be empty");
       return out;
     }
-    if (std::string error = SetField(*out.request, *field, flag.value); !error.empty()) {
+    const std::string error =
+        spec->set != nullptr
+            ? spec->set(flag.name, value, *out.request)
+            : SetField(flag.name, *MutableParent(*out.request, path), *field, value);
+    if (!error.empty()) {
       out.error = error;
       return out;
     }
@@ -437,8 +779,13 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
   } else if (!out.help) {
     for (const FlagSpec& spec : out.command->flags) {
       if (absl::StartsWith(spec.help, "required:") && given.count(spec.field) == 0) {
-        out.error = absl::StrCat("--", spec.field, " is required for \"", out.command->group, " ",
-                                 out.command->verb, "\"");
+        out.error =
+            absl::StrCat("--", spec.field, " is required for \"", FullName(*out.command), "\"");
+        return out;
+      }
+      if (spec.one_of != nullptr && one_of_given.count(spec.one_of) == 0) {
+        out.error = absl::StrCat(OneOfNames(*out.command, spec.one_of), " is required for \"",
+                                 FullName(*out.command), "\"");
         return out;
       }
     }
@@ -448,11 +795,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
 
 std::string GroupHelp(const std::string& group) {
   std::string help = absl::StrCat("Usage: kommo-cli ", group, " <verb> [--FIELD=VALUE ...]\n\n");
+  const size_t column = NameColumn();
   for (const Command& command : Commands()) {
-    if (group != command.group) continue;
-    const std::string name = absl::StrCat(command.group, " ", command.verb);
-    help += absl::StrCat("  ", name, std::string(18 - std::min<size_t>(17, name.size()), ' '),
-                         command.rpc, "\n");
+    const std::string name = FullName(command);
+    if (!absl::StartsWith(name, group + " ")) continue;
+    help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
   }
   return absl::StrCat(help, "\n`kommo-cli ", group, " <verb> --help` lists the verb's flags.\n");
 }
@@ -509,13 +856,13 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 
 std::string TopLevelHelp() {
   std::string help =
-      "kommo-cli: calls kommo-grpc (Kommo CRM leads and contacts over gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts|tasks> <verb> [--FIELD=VALUE ...]\n\n"
+      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, notes and tasks over gRPC).\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|notes|tasks> <verb> [--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
+  const size_t column = NameColumn();
   for (const Command& command : Commands()) {
-    const std::string name = absl::StrCat(command.group, " ", command.verb);
-    help += absl::StrCat("  ", name, std::string(18 - std::min<size_t>(17, name.size()), ' '),
-                         command.rpc, "\n");
+    const std::string name = FullName(command);
+    help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
   }
   return absl::StrCat(help,
                       "\nFlags are the request's fields, named as in the proto "
@@ -524,16 +871,33 @@ std::string TopLevelHelp() {
 }
 
 std::string CommandHelp(const Command& command) {
-  std::string usage = absl::StrCat("Usage: kommo-cli ", command.group, " ", command.verb);
+  std::string usage = absl::StrCat("Usage: kommo-cli ", FullName(command));
   std::string flags;
+  std::set<std::string> groups_shown;
   for (const FlagSpec& spec : command.flags) {
-    const std::string flag = absl::StrCat("--", spec.field, "=", spec.value_name);
-    const bool required = absl::StartsWith(spec.help, "required:");
-    usage += required ? absl::StrCat(" ", flag) : absl::StrCat(" [", flag, "]");
-    flags += absl::StrCat("  ", flag, std::string(30 - std::min<size_t>(29, flag.size()), ' '),
-                          spec.help, "\n");
+    const bool is_switch = spec.value_name[0] == '\0';
+    const std::string flag = is_switch ? absl::StrCat("--", spec.field)
+                                       : absl::StrCat("--", spec.field, "=", spec.value_name);
+    if (spec.one_of != nullptr) {
+      if (groups_shown.insert(spec.one_of).second) {
+        usage += absl::StrCat(" ", OneOfUsage(command, spec.one_of));
+      }
+    } else if (absl::StartsWith(spec.help, "required:")) {
+      usage += absl::StrCat(" ", flag);
+    } else {
+      usage += absl::StrCat(" [", flag, "]");
+    }
+    // Help wraps at 100 columns; a flag longer than its column (--contact_responsible_user_id=ID)
+    // starts its help on the next line.
+    constexpr size_t kHelpColumn = 38;
+    const std::string pad = flag.size() + 2 < kHelpColumn
+                                ? std::string(kHelpColumn - 2 - flag.size(), ' ')
+                                : "\n" + std::string(kHelpColumn, ' ');
+    const std::string help = absl::StrReplaceAll(Wrap(spec.help, 100 - kHelpColumn),
+                                                 {{"\n", "\n" + std::string(kHelpColumn, ' ')}});
+    flags += absl::StrCat("  ", flag, pad, help, "\n");
   }
-  return absl::StrCat(usage, "\n\n",
+  return absl::StrCat(Wrap(usage, 100, 6), "\n\n",
                       Wrap(absl::StrCat(command.summary, " Calls ", command.rpc, "."), 100),
                       "\n\nFlags:\n", flags, "\n", kGlobalFlagsHelp, "\n", kExitCodesHelp);
 }

@@ -1,11 +1,14 @@
 // kommo-cli: the subcommands, their flags and the command-line parser.
 //
 //   kommo-cli [--target=HOST:PORT] [--deadline=30s] [--max_attempts=4] [--json]
-//             <leads|contacts|tasks> <verb> [--FIELD=VALUE ...]
+//             <leads|contacts|notes|tasks> <verb> [--FIELD=VALUE ...]
 //
 // Each subcommand calls one RPC. Its flags are the request's fields, named as in the proto, and are
 // set on the request by protobuf reflection: a flag that is not given leaves its field unset, which
 // is what UpdateLead's `optional` fields need ("--price=0" sets 0, no --price leaves it alone).
+// A field of a sub-message gets a flag of its own ("--contact_phones" sets contact.phones); a few
+// flags set more than one field ("notes add --lead_id=ID" sets entity_type and entity_id).
+// Flag names may be written with '-' for '_' ("--add-missing").
 #ifndef KOMMO_CLIENT_CLI_COMMANDS_H_
 #define KOMMO_CLIENT_CLI_COMMANDS_H_
 
@@ -32,19 +35,36 @@ int ExitCodeFor(grpc::StatusCode code);
 inline constexpr char kDefaultTarget[] = "localhost:50051";
 inline constexpr char kTargetEnvironmentVariable[] = "KOMMO_GRPC_TARGET";
 
-// One flag of a subcommand: the request field it sets and what it means.
+// Sets the request from a flag's value; returns a usage error, or "" when done.
+using FlagSetter = std::string (*)(const std::string& flag, const std::string& value,
+                                   google::protobuf::Message& request);
+
+// One flag of a subcommand: the request field it sets and what it means. Help starting with
+// "required:" makes the flag required.
 struct FlagSpec {
-  const char* field;       // the proto field name, also the flag name
-  const char* value_name;  // shown in help: "ID", "TEXT", "N"
+  const char* field;       // the flag name; also the request field it sets unless `path` is given
+  const char* value_name;  // shown in help: "ID", "TEXT", "N"; "" for a switch (a bool field)
   const char* help;
+  // The request field the flag sets, dotted through sub-messages ("contact.phones"); null means
+  // the field named `field`.
+  const char* path = nullptr;
+  // Flags with the same group name exclude each other, and one of them is required.
+  const char* one_of = nullptr;
+  // Sets the request itself instead of setting `path` from the text.
+  FlagSetter set = nullptr;
 };
 
+// How kommo-cli may retry a call (RetryPlan): reads and UpdateLead on UNAVAILABLE and
+// RESOURCE_EXHAUSTED; other writes on RESOURCE_EXHAUSTED only, as their outcome may be unknown.
+enum class RetryClass { kIdempotent, kWrite };
+
 struct Command {
-  const char* group;  // "leads" or "contacts"
-  const char* verb;   // "create", "update", "get", "search"
+  const char* group;  // "leads", "contacts", "notes" or "tasks"
+  const char* verb;   // "create", "search", "find-or-create", "incoming accept" (two words)
   const char* rpc;    // "kommo.v1.LeadService/CreateLead"
   const char* summary;
   std::vector<FlagSpec> flags;
+  RetryClass retry;
   const google::protobuf::Message* request_prototype;
   const google::protobuf::Message* response_prototype;
   // Calls the RPC on `channel`; `request` and `response` have the prototypes' types.
@@ -65,7 +85,7 @@ struct Invocation {
   // --help, or no subcommand: print help (CommandHelp when `command` is set, GroupHelp when only
   // `group` is) and exit 0.
   bool help = false;
-  // "leads" or "contacts" when given without a verb (with --help).
+  // "leads", "contacts", "notes" or "leads incoming" when given without a verb (with --help).
   std::string group;
   const Command* command = nullptr;
   std::unique_ptr<google::protobuf::Message> request;
@@ -77,7 +97,7 @@ struct Invocation {
 Invocation ParseCommandLine(const std::vector<std::string>& args, const char* env_target);
 
 std::string TopLevelHelp();
-// The verbs of "leads" or "contacts".
+// The verbs of a group ("leads", "contacts", "notes", "leads incoming").
 std::string GroupHelp(const std::string& group);
 std::string CommandHelp(const Command& command);
 

@@ -43,7 +43,7 @@ int Run(const std::vector<std::string>& args) {
   std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
   kommo::cli::RetryPlan plan;
   plan.max_attempts = invocation.max_attempts;
-  plan.is_create = invocation.command->verb == std::string("create");
+  plan.is_create = command.retry == kommo::cli::RetryClass::kWrite;
   // --deadline is the whole budget of the call, retries included.
   const auto deadline = std::chrono::system_clock::now() + invocation.deadline;
   std::unique_ptr<google::protobuf::Message> response(command.response_prototype->New());

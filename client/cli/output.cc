@@ -8,10 +8,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "kommo/client/errors.h"
 
 namespace kommo::cli {
@@ -66,12 +69,11 @@ std::string ScalarValue(const Message& message, const FieldDescriptor& field, in
     case FieldDescriptor::CPPTYPE_STRING:
       return Printable(repeated ? reflection.GetRepeatedString(message, &field, index)
                                 : reflection.GetString(message, &field));
-    case FieldDescriptor::CPPTYPE_ENUM: {
-      const google::protobuf::EnumValueDescriptor* value =
-          repeated ? reflection.GetRepeatedEnum(message, &field, index)
-                   : reflection.GetEnum(message, &field);
-      return value->index() == 0 ? "-" : value->name();
-    }
+    case FieldDescriptor::CPPTYPE_ENUM:
+      // The value's name, as in proto JSON: "OUTCOME_CREATED", "ENTITY_TYPE_LEAD".
+      return (repeated ? reflection.GetRepeatedEnum(message, &field, index)
+                       : reflection.GetEnum(message, &field))
+          ->name();
     default:
       if (IsTimestamp(field) && !repeated) {
         if (!reflection.HasField(message, &field)) return "-";
@@ -92,19 +94,41 @@ std::string FieldValue(const Message& message, const FieldDescriptor& field) {
   return absl::StrJoin(values, ", ");
 }
 
-// "id    31000000001\nname  Website inquiry\n..."
-std::string KeyValueTable(const Message& message) {
+// One message's fields as (name, value) rows; a sub-message's fields are named "form.form_id".
+// Text keeps its line breaks as '\n' (KeyValueTable indents the lines after the first); other
+// control characters are replaced.
+void AppendFields(const Message& message, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>& rows) {
   const Descriptor& descriptor = *message.GetDescriptor();
-  size_t width = 0;
-  for (int i = 0; i < descriptor.field_count(); ++i) {
-    width = std::max(width, descriptor.field(i)->name().size());
-  }
-  std::string out;
+  const Reflection& reflection = *message.GetReflection();
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    const std::string value = FieldValue(message, field);
+    const std::string name = prefix + field.name();
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated() &&
+        !IsTimestamp(field)) {
+      AppendFields(reflection.GetMessage(message, &field), name + ".", rows);
+    } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field.is_repeated()) {
+      std::vector<std::string> lines = absl::StrSplit(reflection.GetString(message, &field), '\n');
+      // A text ending in a line break (a transcript) shows no empty last line.
+      while (lines.size() > 1 && lines.back().empty()) lines.pop_back();
+      for (std::string& line : lines) line = Printable(std::move(line));
+      rows.emplace_back(name, absl::StrJoin(lines, "\n"));
+    } else {
+      rows.emplace_back(name, FieldValue(message, field));
+    }
+  }
+}
+
+// "id    31000000001\nname  Website inquiry\n..."
+std::string KeyValueTable(const std::vector<std::pair<std::string, std::string>>& rows) {
+  size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size());
+  const std::string indent(width + 2, ' ');
+  std::string out;
+  for (const auto& [name, value] : rows) {
     // No trailing spaces after a name whose value is empty.
-    out += absl::StrCat(value.empty() ? field.name() : Pad(field.name(), width + 2), value, "\n");
+    out += absl::StrCat(value.empty() ? name : Pad(name, width + 2),
+                        absl::StrReplaceAll(value, {{"\n", "\n" + indent}}), "\n");
   }
   return out;
 }
@@ -115,6 +139,9 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.Lead",
        {"id", "name", "price", "pipeline_id", "status_id", "contact_ids", "updated_at"}},
       {"kommo.v1.Contact", {"id", "name", "phones", "emails", "responsible_user_id", "updated_at"}},
+      {"kommo.v1.IncomingLead",
+       {"uid", "source_name", "category", "pipeline_id", "lead_id", "contact_id", "created_at"}},
+      {"kommo.v1.Note", {"id", "kind", "service", "created_by", "updated_at", "text"}},
       {"kommo.v1.Task",
        {"id", "due_at", "completed", "entity_type", "entity_id", "responsible_user_id", "text"}},
   };
@@ -132,6 +159,25 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
   return columns;
 }
 
+// A value in a row: on one line; a note's text cut to its first 60 characters.
+std::string Cell(const Message& item, const FieldDescriptor& column) {
+  constexpr size_t kMaxText = 60;
+  if (column.name() != "text" || column.cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+    return FieldValue(item, column);
+  }
+  std::string text = item.GetReflection()->GetString(item, &column);
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  text = Printable(std::move(text));
+  text.erase(text.find_last_not_of(' ') + 1);  // a transcript's last line break
+  if (DisplayWidth(text) <= kMaxText) return text;
+  size_t end = 0;
+  for (size_t shown = 0; end < text.size(); ++end) {
+    if ((static_cast<unsigned char>(text[end]) & 0xC0) != 0x80 && ++shown > kMaxText) break;
+  }
+  return text.substr(0, end) + "...";
+}
+
 std::string RowsTable(const Message& response, const FieldDescriptor& list) {
   const Reflection& reflection = *response.GetReflection();
   const int size = reflection.FieldSize(response, &list);
@@ -142,7 +188,7 @@ std::string RowsTable(const Message& response, const FieldDescriptor& list) {
   for (int i = 0; i < size; ++i) {
     const Message& item = reflection.GetRepeatedMessage(response, &list, i);
     std::vector<std::string> row;
-    for (const FieldDescriptor* column : columns) row.push_back(FieldValue(item, *column));
+    for (const FieldDescriptor* column : columns) row.push_back(Cell(item, *column));
     rows.push_back(std::move(row));
   }
   std::vector<size_t> widths(columns.size(), 0);
@@ -165,15 +211,30 @@ std::string RowsTable(const Message& response, const FieldDescriptor& list) {
 std::string FormatTable(const Message& response) {
   const Descriptor& descriptor = *response.GetDescriptor();
   const Reflection& reflection = *response.GetReflection();
-  std::string out;
+  // One entity: its fields, unprefixed. Several (a lead and its contact): "lead.id", "contact.id".
+  int entities = 0;
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      out += field.is_repeated() ? RowsTable(response, field)
-                                 : KeyValueTable(reflection.GetMessage(response, &field));
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated()) ++entities;
+  }
+  std::string out;
+  std::vector<std::pair<std::string, std::string>> rows;
+  const FieldDescriptor* token = descriptor.FindFieldByName("next_page_token");
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const FieldDescriptor& field = *descriptor.field(i);
+    if (&field == token) continue;
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && field.is_repeated()) {
+      out += RowsTable(response, field);
+    } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      AppendFields(reflection.GetMessage(response, &field), entities > 1 ? field.name() + "." : "",
+                   rows);
+    } else {
+      // outcome, contact_merged, uid: after the entity they describe.
+      rows.emplace_back(field.name(), FieldValue(response, field));
     }
   }
-  if (const FieldDescriptor* token = descriptor.FindFieldByName("next_page_token")) {
+  out += KeyValueTable(rows);
+  if (token != nullptr) {
     const std::string value = reflection.GetString(response, token);
     out += value.empty() ? "(last page)\n"
                          : absl::StrCat("next page: --page_token=", Printable(value), "\n");
@@ -191,7 +252,19 @@ std::string FormatJson(const Message& response) {
 }
 
 std::string FormatErrorText(const std::string& rpc, const grpc::Status& status) {
-  return absl::StrCat(rpc, " failed: ", kommo::client::FormatError(status));
+  std::string text = absl::StrCat(rpc, " failed: ", kommo::client::FormatError(status));
+  // CONTACT_AMBIGUOUS: the contacts to choose from (or to merge), one per line.
+  if (kommo::client::ReasonOf(status) == kommo::v1::ERROR_REASON_CONTACT_AMBIGUOUS) {
+    const std::optional<google::rpc::ErrorInfo> info = kommo::client::GetErrorInfo(status);
+    const auto ids = info->metadata().find("candidate_ids");
+    if (ids != info->metadata().end()) {
+      for (const absl::string_view id : absl::StrSplit(ids->second, ',', absl::SkipEmpty())) {
+        absl::StrAppend(&text, "\n  candidate contact: ", Printable(std::string(id)),
+                        "  (kommo-cli contacts get --contact_id=", Printable(std::string(id)), ")");
+      }
+    }
+  }
+  return text;
 }
 
 std::string FormatErrorJson(const grpc::Status& status) {

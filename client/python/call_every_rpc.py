@@ -18,8 +18,9 @@ import sys
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-from kommo.v1 import (contact_service_pb2, contact_service_pb2_grpc, lead_service_pb2,
-                      lead_service_pb2_grpc)
+from kommo.v1 import (common_pb2, contact_pb2, contact_service_pb2, contact_service_pb2_grpc,
+                      incoming_lead_pb2, lead_service_pb2, lead_service_pb2_grpc, note_service_pb2,
+                      note_service_pb2_grpc)
 
 ADMIN_USER = 8000001
 MAIN_PIPELINE = 7000001
@@ -98,6 +99,47 @@ def main(target):
         searched = leads.SearchLeads(lead_service_pb2.SearchLeadsRequest(query="Python", page_size=10),
                                      timeout=TIMEOUT_SECONDS)
         check("SearchLeads", [l.id for l in searched.leads] == [lead.id], searched)
+
+        # Lead capture.
+        notes = note_service_pb2_grpc.NoteServiceStub(channel)
+        person = contact_pb2.NewContact(name="Py Visitor", phones=["+7 (912) 000-11-22"],
+                                        emails=["Py.Visitor@example.com"])
+        found_or_made = contacts.FindOrCreateContact(
+            contact_service_pb2.FindOrCreateContactRequest(request_id="py-visitor", contact=person),
+            timeout=TIMEOUT_SECONDS)
+        check("FindOrCreateContact", found_or_made.outcome ==
+              contact_service_pb2.FindOrCreateContactResponse.OUTCOME_CREATED, found_or_made)
+        looked_up = contacts.LookupContacts(
+            contact_service_pb2.LookupContactsRequest(phones=["8 912 000 11 22"]),
+            timeout=TIMEOUT_SECONDS)
+        check("LookupContacts", [c.id for c in looked_up.contacts] == [found_or_made.contact.id],
+              looked_up)
+        with_contact = leads.CreateLeadWithContact(
+            lead_service_pb2.CreateLeadWithContactRequest(
+                request_id="py-deal", name="Py deal",
+                contact=contact_pb2.NewContact(name="Py Buyer", emails=["buyer@example.com"])),
+            timeout=TIMEOUT_SECONDS)
+        check("CreateLeadWithContact",
+              list(with_contact.lead.contact_ids) == [with_contact.contact.id], with_contact)
+        note = notes.AddNote(note_service_pb2.AddNoteRequest(
+            entity_type=common_pb2.ENTITY_TYPE_LEAD, entity_id=with_contact.lead.id,
+            text="Visitor: hi\nBot: hello"), timeout=TIMEOUT_SECONDS).note
+        listed = notes.ListNotes(note_service_pb2.ListNotesRequest(
+            entity_type=common_pb2.ENTITY_TYPE_LEAD, entity_id=with_contact.lead.id),
+            timeout=TIMEOUT_SECONDS)
+        check("AddNote and ListNotes", [n.id for n in listed.notes] == [note.id], listed)
+        incoming = leads.CreateIncomingLead(lead_service_pb2.CreateIncomingLeadRequest(
+            source_uid="py-form-1", source_name="Python form",
+            form=incoming_lead_pb2.FormMetadata(form_id="f1", form_name="Contact us")),
+            timeout=TIMEOUT_SECONDS).incoming_lead
+        waiting = leads.ListIncomingLeads(lead_service_pb2.ListIncomingLeadsRequest(),
+                                          timeout=TIMEOUT_SECONDS)
+        check("CreateIncomingLead and ListIncomingLeads",
+              [i.uid for i in waiting.incoming_leads] == [incoming.uid], waiting)
+        accepted = leads.AcceptIncomingLead(
+            lead_service_pb2.AcceptIncomingLeadRequest(uid=incoming.uid),
+            timeout=TIMEOUT_SECONDS).lead
+        check("AcceptIncomingLead", accepted.id == incoming.lead_id, accepted)
 
         # Errors: the code, and the details a Python caller decodes with googleapis' messages.
         try:

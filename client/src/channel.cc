@@ -53,6 +53,7 @@ std::string MethodConfig(const std::string& names, const RetryOptions& retry,
 
 constexpr char kLeadService[] = "kommo.v1.LeadService";
 constexpr char kContactService[] = "kommo.v1.ContactService";
+constexpr char kNoteService[] = "kommo.v1.NoteService";
 
 }  // namespace
 
@@ -61,21 +62,31 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
 
   // Reads and UpdateLead (a PATCH of given values: repeating it changes nothing more).
   const std::vector<const char*> idempotent = {"UNAVAILABLE", "RESOURCE_EXHAUSTED"};
-  // Creates: RESOURCE_EXHAUSTED only. The server returns it only when Kommo did not act on the
-  // call; UNAVAILABLE on a create may mean the lead or contact exists already.
+  // Other writes: RESOURCE_EXHAUSTED only. The server returns it only when Kommo did not act on
+  // the call; UNAVAILABLE on a create may mean the lead, contact or note exists already, and on an
+  // accept or decline that the incoming lead is gone (a repeat would say INCOMING_LEAD_NOT_FOUND).
   const std::vector<const char*> create = {"RESOURCE_EXHAUSTED"};
 
   std::string json = "{\"methodConfig\":[";
   json += MethodConfig(MethodNames({{kLeadService, "GetLead"},
                                     {kLeadService, "SearchLeads"},
                                     {kLeadService, "UpdateLead"},
+                                    {kLeadService, "ListIncomingLeads"},
                                     {kContactService, "GetContact"},
-                                    {kContactService, "SearchContacts"}}),
+                                    {kContactService, "SearchContacts"},
+                                    {kContactService, "LookupContacts"},
+                                    {kNoteService, "ListNotes"}}),
                        options.retry, idempotent);
   json += ",";
-  json +=
-      MethodConfig(MethodNames({{kLeadService, "CreateLead"}, {kContactService, "CreateContact"}}),
-                   options.retry, create);
+  json += MethodConfig(MethodNames({{kLeadService, "CreateLead"},
+                                    {kLeadService, "CreateLeadWithContact"},
+                                    {kLeadService, "CreateIncomingLead"},
+                                    {kLeadService, "AcceptIncomingLead"},
+                                    {kLeadService, "DeclineIncomingLead"},
+                                    {kContactService, "CreateContact"},
+                                    {kContactService, "FindOrCreateContact"},
+                                    {kNoteService, "AddNote"}}),
+                       options.retry, create);
   json += "]";
   const RetryOptions& retry = options.retry;
   if (retry.max_attempts > 1 && retry.throttle_max_tokens > 0) {

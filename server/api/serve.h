@@ -199,7 +199,10 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   using Answer = IdempotencyStore::Answer;
   EventLoop* loop = options.loop;
   IdempotencyStore* store = options.idempotency;
-  const IdempotencyKey key{std::string(method), request.request_id()};
+  // A request_id names one call whatever the RPC: the same id on another RPC is another request
+  // (REQUEST_ID_REUSED), never a second write.
+  const IdempotencyKey key{"kommo.v1", request.request_id()};
+  const uint64_t fingerprint = Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
   const absl::Time caller_deadline = call.deadline;
   std::shared_ptr<CallTrace> trace = call.trace;
   auto waiter = rest::NewWaiter<Answer>(
@@ -226,7 +229,7 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
         });
   });
   absl::StatusOr<IdempotencyStore::Started> started =
-      store->Start(key, Fingerprint(request), [loop, waiter](Answer answer) {
+      store->Start(key, fingerprint, [loop, waiter](Answer answer) {
         loop->Post([waiter, answer = std::move(answer)]() mutable {
           rest::Complete<Answer>(waiter, std::move(answer));
         });

@@ -16,7 +16,12 @@ namespace {
 // Collects violations; Result() is OK when there are none.
 class Checker {
  public:
+  // A problem already reported (a value checked by two rules, such as a contact's phone as a new
+  // contact's and as a lookup key) is not reported again.
   void Add(std::string field, std::string description) {
+    for (const FieldViolation& each : violations_) {
+      if (each.field == field && each.description == description) return;
+    }
     violations_.push_back({std::move(field), std::move(description)});
   }
 

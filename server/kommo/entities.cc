@@ -182,8 +182,21 @@ absl::string_view CollectionOf(EntityType type) {
 }
 
 const EntityDescription<CreateLeadWithContactResponse>& LeadWithContactEntity() {
+  // Listed as leads (what was created since a rejected batch is read as its leads).
   static const auto* const kEntity = new EntityDescription<CreateLeadWithContactResponse>{
-      "lead", "leads", "contacts", reason::kLeadNotFound, nullptr, nullptr};
+      "lead",
+      "leads",
+      "contacts",
+      reason::kLeadNotFound,
+      nullptr,
+      [](absl::string_view body) -> absl::StatusOr<EntityPage<CreateLeadWithContactResponse>> {
+        absl::StatusOr<mapping::LeadPage> page = mapping::ParseLeadPage(body);
+        if (!page.ok()) return page.status();
+        EntityPage<CreateLeadWithContactResponse> out;
+        out.has_next = page->has_next;
+        for (Lead& lead : page->leads) *out.items.emplace_back().mutable_lead() = std::move(lead);
+        return out;
+      }};
   return *kEntity;
 }
 
@@ -270,8 +283,11 @@ LeadWithContactCreate() {
   write.field = [](absl::string_view path, const v1::CreateLeadWithContactRequest& request) {
     return mapping::LeadWithContactFieldFromKommoPath(path, request);
   };
-  // could_be stays null: a lead and its contact cannot be told apart from others by a list of
-  // what was created, so an unnamed item of a rejected batch has an unknown outcome.
+  // After a rejection, a lead created since with this item's name could be its own.
+  write.could_be = [](const CreateLeadWithContactResponse& created,
+                      const v1::CreateLeadWithContactRequest& request) {
+    return created.lead().name() == request.name();
+  };
   return write;
 }
 

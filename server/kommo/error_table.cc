@@ -228,8 +228,12 @@ absl::Status ErrorFromTransport(const absl::Status& transport_error, bool reques
   }
   if (unknown_write) {
     return MakeError(absl::StatusCode::kUnavailable,
-                     absl::StrCat("connection to Kommo failed after the create was sent; the "
-                                  "outcome is unknown (search before creating again): ",
+                     absl::StrCat(context.kind == RequestKind::kCreate
+                                      ? "connection to Kommo failed after the create was sent; "
+                                        "the outcome is unknown (search before creating again): "
+                                      : "connection to Kommo failed after the action was sent; "
+                                        "the outcome is unknown (read the entity before trying "
+                                        "again): ",
                                   context.what, ": ", transport_error.message()),
                      reason::kWriteOutcomeUnknown, metadata);
   }

@@ -186,6 +186,29 @@ TEST(ServiceConfigTest, IsValidForGrpc) {
   EXPECT_EQ(ServiceConfigJson(no_retries).find("retryThrottling"), std::string::npos);
 }
 
+// The lead-capture RPCs: reads retry like the other reads; every write (creates, accept and
+// decline of incoming leads, notes) only on RESOURCE_EXHAUSTED.
+TEST(ServiceConfigTest, LeadCaptureMethodsFollowTheSamePolicy) {
+  const std::string json = ServiceConfigJson();
+  const size_t writes = json.find("\"method\":\"CreateLead\"");
+  ASSERT_NE(writes, std::string::npos);
+  const std::string reads_entry = json.substr(0, writes);
+  const std::string writes_entry = json.substr(writes, json.find("]}", writes) + 2 - writes);
+  for (const char* read : {"\"ListIncomingLeads\"", "\"LookupContacts\"", "\"ListNotes\""}) {
+    EXPECT_NE(reads_entry.find(read), std::string::npos) << read;
+  }
+  EXPECT_NE(reads_entry.find("\"service\":\"kommo.v1.NoteService\",\"method\":\"ListNotes\""),
+            std::string::npos);
+  for (const char* write :
+       {"\"CreateLeadWithContact\"", "\"CreateIncomingLead\"", "\"AcceptIncomingLead\"",
+        "\"DeclineIncomingLead\"", "\"FindOrCreateContact\"", "\"AddNote\""}) {
+    EXPECT_NE(writes_entry.find(write), std::string::npos) << write;
+    EXPECT_EQ(reads_entry.find(write), std::string::npos) << write;
+  }
+  EXPECT_NE(writes_entry.find("\"retryableStatusCodes\":[\"RESOURCE_EXHAUSTED\"]"),
+            std::string::npos);
+}
+
 TEST(ServiceConfigTest, CreatesRetryOnlyResourceExhausted) {
   const std::string json = ServiceConfigJson();
   const size_t creates = json.find("\"method\":\"CreateLead\"");

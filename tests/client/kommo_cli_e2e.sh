@@ -28,7 +28,7 @@ expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
 # --- help -----------------------------------------------------------------------------------------
 cli "$WORK/help" --help
 expect "--help exits 0" 0 $?
-grep -q "leads update      kommo.v1.LeadService/UpdateLead" "$WORK/help" &&
+grep -q "  leads update               kommo.v1.LeadService/UpdateLead" "$WORK/help" &&
   pass "--help lists the subcommands" || fail "--help: $(cat "$WORK/help")"
 for sub in "leads create" "leads update" "leads get" "leads search" "contacts create" \
            "contacts get" "contacts search"; do
@@ -43,8 +43,8 @@ done
 # Issue 11: a group lists its verbs; required and empty flags are named before any call.
 cli "$WORK/group" leads --help
 expect "leads --help exits 0" 0 $?
-grep -q "leads search      kommo.v1.LeadService/SearchLeads" "$WORK/group" &&
-  grep -q "leads create      kommo.v1.LeadService/CreateLead" "$WORK/group" &&
+grep -q "leads search               kommo.v1.LeadService/SearchLeads" "$WORK/group" &&
+  grep -q "leads create               kommo.v1.LeadService/CreateLead" "$WORK/group" &&
   pass "leads --help lists the verbs" || fail "leads --help: $(cat "$WORK/group" "$WORK/group.err")"
 cli "$WORK/required" leads get
 expect "a missing required flag exits 2" 2 $?
@@ -107,6 +107,121 @@ expect "contacts search by email" "['$CONTACT_ID']" "$(json "$WORK/searchc" '[c[
 cli "$WORK/target" --target="$TARGET" contacts search --query "555 0100"
 grep -q "^$CONTACT_ID " "$WORK/target" && pass "--target, phone search (table)" ||
   fail "--target: $(cat "$WORK/target" "$WORK/target.err")"
+
+# --- lead capture: lookup, find-or-create, request ids, lead with contact, incoming leads, notes -----
+for sub in "contacts lookup" "contacts find-or-create" "leads create-with-contact" \
+           "leads incoming create" "leads incoming accept" "leads incoming decline" \
+           "leads incoming list" "notes add" "notes list"; do
+  # shellcheck disable=SC2086
+  cli "$WORK/subhelp" $sub --help
+  code=$?
+  [[ $code == 0 ]] && grep -q "^Usage: kommo-cli $sub" "$WORK/subhelp" && pass "$sub --help" ||
+    fail "$sub --help (exit $code): $(cat "$WORK/subhelp" "$WORK/subhelp.err")"
+done
+
+# LookupContacts matches exactly: the email case-folded, the phone by its digits.
+cli "$WORK/lookup" contacts lookup --emails ANN@Example.com --json
+expect "contacts lookup by email" "['$CONTACT_ID']" "$(json "$WORK/lookup" '[c["id"] for c in d["contacts"]]')"
+cli "$WORK/lookup_phone" contacts lookup --phones "+1 (555) 0101"
+grep -q "^$CONTACT_ID " "$WORK/lookup_phone" && pass "contacts lookup by phone, any format (table)" ||
+  fail "contacts lookup --phones: $(cat "$WORK/lookup_phone" "$WORK/lookup_phone.err")"
+cli "$WORK/lookup_none" contacts lookup --emails nobody@example.com
+expect "contacts lookup without a match" "no contacts" "$(cat "$WORK/lookup_none")"
+
+# FindOrCreateContact: the match, with --add-missing adding the phone it lacks.
+cli "$WORK/matched" contacts find-or-create --emails ann@example.com --phones "+1 555 0199" --add-missing --json
+expect "find-or-create matches and adds the phone" \
+  "$CONTACT_ID OUTCOME_MATCHED True" \
+  "$(json "$WORK/matched" 'd["contact"]["id"], d["outcome"], "+1 555 0199" in d["contact"]["phones"]')"
+# No match: created; the same request_id again returns the first answer.
+cli "$WORK/created" contacts find-or-create --name "Bo Chen" --emails bo@example.com --request-id foc-1 --json
+BO_ID=$(json "$WORK/created" 'd["contact"]["id"]')
+expect "find-or-create creates" "OUTCOME_CREATED Bo Chen" "$(json "$WORK/created" 'd["outcome"], d["contact"]["name"]')"
+cli "$WORK/created_again" contacts find-or-create --name "Bo Chen" --emails bo@example.com --request-id foc-1
+grep -Eq "^id +$BO_ID$" "$WORK/created_again" && grep -Eq "^outcome +OUTCOME_CREATED$" "$WORK/created_again" &&
+  pass "find-or-create with the same request_id: the first answer (table)" ||
+  fail "find-or-create repeat: $(cat "$WORK/created_again" "$WORK/created_again.err")"
+# Two contacts with one email: nothing written, the candidates listed, exit 19.
+cli "$WORK/dup1" contacts create --responsible_user_id=8000001 --created_by=8000001 --name "Dup One" --emails dup@example.com --json
+cli "$WORK/dup2" contacts create --responsible_user_id=8000001 --created_by=8000001 --name "Dup Two" --emails dup@example.com --json
+DUP1=$(json "$WORK/dup1" 'd["contact"]["id"]')
+DUP2=$(json "$WORK/dup2" 'd["contact"]["id"]')
+cli "$WORK/ambiguous" contacts find-or-create --emails dup@example.com --name "Dup Three"
+expect "find-or-create with two matches exits 19 (FAILED_PRECONDITION)" 19 $?
+grep -q "reason: CONTACT_AMBIGUOUS (kommo-grpc)" "$WORK/ambiguous.err" &&
+  grep -q "candidate contact: $DUP1 " "$WORK/ambiguous.err" &&
+  grep -q "candidate contact: $DUP2 " "$WORK/ambiguous.err" &&
+  pass "CONTACT_AMBIGUOUS lists the candidates" || fail "ambiguous: $(cat "$WORK/ambiguous.err")"
+! grep -q "dup@example.com" "$WORK/ambiguous.err" && pass "the error does not repeat the email" ||
+  fail "the email is in the error: $(cat "$WORK/ambiguous.err")"
+
+# request_id on creates: a repeat returns the same lead; another request with it is refused.
+cli "$WORK/rid1" leads create --name "Deal A" --request_id rid-1 --json
+cli "$WORK/rid2" leads create --name "Deal A" --request_id rid-1 --json
+expect "leads create with a known request_id: the same lead" "$(json "$WORK/rid1" 'd["lead"]["id"]')" \
+  "$(json "$WORK/rid2" 'd["lead"]["id"]')"
+cli "$WORK/rid3" leads create --name "Deal B" --request_id rid-1
+expect "a request_id reused for another request exits 13" 13 $?
+grep -q "reason: REQUEST_ID_REUSED" "$WORK/rid3.err" && pass "REQUEST_ID_REUSED" ||
+  fail "request_id reuse: $(cat "$WORK/rid3.err")"
+
+# CreateLeadWithContact: both read back, as lead.* and contact.* rows.
+cli "$WORK/lwc" leads create-with-contact --name "Chat inquiry" --price 700 --contact_name "Cy Dale" \
+  --contact_emails cy@example.com --contact_phones "+1 555 0300" --request_id lwc-1
+expect "leads create-with-contact exits 0" 0 $?
+LWC_LEAD=$(sed -nE 's/^lead\.id +([0-9]+)$/\1/p' "$WORK/lwc")
+LWC_CONTACT=$(sed -nE 's/^contact\.id +([0-9]+)$/\1/p' "$WORK/lwc")
+[[ -n $LWC_LEAD && -n $LWC_CONTACT ]] && grep -Eq "^lead\.contact_ids +$LWC_CONTACT$" "$WORK/lwc" &&
+  grep -Eq "^contact\.name +Cy Dale$" "$WORK/lwc" && grep -Eq "^contact_merged +false$" "$WORK/lwc" &&
+  pass "leads create-with-contact (table)" || fail "create-with-contact: $(cat "$WORK/lwc" "$WORK/lwc.err")"
+
+# Incoming leads: create, list, accept (then gone), decline.
+cli "$WORK/inc" leads incoming create --source_uid form-1 --source_name Website --form_id contact-us \
+  --form_name "Contact us" --form_page https://example.com/contact --lead_name "Form lead" \
+  --contact_name "Di Eve" --contact_emails di@example.com --json
+expect "leads incoming create exits 0" 0 $?
+UID1=$(json "$WORK/inc" 'd["incoming_lead"]["uid"]')
+INC_LEAD=$(json "$WORK/inc" 'd["incoming_lead"]["lead_id"]')
+expect "the incoming lead read back" "forms contact-us" \
+  "$(json "$WORK/inc" 'd["incoming_lead"]["category"], d["incoming_lead"]["form"]["form_id"]')"
+cli "$WORK/inc2" leads incoming create --source_uid form-2 --source_name Website --form_id contact-us \
+  --form_name "Contact us" --json
+UID2=$(json "$WORK/inc2" 'd["incoming_lead"]["uid"]')
+cli "$WORK/inc_list" leads incoming list --json
+expect "leads incoming list has both" "True True" \
+  "$(json "$WORK/inc_list" '*[u in [i["uid"] for i in d["incoming_leads"]] for u in ["'"$UID1"'", "'"$UID2"'"]]')"
+cli "$WORK/accept" leads incoming accept --uid "$UID1" --json
+expect "leads incoming accept: the lead" "$INC_LEAD" "$(json "$WORK/accept" 'd["lead"]["id"]')"
+cli "$WORK/accept_again" leads incoming accept --uid "$UID1"
+expect "accepting it again exits 15" 15 $?
+grep -q "reason: INCOMING_LEAD_NOT_FOUND" "$WORK/accept_again.err" && pass "INCOMING_LEAD_NOT_FOUND" ||
+  fail "accept again: $(cat "$WORK/accept_again.err")"
+cli "$WORK/decline" leads incoming decline --uid "$UID2"
+expect "leads incoming decline (table)" "uid  $UID2" "$(cat "$WORK/decline")"
+cli "$WORK/inc_list2" leads incoming list
+! grep -q "$UID1\|$UID2" "$WORK/inc_list2" && pass "accepted and declined leads leave the list" ||
+  fail "incoming list after: $(cat "$WORK/inc_list2")"
+
+# Notes: a transcript from a file as a service message, a plain note, the list.
+printf 'Visitor: Do you ship to Lisbon?\nBot: Yes, within 3 days.\n' >"$WORK/transcript.txt"
+cli "$WORK/note" notes add --lead_id "$LEAD_ID" --text_file "$WORK/transcript.txt" --service "Website chat" --json
+expect "notes add exits 0" 0 $?
+NOTE1=$(json "$WORK/note" 'd["note"]["id"]')
+expect "the note read back" "ENTITY_TYPE_LEAD $LEAD_ID KIND_SERVICE_MESSAGE True" \
+  "$(json "$WORK/note" 'd["note"]["entity_type"], d["note"]["entity_id"], d["note"]["kind"], d["note"]["text"] == open("'"$WORK/transcript.txt"'").read()')"
+cli "$WORK/note2" notes add --lead-id "$LEAD_ID" --text "Called back"
+grep -Eq "^kind +KIND_COMMON$" "$WORK/note2" && pass "notes add --text (table)" ||
+  fail "notes add --text: $(cat "$WORK/note2" "$WORK/note2.err")"
+cli "$WORK/notes" notes list --lead_id "$LEAD_ID" --json
+expect "notes list has both notes" "2 True" \
+  "$(json "$WORK/notes" 'len(d["notes"]), "'"$NOTE1"'" in [n["id"] for n in d["notes"]]')"
+cli "$WORK/notes_table" notes list --lead_id "$LEAD_ID"
+grep -q "^$NOTE1 .*Visitor: Do you ship to Lisbon? Bot: Yes, within 3 days." "$WORK/notes_table" &&
+  pass "notes list (table): the transcript on one line" || fail "notes list: $(cat "$WORK/notes_table")"
+cli "$WORK/note_missing" notes add --lead_id 31000009999 --text x
+expect "a note on an unknown lead exits 15" 15 $?
+cli "$WORK/note_usage" notes add --lead_id "$LEAD_ID" --contact_id "$CONTACT_ID" --text x
+expect "two entities exit 2" 2 $?
 
 # --- errors: the report and the exit code (10 + the gRPC code) -------------------------------------
 cli "$WORK/missing" leads get --lead_id=31000009999

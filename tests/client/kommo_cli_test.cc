@@ -2,15 +2,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "client/cli/commands.h"
 #include "client/cli/output.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/note_service.pb.h"
 #include "kommo/v1/task_service.pb.h"
 
 namespace kommo::cli {
@@ -76,7 +80,13 @@ TEST(ParseTest, HelpWithAndWithoutASubcommand) {
   EXPECT_THAT(help, HasSubstr("Usage: kommo-cli contacts search [--query=TEXT]"));
   EXPECT_THAT(help, HasSubstr("--page_token=TOKEN"));
   EXPECT_THAT(help, HasSubstr("Exit codes"));
-  EXPECT_THAT(TopLevelHelp(), HasSubstr("leads update      kommo.v1.LeadService/UpdateLead"));
+  EXPECT_THAT(TopLevelHelp(),
+              HasSubstr("  leads update               kommo.v1.LeadService/UpdateLead\n"));
+  EXPECT_THAT(
+      TopLevelHelp(),
+      HasSubstr("  leads create-with-contact  kommo.v1.LeadService/CreateLeadWithContact\n"));
+  EXPECT_THAT(TopLevelHelp(),
+              HasSubstr("  notes add                  kommo.v1.NoteService/AddNote\n"));
 }
 
 TEST(ParseTest, UsageErrors) {
@@ -97,6 +107,9 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(Parse({"leads", "get", "--deadline=-1s"}).error, HasSubstr("positive duration"));
   EXPECT_THAT(Parse({"leads", "get", "31000000001"}).error, HasSubstr("unexpected argument"));
   EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
+  EXPECT_THAT(
+      Parse({"deals"}).error,
+      HasSubstr("unknown command \"deals\" (the groups are leads, contacts, notes and tasks)"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
 }
 
@@ -108,8 +121,10 @@ TEST(ParseTest, GroupHelpListsTheVerbs) {
   EXPECT_EQ(invocation.group, "leads");
   EXPECT_EQ(invocation.command, nullptr);
   const std::string help = GroupHelp("contacts");
-  EXPECT_THAT(help, HasSubstr("contacts create   kommo.v1.ContactService/CreateContact"));
-  EXPECT_THAT(help, HasSubstr("contacts search   kommo.v1.ContactService/SearchContacts"));
+  EXPECT_THAT(help, HasSubstr("contacts create            kommo.v1.ContactService/CreateContact"));
+  EXPECT_THAT(help, HasSubstr("contacts search            kommo.v1.ContactService/SearchContacts"));
+  EXPECT_THAT(help,
+              HasSubstr("contacts find-or-create    kommo.v1.ContactService/FindOrCreateContact"));
   EXPECT_THAT(help, ::testing::Not(HasSubstr("leads")));
 }
 
@@ -128,6 +143,201 @@ TEST(ParseTest, RequiredAndEmptyFlags) {
   EXPECT_EQ(Parse({"leads", "search", "--query=", "--page_token="}).error, "");
   // --help wins over a missing required flag.
   EXPECT_EQ(Parse({"leads", "get", "--help"}).error, "");
+}
+
+// Every flag of every subcommand sets a field the request has (through sub-messages), or sets
+// the request itself; a switch is a bool field.
+TEST(ParseTest, EveryFlagNamesAFieldOfItsRequest) {
+  for (const Command& command : Commands()) {
+    for (const FlagSpec& spec : command.flags) {
+      SCOPED_TRACE(std::string(command.group) + " " + command.verb + " --" + spec.field);
+      if (spec.set != nullptr) continue;
+      const google::protobuf::Descriptor* type = command.request_prototype->GetDescriptor();
+      const google::protobuf::FieldDescriptor* field = nullptr;
+      for (const std::string& part :
+           std::vector<std::string>(absl::StrSplit(spec.path ? spec.path : spec.field, '.'))) {
+        ASSERT_NE(type, nullptr);
+        field = type->FindFieldByName(part);
+        ASSERT_NE(field, nullptr);
+        type = field->message_type();
+      }
+      EXPECT_EQ(spec.value_name[0] == '\0',
+                field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_BOOL);
+    }
+  }
+}
+
+TEST(ParseTest, FindOrCreateSetsTheContactAndSwitches) {
+  const Invocation invocation =
+      Parse({"contacts", "find-or-create", "--name=Ann Lee", "--phones", "+1 555 0100",
+             "--phones=8 555 0101", "--emails=ann@example.com", "--add-missing", "--request-id",
+             "inquiry-42"});
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_STREQ(invocation.command->rpc, "kommo.v1.ContactService/FindOrCreateContact");
+  EXPECT_EQ(invocation.command->retry, RetryClass::kWrite);
+  const auto& request =
+      dynamic_cast<const kommo::v1::FindOrCreateContactRequest&>(*invocation.request);
+  EXPECT_EQ(request.contact().name(), "Ann Lee");
+  EXPECT_THAT(request.contact().phones(), ElementsAre("+1 555 0100", "8 555 0101"));
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_TRUE(request.add_missing());
+  EXPECT_EQ(request.request_id(), "inquiry-42");
+  // A switch takes no value unless written with '=': the next word stays a word.
+  const Invocation off = Parse({"--add_missing=false", "contacts", "find-or-create", "--phones=1"});
+  ASSERT_EQ(off.error, "");
+  EXPECT_FALSE(
+      dynamic_cast<const kommo::v1::FindOrCreateContactRequest&>(*off.request).add_missing());
+  EXPECT_EQ(Parse({"contacts", "find-or-create", "--add_missing=maybe"}).error,
+            "--add_missing: \"maybe\" is not true or false");
+  EXPECT_EQ(Parse({"contacts", "find-or-create", "--request_id=a", "--request_id=b"}).error,
+            "--request_id given twice");
+}
+
+TEST(ParseTest, LookupAndRequestIdsOnCreates) {
+  const Invocation lookup = Parse(
+      {"contacts", "lookup", "--emails=a@example.com", "--phones=1", "--emails=b@example.com"});
+  ASSERT_EQ(lookup.error, "");
+  EXPECT_EQ(lookup.command->retry, RetryClass::kIdempotent);
+  const auto& request = dynamic_cast<const kommo::v1::LookupContactsRequest&>(*lookup.request);
+  EXPECT_THAT(request.emails(), ElementsAre("a@example.com", "b@example.com"));
+  EXPECT_THAT(request.phones(), ElementsAre("1"));
+  const Invocation lead = Parse({"leads", "create", "--name=Deal", "--request_id=r-1"});
+  ASSERT_EQ(lead.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::CreateLeadRequest&>(*lead.request).request_id(), "r-1");
+  const Invocation contact = Parse(
+      {"contacts", "create", "--responsible_user_id=1", "--created_by=1", "--request_id=r-2"});
+  ASSERT_EQ(contact.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::CreateContactRequest&>(*contact.request).request_id(),
+            "r-2");
+  EXPECT_EQ(Parse({"leads", "create", "--name=Deal", "--request_id="}).error,
+            "--request_id must not be empty");
+}
+
+TEST(ParseTest, CreateWithContactSplitsLeadAndContact) {
+  const Invocation invocation =
+      Parse({"leads", "create-with-contact", "--name=Chat inquiry", "--price=1500",
+             "--contact_name=Ann Lee", "--contact_phones=+1 555 0100",
+             "--contact_emails=ann@example.com", "--contact_responsible_user_id=8000001"});
+  ASSERT_EQ(invocation.error, "");
+  const auto& request =
+      dynamic_cast<const kommo::v1::CreateLeadWithContactRequest&>(*invocation.request);
+  EXPECT_EQ(request.name(), "Chat inquiry");
+  EXPECT_EQ(request.price(), 1500);
+  EXPECT_EQ(request.contact().name(), "Ann Lee");
+  EXPECT_THAT(request.contact().phones(), ElementsAre("+1 555 0100"));
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_EQ(request.contact().responsible_user_id(), 8000001);
+  EXPECT_EQ(Parse({"leads", "create-with-contact", "--contact_name=A"}).error,
+            "--name is required for \"leads create-with-contact\"");
+}
+
+TEST(ParseTest, IncomingLeadVerbsHaveTwoWords) {
+  const Invocation create = Parse({"leads", "incoming", "create", "--source_uid=form-7",
+                                   "--source_name=Website", "--form_id=contact-us",
+                                   "--form_name=Contact us", "--form_sent_at=2026-01-31T12:00:00Z",
+                                   "--contact_emails=ann@example.com", "--lead_price=10"});
+  ASSERT_EQ(create.error, "");
+  EXPECT_STREQ(create.command->rpc, "kommo.v1.LeadService/CreateIncomingLead");
+  const auto& request = dynamic_cast<const kommo::v1::CreateIncomingLeadRequest&>(*create.request);
+  EXPECT_EQ(request.form().form_id(), "contact-us");
+  EXPECT_EQ(request.form().form_name(), "Contact us");
+  EXPECT_EQ(request.form().form_sent_at().seconds(), 1769860800);
+  EXPECT_THAT(request.contact().emails(), ElementsAre("ann@example.com"));
+  EXPECT_EQ(request.lead_price(), 10);
+  EXPECT_THAT(Parse({"leads", "incoming", "create", "--form_sent_at=yesterday"}).error,
+              HasSubstr("--form_sent_at: \"yesterday\" is not an RFC 3339 time"));
+  EXPECT_EQ(
+      Parse({"leads", "incoming", "create", "--source_uid=1", "--source_name=x", "--form_name=y"})
+          .error,
+      "--form_id is required for \"leads incoming create\"");
+
+  const Invocation accept = Parse({"leads", "incoming", "accept", "--uid=abc", "--status_id=3"});
+  ASSERT_EQ(accept.error, "");
+  EXPECT_STREQ(accept.command->rpc, "kommo.v1.LeadService/AcceptIncomingLead");
+  EXPECT_EQ(accept.command->retry, RetryClass::kWrite);
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AcceptIncomingLeadRequest&>(*accept.request).uid(),
+            "abc");
+  EXPECT_EQ(Parse({"leads", "incoming", "list"}).command->retry, RetryClass::kIdempotent);
+
+  const Invocation group = Parse({"leads", "incoming", "--help"});
+  EXPECT_EQ(group.error, "");
+  EXPECT_EQ(group.group, "leads incoming");
+  EXPECT_THAT(GroupHelp("leads incoming"),
+              HasSubstr("  leads incoming decline     kommo.v1.LeadService/DeclineIncomingLead\n"));
+  EXPECT_THAT(GroupHelp("leads incoming"), ::testing::Not(HasSubstr("leads create ")));
+  EXPECT_THAT(Parse({"leads", "incoming"}).error, HasSubstr("\"leads incoming\" needs a verb"));
+  EXPECT_THAT(Parse({"leads", "incoming", "merge"}).error,
+              HasSubstr("unknown subcommand \"leads incoming merge\"; the verbs are:"));
+  EXPECT_THAT(Parse({"leads", "incoming", "list", "extra"}).error,
+              HasSubstr("unexpected argument \"extra\""));
+}
+
+TEST(ParseTest, NotesTakeOneEntityAndOneText) {
+  const Invocation add = Parse({"notes", "add", "--lead_id=31000000001", "--text=Hello",
+                                "--service=Chatbot", "--request_id=inquiry-1-note"});
+  ASSERT_EQ(add.error, "");
+  EXPECT_STREQ(add.command->rpc, "kommo.v1.NoteService/AddNote");
+  const auto& request = dynamic_cast<const kommo::v1::AddNoteRequest&>(*add.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(request.entity_id(), 31000000001);
+  EXPECT_EQ(request.text(), "Hello");
+  EXPECT_EQ(request.service(), "Chatbot");
+  const Invocation company = Parse({"notes", "add", "--company_id=9", "--text=x"});
+  ASSERT_EQ(company.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AddNoteRequest&>(*company.request).entity_type(),
+            kommo::v1::ENTITY_TYPE_COMPANY);
+
+  EXPECT_EQ(Parse({"notes", "add", "--text=x"}).error,
+            "--lead_id, --contact_id or --company_id is required for \"notes add\"");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1"}).error,
+            "--text or --text_file is required for \"notes add\"");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--contact_id=2", "--text=x"}).error,
+            "--lead_id and --contact_id exclude each other: give one of --lead_id, "
+            "--contact_id or --company_id");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=x", "--text=x"}).error,
+            "--lead_id: \"x\" is not a whole number");
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--lead_id=2", "--text=x"}).error,
+            "--lead_id given twice");
+  EXPECT_THAT(CommandHelp(*add.command),
+              HasSubstr("Usage: kommo-cli notes add (--lead_id=ID | --contact_id=ID | "
+                        "--company_id=ID) (--text=TEXT |\n      --text_file=PATH)"));
+
+  const Invocation list = Parse({"notes", "list", "--contact_id=5", "--order=updated_asc",
+                                 "--updated_since=2026-01-31T12:00:00Z", "--page_size=10"});
+  ASSERT_EQ(list.error, "");
+  const auto& list_request = dynamic_cast<const kommo::v1::ListNotesRequest&>(*list.request);
+  EXPECT_EQ(list_request.entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+  EXPECT_EQ(list_request.order(), kommo::v1::ListNotesRequest::ORDER_UPDATED_ASC);
+  EXPECT_EQ(list_request.updated_since().seconds(), 1769860800);
+  EXPECT_EQ(list_request.page_size(), 10);
+  EXPECT_EQ(dynamic_cast<const kommo::v1::ListNotesRequest&>(
+                *Parse({"notes", "list", "--lead_id=1", "--order=ORDER_NEWEST_FIRST"}).request)
+                .order(),
+            kommo::v1::ListNotesRequest::ORDER_NEWEST_FIRST);
+  EXPECT_EQ(Parse({"notes", "list", "--lead_id=1", "--order=oldest"}).error,
+            "--order: \"oldest\" is not one of newest_first, updated_desc, updated_asc");
+  EXPECT_EQ(Parse({"notes", "list", "--lead_id=1", "--order=unspecified"}).error,
+            "--order: \"unspecified\" is not one of newest_first, updated_desc, updated_asc");
+}
+
+TEST(ParseTest, NoteTextFromAFile) {
+  const std::string path = ::testing::TempDir() + "/kommo_cli_test_transcript.txt";
+  const std::string transcript = "Visitor: Do you ship to Lisbon?\nBot: Yes, in 3 days.\n";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << transcript;
+  }
+  const Invocation invocation = Parse({"notes", "add", "--lead_id=1", "--text-file", path});
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_EQ(dynamic_cast<const kommo::v1::AddNoteRequest&>(*invocation.request).text(), transcript);
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--text_file", path, "--text=x"}).error,
+            "--text_file and --text exclude each other: give one of --text or --text_file");
+  { std::ofstream truncate(path, std::ios::binary | std::ios::trunc); }
+  EXPECT_EQ(Parse({"notes", "add", "--lead_id=1", "--text_file", path}).error,
+            "--text_file: \"" + path + "\" is empty");
+  std::remove(path.c_str());
+  EXPECT_THAT(Parse({"notes", "add", "--lead_id=1", "--text_file", path}).error,
+              HasSubstr("--text_file: cannot open \"" + path + "\": "));
 }
 
 // Issue 11: retries that the deadline ends still say why the attempts failed.
@@ -238,6 +448,84 @@ TEST(OutputTest, SearchAsRows) {
   EXPECT_EQ(FormatTable(kommo::v1::SearchContactsResponse()), "no contacts\n(last page)\n");
 }
 
+TEST(OutputTest, OutcomeAndSeveralEntities) {
+  kommo::v1::FindOrCreateContactResponse found;
+  found.mutable_contact()->set_id(52000000001);
+  found.set_outcome(kommo::v1::FindOrCreateContactResponse::OUTCOME_CREATED);
+  const std::string table = FormatTable(found);
+  EXPECT_THAT(table, HasSubstr("id                   52000000001\n"));
+  EXPECT_THAT(table, HasSubstr("outcome              OUTCOME_CREATED\n"));
+
+  kommo::v1::CreateLeadWithContactResponse both;
+  *both.mutable_lead() = SampleLead();
+  both.mutable_contact()->set_id(52000000003);
+  const std::string pair = FormatTable(both);
+  EXPECT_THAT(pair, HasSubstr("lead.id                      31000000001\n"));
+  EXPECT_THAT(pair, HasSubstr("lead.contact_ids             52000000001, 52000000002\n"));
+  EXPECT_THAT(pair, HasSubstr("contact.id                   52000000003\n"));
+  EXPECT_THAT(pair, HasSubstr("contact_merged               false\n"));
+
+  kommo::v1::DeclineIncomingLeadResponse declined;
+  declined.set_uid("f1a2");
+  EXPECT_EQ(FormatTable(declined), "uid  f1a2\n");
+}
+
+TEST(OutputTest, IncomingLeadsAndNotes) {
+  kommo::v1::CreateIncomingLeadResponse created;
+  created.mutable_incoming_lead()->set_uid("f1a2");
+  created.mutable_incoming_lead()->mutable_form()->set_form_id("contact-us");
+  EXPECT_THAT(FormatTable(created), HasSubstr("\nform.form_id       contact-us\n"));
+
+  kommo::v1::ListIncomingLeadsResponse list;
+  list.add_incoming_leads()->set_uid("f1a2");
+  EXPECT_THAT(FormatTable(list),
+              HasSubstr("uid   source_name  category  pipeline_id  lead_id  contact_id  "
+                        "created_at\nf1a2"));
+
+  // One note: its text line by line, under the value column; in a list: one line, cut.
+  kommo::v1::AddNoteResponse added;
+  added.mutable_note()->set_id(7);
+  added.mutable_note()->set_kind(kommo::v1::Note::KIND_SERVICE_MESSAGE);
+  added.mutable_note()->set_text("Visitor: hi\nBot: hello\x1b[2J");
+  const std::string note = FormatTable(added);
+  EXPECT_THAT(note, HasSubstr("kind                 KIND_SERVICE_MESSAGE\n"));
+  EXPECT_THAT(note, HasSubstr("text                 Visitor: hi\n"
+                              "                     Bot: hello?[2J\n"));
+  // A last line break leaves no line of spaces; in a row, no trailing space.
+  added.mutable_note()->set_text("Visitor: hi\nBot: hello\n");
+  EXPECT_THAT(FormatTable(added), HasSubstr("                     Bot: hello\nservice"));
+  kommo::v1::ListNotesResponse one;
+  *one.add_notes() = added.note();
+  EXPECT_THAT(FormatTable(one), HasSubstr("Visitor: hi Bot: hello\n(last page)"));
+  kommo::v1::ListNotesResponse notes;
+  *notes.add_notes() = added.note();
+  notes.mutable_notes(0)->set_text(std::string(70, 'a') + "\nb");
+  EXPECT_THAT(FormatTable(notes),
+              HasSubstr("KIND_SERVICE_MESSAGE           0           -           " +
+                        std::string(60, 'a') + "...\n(last page)\n"));
+}
+
+// CONTACT_AMBIGUOUS: the candidates, each with the command that shows it.
+TEST(OutputTest, AmbiguousContactListsTheCandidates) {
+  google::rpc::Status details;
+  details.set_code(9);
+  details.set_message("2 contacts match");
+  google::rpc::ErrorInfo info;
+  info.set_reason("CONTACT_AMBIGUOUS");
+  info.set_domain("kommo-grpc");
+  (*info.mutable_metadata())["candidate_ids"] = "52000000001,52000000002";
+  details.add_details()->PackFrom(info);
+  const grpc::Status status(grpc::StatusCode::FAILED_PRECONDITION, details.message(),
+                            details.SerializeAsString());
+  EXPECT_EQ(FormatErrorText("kommo.v1.ContactService/FindOrCreateContact", status),
+            "kommo.v1.ContactService/FindOrCreateContact failed: FAILED_PRECONDITION: 2 contacts "
+            "match\n"
+            "  reason: CONTACT_AMBIGUOUS (kommo-grpc)\n"
+            "  metadata: candidate_ids=52000000001,52000000002\n"
+            "  candidate contact: 52000000001  (kommo-cli contacts get --contact_id=52000000001)\n"
+            "  candidate contact: 52000000002  (kommo-cli contacts get --contact_id=52000000002)");
+}
+
 TEST(OutputTest, JsonUsesProtoFieldNames) {
   kommo::v1::CreateLeadResponse response;
   response.mutable_lead()->set_id(31000000001);
@@ -279,17 +567,21 @@ TEST(TasksTest, CreateTakesKindsAndTimesByName) {
   EXPECT_EQ(request.entity_id(), 31000000001);
   EXPECT_EQ(request.request_id(), "crm-1");
 
-  const Invocation seconds = Parse({"tasks", "create", "--text=x", "--due_at=1896109200",
-                                    "--entity_type=ENTITY_TYPE_COMPANY", "--entity_id=5"});
-  ASSERT_EQ(seconds.error, "");
-  const auto& same = dynamic_cast<const kommo::v1::CreateTaskRequest&>(*seconds.request);
-  EXPECT_EQ(same.due_at().seconds(), 1896109200);
+  const Invocation company =
+      Parse({"tasks", "create", "--text=x", "--due_at=2030-01-31T17:00:00+03:00",
+             "--entity_type=ENTITY_TYPE_COMPANY", "--entity_id=5"});
+  ASSERT_EQ(company.error, "");
+  const auto& same = dynamic_cast<const kommo::v1::CreateTaskRequest&>(*company.request);
+  EXPECT_EQ(same.due_at().seconds(), 1896109200 - 3 * 3600);
   EXPECT_EQ(same.entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_EQ(company.command->retry, RetryClass::kWrite);
 
   EXPECT_EQ(Parse({"tasks", "create", "--text=x", "--due_at=tomorrow"}).error,
-            "--due_at: \"tomorrow\" is not a time such as 2030-01-31T17:00:00Z or Unix seconds");
-  EXPECT_EQ(Parse({"tasks", "create", "--text=x", "--due_at=1", "--entity_type=deal"}).error,
-            "--entity_type: \"deal\" is not one of lead, contact, company");
+            "--due_at: \"tomorrow\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z");
+  EXPECT_EQ(
+      Parse({"tasks", "create", "--text=x", "--due_at=2030-01-31T17:00:00Z", "--entity_type=deal"})
+          .error,
+      "--entity_type: \"deal\" is not one of lead, contact, company");
   EXPECT_EQ(Parse({"tasks", "create", "--text=x"}).error,
             "--due_at is required for \"tasks create\"");
 }
@@ -301,6 +593,7 @@ TEST(TasksTest, CompleteAndListFlags) {
   const auto& done = dynamic_cast<const kommo::v1::CompleteTaskRequest&>(*complete.request);
   EXPECT_EQ(done.task_id(), 78000000001);
   EXPECT_EQ(done.result_text(), "Reached");
+  EXPECT_EQ(complete.command->retry, RetryClass::kIdempotent);
 
   const Invocation list =
       Parse({"tasks", "list", "--entity_type=contact", "--entity_ids=1,2", "--completion=open",
@@ -331,11 +624,11 @@ TEST(TasksTest, TasksAsRowsWithKindNames) {
   loose.set_completed(true);
   loose.set_text("Plan");
   EXPECT_EQ(FormatTable(response),
-            "id           due_at                completed  entity_type       entity_id    "
+            "id           due_at                completed  entity_type              entity_id    "
             "responsible_user_id  text\n"
-            "78000000001  2030-01-01T00:00:00Z  false      ENTITY_TYPE_LEAD  31000000001  "
+            "78000000001  2030-01-01T00:00:00Z  false      ENTITY_TYPE_LEAD         31000000001  "
             "8000001              Call back\n"
-            "78000000002  -                     true       -                 0            "
+            "78000000002  -                     true       ENTITY_TYPE_UNSPECIFIED  0            "
             "0                    Plan\n"
             "(last page)\n");
 }

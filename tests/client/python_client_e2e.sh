@@ -19,8 +19,8 @@ mkdir -p "$WORK/py"
 protoc -I "$SRC/proto" -I "$SRC/proto/third_party" \
   --python_out="$WORK/py" --grpc_out="$WORK/py" \
   --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin \
-  kommo/v1/lead.proto kommo/v1/contact.proto kommo/v1/lead_service.proto \
-  kommo/v1/contact_service.proto google/rpc/status.proto google/rpc/error_details.proto
+  $(cd "$SRC/proto" && ls kommo/v1/*.proto) \
+  google/rpc/status.proto google/rpc/error_details.proto
 
 start_services "$BIN"
 PYTHONPATH="$WORK/py" "$PYTHON" "$SRC/client/python/call_every_rpc.py" "$TARGET"

@@ -266,7 +266,20 @@ TEST_F(LeadCaptureTest, ACreateLeadRepeatedAfterItsCallerGaveUpReturnsTheSameLea
   grpc::Status reused = CreateLead(request, &replayed, absl::Seconds(10));
   EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Inspect(reused).reason, "REQUEST_ID_REUSED");
+  // A request_id names one call whatever the RPC.
+  grpc::ClientContext context;
+  SetDeadline(context, absl::Seconds(10));
+  v1::CreateContactRequest contact;
+  contact.set_request_id("order-42");
+  contact.set_responsible_user_id(emu::kAdminUserId);
+  contact.set_created_by(emu::kAdminUserId);
+  contact.set_name("Someone");
+  v1::CreateContactResponse created;
+  grpc::Status other_rpc = stack_->contacts->CreateContact(&context, contact, &created);
+  EXPECT_EQ(other_rpc.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(other_rpc).reason, "REQUEST_ID_REUSED");
   EXPECT_EQ(emulator_->lead_count(), 1u);
+  EXPECT_EQ(emulator_->contact_count(), 0u);
 }
 
 TEST_F(LeadCaptureTest, AnUnknownOutcomeIsRepeatedToRepeatsWithoutWritingAgain) {

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/common/error_details.h"
@@ -108,6 +109,258 @@ TEST(ValidateCreateContactTest, RequiredOwnersAndWellFormedEmails) {
   good.add_phones("+1 555 0100");
   good.add_emails("ann@example.com");
   EXPECT_TRUE(ValidateCreateContact(good).ok());
+}
+
+// ---- request_id (the idempotency key) -----------------------------------------------------------
+
+TEST(ValidateRequestIdTest, PrintableAsciiUpToSixtyFourCharacters) {
+  v1::CreateLeadWithContactRequest request;
+  request.set_name("Website inquiry");
+  request.mutable_contact()->set_name("Anna");
+  request.set_request_id(std::string(64, 'k'));
+  EXPECT_TRUE(ValidateCreateLeadWithContact(request).ok());
+  request.set_request_id("order-42:retry_1");
+  EXPECT_TRUE(ValidateCreateLeadWithContact(request).ok());
+  request.set_request_id(std::string(65, 'k'));
+  absl::Status too_long = ValidateCreateLeadWithContact(request);
+  EXPECT_THAT(Fields(too_long), ElementsAre("request_id"));
+  EXPECT_THAT(std::string(too_long.message()), ::testing::HasSubstr("at most 64"));
+  for (const char* bad : {"order 42", "tab\there", "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87"}) {
+    request.set_request_id(bad);
+    EXPECT_THAT(Fields(ValidateCreateLeadWithContact(request)), ElementsAre("request_id")) << bad;
+  }
+
+  v1::CreateLeadRequest lead;
+  lead.set_name("Deal");
+  lead.set_request_id("with space");
+  EXPECT_THAT(Fields(ValidateCreateLead(lead)), ElementsAre("request_id"));
+  v1::AddNoteRequest note;
+  note.set_entity_type(v1::ENTITY_TYPE_LEAD);
+  note.set_entity_id(1);
+  note.set_text("hi");
+  note.set_request_id(std::string(65, 'n'));
+  EXPECT_THAT(Fields(ValidateAddNote(note)), ElementsAre("request_id"));
+}
+
+// ---- LookupContacts and FindOrCreateContact -----------------------------------------------------
+
+TEST(ValidateLookupContactsTest, NeedsAPhoneOrAnEmail) {
+  v1::LookupContactsRequest request;
+  absl::Status empty = ValidateLookupContacts(request);
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetErrorInfo(empty)->reason(), "INVALID_FIELD");
+  EXPECT_THAT(Fields(empty), ElementsAre("phones"));
+  request.add_emails("anna@example.com");
+  EXPECT_TRUE(ValidateLookupContacts(request).ok());
+  request.clear_emails();
+  request.add_phones("+7 (999) 123-45-67");
+  EXPECT_TRUE(ValidateLookupContacts(request).ok());
+}
+
+TEST(ValidateLookupContactsTest, PhonesNeedFiveToTwentyDigits) {
+  v1::LookupContactsRequest request;
+  request.add_phones("12345");                   // 5 digits: fine
+  request.add_phones("12-34");                   // 4 digits
+  request.add_phones(std::string(21, '9'));      // 21 digits
+  request.add_phones("+7 999 123 45 67 ext 1");  // letters
+  request.add_phones("");
+  request.add_emails("anna.example.com");
+  EXPECT_THAT(Fields(ValidateLookupContacts(request)),
+              ElementsAre("phones[1]", "phones[2]", "phones[3]", "phones[4]", "emails[0]"));
+}
+
+TEST(ValidateLookupContactsTest, AtMostTenPhonesAndTenEmails) {
+  v1::LookupContactsRequest request;
+  for (int i = 0; i < 10; ++i) request.add_phones(absl::StrCat("+7999123450", i));
+  for (int i = 0; i < 10; ++i) request.add_emails(absl::StrCat("a", i, "@example.com"));
+  EXPECT_TRUE(ValidateLookupContacts(request).ok());
+  request.add_phones("+79991234600");
+  request.add_emails("b@example.com");
+  EXPECT_THAT(Fields(ValidateLookupContacts(request)), ElementsAre("phones", "emails"));
+}
+
+TEST(ValidateFindOrCreateContactTest, TheContactIsRequiredAndMatchedByPhoneOrEmail) {
+  v1::FindOrCreateContactRequest request;
+  EXPECT_THAT(Fields(ValidateFindOrCreateContact(request)), ElementsAre("contact"));
+  request.mutable_contact()->set_name("Anna");  // a name alone cannot be matched
+  EXPECT_THAT(Fields(ValidateFindOrCreateContact(request)), ElementsAre("contact.phones"));
+  request.mutable_contact()->add_phones("123");
+  EXPECT_THAT(Fields(ValidateFindOrCreateContact(request)), ElementsAre("contact.phones[0]"));
+  request.mutable_contact()->set_phones(0, "+7 999 123 45 67");
+  EXPECT_TRUE(ValidateFindOrCreateContact(request).ok());
+  request.set_request_id("a b");
+  request.mutable_contact()->set_responsible_user_id(-1);
+  request.mutable_contact()->add_emails("nobody");
+  request.mutable_contact()->add_phones(" ");
+  // Each problem is reported once, though the contact's values are checked both as a new contact
+  // and as lookup keys.
+  EXPECT_THAT(Fields(ValidateFindOrCreateContact(request)),
+              ElementsAre("request_id", "contact.responsible_user_id", "contact.phones[1]",
+                          "contact.emails[0]"));
+}
+
+// ---- CreateLeadWithContact ----------------------------------------------------------------------
+
+TEST(ValidateCreateLeadWithContactTest, TheLeadNeedsANameAndTheContactSomethingToKnowItBy) {
+  v1::CreateLeadWithContactRequest request;
+  EXPECT_THAT(Fields(ValidateCreateLeadWithContact(request)), ElementsAre("name", "contact"));
+  request.set_name("Website inquiry");
+  request.mutable_contact();  // present, but empty
+  absl::Status empty = ValidateCreateLeadWithContact(request);
+  EXPECT_THAT(Fields(empty), ElementsAre("contact"));
+  EXPECT_THAT(std::string(empty.message()), ::testing::HasSubstr("a name, a phone or an email"));
+  request.mutable_contact()->add_phones("+7 999 123 45 67");
+  EXPECT_TRUE(ValidateCreateLeadWithContact(request).ok());
+  request.set_price(-1);
+  request.set_status_id(-2);
+  request.mutable_contact()->add_emails("@example.com");
+  request.mutable_contact()->set_last_name(std::string(256, 'x'));
+  EXPECT_THAT(Fields(ValidateCreateLeadWithContact(request)),
+              ElementsAre("price", "status_id", "contact.last_name", "contact.emails[0]"));
+}
+
+// ---- incoming leads -----------------------------------------------------------------------------
+
+TEST(ValidateCreateIncomingLeadTest, SourceAndFormAreRequired) {
+  v1::CreateIncomingLeadRequest request;
+  EXPECT_THAT(Fields(ValidateCreateIncomingLead(request)),
+              ElementsAre("source_uid", "source_name", "form"));
+  request.set_source_uid("site-form-1");
+  request.set_source_name("Website");
+  request.mutable_form();
+  EXPECT_THAT(Fields(ValidateCreateIncomingLead(request)),
+              ElementsAre("form.form_id", "form.form_name"));
+  request.mutable_form()->set_form_id("contact-us");
+  request.mutable_form()->set_form_name("Contact us");
+  EXPECT_TRUE(ValidateCreateIncomingLead(request).ok()) << "the contact is optional";
+}
+
+TEST(ValidateCreateIncomingLeadTest, FormDetailsLeadAndContactAreChecked) {
+  v1::CreateIncomingLeadRequest request;
+  request.set_source_uid("site-form-1");
+  request.set_source_name("Website");
+  v1::FormMetadata& form = *request.mutable_form();
+  form.set_form_id("contact-us");
+  form.set_form_name("Contact us");
+  form.set_ip(std::string(65, '1'));
+  form.mutable_form_sent_at()->set_seconds(-5);
+  request.set_lead_price(-1);
+  request.set_pipeline_id(-3);
+  request.mutable_contact()->add_emails("not-an-email");
+  EXPECT_THAT(Fields(ValidateCreateIncomingLead(request)),
+              ElementsAre("pipeline_id", "form.ip", "form.form_sent_at", "lead_price",
+                          "contact.emails[0]"));
+  form.set_ip("2001:db8::1");
+  form.mutable_form_sent_at()->set_seconds(1700000000);
+  request.set_lead_price(300);
+  request.set_pipeline_id(0);
+  request.mutable_contact()->set_emails(0, "anna@example.com");
+  EXPECT_TRUE(ValidateCreateIncomingLead(request).ok());
+}
+
+TEST(ValidateIncomingLeadActionsTest, UidIsLettersDigitsDashesAndUnderscores) {
+  v1::AcceptIncomingLeadRequest accept;
+  EXPECT_THAT(Fields(ValidateAcceptIncomingLead(accept)), ElementsAre("uid"));
+  accept.set_uid("a1B2-c3_d4");
+  EXPECT_TRUE(ValidateAcceptIncomingLead(accept).ok());
+  accept.set_uid(std::string(64, 'u'));
+  EXPECT_TRUE(ValidateAcceptIncomingLead(accept).ok());
+  // Anything else could leave the path /leads/unsorted/{uid}/accept.
+  for (const std::string& bad :
+       {std::string(65, 'u'), std::string("../leads"), std::string("a/b"), std::string("a b"),
+        std::string("a?x=1"), std::string("a%2F"), std::string("u\xc3\xbc")}) {
+    accept.set_uid(bad);
+    EXPECT_THAT(Fields(ValidateAcceptIncomingLead(accept)), ElementsAre("uid")) << bad;
+  }
+  accept.set_uid("a1");
+  accept.set_status_id(-1);
+  accept.set_user_id(-1);
+  EXPECT_THAT(Fields(ValidateAcceptIncomingLead(accept)), ElementsAre("status_id", "user_id"));
+
+  v1::DeclineIncomingLeadRequest decline;
+  decline.set_uid("a/b");
+  decline.set_user_id(-7);
+  EXPECT_THAT(Fields(ValidateDeclineIncomingLead(decline)), ElementsAre("uid", "user_id"));
+  decline.set_uid("a1");
+  decline.set_user_id(504141);
+  EXPECT_TRUE(ValidateDeclineIncomingLead(decline).ok());
+}
+
+TEST(ValidateListIncomingLeadsTest, PipelineAndPageSize) {
+  v1::ListIncomingLeadsRequest request;
+  EXPECT_TRUE(ValidateListIncomingLeads(request).ok());
+  request.set_pipeline_id(-1);
+  request.set_page_size(251);
+  EXPECT_THAT(Fields(ValidateListIncomingLeads(request)), ElementsAre("pipeline_id", "page_size"));
+}
+
+// ---- notes --------------------------------------------------------------------------------------
+
+v1::AddNoteRequest NoteOf(std::string text) {
+  v1::AddNoteRequest request;
+  request.set_entity_type(v1::ENTITY_TYPE_LEAD);
+  request.set_entity_id(31000000001);
+  request.set_text(std::move(text));
+  return request;
+}
+
+TEST(ValidateAddNoteTest, TextUpToSixtyFiveThousandCharacters) {
+  EXPECT_TRUE(ValidateAddNote(NoteOf(std::string(20000, 'a'))).ok());
+  EXPECT_TRUE(ValidateAddNote(NoteOf(std::string(65000, 'a'))).ok());
+  absl::Status too_long = ValidateAddNote(NoteOf(std::string(65001, 'a')));
+  EXPECT_THAT(Fields(too_long), ElementsAre("text"));
+  EXPECT_THAT(std::string(too_long.message()), ::testing::HasSubstr("got 65001"));
+  // Characters, not bytes: 65,000 two-byte letters are accepted.
+  std::string cyrillic;
+  for (int i = 0; i < 65000; ++i) cyrillic += "\xd1\x8e";
+  EXPECT_TRUE(ValidateAddNote(NoteOf(cyrillic)).ok());
+  EXPECT_THAT(Fields(ValidateAddNote(NoteOf(cyrillic + "\xd1\x8e"))), ElementsAre("text"));
+}
+
+TEST(ValidateAddNoteTest, ATranscriptKeepsItsLinesButTextMustNotBeBlank) {
+  EXPECT_TRUE(ValidateAddNote(NoteOf("Client: hi\nBot: hello\r\n\tindented")).ok());
+  EXPECT_THAT(Fields(ValidateAddNote(NoteOf(""))), ElementsAre("text"));
+  EXPECT_THAT(Fields(ValidateAddNote(NoteOf(" \n\t "))), ElementsAre("text"));
+  v1::AddNoteRequest service = NoteOf("transcript");
+  service.set_service("Chat\nbot");
+  EXPECT_THAT(Fields(ValidateAddNote(service)), ElementsAre("service"));
+  service.set_service("Chat bot");
+  EXPECT_TRUE(ValidateAddNote(service).ok());
+}
+
+TEST(ValidateAddNoteTest, EntityTypeAndIdMustNameAnEntity) {
+  v1::AddNoteRequest request = NoteOf("hi");
+  request.set_entity_type(v1::ENTITY_TYPE_UNSPECIFIED);
+  request.set_entity_id(0);
+  request.set_created_by(-1);
+  EXPECT_THAT(Fields(ValidateAddNote(request)),
+              ElementsAre("entity_type", "entity_id", "created_by"));
+  request.set_entity_type(static_cast<v1::EntityType>(99));  // unknown to this server
+  request.set_entity_id(5);
+  request.set_created_by(0);
+  EXPECT_THAT(Fields(ValidateAddNote(request)), ElementsAre("entity_type"));
+  for (v1::EntityType type :
+       {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+    request.set_entity_type(type);
+    EXPECT_TRUE(ValidateAddNote(request).ok()) << type;
+  }
+}
+
+TEST(ValidateListNotesTest, EntityOrderSinceAndPageSize) {
+  v1::ListNotesRequest request;
+  EXPECT_THAT(Fields(ValidateListNotes(request)), ElementsAre("entity_type", "entity_id"));
+  request.set_entity_type(v1::ENTITY_TYPE_CONTACT);
+  request.set_entity_id(5000000001);
+  EXPECT_TRUE(ValidateListNotes(request).ok());
+  request.set_order(static_cast<v1::ListNotesRequest::Order>(9));
+  request.mutable_updated_since()->set_seconds(-1);
+  request.set_page_size(300);
+  EXPECT_THAT(Fields(ValidateListNotes(request)),
+              ElementsAre("order", "updated_since", "page_size"));
+  request.set_order(v1::ListNotesRequest::ORDER_UPDATED_ASC);
+  request.mutable_updated_since()->set_seconds(1700000000);
+  request.set_page_size(250);
+  EXPECT_TRUE(ValidateListNotes(request).ok());
 }
 
 TEST(ValidateCreateTaskTest, ATaskOnNothingOrOnAnEntity) {

@@ -186,5 +186,59 @@ TEST(ErrorTableTest, EveryAnswerIsDecidedByTheTable) {
             "KOMMO_UNEXPECTED_STATUS");
 }
 
+// An action on one entity (accept or decline an incoming lead): Kommo's 404 about the entity is
+// NOT_FOUND with the action's reason; a 5xx or a transport failure after sending leaves the
+// outcome unknown, as for a create, since repeating an action that took effect fails.
+TEST(ErrorTableTest, ActionsAreNotFoundOnA404AndUnknownAfterAFailure) {
+  ErrorContext accept{RequestKind::kAction, reason::kIncomingLeadNotFound,
+                      "POST /leads/unsorted/{uid}/accept", nullptr, "incoming_lead"};
+  const char kEntity404[] = R"({"title":"Not Found","status":404,"detail":"Unsorted not found"})";
+  absl::Status missing = AnswerBody(Response(404, kEntity404), accept).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Reason(missing), "INCOMING_LEAD_NOT_FOUND");
+  EXPECT_THAT(std::string(missing.message()), ::testing::HasSubstr(accept.what));
+
+  // A route Kommo does not know is our path, not the incoming lead.
+  absl::Status route = AnswerBody(Response(404, R"({"title":"Not Found","status":404,)"
+                                                R"("detail":"Cannot POST /api/v4/leads/x"})"),
+                                  accept)
+                           .status();
+  EXPECT_EQ(route.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(route), "KOMMO_UNEXPECTED_STATUS");
+
+  for (int status : {500, 502, 503, 504}) {
+    absl::Status failed = AnswerBody(Response(status, "<html>oops</html>"), accept).status();
+    EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_EQ(Reason(failed), "WRITE_OUTCOME_UNKNOWN") << status;
+    EXPECT_THAT(std::string(failed.message()), ::testing::HasSubstr("outcome is unknown"));
+  }
+
+  absl::Status sent =
+      ErrorFromTransport(absl::UnavailableError("connection reset"), true, false, accept);
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Reason(sent), "WRITE_OUTCOME_UNKNOWN");
+  EXPECT_EQ(GetErrorInfo(sent)->metadata().at("outcome"), "unknown");
+  // The advice fits an action (as for its 5xx): read the incoming lead, not "search before
+  // creating again".
+  EXPECT_THAT(std::string(sent.message()), ::testing::HasSubstr("read the entity"));
+  EXPECT_THAT(std::string(sent.message()), ::testing::Not(::testing::HasSubstr("creat")));
+
+  absl::Status unsent =
+      ErrorFromTransport(absl::UnavailableError("connection refused"), false, false, accept);
+  EXPECT_EQ(Reason(unsent), "KOMMO_CONNECTION_FAILED");
+  EXPECT_EQ(GetErrorInfo(unsent)->metadata().count("outcome"), 0u);
+
+  absl::Status late =
+      ErrorFromTransport(absl::DeadlineExceededError("timeout"), true, true, accept);
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Reason(late), "WRITE_OUTCOME_UNKNOWN");
+
+  // An action answered 204 said nothing about what it did.
+  absl::Status empty = AnswerBody(Response(204, ""), accept).status();
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Reason(empty), "KOMMO_UNEXPECTED_STATUS");
+  EXPECT_EQ(**AnswerBody(Response(200, R"({"uid":"a"})"), accept), R"({"uid":"a"})");
+}
+
 }  // namespace
 }  // namespace kommo::rest

@@ -64,5 +64,19 @@ TEST(RetryPolicyTest, AttemptsAndTheSharedBudgetBoundRetries) {
   EXPECT_FALSE(policy.NextDelay(1, std::nullopt).has_value());
 }
 
+TEST(RetryPolicyTest, AnActionIsRepeatedOnlyWhenKommoCertainlyDidNotAct) {
+  EXPECT_TRUE(RetryPolicy::Retryable(RequestKind::kAction, Answer(429)));
+  EXPECT_TRUE(RetryPolicy::Retryable(RequestKind::kAction,
+                                     Failure(absl::UnavailableError("refused"), false)));
+  for (int status : {500, 502, 503, 504}) {
+    EXPECT_FALSE(RetryPolicy::Retryable(RequestKind::kAction, Answer(status))) << status;
+  }
+  EXPECT_FALSE(
+      RetryPolicy::Retryable(RequestKind::kAction, Failure(absl::UnavailableError("reset"), true)));
+  EXPECT_FALSE(RetryPolicy::Retryable(RequestKind::kAction,
+                                      Failure(absl::DeadlineExceededError("slow"), true)));
+  EXPECT_FALSE(RetryPolicy::Retryable(RequestKind::kAction, Answer(404)));
+}
+
 }  // namespace
 }  // namespace kommo::rest

@@ -7,10 +7,14 @@
 //   grpc::Status status = leads.GetLead(context.get(), request, &response);
 //
 // The channel carries a gRPC service config that
-//  - retries, per method, only what cannot duplicate a write: reads and UpdateLead on UNAVAILABLE
-//    and RESOURCE_EXHAUSTED; CreateLead and CreateContact only on RESOURCE_EXHAUSTED, which the
-//    server returns only when Kommo did not act on the call. A create that failed with UNAVAILABLE
-//    may have happened (ErrorInfo reason WRITE_OUTCOME_UNKNOWN): search before creating again;
+//  - retries, per method, only what cannot duplicate a write: reads (Get*, Search*,
+//    LookupContacts, ListIncomingLeads, ListNotes) and UpdateLead on UNAVAILABLE and
+//    RESOURCE_EXHAUSTED; every other write (CreateLead, CreateContact, FindOrCreateContact,
+//    CreateLeadWithContact, CreateIncomingLead, Accept/DeclineIncomingLead, AddNote) only on
+//    RESOURCE_EXHAUSTED, which the server returns only when Kommo did not act on the call. A
+//    create that failed with UNAVAILABLE may have happened (ErrorInfo reason
+//    WRITE_OUTCOME_UNKNOWN; a repeat with the same request_id gets that same answer): look it up
+//    before creating it again;
 //  - honours the server's wait hint: the `grpc-retry-pushback-ms` trailer it sends beside
 //    google.rpc.RetryInfo replaces gRPC's own backoff before the next attempt.
 // Retries happen inside the call's deadline; the caller sees the last attempt's status.
@@ -58,7 +62,7 @@ struct ChannelOptions {
   RetryOptions retry;
 };
 
-// The gRPC service config (JSON) for kommo.v1.LeadService and kommo.v1.ContactService that
+// The gRPC service config (JSON) for kommo.v1.LeadService, ContactService and NoteService that
 // CreateChannel installs: per-method retry policies and retry throttling.
 std::string ServiceConfigJson(const ChannelOptions& options = {});
 
