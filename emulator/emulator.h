@@ -40,6 +40,9 @@ namespace kommo::emulator {
 
 inline constexpr int64_t kAccountId = 31000001;
 inline constexpr char kAccountSubdomain[] = "emulator";
+// When the emulator's account was "created" (fixed, so GET /account is stable); also the time
+// its seeded reference data was made.
+inline constexpr int64_t kAccountCreatedAt = 1700000000;
 
 // Users. The admin is the user of EmulatorOptions::token (and of any token when none is set).
 inline constexpr int64_t kAdminUserId = 8000001;
@@ -74,6 +77,41 @@ inline constexpr int64_t kPhoneOtherEnumId = 1100006;   // OTHER
 inline constexpr int64_t kEmailWorkEnumId = 1100011;    // WORK (the default enum)
 inline constexpr int64_t kEmailPrivEnumId = 1100012;    // PRIV
 inline constexpr int64_t kEmailOtherEnumId = 1100013;   // OTHER
+
+// Lead custom fields, one of each type Kommo has besides multitext (user-made fields: no code,
+// except the tracking field UTM_SOURCE), and their enums.
+inline constexpr int64_t kUtmSourceFieldId = 910001;       // text, code "UTM_SOURCE"
+inline constexpr int64_t kUnitsFieldId = 910002;           // numeric
+inline constexpr int64_t kPaidFieldId = 910003;            // checkbox
+inline constexpr int64_t kProductFieldId = 910004;         // select
+inline constexpr int64_t kChannelsFieldId = 910005;        // multiselect
+inline constexpr int64_t kPriorityFieldId = 910006;        // radiobutton
+inline constexpr int64_t kFollowUpFieldId = 910007;        // date
+inline constexpr int64_t kMeetingAtFieldId = 910008;       // date_time
+inline constexpr int64_t kClientBirthdayFieldId = 910009;  // birthday
+inline constexpr int64_t kLandingPageFieldId = 910010;     // url
+inline constexpr int64_t kCommentFieldId = 910011;         // textarea
+inline constexpr int64_t kProductBasicEnumId = 1200001;
+inline constexpr int64_t kProductProEnumId = 1200002;
+inline constexpr int64_t kProductEnterpriseEnumId = 1200003;
+inline constexpr int64_t kChannelWhatsAppEnumId = 1200011;
+inline constexpr int64_t kChannelTelegramEnumId = 1200012;
+inline constexpr int64_t kChannelEmailEnumId = 1200013;
+inline constexpr int64_t kPriorityLowEnumId = 1200021;
+inline constexpr int64_t kPriorityHighEnumId = 1200022;
+// Company custom fields: the contacts' PHONE and EMAIL (companies store their values under those
+// ids), then the company's own.
+inline constexpr int64_t kWebFieldId = 920001;       // url, code "WEB"
+inline constexpr int64_t kAddressFieldId = 920002;   // textarea, code "ADDRESS"
+inline constexpr int64_t kIndustryFieldId = 920003;  // select
+inline constexpr int64_t kIndustryRetailEnumId = 1200031;
+inline constexpr int64_t kIndustrySoftwareEnumId = 1200032;
+inline constexpr int64_t kIndustryOtherEnumId = 1200033;
+
+// Reasons a lead was lost (GET /leads/loss_reasons).
+inline constexpr int64_t kLossTooExpensiveId = 1300001;
+inline constexpr int64_t kLossCompetitorId = 1300002;
+inline constexpr int64_t kLossNoAnswerId = 1300003;
 
 // First ids handed out (then +1 each), also after a reset.
 inline constexpr int64_t kFirstLeadId = 31000000001;

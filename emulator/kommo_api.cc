@@ -21,9 +21,6 @@
 namespace kommo::emulator {
 namespace {
 
-// When the emulator's account was "created" (fixed, so GET /account is stable).
-constexpr int64_t kAccountCreatedAt = 1700000000;
-
 // --- search --------------------------------------------------------------------------------------
 
 bool ContainsFolded(std::string_view haystack, const std::string& folded_needle) {
@@ -282,6 +279,14 @@ HttpResponse KommoApi::Route(const Call& call) {
       }
       return not_found();
     }
+    if (std::optional<HttpResponse> fields = RouteFields(call, "leads")) return *std::move(fields);
+    if (s[1] == "loss_reasons") {
+      if (s.size() == 2) return get ? ListLossReasons(call) : MethodNotAllowed(method, "GET");
+      if (s.size() == 3 && ParseId(s[2], &id)) {
+        return get ? GetLossReason(call, id) : MethodNotAllowed(method, "GET");
+      }
+      return not_found();
+    }
     if (s[1] == "complex") {
       if (s.size() != 2) return not_found();
       return post ? CreateComplexLeads(call) : MethodNotAllowed(method, "POST");
@@ -308,12 +313,8 @@ HttpResponse KommoApi::Route(const Call& call) {
       if (patch) return UpdateEntities<ContactKind>(call);
       return MethodNotAllowed(method, "GET, POST, PATCH");
     }
-    if (s[1] == "custom_fields") {
-      if (s.size() == 2) return get ? ListContactFields(call) : MethodNotAllowed(method, "GET");
-      if (s.size() == 3 && ParseId(s[2], &id)) {
-        return get ? GetContactField(call, id) : MethodNotAllowed(method, "GET");
-      }
-      return not_found();
+    if (std::optional<HttpResponse> fields = RouteFields(call, "contacts")) {
+      return *std::move(fields);
     }
     if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
@@ -328,6 +329,9 @@ HttpResponse KommoApi::Route(const Call& call) {
       if (post) return CreateEntities<CompanyKind>(call);
       if (patch) return UpdateEntities<CompanyKind>(call);
       return MethodNotAllowed(method, "GET, POST, PATCH");
+    }
+    if (std::optional<HttpResponse> fields = RouteFields(call, "companies")) {
+      return *std::move(fields);
     }
     if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
       return *std::move(notes);
@@ -522,33 +526,97 @@ HttpResponse KommoApi::GetStatus(const Call& call, int64_t pipeline_id, int64_t 
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::ListContactFields(const Call& call) {
+std::optional<HttpResponse> KommoApi::RouteFields(const Call& call, std::string_view entity_type) {
+  const Segments& s = call.segments;
+  if (s.size() < 2 || s[1] != "custom_fields") return std::nullopt;
+  const std::string& method = call.request.method;
+  int64_t id = 0;
+  if (s.size() == 2)
+    return method == "GET" ? ListFields(call, entity_type) : MethodNotAllowed(method, "GET");
+  if (s.size() == 3 && ParseId(s[2], &id)) {
+    return method == "GET" ? GetField(call, entity_type, id) : MethodNotAllowed(method, "GET");
+  }
+  return ProblemResponse(404, absl::StrCat("Cannot ", method, " ", call.request.path));
+}
+
+HttpResponse KommoApi::ListFields(const Call& call, std::string_view entity_type) {
+  const std::vector<CustomField>& fields = *store_->FieldsOf(entity_type);
+  const ListParams p = ParseListParams(call.request.query);
+  const PageRange range = PageOf(fields.size(), p);
+  if (range.empty()) return NoContent();
+  const size_t page_count = (fields.size() + static_cast<size_t>(p.limit) - 1) / p.limit;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
   Key(w, "_total_items");
-  w.Uint64(store_->contact_fields().size());
+  w.Uint64(fields.size());
   Key(w, "_page");
-  w.Int(1);
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/contacts/custom_fields"));
+  w.Int(p.page);
+  Key(w, "_page_count");
+  w.Uint64(page_count);
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/", AsAbsl(entity_type), "/custom_fields"),
+                 p, range.end < fields.size());
   Key(w, "_embedded");
   w.StartObject();
   Key(w, "custom_fields");
   w.StartArray();
-  for (const CustomField& field : store_->contact_fields()) WriteCustomField(w, field, call.hrefs);
+  for (size_t i = range.offset; i < range.end; ++i) {
+    WriteCustomField(w, fields[i], entity_type, call.hrefs);
+  }
   w.EndArray();
   w.EndObject();
   w.EndObject();
   return Hal(Finish(buffer));
 }
 
-HttpResponse KommoApi::GetContactField(const Call& call, int64_t id) {
-  const CustomField* field = store_->FindContactField(id);
-  if (field == nullptr) return NoContent();
+HttpResponse KommoApi::GetField(const Call& call, std::string_view entity_type, int64_t id) {
+  for (const CustomField& field : *store_->FieldsOf(entity_type)) {
+    if (field.id != id) continue;
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    WriteCustomField(w, field, entity_type, call.hrefs);
+    return Hal(Finish(buffer));
+  }
+  return NoContent();
+}
+
+HttpResponse KommoApi::ListLossReasons(const Call& call) {
+  const std::vector<LossReason>& reasons = store_->loss_reasons();
+  const ListParams p = ParseListParams(call.request.query);
+  const PageRange range = PageOf(reasons.size(), p);
+  if (range.empty()) return NoContent();
+  const size_t page_count = (reasons.size() + static_cast<size_t>(p.limit) - 1) / p.limit;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  WriteCustomField(w, *field, call.hrefs);
+  w.StartObject();
+  Key(w, "_total_items");
+  w.Uint64(reasons.size());
+  Key(w, "_page");
+  w.Int(p.page);
+  Key(w, "_page_count");
+  w.Uint64(page_count);
+  WritePageLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/loss_reasons"), p,
+                 range.end < reasons.size());
+  Key(w, "_embedded");
+  w.StartObject();
+  Key(w, "loss_reasons");
+  w.StartArray();
+  for (size_t i = range.offset; i < range.end; ++i) WriteLossReason(w, reasons[i], call.hrefs);
+  w.EndArray();
+  w.EndObject();
+  w.EndObject();
   return Hal(Finish(buffer));
+}
+
+HttpResponse KommoApi::GetLossReason(const Call& call, int64_t id) {
+  for (const LossReason& reason : store_->loss_reasons()) {
+    if (reason.id != id) continue;
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    WriteLossReason(w, reason, call.hrefs);
+    return Hal(Finish(buffer));
+  }
+  return ProblemResponse(404, "Loss reason not found");
 }
 
 // --- leads and contacts --------------------------------------------------------------------

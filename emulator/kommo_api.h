@@ -52,8 +52,15 @@ class KommoApi {
   HttpResponse UpdateEntity(const Call& call, int64_t id);
   HttpResponse LinkLead(const Call& call, int64_t id, bool link);
   HttpResponse ListLeadLinks(const Call& call, int64_t id);
-  HttpResponse ListContactFields(const Call& call);
-  HttpResponse GetContactField(const Call& call, int64_t id);
+  // The custom-field catalogue of `entity_type` ("leads", "contacts", "companies"): paged like
+  // every Kommo list (limit ≤ 250, 204 past the last page), and one field by id (204 if unknown).
+  HttpResponse ListFields(const Call& call, std::string_view entity_type);
+  HttpResponse GetField(const Call& call, std::string_view entity_type, int64_t id);
+  // /leads/loss_reasons and /leads/loss_reasons/{id} (404 if unknown).
+  HttpResponse ListLossReasons(const Call& call);
+  HttpResponse GetLossReason(const Call& call, int64_t id);
+  // /{entity_type}/custom_fields[/{id}]; nullopt when the path is not one.
+  std::optional<HttpResponse> RouteFields(const Call& call, std::string_view entity_type);
 
   // notes.cc: /{entity_type}/notes, /{entity_type}/{id}/notes[/{note_id}]; nullopt when the path
   // is not a notes path.

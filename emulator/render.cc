@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator.h"
+#include "emulator/text.h"
 
 namespace kommo::emulator {
 namespace {
@@ -457,7 +458,8 @@ void WriteUser(JsonWriter& w, const User& user, const Hrefs& hrefs) {
   w.EndObject();
 }
 
-void WriteCustomField(JsonWriter& w, const CustomField& field, const Hrefs& hrefs) {
+void WriteCustomField(JsonWriter& w, const CustomField& field, std::string_view entity_type,
+                      const Hrefs& hrefs) {
   w.StartObject();
   Key(w, "id");
   w.Int64(field.id);
@@ -468,38 +470,63 @@ void WriteCustomField(JsonWriter& w, const CustomField& field, const Hrefs& href
   Key(w, "account_id");
   w.Int64(kAccountId);
   Key(w, "code");
-  Str(w, field.code);
+  if (field.code.empty()) {
+    w.Null();  // fields made in Kommo's settings have no code
+  } else {
+    Str(w, field.code);
+  }
   Key(w, "sort");
   w.Int(field.sort);
   Key(w, "is_api_only");
   w.Bool(false);
   Key(w, "enums");
-  w.StartArray();
-  for (const FieldEnum& e : field.enums) {
-    w.StartObject();
-    Key(w, "id");
-    w.Int64(e.id);
-    Key(w, "value");
-    Str(w, e.value);
-    Key(w, "sort");
-    w.Int(e.sort);
-    w.EndObject();
+  if (field.enums.empty()) {
+    w.Null();  // Kommo sends null, not [], for a field without choices
+  } else {
+    w.StartArray();
+    for (const FieldEnum& e : field.enums) {
+      w.StartObject();
+      Key(w, "id");
+      w.Int64(e.id);
+      Key(w, "value");
+      Str(w, e.value);
+      Key(w, "sort");
+      w.Int(e.sort);
+      w.EndObject();
+    }
+    w.EndArray();
   }
-  w.EndArray();
   Key(w, "group_id");
   w.Null();
   Key(w, "required_statuses");
   w.StartArray();
   w.EndArray();
   Key(w, "is_deletable");
-  w.Bool(false);
+  w.Bool(field.code.empty());
   Key(w, "is_predefined");
-  w.Bool(true);
+  w.Bool(!field.code.empty());
   Key(w, "entity_type");
-  w.String("contacts");
+  Str(w, entity_type);
   Key(w, "remind");
   w.Null();
-  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/custom_fields/", field.id));
+  WriteSelfLinks(
+      w, absl::StrCat(hrefs.api_base, "/", AsAbsl(entity_type), "/custom_fields/", field.id));
+  w.EndObject();
+}
+
+void WriteLossReason(JsonWriter& w, const LossReason& reason, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(reason.id);
+  Key(w, "name");
+  Str(w, reason.name);
+  Key(w, "sort");
+  w.Int(reason.sort);
+  Key(w, "created_at");
+  w.Int64(kAccountCreatedAt);
+  Key(w, "updated_at");
+  w.Int64(kAccountCreatedAt);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/leads/loss_reasons/", reason.id));
   w.EndObject();
 }
 

@@ -44,7 +44,10 @@ void WritePipeline(JsonWriter& w, const Pipeline& pipeline, const Hrefs& hrefs);
 void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
                  const Hrefs& hrefs);
 void WriteUser(JsonWriter& w, const User& user, const Hrefs& hrefs);
-void WriteCustomField(JsonWriter& w, const CustomField& field, const Hrefs& hrefs);
+// A field of the custom-field catalogue of `entity_type` ("leads", "contacts", "companies").
+void WriteCustomField(JsonWriter& w, const CustomField& field, std::string_view entity_type,
+                      const Hrefs& hrefs);
+void WriteLossReason(JsonWriter& w, const LossReason& reason, const Hrefs& hrefs);
 
 }  // namespace kommo::emulator
 

@@ -88,11 +88,57 @@ Store::Store()
                        {{kEmailWorkEnumId, "WORK", 2},
                         {kEmailPrivEnumId, "PRIV", 4},
                         {kEmailOtherEnumId, "OTHER", 6}}}},
+      lead_fields_{{kUtmSourceFieldId, "UTM source", "UTM_SOURCE", "text", 10, {}},
+                   {kUnitsFieldId, "Units", "", "numeric", 20, {}},
+                   {kPaidFieldId, "Paid", "", "checkbox", 30, {}},
+                   {kProductFieldId,
+                    "Product",
+                    "",
+                    "select",
+                    40,
+                    {{kProductBasicEnumId, "Basic", 1},
+                     {kProductProEnumId, "Pro", 2},
+                     {kProductEnterpriseEnumId, "Enterprise", 3}}},
+                   {kChannelsFieldId,
+                    "Channels",
+                    "",
+                    "multiselect",
+                    50,
+                    {{kChannelWhatsAppEnumId, "WhatsApp", 1},
+                     {kChannelTelegramEnumId, "Telegram", 2},
+                     {kChannelEmailEnumId, "Email", 3}}},
+                   {kPriorityFieldId,
+                    "Priority",
+                    "",
+                    "radiobutton",
+                    60,
+                    {{kPriorityLowEnumId, "Low", 1}, {kPriorityHighEnumId, "High", 2}}},
+                   {kFollowUpFieldId, "Follow-up date", "", "date", 70, {}},
+                   {kMeetingAtFieldId, "Meeting at", "", "date_time", 80, {}},
+                   {kClientBirthdayFieldId, "Client birthday", "", "birthday", 90, {}},
+                   {kLandingPageFieldId, "Landing page", "", "url", 100, {}},
+                   {kCommentFieldId, "Comment", "", "textarea", 110, {}}},
+      loss_reasons_{{kLossTooExpensiveId, "Too expensive", 1},
+                    {kLossCompetitorId, "Chose a competitor", 2},
+                    {kLossNoAnswerId, "No answer", 3}},
       next_lead_id_(kFirstLeadId),
       next_contact_id_(kFirstContactId),
       next_company_id_(kFirstCompanyId),
       next_note_id_(kFirstNoteId),
-      next_task_id_(kFirstTaskId) {}
+      next_task_id_(kFirstTaskId) {
+  // Companies keep their phones and emails under the contacts' PHONE and EMAIL fields.
+  company_fields_ = contact_fields_;
+  company_fields_.push_back({kWebFieldId, "Web", "WEB", "url", 8, {}});
+  company_fields_.push_back({kAddressFieldId, "Address", "ADDRESS", "textarea", 10, {}});
+  company_fields_.push_back({kIndustryFieldId,
+                             "Industry",
+                             "",
+                             "select",
+                             12,
+                             {{kIndustryRetailEnumId, "Retail", 1},
+                              {kIndustrySoftwareEnumId, "Software", 2},
+                              {kIndustryOtherEnumId, "Other", 3}}});
+}
 
 const User* Store::FindUser(int64_t id) const {
   for (const User& user : users_) {
@@ -126,6 +172,13 @@ const CustomField* Store::FindContactFieldByCode(std::string_view code) const {
   for (const CustomField& field : contact_fields_) {
     if (EqualsIgnoreCase(field.code, code)) return &field;
   }
+  return nullptr;
+}
+
+const std::vector<CustomField>* Store::FieldsOf(std::string_view entity_type) const {
+  if (entity_type == "leads") return &lead_fields_;
+  if (entity_type == "contacts") return &contact_fields_;
+  if (entity_type == "companies") return &company_fields_;
   return nullptr;
 }
 

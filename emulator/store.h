@@ -1,6 +1,6 @@
-// The emulator's in-memory account: seeded reference data (users, groups, pipelines, contact
-// custom fields) and the leads, contacts, companies, notes and incoming leads created through the
-// API. Loop thread only.
+// The emulator's in-memory account: seeded reference data (users, groups, pipelines, custom-field
+// catalogues of leads, contacts and companies, loss reasons) and the leads, contacts, companies,
+// notes and incoming leads created through the API. Loop thread only.
 #ifndef KOMMO_EMULATOR_STORE_H_
 #define KOMMO_EMULATOR_STORE_H_
 
@@ -66,6 +66,13 @@ struct CustomField {
 
   const FieldEnum* FindEnum(int64_t enum_id) const;
   const FieldEnum* FindEnumByCode(std::string_view code) const;  // case-insensitive
+};
+
+// A reason a lead was lost (GET /leads/loss_reasons).
+struct LossReason {
+  int64_t id;
+  std::string name;
+  int sort;
 };
 
 struct LeadContact {
@@ -199,6 +206,11 @@ class Store {
   const std::vector<User>& users() const { return users_; }
   const std::vector<Pipeline>& pipelines() const { return pipelines_; }
   const std::vector<CustomField>& contact_fields() const { return contact_fields_; }
+  const std::vector<CustomField>& lead_fields() const { return lead_fields_; }
+  const std::vector<CustomField>& company_fields() const { return company_fields_; }
+  // The custom-field catalogue of "leads", "contacts" or "companies"; nullptr for anything else.
+  const std::vector<CustomField>* FieldsOf(std::string_view entity_type) const;
+  const std::vector<LossReason>& loss_reasons() const { return loss_reasons_; }
 
   const User* FindUser(int64_t id) const;
   const Pipeline* FindPipeline(int64_t id) const;
@@ -247,6 +259,9 @@ class Store {
   std::vector<User> users_;
   std::vector<Pipeline> pipelines_;
   std::vector<CustomField> contact_fields_;
+  std::vector<CustomField> lead_fields_;
+  std::vector<CustomField> company_fields_;
+  std::vector<LossReason> loss_reasons_;
   std::map<int64_t, Lead> leads_;
   std::map<int64_t, Contact> contacts_;
   std::map<int64_t, Company> companies_;

@@ -52,6 +52,10 @@ const Setting kSettings[] = {
     {"kommo_coalesce_window", "KOMMO_COALESCE_WINDOW",
      "how long a batch of writes waits for more calls to ride with it; 0 sends one request per "
      "call (default 2ms)"},
+    {"kommo_catalogue_ttl", "KOMMO_CATALOGUE_TTL",
+     "how long the account's pipelines, users, custom fields, loss reasons and the account "
+     "itself are kept before AccountService reads them from Kommo again; 0 keeps nothing "
+     "(default 5m, at most 24h)"},
     {"kommo_request_timeout", "KOMMO_REQUEST_TIMEOUT",
      "longest single HTTP request to Kommo (default 20s)"},
     {"default_deadline", "GRPC_DEFAULT_DEADLINE",
@@ -344,6 +348,13 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         config.coalesce_window > absl::Seconds(1)) {
       return Invalid("KOMMO_COALESCE_WINDOW",
                      absl::StrCat("\"", window, "\" is not a duration from 0 to 1s, such as 2ms"));
+    }
+  }
+  if (std::string ttl = get("KOMMO_CATALOGUE_TTL"); !ttl.empty()) {
+    if (!absl::ParseDuration(ttl, &config.catalogue_ttl) ||
+        config.catalogue_ttl < absl::ZeroDuration() || config.catalogue_ttl > absl::Hours(24)) {
+      return Invalid("KOMMO_CATALOGUE_TTL",
+                     absl::StrCat("\"", ttl, "\" is not a duration from 0 to 24h, such as 5m"));
     }
   }
   struct DurationSetting {

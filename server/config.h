@@ -43,6 +43,9 @@ struct Config {
   // Most request_ids remembered at once; beyond it the oldest answers are dropped first.
   size_t idempotency_max_entries = 100000;
   std::string log_level = "info";
+  // How long the account's catalogues (pipelines, users, custom fields, ...) are kept before they
+  // are read from Kommo again; zero keeps nothing.
+  absl::Duration catalogue_ttl = absl::Minutes(5);
 };
 
 // Reads the configuration from `args` (argv without the program name) and `getenv`. Returns

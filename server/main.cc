@@ -118,6 +118,7 @@ int Run(int argc, char** argv) {
   client_options.max_queue = config->rate_limit_queue;
   client_options.max_attempts = config->max_attempts;
   client_options.circuit_open_duration = config->circuit_open_duration;
+  client_options.catalogue_ttl = config->catalogue_ttl;
   client_options.max_rate_limit_pause = config->max_rate_limit_pause;
   client_options.coalesce_window = config->coalesce_window;
   std::unique_ptr<kommo::rest::KommoClient> client =

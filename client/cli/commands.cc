@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
+#include "kommo/v1/account_service.grpc.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
@@ -99,6 +100,45 @@ std::string SetTextFromFile(const std::string& flag, const std::string& path, Me
   request.GetReflection()->SetString(&request, request.GetDescriptor()->FindFieldByName("text"),
                                      std::move(text));
   return "";
+}
+
+// `kommo-cli account ...`: the account's catalogues, so that nobody copies ids from Kommo's
+// settings pages.
+void AddAccountCommands(std::vector<Command>& commands) {
+  using kommo::v1::AccountService;
+  namespace v1 = kommo::v1;
+  constexpr RetryClass kRead = RetryClass::kIdempotent;
+  const FlagSpec refresh{"refresh", "", "read from Kommo now instead of the server's cache"};
+  commands.push_back(MakeCommand<AccountService, v1::GetAccountRequest, v1::GetAccountResponse,
+                                 &AccountService::Stub::GetAccount>(
+      "account", "show", "kommo.v1.AccountService/GetAccount",
+      "Prints the account: name, subdomain, currency, time zone and user groups.", {refresh},
+      kRead));
+  commands.push_back(MakeCommand<AccountService, v1::ListPipelinesRequest,
+                                 v1::ListPipelinesResponse, &AccountService::Stub::ListPipelines>(
+      "account", "pipelines", "kommo.v1.AccountService/ListPipelines",
+      "Prints every pipeline with its stages and their ids (the pipeline_id and status_id "
+      "that leads take).",
+      {refresh}, kRead));
+  commands.push_back(MakeCommand<AccountService, v1::ListUsersRequest, v1::ListUsersResponse,
+                                 &AccountService::Stub::ListUsers>(
+      "account", "users", "kommo.v1.AccountService/ListUsers",
+      "Prints every user (the responsible_user_id values). Needs an administrator's token on "
+      "the server.",
+      {refresh}, kRead));
+  commands.push_back(
+      MakeCommand<AccountService, v1::ListCustomFieldsRequest, v1::ListCustomFieldsResponse,
+                  &AccountService::Stub::ListCustomFields>(
+          "account", "fields", "kommo.v1.AccountService/ListCustomFields",
+          "Prints the custom fields of leads, contacts or companies with their ids, codes, "
+          "types and enums.",
+          {{"entity", "ENTITY", "required: lead, contact or company", "entity_type"}, refresh},
+          kRead));
+  commands.push_back(
+      MakeCommand<AccountService, v1::ListLossReasonsRequest, v1::ListLossReasonsResponse,
+                  &AccountService::Stub::ListLossReasons>(
+          "account", "loss-reasons", "kommo.v1.AccountService/ListLossReasons",
+          "Prints the reasons a lead can be lost for, with their ids.", {refresh}, kRead));
 }
 
 // tasks create | complete | list (TaskService). A task's entity is optional, so it is given as
@@ -358,6 +398,7 @@ std::vector<Command> BuildCommands() {
                     {"page_token", "TOKEN",
                      "next_page_token of the previous page, with the same other flags"}}),
       kRead));
+  AddAccountCommands(commands);
   AddTaskCommands(commands, page_size, request_id);
   return commands;
 }
@@ -670,12 +711,13 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       const std::string typed = absl::StrJoin(
           words.begin(),
           words.begin() + std::min(words.size(), std::max<size_t>(group_words + 1, 2)), " ");
-      out.error = group_words > 0 ? absl::StrCat("unknown subcommand \"", typed,
-                                                 "\"; the verbs are:\n", GroupHelp(group))
-                  : words.size() >= 2
-                      ? absl::StrCat("unknown subcommand \"", typed, "\"")
-                      : absl::StrCat("unknown command \"", words[0],
-                                     "\" (the groups are leads, contacts, notes and tasks)");
+      out.error =
+          group_words > 0 ? absl::StrCat("unknown subcommand \"", typed, "\"; the verbs are:\n",
+                                         GroupHelp(group))
+          : words.size() >= 2
+              ? absl::StrCat("unknown subcommand \"", typed, "\"")
+              : absl::StrCat("unknown command \"", words[0],
+                             "\" (the groups are leads, contacts, notes, account and tasks)");
       return out;
     }
     if (words.size() > matched) {
@@ -856,8 +898,10 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 
 std::string TopLevelHelp() {
   std::string help =
-      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, notes and tasks over gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts|notes|tasks> <verb> [--FIELD=VALUE ...]\n\n"
+      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, notes, the account and tasks over "
+      "gRPC).\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|notes|account|tasks> <verb> "
+      "[--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
   const size_t column = NameColumn();
   for (const Command& command : Commands()) {

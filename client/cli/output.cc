@@ -51,6 +51,26 @@ bool IsTimestamp(const FieldDescriptor& field) {
          field.message_type()->full_name() == "google.protobuf.Timestamp";
 }
 
+// A message inside a value, in a few words: "id name" (or "id value"), e.g. a user group
+// "400001 Sales" or a custom field's enum "1200002 Pro".
+std::string Brief(const Message& message) {
+  const Descriptor& descriptor = *message.GetDescriptor();
+  const Reflection& reflection = *message.GetReflection();
+  std::string out;
+  for (const char* name : {"id", "name", "value"}) {
+    const FieldDescriptor* field = descriptor.FindFieldByName(name);
+    if (field == nullptr || field->is_repeated()) continue;
+    std::string part;
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
+      part = absl::StrCat(reflection.GetInt64(message, field));
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      part = Printable(reflection.GetString(message, field));
+    }
+    if (!part.empty()) absl::StrAppend(&out, out.empty() ? "" : " ", part);
+  }
+  return out.empty() ? "?" : out;
+}
+
 std::string ScalarValue(const Message& message, const FieldDescriptor& field, int index) {
   const Reflection& reflection = *message.GetReflection();
   const bool repeated = field.is_repeated();
@@ -74,6 +94,12 @@ std::string ScalarValue(const Message& message, const FieldDescriptor& field, in
       return (repeated ? reflection.GetRepeatedEnum(message, &field, index)
                        : reflection.GetEnum(message, &field))
           ->name();
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (!IsTimestamp(field)) {
+        return Brief(repeated ? reflection.GetRepeatedMessage(message, &field, index)
+                              : reflection.GetMessage(message, &field));
+      }
+      [[fallthrough]];
     default:
       if (IsTimestamp(field) && !repeated) {
         if (!reflection.HasField(message, &field)) return "-";
@@ -142,6 +168,10 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.IncomingLead",
        {"uid", "source_name", "category", "pipeline_id", "lead_id", "contact_id", "created_at"}},
       {"kommo.v1.Note", {"id", "kind", "service", "created_by", "updated_at", "text"}},
+      {"kommo.v1.User", {"id", "name", "email", "is_admin", "is_active", "group_id"}},
+      {"kommo.v1.CustomField", {"id", "name", "code", "kommo_type", "sort", "enums"}},
+      {"kommo.v1.LossReason", {"id", "name", "sort"}},
+      {"kommo.v1.Stage", {"id", "name", "kind", "sort"}},
       {"kommo.v1.Task",
        {"id", "due_at", "completed", "entity_type", "entity_id", "responsible_user_id", "text"}},
   };
@@ -178,10 +208,11 @@ std::string Cell(const Message& item, const FieldDescriptor& column) {
   return text.substr(0, end) + "...";
 }
 
-std::string RowsTable(const Message& response, const FieldDescriptor& list) {
+std::string RowsTable(const Message& response, const FieldDescriptor& list,
+                      const std::string& indent = "") {
   const Reflection& reflection = *response.GetReflection();
   const int size = reflection.FieldSize(response, &list);
-  if (size == 0) return absl::StrCat("no ", list.name(), "\n");
+  if (size == 0) return absl::StrCat(indent, "no ", list.name(), "\n");
   const std::vector<const FieldDescriptor*> columns = Columns(*list.message_type());
   std::vector<std::vector<std::string>> rows(1);
   for (const FieldDescriptor* column : columns) rows[0].push_back(column->name());
@@ -201,7 +232,29 @@ std::string RowsTable(const Message& response, const FieldDescriptor& list) {
     for (size_t c = 0; c < row.size(); ++c) {
       line += c + 1 == row.size() ? row[c] : Pad(row[c], widths[c] + 2);
     }
-    out += line + "\n";
+    out += indent + line + "\n";
+  }
+  return out;
+}
+
+// Pipelines: a line per pipeline, then its stages as rows beneath it.
+std::string PipelinesTable(const Message& response, const FieldDescriptor& list) {
+  const Reflection& reflection = *response.GetReflection();
+  const int size = reflection.FieldSize(response, &list);
+  if (size == 0) return "no pipelines\n";
+  std::string out;
+  for (int i = 0; i < size; ++i) {
+    const Message& pipeline = reflection.GetRepeatedMessage(response, &list, i);
+    const Descriptor& descriptor = *pipeline.GetDescriptor();
+    auto value = [&](const char* name) {
+      return FieldValue(pipeline, *descriptor.FindFieldByName(name));
+    };
+    std::string flags;
+    if (value("is_main") == "true") flags += ", main";
+    if (value("is_archived") == "true") flags += ", archived";
+    absl::StrAppend(&out, i == 0 ? "" : "\n", "pipeline ", value("id"), "  ", value("name"),
+                    flags.empty() ? "" : absl::StrCat("  (", flags.substr(2), ")"), "\n");
+    out += RowsTable(pipeline, *descriptor.FindFieldByName("stages"), "  ");
   }
   return out;
 }
@@ -215,7 +268,10 @@ std::string FormatTable(const Message& response) {
   int entities = 0;
   for (int i = 0; i < descriptor.field_count(); ++i) {
     const FieldDescriptor& field = *descriptor.field(i);
-    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated()) ++entities;
+    if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field.is_repeated() &&
+        !IsTimestamp(field)) {
+      ++entities;
+    }
   }
   std::string out;
   std::vector<std::pair<std::string, std::string>> rows;
@@ -224,7 +280,14 @@ std::string FormatTable(const Message& response) {
     const FieldDescriptor& field = *descriptor.field(i);
     if (&field == token) continue;
     if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && field.is_repeated()) {
-      out += RowsTable(response, field);
+      out += field.message_type()->full_name() == "kommo.v1.Pipeline"
+                 ? PipelinesTable(response, field)
+                 : RowsTable(response, field);
+    } else if (IsTimestamp(field)) {
+      // fetch_time: when the server read the data from Kommo.
+      if (reflection.HasField(response, &field)) {
+        rows.emplace_back(field.name(), FieldValue(response, field));
+      }
     } else if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       AppendFields(reflection.GetMessage(response, &field), entities > 1 ? field.name() + "." : "",
                    rows);

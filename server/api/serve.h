@@ -1,41 +1,39 @@
 #ifndef KOMMO_SERVER_API_SERVE_H_
 #define KOMMO_SERVER_API_SERVE_H_
 
-// The pieces every gRPC handler file shares: decode, validate, start the Kommo operation and finish
-// the call (Serve), run a call with a request_id at most once (ServeOnce), and small helpers for
-// replies and page tokens. Internal to server/api.
+// What every gRPC handler of this service shares (internal to server/api): decoding the raw
+// request, the call's options (deadline, cancellation, trace), one log line and the metrics per
+// call, request_id idempotency, and the one way out through FinishRpc.
+
+#include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <cstdio>
+#include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
+#include "google/protobuf/message.h"
 #include "server/api/grpc_status.h"
 #include "server/api/idempotency.h"
 #include "server/api/services.h"
-#include "server/api/validation.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/clock.h"
 #include "server/common/error_details.h"
-#include "server/common/log.h"
 #include "server/kommo/kommo_client.h"
 #include "server/kommo/waiter.h"
-#include "server/mapping/page_token.h"
 
-namespace kommo::api {
+namespace kommo::api::internal {
 
 using rest::CallOptions;
 
@@ -66,128 +64,27 @@ class CallReactor final : public grpc::ServerUnaryReactor {
 
 // The call's request id: the caller's `x-request-id` metadata when it is a sane token (so a
 // caller's own id follows the call into our logs and Kommo's), else 16 random hex digits.
-inline std::string RequestIdFor(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("x-request-id");
-  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 64) {
-    const absl::string_view given(it->second.data(), it->second.size());
-    bool sane = true;
-    for (char c : given) {
-      sane &=
-          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-    }
-    if (sane) return std::string(given);
-  }
-  thread_local std::mt19937_64 random(std::random_device{}());
-  char id[17];
-  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random()));
-  return id;
-}
+std::string RequestIdFor(const grpc::CallbackServerContext* context);
 
 // Time kept back from a caller's budget to carry the answer back: a tenth of it, between 2 ms
 // and 100 ms (a loaded 2-core server finishes hundreds of calls within that).
-inline absl::Duration ReplyMargin(absl::Duration left) {
-  return std::clamp(left / 10, absl::Milliseconds(2), absl::Milliseconds(100));
-}
+absl::Duration ReplyMargin(absl::Duration left);
 
-inline CallOptions OptionsFor(const grpc::CallbackServerContext* context,
-                              const ServiceOptions& options,
-                              std::shared_ptr<CancellationToken> token,
-                              std::shared_ptr<CallTrace> trace) {
-  absl::Duration left = options.default_deadline;
-  if (const absl::Duration given = TimeLeft(*context); given <= absl::Hours(24)) left = given;
-  // The server answers a little before the caller's deadline, so its reason (for a write,
-  // WRITE_OUTCOME_UNKNOWN) reaches the caller before gRPC's own deadline timer fires there.
-  left -= ReplyMargin(left);
-  // Deadlines below the gRPC boundary are on the monotonic clock (common/clock.h).
-  return {MonotonicNow() + left, std::move(token), std::move(trace)};
-}
+// The call's deadline (the caller's, less the reply margin; the default when it has none), its
+// cancellation and its trace, for the Kommo client.
+CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
+                       std::shared_ptr<CancellationToken> token, std::shared_ptr<CallTrace> trace);
 
-// The Kommo page a search asks for: 1, or the one its page_token names.
-inline absl::StatusOr<int64_t> PageOf(absl::string_view token, absl::string_view scope,
-                                      absl::string_view query, int32_t page_size) {
-  if (token.empty()) return 1;
-  return mapping::DecodePageToken(token, scope, query, page_size);
-}
-
-inline int32_t EffectivePageSize(int32_t page_size) {
-  return page_size == 0 ? kDefaultPageSize : page_size;
-}
-
-inline absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request) {
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (raw.Dump(&slices).ok()) {
-    bytes.reserve(raw.Length());
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  if (!request.ParseFromString(bytes)) {
-    return MakeError(absl::StatusCode::kInvalidArgument,
-                     absl::StrCat("the request is not a valid ", request.GetTypeName(),
-                                  ": malformed protobuf, or a string field that is not UTF-8"),
-                     reason::kMalformedRequest);
-  }
-  return absl::OkStatus();
-}
-
-inline void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw) {
-  const std::string bytes = response.SerializeAsString();
-  grpc::Slice slice(bytes);
-  *raw = grpc::ByteBuffer(&slice, 1);
-}
+// Decodes a raw request; INVALID_ARGUMENT (MALFORMED_REQUEST) when it is not one.
+absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request);
+void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw);
 
 // One structured line per call: method, code, reason, latency; ids only, never contact data.
-inline void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
-                    absl::Duration latency, bool caller_gone, int64_t written_id,
-                    const CallTrace& trace) {
-  const bool outcome_matters =
-      kind == Kind::kWrite && caller_gone;  // the caller will never learn what happened
-  const log::Level level = outcome_matters ? log::Level::kWarning : log::Level::kInfo;
-  if (!log::Enabled(level)) return;
-  std::string reason;
-  std::string outcome;
-  std::string entity_id;
-  std::string kommo_request_id;
-  if (!status.ok()) {
-    if (auto info = GetErrorInfo(status)) {
-      reason = info->reason();
-      for (const auto& [key, value] : info->metadata()) {
-        if (key == "outcome") outcome = value;
-        if (key == "lead_id" || key == "contact_id") entity_id = value;
-        if (key == "kommo_request_id") kommo_request_id = value;
-      }
-    } else {
-      reason = std::string(DefaultReason(status.code()).name());
-    }
-  } else if (kind == Kind::kWrite) {
-    outcome = "written";
-    entity_id = absl::StrCat(written_id);
-  }
-  log::Write(level, "rpc",
-             {{"method", method},
-              {"request_id", trace.request_id},
-              {"kommo_requests", trace.kommo_requests.load()},
-              {"code", absl::StatusCodeToString(status.code())},
-              {"reason", reason},
-              {"latency_ms", absl::ToDoubleMilliseconds(latency)},
-              {"caller_gone", caller_gone},
-              {"outcome", outcome},
-              {"id", entity_id},
-              {"kommo_request_id", kommo_request_id}});
-}
+void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
+             absl::Duration latency, bool caller_gone, int64_t written_id, const CallTrace& trace);
 
 // What a caller of an idempotent call that is still running is told when it leaves.
-inline absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {
-  return MakeError(code,
-                   absl::StrCat(code == absl::StatusCode::kDeadlineExceeded ? "deadline exceeded"
-                                                                            : "call cancelled",
-                                " while ", method,
-                                " was still running; it goes on: repeat the call with the same "
-                                "request_id to get its outcome"),
-                   reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}, {"running", "true"}});
-}
+absl::Status StillRunning(absl::StatusCode code, absl::string_view method);
 
 // Runs a call with a request_id at most once within the retention window (idempotency.h): the
 // first caller starts the operation, detached from its own deadline and cancellation so that
@@ -318,13 +215,6 @@ auto Reply(absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)> done, Put
   };
 }
 
-// A page token's query for a list that is not a search: the request's other fields.
-inline std::string ListScopeQuery(std::initializer_list<int64_t> fields) {
-  std::string query;
-  for (int64_t field : fields) absl::StrAppend(&query, query.empty() ? "" : "/", field);
-  return query;
-}
-
-}  // namespace kommo::api
+}  // namespace kommo::api::internal
 
 #endif  // KOMMO_SERVER_API_SERVE_H_

@@ -1,21 +1,61 @@
 #include "server/api/services.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/api/grpc_status.h"
 #include "server/api/serve.h"
 #include "server/api/validation.h"
+#include "server/common/call_trace.h"
+#include "server/common/cancellation.h"
+#include "server/common/clock.h"
+#include "server/common/error_details.h"
+#include "server/common/log.h"
+#include "server/kommo/waiter.h"
 #include "server/mapping/page_token.h"
 
 namespace kommo::api {
 namespace {
 
+using internal::Kind;
+using internal::Reply;
+using internal::Serve;
+using rest::CallOptions;
+
 constexpr char kLeadsScope[] = "leads";
 constexpr char kContactsScope[] = "contacts";
 constexpr char kIncomingLeadsScope[] = "incoming_leads";
 constexpr char kNotesScope[] = "notes";
+
+// The Kommo page a search asks for: 1, or the one its page_token names.
+absl::StatusOr<int64_t> PageOf(absl::string_view token, absl::string_view scope,
+                               absl::string_view query, int32_t page_size) {
+  if (token.empty()) return 1;
+  return mapping::DecodePageToken(token, scope, query, page_size);
+}
+
+int32_t EffectivePageSize(int32_t page_size) {
+  return page_size == 0 ? kDefaultPageSize : page_size;
+}
+
+// A page token's query for a list that is not a search: the request's other fields.
+std::string ListScopeQuery(std::initializer_list<int64_t> fields) {
+  std::string query;
+  for (int64_t field : fields) absl::StrAppend(&query, query.empty() ? "" : "/", field);
+  return query;
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* LeadServiceImpl::CreateLead(grpc::CallbackServerContext* context,

@@ -12,7 +12,19 @@
 namespace kommo::api {
 namespace {
 
+using internal::Kind;
+using internal::Reply;
+using internal::Serve;
+using rest::CallOptions;
+
 constexpr char kTasksScope[] = "tasks";
+
+// The Kommo page a listing asks for: 1, or the one its page_token names.
+absl::StatusOr<int64_t> PageOf(absl::string_view token, absl::string_view scope,
+                               absl::string_view query, int32_t page_size) {
+  if (token.empty()) return 1;
+  return mapping::DecodePageToken(token, scope, query, page_size);
+}
 
 // A page token's query for ListTasks: every filter of the request, so that a token is only
 // valid with the request it came from.
@@ -79,7 +91,7 @@ grpc::ServerUnaryReactor* TaskServiceImpl::ListTasks(grpc::CallbackServerContext
         if (req.has_due_to()) query.due_to = req.due_to().seconds();
         query.soonest_first = req.order() == v1::ListTasksRequest::ORDER_DUE_ASC;
         query.page = *page;
-        query.limit = EffectivePageSize(req.page_size());
+        query.limit = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
         client_->ListTasks(
             query, std::move(call),
             [done = std::move(done), page = *page, scope,

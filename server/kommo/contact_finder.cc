@@ -126,20 +126,32 @@ void ContactFinder::FindOrCreate(const kommo::v1::FindOrCreateContactRequest& re
   }
   if (Free(*call)) return Start(call);
   waiting_.push_back(call);
-  if (call->options.deadline != absl::InfiniteFuture()) {
-    std::weak_ptr<Call> weak = call;
-    call->timer = loop_->RunAt(call->options.deadline, [this, weak] {
-      CallPtr waiting = weak.lock();
-      if (waiting == nullptr || waiting->running || waiting->finished) return;
-      waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), waiting), waiting_.end());
-      waiting->finished = true;
-      Done<FindOrCreateContactResponse> answer = std::move(waiting->done);
-      answer(MakeError(absl::StatusCode::kDeadlineExceeded,
-                       "deadline exceeded waiting for another FindOrCreateContact call on the same "
-                       "phone or email; nothing was written",
-                       reason::kDeadlineExceeded));
-    });
+  std::weak_ptr<Call> weak = call;
+  // A waiting call leaves at its deadline, or when its caller cancels; nothing was written.
+  if (call->options.cancel != nullptr && !call->options.cancel->SetHook(loop_, [this, weak] {
+        Leave(weak, absl::StatusCode::kCancelled);
+      })) {
+    return loop_->Post([this, weak] { Leave(weak, absl::StatusCode::kCancelled); });
   }
+  if (call->options.deadline != absl::InfiniteFuture()) {
+    call->timer = loop_->RunAt(call->options.deadline,
+                               [this, weak] { Leave(weak, absl::StatusCode::kDeadlineExceeded); });
+  }
+}
+
+void ContactFinder::Leave(const std::weak_ptr<Call>& weak, absl::StatusCode code) {
+  CallPtr waiting = weak.lock();
+  if (waiting == nullptr || waiting->running || waiting->finished) return;
+  waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), waiting), waiting_.end());
+  waiting->finished = true;
+  waiting->timer.reset();
+  Done<FindOrCreateContactResponse> answer = std::move(waiting->done);
+  const bool deadline = code == absl::StatusCode::kDeadlineExceeded;
+  answer(MakeError(code,
+                   absl::StrCat(deadline ? "deadline exceeded" : "call cancelled",
+                                " waiting for another FindOrCreateContact call on the same phone "
+                                "or email; nothing was written"),
+                   deadline ? reason::kDeadlineExceeded : reason::kCancelled));
 }
 
 bool ContactFinder::Free(const Call& call) const {
@@ -152,6 +164,8 @@ bool ContactFinder::Free(const Call& call) const {
 void ContactFinder::Start(const CallPtr& call) {
   call->running = true;
   call->timer.reset();
+  // The work below sets its own cancellation hooks.
+  if (call->options.cancel != nullptr) call->options.cancel->ClearHook();
   held_.insert(call->keys.begin(), call->keys.end());
   std::vector<std::string> phones(call->request.contact().phones().begin(),
                                   call->request.contact().phones().end());

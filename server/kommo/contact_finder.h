@@ -71,6 +71,7 @@ class ContactFinder {
   void Decide(const CallPtr& call, std::vector<kommo::v1::Contact> matches);
   void Finish(const CallPtr& call, absl::StatusOr<kommo::v1::FindOrCreateContactResponse> result);
   bool Free(const Call& call) const;
+  void Leave(const std::weak_ptr<Call>& weak, absl::StatusCode code);
   void StartWaiting();
 
   EventLoop* loop_;

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "server/common/error_details.h"
+#include "server/mapping/account_json.h"
 #include "server/mapping/kommo_json.h"
 
 namespace kommo::rest {
@@ -462,6 +463,74 @@ WriteDescription<v1::CompleteTaskRequest, v1::Task> TaskComplete() {
     return mapping::TaskFieldFromKommoPath(path);
   };
   return write;
+}
+
+}  // namespace kommo::rest
+
+namespace kommo::rest {
+namespace {
+
+// A catalogue page of the mapping as the generic EntityPage.
+template <typename Item>
+absl::StatusOr<EntityPage<Item>> AsEntityPage(absl::StatusOr<mapping::CataloguePage<Item>> page) {
+  if (!page.ok()) return page.status();
+  return EntityPage<Item>{std::move(page->items), page->has_next};
+}
+
+}  // namespace
+
+const EntityDescription<v1::Account>& AccountEntity() {
+  static const auto* const kEntity = new EntityDescription<v1::Account>{
+      "account", "account", mapping::kAccountWith, reason::kNotFound, &mapping::ParseAccount,
+      nullptr};
+  return *kEntity;
+}
+
+const EntityDescription<v1::Pipeline>& PipelineEntity() {
+  static const auto* const kEntity =
+      new EntityDescription<v1::Pipeline>{"pipeline",
+                                          "leads/pipelines",
+                                          "",
+                                          reason::kNotFound,
+                                          nullptr,
+                                          [](absl::string_view body) { return AsEntityPage(mapping::ParsePipelinePage(body)); }};
+  return *kEntity;
+}
+
+const EntityDescription<v1::User>& UserEntity() {
+  static const auto* const kEntity = new EntityDescription<v1::User>{
+      "user",  "users",
+      "",      reason::kNotFound,
+      nullptr, [](absl::string_view body) { return AsEntityPage(mapping::ParseUserPage(body)); }};
+  return *kEntity;
+}
+
+const EntityDescription<v1::CustomField>& CustomFieldEntity(EntityType type) {
+  static const auto* const kFields = [] {
+    auto* fields = new std::map<EntityType, EntityDescription<v1::CustomField>>();
+    for (EntityType each :
+         {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      fields->emplace(each, EntityDescription<v1::CustomField>{
+                                "custom_field", absl::StrCat(CollectionOf(each), "/custom_fields"),
+                                "", reason::kNotFound, nullptr, [each](absl::string_view body) {
+                                  return AsEntityPage(mapping::ParseCustomFieldPage(body, each));
+                                }});
+    }
+    return fields;
+  }();
+  auto it = kFields->find(type);
+  return it != kFields->end() ? it->second : kFields->at(v1::ENTITY_TYPE_LEAD);
+}
+
+const EntityDescription<v1::LossReason>& LossReasonEntity() {
+  static const auto* const kEntity = new EntityDescription<v1::LossReason>{
+      "loss_reason",
+      "leads/loss_reasons",
+      "",
+      reason::kNotFound,
+      nullptr,
+      [](absl::string_view body) { return AsEntityPage(mapping::ParseLossReasonPage(body)); }};
+  return *kEntity;
 }
 
 }  // namespace kommo::rest

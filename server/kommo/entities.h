@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kommo/v1/account.pb.h"
 #include "kommo/v1/common.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
@@ -148,6 +149,19 @@ WriteDescription<kommo::v1::AcceptIncomingLeadRequest, kommo::v1::Lead> Incoming
 WriteDescription<kommo::v1::DeclineIncomingLeadRequest, kommo::v1::DeclineIncomingLeadResponse>
 IncomingLeadDecline();
 WriteDescription<kommo::v1::AddNoteRequest, kommo::v1::Note> NoteCreate(kommo::v1::EntityType type);
+
+// ---- The account's catalogues (AccountService): read-only, kept by the client (catalogue.h) ----
+
+// GET /account with the `with=` the mapping reads (parse only; it is not a list).
+const EntityDescription<kommo::v1::Account>& AccountEntity();
+// GET /leads/pipelines: pipelines with their stages.
+const EntityDescription<kommo::v1::Pipeline>& PipelineEntity();
+// GET /users.
+const EntityDescription<kommo::v1::User>& UserEntity();
+// GET /{leads|contacts|companies}/custom_fields; the lead's for an unspecified type.
+const EntityDescription<kommo::v1::CustomField>& CustomFieldEntity(kommo::v1::EntityType type);
+// GET /leads/loss_reasons.
+const EntityDescription<kommo::v1::LossReason>& LossReasonEntity();
 
 // Tasks (/tasks): created in batches, completed with PATCH /tasks one write per task at a time.
 const EntityDescription<kommo::v1::Task>& TaskEntity();

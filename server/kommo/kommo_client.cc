@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/error_details.h"
+#include "server/kommo/catalogue.h"
 #include "server/kommo/contact_finder.h"
 #include "server/kommo/entities.h"
 #include "server/kommo/error_table.h"
@@ -29,6 +30,9 @@ using kommo::v1::Note;
 
 // Most ids one list request reads back (Kommo's page limit).
 constexpr int kMaxIdsPerList = 250;
+// Most pages one catalogue is read in (250 items each): a `next` link beyond that is taken for a
+// malformed answer rather than followed for ever.
+constexpr int64_t kMaxCataloguePages = 40;
 
 // The operations, as short adapters over the generic machinery: shared reads for GETs, one
 // batcher per kind of write, and read-backs of what was written.
@@ -72,6 +76,50 @@ class KommoClientImpl final : public KommoClient {
           NoteEntity(type), NoteCreate(type), BatcherOptions(), &requester_, loop,
           ReadBackOf<Note>(NoteEntity(type)));
     }
+    MakeCatalogues();
+  }
+
+  // ---- The account's catalogues --------------------------------------------------------------
+
+  void GetAccount(bool refresh, CallOptions options, Done<Fetched<v1::Account>> done) override {
+    FromCatalogue(*account_, refresh, std::move(options), std::move(done));
+  }
+
+  void ListPipelines(bool refresh, CallOptions options,
+                     Done<Fetched<std::vector<v1::Pipeline>>> done) override {
+    FromCatalogue(*pipelines_, refresh, std::move(options), std::move(done));
+  }
+
+  void ListUsers(bool refresh, CallOptions options,
+                 Done<Fetched<std::vector<v1::User>>> done) override {
+    FromCatalogue(*users_, refresh, std::move(options), std::move(done));
+  }
+
+  void ListCustomFields(v1::EntityType entity_type, bool refresh, CallOptions options,
+                        Done<Fetched<std::vector<v1::CustomField>>> done) override {
+    auto catalogue = custom_fields_.find(entity_type);
+    if (catalogue == custom_fields_.end()) {
+      return loop_->Post([done = std::move(done)]() mutable {
+        done(MakeError(absl::StatusCode::kInvalidArgument, "entity_type is not set",
+                       reason::kInvalidField));
+      });
+    }
+    FromCatalogue(*catalogue->second, refresh, std::move(options), std::move(done));
+  }
+
+  void ListLossReasons(bool refresh, CallOptions options,
+                       Done<Fetched<std::vector<v1::LossReason>>> done) override {
+    FromCatalogue(*loss_reasons_, refresh, std::move(options), std::move(done));
+  }
+
+  void InvalidateCatalogues() override {
+    loop_->Post([this] {
+      account_->Invalidate();
+      pipelines_->Invalidate();
+      users_->Invalidate();
+      for (auto& [type, catalogue] : custom_fields_) catalogue->Invalidate();
+      loss_reasons_->Invalidate();
+    });
   }
 
   void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) override {
@@ -559,6 +607,114 @@ class KommoClientImpl final : public KommoClient {
     };
   }
 
+  // ---- The account's catalogues: reads and the kept values ----------------------------------
+
+  template <typename T>
+  void FromCatalogue(Catalogue<T>& catalogue, bool refresh, CallOptions options,
+                     Done<Fetched<T>> done) {
+    loop_->Post(
+        [&catalogue, refresh, options = std::move(options), done = std::move(done)]() mutable {
+          catalogue.Get(refresh, std::move(options), std::move(done));
+        });
+  }
+
+  void MakeCatalogues() {
+    const absl::Duration ttl = options_.catalogue_ttl;
+    account_ = std::make_unique<Catalogue<v1::Account>>(
+        loop_, ttl, [this](CallOptions options, Done<v1::Account> done) {
+          ReadAccount(std::move(options), std::move(done));
+        });
+    pipelines_ = std::make_unique<Catalogue<std::vector<v1::Pipeline>>>(
+        loop_, ttl, [this](CallOptions options, Done<std::vector<v1::Pipeline>> done) {
+          // Kommo answers every pipeline at once (an account has at most 50).
+          ReadAll<v1::Pipeline>(PipelineEntity(), pipeline_lists_, /*paged=*/false,
+                                std::move(options), std::move(done));
+        });
+    users_ = std::make_unique<Catalogue<std::vector<v1::User>>>(
+        loop_, ttl, [this](CallOptions options, Done<std::vector<v1::User>> done) {
+          ReadAll<v1::User>(UserEntity(), user_lists_, /*paged=*/true, std::move(options),
+                            std::move(done));
+        });
+    for (v1::EntityType type :
+         {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      custom_fields_[type] = std::make_unique<Catalogue<std::vector<v1::CustomField>>>(
+          loop_, ttl, [this, type](CallOptions options, Done<std::vector<v1::CustomField>> done) {
+            ReadAll<v1::CustomField>(CustomFieldEntity(type), custom_field_lists_, /*paged=*/true,
+                                     std::move(options), std::move(done));
+          });
+    }
+    loss_reasons_ = std::make_unique<Catalogue<std::vector<v1::LossReason>>>(
+        loop_, ttl, [this](CallOptions options, Done<std::vector<v1::LossReason>> done) {
+          ReadAll<v1::LossReason>(LossReasonEntity(), loss_reason_lists_, /*paged=*/true,
+                                  std::move(options), std::move(done));
+        });
+  }
+
+  // GET /account?with=...: shared by the callers asking at once.
+  void ReadAccount(CallOptions options, Done<v1::Account> done) {
+    const EntityDescription<v1::Account>& entity = AccountEntity();
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", entity.plural);
+    spec.params = WithParam(entity);
+    spec.context.kind = RequestKind::kRead;
+    spec.context.not_found_reason = entity.not_found_reason;
+    spec.context.what = absl::StrCat("GET /", entity.plural);
+    spec.context.entity = entity.singular;
+    std::string key = absl::StrCat(spec.path, "?", spec.params);
+    account_reads_.Read(std::move(key), std::move(spec), std::move(options), std::move(done),
+                        [&entity](absl::StatusOr<http::HttpResponse> response,
+                                  const ErrorContext& context) -> absl::StatusOr<v1::Account> {
+                          if (!response.ok()) return response.status();
+                          absl::StatusOr<std::optional<absl::string_view>> body =
+                              AnswerBody(*response, context);
+                          if (!body.ok()) return body.status();
+                          if (!body->has_value()) return EntityNotFound(context);
+                          return entity.parse(**body);
+                        });
+  }
+
+  // Every item of a list: page after page (250 items each) while Kommo says more follow, or the
+  // one answer of a list Kommo does not page. Each page is a shared read (SharedReads), so
+  // callers reading the same catalogue at once share its requests.
+  template <typename Item>
+  void ReadAll(const EntityDescription<Item>& entity, SharedReads<EntityPage<Item>>& lists,
+               bool paged, CallOptions options, Done<std::vector<Item>> done) {
+    struct Walk {
+      std::vector<Item> items;
+      int64_t page = 1;
+      CallOptions options;
+      Done<std::vector<Item>> done;
+    };
+    auto walk = std::make_shared<Walk>();
+    walk->options = std::move(options);
+    walk->done = std::move(done);
+    ReadPages<Item>(entity, lists, paged, std::move(walk));
+  }
+
+  template <typename Item, typename Walk>
+  void ReadPages(const EntityDescription<Item>& entity, SharedReads<EntityPage<Item>>& lists,
+                 bool paged, std::shared_ptr<Walk> walk) {
+    std::string params =
+        paged ? absl::StrCat("limit=", kMaxIdsPerList, "&page=", walk->page) : std::string();
+    List<Item>(entity, lists, std::move(params), walk->options,
+               [this, &entity, &lists, paged, walk](absl::StatusOr<EntityPage<Item>> page) mutable {
+                 if (!page.ok()) return walk->done(page.status());
+                 for (Item& item : page->items) walk->items.push_back(std::move(item));
+                 if (!paged || !page->has_next || page->items.empty()) {
+                   return walk->done(std::move(walk->items));
+                 }
+                 if (walk->page >= kMaxCataloguePages) {
+                   return walk->done(MakeError(
+                       absl::StatusCode::kInternal,
+                       absl::StrCat("Kommo sent a malformed response: GET /", entity.plural,
+                                    " announced more than ", kMaxCataloguePages, " pages"),
+                       reason::kKommoBadResponse));
+                 }
+                 ++walk->page;
+                 ReadPages<Item>(entity, lists, paged, std::move(walk));
+               });
+  }
+
   KommoClientOptions options_;
   EventLoop* loop_;
   // Declared first: destroyed last, after everything that sends through it.
@@ -587,6 +743,18 @@ class KommoClientImpl final : public KommoClient {
   WriteBatcher<v1::CreateTaskRequest, v1::Task> task_creates_;
   WriteBatcher<v1::CompleteTaskRequest, v1::Task> task_completes_;
   SharedReads<EntityPage<v1::Task>> task_lists_;
+
+  // The account's catalogues: shared reads, then the kept values (made in MakeCatalogues).
+  SharedReads<v1::Account> account_reads_{&requester_, loop_};
+  SharedReads<EntityPage<v1::Pipeline>> pipeline_lists_{&requester_, loop_};
+  SharedReads<EntityPage<v1::User>> user_lists_{&requester_, loop_};
+  SharedReads<EntityPage<v1::CustomField>> custom_field_lists_{&requester_, loop_};
+  SharedReads<EntityPage<v1::LossReason>> loss_reason_lists_{&requester_, loop_};
+  std::unique_ptr<Catalogue<v1::Account>> account_;
+  std::unique_ptr<Catalogue<std::vector<v1::Pipeline>>> pipelines_;
+  std::unique_ptr<Catalogue<std::vector<v1::User>>> users_;
+  std::map<v1::EntityType, std::unique_ptr<Catalogue<std::vector<v1::CustomField>>>> custom_fields_;
+  std::unique_ptr<Catalogue<std::vector<v1::LossReason>>> loss_reasons_;
 };
 
 }  // namespace

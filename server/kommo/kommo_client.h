@@ -12,6 +12,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "kommo/v1/account.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
@@ -101,6 +102,13 @@ struct KommoClientStats {
 template <typename T>
 using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
+// A catalogue of the account and when it was read from Kommo (wall time).
+template <typename T>
+struct Fetched {
+  T value;
+  absl::Time fetch_time;
+};
+
 // One Kommo account. Each operation runs `done` exactly once, on the client's event loop thread
 // (never inside the call itself), with the result or an absl::Status following the error table
 // (server/kommo/error_table.h). Requests are already validated by the caller.
@@ -166,6 +174,31 @@ class KommoClient {
   virtual void ListNotes(const NotesQuery& query, CallOptions options,
                          Done<NotePageResult> done) = 0;
 
+  // ---- The account's catalogues (AccountService) ----------------------------------------------
+  // Each is kept for `catalogue_ttl` (catalogue.h): within it a read costs no Kommo request;
+  // `refresh` reads from Kommo now. Concurrent reads of one catalogue share their requests.
+
+  // GET /account?with=datetime_settings,users_groups.
+  virtual void GetAccount(bool refresh, CallOptions options,
+                          Done<Fetched<kommo::v1::Account>> done) = 0;
+  // GET /leads/pipelines (stages embedded).
+  virtual void ListPipelines(bool refresh, CallOptions options,
+                             Done<Fetched<std::vector<kommo::v1::Pipeline>>> done) = 0;
+  // GET /users?limit=250&page=N, every page. FAILED_PRECONDITION when the token's user is not an
+  // administrator (Kommo's 403).
+  virtual void ListUsers(bool refresh, CallOptions options,
+                         Done<Fetched<std::vector<kommo::v1::User>>> done) = 0;
+  // GET /{leads|contacts|companies}/custom_fields?limit=250&page=N, every page.
+  virtual void ListCustomFields(kommo::v1::EntityType entity_type, bool refresh,
+                                CallOptions options,
+                                Done<Fetched<std::vector<kommo::v1::CustomField>>> done) = 0;
+  // GET /leads/loss_reasons?limit=250&page=N, every page.
+  virtual void ListLossReasons(bool refresh, CallOptions options,
+                               Done<Fetched<std::vector<kommo::v1::LossReason>>> done) = 0;
+  // Forgets every kept catalogue, so that the next read of each goes to Kommo (after Kommo
+  // refused a write for an unknown field, stage or user). Safe from any thread.
+  virtual void InvalidateCatalogues() = 0;
+
   // POST /tasks, then reads the task back (GET /tasks?filter[id][]=...).
   virtual void CreateTask(const kommo::v1::CreateTaskRequest& request, CallOptions options,
                           Done<kommo::v1::Task> done) = 0;
@@ -226,6 +259,9 @@ struct KommoClientOptions {
   // pending when the batch's slot comes (often one).
   absl::Duration coalesce_window = absl::Milliseconds(2);
   int max_batch_items = 50;
+  // How long the account's catalogues (account, pipelines, users, custom fields, loss reasons)
+  // are kept before they are read from Kommo again; zero keeps nothing.
+  absl::Duration catalogue_ttl = absl::Minutes(5);
   // Where to count requests, retries, queue waits and the circuit state; may be null.
   metrics::ServiceMetrics* metrics = nullptr;
 };

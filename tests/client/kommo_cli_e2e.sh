@@ -268,6 +268,25 @@ else
   fail "the rate-limited server did not start: $(cat "$WORK/slow.out" "$WORK/slow.err")"
 fi
 
+# Issue 13: the account's catalogues, so that nobody copies ids from Kommo's settings pages.
+cli "$WORK/pipelines" account pipelines
+expect "account pipelines exits 0" 0 $?
+grep -q "^pipeline 7000001  Sales funnel  (main)" "$WORK/pipelines" &&
+  grep -qE "^  60000002 +Initial contact +STAGE_KIND_ORDINARY" "$WORK/pipelines" &&
+  grep -qE "^  143 +Closed - lost +STAGE_KIND_LOST" "$WORK/pipelines" &&
+  pass "account pipelines prints the stages with their ids" ||
+  fail "account pipelines: $(cat "$WORK/pipelines" "$WORK/pipelines.err")"
+cli "$WORK/fields" account fields --entity=lead --refresh --json
+expect "account fields exits 0" 0 $?
+expect "account fields: the lead catalogue" "select 3" \
+  "$(json "$WORK/fields" "d['custom_fields'][3]['kommo_type'], len(d['custom_fields'][3]['enums'])")"
+for verb in show users loss-reasons; do
+  cli "$WORK/account_$verb" account "$verb"
+  expect "account $verb exits 0" 0 $?
+done
+cli "$WORK/bad_entity" account fields --entity=deal
+expect "account fields --entity=deal exits 2" 2 $?
+
 # Issue 11: retries that end in DEADLINE_EXCEEDED still show why the attempts failed. The
 # rate-limited server above asks to wait ~20 s, longer than the 1 s deadline: kommo-cli stops with
 # DEADLINE_EXCEEDED and the reason of the last answer.

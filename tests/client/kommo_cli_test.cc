@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -12,6 +13,7 @@
 #include "client/cli/output.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "kommo/v1/account_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
@@ -109,7 +111,8 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
   EXPECT_THAT(
       Parse({"deals"}).error,
-      HasSubstr("unknown command \"deals\" (the groups are leads, contacts, notes and tasks)"));
+      HasSubstr(
+          "unknown command \"deals\" (the groups are leads, contacts, notes, account and tasks)"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
 }
 
@@ -552,6 +555,100 @@ TEST(OutputTest, ErrorJsonIsTheRpcStatus) {
   EXPECT_EQ(FormatErrorText("kommo.v1.LeadService/GetLead", status),
             "kommo.v1.LeadService/GetLead failed: NOT_FOUND: lead 1 does not exist\n"
             "  reason: LEAD_NOT_FOUND");
+}
+
+TEST(AccountCommandsTest, VerbsEntityAndRefresh) {
+  Invocation fields = Parse({"account", "fields", "--entity", "company", "--refresh"});
+  ASSERT_EQ(fields.error, "");
+  ASSERT_NE(fields.command, nullptr);
+  EXPECT_STREQ(fields.command->rpc, "kommo.v1.AccountService/ListCustomFields");
+  EXPECT_EQ(fields.command->retry, RetryClass::kIdempotent);
+  const auto& request = static_cast<const kommo::v1::ListCustomFieldsRequest&>(*fields.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_TRUE(request.refresh());
+
+  fields = Parse({"account", "fields", "--entity=ENTITY_TYPE_LEAD", "--refresh=false"});
+  ASSERT_EQ(fields.error, "");
+  const auto& lead = static_cast<const kommo::v1::ListCustomFieldsRequest&>(*fields.request);
+  EXPECT_EQ(lead.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_FALSE(lead.refresh());
+
+  EXPECT_EQ(Parse({"account", "fields", "--entity=deal"}).error,
+            "--entity: \"deal\" is not one of lead, contact, company");
+  EXPECT_EQ(Parse({"account", "fields", "--entity=unspecified"}).error,
+            "--entity: \"unspecified\" is not one of lead, contact, company");
+  EXPECT_EQ(Parse({"account", "fields"}).error, "--entity is required for \"account fields\"");
+  EXPECT_EQ(Parse({"account", "users", "--refresh=maybe"}).error,
+            "--refresh: \"maybe\" is not true or false");
+  for (const char* verb : {"show", "pipelines", "users", "loss-reasons"}) {
+    const Invocation invocation = Parse({"account", verb});
+    EXPECT_EQ(invocation.error, "") << verb;
+    ASSERT_NE(invocation.command, nullptr) << verb;
+  }
+  EXPECT_THAT(Parse({"account"}).error, HasSubstr("account pipelines"));
+  EXPECT_THAT(TopLevelHelp(), HasSubstr("kommo.v1.AccountService/ListPipelines"));
+}
+
+TEST(AccountCommandsTest, PipelinesPrintTheirStagesWithIds) {
+  kommo::v1::ListPipelinesResponse response;
+  kommo::v1::Pipeline* pipeline = response.add_pipelines();
+  pipeline->set_id(7000001);
+  pipeline->set_name("Sales");
+  pipeline->set_is_main(true);
+  for (const auto& [id, name, kind] :
+       std::vector<std::tuple<int64_t, std::string, kommo::v1::StageKind>>{
+           {61, "Incoming", kommo::v1::STAGE_KIND_INCOMING},
+           {62, "First", kommo::v1::STAGE_KIND_ORDINARY},
+           {142, "Won", kommo::v1::STAGE_KIND_WON}}) {
+    kommo::v1::Stage* stage = pipeline->add_stages();
+    stage->set_id(id);
+    stage->set_name(name);
+    stage->set_kind(kind);
+  }
+  kommo::v1::Pipeline* archived = response.add_pipelines();
+  archived->set_id(7000002);
+  archived->set_name("Old");
+  archived->set_is_archived(true);
+  response.mutable_fetch_time()->set_seconds(1700000000);
+  EXPECT_EQ(FormatTable(response),
+            "pipeline 7000001  Sales  (main)\n"
+            "  id   name      kind                 sort\n"
+            "  61   Incoming  STAGE_KIND_INCOMING  0\n"
+            "  62   First     STAGE_KIND_ORDINARY  0\n"
+            "  142  Won       STAGE_KIND_WON       0\n"
+            "\n"
+            "pipeline 7000002  Old  (archived)\n"
+            "  no stages\n"
+            "fetch_time  2023-11-14T22:13:20Z\n");
+}
+
+TEST(AccountCommandsTest, FieldsShowTheirEnumsAndAccountItsGroups) {
+  kommo::v1::ListCustomFieldsResponse fields;
+  kommo::v1::CustomField* field = fields.add_custom_fields();
+  field->set_id(910004);
+  field->set_name("Product");
+  field->set_kommo_type("select");
+  field->set_type(kommo::v1::CUSTOM_FIELD_TYPE_SELECT);
+  kommo::v1::CustomFieldEnum* basic = field->add_enums();
+  basic->set_id(1);
+  basic->set_value("Basic");
+  kommo::v1::CustomFieldEnum* pro = field->add_enums();
+  pro->set_id(2);
+  pro->set_value("Pro");
+  EXPECT_EQ(FormatTable(fields),
+            "id      name     code  kommo_type  sort  enums\n"
+            "910004  Product        select      0     1 Basic, 2 Pro\n");
+
+  kommo::v1::GetAccountResponse account;
+  account.mutable_account()->set_id(5);
+  kommo::v1::UserGroup* group = account.mutable_account()->add_user_groups();
+  group->set_id(400001);
+  group->set_name("Sales");
+  account.mutable_fetch_time()->set_seconds(1700000000);
+  const std::string table = FormatTable(account);
+  EXPECT_THAT(table, ::testing::StartsWith("id                      5\n"));  // one entity
+  EXPECT_THAT(table, HasSubstr("user_groups             400001 Sales\n"));
+  EXPECT_THAT(table, HasSubstr("fetch_time              2023-11-14T22:13:20Z\n"));
 }
 
 TEST(TasksTest, CreateTakesKindsAndTimesByName) {

@@ -838,6 +838,90 @@ TEST_F(EmulatorApiTest, ContactCustomFieldDefinitions) {
   EXPECT_EQ(Str(doc, "_embedded.custom_fields.1.code"), "EMAIL");
 }
 
+TEST_F(EmulatorApiTest, LeadCustomFieldCatalogueHasEveryTypeWithCodesAndEnums) {
+  const Reply reply = client_->Get("/api/v4/leads/custom_fields");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.Header("content-type"), "application/hal+json");
+  const rapidjson::Document doc = reply.Json();
+  ASSERT_EQ(Size(doc, "_embedded.custom_fields"), 11u);
+  const std::vector<std::string> types = {"text",        "numeric",     "checkbox", "select",
+                                          "multiselect", "radiobutton", "date",     "date_time",
+                                          "birthday",    "url",         "textarea"};
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string field = "_embedded.custom_fields." + std::to_string(i);
+    EXPECT_EQ(Str(doc, field + ".type"), types[i]) << field;
+    EXPECT_EQ(Str(doc, field + ".entity_type"), "leads") << field;
+  }
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.0.id"), kUtmSourceFieldId);
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.0.code"), "UTM_SOURCE");
+  EXPECT_TRUE(IsNull(doc, "_embedded.custom_fields.0.enums"));
+  // A field made in Kommo's settings has no code.
+  EXPECT_TRUE(IsNull(doc, "_embedded.custom_fields.3.code"));
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.3.id"), kProductFieldId);
+  ASSERT_EQ(Size(doc, "_embedded.custom_fields.3.enums"), 3u);
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.3.enums.1.id"), kProductProEnumId);
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.3.enums.1.value"), "Pro");
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.3.enums.1.sort"), 2);
+  EXPECT_EQ(Size(doc, "_embedded.custom_fields.4.enums"), 3u);
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.5.enums.1.id"), kPriorityHighEnumId);
+
+  const rapidjson::Document one =
+      client_->Get("/api/v4/leads/custom_fields/" + std::to_string(kChannelsFieldId)).Json();
+  EXPECT_EQ(Str(one, "type"), "multiselect");
+  EXPECT_EQ(Int(one, "enums.0.id"), kChannelWhatsAppEnumId);
+  EXPECT_EQ(client_->Get("/api/v4/leads/custom_fields/123").status, 204);
+  ExpectProblem(client_->Post("/api/v4/leads/custom_fields", "[]"), 405, "");
+}
+
+TEST_F(EmulatorApiTest, CustomFieldCataloguesArePaged) {
+  const rapidjson::Document first = client_->Get("/api/v4/leads/custom_fields?limit=4").Json();
+  EXPECT_EQ(Int(first, "_total_items"), 11);
+  EXPECT_EQ(Int(first, "_page_count"), 3);
+  EXPECT_EQ(Size(first, "_embedded.custom_fields"), 4u);
+  EXPECT_TRUE(Has(first, "_links.next"));
+  const rapidjson::Document last =
+      client_->Get("/api/v4/leads/custom_fields?limit=4&page=3").Json();
+  EXPECT_EQ(Size(last, "_embedded.custom_fields"), 3u);
+  EXPECT_EQ(Int(last, "_embedded.custom_fields.2.id"), kCommentFieldId);
+  EXPECT_FALSE(Has(last, "_links.next"));
+  EXPECT_EQ(client_->Get("/api/v4/leads/custom_fields?limit=4&page=4").status, 204);
+}
+
+TEST_F(EmulatorApiTest, CompanyCustomFieldsShareContactPhoneAndEmail) {
+  const rapidjson::Document doc = client_->Get("/api/v4/companies/custom_fields").Json();
+  ASSERT_EQ(Size(doc, "_embedded.custom_fields"), 5u);
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.0.id"), kPhoneFieldId);
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.0.type"), "multitext");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.0.entity_type"), "companies");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.2.code"), "WEB");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.2.type"), "url");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.3.type"), "textarea");
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.4.id"), kIndustryFieldId);
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.4.enums.2.id"), kIndustryOtherEnumId);
+  EXPECT_EQ(Str(client_->Get("/api/v4/contacts/custom_fields").Json(),
+                "_embedded.custom_fields.0.entity_type"),
+            "contacts");
+}
+
+TEST_F(EmulatorApiTest, LossReasons) {
+  const Reply reply = client_->Get("/api/v4/leads/loss_reasons");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const rapidjson::Document doc = reply.Json();
+  EXPECT_EQ(Int(doc, "_total_items"), 3);
+  ASSERT_EQ(Size(doc, "_embedded.loss_reasons"), 3u);
+  EXPECT_EQ(Int(doc, "_embedded.loss_reasons.0.id"), kLossTooExpensiveId);
+  EXPECT_EQ(Str(doc, "_embedded.loss_reasons.0.name"), "Too expensive");
+  EXPECT_EQ(Int(doc, "_embedded.loss_reasons.1.sort"), 2);
+  EXPECT_EQ(Int(doc, "_embedded.loss_reasons.2.id"), kLossNoAnswerId);
+
+  const rapidjson::Document one =
+      client_->Get("/api/v4/leads/loss_reasons/" + std::to_string(kLossCompetitorId)).Json();
+  EXPECT_EQ(Str(one, "name"), "Chose a competitor");
+  ExpectProblem(client_->Get("/api/v4/leads/loss_reasons/5"), 404, "Loss reason not found");
+  ExpectProblem(client_->Post("/api/v4/leads/loss_reasons", "[]"), 405, "");
+  EXPECT_EQ(client_->Get("/api/v4/leads/loss_reasons?page=2").status, 204);
+}
+
 // --- admin prefix --------------------------------------------------------------------------------
 
 TEST_F(EmulatorApiTest, AdminPrefixResetsAndCountsWithoutAuth) {

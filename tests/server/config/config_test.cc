@@ -192,5 +192,30 @@ TEST_F(ConfigTest, IdempotencySettingsHaveDefaultsAndAreChecked) {
   EXPECT_THAT(Usage(), HasSubstr("IDEMPOTENCY_MAX_ENTRIES / --idempotency_max_entries"));
 }
 
+TEST_F(ConfigTest, CatalogueTtlHasADefaultAndIsChecked) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:8080"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->catalogue_ttl, absl::Minutes(5));
+
+  env_["KOMMO_CATALOGUE_TTL"] = "90s";
+  config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->catalogue_ttl, absl::Seconds(90));
+  // Flags win; 0 keeps nothing.
+  config = Load({"--kommo_catalogue_ttl=0s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->catalogue_ttl, absl::ZeroDuration());
+  config = Load({"--kommo_catalogue_ttl", "24h"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->catalogue_ttl, absl::Hours(24));
+
+  EXPECT_THAT(Error({"--kommo_catalogue_ttl=-1s"}),
+              HasSubstr("KOMMO_CATALOGUE_TTL: \"-1s\" is not a duration from 0 to 24h"));
+  EXPECT_THAT(Error({"--kommo_catalogue_ttl=25h"}), HasSubstr("KOMMO_CATALOGUE_TTL"));
+  EXPECT_THAT(Error({"--kommo_catalogue_ttl=5 minutes"}), HasSubstr("KOMMO_CATALOGUE_TTL"));
+  EXPECT_THAT(Usage(), HasSubstr("KOMMO_CATALOGUE_TTL / --kommo_catalogue_ttl"));
+}
+
 }  // namespace
 }  // namespace kommo

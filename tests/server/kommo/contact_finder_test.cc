@@ -454,6 +454,30 @@ TEST_F(ContactFinderTest, AWaitingCallLeavesAtItsDeadlineWithoutAskingKommo) {
   EXPECT_EQ(kommo_.requests(), requests_before);
 }
 
+TEST_F(ContactFinderTest, AWaitingCallLeavesWhenItsCallerCancelsWithoutAskingKommo) {
+  kommo_.hold_creates = true;
+  FindResult holder, gone;
+  FindOrCreate(ForPhone("+79991234567"), holder);
+  loop_.RunUntilIdle();
+  const size_t requests_before = kommo_.requests();
+  auto cancel = std::make_shared<CancellationToken>();
+  FindOrCreate(ForPhone("8 999 123 45 67"), gone,
+               CallOptions{absl::InfiniteFuture(), cancel, nullptr});
+  EXPECT_EQ(finder_.waiting(), 1u);
+  cancel->Cancel();
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(gone->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(Reason(gone->status()), "CANCELLED");
+  EXPECT_EQ(finder_.waiting(), 0u);
+
+  kommo_.ReleaseCreates();
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(holder.has_value());
+  EXPECT_TRUE(holder->ok()) << holder->status();
+  EXPECT_EQ(kommo_.requests(), requests_before) << "the call that left asked Kommo nothing";
+}
+
 TEST_F(ContactFinderTest, AFailedHolderLetsTheNextCallRunItself) {
   kommo_.contacts = {MakeContact(11, {"+79991234567"}), MakeContact(12, {"8 999 123-45-67"})};
   std::vector<FindResult> results(2);

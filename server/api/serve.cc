@@ -1,0 +1,120 @@
+#include "server/api/serve.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+
+namespace kommo::api::internal {
+
+std::string RequestIdFor(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && !it->second.empty() && it->second.size() <= 64) {
+    const absl::string_view given(it->second.data(), it->second.size());
+    bool sane = true;
+    for (char c : given) {
+      sane &=
+          absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    }
+    if (sane) return std::string(given);
+  }
+  thread_local std::mt19937_64 random(std::random_device{}());
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
+absl::Duration ReplyMargin(absl::Duration left) {
+  return std::clamp(left / 10, absl::Milliseconds(2), absl::Milliseconds(100));
+}
+
+CallOptions OptionsFor(const grpc::CallbackServerContext* context, const ServiceOptions& options,
+                       std::shared_ptr<CancellationToken> token, std::shared_ptr<CallTrace> trace) {
+  absl::Duration left = options.default_deadline;
+  if (const absl::Duration given = TimeLeft(*context); given <= absl::Hours(24)) left = given;
+  // The server answers a little before the caller's deadline, so its reason (for a write,
+  // WRITE_OUTCOME_UNKNOWN) reaches the caller before gRPC's own deadline timer fires there.
+  left -= ReplyMargin(left);
+  // Deadlines below the gRPC boundary are on the monotonic clock (common/clock.h).
+  return {MonotonicNow() + left, std::move(token), std::move(trace)};
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (raw.Dump(&slices).ok()) {
+    bytes.reserve(raw.Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  if (!request.ParseFromString(bytes)) {
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("the request is not a valid ", request.GetTypeName(),
+                                  ": malformed protobuf, or a string field that is not UTF-8"),
+                     reason::kMalformedRequest);
+  }
+  return absl::OkStatus();
+}
+
+void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw) {
+  const std::string bytes = response.SerializeAsString();
+  grpc::Slice slice(bytes);
+  *raw = grpc::ByteBuffer(&slice, 1);
+}
+
+void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
+             absl::Duration latency, bool caller_gone, int64_t written_id, const CallTrace& trace) {
+  const bool outcome_matters =
+      kind == Kind::kWrite && caller_gone;  // the caller will never learn what happened
+  const log::Level level = outcome_matters ? log::Level::kWarning : log::Level::kInfo;
+  if (!log::Enabled(level)) return;
+  std::string reason;
+  std::string outcome;
+  std::string entity_id;
+  std::string kommo_request_id;
+  if (!status.ok()) {
+    if (auto info = GetErrorInfo(status)) {
+      reason = info->reason();
+      for (const auto& [key, value] : info->metadata()) {
+        if (key == "outcome") outcome = value;
+        if (key == "lead_id" || key == "contact_id") entity_id = value;
+        if (key == "kommo_request_id") kommo_request_id = value;
+      }
+    } else {
+      reason = std::string(DefaultReason(status.code()).name());
+    }
+  } else if (kind == Kind::kWrite) {
+    outcome = "written";
+    entity_id = absl::StrCat(written_id);
+  }
+  log::Write(level, "rpc",
+             {{"method", method},
+              {"request_id", trace.request_id},
+              {"kommo_requests", trace.kommo_requests.load()},
+              {"code", absl::StatusCodeToString(status.code())},
+              {"reason", reason},
+              {"latency_ms", absl::ToDoubleMilliseconds(latency)},
+              {"caller_gone", caller_gone},
+              {"outcome", outcome},
+              {"id", entity_id},
+              {"kommo_request_id", kommo_request_id}});
+}
+
+absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {
+  return MakeError(code,
+                   absl::StrCat(code == absl::StatusCode::kDeadlineExceeded ? "deadline exceeded"
+                                                                            : "call cancelled",
+                                " while ", method,
+                                " was still running; it goes on: repeat the call with the same "
+                                "request_id to get its outcome"),
+                   reason::kWriteOutcomeUnknown, {{"outcome", "unknown"}, {"running", "true"}});
+}
+
+}  // namespace kommo::api::internal
