@@ -176,7 +176,8 @@ ListParams ParseListParams(std::string_view raw_query) {
     }
     const std::vector<std::string> parts = SplitBrackets(key);
     if (parts[0] == "order" && parts.size() == 2) {
-      if (parts[1] == "id" || parts[1] == "created_at" || parts[1] == "updated_at") {
+      if (parts[1] == "id" || parts[1] == "created_at" || parts[1] == "updated_at" ||
+          parts[1] == "complete_till") {
         p.order_field = parts[1];
         p.descending = EqualsIgnoreCase(value, "desc");
         p.order_given = true;
@@ -186,14 +187,16 @@ ListParams ParseListParams(std::string_view raw_query) {
     if (parts[0] != "filter" || parts.size() < 2) continue;
     const std::string& name = parts[1];
     if (name == "id" || name == "responsible_user_id" || name == "pipeline_id" ||
-        name == "created_by" || name == "updated_by" || name == "entity_id") {
+        name == "created_by" || name == "updated_by" || name == "entity_id" ||
+        name == "is_completed" || name == "task_type") {
       if (parts.size() > 3) continue;
       IntFilter& filter = p.int_filters[name];
       filter.present = true;
       if (parts.size() == 2) filter.values.clear();  // PHP parsing: a bare key keeps its last value
       int64_t v = 0;
       if (absl::SimpleAtoi(value, &v)) filter.values.push_back(v);
-    } else if (name == "note_type" || name == "uid" || name == "category") {
+    } else if (name == "note_type" || name == "uid" || name == "category" ||
+               name == "entity_type") {
       if (parts.size() > 3) continue;
       StringFilter& filter = p.string_filters[name];
       filter.present = true;

@@ -108,9 +108,10 @@ struct ListParams {
   bool descending = false;
   bool order_given = false;
   // filter[NAME][]=N (or [i], or a bare key: the last one wins, as PHP parses it):
-  // id, responsible_user_id, pipeline_id, created_by, updated_by, entity_id.
+  // id, responsible_user_id, pipeline_id, created_by, updated_by, entity_id, is_completed (0 or 1),
+  // task_type.
   std::map<std::string, IntFilter> int_filters;
-  // The same forms for text values: note_type, uid, category.
+  // The same forms for text values: note_type, uid, category, entity_type.
   std::map<std::string, StringFilter> string_filters;
   std::map<std::string, std::pair<int64_t, int64_t>> statuses;  // index → (pipeline, status)
   std::map<std::string, RangeFilter> ranges;                    // "created_at", ...
@@ -143,6 +144,14 @@ int64_t OrderKey(const Entity& e, const std::string& field) {
   if (field == "created_at") return e.created_at;
   if (field == "updated_at") return e.updated_at;
   return e.id;
+}
+
+// Tasks also order by their due time.
+inline int64_t OrderKey(const Task& task, const std::string& field) {
+  if (field == "complete_till") return task.complete_till;
+  if (field == "created_at") return task.created_at;
+  if (field == "updated_at") return task.updated_at;
+  return task.id;
 }
 
 // By params.order_field and direction; ties by id in the same direction.

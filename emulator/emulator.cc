@@ -257,6 +257,12 @@ size_t Emulator::note_count() {
   return count;
 }
 
+size_t Emulator::task_count() {
+  size_t count = 0;
+  RunOnLoop([&] { count = impl_->store().tasks().size(); });
+  return count;
+}
+
 size_t Emulator::unsorted_count() {
   size_t count = 0;
   RunOnLoop([&] {

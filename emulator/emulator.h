@@ -118,6 +118,12 @@ inline constexpr int64_t kFirstLeadId = 31000000001;
 inline constexpr int64_t kFirstContactId = 52000000001;
 inline constexpr int64_t kFirstCompanyId = 54000000001;
 inline constexpr int64_t kFirstNoteId = 76000000001;
+inline constexpr int64_t kFirstTaskId = 78000000001;
+
+// Task types: Kommo's two built-in ones, and one type of the account's own.
+inline constexpr int64_t kTaskTypeCall = 1;
+inline constexpr int64_t kTaskTypeMeeting = 2;
+inline constexpr int64_t kCustomTaskTypeId = 2960001;  // "Send the offer"
 
 // Kommo's limits as the emulator applies them.
 inline constexpr int kMaxBatchItems = 250;   // POST/PATCH arrays above this → 422
@@ -323,6 +329,7 @@ class Emulator {
   size_t contact_count();
   size_t company_count();
   size_t note_count();
+  size_t task_count();
   size_t unsorted_count();  // incoming leads still pending
 
   // Duplicate control of POST /leads/complex for one pipeline (off for every pipeline at start

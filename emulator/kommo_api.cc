@@ -260,6 +260,7 @@ HttpResponse KommoApi::Route(const Call& call) {
   if (s[0] == "users" && s.size() == 1) {
     return get ? ListUsers(call) : MethodNotAllowed(method, "GET");
   }
+  if (s[0] == "tasks") return RouteTasks(call);
   if (s[0] == "leads") {
     if (s.size() == 1) {
       if (get) return ListEntities<LeadKind>(call);

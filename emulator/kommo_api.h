@@ -1,7 +1,7 @@
 // The Kommo API v4 routes of the emulator (/api/v4/...): authentication, routing (404/405),
 // list paging and search, the write endpoints with Kommo's validation errors, lead ↔ contact
-// links (/leads/{id}/link, /unlink, /links), companies, notes (notes.cc), and lead capture
-// (/leads/complex and incoming leads, lead_capture.cc).
+// links (/leads/{id}/link, /unlink, /links), companies, notes (notes.cc), tasks (tasks.cc), and
+// lead capture (/leads/complex and incoming leads, lead_capture.cc).
 #ifndef KOMMO_EMULATOR_KOMMO_API_H_
 #define KOMMO_EMULATOR_KOMMO_API_H_
 
@@ -70,6 +70,14 @@ class KommoApi {
                          std::optional<int64_t> entity_id);
   HttpResponse GetNote(const Call& call, std::string_view entity_type, int64_t entity_id,
                        int64_t note_id);
+
+  // tasks.cc: /tasks and /tasks/{id}.
+  HttpResponse RouteTasks(const Call& call);
+  HttpResponse CreateTasks(const Call& call);
+  HttpResponse UpdateTasks(const Call& call);
+  HttpResponse UpdateTask(const Call& call, int64_t id);
+  HttpResponse ListTasks(const Call& call);
+  HttpResponse GetTask(const Call& call, int64_t id);
 
   // lead_capture.cc: POST /leads/complex and /leads/unsorted/...
   HttpResponse CreateComplexLeads(const Call& call);

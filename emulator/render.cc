@@ -335,6 +335,60 @@ void WriteNote(JsonWriter& w, const Note& note, const Hrefs& hrefs) {
   w.EndObject();
 }
 
+void WriteTask(JsonWriter& w, const Task& task, const Hrefs& hrefs) {
+  w.StartObject();
+  Key(w, "id");
+  w.Int64(task.id);
+  Key(w, "created_by");
+  w.Int64(task.created_by);
+  Key(w, "updated_by");
+  w.Int64(task.updated_by);
+  Key(w, "created_at");
+  w.Int64(task.created_at);
+  Key(w, "updated_at");
+  w.Int64(task.updated_at);
+  Key(w, "responsible_user_id");
+  w.Int64(task.responsible_user_id);
+  Key(w, "group_id");
+  w.Int64(task.group_id);
+  Key(w, "entity_id");
+  if (task.entity_type.empty()) {
+    w.Null();
+  } else {
+    w.Int64(task.entity_id);
+  }
+  Key(w, "entity_type");
+  if (task.entity_type.empty()) {
+    w.Null();
+  } else {
+    Str(w, task.entity_type);
+  }
+  Key(w, "duration");
+  w.Int64(task.duration);
+  Key(w, "is_completed");
+  w.Bool(task.is_completed);
+  Key(w, "task_type_id");
+  w.Int64(task.task_type_id);
+  Key(w, "text");
+  Str(w, task.text);
+  Key(w, "result");
+  if (task.result_text.has_value()) {
+    w.StartObject();
+    Key(w, "text");
+    Str(w, *task.result_text);
+    w.EndObject();
+  } else {
+    w.StartArray();  // PHP's empty array, as Kommo sends it
+    w.EndArray();
+  }
+  Key(w, "complete_till");
+  w.Int64(task.complete_till);
+  Key(w, "account_id");
+  w.Int64(kAccountId);
+  WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/tasks/", task.id, hrefs.entity_suffix));
+  w.EndObject();
+}
+
 void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
                  const Hrefs& hrefs) {
   w.StartObject();

@@ -37,6 +37,9 @@ void WriteCompany(JsonWriter& w, const Store& store, const Company& company, con
                   bool with_contacts);
 // A note; `params` is the stored object as it is.
 void WriteNote(JsonWriter& w, const Note& note, const Hrefs& hrefs);
+// A task: entity_id and entity_type null when it is on nothing, result {"text"} or Kommo's empty
+// array when none was recorded.
+void WriteTask(JsonWriter& w, const Task& task, const Hrefs& hrefs);
 void WritePipeline(JsonWriter& w, const Pipeline& pipeline, const Hrefs& hrefs);
 void WriteStatus(JsonWriter& w, const PipelineStatus& status, int64_t pipeline_id,
                  const Hrefs& hrefs);

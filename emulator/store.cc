@@ -124,7 +124,8 @@ Store::Store()
       next_lead_id_(kFirstLeadId),
       next_contact_id_(kFirstContactId),
       next_company_id_(kFirstCompanyId),
-      next_note_id_(kFirstNoteId) {
+      next_note_id_(kFirstNoteId),
+      next_task_id_(kFirstTaskId) {
   // Companies keep their phones and emails under the contacts' PHONE and EMAIL fields.
   company_fields_ = contact_fields_;
   company_fields_.push_back({kWebFieldId, "Web", "WEB", "url", 8, {}});
@@ -195,6 +196,10 @@ bool Store::EntityExists(std::string_view entity_type, int64_t id) const {
   return false;
 }
 
+bool Store::TaskTypeExists(int64_t id) const {
+  return id == kTaskTypeCall || id == kTaskTypeMeeting || id == kCustomTaskTypeId;
+}
+
 void Store::set_duplicate_control(int64_t pipeline_id, bool enabled) {
   if (enabled) {
     duplicate_control_.insert(pipeline_id);
@@ -208,11 +213,13 @@ void Store::Reset() {
   contacts_.clear();
   companies_.clear();
   notes_.clear();
+  tasks_.clear();
   unsorted_.clear();
   next_lead_id_ = kFirstLeadId;
   next_contact_id_ = kFirstContactId;
   next_company_id_ = kFirstCompanyId;
   next_note_id_ = kFirstNoteId;
+  next_task_id_ = kFirstTaskId;
   next_unsorted_sequence_ = 1;
 }
 

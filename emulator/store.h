@@ -151,6 +151,25 @@ struct Note {
   int64_t updated_at = 0;
 };
 
+// A task (POST /tasks): on a lead, contact or company, or on nothing.
+struct Task {
+  int64_t id = 0;
+  std::string entity_type;  // "leads", "contacts", "companies", or "" for none
+  int64_t entity_id = 0;    // 0 for none
+  std::string text;
+  int64_t task_type_id = 0;
+  int64_t complete_till = 0;  // Unix seconds
+  int64_t duration = 0;       // seconds
+  bool is_completed = false;
+  std::optional<std::string> result_text;  // result.text, when one was recorded
+  int64_t responsible_user_id = 0;
+  int64_t group_id = 0;
+  int64_t created_by = 0;
+  int64_t updated_by = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
 // An incoming lead ("unsorted" entry) made by POST /leads/unsorted/forms.
 struct UnsortedEntry {
   enum class State { kPending, kAccepted, kDeclined };
@@ -207,6 +226,10 @@ class Store {
   const std::map<int64_t, Company>& companies() const { return companies_; }
   std::map<int64_t, Note>& notes() { return notes_; }
   const std::map<int64_t, Note>& notes() const { return notes_; }
+  std::map<int64_t, Task>& tasks() { return tasks_; }
+  const std::map<int64_t, Task>& tasks() const { return tasks_; }
+  // Whether the account has this task type (built-in or its own).
+  bool TaskTypeExists(int64_t id) const;
   std::vector<UnsortedEntry>& unsorted() { return unsorted_; }
   const std::vector<UnsortedEntry>& unsorted() const { return unsorted_; }
   UnsortedEntry* FindUnsorted(std::string_view uid);
@@ -217,6 +240,7 @@ class Store {
   int64_t NextContactId() { return next_contact_id_++; }
   int64_t NextCompanyId() { return next_company_id_++; }
   int64_t NextNoteId() { return next_note_id_++; }
+  int64_t NextTaskId() { return next_task_id_++; }
   uint64_t NextUnsortedSequence() { return next_unsorted_sequence_++; }
 
   // Duplicate control of POST /leads/complex, per pipeline (a setting, not data: Reset() keeps it).
@@ -226,8 +250,8 @@ class Store {
   void set_duplicate_control(int64_t pipeline_id, bool enabled);
   void ClearDuplicateControl() { duplicate_control_.clear(); }
 
-  // Drops leads, contacts, companies, notes and incoming leads and restarts ids; reference data
-  // and settings stay.
+  // Drops leads, contacts, companies, notes, tasks and incoming leads and restarts ids; reference
+  // data and settings stay.
   void Reset();
 
  private:
@@ -242,12 +266,14 @@ class Store {
   std::map<int64_t, Contact> contacts_;
   std::map<int64_t, Company> companies_;
   std::map<int64_t, Note> notes_;
+  std::map<int64_t, Task> tasks_;
   std::vector<UnsortedEntry> unsorted_;
   std::set<int64_t> duplicate_control_;
   int64_t next_lead_id_;
   int64_t next_contact_id_;
   int64_t next_company_id_;
   int64_t next_note_id_;
+  int64_t next_task_id_;
   uint64_t next_unsorted_sequence_ = 1;
 };
 

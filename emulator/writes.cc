@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator.h"
 #include "emulator/text.h"
@@ -538,6 +539,115 @@ std::vector<FieldError> BuildNewNote(const Store& store, const rapidjson::Value&
 
   const AuditFields audit = ReadAuditFields(reader);
   SetNewAudit(store, reader, audit, context, note);
+  return errors;
+}
+
+namespace {
+
+// The members of a task that create and update both read; `creating` makes text required.
+void ReadTaskMembers(const Store& store, ItemReader& reader, bool creating, Task* task) {
+  const rapidjson::Value* text_member = reader.Find("text");
+  if (text_member != nullptr && !text_member->IsNull()) {
+    const std::optional<std::string> text = reader.String("text");
+    if (text.has_value() && absl::StripAsciiWhitespace(*text).empty()) {
+      reader.Error(kNotBlank, "text", kBlankDetail);
+    } else if (text.has_value()) {
+      task->text = *text;
+    }
+  } else if (creating || text_member != nullptr) {
+    reader.Error(kNotBlank, "text", kBlankDetail);
+  }
+
+  // Kommo's quirk: complete_till is required on create, whatever else the task says.
+  const rapidjson::Value* till = reader.Find("complete_till");
+  if (till == nullptr || till->IsNull()) {
+    if (creating || till != nullptr) reader.Error(kNotBlank, "complete_till", kBlankDetail);
+  } else if (const std::optional<int64_t> value = reader.Int("complete_till")) {
+    task->complete_till = *value;
+  }
+
+  if (const std::optional<int64_t> type = reader.Int("task_type_id")) {
+    if (store.TaskTypeExists(*type)) {
+      task->task_type_id = *type;
+    } else {
+      reader.ChoiceError("task_type_id");
+    }
+  }
+  if (const std::optional<int64_t> duration = reader.Int("duration")) {
+    if (*duration < 0) {
+      reader.Error(kInvalidTypeCode, "duration",
+                   "This value should be greater than or equal to 0.");
+    } else {
+      task->duration = *duration;
+    }
+  }
+  if (const std::optional<bool> completed = reader.Bool("is_completed")) {
+    task->is_completed = *completed;
+  }
+  // result: {"text": ...}; null (or Kommo's own empty array) records none.
+  const rapidjson::Value* result = reader.Find("result");
+  if (result != nullptr && (result->IsNull() || (result->IsArray() && result->Empty()))) {
+    task->result_text.reset();
+  } else if (const rapidjson::Value* object = reader.NullableObject("result")) {
+    ItemReader result_reader(*object, reader.Path("result."), reader.errors());
+    if (const std::optional<std::string> text = result_reader.String("text")) {
+      task->result_text = *text;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<FieldError> BuildNewTask(const Store& store, const rapidjson::Value& item,
+                                     const WriteContext& context, Task* task) {
+  std::vector<FieldError> errors;
+  ItemReader reader(item, "", &errors);
+  *task = Task();
+  task->task_type_id = kTaskTypeCall;
+  ReadTaskMembers(store, reader, /*creating=*/true, task);
+
+  const rapidjson::Value* type_member = reader.Find("entity_type");
+  const rapidjson::Value* id_member = reader.Find("entity_id");
+  const bool has_type = type_member != nullptr && !type_member->IsNull();
+  const bool has_id = id_member != nullptr && !id_member->IsNull();
+  if (has_type || has_id) {
+    std::optional<std::string> type = has_type ? reader.String("entity_type") : std::nullopt;
+    int64_t entity_id = 0;
+    bool id_valid = false;
+    if (has_id) {
+      if (const std::optional<int64_t> id = reader.Int("entity_id")) {
+        entity_id = *id;
+        id_valid = true;
+      }
+    }
+    if (!has_type) reader.Error(kNotBlank, "entity_type", kBlankDetail);
+    if (!has_id) reader.Error(kNotBlank, "entity_id", kBlankDetail);
+    if (type.has_value() && *type != "leads" && *type != "contacts" && *type != "companies") {
+      reader.ChoiceError("entity_type");
+      type.reset();
+    }
+    if (type.has_value() && id_valid) {
+      task->entity_type = *type;
+      task->entity_id = entity_id;
+      // As for notes: Kommo's answer for a missing entity is not documented; "NotFound" here.
+      if (!store.EntityExists(*type, entity_id)) {
+        reader.Error("NotFound", "entity_id", "Entity not found");
+      }
+    }
+  }
+
+  const AuditFields audit = ReadAuditFields(reader);
+  SetNewAudit(store, reader, audit, context, task);
+  return errors;
+}
+
+std::vector<FieldError> ApplyTaskUpdate(const Store& store, const rapidjson::Value& item,
+                                        const WriteContext& context, Task* task) {
+  std::vector<FieldError> errors;
+  ItemReader reader(item, "", &errors);
+  ReadTaskMembers(store, reader, /*creating=*/false, task);
+  const AuditFields audit = ReadAuditFields(reader);
+  ApplyAuditUpdate(store, reader, audit, context, task);
   return errors;
 }
 

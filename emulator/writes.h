@@ -154,6 +154,18 @@ std::vector<FieldError> BuildNewNote(const Store& store, const rapidjson::Value&
                                      std::string_view entity_type, const WriteContext& context,
                                      Note* note);
 
+// POST /tasks item: text and complete_till (required: NotBlank when absent), entity_type
+// (leads, contacts or companies) with entity_id (an existing entity, else "NotFound"; one without
+// the other is NotBlank), task_type_id (1, 2 or the account's own; default 1), duration,
+// is_completed, result.text, and the audit members.
+std::vector<FieldError> BuildNewTask(const Store& store, const rapidjson::Value& item,
+                                     const WriteContext& context, Task* task);
+// PATCH /tasks item → applies it to *task: text, complete_till, task_type_id, duration,
+// is_completed, result (an object with text; null clears it), and the audit members. `id` is not
+// read here.
+std::vector<FieldError> ApplyTaskUpdate(const Store& store, const rapidjson::Value& item,
+                                        const WriteContext& context, Task* task);
+
 // The item's request_id (a string, or a number rendered as a string), else `fallback`.
 std::string RequestIdOf(const rapidjson::Value& item, const std::string& fallback);
 

@@ -28,6 +28,7 @@
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
+#include "kommo/v1/task_service.grpc.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -138,6 +139,49 @@ void AddAccountCommands(std::vector<Command>& commands) {
                   &AccountService::Stub::ListLossReasons>(
           "account", "loss-reasons", "kommo.v1.AccountService/ListLossReasons",
           "Prints the reasons a lead can be lost for, with their ids.", {refresh}, kRead));
+}
+
+// tasks create | complete | list (TaskService). A task's entity is optional, so it is given as
+// --entity_type with --entity_id rather than as one of --lead_id, --contact_id, --company_id.
+void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
+                     const FlagSpec& request_id) {
+  using kommo::v1::TaskService;
+  namespace v1 = kommo::v1;
+  commands.push_back(MakeCommand<TaskService, v1::CreateTaskRequest, v1::CreateTaskResponse,
+                                 &TaskService::Stub::CreateTask>(
+      "tasks", "create", "kommo.v1.TaskService/CreateTask",
+      "Creates a task on a lead, contact or company, or on nothing, and prints it as Kommo "
+      "stored it.",
+      {{"text", "TEXT", "required: what has to be done, 1 to 65,000 characters"},
+       {"due_at", "TIME", "required: the due time, RFC 3339 (2030-01-31T17:00:00Z)"},
+       {"entity_type", "KIND", "lead, contact or company (with --entity_id)"},
+       {"entity_id", "ID", "the lead, contact or company the task is on"},
+       {"task_type_id", "ID", "1 call (the default), 2 meeting, or one of the account's own"},
+       {"responsible_user_id", "ID", "who has to do it (default: the server token's user)"},
+       request_id},
+      RetryClass::kWrite));
+  commands.push_back(MakeCommand<TaskService, v1::CompleteTaskRequest, v1::CompleteTaskResponse,
+                                 &TaskService::Stub::CompleteTask>(
+      "tasks", "complete", "kommo.v1.TaskService/CompleteTask",
+      "Marks a task completed, with an optional result, and prints it. Completing it again "
+      "sets the same values: kommo-cli retries it like an update.",
+      {{"task_id", "ID", "required: the task"}, {"result_text", "TEXT", "what came of it"}},
+      RetryClass::kIdempotent));
+  commands.push_back(MakeCommand<TaskService, v1::ListTasksRequest, v1::ListTasksResponse,
+                                 &TaskService::Stub::ListTasks>(
+      "tasks", "list", "kommo.v1.TaskService/ListTasks",
+      "Lists tasks, latest due first, a page at a time. With --due_from or --due_to a page may "
+      "hold fewer tasks than --page_size, even none, before the last page.",
+      {{"entity_type", "KIND", "only tasks on leads, contacts or companies"},
+       {"entity_ids", "ID[,ID...]", "only tasks on these entities (with --entity_type)"},
+       {"completion", "STATE", "open or completed (default: both)"},
+       {"responsible_user_ids", "ID[,ID...]", "only tasks of these users"},
+       {"due_from", "TIME", "only tasks due at or after this RFC 3339 time"},
+       {"due_to", "TIME", "only tasks due at or before this RFC 3339 time"},
+       {"order", "ORDER", "due_desc (the default) or due_asc"},
+       page_size,
+       {"page_token", "TOKEN", "next_page_token of the previous page, with the same other flags"}},
+      RetryClass::kIdempotent));
 }
 
 std::vector<Command> BuildCommands() {
@@ -355,6 +399,7 @@ std::vector<Command> BuildCommands() {
                      "next_page_token of the previous page, with the same other flags"}}),
       kRead));
   AddAccountCommands(commands);
+  AddTaskCommands(commands, page_size, request_id);
   return commands;
 }
 
@@ -666,12 +711,13 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       const std::string typed = absl::StrJoin(
           words.begin(),
           words.begin() + std::min(words.size(), std::max<size_t>(group_words + 1, 2)), " ");
-      out.error = group_words > 0 ? absl::StrCat("unknown subcommand \"", typed,
-                                                 "\"; the verbs are:\n", GroupHelp(group))
-                  : words.size() >= 2
-                      ? absl::StrCat("unknown subcommand \"", typed, "\"")
-                      : absl::StrCat("unknown command \"", words[0],
-                                     "\" (the groups are leads, contacts, notes and account)");
+      out.error =
+          group_words > 0 ? absl::StrCat("unknown subcommand \"", typed, "\"; the verbs are:\n",
+                                         GroupHelp(group))
+          : words.size() >= 2
+              ? absl::StrCat("unknown subcommand \"", typed, "\"")
+              : absl::StrCat("unknown command \"", words[0],
+                             "\" (the groups are leads, contacts, notes, account and tasks)");
       return out;
     }
     if (words.size() > matched) {
@@ -852,9 +898,10 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 
 std::string TopLevelHelp() {
   std::string help =
-      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts and notes over gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts|notes|account> <verb> [--FIELD=VALUE "
-      "...]\n\n"
+      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, notes, the account and tasks over "
+      "gRPC).\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|notes|account|tasks> <verb> "
+      "[--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
   const size_t column = NameColumn();
   for (const Command& command : Commands()) {

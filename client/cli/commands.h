@@ -1,7 +1,7 @@
 // kommo-cli: the subcommands, their flags and the command-line parser.
 //
 //   kommo-cli [--target=HOST:PORT] [--deadline=30s] [--max_attempts=4] [--json]
-//             <leads|contacts|notes|account> <verb> [--FIELD=VALUE ...]
+//             <leads|contacts|notes|account|tasks> <verb> [--FIELD=VALUE ...]
 //
 // Each subcommand calls one RPC. Its flags are the request's fields, named as in the proto, and are
 // set on the request by protobuf reflection: a flag that is not given leaves its field unset, which
@@ -59,7 +59,7 @@ struct FlagSpec {
 enum class RetryClass { kIdempotent, kWrite };
 
 struct Command {
-  const char* group;  // "leads", "contacts", "notes" or "account"
+  const char* group;  // "leads", "contacts", "notes", "account" or "tasks"
   const char* verb;   // "create", "search", "find-or-create", "incoming accept" (two words)
   const char* rpc;    // "kommo.v1.LeadService/CreateLead"
   const char* summary;

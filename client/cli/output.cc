@@ -172,6 +172,8 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.CustomField", {"id", "name", "code", "kommo_type", "sort", "enums"}},
       {"kommo.v1.LossReason", {"id", "name", "sort"}},
       {"kommo.v1.Stage", {"id", "name", "kind", "sort"}},
+      {"kommo.v1.Task",
+       {"id", "due_at", "completed", "entity_type", "entity_id", "responsible_user_id", "text"}},
   };
   std::vector<const FieldDescriptor*> columns;
   const auto known = kColumns->find(descriptor.full_name());

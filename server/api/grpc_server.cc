@@ -66,7 +66,8 @@ GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
     : leads_(client, options),
       contacts_(client, options),
       notes_(client, options),
-      account_(client, options) {}
+      account_(client, options),
+      tasks_(client, options) {}
 
 GrpcServer::~GrpcServer() {
   Shutdown(absl::Now());
@@ -78,7 +79,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
       kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "kommo.v1.NoteService",
-                       "kommo.v1.AccountService", "grpc.health.v1.Health",
+                       "kommo.v1.AccountService", "kommo.v1.TaskService", "grpc.health.v1.Health",
                        "grpc.reflection.v1alpha.ServerReflection"});
   if (!reflection.ok()) return reflection.status();
   server->reflection_ = std::move(*reflection);
@@ -95,6 +96,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   builder.RegisterService(&server->contacts_);
   builder.RegisterService(&server->notes_);
   builder.RegisterService(&server->account_);
+  builder.RegisterService(&server->tasks_);
   builder.RegisterService(server->reflection_.get());
   // gRPC lets several processes listen on one port by default (SO_REUSEPORT), and calls are then
   // split between them silently. One address, one server.
@@ -117,6 +119,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   health->SetServingStatus("kommo.v1.ContactService", true);
   health->SetServingStatus("kommo.v1.NoteService", true);
   health->SetServingStatus("kommo.v1.AccountService", true);
+  health->SetServingStatus("kommo.v1.TaskService", true);
   return server;
 }
 

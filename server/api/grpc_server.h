@@ -11,6 +11,7 @@
 #include "server/api/account_service.h"
 #include "server/api/reflection_service.h"
 #include "server/api/services.h"
+#include "server/api/task_service.h"
 #include "server/kommo/kommo_client.h"
 
 namespace kommo::api {
@@ -21,10 +22,10 @@ struct GrpcServerOptions {
   ServiceOptions service;
 };
 
-// The gRPC server: LeadService, ContactService, NoteService, AccountService, grpc.health.v1.Health
-// and reflection (with the .proto comments, see reflection_service.h), with keepalive settings
-// suited to long-lived channels from other services. Port reuse is off: a second server on a taken
-// address fails.
+// The gRPC server: LeadService, ContactService, NoteService, AccountService, TaskService,
+// grpc.health.v1.Health and reflection (with the .proto comments, see reflection_service.h), with
+// keepalive settings suited to long-lived channels from other services. Port reuse is off: a
+// second server on a taken address fails.
 class GrpcServer {
  public:
   // Binds and starts serving; health reports SERVING for "" and both services. A taken or
@@ -49,6 +50,7 @@ class GrpcServer {
   ContactServiceImpl contacts_;
   NoteServiceImpl notes_;
   AccountServiceImpl account_;
+  TaskServiceImpl tasks_;
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -399,4 +399,104 @@ absl::Status ValidateListNotes(const v1::ListNotesRequest& request) {
   return checker.Result("ListNotesRequest");
 }
 
+// ---- tasks ------------------------------------------------------------------------------------
+
+namespace {
+
+// A long text (a task's, or its result): at most kMaxTaskTextLength characters; `required` also
+// rejects empty and blank text.
+void CheckLongText(Checker& checker, const std::string& field, absl::string_view text,
+                   bool required) {
+  if (required && absl::StripAsciiWhitespace(text).empty()) {
+    checker.Add(field, text.empty() ? "is required" : "must not be blank");
+    return;
+  }
+  size_t length = 0;
+  for (unsigned char c : text) length += (c & 0xC0) != 0x80;
+  if (length > kMaxTaskTextLength) {
+    checker.Add(field, absl::StrCat("must be at most ", kMaxTaskTextLength, " characters (got ",
+                                    length, ")"));
+  }
+}
+
+// A time Kommo can hold: after 1970 (Kommo keeps Unix seconds), with valid nanos.
+void CheckTime(Checker& checker, const std::string& field,
+               const google::protobuf::Timestamp& time) {
+  if (time.seconds() <= 0 || time.seconds() > 253402300799) {
+    checker.Add(field, "must be after 1970 and before year 10000");
+  } else if (time.nanos() < 0 || time.nanos() > 999999999) {
+    checker.Add(field, "has nanos outside 0..999999999");
+  }
+}
+
+void CheckIds(Checker& checker, const std::string& field,
+              const google::protobuf::RepeatedField<int64_t>& ids) {
+  if (ids.size() > kMaxTaskFilterIds) {
+    checker.Add(field, absl::StrCat("must hold at most ", kMaxTaskFilterIds, " ids"));
+  }
+  for (int i = 0; i < ids.size(); ++i) {
+    checker.Positive(absl::StrCat(field, "[", i, "]"), ids[i]);
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateCreateTask(const v1::CreateTaskRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  if (request.entity_type() == v1::ENTITY_TYPE_UNSPECIFIED) {
+    if (request.entity_id() != 0) {
+      checker.Add("entity_id", "must be 0 when entity_type is unset (a task on no entity)");
+    }
+  } else {
+    CheckEntity(checker, request.entity_type(), request.entity_id());
+  }
+  CheckLongText(checker, "text", request.text(), /*required=*/true);
+  if (!request.has_due_at()) {
+    checker.Add("due_at", "is required");
+  } else {
+    CheckTime(checker, "due_at", request.due_at());
+  }
+  checker.PositiveOrUnset("task_type_id", request.task_type_id());
+  checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  return checker.Result("CreateTaskRequest");
+}
+
+absl::Status ValidateCompleteTask(const v1::CompleteTaskRequest& request) {
+  Checker checker;
+  checker.Positive("task_id", request.task_id());
+  CheckLongText(checker, "result_text", request.result_text(), /*required=*/false);
+  return checker.Result("CompleteTaskRequest");
+}
+
+absl::Status ValidateListTasks(const v1::ListTasksRequest& request) {
+  Checker checker;
+  if (request.entity_type() != v1::ENTITY_TYPE_UNSPECIFIED &&
+      (request.entity_type() != v1::ENTITY_TYPE_LEAD &&
+       request.entity_type() != v1::ENTITY_TYPE_CONTACT &&
+       request.entity_type() != v1::ENTITY_TYPE_COMPANY)) {
+    checker.Add("entity_type",
+                "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or ENTITY_TYPE_COMPANY, or unset");
+  }
+  if (!request.entity_ids().empty() && request.entity_type() == v1::ENTITY_TYPE_UNSPECIFIED) {
+    checker.Add("entity_ids", "need entity_type");
+  }
+  CheckIds(checker, "entity_ids", request.entity_ids());
+  if (!v1::ListTasksRequest::Completion_IsValid(request.completion())) {
+    checker.Add("completion", "is not a known completion filter");
+  }
+  CheckIds(checker, "responsible_user_ids", request.responsible_user_ids());
+  if (request.has_due_from()) CheckTime(checker, "due_from", request.due_from());
+  if (request.has_due_to()) CheckTime(checker, "due_to", request.due_to());
+  if (request.has_due_from() && request.has_due_to() &&
+      request.due_from().seconds() > request.due_to().seconds()) {
+    checker.Add("due_to", "must not be before due_from");
+  }
+  if (!v1::ListTasksRequest::Order_IsValid(request.order())) {
+    checker.Add("order", "is not a known order");
+  }
+  checker.PageSize(request.page_size());
+  return checker.Result("ListTasksRequest");
+}
+
 }  // namespace kommo::api

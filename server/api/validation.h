@@ -9,6 +9,7 @@
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
+#include "kommo/v1/task_service.pb.h"
 
 namespace kommo::api {
 
@@ -44,6 +45,15 @@ absl::Status ValidateDeclineIncomingLead(const kommo::v1::DeclineIncomingLeadReq
 absl::Status ValidateListIncomingLeads(const kommo::v1::ListIncomingLeadsRequest& request);
 absl::Status ValidateAddNote(const kommo::v1::AddNoteRequest& request);
 absl::Status ValidateListNotes(const kommo::v1::ListNotesRequest& request);
+
+// Longest task text and result text, in characters.
+inline constexpr size_t kMaxTaskTextLength = 65000;
+// Most entity ids and responsible users one ListTasks filters by.
+inline constexpr int kMaxTaskFilterIds = 50;
+
+absl::Status ValidateCreateTask(const kommo::v1::CreateTaskRequest& request);
+absl::Status ValidateCompleteTask(const kommo::v1::CompleteTaskRequest& request);
+absl::Status ValidateListTasks(const kommo::v1::ListTasksRequest& request);
 
 }  // namespace kommo::api
 

@@ -22,10 +22,12 @@
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
+#include "kommo/v1/task_service.pb.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
 #include "server/mapping/capture_json.h"
 #include "server/mapping/kommo_json.h"
+#include "server/mapping/task_json.h"
 
 namespace kommo::rest {
 
@@ -160,6 +162,11 @@ const EntityDescription<kommo::v1::User>& UserEntity();
 const EntityDescription<kommo::v1::CustomField>& CustomFieldEntity(kommo::v1::EntityType type);
 // GET /leads/loss_reasons.
 const EntityDescription<kommo::v1::LossReason>& LossReasonEntity();
+
+// Tasks (/tasks): created in batches, completed with PATCH /tasks one write per task at a time.
+const EntityDescription<kommo::v1::Task>& TaskEntity();
+WriteDescription<kommo::v1::CreateTaskRequest, kommo::v1::Task> TaskCreate();
+WriteDescription<kommo::v1::CompleteTaskRequest, kommo::v1::Task> TaskComplete();
 
 }  // namespace kommo::rest
 

@@ -64,7 +64,12 @@ class KommoClientImpl final : public KommoClient {
                           ReadBackOf<Lead>(LeadEntity())),
         incoming_declines_(DeclinedIncomingLeadEntity(), IncomingLeadDecline(), BatcherOptions(),
                            &requester_, loop, AnswerDeclined()),
-        finder_(loop, FinderOps()) {
+        finder_(loop, FinderOps()),
+        task_creates_(TaskEntity(), TaskCreate(), BatcherOptions(), &requester_, loop,
+                      ReadBackOf<v1::Task>(TaskEntity())),
+        task_completes_(TaskEntity(), TaskComplete(), BatcherOptions(), &requester_, loop,
+                        ReadBackOf<v1::Task>(TaskEntity())),
+        task_lists_(&requester_, loop) {
     for (v1::EntityType type :
          {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
       note_creates_[type] = std::make_unique<WriteBatcher<v1::AddNoteRequest, Note>>(
@@ -274,6 +279,62 @@ class KommoClientImpl final : public KommoClient {
                    if (!found.ok()) return done(found.status());
                    done(NotePageResult{std::move(found->items), found->has_next});
                  });
+    });
+  }
+
+  // ---- tasks ----------------------------------------------------------------------------------
+
+  void CreateTask(const v1::CreateTaskRequest& request, CallOptions options,
+                  Done<v1::Task> done) override {
+    Write(task_creates_, request, std::move(options), std::move(done));
+  }
+
+  void CompleteTask(const v1::CompleteTaskRequest& request, CallOptions options,
+                    Done<v1::Task> done) override {
+    Write(task_completes_, request, std::move(options), std::move(done));
+  }
+
+  void ListTasks(const TasksQuery& query, CallOptions options, Done<TaskPageResult> done) override {
+    std::string params =
+        absl::StrCat("limit=", query.limit, "&page=", query.page,
+                     "&order[complete_till]=", query.soonest_first ? "asc" : "desc");
+    const absl::string_view collection = CollectionOf(query.entity_type);
+    if (!collection.empty()) absl::StrAppend(&params, "&filter[entity_type]=", collection);
+    for (int64_t id : query.entity_ids) absl::StrAppend(&params, "&filter[entity_id][]=", id);
+    for (int64_t id : query.responsible_user_ids) {
+      absl::StrAppend(&params, "&filter[responsible_user_id][]=", id);
+    }
+    if (query.completion == v1::ListTasksRequest::COMPLETION_OPEN) {
+      absl::StrAppend(&params, "&filter[is_completed]=0");
+    } else if (query.completion == v1::ListTasksRequest::COMPLETION_COMPLETED) {
+      absl::StrAppend(&params, "&filter[is_completed]=1");
+    }
+    loop_->Post([this, params = std::move(params), from = query.due_from, to = query.due_to,
+                 ascending = query.soonest_first, options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<v1::Task>(TaskEntity(), task_lists_, params, std::move(options),
+                     [done = std::move(done), from, to,
+                      ascending](absl::StatusOr<EntityPage<v1::Task>> found) mutable {
+                       if (!found.ok()) return done(found.status());
+                       // The page is in due order: tasks before the range are skipped, and a task
+                       // past its far end means no later page can hold one in range.
+                       TaskPageResult result;
+                       bool past_range = false;
+                       for (v1::Task& task : found->items) {
+                         const int64_t due = task.due_at().seconds();
+                         if (from.has_value() && due < *from) {
+                           past_range |= !ascending;
+                           continue;
+                         }
+                         if (to.has_value() && due > *to) {
+                           past_range |= ascending;
+                           continue;
+                         }
+                         result.tasks.push_back(std::move(task));
+                       }
+                       result.has_next = found->has_next && !past_range;
+                       done(std::move(result));
+                     });
     });
   }
 
@@ -678,6 +739,10 @@ class KommoClientImpl final : public KommoClient {
   WriteBatcher<v1::DeclineIncomingLeadRequest, DeclineIncomingLeadResponse> incoming_declines_;
   std::map<v1::EntityType, std::unique_ptr<WriteBatcher<v1::AddNoteRequest, Note>>> note_creates_;
   ContactFinder finder_;
+
+  WriteBatcher<v1::CreateTaskRequest, v1::Task> task_creates_;
+  WriteBatcher<v1::CompleteTaskRequest, v1::Task> task_completes_;
+  SharedReads<EntityPage<v1::Task>> task_lists_;
 
   // The account's catalogues: shared reads, then the kept values (made in MakeCatalogues).
   SharedReads<v1::Account> account_reads_{&requester_, loop_};

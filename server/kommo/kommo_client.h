@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
+#include "kommo/v1/task_service.pb.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
@@ -61,6 +63,26 @@ struct NotesQuery {
   int64_t entity_id = 0;
   kommo::v1::ListNotesRequest::Order order = kommo::v1::ListNotesRequest::ORDER_NEWEST_FIRST;
   int64_t updated_since = 0;  // Unix seconds; 0: all
+  int64_t page = 1;
+  int32_t limit = 50;
+};
+
+struct TaskPageResult {
+  std::vector<kommo::v1::Task> tasks;
+  bool has_next = false;
+};
+
+// Which tasks ListTasks reads.
+struct TasksQuery {
+  kommo::v1::EntityType entity_type = kommo::v1::ENTITY_TYPE_UNSPECIFIED;  // unspecified: any
+  std::vector<int64_t> entity_ids;
+  kommo::v1::ListTasksRequest::Completion completion =
+      kommo::v1::ListTasksRequest::COMPLETION_UNSPECIFIED;
+  std::vector<int64_t> responsible_user_ids;
+  // Due range (Unix seconds, inclusive); nullopt: open.
+  std::optional<int64_t> due_from;
+  std::optional<int64_t> due_to;
+  bool soonest_first = false;  // order by due time ascending, else descending
   int64_t page = 1;
   int32_t limit = 50;
 };
@@ -176,6 +198,19 @@ class KommoClient {
   // Forgets every kept catalogue, so that the next read of each goes to Kommo (after Kommo
   // refused a write for an unknown field, stage or user). Safe from any thread.
   virtual void InvalidateCatalogues() = 0;
+
+  // POST /tasks, then reads the task back (GET /tasks?filter[id][]=...).
+  virtual void CreateTask(const kommo::v1::CreateTaskRequest& request, CallOptions options,
+                          Done<kommo::v1::Task> done) = 0;
+  // PATCH /tasks [{id, is_completed: true, result}], then reads the task back; NOT_FOUND
+  // (TASK_NOT_FOUND) for an unknown id. Writes to one task are sent one after another.
+  virtual void CompleteTask(const kommo::v1::CompleteTaskRequest& request, CallOptions options,
+                            Done<kommo::v1::Task> done) = 0;
+  // GET /tasks?filter[...]&order[complete_till]=...: one Kommo page. Kommo has no filter on the
+  // due time, so the page is read in due order and the tasks outside [due_from, due_to] are left
+  // out; has_next is false once the page passed the range's far end.
+  virtual void ListTasks(const TasksQuery& query, CallOptions options,
+                         Done<TaskPageResult> done) = 0;
 
   // A snapshot of the counters; `done` runs on the loop thread.
   virtual void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) = 0;

@@ -17,6 +17,7 @@
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
+#include "kommo/v1/task_service.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -110,7 +111,8 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(Parse({"--name=x"}).error, HasSubstr("unknown flag --name"));
   EXPECT_THAT(
       Parse({"deals"}).error,
-      HasSubstr("unknown command \"deals\" (the groups are leads, contacts, notes and account)"));
+      HasSubstr(
+          "unknown command \"deals\" (the groups are leads, contacts, notes, account and tasks)"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
 }
 
@@ -647,6 +649,85 @@ TEST(AccountCommandsTest, FieldsShowTheirEnumsAndAccountItsGroups) {
   EXPECT_THAT(table, ::testing::StartsWith("id                      5\n"));  // one entity
   EXPECT_THAT(table, HasSubstr("user_groups             400001 Sales\n"));
   EXPECT_THAT(table, HasSubstr("fetch_time              2023-11-14T22:13:20Z\n"));
+}
+
+TEST(TasksTest, CreateTakesKindsAndTimesByName) {
+  const Invocation invocation =
+      Parse({"tasks", "create", "--text=Call back", "--due_at=2030-01-31T17:00:00Z",
+             "--entity_type=lead", "--entity_id=31000000001", "--request_id=crm-1"});
+  ASSERT_EQ(invocation.error, "");
+  EXPECT_STREQ(invocation.command->rpc, "kommo.v1.TaskService/CreateTask");
+  const auto& request = dynamic_cast<const kommo::v1::CreateTaskRequest&>(*invocation.request);
+  EXPECT_EQ(request.text(), "Call back");
+  EXPECT_EQ(request.due_at().seconds(), 1896109200);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(request.entity_id(), 31000000001);
+  EXPECT_EQ(request.request_id(), "crm-1");
+
+  const Invocation company =
+      Parse({"tasks", "create", "--text=x", "--due_at=2030-01-31T17:00:00+03:00",
+             "--entity_type=ENTITY_TYPE_COMPANY", "--entity_id=5"});
+  ASSERT_EQ(company.error, "");
+  const auto& same = dynamic_cast<const kommo::v1::CreateTaskRequest&>(*company.request);
+  EXPECT_EQ(same.due_at().seconds(), 1896109200 - 3 * 3600);
+  EXPECT_EQ(same.entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_EQ(company.command->retry, RetryClass::kWrite);
+
+  EXPECT_EQ(Parse({"tasks", "create", "--text=x", "--due_at=tomorrow"}).error,
+            "--due_at: \"tomorrow\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z");
+  EXPECT_EQ(
+      Parse({"tasks", "create", "--text=x", "--due_at=2030-01-31T17:00:00Z", "--entity_type=deal"})
+          .error,
+      "--entity_type: \"deal\" is not one of lead, contact, company");
+  EXPECT_EQ(Parse({"tasks", "create", "--text=x"}).error,
+            "--due_at is required for \"tasks create\"");
+}
+
+TEST(TasksTest, CompleteAndListFlags) {
+  const Invocation complete =
+      Parse({"tasks", "complete", "--task_id=78000000001", "--result_text=Reached"});
+  ASSERT_EQ(complete.error, "");
+  const auto& done = dynamic_cast<const kommo::v1::CompleteTaskRequest&>(*complete.request);
+  EXPECT_EQ(done.task_id(), 78000000001);
+  EXPECT_EQ(done.result_text(), "Reached");
+  EXPECT_EQ(complete.command->retry, RetryClass::kIdempotent);
+
+  const Invocation list =
+      Parse({"tasks", "list", "--entity_type=contact", "--entity_ids=1,2", "--completion=open",
+             "--responsible_user_ids=8000001", "--due_to=2030-01-01T00:00:00Z", "--order=due_asc"});
+  ASSERT_EQ(list.error, "");
+  const auto& request = dynamic_cast<const kommo::v1::ListTasksRequest&>(*list.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+  EXPECT_THAT(request.entity_ids(), ElementsAre(1, 2));
+  EXPECT_EQ(request.completion(), kommo::v1::ListTasksRequest::COMPLETION_OPEN);
+  EXPECT_THAT(request.responsible_user_ids(), ElementsAre(8000001));
+  EXPECT_FALSE(request.has_due_from());
+  EXPECT_EQ(request.due_to().seconds(), 1893456000);
+  EXPECT_EQ(request.order(), kommo::v1::ListTasksRequest::ORDER_DUE_ASC);
+  EXPECT_THAT(GroupHelp("tasks"), HasSubstr("tasks complete"));
+}
+
+TEST(TasksTest, TasksAsRowsWithKindNames) {
+  kommo::v1::ListTasksResponse response;
+  kommo::v1::Task& task = *response.add_tasks();
+  task.set_id(78000000001);
+  task.mutable_due_at()->set_seconds(1893456000);
+  task.set_entity_type(kommo::v1::ENTITY_TYPE_LEAD);
+  task.set_entity_id(31000000001);
+  task.set_responsible_user_id(8000001);
+  task.set_text("Call back");
+  kommo::v1::Task& loose = *response.add_tasks();
+  loose.set_id(78000000002);
+  loose.set_completed(true);
+  loose.set_text("Plan");
+  EXPECT_EQ(FormatTable(response),
+            "id           due_at                completed  entity_type              entity_id    "
+            "responsible_user_id  text\n"
+            "78000000001  2030-01-01T00:00:00Z  false      ENTITY_TYPE_LEAD         31000000001  "
+            "8000001              Call back\n"
+            "78000000002  -                     true       ENTITY_TYPE_UNSPECIFIED  0            "
+            "0                    Plan\n"
+            "(last page)\n");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
+#include "kommo/v1/task_service.grpc.pb.h"
 #include "server/api/grpc_server.h"
 #include "server/api/idempotency.h"
 #include "server/http/curl_transport.h"
@@ -81,6 +82,7 @@ class ServiceStack {
     leads = v1::LeadService::NewStub(channel_);
     contacts = v1::ContactService::NewStub(channel_);
     notes = v1::NoteService::NewStub(channel_);
+    tasks = v1::TaskService::NewStub(channel_);
   }
   // A stack with fast defaults for tests against the emulator (which does not limit by default).
   ServiceStack(const std::string& api_base_url, const std::string& token)
@@ -111,6 +113,7 @@ class ServiceStack {
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;
   std::unique_ptr<v1::NoteService::Stub> notes;
+  std::unique_ptr<v1::TaskService::Stub> tasks;
 
  private:
   // Declared first: outlives the loop and the server, whose callbacks use it.

@@ -363,5 +363,71 @@ TEST(ValidateListNotesTest, EntityOrderSinceAndPageSize) {
   EXPECT_TRUE(ValidateListNotes(request).ok());
 }
 
+TEST(ValidateCreateTaskTest, ATaskOnNothingOrOnAnEntity) {
+  v1::CreateTaskRequest request;
+  request.set_text("Call back");
+  request.mutable_due_at()->set_seconds(1750003600);
+  EXPECT_TRUE(ValidateCreateTask(request).ok());
+  request.set_entity_type(v1::ENTITY_TYPE_CONTACT);
+  request.set_entity_id(52000000001);
+  request.set_task_type_id(2);
+  request.set_responsible_user_id(8000002);
+  request.set_request_id("crm-task-17");
+  EXPECT_TRUE(ValidateCreateTask(request).ok());
+}
+
+TEST(ValidateCreateTaskTest, ReportsEveryProblemAtOnce) {
+  v1::CreateTaskRequest request;
+  request.set_request_id("has space");
+  request.set_entity_id(5);  // without entity_type
+  request.set_text("  ");
+  request.set_task_type_id(-1);
+  request.set_responsible_user_id(-2);
+  absl::Status status = ValidateCreateTask(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Fields(status), ElementsAre("request_id", "entity_id", "text", "due_at",
+                                          "task_type_id", "responsible_user_id"));
+  v1::CreateTaskRequest typed;
+  typed.set_entity_type(v1::ENTITY_TYPE_LEAD);
+  typed.set_text(std::string(65001, 'x'));
+  typed.mutable_due_at()->set_seconds(-5);
+  EXPECT_THAT(Fields(ValidateCreateTask(typed)), ElementsAre("entity_id", "text", "due_at"));
+  typed.set_entity_type(static_cast<v1::EntityType>(9));
+  typed.set_entity_id(1);
+  typed.set_text("ok");
+  typed.mutable_due_at()->set_seconds(1750003600);
+  typed.mutable_due_at()->set_nanos(-1);
+  EXPECT_THAT(Fields(ValidateCreateTask(typed)), ElementsAre("entity_type", "due_at"));
+}
+
+TEST(ValidateCompleteTaskTest, NeedsATaskAndAResultOfBoundedLength) {
+  v1::CompleteTaskRequest request;
+  request.set_result_text(std::string(65001, 'r'));
+  EXPECT_THAT(Fields(ValidateCompleteTask(request)), ElementsAre("task_id", "result_text"));
+  request.set_task_id(78000000001);
+  request.set_result_text("");
+  EXPECT_TRUE(ValidateCompleteTask(request).ok());
+}
+
+TEST(ValidateListTasksTest, FiltersMustBeConsistent) {
+  v1::ListTasksRequest request;
+  EXPECT_TRUE(ValidateListTasks(request).ok());
+  request.add_entity_ids(31000000001);
+  request.add_entity_ids(0);
+  request.set_completion(static_cast<v1::ListTasksRequest::Completion>(7));
+  request.add_responsible_user_ids(-1);
+  request.mutable_due_from()->set_seconds(2000);
+  request.mutable_due_to()->set_seconds(1000);
+  request.set_order(static_cast<v1::ListTasksRequest::Order>(5));
+  request.set_page_size(251);
+  EXPECT_THAT(Fields(ValidateListTasks(request)),
+              ElementsAre("entity_ids", "entity_ids[1]", "completion", "responsible_user_ids[0]",
+                          "due_to", "order", "page_size"));
+  v1::ListTasksRequest many;
+  many.set_entity_type(v1::ENTITY_TYPE_LEAD);
+  for (int i = 1; i <= 51; ++i) many.add_entity_ids(i);
+  EXPECT_THAT(Fields(ValidateListTasks(many)), ElementsAre("entity_ids"));
+}
+
 }  // namespace
 }  // namespace kommo::api
