@@ -54,13 +54,16 @@ std::string MethodConfig(const std::string& names, const RetryOptions& retry,
 constexpr char kLeadService[] = "kommo.v1.LeadService";
 constexpr char kContactService[] = "kommo.v1.ContactService";
 constexpr char kNoteService[] = "kommo.v1.NoteService";
+constexpr char kAccountService[] = "kommo.v1.AccountService";
+constexpr char kTaskService[] = "kommo.v1.TaskService";
 
 }  // namespace
 
 std::string ServiceConfigJson(const ChannelOptions& options) {
   // Methods not named here (added later) are not retried: the safe default for a write.
 
-  // Reads and UpdateLead (a PATCH of given values: repeating it changes nothing more).
+  // Reads, UpdateLead and CompleteTask (PATCHes of given values: repeating one changes nothing
+  // more).
   const std::vector<const char*> idempotent = {"UNAVAILABLE", "RESOURCE_EXHAUSTED"};
   // Other writes: RESOURCE_EXHAUSTED only. The server returns it only when Kommo did not act on
   // the call; UNAVAILABLE on a create may mean the lead, contact or note exists already, and on an
@@ -75,7 +78,14 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kContactService, "GetContact"},
                                     {kContactService, "SearchContacts"},
                                     {kContactService, "LookupContacts"},
-                                    {kNoteService, "ListNotes"}}),
+                                    {kNoteService, "ListNotes"},
+                                    {kAccountService, "GetAccount"},
+                                    {kAccountService, "ListPipelines"},
+                                    {kAccountService, "ListUsers"},
+                                    {kAccountService, "ListCustomFields"},
+                                    {kAccountService, "ListLossReasons"},
+                                    {kTaskService, "ListTasks"},
+                                    {kTaskService, "CompleteTask"}}),
                        options.retry, idempotent);
   json += ",";
   json += MethodConfig(MethodNames({{kLeadService, "CreateLead"},
@@ -85,7 +95,8 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kLeadService, "DeclineIncomingLead"},
                                     {kContactService, "CreateContact"},
                                     {kContactService, "FindOrCreateContact"},
-                                    {kNoteService, "AddNote"}}),
+                                    {kNoteService, "AddNote"},
+                                    {kTaskService, "CreateTask"}}),
                        options.retry, create);
   json += "]";
   const RetryOptions& retry = options.retry;

@@ -209,6 +209,25 @@ TEST(ServiceConfigTest, LeadCaptureMethodsFollowTheSamePolicy) {
             std::string::npos);
 }
 
+// The catalogue reads and the task RPCs: reads and CompleteTask (a PATCH of given values) retry
+// like reads; CreateTask only on RESOURCE_EXHAUSTED.
+TEST(ServiceConfigTest, AccountAndTaskMethodsFollowTheSamePolicy) {
+  const std::string json = ServiceConfigJson();
+  const size_t writes = json.find("\"method\":\"CreateLead\"");
+  ASSERT_NE(writes, std::string::npos);
+  const std::string reads_entry = json.substr(0, writes);
+  const std::string writes_entry = json.substr(writes, json.find("]}", writes) + 2 - writes);
+  for (const char* read :
+       {"\"GetAccount\"", "\"ListPipelines\"", "\"ListUsers\"", "\"ListCustomFields\"",
+        "\"ListLossReasons\"", "\"ListTasks\"", "\"CompleteTask\""}) {
+    EXPECT_NE(reads_entry.find(read), std::string::npos) << read;
+    EXPECT_EQ(writes_entry.find(read), std::string::npos) << read;
+  }
+  EXPECT_NE(writes_entry.find("\"service\":\"kommo.v1.TaskService\",\"method\":\"CreateTask\""),
+            std::string::npos);
+  EXPECT_EQ(reads_entry.find("\"CreateTask\""), std::string::npos);
+}
+
 TEST(ServiceConfigTest, CreatesRetryOnlyResourceExhausted) {
   const std::string json = ServiceConfigJson();
   const size_t creates = json.find("\"method\":\"CreateLead\"");
