@@ -94,6 +94,7 @@ inline constexpr Reason kRequestIdReused = v1::ERROR_REASON_REQUEST_ID_REUSED;
 inline constexpr Reason kIncomingLeadNotFound = v1::ERROR_REASON_INCOMING_LEAD_NOT_FOUND;
 inline constexpr Reason kLookupTooBroad = v1::ERROR_REASON_LOOKUP_TOO_BROAD;
 inline constexpr Reason kTaskNotFound = v1::ERROR_REASON_TASK_NOT_FOUND;
+inline constexpr Reason kCompanyNotFound = v1::ERROR_REASON_COMPANY_NOT_FOUND;
 }  // namespace reason
 
 // One field problem: `field` is a path in the caller's request message ("name", "contact_ids[1]").

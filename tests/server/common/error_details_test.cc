@@ -95,6 +95,7 @@ TEST(ErrorReasonTest, ConstantsKeepTheirStrings) {
       {reason::kIncomingLeadNotFound, "INCOMING_LEAD_NOT_FOUND"},
       {reason::kLookupTooBroad, "LOOKUP_TOO_BROAD"},
       {reason::kTaskNotFound, "TASK_NOT_FOUND"},
+      {reason::kCompanyNotFound, "COMPANY_NOT_FOUND"},
   };
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(reason.name(), name);
