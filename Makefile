@@ -8,11 +8,19 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 BUF := tools/node_modules/@bufbuild/buf-linux-x64/bin/buf
 
+# Compiles go through ccache when it is installed (`make deps` installs it). Paths are taken
+# relative to the checkout and the build directory is not hashed, so a fresh clone anywhere on a
+# machine (CI's) reuses the objects of earlier builds of the same sources: a warm CI run
+# recompiles only what changed.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
 # Debian packages the build and the tests need.
 APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
   libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev \
-  python3-grpcio python3-protobuf prometheus-cpp-dev
+  python3-grpcio python3-protobuf prometheus-cpp-dev ccache
 
 .PHONY: all deps build test run asan fuzz lint format clean help bench
 
@@ -45,7 +53,7 @@ deps:
 	fi
 
 $(BUILD_DIR)/build.ninja: | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKOMMO_WERROR=ON
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKOMMO_WERROR=ON $(LAUNCHER)
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -66,7 +74,7 @@ bench: deps $(BUILD_DIR)/build.ninja
 	  $(BENCH_FLAGS)
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_WERROR=ON \
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_WERROR=ON $(LAUNCHER) \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
@@ -90,7 +98,7 @@ clean:
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_FUZZ=ON \
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKOMMO_FUZZ=ON $(LAUNCHER) \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize-ignorelist=$(CURDIR)/fuzz/ubsan_ignorelist.txt" \
 	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target kommo_bytes_fuzzer
