@@ -415,6 +415,8 @@ TEST_F(KommoClientTest, CallsThatCannotGetABudgetSlotInTimeNeverReachKommo) {
 }
 
 TEST_F(KommoClientTest, ContactValidationErrorsNameOurFields) {
+  // The responsible user is checked against the users first (write_check.h).
+  transport_.ThenStatus(200, R"({"_embedded":{"users":[{"id":1,"name":"u"}]}})");
   transport_.ThenStatus(
       400,
       R"({"validation-errors":[{"request_id":"0","errors":[{"code":"InvalidType","path":"custom_fields_values.1.values.0.value","detail":"bad"}]}],"status":400,"title":"Bad Request"})");
