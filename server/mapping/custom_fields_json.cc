@@ -229,12 +229,11 @@ absl::Status ReadCustomFieldsValues(const ObjectReader& object,
   // failing the whole entity; what is read is type-checked.
   const rapidjson::Value* all = object.Find("custom_fields_values");
   if (all == nullptr || !all->IsArray()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const ArrayReader fields_reader,
+  ASSIGN_OR_RETURN(const ArrayReader fields,
                    ArrayReader::Make(*all, MemberPath(object.path(), "custom_fields_values")));
-  const ArrayReader* fields = &fields_reader;
-  for (size_t i = 0; i < fields->size(); ++i) {
-    if (!fields->At(i).IsObject()) continue;
-    ASSIGN_OR_RETURN(const ObjectReader field, fields->ObjectAt(i));
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!fields.At(i).IsObject()) continue;
+    ASSIGN_OR_RETURN(const ObjectReader field, fields.ObjectAt(i));
     CustomFieldValues* read = out->Add();
     ASSIGN_OR_RETURN(const int64_t field_id, field.Int64("field_id"));
     read->set_field_id(field_id);
