@@ -169,5 +169,56 @@ TEST_F(CustomFieldsTest, UpdateContactOfAnUnknownContactIsNotFound) {
   EXPECT_EQ(error.reason, "CONTACT_NOT_FOUND");
 }
 
+TEST_F(CustomFieldsTest, PhoneAsACustomFieldRoundTripsWithItsKindAndIsCleared) {
+  v1::CreateContactRequest create;
+  create.set_responsible_user_id(emu::kAdminUserId);
+  create.set_created_by(emu::kAdminUserId);
+  create.set_name("Bo");
+  create.add_emails("bo@example.com");
+  v1::CustomFieldValues* phone = create.add_custom_fields();
+  phone->set_field_code("PHONE");
+  v1::CustomFieldValue* mobile = phone->add_values();
+  mobile->set_text("+15550111");
+  mobile->set_enum_code("MOB");
+  v1::Contact contact;
+  grpc::Status status = CreateContact(create, &contact);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(contact.phones(), ElementsAre("+15550111"));
+  EXPECT_THAT(contact.emails(), ElementsAre("bo@example.com"));
+  const v1::CustomFieldValues* read = nullptr;
+  for (const auto& field : contact.custom_fields()) {
+    if (field.field_id() == emu::kPhoneFieldId) read = &field;
+  }
+  ASSERT_NE(read, nullptr) << "PHONE is among the custom fields";
+  EXPECT_EQ(read->field_code(), "PHONE");
+  EXPECT_EQ(read->field_type(), v1::CUSTOM_FIELD_TYPE_MULTITEXT);
+  ASSERT_EQ(read->values_size(), 1);
+  EXPECT_EQ(read->values(0).text(), "+15550111");
+  EXPECT_EQ(read->values(0).enum_code(), "MOB");
+  EXPECT_EQ(read->values(0).enum_id(), emu::kPhoneMobEnumId);
+
+  // PHONE listed with no values clears it; the emails are left alone.
+  v1::UpdateContactRequest clear;
+  clear.set_contact_id(contact.id());
+  clear.add_custom_fields()->set_field_id(emu::kPhoneFieldId);
+  v1::Contact updated;
+  status = UpdateContact(clear, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(updated.phones().empty());
+  EXPECT_THAT(updated.emails(), ElementsAre("bo@example.com"));
+
+  // An unknown kind is refused before Kommo.
+  v1::UpdateContactRequest fax;
+  fax.set_contact_id(contact.id());
+  fax.add_custom_fields()->set_field_code("PHONE");
+  v1::CustomFieldValue* value = fax.mutable_custom_fields(0)->add_values();
+  value->set_text("+15550112");
+  value->set_enum_code("PAGER");
+  CallError error = Inspect(UpdateContact(fax, &updated));
+  EXPECT_EQ(error.reason, "INVALID_FIELD");
+  EXPECT_THAT(error.fields, ElementsAre("custom_fields[0].values[0].enum_code"));
+  EXPECT_EQ(Requests("PATCH", "/api/v4/contacts"), 1u);
+}
+
 }  // namespace
 }  // namespace kommo
