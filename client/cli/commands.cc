@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
@@ -99,6 +101,137 @@ std::string SetTextFromFile(const std::string& flag, const std::string& path, Me
   if (text.empty()) return absl::StrCat("--", flag, ": \"", path, "\" is empty");
   request.GetReflection()->SetString(&request, request.GetDescriptor()->FindFieldByName("text"),
                                      std::move(text));
+  return "";
+}
+
+// The help of --field: how a value is typed without asking the server for the catalogue.
+constexpr char kFieldHelp[] =
+    "a custom field's value: CODE=VALUE or ID=VALUE (see `account fields`); repeat for more, "
+    "and repeat a field for several values (multiselect, multitext). VALUE is typed by its "
+    "form: true/false a checkbox, a plain number (-12.5) a number, an RFC 3339 time or a date "
+    "(2030-01-31) a time, anything else text (a choice by its value, or a text field). Force a "
+    "type with a prefix: text:, number:, bool:, time:, enum:ID (a choice by id), kind:CODE:TEXT "
+    "(a multitext value of that kind, e.g. kind:MOB:+15550100). CODE= with nothing after it "
+    "clears the field (updates)";
+
+// A plain decimal number: an optional '-', digits, and an optional fraction. Phone numbers with
+// '+' and values such as "1e5" or "0x10" stay text.
+bool IsPlainNumber(absl::string_view text) {
+  if (absl::ConsumePrefix(&text, "-") && text.empty()) return false;
+  const size_t dot = text.find('.');
+  const absl::string_view whole = text.substr(0, dot);
+  const absl::string_view fraction = dot == absl::string_view::npos ? "" : text.substr(dot + 1);
+  if (whole.empty() || (dot != absl::string_view::npos && fraction.empty())) return false;
+  if (whole.size() > 1 && whole[0] == '0') return false;  // "007": an identifier, not a number
+  for (char c : whole)
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  for (char c : fraction)
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// An RFC 3339 time, or a date (midnight UTC).
+bool ParseTimeValue(const std::string& text, google::protobuf::Timestamp* time) {
+  absl::Time parsed;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &parsed, &error) &&
+      !absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &parsed, &error)) {
+    return false;
+  }
+  time->set_seconds(absl::ToUnixSeconds(parsed));
+  return true;
+}
+
+// One value of --field (see kFieldHelp); returns a usage error or "".
+std::string ParseFieldValue(const std::string& flag, const std::string& text,
+                            kommo::v1::CustomFieldValue* value) {
+  absl::string_view rest = text;
+  const std::string bad = absl::StrCat("--", flag, ": \"", text, "\" ");
+  if (absl::ConsumePrefix(&rest, "text:")) {
+    value->set_text(std::string(rest));
+  } else if (absl::ConsumePrefix(&rest, "number:")) {
+    double number = 0;
+    if (!absl::SimpleAtod(rest, &number) || !std::isfinite(number)) {
+      return bad + "is not a number";
+    }
+    value->set_number(number);
+  } else if (absl::ConsumePrefix(&rest, "bool:")) {
+    if (rest != "true" && rest != "false") return bad + "is not bool:true or bool:false";
+    value->set_checkbox(rest == "true");
+  } else if (absl::ConsumePrefix(&rest, "time:")) {
+    if (!ParseTimeValue(std::string(rest), value->mutable_time())) {
+      return bad + "is not an RFC 3339 time or a date";
+    }
+  } else if (absl::ConsumePrefix(&rest, "enum:")) {
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(rest, &id) || id <= 0) return bad + "is not enum:ID (a choice's id)";
+    value->set_enum_id(id);
+  } else if (absl::ConsumePrefix(&rest, "kind:")) {
+    const size_t colon = rest.find(':');
+    if (colon == absl::string_view::npos || colon == 0) return bad + "is not kind:CODE:TEXT";
+    value->set_enum_code(std::string(rest.substr(0, colon)));
+    value->set_text(std::string(rest.substr(colon + 1)));
+  } else if (text == "true" || text == "false") {
+    value->set_checkbox(text == "true");
+  } else if (IsPlainNumber(text)) {
+    double number = 0;
+    if (!absl::SimpleAtod(text, &number)) return bad + "is not a number";
+    value->set_number(number);
+  } else if (!ParseTimeValue(text, value->mutable_time())) {
+    value->set_text(text);
+  }
+  return "";
+}
+
+// --field CODE_OR_ID=VALUE: a value of the request's custom_fields (a field given again gets
+// another value; "CODE=" lists it with no values, which clears it).
+std::string SetCustomField(const std::string& flag, const std::string& text, Message& request) {
+  const size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    return absl::StrCat("--", flag, ": \"", text, "\" is not CODE=VALUE or ID=VALUE");
+  }
+  const std::string key = text.substr(0, equals);
+  const std::string value = text.substr(equals + 1);
+  int64_t id = 0;
+  const bool by_id = absl::SimpleAtoi(key, &id);
+  if (by_id && id <= 0) return absl::StrCat("--", flag, ": field id ", key, " is not positive");
+  const FieldDescriptor* list = request.GetDescriptor()->FindFieldByName("custom_fields");
+  const google::protobuf::Reflection& reflection = *request.GetReflection();
+  kommo::v1::CustomFieldValues* field = nullptr;
+  for (int i = 0; i < reflection.FieldSize(request, list); ++i) {
+    auto* each = google::protobuf::DynamicCastToGenerated<kommo::v1::CustomFieldValues>(
+        reflection.MutableRepeatedMessage(&request, list, i));
+    if (each != nullptr && (by_id ? each->field_id() == id : each->field_code() == key)) {
+      field = each;
+    }
+  }
+  const bool clear = value.empty();
+  if (field != nullptr && (clear || field->values().empty())) {
+    return absl::StrCat("--", flag, ": ", key, " is both cleared and set");
+  }
+  if (field == nullptr) {
+    field = google::protobuf::DynamicCastToGenerated<kommo::v1::CustomFieldValues>(
+        reflection.AddMessage(&request, list));
+    if (field == nullptr) return absl::StrCat("--", flag, ": internal error");
+    if (by_id) {
+      field->set_field_id(id);
+    } else {
+      field->set_field_code(key);
+    }
+  }
+  if (clear) return "";
+  return ParseFieldValue(flag, value, field->add_values());
+}
+
+// --clear_phones, --clear_emails of `contacts update`: the list set with no values.
+std::string SetClearList(const std::string& flag, const std::string& value, Message& request) {
+  if (value != "true") return "";
+  const std::string name(absl::StripPrefix(flag, "clear_"));
+  const FieldDescriptor* list = request.GetDescriptor()->FindFieldByName(name);
+  Message* values = request.GetReflection()->MutableMessage(&request, list);
+  if (values->GetReflection()->FieldSize(*values, values->GetDescriptor()->field(0)) > 0) {
+    return absl::StrCat("--", flag, " and --", name, " exclude each other");
+  }
   return "";
 }
 
@@ -211,6 +344,10 @@ std::vector<Command> BuildCommands() {
     flags.insert(flags.end(), more.begin(), more.end());
     return flags;
   };
+  // Custom fields and tags of lead and contact writes.
+  const FlagSpec field{"field", "CODE=VALUE", kFieldHelp, nullptr, nullptr, &SetCustomField, true};
+  const FlagSpec tag{"tag", "TEXT", "a tag to add; repeat for more", "tags_to_add"};
+  const FlagSpec untag{"untag", "TEXT", "a tag to remove; repeat for more", "tags_to_remove"};
   // The entity of a note.
   const std::vector<FlagSpec> entity = {
       {"lead_id", "ID", "the lead", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_LEAD>},
@@ -229,6 +366,8 @@ std::vector<Command> BuildCommands() {
        {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
        {"status_id", "ID", "stage (default: the pipeline's first); set --pipeline_id with it"},
        {"contact_ids", "ID[,ID...]", "contacts to link; comma-separated or repeated"},
+       field,
+       tag,
        request_id},
       kWrite));
   commands.push_back(MakeCommand<LeadService, v1::UpdateLeadRequest, v1::UpdateLeadResponse,
@@ -241,7 +380,10 @@ std::vector<Command> BuildCommands() {
        {"price", "N", "new deal value, 0 or more"},
        {"responsible_user_id", "ID", "new responsible user"},
        {"pipeline_id", "ID", "new pipeline; set --status_id with it to choose the stage"},
-       {"status_id", "ID", "new stage"}},
+       {"status_id", "ID", "new stage"},
+       field,
+       tag,
+       untag},
       kRead));
   commands.push_back(
       MakeCommand<LeadService, v1::GetLeadRequest, v1::GetLeadResponse,
@@ -331,8 +473,28 @@ std::vector<Command> BuildCommands() {
        {"updated_by", "ID", "the user recorded as the last editor (default: --created_by)"},
        {"phones", "PHONE", "a phone number, stored as given; repeat for more"},
        {"emails", "EMAIL", "an email address; repeat for more"},
+       field,
+       tag,
        request_id},
       kWrite));
+  commands.push_back(MakeCommand<ContactService, v1::UpdateContactRequest,
+                                 v1::UpdateContactResponse, &ContactService::Stub::UpdateContact>(
+      "contacts", "update", "kommo.v1.ContactService/UpdateContact",
+      "Changes only the fields given and prints the contact with all its current values. "
+      "--phones and --emails replace all the stored ones.",
+      {{"contact_id", "ID", "required: the contact to change"},
+       {"name", "TEXT", "new full name, 1 to 255 characters"},
+       {"first_name", "TEXT", "new first name"},
+       {"last_name", "TEXT", "new last name"},
+       {"responsible_user_id", "ID", "new responsible user"},
+       {"phones", "PHONE", "the contact's phones from now on; repeat for more", "phones.values"},
+       {"emails", "EMAIL", "the contact's emails from now on; repeat for more", "emails.values"},
+       {"clear_phones", "", "remove all the contact's phones", nullptr, nullptr, &SetClearList},
+       {"clear_emails", "", "remove all the contact's emails", nullptr, nullptr, &SetClearList},
+       field,
+       tag,
+       untag},
+      kRead));
   commands.push_back(MakeCommand<ContactService, v1::GetContactRequest, v1::GetContactResponse,
                                  &ContactService::Stub::GetContact>(
       "contacts", "get", "kommo.v1.ContactService/GetContact", "Prints one contact.",
@@ -785,7 +947,8 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
     const std::string path = PathOf(*spec);
     const FieldDescriptor* field =
         spec->set != nullptr ? nullptr : FindPath(*out.request->GetDescriptor(), path);
-    if ((field == nullptr || !field->is_repeated()) && !given.insert(flag.name).second) {
+    if ((field == nullptr || !field->is_repeated()) && !spec->repeatable &&
+        !given.insert(flag.name).second) {
       out.error = absl::StrCat("--", flag.name, " given twice");
       return out;
     }

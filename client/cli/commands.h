@@ -52,6 +52,9 @@ struct FlagSpec {
   const char* one_of = nullptr;
   // Sets the request itself instead of setting `path` from the text.
   FlagSetter set = nullptr;
+  // A flag with `set` that may be given more than once (flags that set a repeated field always
+  // may).
+  bool repeatable = false;
 };
 
 // How kommo-cli may retry a call (RetryPlan): reads and UpdateLead on UNAVAILABLE and

@@ -16,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "kommo/client/errors.h"
+#include "kommo/v1/custom_field.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -51,10 +52,48 @@ bool IsTimestamp(const FieldDescriptor& field) {
          field.message_type()->full_name() == "google.protobuf.Timestamp";
 }
 
+// One custom field value as shown: its text, number, yes/no or time, a choice's id when it has
+// no text, and a multitext value's kind in parentheses.
+std::string CustomValueText(const kommo::v1::CustomFieldValue& value) {
+  std::string out;
+  switch (value.value_case()) {
+    case kommo::v1::CustomFieldValue::kText:
+      out = Printable(value.text());
+      break;
+    case kommo::v1::CustomFieldValue::kNumber:
+      out = absl::StrCat(value.number());
+      break;
+    case kommo::v1::CustomFieldValue::kCheckbox:
+      out = value.checkbox() ? "true" : "false";
+      break;
+    case kommo::v1::CustomFieldValue::kTime:
+      out = google::protobuf::util::TimeUtil::ToString(value.time());
+      break;
+    default:
+      break;
+  }
+  if (out.empty() && value.enum_id() != 0) out = absl::StrCat("#", value.enum_id());
+  if (!value.enum_code().empty()) absl::StrAppend(&out, " (", Printable(value.enum_code()), ")");
+  return out;
+}
+
+// A custom field with its values: "UTM_SOURCE 1012=google", "Tier 1013=Gold", "1014=-" (cleared).
+std::string CustomFieldBrief(const Message& message) {
+  kommo::v1::CustomFieldValues field;
+  field.CopyFrom(message);
+  std::string name =
+      Printable(field.field_code().empty() ? field.field_name() : field.field_code());
+  std::vector<std::string> values;
+  for (const auto& value : field.values()) values.push_back(CustomValueText(value));
+  return absl::StrCat(name, name.empty() ? "" : " ", field.field_id(), "=",
+                      values.empty() ? "-" : absl::StrJoin(values, "|"));
+}
+
 // A message inside a value, in a few words: "id name" (or "id value"), e.g. a user group
 // "400001 Sales" or a custom field's enum "1200002 Pro".
 std::string Brief(const Message& message) {
   const Descriptor& descriptor = *message.GetDescriptor();
+  if (descriptor.full_name() == "kommo.v1.CustomFieldValues") return CustomFieldBrief(message);
   const Reflection& reflection = *message.GetReflection();
   std::string out;
   for (const char* name : {"id", "name", "value"}) {

@@ -62,8 +62,8 @@ constexpr char kTaskService[] = "kommo.v1.TaskService";
 std::string ServiceConfigJson(const ChannelOptions& options) {
   // Methods not named here (added later) are not retried: the safe default for a write.
 
-  // Reads, UpdateLead and CompleteTask (PATCHes of given values: repeating one changes nothing
-  // more).
+  // Reads, UpdateLead, UpdateContact and CompleteTask (PATCHes of given values: repeating one
+  // changes nothing more).
   const std::vector<const char*> idempotent = {"UNAVAILABLE", "RESOURCE_EXHAUSTED"};
   // Other writes: RESOURCE_EXHAUSTED only. The server returns it only when Kommo did not act on
   // the call; UNAVAILABLE on a create may mean the lead, contact or note exists already, and on an
@@ -75,6 +75,7 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kLeadService, "SearchLeads"},
                                     {kLeadService, "UpdateLead"},
                                     {kLeadService, "ListIncomingLeads"},
+                                    {kContactService, "UpdateContact"},
                                     {kContactService, "GetContact"},
                                     {kContactService, "SearchContacts"},
                                     {kContactService, "LookupContacts"},

@@ -152,6 +152,25 @@ grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(grpc::CallbackServer
       });
 }
 
+grpc::ServerUnaryReactor* ContactServiceImpl::UpdateContact(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  return Serve<v1::UpdateContactRequest, v1::UpdateContactResponse>(
+      context, request, response, "kommo.v1.ContactService/UpdateContact", Kind::kWrite, options_,
+      ValidateUpdateContact,
+      [this](const v1::UpdateContactRequest& req, CallOptions call, auto done) {
+        client_->UpdateContact(
+            req, std::move(call),
+            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
+              if (!contact.ok()) return done(contact.status(), 0);
+              v1::UpdateContactResponse out;
+              const int64_t id = contact->id();
+              *out.mutable_contact() = *std::move(contact);
+              done(std::move(out), id);
+            });
+      });
+}
+
 grpc::ServerUnaryReactor* ContactServiceImpl::GetContact(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {

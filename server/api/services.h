@@ -46,7 +46,8 @@ using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_Creat
         kommo::v1::ContactService::WithRawCallbackMethod_SearchContacts<
             kommo::v1::ContactService::WithRawCallbackMethod_LookupContacts<
                 kommo::v1::ContactService::WithRawCallbackMethod_FindOrCreateContact<
-                    kommo::v1::ContactService::Service>>>>>;
+                    kommo::v1::ContactService::WithRawCallbackMethod_UpdateContact<
+                        kommo::v1::ContactService::Service>>>>>>;
 
 using RawNoteService = kommo::v1::NoteService::WithRawCallbackMethod_AddNote<
     kommo::v1::NoteService::WithRawCallbackMethod_ListNotes<kommo::v1::NoteService::Service>>;
@@ -101,6 +102,7 @@ class ContactServiceImpl final : public RawContactService {
                                            grpc::ByteBuffer* response) override;
   KOMMO_RAW_HANDLER(LookupContacts);
   KOMMO_RAW_HANDLER(FindOrCreateContact);
+  KOMMO_RAW_HANDLER(UpdateContact);
 
  private:
   rest::KommoClient* client_;

@@ -1,5 +1,6 @@
 #include "server/api/validation.h"
 
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -177,6 +178,88 @@ void CheckEntity(Checker& checker, v1::EntityType type, int64_t id) {
   checker.Positive("entity_id", id);
 }
 
+// Custom field values, without the catalogue: each field named by field_id (greater than 0) or
+// field_code (not both), listed once, within the limits; PHONE and EMAIL not together with
+// phones or emails (`phones_given`, `emails_given`).
+void CheckCustomFields(Checker& checker,
+                       const google::protobuf::RepeatedPtrField<v1::CustomFieldValues>& fields,
+                       bool phones_given, bool emails_given) {
+  if (fields.size() > kMaxCustomFields) {
+    checker.Add("custom_fields", absl::StrCat("must hold at most ", kMaxCustomFields, " fields"));
+  }
+  std::set<int64_t> ids;
+  std::set<std::string> codes;
+  for (int i = 0; i < fields.size(); ++i) {
+    const v1::CustomFieldValues& field = fields[i];
+    const std::string at = absl::StrCat("custom_fields[", i, "]");
+    if (field.field_id() < 0) {
+      checker.Add(absl::StrCat(at, ".field_id"), "must be greater than 0");
+    } else if (field.field_id() == 0 && field.field_code().empty()) {
+      checker.Add(at, "names no field: set field_id or field_code");
+    } else if (field.field_id() != 0 && !field.field_code().empty()) {
+      checker.Add(at, "names its field twice: set field_id or field_code, not both");
+    } else if (field.field_id() != 0 && !ids.insert(field.field_id()).second) {
+      checker.Add(at, absl::StrCat("repeats field ", field.field_id()));
+    } else if (!field.field_code().empty() && !codes.insert(field.field_code()).second) {
+      checker.Add(at, "repeats its field_code");
+    }
+    if (field.field_code().size() > kMaxTextLength) {
+      checker.Add(absl::StrCat(at, ".field_code"),
+                  absl::StrCat("must be at most ", kMaxTextLength, " characters"));
+    }
+    if ((phones_given && field.field_code() == "PHONE") ||
+        (emails_given && field.field_code() == "EMAIL")) {
+      checker.Add(at, absl::StrCat("sets ", field.field_code(), ", which ",
+                                   field.field_code() == "PHONE" ? "phones" : "emails",
+                                   " sets too: use one of them"));
+    }
+    if (field.values_size() > kMaxFieldValues) {
+      checker.Add(absl::StrCat(at, ".values"),
+                  absl::StrCat("must hold at most ", kMaxFieldValues, " values"));
+    }
+    for (int j = 0; j < field.values_size(); ++j) {
+      const v1::CustomFieldValue& value = field.values(j);
+      const std::string value_at = absl::StrCat(at, ".values[", j, "]");
+      if (value.has_number() && !std::isfinite(value.number())) {
+        checker.Add(absl::StrCat(value_at, ".number"), "must be a finite number");
+      }
+      if (value.has_text() && value.text().size() > kMaxFieldValueLength) {
+        checker.Add(absl::StrCat(value_at, ".text"),
+                    absl::StrCat("must be at most ", kMaxFieldValueLength, " characters"));
+      }
+      if (value.enum_id() < 0) {
+        checker.Add(absl::StrCat(value_at, ".enum_id"), "must be greater than 0, or 0 for none");
+      }
+      if (value.has_time() &&
+          (value.time().seconds() < 0 || value.time().seconds() > 253402300799)) {
+        checker.Add(absl::StrCat(value_at, ".time"), "must be between 1970 and 9999");
+      }
+    }
+  }
+}
+
+// Tags to add and remove: each 1 to 255 characters, not blank, at most kMaxTags of each, no tag
+// both added and removed.
+void CheckTags(Checker& checker, const google::protobuf::RepeatedPtrField<std::string>& to_add,
+               const google::protobuf::RepeatedPtrField<std::string>& to_remove) {
+  const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*> lists[] = {
+      {"tags_to_add", &to_add}, {"tags_to_remove", &to_remove}};
+  for (const auto& [name, tags] : lists) {
+    if (tags->size() > kMaxTags) {
+      checker.Add(name, absl::StrCat("must hold at most ", kMaxTags, " tags"));
+    }
+    for (int i = 0; i < tags->size(); ++i) {
+      checker.Text(absl::StrCat(name, "[", i, "]"), (*tags)[i], /*required=*/true);
+    }
+  }
+  const std::set<std::string> added(to_add.begin(), to_add.end());
+  for (int i = 0; i < to_remove.size(); ++i) {
+    if (added.count(to_remove[i]) > 0) {
+      checker.Add(absl::StrCat("tags_to_remove[", i, "]"), "is in tags_to_add too");
+    }
+  }
+}
+
 void CheckSearch(Checker& checker, absl::string_view query, int32_t page_size) {
   checker.Text("query", query, /*required=*/false);
   checker.PageSize(page_size);
@@ -205,6 +288,8 @@ absl::Status ValidateCreateLead(const v1::CreateLeadRequest& request) {
     }
   }
   CheckRequestId(checker, request.request_id());
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), {});
   return checker.Result("CreateLeadRequest");
 }
 
@@ -218,6 +303,8 @@ absl::Status ValidateUpdateLead(const v1::UpdateLeadRequest& request) {
   }
   if (request.has_pipeline_id()) checker.Positive("pipeline_id", request.pipeline_id());
   if (request.has_status_id()) checker.Positive("status_id", request.status_id());
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
   return checker.Result("UpdateLeadRequest");
 }
 
@@ -262,7 +349,42 @@ absl::Status ValidateCreateContact(const v1::CreateContactRequest& request) {
     }
   }
   CheckRequestId(checker, request.request_id());
+  CheckCustomFields(checker, request.custom_fields(), !request.phones().empty(),
+                    !request.emails().empty());
+  CheckTags(checker, request.tags_to_add(), {});
   return checker.Result("CreateContactRequest");
+}
+
+absl::Status ValidateUpdateContact(const v1::UpdateContactRequest& request) {
+  Checker checker;
+  checker.Positive("contact_id", request.contact_id());
+  if (request.has_name()) checker.Text("name", request.name(), /*required=*/true);
+  if (request.has_first_name()) {
+    checker.Text("first_name", request.first_name(), /*required=*/false);
+  }
+  if (request.has_last_name()) checker.Text("last_name", request.last_name(), /*required=*/false);
+  if (request.has_responsible_user_id()) {
+    checker.Positive("responsible_user_id", request.responsible_user_id());
+  }
+  const auto& phones = request.phones().values();
+  if (phones.size() > kMaxPhonesOrEmails) {
+    checker.Add("phones.values",
+                absl::StrCat("must hold at most ", kMaxPhonesOrEmails, " numbers"));
+  }
+  for (int i = 0; i < phones.size(); ++i) {
+    checker.Text(absl::StrCat("phones.values[", i, "]"), phones[i], /*required=*/true);
+  }
+  const auto& emails = request.emails().values();
+  if (emails.size() > kMaxPhonesOrEmails) {
+    checker.Add("emails.values",
+                absl::StrCat("must hold at most ", kMaxPhonesOrEmails, " addresses"));
+  }
+  for (int i = 0; i < emails.size(); ++i) {
+    CheckEmail(checker, absl::StrCat("emails.values[", i, "]"), emails[i]);
+  }
+  CheckCustomFields(checker, request.custom_fields(), request.has_phones(), request.has_emails());
+  CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
+  return checker.Result("UpdateContactRequest");
 }
 
 absl::Status ValidateGetContact(const v1::GetContactRequest& request) {

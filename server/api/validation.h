@@ -24,6 +24,14 @@ inline constexpr int kMaxContactIds = 50;
 inline constexpr int kMaxPhonesOrEmails = 20;
 // Most phones, and most emails, one exact lookup matches.
 inline constexpr int kMaxLookupKeys = 10;
+// Most custom fields one write lists, values per field, and tags added or removed. Checks of a
+// value against its field's type need the account's catalogue and happen in the client
+// (server/kommo/write_check.h); these are the checks that need none.
+inline constexpr int kMaxCustomFields = 100;
+inline constexpr int kMaxFieldValues = 100;
+inline constexpr int kMaxTags = 50;
+// Longest custom field value text (a textarea's; text fields take 255, checked in the client).
+inline constexpr size_t kMaxFieldValueLength = 65000;
 // Longest request_id (idempotency key).
 inline constexpr size_t kMaxRequestIdLength = 64;
 // Longest note text, in characters: a long chat transcript is one note.
@@ -34,6 +42,7 @@ absl::Status ValidateUpdateLead(const kommo::v1::UpdateLeadRequest& request);
 absl::Status ValidateGetLead(const kommo::v1::GetLeadRequest& request);
 absl::Status ValidateSearchLeads(const kommo::v1::SearchLeadsRequest& request);
 absl::Status ValidateCreateContact(const kommo::v1::CreateContactRequest& request);
+absl::Status ValidateUpdateContact(const kommo::v1::UpdateContactRequest& request);
 absl::Status ValidateGetContact(const kommo::v1::GetContactRequest& request);
 absl::Status ValidateSearchContacts(const kommo::v1::SearchContactsRequest& request);
 absl::Status ValidateLookupContacts(const kommo::v1::LookupContactsRequest& request);

@@ -203,15 +203,15 @@ void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
         {call->request.contact().emails().begin(), call->request.contact().emails().end()});
     if (missing.phones.empty() && missing.emails.empty()) return matched(std::move(contact));
     // Kommo replaces a field's values on PATCH: send what it holds plus what it lacks.
-    mapping::ContactValuesUpdate update;
-    update.contact_id = contact.id();
+    kommo::v1::UpdateContactRequest update;
+    update.set_contact_id(contact.id());
     if (!missing.phones.empty()) {
-      update.phones = contact.phones();
-      for (const std::string& phone : missing.phones) *update.phones.Add() = phone;
+      *update.mutable_phones()->mutable_values() = contact.phones();
+      for (const std::string& phone : missing.phones) update.mutable_phones()->add_values(phone);
     }
     if (!missing.emails.empty()) {
-      update.emails = contact.emails();
-      for (const std::string& email : missing.emails) *update.emails.Add() = email;
+      *update.mutable_emails()->mutable_values() = contact.emails();
+      for (const std::string& email : missing.emails) update.mutable_emails()->add_values(email);
     }
     return ops_.update_values(update, call->options, std::move(matched));
   }

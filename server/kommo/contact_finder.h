@@ -41,8 +41,9 @@ struct ContactFinderOps {
   // POST /contacts (the create batcher), read back.
   std::function<void(const kommo::v1::CreateContactRequest&, CallOptions, Done<kommo::v1::Contact>)>
       create;
-  // PATCH /contacts with a contact's complete phone and email lists, read back.
-  std::function<void(const mapping::ContactValuesUpdate&, CallOptions, Done<kommo::v1::Contact>)>
+  // PATCH /contacts (UpdateContact's write) with a contact's complete phone and email lists, read
+  // back.
+  std::function<void(const kommo::v1::UpdateContactRequest&, CallOptions, Done<kommo::v1::Contact>)>
       update_values;
 };
 

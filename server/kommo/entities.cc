@@ -242,20 +242,17 @@ const EntityDescription<Note>& NoteEntity(EntityType type) {
   return it != kNotes->end() ? it->second : kNotes->at(v1::ENTITY_TYPE_LEAD);
 }
 
-WriteDescription<mapping::ContactValuesUpdate, Contact> ContactValuesUpdate() {
-  WriteDescription<mapping::ContactValuesUpdate, Contact> write;
+WriteDescription<v1::UpdateContactRequest, Contact> ContactUpdate() {
+  WriteDescription<v1::UpdateContactRequest, Contact> write;
   write.method = http::Method::kPatch;
   write.kind = RequestKind::kUpdate;
   write.what = "PATCH /contacts";
-  write.target = [](const mapping::ContactValuesUpdate& request) { return request.contact_id; };
-  write.body = &BatchBody<mapping::ContactValuesUpdate, mapping::ContactValuesItem,
-                          &mapping::ContactsValuesUpdateBody>;
-  write.field = [](absl::string_view path, const mapping::ContactValuesUpdate& request) {
-    v1::CreateContactRequest as_create;
-    *as_create.mutable_phones() = request.phones;
-    *as_create.mutable_emails() = request.emails;
-    if (path == "id") return std::string("contact_id");
-    return mapping::ContactFieldFromKommoPath(path, as_create);
+  // Writes to one contact go one at a time, in order.
+  write.target = [](const v1::UpdateContactRequest& request) { return request.contact_id(); };
+  write.body = &BatchBody<v1::UpdateContactRequest, mapping::ContactUpdateItem,
+                          &mapping::ContactsUpdateBody>;
+  write.field = [](absl::string_view path, const v1::UpdateContactRequest& request) {
+    return mapping::ContactUpdateFieldFromKommoPath(path, request);
   };
   return write;
 }

@@ -140,7 +140,8 @@ absl::string_view CollectionOf(kommo::v1::EntityType type);
 WriteDescription<kommo::v1::CreateLeadRequest, kommo::v1::Lead> LeadCreate();
 WriteDescription<kommo::v1::UpdateLeadRequest, kommo::v1::Lead> LeadUpdate();
 WriteDescription<kommo::v1::CreateContactRequest, kommo::v1::Contact> ContactCreate();
-WriteDescription<mapping::ContactValuesUpdate, kommo::v1::Contact> ContactValuesUpdate();
+// PATCH /contacts: UpdateContact, and FindOrCreateContact's added phones and emails.
+WriteDescription<kommo::v1::UpdateContactRequest, kommo::v1::Contact> ContactUpdate();
 WriteDescription<kommo::v1::CreateLeadWithContactRequest, kommo::v1::CreateLeadWithContactResponse>
 LeadWithContactCreate();
 WriteDescription<kommo::v1::CreateIncomingLeadRequest, kommo::v1::IncomingLead>

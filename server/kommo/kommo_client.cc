@@ -17,6 +17,7 @@
 #include "server/kommo/shared_reads.h"
 #include "server/kommo/waiter.h"
 #include "server/kommo/write_batcher.h"
+#include "server/kommo/write_check.h"
 
 namespace kommo::rest {
 namespace {
@@ -54,8 +55,8 @@ class KommoClientImpl final : public KommoClient {
                          ReadBackOf<Contact>(ContactEntity())),
         incoming_lists_(&requester_, loop),
         note_lists_(&requester_, loop),
-        contact_values_(ContactEntity(), ContactValuesUpdate(), BatcherOptions(), &requester_, loop,
-                        ReadBackOf<Contact>(ContactEntity())),
+        contact_updates_(ContactEntity(), ContactUpdate(), BatcherOptions(), &requester_, loop,
+                         ReadBackOf<Contact>(ContactEntity())),
         lead_with_contact_creates_(LeadWithContactEntity(), LeadWithContactCreate(),
                                    BatcherOptions(), &requester_, loop, ReadBackLeadWithContact()),
         incoming_creates_(IncomingLeadEntity(), IncomingLeadCreate(), BatcherOptions(), &requester_,
@@ -128,24 +129,40 @@ class KommoClientImpl final : public KommoClient {
 
   void CreateLead(const v1::CreateLeadRequest& request, CallOptions options,
                   Done<Lead> done) override {
-    loop_->Post([this, request, options = std::move(options), done = std::move(done)]() mutable {
-      lead_creates_.Enqueue(request, std::move(options), std::move(done));
-    });
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_LEAD;
+    references.custom_fields = request.custom_fields();
+    if (request.pipeline_id() != 0) references.pipeline_id = request.pipeline_id();
+    if (request.status_id() != 0) references.status_id = request.status_id();
+    if (request.responsible_user_id() != 0) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    CheckedWrite(lead_creates_, request, std::move(references), std::move(options),
+                 std::move(done));
   }
 
   void UpdateLead(const v1::UpdateLeadRequest& request, CallOptions options,
                   Done<Lead> done) override {
     const bool changes = request.has_name() || request.has_price() ||
                          request.has_responsible_user_id() || request.has_pipeline_id() ||
-                         request.has_status_id();
-    loop_->Post(
-        [this, request, changes, options = std::move(options), done = std::move(done)]() mutable {
-          if (!changes) {  // nothing to write: the current lead is the answer
-            return Get<Lead>(LeadEntity(), lead_reads_, request.lead_id(), std::move(options),
-                             std::move(done));
-          }
-          lead_updates_.Enqueue(request, std::move(options), std::move(done));
-        });
+                         request.has_status_id() || !request.custom_fields().empty() ||
+                         !request.tags_to_add().empty() || !request.tags_to_remove().empty();
+    if (!changes) {  // nothing to write: the current lead is the answer
+      return loop_->Post([this, id = request.lead_id(), options = std::move(options),
+                          done = std::move(done)]() mutable {
+        Get<Lead>(LeadEntity(), lead_reads_, id, std::move(options), std::move(done));
+      });
+    }
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_LEAD;
+    references.custom_fields = request.custom_fields();
+    if (request.has_pipeline_id()) references.pipeline_id = request.pipeline_id();
+    if (request.has_status_id()) references.status_id = request.status_id();
+    if (request.has_responsible_user_id()) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    CheckedWrite(lead_updates_, request, std::move(references), std::move(options),
+                 std::move(done));
   }
 
   void GetLead(int64_t lead_id, CallOptions options, Done<Lead> done) override {
@@ -168,9 +185,41 @@ class KommoClientImpl final : public KommoClient {
 
   void CreateContact(const v1::CreateContactRequest& request, CallOptions options,
                      Done<Contact> done) override {
-    loop_->Post([this, request, options = std::move(options), done = std::move(done)]() mutable {
-      contact_creates_.Enqueue(request, std::move(options), std::move(done));
-    });
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_CONTACT;
+    references.custom_fields = request.custom_fields();
+    if (request.responsible_user_id() != 0) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    references.phones_given = !request.phones().empty();
+    references.emails_given = !request.emails().empty();
+    CheckedWrite(contact_creates_, request, std::move(references), std::move(options),
+                 std::move(done));
+  }
+
+  void UpdateContact(const v1::UpdateContactRequest& request, CallOptions options,
+                     Done<Contact> done) override {
+    const bool changes = request.has_name() || request.has_first_name() ||
+                         request.has_last_name() || request.has_responsible_user_id() ||
+                         request.has_phones() || request.has_emails() ||
+                         !request.custom_fields().empty() || !request.tags_to_add().empty() ||
+                         !request.tags_to_remove().empty();
+    if (!changes) {  // nothing to write: the current contact is the answer
+      return loop_->Post([this, id = request.contact_id(), options = std::move(options),
+                          done = std::move(done)]() mutable {
+        Get<Contact>(ContactEntity(), contact_reads_, id, std::move(options), std::move(done));
+      });
+    }
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_CONTACT;
+    references.custom_fields = request.custom_fields();
+    if (request.has_responsible_user_id()) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    references.phones_given = request.has_phones();
+    references.emails_given = request.has_emails();
+    CheckedWrite(contact_updates_, request, std::move(references), std::move(options),
+                 std::move(done));
   }
 
   void GetContact(int64_t contact_id, CallOptions options, Done<Contact> done) override {
@@ -348,6 +397,82 @@ class KommoClientImpl final : public KommoClient {
         });
   }
 
+  // The write after its check against the catalogues (write_check.h): the catalogues the
+  // references need are read (kept ones answer at once), the request's custom fields are
+  // replaced by the checked ones, and the request enters the batcher. A catalogue that cannot be
+  // read leaves its part to Kommo. Kommo refusing the write for a field, stage or user makes
+  // every catalogue be read again next time.
+  template <typename Request, typename Entity>
+  void CheckedWrite(WriteBatcher<Request, Entity>& batcher, const Request& request,
+                    WriteReferences references, CallOptions options, Done<Entity> done) {
+    struct Check {
+      Request request;
+      WriteReferences references;
+      CallOptions options;
+      Done<Entity> done;
+      std::optional<std::vector<v1::CustomField>> custom_fields;
+      std::optional<std::vector<v1::Pipeline>> pipelines;
+      std::optional<std::vector<v1::User>> users;
+      int pending = 1;  // the catalogue reads under way, and this function's own part
+    };
+    auto check = std::make_shared<Check>();
+    check->request = request;
+    check->references = std::move(references);
+    check->options = std::move(options);
+    check->done = std::move(done);
+    loop_->Post([this, &batcher, check] {
+      auto finish = [this, &batcher, check] {
+        if (--check->pending > 0) return;
+        CheckCatalogues catalogues;
+        if (check->custom_fields.has_value()) catalogues.custom_fields = &*check->custom_fields;
+        if (check->pipelines.has_value()) catalogues.pipelines = &*check->pipelines;
+        if (check->users.has_value()) catalogues.users = &*check->users;
+        absl::StatusOr<google::protobuf::RepeatedPtrField<v1::CustomFieldValues>> fields =
+            CheckWriteReferences(check->references, catalogues);
+        if (!fields.ok()) return check->done(fields.status());
+        *check->request.mutable_custom_fields() = *std::move(fields);
+        batcher.Enqueue(
+            check->request, std::move(check->options),
+            [this, done = std::move(check->done)](absl::StatusOr<Entity> written) mutable {
+              if (!written.ok() && RefusalConcernsCatalogues(written.status())) {
+                InvalidateCatalogues();
+              }
+              done(std::move(written));
+            });
+      };
+      const WriteReferences& refs = check->references;
+      if (refs.needs_custom_fields()) {
+        auto catalogue = custom_fields_.find(refs.entity_type);
+        if (catalogue != custom_fields_.end()) {
+          ++check->pending;
+          catalogue->second->Get(
+              false, check->options,
+              [check, finish](absl::StatusOr<Fetched<std::vector<v1::CustomField>>> read) {
+                if (read.ok()) check->custom_fields = std::move(read->value);
+                finish();
+              });
+        }
+      }
+      if (refs.needs_pipelines()) {
+        ++check->pending;
+        pipelines_->Get(false, check->options,
+                        [check, finish](absl::StatusOr<Fetched<std::vector<v1::Pipeline>>> read) {
+                          if (read.ok()) check->pipelines = std::move(read->value);
+                          finish();
+                        });
+      }
+      if (refs.needs_users()) {
+        ++check->pending;
+        users_->Get(false, check->options,
+                    [check, finish](absl::StatusOr<Fetched<std::vector<v1::User>>> read) {
+                      if (read.ok()) check->users = std::move(read->value);
+                      finish();
+                    });
+      }
+      finish();
+    });
+  }
+
   ContactFinderOps FinderOps() {
     ContactFinderOps ops;
     ops.search = [this](const std::string& query, int64_t page, CallOptions options,
@@ -359,9 +484,9 @@ class KommoClientImpl final : public KommoClient {
                         Done<Contact> done) {
       contact_creates_.Enqueue(request, std::move(options), std::move(done));
     };
-    ops.update_values = [this](const mapping::ContactValuesUpdate& request, CallOptions options,
+    ops.update_values = [this](const v1::UpdateContactRequest& request, CallOptions options,
                                Done<Contact> done) {
-      contact_values_.Enqueue(request, std::move(options), std::move(done));
+      contact_updates_.Enqueue(request, std::move(options), std::move(done));
     };
     return ops;
   }
@@ -731,7 +856,7 @@ class KommoClientImpl final : public KommoClient {
 
   SharedReads<EntityPage<IncomingLead>> incoming_lists_;
   SharedReads<EntityPage<Note>> note_lists_;
-  WriteBatcher<mapping::ContactValuesUpdate, Contact> contact_values_;
+  WriteBatcher<v1::UpdateContactRequest, Contact> contact_updates_;
   WriteBatcher<v1::CreateLeadWithContactRequest, CreateLeadWithContactResponse>
       lead_with_contact_creates_;
   WriteBatcher<v1::CreateIncomingLeadRequest, IncomingLead> incoming_creates_;

@@ -116,10 +116,19 @@ class KommoClient {
  public:
   virtual ~KommoClient() = default;
 
+  // Lead and contact writes that set custom fields, a pipeline, a stage or a responsible user are
+  // first checked against the account's catalogues (write_check.h; each catalogue read only when
+  // the write needs it, and kept for catalogue_ttl): an unknown field, enum, pipeline, stage or
+  // user fails INVALID_ARGUMENT (INVALID_FIELD) without any Kommo write. A catalogue Kommo will
+  // not give (a token that is not an administrator's cannot list users) is not checked. When
+  // Kommo refuses such a write for a field, stage or user, every catalogue is read again next
+  // time.
+
   // POST /leads, then reads the lead back (GET /leads/{id}?with=contacts).
   virtual void CreateLead(const kommo::v1::CreateLeadRequest& request, CallOptions options,
                           Done<kommo::v1::Lead> done) = 0;
-  // PATCH /leads/{id} with the fields present, then reads the lead back.
+  // PATCH /leads with the fields present (custom fields and tags included), then reads the lead
+  // back; with nothing to change, only the read.
   virtual void UpdateLead(const kommo::v1::UpdateLeadRequest& request, CallOptions options,
                           Done<kommo::v1::Lead> done) = 0;
   // GET /leads/{id}?with=contacts; NOT_FOUND (LEAD_NOT_FOUND) for an unknown id.
@@ -130,6 +139,11 @@ class KommoClient {
 
   // POST /contacts, then reads the contact back.
   virtual void CreateContact(const kommo::v1::CreateContactRequest& request, CallOptions options,
+                             Done<kommo::v1::Contact> done) = 0;
+  // PATCH /contacts with the fields present, then reads the contact back; with nothing to change,
+  // only the read. NOT_FOUND (CONTACT_NOT_FOUND) for an unknown id. Writes to one contact are
+  // sent one after another.
+  virtual void UpdateContact(const kommo::v1::UpdateContactRequest& request, CallOptions options,
                              Done<kommo::v1::Contact> done) = 0;
   // GET /contacts/{id}; NOT_FOUND (CONTACT_NOT_FOUND) for an unknown id.
   virtual void GetContact(int64_t contact_id, CallOptions options,

@@ -391,22 +391,4 @@ std::string NoteFieldFromKommoPath(absl::string_view path) {
   return std::string(path);
 }
 
-// ---- a contact's phones and emails ------------------------------------------------------------
-
-std::string ContactsValuesUpdateBody(absl::Span<const ContactValuesItem> items) {
-  JsonWriter json;
-  json.StartArray();
-  for (const ContactValuesItem& item : items) {
-    json.StartObject();
-    if (item.request != nullptr) {
-      json.Member("id", item.request->contact_id);
-      internal::WriteContactFields(json, "", "", "", item.request->phones, item.request->emails);
-    }
-    if (!item.request_id.empty()) json.Member("request_id", item.request_id);
-    json.EndObject();
-  }
-  json.EndArray();
-  return json.Take();
-}
-
 }  // namespace kommo::mapping

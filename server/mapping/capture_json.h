@@ -112,23 +112,6 @@ absl::StatusOr<NotePage> ParseNotePage(absl::string_view body, kommo::v1::Entity
 // "entity_id" → "entity_id", "params.text" → "text", "params.service" → "service".
 std::string NoteFieldFromKommoPath(absl::string_view path);
 
-// ---- a contact's phones and emails: PATCH /api/v4/contacts ------------------------------------
-
-// The complete lists a contact's PHONE and EMAIL fields are set to (Kommo replaces a field's
-// values on PATCH); an empty list leaves that field alone.
-struct ContactValuesUpdate {
-  int64_t contact_id = 0;
-  google::protobuf::RepeatedPtrField<std::string> phones;
-  google::protobuf::RepeatedPtrField<std::string> emails;
-};
-
-struct ContactValuesItem {
-  std::string request_id;
-  const ContactValuesUpdate* request = nullptr;
-};
-
-std::string ContactsValuesUpdateBody(absl::Span<const ContactValuesItem> items);
-
 }  // namespace kommo::mapping
 
 #endif  // KOMMO_SERVER_MAPPING_CAPTURE_JSON_H_

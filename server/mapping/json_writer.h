@@ -30,6 +30,9 @@ class JsonWriter {
   }
   void Int64(int64_t value) { writer_.Int64(value); }
   void Bool(bool value) { writer_.Bool(value); }
+  // A finite double (callers check: JSON has no NaN or infinity).
+  void Double(double value) { writer_.Double(value); }
+  void Null() { writer_.Null(); }
 
   void Member(absl::string_view key, absl::string_view text) {
     Key(key);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/common/status_macros.h"
+#include "server/mapping/custom_fields_json.h"
 #include "server/mapping/json_reader.h"
 #include "server/mapping/json_writer.h"
 #include "server/mapping/kommo_json_internal.h"
@@ -96,6 +97,8 @@ absl::StatusOr<Lead> ReadLead(const ObjectReader& object) {
   RETURN_IF_ERROR(ReadTimestamp(object, "created_at", [&] { return lead.mutable_created_at(); }));
   RETURN_IF_ERROR(ReadTimestamp(object, "updated_at", [&] { return lead.mutable_updated_at(); }));
   RETURN_IF_ERROR(ReadTimestamp(object, "closed_at", [&] { return lead.mutable_closed_at(); }));
+  RETURN_IF_ERROR(ReadCustomFieldsValues(object, lead.mutable_custom_fields()));
+  RETURN_IF_ERROR(ReadTags(object, lead.mutable_tags()));
 
   // `_embedded.contacts` is only there with with=contacts.
   ASSIGN_OR_RETURN(const std::optional<ObjectReader> embedded, object.Object("_embedded"));
@@ -190,6 +193,8 @@ absl::StatusOr<Contact> ReadContact(const ObjectReader& object) {
   RETURN_IF_ERROR(
       ReadTimestamp(object, "updated_at", [&] { return contact.mutable_updated_at(); }));
   RETURN_IF_ERROR(ReadPhonesAndEmails(object, contact));
+  RETURN_IF_ERROR(ReadCustomFieldsValues(object, contact.mutable_custom_fields()));
+  RETURN_IF_ERROR(ReadTags(object, contact.mutable_tags()));
   return contact;
 }
 
@@ -217,26 +222,40 @@ void WriteContactFields(JsonWriter& json, absl::string_view name, absl::string_v
   if (!name.empty()) json.Member("name", name);
   if (!first_name.empty()) json.Member("first_name", first_name);
   if (!last_name.empty()) json.Member("last_name", last_name);
-  if (phones.empty() && emails.empty()) return;
+  WriteContactCustomFields(json, phones.empty() ? nullptr : &phones,
+                           emails.empty() ? nullptr : &emails,
+                           google::protobuf::RepeatedPtrField<v1::CustomFieldValues>());
+}
+
+void WriteContactCustomFields(
+    JsonWriter& json, const google::protobuf::RepeatedPtrField<std::string>* phones,
+    const google::protobuf::RepeatedPtrField<std::string>* emails,
+    const google::protobuf::RepeatedPtrField<v1::CustomFieldValues>& custom_fields) {
+  if (phones == nullptr && emails == nullptr && custom_fields.empty()) return;
   json.Key("custom_fields_values");
   json.StartArray();
   const std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*> multitext[] =
-      {{kPhoneFieldCode, &phones}, {kEmailFieldCode, &emails}};
+      {{kPhoneFieldCode, phones}, {kEmailFieldCode, emails}};
   for (const auto& [field_code, values] : multitext) {
-    if (values->empty()) continue;
+    if (values == nullptr) continue;
     json.StartObject();
     json.Member("field_code", field_code);
     json.Key("values");
-    json.StartArray();
-    for (const std::string& value : *values) {
-      json.StartObject();
-      json.Member("value", value);
-      json.Member("enum_code", kWorkEnumCode);
-      json.EndObject();
+    if (values->empty()) {
+      json.Null();  // clears the field
+    } else {
+      json.StartArray();
+      for (const std::string& value : *values) {
+        json.StartObject();
+        json.Member("value", value);
+        json.Member("enum_code", kWorkEnumCode);
+        json.EndObject();
+      }
+      json.EndArray();
     }
-    json.EndArray();
     json.EndObject();
   }
+  for (const v1::CustomFieldValues& field : custom_fields) WriteCustomFieldEntry(json, field);
   json.EndArray();
 }
 
@@ -304,6 +323,8 @@ std::string LeadsCreateBody(absl::Span<const LeadCreateItem> items) {
       json.EndArray();
       json.EndObject();
     }
+    WriteCustomFieldsMember(json, request.custom_fields());
+    WriteTagChanges(json, request.tags_to_add(), {});
     // Without a request_id Kommo answers with the item's position; we always match by ours.
     if (!item.request_id.empty()) json.Member("request_id", item.request_id);
     json.EndObject();
@@ -322,6 +343,8 @@ void WriteLeadChanges(JsonWriter& json, const kommo::v1::UpdateLeadRequest& requ
   }
   if (request.has_pipeline_id()) json.Member("pipeline_id", request.pipeline_id());
   if (request.has_status_id()) json.Member("status_id", request.status_id());
+  WriteCustomFieldsMember(json, request.custom_fields());
+  WriteTagChanges(json, request.tags_to_add(), request.tags_to_remove());
 }
 
 }  // namespace
@@ -358,6 +381,7 @@ std::string LeadFieldFromKommoPath(absl::string_view path) {
       "name", "price", "responsible_user_id", "pipeline_id", "status_id"};
   if (kSameName->count(path) > 0) return std::string(path);
   if (path == "id") return "lead_id";  // PATCH: the lead id of the path
+  if (std::optional<std::string> field = CustomFieldsFieldFromKommoPath(path, 0)) return *field;
 
   const std::vector<absl::string_view> segments = PathSegments(path);
   if (segments.size() >= 2 && segments[0] == "_embedded" && segments[1] == "contacts") {
@@ -390,8 +414,13 @@ std::string ContactsCreateBody(absl::Span<const ContactCreateItem> items) {
     } else if (request.created_by() != 0) {
       json.Member("updated_by", request.created_by());
     }
-    internal::WriteContactFields(json, request.name(), request.first_name(), request.last_name(),
-                                 request.phones(), request.emails());
+    if (!request.name().empty()) json.Member("name", request.name());
+    if (!request.first_name().empty()) json.Member("first_name", request.first_name());
+    if (!request.last_name().empty()) json.Member("last_name", request.last_name());
+    internal::WriteContactCustomFields(json, request.phones().empty() ? nullptr : &request.phones(),
+                                       request.emails().empty() ? nullptr : &request.emails(),
+                                       request.custom_fields());
+    WriteTagChanges(json, request.tags_to_add(), {});
     if (!item.request_id.empty()) json.Member("request_id", item.request_id);
     json.EndObject();
   }
@@ -410,21 +439,24 @@ absl::StatusOr<ContactPage> ParseContactPage(absl::string_view body) {
   });
 }
 
-std::string ContactFieldFromKommoPath(absl::string_view path,
-                                      const kommo::v1::CreateContactRequest& request) {
+namespace {
+
+// A Kommo validation path on a contact write, given the PHONE and EMAIL entries the body wrote
+// first (field name and number of values each), then the request's custom_fields.
+std::string ContactPath(absl::string_view path,
+                        const std::vector<std::pair<const char*, int>>& entries) {
   static const std::set<absl::string_view>* const kSameName = new std::set<absl::string_view>{
       "responsible_user_id", "created_by", "updated_by", "name", "first_name", "last_name"};
   if (kSameName->count(path) > 0) return std::string(path);
+  if (path == "id") return "contact_id";  // PATCH: the contact of the item
+  if (std::optional<std::string> field = CustomFieldsFieldFromKommoPath(path, entries.size())) {
+    return *field;
+  }
 
   const std::vector<absl::string_view> segments = PathSegments(path);
   if (segments.size() < 2 || segments[0] != "custom_fields_values") return std::string(path);
   const std::optional<size_t> entry = internal::ParsePathIndex(segments[1]);
   if (!entry.has_value()) return std::string(path);
-
-  // The entries ContactsCreateBody wrote: PHONE first, then EMAIL, each only when non-empty.
-  std::vector<std::pair<const char*, int>> entries;  // field name, number of values
-  if (request.phones_size() > 0) entries.emplace_back("phones", request.phones_size());
-  if (request.emails_size() > 0) entries.emplace_back("emails", request.emails_size());
   if (*entry >= entries.size()) return std::string(path);
   const auto& [field, count] = entries[*entry];
 
@@ -442,6 +474,51 @@ std::string ContactFieldFromKommoPath(absl::string_view path,
     return Indexed(field, *value);
   }
   return std::string(path);
+}
+
+}  // namespace
+
+std::string ContactFieldFromKommoPath(absl::string_view path,
+                                      const kommo::v1::CreateContactRequest& request) {
+  // The entries ContactsCreateBody wrote: PHONE first, then EMAIL, each only when non-empty.
+  std::vector<std::pair<const char*, int>> entries;  // field name, number of values
+  if (request.phones_size() > 0) entries.emplace_back("phones", request.phones_size());
+  if (request.emails_size() > 0) entries.emplace_back("emails", request.emails_size());
+  return ContactPath(path, entries);
+}
+
+std::string ContactUpdateFieldFromKommoPath(absl::string_view path,
+                                            const kommo::v1::UpdateContactRequest& request) {
+  // The entries ContactsUpdateBody wrote: PHONE first, then EMAIL, each only when set.
+  std::vector<std::pair<const char*, int>> entries;
+  if (request.has_phones()) entries.emplace_back("phones.values", request.phones().values_size());
+  if (request.has_emails()) entries.emplace_back("emails.values", request.emails().values_size());
+  return ContactPath(path, entries);
+}
+
+std::string ContactsUpdateBody(absl::Span<const ContactUpdateItem> items) {
+  JsonWriter json;
+  json.StartArray();
+  for (const ContactUpdateItem& item : items) {
+    const v1::UpdateContactRequest& request =
+        item.request != nullptr ? *item.request : v1::UpdateContactRequest::default_instance();
+    json.StartObject();
+    json.Member("id", request.contact_id());
+    if (request.has_name()) json.Member("name", request.name());
+    if (request.has_first_name()) json.Member("first_name", request.first_name());
+    if (request.has_last_name()) json.Member("last_name", request.last_name());
+    if (request.has_responsible_user_id()) {
+      json.Member("responsible_user_id", request.responsible_user_id());
+    }
+    internal::WriteContactCustomFields(
+        json, request.has_phones() ? &request.phones().values() : nullptr,
+        request.has_emails() ? &request.emails().values() : nullptr, request.custom_fields());
+    WriteTagChanges(json, request.tags_to_add(), request.tags_to_remove());
+    if (!item.request_id.empty()) json.Member("request_id", item.request_id);
+    json.EndObject();
+  }
+  json.EndArray();
+  return json.Take();
 }
 
 // ---- write results ------------------------------------------------------------------------------

@@ -89,10 +89,29 @@ absl::StatusOr<ContactPage> ParseContactPage(absl::string_view body);
 
 // Maps a Kommo validation path on a contact create item to our request field, given the request
 // that was sent (to know where PHONE and EMAIL landed in custom_fields_values):
-// "custom_fields_values.1.values.2.value" → "emails[2]" when phones were sent first,
-// "responsible_user_id" → "responsible_user_id"; unknown paths are returned unchanged.
+// "custom_fields_values.1.values.2.value" → "emails[2]" when phones were sent first, entries
+// after PHONE and EMAIL → "custom_fields[i]..." (custom_fields_json.h), "tags_to_add.0" →
+// "tags_to_add[0]", "responsible_user_id" → "responsible_user_id"; unknown paths are returned
+// unchanged.
 std::string ContactFieldFromKommoPath(absl::string_view path,
                                       const kommo::v1::CreateContactRequest& request);
+
+// One item of a PATCH /api/v4/contacts batch.
+struct ContactUpdateItem {
+  std::string request_id;
+  const kommo::v1::UpdateContactRequest* request = nullptr;
+};
+
+// The JSON array body of PATCH /api/v4/contacts: per item its "id" (contact_id) and exactly the
+// fields present. phones and emails, when set, become the PHONE and EMAIL entries of
+// custom_fields_values (work values; set with no values: `"values": null`, which clears them),
+// before the request's custom_fields; tags as tags_to_add / tags_to_delete.
+std::string ContactsUpdateBody(absl::Span<const ContactUpdateItem> items);
+
+// ContactFieldFromKommoPath for an update item: "id" → "contact_id", the PHONE and EMAIL entries
+// → "phones.values[i]" / "emails.values[i]", later entries → "custom_fields[i]...".
+std::string ContactUpdateFieldFromKommoPath(absl::string_view path,
+                                            const kommo::v1::UpdateContactRequest& request);
 
 // ---- write results ------------------------------------------------------------------------------
 

@@ -31,6 +31,14 @@ void WriteContactFields(JsonWriter& json, absl::string_view name, absl::string_v
                         const google::protobuf::RepeatedPtrField<std::string>& phones,
                         const google::protobuf::RepeatedPtrField<std::string>& emails);
 
+// "custom_fields_values": the PHONE and EMAIL entries (work values) for the lists that are
+// given (an empty list is written as values null, which clears the field), then `custom_fields`;
+// nothing when there is none of them.
+void WriteContactCustomFields(
+    JsonWriter& json, const google::protobuf::RepeatedPtrField<std::string>* phones,
+    const google::protobuf::RepeatedPtrField<std::string>* emails,
+    const google::protobuf::RepeatedPtrField<kommo::v1::CustomFieldValues>& custom_fields);
+
 template <typename Entity>
 struct Page {
   std::vector<Entity> items;

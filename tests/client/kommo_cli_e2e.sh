@@ -235,9 +235,10 @@ grep -q "reason: INVALID_FIELD" "$WORK/invalid.err" && grep -q "field name: " "$
   grep -q "field price: " "$WORK/invalid.err" && pass "field violations printed" ||
   fail "field violations: $(cat "$WORK/invalid.err")"
 
+# Another pipeline's stage: refused by the server's check against the pipelines, before Kommo.
 cli "$WORK/kommo_invalid" leads create --name x --pipeline_id 7000001 --status_id 60000012 --json
-expect "Kommo's validation exits 13" 13 $?
-expect "--json error is the google.rpc.Status" "3 KOMMO_VALIDATION_FAILED status_id" \
+expect "an unknown stage exits 13" 13 $?
+expect "--json error is the google.rpc.Status" "3 INVALID_FIELD status_id" \
   "$(json "$WORK/kommo_invalid.err" 'd["code"], d["details"][0]["reason"], d["details"][1]["field_violations"][0]["field"]')"
 
 cli "$WORK/usage" leads get --lead_id=abc

@@ -730,5 +730,78 @@ TEST(TasksTest, TasksAsRowsWithKindNames) {
             "(last page)\n");
 }
 
+TEST(ParseTest, FieldsAreTypedByTheirFormAndRepeatable) {
+  const Invocation lead = Parse(
+      {"leads", "update", "--lead_id=7", "--field=UTM_SOURCE=google", "--field", "1012=12.5",
+       "--field=1013=true", "--field=1014=2030-01-31", "--field=1015=Gold", "--field=1015=Silver",
+       "--field=1016=text:007", "--field=1017=enum:55", "--field=PHONE=kind:MOB:+15550100",
+       "--field=1018=+15550100", "--field=1019=", "--tag=vip", "--tag", "hot", "--untag=cold"});
+  ASSERT_EQ(lead.error, "");
+  const auto& request = dynamic_cast<const kommo::v1::UpdateLeadRequest&>(*lead.request);
+  ASSERT_EQ(request.custom_fields_size(), 10);
+  const auto& f = request.custom_fields();
+  EXPECT_EQ(f[0].field_code(), "UTM_SOURCE");
+  EXPECT_EQ(f[0].values(0).text(), "google");
+  EXPECT_EQ(f[1].field_id(), 1012);
+  EXPECT_DOUBLE_EQ(f[1].values(0).number(), 12.5);
+  EXPECT_TRUE(f[2].values(0).checkbox());
+  EXPECT_EQ(f[3].values(0).time().seconds(), 1896048000);
+  ASSERT_EQ(f[4].values_size(), 2) << "a field given twice gets two values";
+  EXPECT_EQ(f[4].values(1).text(), "Silver");
+  EXPECT_EQ(f[5].values(0).text(), "007");
+  EXPECT_EQ(f[6].values(0).enum_id(), 55);
+  EXPECT_EQ(f[7].values(0).enum_code(), "MOB");
+  EXPECT_EQ(f[7].values(0).text(), "+15550100");
+  EXPECT_EQ(f[8].values(0).text(), "+15550100") << "a '+' number stays text";
+  EXPECT_EQ(f[9].field_id(), 1019);
+  EXPECT_EQ(f[9].values_size(), 0) << "CODE= clears the field";
+  EXPECT_THAT(request.tags_to_add(), ElementsAre("vip", "hot"));
+  EXPECT_THAT(request.tags_to_remove(), ElementsAre("cold"));
+
+  EXPECT_EQ(Parse({"leads", "create", "--name=L", "--field=novalue"}).error,
+            "--field: \"novalue\" is not CODE=VALUE or ID=VALUE");
+  EXPECT_EQ(Parse({"leads", "create", "--name=L", "--field=1=number:x"}).error,
+            "--field: \"number:x\" is not a number");
+  EXPECT_EQ(Parse({"leads", "update", "--lead_id=1", "--field=1=a", "--field=1="}).error,
+            "--field: 1 is both cleared and set");
+}
+
+TEST(ParseTest, ContactsUpdateReplacesOrClearsPhonesAndEmails) {
+  const Invocation update = Parse({"contacts", "update", "--contact_id=41", "--phones=+1",
+                                   "--phones=+2", "--clear_emails", "--untag=old"});
+  ASSERT_EQ(update.error, "");
+  EXPECT_STREQ(update.command->rpc, "kommo.v1.ContactService/UpdateContact");
+  const auto& request = dynamic_cast<const kommo::v1::UpdateContactRequest&>(*update.request);
+  EXPECT_EQ(request.contact_id(), 41);
+  EXPECT_THAT(request.phones().values(), ElementsAre("+1", "+2"));
+  EXPECT_TRUE(request.has_emails());
+  EXPECT_EQ(request.emails().values_size(), 0);
+  EXPECT_FALSE(request.has_name());
+  EXPECT_EQ(Parse({"contacts", "update", "--name=x"}).error,
+            "--contact_id is required for \"contacts update\"");
+}
+
+TEST(FormatTest, EntitiesShowTheirCustomFieldsAndTags) {
+  kommo::v1::GetLeadResponse response;
+  kommo::v1::Lead* lead = response.mutable_lead();
+  lead->set_id(7);
+  kommo::v1::CustomFieldValues* source = lead->add_custom_fields();
+  source->set_field_id(1012);
+  source->set_field_code("UTM_SOURCE");
+  source->add_values()->set_text("google");
+  kommo::v1::CustomFieldValues* tier = lead->add_custom_fields();
+  tier->set_field_id(1013);
+  tier->set_field_name("Tier");
+  kommo::v1::CustomFieldValue* gold = tier->add_values();
+  gold->set_text("Gold");
+  gold->set_enum_id(55);
+  kommo::v1::Tag* tag = lead->add_tags();
+  tag->set_id(3);
+  tag->set_name("vip");
+  const std::string table = FormatTable(response);
+  EXPECT_THAT(table, HasSubstr("UTM_SOURCE 1012=google, Tier 1013=Gold"));
+  EXPECT_THAT(table, HasSubstr("3 vip"));
+}
+
 }  // namespace
 }  // namespace kommo::cli

@@ -129,9 +129,9 @@ details "$WORK/invalid.err" >"$WORK/invalid.txt"
 call kommo.v1.LeadService/CreateLead '{"name":"x","pipeline_id":"7000001","status_id":"60000012"}' "$WORK/kommo_invalid"
 code=$?
 details "$WORK/kommo_invalid.err" >"$WORK/kommo_invalid.txt"
-[[ $code == 24 ]] && grep -q "ErrorInfo.*KOMMO_VALIDATION_FAILED" "$WORK/kommo_invalid.txt" &&
-  grep -q "BadRequest.*status_id" "$WORK/kommo_invalid.txt" && pass "Kommo validation → INVALID_ARGUMENT" ||
-  fail "Kommo validation (exit $code): $(cat "$WORK/kommo_invalid.err")"
+[[ $code == 24 ]] && grep -q "ErrorInfo.*INVALID_FIELD" "$WORK/kommo_invalid.txt" &&
+  grep -q "BadRequest.*status_id" "$WORK/kommo_invalid.txt" && pass "unknown stage → INVALID_ARGUMENT before Kommo" ||
+  fail "unknown stage (exit $code): $(cat "$WORK/kommo_invalid.err")"
 
 call kommo.v1.LeadService/GetLead '{"lead_id":"31000009999"}' "$WORK/missing"
 code=$?

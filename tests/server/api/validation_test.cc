@@ -1,5 +1,6 @@
 #include "server/api/validation.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -427,6 +428,69 @@ TEST(ValidateListTasksTest, FiltersMustBeConsistent) {
   many.set_entity_type(v1::ENTITY_TYPE_LEAD);
   for (int i = 1; i <= 51; ++i) many.add_entity_ids(i);
   EXPECT_THAT(Fields(ValidateListTasks(many)), ElementsAre("entity_ids"));
+}
+
+TEST(ValidateCustomFieldsTest, EachFieldNamedOnceByIdOrCode) {
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(1);
+  request.add_custom_fields();  // names nothing
+  request.add_custom_fields()->set_field_id(5);
+  request.add_custom_fields()->set_field_id(5);  // repeated
+  v1::CustomFieldValues* both = request.add_custom_fields();
+  both->set_field_id(6);
+  both->set_field_code("X");
+  request.add_custom_fields()->set_field_id(-1);
+  v1::CustomFieldValues* values = request.add_custom_fields();
+  values->set_field_code("Y");
+  values->add_values()->set_number(std::numeric_limits<double>::infinity());
+  values->add_values()->set_enum_id(-3);
+  EXPECT_THAT(Fields(ValidateUpdateLead(request)),
+              ElementsAre("custom_fields[0]", "custom_fields[2]", "custom_fields[3]",
+                          "custom_fields[4].field_id", "custom_fields[5].values[0].number",
+                          "custom_fields[5].values[1].enum_id"));
+}
+
+TEST(ValidateCustomFieldsTest, ATagIsNotBlankAndNotBothAddedAndRemoved) {
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(1);
+  request.add_tags_to_add("vip");
+  request.add_tags_to_add(" ");
+  request.add_tags_to_remove("vip");
+  EXPECT_THAT(Fields(ValidateUpdateLead(request)),
+              ElementsAre("tags_to_add[1]", "tags_to_remove[0]"));
+  v1::CreateLeadRequest create;
+  create.set_name("L");
+  create.add_tags_to_add("");
+  EXPECT_THAT(Fields(ValidateCreateLead(create)), ElementsAre("tags_to_add[0]"));
+}
+
+TEST(ValidateCustomFieldsTest, PhoneAndEmailCodesNotWithPhonesOrEmails) {
+  v1::CreateContactRequest request;
+  request.set_responsible_user_id(1);
+  request.set_created_by(1);
+  request.add_phones("+1");
+  request.add_custom_fields()->set_field_code("PHONE");
+  request.add_custom_fields()->set_field_code("EMAIL");  // no emails given: fine
+  EXPECT_THAT(Fields(ValidateCreateContact(request)), ElementsAre("custom_fields[0]"));
+}
+
+TEST(ValidateUpdateContactTest, PresenceDecidesWhatIsChecked) {
+  v1::UpdateContactRequest request;
+  request.set_contact_id(5);
+  EXPECT_TRUE(ValidateUpdateContact(request).ok()) << "nothing set: a read";
+  request.mutable_emails();  // set with no values: remove them all
+  request.add_tags_to_remove("old");
+  EXPECT_TRUE(ValidateUpdateContact(request).ok());
+
+  v1::UpdateContactRequest bad;
+  bad.set_name("");
+  bad.set_responsible_user_id(0);
+  bad.mutable_phones()->add_values("");
+  bad.mutable_emails()->add_values("not-an-email");
+  bad.add_custom_fields()->set_field_code("EMAIL");
+  EXPECT_THAT(Fields(ValidateUpdateContact(bad)),
+              ElementsAre("contact_id", "name", "responsible_user_id", "phones.values[0]",
+                          "emails.values[0]", "custom_fields[0]"));
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ class FakeContacts {
   // Every search asked: query and page.
   std::vector<std::pair<std::string, int64_t>> searches;
   std::vector<v1::CreateContactRequest> creates;
-  std::vector<mapping::ContactValuesUpdate> updates;
+  std::vector<kommo::v1::UpdateContactRequest> updates;
   // When set, creates are answered only by ReleaseCreates() (the call stays running).
   bool hold_creates = false;
   // Whether a created contact is found by later searches (Kommo's search may lag).
@@ -97,14 +97,14 @@ class FakeContacts {
       held_.push_back([done = std::move(done), created]() mutable { done(created); });
       if (!hold_creates) ReleaseCreates();
     };
-    ops.update_values = [this](const mapping::ContactValuesUpdate& request, CallOptions,
+    ops.update_values = [this](const kommo::v1::UpdateContactRequest& request, CallOptions,
                                Done<Contact> done) {
       updates.push_back(request);
       Contact updated;
       for (Contact& contact : contacts) {
-        if (contact.id() != request.contact_id) continue;
-        if (!request.phones.empty()) *contact.mutable_phones() = request.phones;
-        if (!request.emails.empty()) *contact.mutable_emails() = request.emails;
+        if (contact.id() != request.contact_id()) continue;
+        if (request.has_phones()) *contact.mutable_phones() = request.phones().values();
+        if (request.has_emails()) *contact.mutable_emails() = request.emails().values();
         updated = contact;
       }
       loop_->Post([done = std::move(done), updated]() mutable { done(updated); });
@@ -352,9 +352,9 @@ TEST_F(ContactFinderTest, AddMissingPatchesOnlyTheFieldThatChangesWithItsComplet
   EXPECT_EQ((*result)->contact().id(), 21);
   EXPECT_THAT((*result)->contact().phones(), ElementsAre("+79991234567", "+7 999 000 00 00"));
   ASSERT_EQ(kommo_.updates.size(), 1u);
-  EXPECT_EQ(kommo_.updates[0].contact_id, 21);
-  EXPECT_THAT(kommo_.updates[0].phones, ElementsAre("+79991234567", "+7 999 000 00 00"));
-  EXPECT_THAT(kommo_.updates[0].emails, IsEmpty()) << "the emails field is left alone";
+  EXPECT_EQ(kommo_.updates[0].contact_id(), 21);
+  EXPECT_THAT(kommo_.updates[0].phones().values(), ElementsAre("+79991234567", "+7 999 000 00 00"));
+  EXPECT_FALSE(kommo_.updates[0].has_emails()) << "the emails field is left alone";
   EXPECT_THAT(kommo_.creates, IsEmpty());
 }
 

@@ -426,24 +426,5 @@ TEST(NoteFieldFromKommoPathTest, MapsParamsToRequestFields) {
   EXPECT_EQ(NoteFieldFromKommoPath("created_by"), "created_by");
 }
 
-// ---- ContactsValuesUpdateBody -------------------------------------------------------------------
-
-TEST(ContactsValuesUpdateBodyTest, CompleteListsOfTheFieldsThatChange) {
-  ContactValuesUpdate phones;
-  phones.contact_id = 5000000002;
-  *phones.phones.Add() = "+79991234567";
-  *phones.phones.Add() = "+79997654321";
-  ContactValuesUpdate emails;
-  emails.contact_id = 40401635;
-  *emails.emails.Add() = "a@b.c";
-  const ContactValuesItem items[] = {{"0", &phones}, {"1", &emails}};
-  EXPECT_EQ(ContactsValuesUpdateBody(items),
-            R"([{"id":5000000002,"custom_fields_values":[{"field_code":"PHONE","values":[)"
-            R"({"value":"+79991234567","enum_code":"WORK"},)"
-            R"({"value":"+79997654321","enum_code":"WORK"}]}],"request_id":"0"},)"
-            R"({"id":40401635,"custom_fields_values":[{"field_code":"EMAIL","values":[)"
-            R"({"value":"a@b.c","enum_code":"WORK"}]}],"request_id":"1"}])");
-}
-
 }  // namespace
 }  // namespace kommo::mapping

@@ -207,9 +207,9 @@ TEST(LeadFieldFromKommoPathTest, MapsKnownPaths) {
 
 TEST(LeadFieldFromKommoPathTest, ReturnsUnknownPathsUnchanged) {
   for (const char* path :
-       {"custom_fields_values.0.field_id", "_embedded.contacts.01.id", "_embedded.contacts.-1.id",
-        "_embedded.contacts.x.id", "_embedded.contacts.1.name", "_embedded.contacts.1.id.x",
-        "_embedded.companies.0.id", "price.value", "Price", "_embedded"}) {
+       {"_embedded.contacts.01.id", "_embedded.contacts.-1.id", "_embedded.contacts.x.id",
+        "_embedded.contacts.1.name", "_embedded.contacts.1.id.x", "_embedded.companies.0.id",
+        "price.value", "Price", "_embedded"}) {
     EXPECT_EQ(LeadFieldFromKommoPath(path), path);
   }
 }
@@ -242,11 +242,9 @@ TEST(ContactFieldFromKommoPathTest, MapsFieldsAndMultitextIndexes) {
 TEST(ContactFieldFromKommoPathTest, ReturnsUnknownPathsUnchanged) {
   CreateContactRequest phones_only;
   phones_only.add_phones("1");
-  for (const char* path :
-       {"custom_fields_values.1.values.0.value",  // no EMAIL entry was sent
-        "custom_fields_values.0.values.1.value",  // only one phone was sent
-        "custom_fields_values.0.values.0.other", "custom_fields_values.0.other",
-        "custom_fields_values.x", "custom_fields_values", "_embedded.tags.0", "", "nickname"}) {
+  for (const char* path : {"custom_fields_values.0.values.1.value",  // only one phone was sent
+                           "custom_fields_values.0.values.0.other", "custom_fields_values.0.other",
+                           "custom_fields_values.x", "_embedded.tags.0", "", "nickname"}) {
     EXPECT_EQ(ContactFieldFromKommoPath(path, phones_only), path);
   }
 }

@@ -8,7 +8,7 @@
 //
 // The channel carries a gRPC service config that
 //  - retries, per method, only what cannot duplicate a write: reads (Get*, Search*,
-//    LookupContacts, ListIncomingLeads, ListNotes) and UpdateLead on UNAVAILABLE and
+//    LookupContacts, ListIncomingLeads, ListNotes), UpdateLead and UpdateContact on UNAVAILABLE and
 //    RESOURCE_EXHAUSTED; every other write (CreateLead, CreateContact, FindOrCreateContact,
 //    CreateLeadWithContact, CreateIncomingLead, Accept/DeclineIncomingLead, AddNote) only on
 //    RESOURCE_EXHAUSTED, which the server returns only when Kommo did not act on the call. A
