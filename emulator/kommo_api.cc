@@ -280,6 +280,7 @@ HttpResponse KommoApi::Route(const Call& call) {
       return not_found();
     }
     if (std::optional<HttpResponse> fields = RouteFields(call, "leads")) return *std::move(fields);
+    if (std::optional<HttpResponse> tags = RouteTags(call, "leads")) return *std::move(tags);
     if (s[1] == "loss_reasons") {
       if (s.size() == 2) return get ? ListLossReasons(call) : MethodNotAllowed(method, "GET");
       if (s.size() == 3 && ParseId(s[2], &id)) {
@@ -316,6 +317,7 @@ HttpResponse KommoApi::Route(const Call& call) {
     if (std::optional<HttpResponse> fields = RouteFields(call, "contacts")) {
       return *std::move(fields);
     }
+    if (std::optional<HttpResponse> tags = RouteTags(call, "contacts")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<ContactKind>(call, id);
@@ -333,6 +335,7 @@ HttpResponse KommoApi::Route(const Call& call) {
     if (std::optional<HttpResponse> fields = RouteFields(call, "companies")) {
       return *std::move(fields);
     }
+    if (std::optional<HttpResponse> tags = RouteTags(call, "companies")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
       return *std::move(notes);
     }
