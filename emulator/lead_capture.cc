@@ -248,6 +248,23 @@ struct FormItem {
   Attached attached;
 };
 
+// Custom-field values and tags, for ContentKey.
+void WriteStoredValues(JsonWriter& w, const std::vector<FieldValues>& fields,
+                       const std::vector<std::string>& tags) {
+  w.StartArray();
+  for (const FieldValues& field : fields) {
+    for (const FieldValue& value : field.values) {
+      w.Int64(field.field_id);
+      Str(w, value.value);
+      w.Int64(value.enum_id);
+      w.Bool(value.flag);
+      w.Int64(value.time);
+    }
+  }
+  for (const std::string& tag : tags) Str(w, tag);
+  w.EndArray();
+}
+
 // A stable text of what an incoming lead stores, to refuse an identical second one: the members
 // the emulator keeps (unknown ones are dropped, so they cannot make two entries differ).
 std::string ContentKey(const rapidjson::Value& item, const FormItem& form) {
@@ -274,6 +291,7 @@ std::string ContentKey(const rapidjson::Value& item, const FormItem& form) {
   Str(w, form.lead.name);
   w.Int64(form.lead.price);
   w.Int64(form.lead.responsible_user_id);
+  WriteStoredValues(w, form.lead.fields, form.lead.tags);
   const Attached& a = form.attached;
   w.Int64(a.contact_id.value_or(-1));
   w.Int64(a.company_id.value_or(-1));
@@ -281,16 +299,13 @@ std::string ContentKey(const rapidjson::Value& item, const FormItem& form) {
     Str(w, a.new_contact->name);
     Str(w, a.new_contact->first_name);
     Str(w, a.new_contact->last_name);
-    for (const FieldValues& field : a.new_contact->fields) {
-      for (const FieldValue& value : field.values) {
-        w.Int64(field.field_id);
-        Str(w, value.value);
-        w.Int64(value.enum_id);
-      }
-    }
+    WriteStoredValues(w, a.new_contact->fields, a.new_contact->tags);
   }
   w.Null();
-  if (a.new_company.has_value()) Str(w, a.new_company->name);
+  if (a.new_company.has_value()) {
+    Str(w, a.new_company->name);
+    WriteStoredValues(w, a.new_company->fields, a.new_company->tags);
+  }
   w.EndArray();
   return Finish(buffer);
 }

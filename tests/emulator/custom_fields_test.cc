@@ -464,6 +464,17 @@ TEST_F(CustomFieldsTest, ComplexAndIncomingLeadsCarryCustomFieldsAndTags) {
   EXPECT_EQ(Str(web_lead, EntryPath(web_lead, kLandingPageFieldId) + "values.0.value"),
             "https://example.com/landing");
   EXPECT_EQ(Str(web_lead, "_embedded.tags.0.name"), "form");
+  // An entry that differs only in a custom-field value is not a duplicate; the same again is.
+  const auto form_with_page = [&](const std::string& page) {
+    return client_->Post(
+        "/api/v4/leads/unsorted/forms",
+        R"([{"source_uid":"s3","source_name":"Site","metadata":{"form_id":"f","form_name":"F"},)"
+        R"("_embedded":{"leads":[{"name":"Same","custom_fields_values":[)" +
+            ById(kLandingPageFieldId, R"({"value":")" + page + R"("})") + "]}]}}]");
+  };
+  EXPECT_EQ(form_with_page("https://example.com/a").status, 200);
+  EXPECT_EQ(form_with_page("https://example.com/b").status, 200);
+  ExpectValidationError(form_with_page("https://example.com/a"), "0", "Duplicate", "source_uid");
   ExpectValidationError(
       client_->Post(
           "/api/v4/leads/unsorted/forms",
