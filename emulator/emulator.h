@@ -119,6 +119,9 @@ inline constexpr int64_t kFirstContactId = 52000000001;
 inline constexpr int64_t kFirstCompanyId = 54000000001;
 inline constexpr int64_t kFirstNoteId = 76000000001;
 inline constexpr int64_t kFirstTaskId = 78000000001;
+// Tags made by writes (tags_to_add, _embedded.tags); one sequence for leads, contacts and
+// companies, whose tag catalogues are separate.
+inline constexpr int64_t kFirstTagId = 79000000001;
 
 // Task types: Kommo's two built-in ones, and one type of the account's own.
 inline constexpr int64_t kTaskTypeCall = 1;

@@ -37,10 +37,10 @@ bool LeadMatchesQuery(const Lead& lead, const std::string& query) {
 // Custom field values (contacts, companies): a case-insensitive substring of any value (emails,
 // phones as written); and, when the query has digits, its digits as a substring of a phone's
 // digits ("+1 (555) 010-0" finds "15550100", "9991234567" finds "+7 (999) 123-45-67").
-bool FieldsMatchQuery(const std::vector<ContactFieldValues>& fields, const std::string& query) {
+bool FieldsMatchQuery(const std::vector<FieldValues>& fields, const std::string& query) {
   const std::string folded = AsciiLower(query);
   const std::string digits = DigitsOf(query);
-  for (const ContactFieldValues& field : fields) {
+  for (const FieldValues& field : fields) {
     for (const FieldValue& value : field.values) {
       if (ContainsFolded(value.value, folded)) return true;
       if (field.field_id == kPhoneFieldId && !digits.empty() &&
@@ -280,6 +280,7 @@ HttpResponse KommoApi::Route(const Call& call) {
       return not_found();
     }
     if (std::optional<HttpResponse> fields = RouteFields(call, "leads")) return *std::move(fields);
+    if (std::optional<HttpResponse> tags = RouteTags(call, "leads")) return *std::move(tags);
     if (s[1] == "loss_reasons") {
       if (s.size() == 2) return get ? ListLossReasons(call) : MethodNotAllowed(method, "GET");
       if (s.size() == 3 && ParseId(s[2], &id)) {
@@ -316,6 +317,7 @@ HttpResponse KommoApi::Route(const Call& call) {
     if (std::optional<HttpResponse> fields = RouteFields(call, "contacts")) {
       return *std::move(fields);
     }
+    if (std::optional<HttpResponse> tags = RouteTags(call, "contacts")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<ContactKind>(call, id);
@@ -333,6 +335,7 @@ HttpResponse KommoApi::Route(const Call& call) {
     if (std::optional<HttpResponse> fields = RouteFields(call, "companies")) {
       return *std::move(fields);
     }
+    if (std::optional<HttpResponse> tags = RouteTags(call, "companies")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
       return *std::move(notes);
     }
@@ -704,6 +707,7 @@ HttpResponse KommoApi::CreateEntities(const Call& call) {
   for (auto& [request_id, entity] : valid) {
     entity.id = Kind::NextId(*store_);
     const int64_t id = entity.id;
+    store_->RegisterTags(Kind::kCollection, entity.tags);
     Kind::Items(*store_).emplace(id, std::move(entity));
     w.StartObject();
     Key(w, "id");
@@ -776,7 +780,10 @@ HttpResponse KommoApi::UpdateEntities(const Call& call) {
     staged[id] = std::move(entity);
   }
   if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
-  for (auto& [id, entity] : staged) Kind::Items(*store_)[id] = std::move(entity);
+  for (auto& [id, entity] : staged) {
+    store_->RegisterTags(Kind::kCollection, entity.tags);
+    Kind::Items(*store_)[id] = std::move(entity);
+  }
   if (!invalid.empty()) return ValidationFailed(invalid);
 
   rapidjson::StringBuffer buffer;
@@ -808,6 +815,7 @@ HttpResponse KommoApi::UpdateEntity(const Call& call, int64_t id) {
   std::vector<FieldError> errors =
       Kind::Apply(*store_, doc, WriteContext{Now(), call.user.id}, &entity);
   if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
+  store_->RegisterTags(Kind::kCollection, entity.tags);
   it->second = entity;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

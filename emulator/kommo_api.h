@@ -71,6 +71,10 @@ class KommoApi {
   HttpResponse GetNote(const Call& call, std::string_view entity_type, int64_t entity_id,
                        int64_t note_id);
 
+  // tags_api.cc: GET /{entity_type}/tags; nullopt when the path is not a tags path.
+  std::optional<HttpResponse> RouteTags(const Call& call, std::string_view entity_type);
+  HttpResponse ListTags(const Call& call, std::string_view entity_type);
+
   // tasks.cc: /tasks and /tasks/{id}.
   HttpResponse RouteTasks(const Call& call);
   HttpResponse CreateTasks(const Call& call);

@@ -85,6 +85,7 @@ std::optional<int64_t> SaveCompany(Store* store, Attached* attached) {
   if (attached->new_company.has_value()) {
     attached->new_company->id = store->NextCompanyId();
     attached->company_id = attached->new_company->id;
+    store->RegisterTags("companies", attached->new_company->tags);
     store->companies().emplace(attached->new_company->id, std::move(*attached->new_company));
   }
   return attached->company_id;
@@ -94,6 +95,7 @@ int64_t SaveNewContact(Store* store, Contact contact, std::optional<int64_t> com
   contact.id = store->NextContactId();
   contact.company_id = company_id;
   const int64_t id = contact.id;
+  store->RegisterTags("contacts", contact.tags);
   store->contacts().emplace(id, std::move(contact));
   return id;
 }
@@ -106,6 +108,7 @@ int64_t SaveLead(Store* store, Lead lead, std::optional<int64_t> contact_id,
   if (contact_id.has_value()) lead.contacts.push_back(LeadContact{*contact_id, true});
   lead.company_id = company_id;
   const int64_t id = lead.id;
+  store->RegisterTags("leads", lead.tags);
   store->leads().emplace(id, std::move(lead));
   return id;
 }
@@ -146,9 +149,9 @@ std::string DuplicateKey(int64_t field_id, const std::string& value) {
   return "";
 }
 
-std::set<std::string> DuplicateKeys(const std::vector<ContactFieldValues>& fields) {
+std::set<std::string> DuplicateKeys(const std::vector<FieldValues>& fields) {
   std::set<std::string> keys;
-  for (const ContactFieldValues& field : fields) {
+  for (const FieldValues& field : fields) {
     for (const FieldValue& value : field.values) {
       std::string key = DuplicateKey(field.field_id, value.value);
       if (!key.empty()) keys.insert(std::move(key));
@@ -181,28 +184,26 @@ std::vector<Contact*> FindDuplicates(Store* store, const Contact& contact,
 // The merge: `target` gets the phones and emails of `source` it lacks (compared normalized).
 void AddMissingValues(const Store& store, const Contact& source, Contact* target) {
   std::set<std::string> have = DuplicateKeys(target->fields);
-  for (const ContactFieldValues& field : source.fields) {
+  for (const FieldValues& field : source.fields) {
     for (const FieldValue& value : field.values) {
       const std::string key = DuplicateKey(field.field_id, value.value);
       if (key.empty() || !have.insert(key).second) continue;
-      auto slot =
-          std::find_if(target->fields.begin(), target->fields.end(),
-                       [&](const ContactFieldValues& f) { return f.field_id == field.field_id; });
+      auto slot = std::find_if(target->fields.begin(), target->fields.end(),
+                               [&](const FieldValues& f) { return f.field_id == field.field_id; });
       if (slot == target->fields.end()) {
-        target->fields.push_back(ContactFieldValues{field.field_id, {}});
+        target->fields.push_back(FieldValues{field.field_id, {}});
         slot = target->fields.end() - 1;
       }
       slot->values.push_back(value);
     }
   }
-  auto sort_of = [&store](const ContactFieldValues& f) {
+  auto sort_of = [&store](const FieldValues& f) {
     const CustomField* custom = store.FindContactField(f.field_id);
     return custom == nullptr ? 0 : custom->sort;
   };
-  std::stable_sort(target->fields.begin(), target->fields.end(),
-                   [&](const ContactFieldValues& a, const ContactFieldValues& b) {
-                     return sort_of(a) < sort_of(b);
-                   });
+  std::stable_sort(
+      target->fields.begin(), target->fields.end(),
+      [&](const FieldValues& a, const FieldValues& b) { return sort_of(a) < sort_of(b); });
 }
 
 // --- complex leads -----------------------------------------------------------------------------
@@ -221,7 +222,7 @@ std::vector<FieldError> ReadComplexItem(const Store& store, const rapidjson::Val
   const rapidjson::Value* embedded = reader.NullableObject("_embedded");
   if (embedded == nullptr) return errors;
   ItemReader embedded_reader(*embedded, "_embedded.", &errors);
-  embedded_reader.NullableArray("tags");
+  // _embedded.tags are the lead's: BuildNewLeadFields read them.
   embedded_reader.NullableObject("metadata");  // accepted and dropped
   embedded_reader.NullableObject("source");    // accepted and dropped
   ReadAttached(store, embedded_reader, context, &out->attached);
@@ -246,6 +247,23 @@ struct FormItem {
   Lead lead;
   Attached attached;
 };
+
+// Custom-field values and tags, for ContentKey.
+void WriteStoredValues(JsonWriter& w, const std::vector<FieldValues>& fields,
+                       const std::vector<std::string>& tags) {
+  w.StartArray();
+  for (const FieldValues& field : fields) {
+    for (const FieldValue& value : field.values) {
+      w.Int64(field.field_id);
+      Str(w, value.value);
+      w.Int64(value.enum_id);
+      w.Bool(value.flag);
+      w.Int64(value.time);
+    }
+  }
+  for (const std::string& tag : tags) Str(w, tag);
+  w.EndArray();
+}
 
 // A stable text of what an incoming lead stores, to refuse an identical second one: the members
 // the emulator keeps (unknown ones are dropped, so they cannot make two entries differ).
@@ -273,6 +291,7 @@ std::string ContentKey(const rapidjson::Value& item, const FormItem& form) {
   Str(w, form.lead.name);
   w.Int64(form.lead.price);
   w.Int64(form.lead.responsible_user_id);
+  WriteStoredValues(w, form.lead.fields, form.lead.tags);
   const Attached& a = form.attached;
   w.Int64(a.contact_id.value_or(-1));
   w.Int64(a.company_id.value_or(-1));
@@ -280,16 +299,13 @@ std::string ContentKey(const rapidjson::Value& item, const FormItem& form) {
     Str(w, a.new_contact->name);
     Str(w, a.new_contact->first_name);
     Str(w, a.new_contact->last_name);
-    for (const ContactFieldValues& field : a.new_contact->fields) {
-      for (const FieldValue& value : field.values) {
-        w.Int64(field.field_id);
-        Str(w, value.value);
-        w.Int64(value.enum_id);
-      }
-    }
+    WriteStoredValues(w, a.new_contact->fields, a.new_contact->tags);
   }
   w.Null();
-  if (a.new_company.has_value()) Str(w, a.new_company->name);
+  if (a.new_company.has_value()) {
+    Str(w, a.new_company->name);
+    WriteStoredValues(w, a.new_company->fields, a.new_company->tags);
+  }
   w.EndArray();
   return Finish(buffer);
 }

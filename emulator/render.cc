@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "emulator/custom_fields.h"
 #include "emulator/emulator.h"
+#include "emulator/tags.h"
 #include "emulator/text.h"
 
 namespace kommo::emulator {
@@ -48,59 +50,6 @@ void WriteRights(JsonWriter& w, const User& user) {
   Key(w, "role_id");
   w.Null();
   w.EndObject();
-}
-
-void EmptyArray(JsonWriter& w, std::string_view key) {
-  Key(w, key);
-  w.StartArray();
-  w.EndArray();
-}
-
-// "custom_fields_values": null when there are none, else the entries with field names, codes and
-// each value's enum_id and enum_code.
-void WriteCustomFieldsValues(JsonWriter& w, const Store& store,
-                             const std::vector<ContactFieldValues>& fields) {
-  Key(w, "custom_fields_values");
-  if (fields.empty()) {
-    w.Null();
-  } else {
-    w.StartArray();
-    for (const ContactFieldValues& entry : fields) {
-      const CustomField* field = store.FindContactField(entry.field_id);
-      if (field == nullptr) continue;
-      w.StartObject();
-      Key(w, "field_id");
-      w.Int64(field->id);
-      Key(w, "field_name");
-      Str(w, field->name);
-      Key(w, "field_code");
-      Str(w, field->code);
-      Key(w, "field_type");
-      Str(w, field->type);
-      Key(w, "values");
-      w.StartArray();
-      for (const FieldValue& value : entry.values) {
-        w.StartObject();
-        Key(w, "value");
-        Str(w, value.value);
-        Key(w, "enum_id");
-        w.Int64(value.enum_id);
-        Key(w, "enum_code");
-        const FieldEnum* e = field->FindEnum(value.enum_id);
-        if (e != nullptr) {
-          Str(w, e->value);
-        } else {
-          w.Null();
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-      Key(w, "is_computed");
-      w.Bool(false);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
 }
 
 // "companies":[{id,_links}] (one or none).
@@ -168,8 +117,7 @@ void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs&
   w.Null();
   Key(w, "is_deleted");
   w.Bool(false);
-  Key(w, "custom_fields_values");
-  w.Null();
+  WriteFieldValues(w, store.lead_fields(), lead.fields);
   Key(w, "score");
   w.Null();
   Key(w, "account_id");
@@ -181,7 +129,7 @@ void WriteLead(JsonWriter& w, const Store& store, const Lead& lead, const Hrefs&
   WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/leads/", lead.id, hrefs.entity_suffix));
   Key(w, "_embedded");
   w.StartObject();
-  EmptyArray(w, "tags");
+  WriteTags(w, *store.TagsOf("leads"), lead.tags);
   WriteCompanyLink(w, store, lead.company_id, hrefs);
   if (with_contacts) {
     Key(w, "contacts");
@@ -231,13 +179,13 @@ void WriteContact(JsonWriter& w, const Store& store, const Contact& contact, con
   w.Bool(false);
   Key(w, "is_unsorted");
   w.Bool(false);
-  WriteCustomFieldsValues(w, store, contact.fields);
+  WriteFieldValues(w, store.contact_fields(), contact.fields);
   Key(w, "account_id");
   w.Int64(kAccountId);
   WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/contacts/", contact.id, hrefs.entity_suffix));
   Key(w, "_embedded");
   w.StartObject();
-  EmptyArray(w, "tags");
+  WriteTags(w, *store.TagsOf("contacts"), contact.tags);
   WriteCompanyLink(w, store, contact.company_id, hrefs);
   if (with_leads) {
     Key(w, "leads");
@@ -282,13 +230,13 @@ void WriteCompany(JsonWriter& w, const Store& store, const Company& company, con
   w.Null();
   Key(w, "is_deleted");
   w.Bool(false);
-  WriteCustomFieldsValues(w, store, company.fields);
+  WriteFieldValues(w, store.company_fields(), company.fields);
   Key(w, "account_id");
   w.Int64(kAccountId);
   WriteSelfLinks(w, absl::StrCat(hrefs.api_base, "/companies/", company.id, hrefs.entity_suffix));
   Key(w, "_embedded");
   w.StartObject();
-  EmptyArray(w, "tags");
+  WriteTags(w, *store.TagsOf("companies"), company.tags);
   if (with_contacts) {
     Key(w, "contacts");
     w.StartArray();

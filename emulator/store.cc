@@ -125,7 +125,8 @@ Store::Store()
       next_contact_id_(kFirstContactId),
       next_company_id_(kFirstCompanyId),
       next_note_id_(kFirstNoteId),
-      next_task_id_(kFirstTaskId) {
+      next_task_id_(kFirstTaskId),
+      next_tag_id_(kFirstTagId) {
   // Companies keep their phones and emails under the contacts' PHONE and EMAIL fields.
   company_fields_ = contact_fields_;
   company_fields_.push_back({kWebFieldId, "Web", "WEB", "url", 8, {}});
@@ -138,6 +139,26 @@ Store::Store()
                              {{kIndustryRetailEnumId, "Retail", 1},
                               {kIndustrySoftwareEnumId, "Software", 2},
                               {kIndustryOtherEnumId, "Other", 3}}});
+}
+
+const Tag* TagCatalogue::Find(int64_t id) const {
+  for (const Tag& tag : tags_) {
+    if (tag.id == id) return &tag;
+  }
+  return nullptr;
+}
+
+const Tag* TagCatalogue::FindByName(std::string_view name) const {
+  for (const Tag& tag : tags_) {
+    if (tag.name == name) return &tag;
+  }
+  return nullptr;
+}
+
+const Tag& TagCatalogue::Add(int64_t id, std::string name) {
+  if (const Tag* existing = FindByName(name)) return *existing;
+  tags_.push_back(Tag{id, std::move(name)});
+  return tags_.back();
 }
 
 const User* Store::FindUser(int64_t id) const {
@@ -161,11 +182,15 @@ const Pipeline& Store::main_pipeline() const {
   return pipelines_.front();
 }
 
-const CustomField* Store::FindContactField(int64_t id) const {
-  for (const CustomField& field : contact_fields_) {
+const CustomField* Store::FindField(const std::vector<CustomField>& catalogue, int64_t id) {
+  for (const CustomField& field : catalogue) {
     if (field.id == id) return &field;
   }
   return nullptr;
+}
+
+const CustomField* Store::FindContactField(int64_t id) const {
+  return FindField(contact_fields_, id);
 }
 
 const CustomField* Store::FindContactFieldByCode(std::string_view code) const {
@@ -180,6 +205,28 @@ const std::vector<CustomField>* Store::FieldsOf(std::string_view entity_type) co
   if (entity_type == "contacts") return &contact_fields_;
   if (entity_type == "companies") return &company_fields_;
   return nullptr;
+}
+
+const TagCatalogue* Store::TagsOf(std::string_view entity_type) const {
+  if (entity_type == "leads") return &lead_tags_;
+  if (entity_type == "contacts") return &contact_tags_;
+  if (entity_type == "companies") return &company_tags_;
+  return nullptr;
+}
+
+TagCatalogue* Store::MutableTagsOf(std::string_view entity_type) {
+  if (entity_type == "leads") return &lead_tags_;
+  if (entity_type == "contacts") return &contact_tags_;
+  if (entity_type == "companies") return &company_tags_;
+  return nullptr;
+}
+
+void Store::RegisterTags(std::string_view entity_type, const std::vector<std::string>& names) {
+  TagCatalogue* catalogue = MutableTagsOf(entity_type);
+  if (catalogue == nullptr) return;
+  for (const std::string& name : names) {
+    if (catalogue->FindByName(name) == nullptr) catalogue->Add(next_tag_id_++, name);
+  }
 }
 
 UnsortedEntry* Store::FindUnsorted(std::string_view uid) {
@@ -215,11 +262,15 @@ void Store::Reset() {
   notes_.clear();
   tasks_.clear();
   unsorted_.clear();
+  lead_tags_.Clear();
+  contact_tags_.Clear();
+  company_tags_.Clear();
   next_lead_id_ = kFirstLeadId;
   next_contact_id_ = kFirstContactId;
   next_company_id_ = kFirstCompanyId;
   next_note_id_ = kFirstNoteId;
   next_task_id_ = kFirstTaskId;
+  next_tag_id_ = kFirstTagId;
   next_unsorted_sequence_ = 1;
 }
 

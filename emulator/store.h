@@ -75,6 +75,48 @@ struct LossReason {
   int sort;
 };
 
+// One stored value of a custom field, typed by the field's type (custom_fields.h reads and
+// writes them):
+// - text, textarea, url, multitext: `value`;
+// - numeric: `value`, the number's decimal text (Kommo keeps and sends numbers as strings);
+// - checkbox: `flag`;
+// - select, multiselect, radiobutton: `enum_id`, and `value` the enum's value;
+// - multitext: `enum_id` names the kind (WORK, MOB, ...);
+// - date, date_time, birthday: `time`, Unix seconds.
+struct FieldValue {
+  std::string value;
+  int64_t enum_id = 0;  // 0: none
+  bool flag = false;
+  int64_t time = 0;
+};
+
+// The values of one custom field of a lead, contact or company.
+struct FieldValues {
+  int64_t field_id;
+  std::vector<FieldValue> values;  // never empty
+};
+using ContactFieldValues = FieldValues;  // the name from when only contacts had fields
+
+// A tag of a lead, contact or company; each entity type has a catalogue of its own.
+struct Tag {
+  int64_t id;
+  std::string name;
+};
+
+// The tags of one entity type, in the order they were made. Names are compared exactly.
+class TagCatalogue {
+ public:
+  const Tag* Find(int64_t id) const;
+  const Tag* FindByName(std::string_view name) const;
+  const std::vector<Tag>& tags() const { return tags_; }
+  // Adds a tag with this id unless one with this name exists; returns the name's tag.
+  const Tag& Add(int64_t id, std::string name);
+  void Clear() { tags_.clear(); }
+
+ private:
+  std::vector<Tag> tags_;
+};
+
 struct LeadContact {
   int64_t contact_id;
   bool is_main;
@@ -95,16 +137,8 @@ struct Lead {
   std::optional<int64_t> closed_at;
   std::vector<LeadContact> contacts;
   std::optional<int64_t> company_id;  // set by /leads/complex and incoming leads only
-};
-
-struct FieldValue {
-  std::string value;
-  int64_t enum_id;
-};
-
-struct ContactFieldValues {
-  int64_t field_id;
-  std::vector<FieldValue> values;  // never empty
+  std::vector<FieldValues> fields;    // ordered by the fields' sort
+  std::vector<std::string> tags;      // names in the leads' tag catalogue, in the order added
 };
 
 struct Contact {
@@ -118,12 +152,13 @@ struct Contact {
   int64_t updated_by = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::vector<ContactFieldValues> fields;  // ordered by the fields' sort
-  std::optional<int64_t> company_id;       // set by /leads/complex and incoming leads only
+  std::vector<FieldValues> fields;    // ordered by the fields' sort
+  std::optional<int64_t> company_id;  // set by /leads/complex and incoming leads only
+  std::vector<std::string> tags;      // names in the contacts' tag catalogue, in the order added
 };
 
 // A company: contact-shaped, with a name only (no first or last name); its custom fields are the
-// contacts' PHONE and EMAIL.
+// contacts' PHONE and EMAIL and the companies' own (WEB, ADDRESS, Industry).
 struct Company {
   int64_t id = 0;
   std::string name;
@@ -133,7 +168,8 @@ struct Company {
   int64_t updated_by = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::vector<ContactFieldValues> fields;
+  std::vector<FieldValues> fields;  // ordered by the fields' sort
+  std::vector<std::string> tags;    // names in the companies' tag catalogue, in the order added
 };
 
 // A note on a lead, contact or company.
@@ -211,10 +247,18 @@ class Store {
   // The custom-field catalogue of "leads", "contacts" or "companies"; nullptr for anything else.
   const std::vector<CustomField>* FieldsOf(std::string_view entity_type) const;
   const std::vector<LossReason>& loss_reasons() const { return loss_reasons_; }
+  // The tag catalogue of "leads", "contacts" or "companies"; nullptr for anything else.
+  const TagCatalogue* TagsOf(std::string_view entity_type) const;
+  // Saving an entity: every tag name it carries gets a tag in its type's catalogue (new names a
+  // new id). Writes validate against the catalogue without changing it, and call this only for
+  // what they save.
+  void RegisterTags(std::string_view entity_type, const std::vector<std::string>& names);
 
   const User* FindUser(int64_t id) const;
   const Pipeline* FindPipeline(int64_t id) const;
   const Pipeline& main_pipeline() const;
+  // The field of `catalogue` (one of the three above) with this id; nullptr if none.
+  static const CustomField* FindField(const std::vector<CustomField>& catalogue, int64_t id);
   const CustomField* FindContactField(int64_t id) const;
   const CustomField* FindContactFieldByCode(std::string_view code) const;  // case-insensitive
 
@@ -250,11 +294,13 @@ class Store {
   void set_duplicate_control(int64_t pipeline_id, bool enabled);
   void ClearDuplicateControl() { duplicate_control_.clear(); }
 
-  // Drops leads, contacts, companies, notes, tasks and incoming leads and restarts ids; reference
-  // data and settings stay.
+  // Drops leads, contacts, companies, their tags, notes, tasks and incoming leads and restarts
+  // ids; reference data and settings stay.
   void Reset();
 
  private:
+  TagCatalogue* MutableTagsOf(std::string_view entity_type);
+
   std::vector<Group> groups_;
   std::vector<User> users_;
   std::vector<Pipeline> pipelines_;
@@ -262,6 +308,9 @@ class Store {
   std::vector<CustomField> lead_fields_;
   std::vector<CustomField> company_fields_;
   std::vector<LossReason> loss_reasons_;
+  TagCatalogue lead_tags_;
+  TagCatalogue contact_tags_;
+  TagCatalogue company_tags_;
   std::map<int64_t, Lead> leads_;
   std::map<int64_t, Contact> contacts_;
   std::map<int64_t, Company> companies_;
@@ -274,6 +323,7 @@ class Store {
   int64_t next_company_id_;
   int64_t next_note_id_;
   int64_t next_task_id_;
+  int64_t next_tag_id_;  // one sequence for the three tag catalogues
   uint64_t next_unsorted_sequence_ = 1;
 };
 

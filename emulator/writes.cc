@@ -7,7 +7,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "emulator/custom_fields.h"
 #include "emulator/emulator.h"
+#include "emulator/tags.h"
 #include "emulator/text.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -136,18 +138,6 @@ LeadFields ReadLeadFields(ItemReader& reader) {
   f.audit = ReadAuditFields(reader);
   f.closed_at = reader.NullableInt("closed_at");
   reader.NullableInt("loss_reason_id");  // type-checked, not stored (no loss reasons seeded)
-  reader.NullableArray("tags_to_add");   // accepted and ignored: tags are always []
-  reader.NullableArray("tags_to_delete");
-  // The emulator defines no lead custom fields: any entry names an unknown field.
-  if (const rapidjson::Value* fields = reader.NullableArray("custom_fields_values")) {
-    for (rapidjson::SizeType i = 0; i < fields->Size(); ++i) {
-      const char* key = (*fields)[i].IsObject() && (*fields)[i].HasMember("field_code") &&
-                                !(*fields)[i].HasMember("field_id")
-                            ? "field_code"
-                            : "field_id";
-      reader.ChoiceError(absl::StrCat("custom_fields_values.", i, ".", key));
-    }
-  }
   return f;
 }
 
@@ -158,7 +148,6 @@ std::vector<LeadContact> ReadLeadContacts(const Store& store, ItemReader& reader
   const rapidjson::Value* embedded = reader.NullableObject("_embedded");
   if (embedded == nullptr) return links;
   ItemReader embedded_reader(*embedded, reader.Path("_embedded."), reader.errors());
-  embedded_reader.NullableArray("tags");
   embedded_reader.NullableArray("companies");
   const rapidjson::Value* contacts = embedded_reader.NullableArray("contacts");
   if (contacts == nullptr) return links;
@@ -194,110 +183,13 @@ std::vector<LeadContact> ReadLeadContacts(const Store& store, ItemReader& reader
   return links;
 }
 
-// Contact custom_fields_values: field by field_id or field_code, enum by enum_id, enum_code or
-// the legacy "enum" key (default: the field's first enum). Values of a mentioned field replace
-// its old values; an empty or null "values" removes the field.
-std::vector<ContactFieldValues> ReadContactFields(const Store& store, ItemReader& reader,
-                                                  bool* present) {
-  std::vector<ContactFieldValues> mentioned;
-  *present = reader.Find("custom_fields_values") != nullptr;
-  const rapidjson::Value* fields = reader.NullableArray("custom_fields_values");
-  if (fields == nullptr) return mentioned;
-  for (rapidjson::SizeType i = 0; i < fields->Size(); ++i) {
-    const rapidjson::Value& entry = (*fields)[i];
-    const std::string entry_key = absl::StrCat("custom_fields_values.", i);
-    if (!entry.IsObject()) {
-      reader.TypeError(entry_key, "object");
-      continue;
-    }
-    ItemReader entry_reader(entry, reader.Path(absl::StrCat(entry_key, ".")), reader.errors());
-    const CustomField* field = nullptr;
-    if (entry_reader.Find("field_id") != nullptr) {
-      const std::optional<int64_t> id = entry_reader.Int("field_id");
-      if (!id.has_value()) continue;
-      field = store.FindContactField(*id);
-      if (field == nullptr) {
-        entry_reader.ChoiceError("field_id");
-        continue;
-      }
-    } else if (entry_reader.Find("field_code") != nullptr) {
-      const std::optional<std::string> code = entry_reader.String("field_code");
-      if (!code.has_value()) continue;
-      field = store.FindContactFieldByCode(*code);
-      if (field == nullptr) {
-        entry_reader.ChoiceError("field_code");
-        continue;
-      }
-    } else {
-      entry_reader.Error(kNotBlank, "field_id", kBlankDetail);
-      continue;
-    }
-    auto slot = std::find_if(mentioned.begin(), mentioned.end(),
-                             [&](const ContactFieldValues& m) { return m.field_id == field->id; });
-    if (slot == mentioned.end()) {
-      mentioned.push_back(ContactFieldValues{field->id, {}});
-      slot = mentioned.end() - 1;
-    }
-    const rapidjson::Value* values = entry_reader.NullableArray("values");
-    if (values == nullptr) continue;
-    for (rapidjson::SizeType j = 0; j < values->Size(); ++j) {
-      const rapidjson::Value& value = (*values)[j];
-      const std::string value_key = absl::StrCat("values.", j);
-      if (!value.IsObject()) {
-        entry_reader.TypeError(value_key, "object");
-        continue;
-      }
-      ItemReader value_reader(value, entry_reader.Path(absl::StrCat(value_key, ".")),
-                              reader.errors());
-      const std::optional<std::string> text = value_reader.String("value");
-      if (value_reader.Find("value") == nullptr) {
-        value_reader.Error(kNotBlank, "value", kBlankDetail);
-        continue;
-      }
-      const FieldEnum* e = &field->enums.front();
-      if (value_reader.Find("enum_id") != nullptr) {
-        const std::optional<int64_t> enum_id = value_reader.Int("enum_id");
-        if (!enum_id.has_value()) continue;
-        e = field->FindEnum(*enum_id);
-        if (e == nullptr) value_reader.ChoiceError("enum_id");
-      } else {
-        for (const char* key : {"enum_code", "enum"}) {
-          if (value_reader.Find(key) == nullptr) continue;
-          const std::optional<std::string> code = value_reader.String(key);
-          if (!code.has_value()) {
-            e = nullptr;
-          } else if ((e = field->FindEnumByCode(*code)) == nullptr) {
-            value_reader.ChoiceError(key);
-          }
-          break;
-        }
-      }
-      if (e == nullptr || !text.has_value() || text->empty()) continue;
-      slot->values.push_back(FieldValue{*text, e->id});
-    }
-  }
-  return mentioned;
-}
-
-// Contacts and companies.
+// The custom fields and tags every entity type reads the same way, against its own catalogues.
 template <typename Entity>
-void MergeContactFields(const Store& store, std::vector<ContactFieldValues> mentioned,
-                        Entity* contact) {
-  for (ContactFieldValues& entry : mentioned) {
-    auto it =
-        std::find_if(contact->fields.begin(), contact->fields.end(),
-                     [&](const ContactFieldValues& f) { return f.field_id == entry.field_id; });
-    if (it != contact->fields.end()) contact->fields.erase(it);
-    if (!entry.values.empty()) contact->fields.push_back(std::move(entry));
-  }
-  auto sort_of = [&store](const ContactFieldValues& f) {
-    const CustomField* field = store.FindContactField(f.field_id);
-    return field == nullptr ? 0 : field->sort;
-  };
-  std::stable_sort(contact->fields.begin(), contact->fields.end(),
-                   [&](const ContactFieldValues& a, const ContactFieldValues& b) {
-                     return sort_of(a) < sort_of(b);
-                   });
+void ReadFieldsAndTags(const Store& store, std::string_view entity_type, ItemReader& reader,
+                       TagWrite write, Entity* entity) {
+  const std::vector<CustomField>& catalogue = *store.FieldsOf(entity_type);
+  ApplyFieldValues(catalogue, ReadFieldValues(catalogue, reader), &entity->fields);
+  ApplyTagUpdate(ReadTagUpdate(*store.TagsOf(entity_type), reader, write), &entity->tags);
 }
 
 }  // namespace
@@ -338,6 +230,7 @@ std::vector<FieldError> BuildNewLeadFields(const Store& store, const rapidjson::
   } else if (IsClosedStatus(lead->status_id)) {
     lead->closed_at = context.now;
   }
+  ReadFieldsAndTags(store, "leads", reader, TagWrite::kCreate, lead);
   return errors;
 }
 
@@ -380,6 +273,7 @@ std::vector<FieldError> ApplyLeadUpdate(const Store& store, const rapidjson::Val
   } else if (!IsClosedStatus(lead->status_id)) {
     lead->closed_at.reset();
   }
+  ReadFieldsAndTags(store, "leads", reader, TagWrite::kUpdate, lead);
   return errors;
 }
 
@@ -400,11 +294,9 @@ std::vector<FieldError> BuildNewContactAt(const Store& store, const rapidjson::V
     contact->name += contact->last_name;
   }
   const AuditFields audit = ReadAuditFields(reader);
-  reader.NullableArray("tags_to_add");
   reader.NullableObject("_embedded");
   SetNewAudit(store, reader, audit, context, contact);
-  bool fields_present = false;
-  MergeContactFields(store, ReadContactFields(store, reader, &fields_present), contact);
+  ReadFieldsAndTags(store, "contacts", reader, TagWrite::kCreate, contact);
   return errors;
 }
 
@@ -421,16 +313,9 @@ std::vector<FieldError> ApplyContactUpdate(const Store& store, const rapidjson::
   if (auto first_name = reader.String("first_name")) contact->first_name = *first_name;
   if (auto last_name = reader.String("last_name")) contact->last_name = *last_name;
   const AuditFields audit = ReadAuditFields(reader);
-  reader.NullableArray("tags_to_add");
-  reader.NullableArray("tags_to_delete");
   reader.NullableObject("_embedded");
   ApplyAuditUpdate(store, reader, audit, context, contact);
-  bool fields_present = false;
-  std::vector<ContactFieldValues> mentioned = ReadContactFields(store, reader, &fields_present);
-  if (fields_present && reader.Find("custom_fields_values")->IsNull()) {
-    contact->fields.clear();  // null detaches every value
-  }
-  MergeContactFields(store, std::move(mentioned), contact);
+  ReadFieldsAndTags(store, "contacts", reader, TagWrite::kUpdate, contact);
   return errors;
 }
 
@@ -442,11 +327,9 @@ std::vector<FieldError> BuildNewCompanyAt(const Store& store, const rapidjson::V
   *company = Company();
   company->name = reader.String("name").value_or("");
   const AuditFields audit = ReadAuditFields(reader);
-  reader.NullableArray("tags_to_add");
   reader.NullableObject("_embedded");
   SetNewAudit(store, reader, audit, context, company);
-  bool fields_present = false;
-  MergeContactFields(store, ReadContactFields(store, reader, &fields_present), company);
+  ReadFieldsAndTags(store, "companies", reader, TagWrite::kCreate, company);
   return errors;
 }
 
@@ -461,14 +344,9 @@ std::vector<FieldError> ApplyCompanyUpdate(const Store& store, const rapidjson::
   ItemReader reader(item, "", &errors);
   if (auto name = reader.String("name")) company->name = *name;
   const AuditFields audit = ReadAuditFields(reader);
-  reader.NullableArray("tags_to_add");
-  reader.NullableArray("tags_to_delete");
   reader.NullableObject("_embedded");
   ApplyAuditUpdate(store, reader, audit, context, company);
-  bool fields_present = false;
-  std::vector<ContactFieldValues> mentioned = ReadContactFields(store, reader, &fields_present);
-  if (fields_present && reader.Find("custom_fields_values")->IsNull()) company->fields.clear();
-  MergeContactFields(store, std::move(mentioned), company);
+  ReadFieldsAndTags(store, "companies", reader, TagWrite::kUpdate, company);
   return errors;
 }
 

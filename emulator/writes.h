@@ -116,11 +116,16 @@ class ItemReader {
   std::vector<FieldError>* const errors_;
 };
 
+// Every create and update of a lead, contact or company also reads custom_fields_values
+// (custom_fields.h) and the tag members tags_to_add, tags_to_delete and _embedded.tags (tags.h)
+// against the entity type's catalogues; tags are registered in the store only when the caller
+// saves the entity (Store::RegisterTags).
+
 // POST /leads item → a new lead without an id. Empty result: valid.
 std::vector<FieldError> BuildNewLead(const Store& store, const rapidjson::Value& item,
                                      const WriteContext& context, Lead* lead);
-// The lead's own members only (not `_embedded`, which /leads/complex and incoming leads read
-// themselves); error paths start with `path_prefix` (e.g. "_embedded.leads.0.").
+// The lead's own members only (of `_embedded`, only `tags`: /leads/complex and incoming leads
+// read the rest themselves); error paths start with `path_prefix` (e.g. "_embedded.leads.0.").
 std::vector<FieldError> BuildNewLeadFields(const Store& store, const rapidjson::Value& item,
                                            std::string_view path_prefix,
                                            const WriteContext& context, Lead* lead);
@@ -138,7 +143,7 @@ std::vector<FieldError> BuildNewContactAt(const Store& store, const rapidjson::V
 std::vector<FieldError> ApplyContactUpdate(const Store& store, const rapidjson::Value& item,
                                            const WriteContext& context, Contact* contact);
 
-// Companies: name, responsible_user_id, the audit members and PHONE/EMAIL custom fields.
+// Companies: name, responsible_user_id, the audit members, custom fields and tags.
 std::vector<FieldError> BuildNewCompany(const Store& store, const rapidjson::Value& item,
                                         const WriteContext& context, Company* company);
 std::vector<FieldError> BuildNewCompanyAt(const Store& store, const rapidjson::Value& item,
