@@ -409,6 +409,8 @@ class WriteBatcher {
         Settle(item, std::move(error));
         continue;
       }
+      // An action on one entity whose answer names none (a link): it concerns its path's entity.
+      if (write_.path_of && found->second.id == 0) found->second.id = item->target;
       if (write_.kind == RequestKind::kUpdate && found->second.id != item->target) {
         Settle(item,
                MakeError(
