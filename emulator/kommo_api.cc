@@ -299,12 +299,7 @@ HttpResponse KommoApi::Route(const Call& call) {
       if (patch) return UpdateEntity<LeadKind>(call, id);
       return MethodNotAllowed(method, "GET, PATCH");
     }
-    if (s.size() == 3 && ParseId(s[1], &id)) {
-      if (s[2] == "link" || s[2] == "unlink") {
-        return post ? LinkLead(call, id, s[2] == "link") : MethodNotAllowed(method, "POST");
-      }
-      if (s[2] == "links") return get ? ListLeadLinks(call, id) : MethodNotAllowed(method, "GET");
-    }
+    if (std::optional<HttpResponse> links = RouteLinks(call, "leads")) return *std::move(links);
     return not_found();
   }
   if (s[0] == "contacts") {
@@ -319,6 +314,7 @@ HttpResponse KommoApi::Route(const Call& call) {
     }
     if (std::optional<HttpResponse> tags = RouteTags(call, "contacts")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "contacts")) return *std::move(notes);
+    if (std::optional<HttpResponse> links = RouteLinks(call, "contacts")) return *std::move(links);
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<ContactKind>(call, id);
       if (patch) return UpdateEntity<ContactKind>(call, id);
@@ -338,6 +334,9 @@ HttpResponse KommoApi::Route(const Call& call) {
     if (std::optional<HttpResponse> tags = RouteTags(call, "companies")) return *std::move(tags);
     if (std::optional<HttpResponse> notes = RouteNotes(call, "companies")) {
       return *std::move(notes);
+    }
+    if (std::optional<HttpResponse> links = RouteLinks(call, "companies")) {
+      return *std::move(links);
     }
     if (s.size() == 2 && ParseId(s[1], &id)) {
       if (get) return GetEntity<CompanyKind>(call, id);
@@ -821,198 +820,6 @@ HttpResponse KommoApi::UpdateEntity(const Call& call, int64_t id) {
   JsonWriter w(buffer);
   // request_id: echoed, or positional ("0") like a batch of one.
   WriteUpdated<Kind>(w, call.hrefs, id, entity, RequestIdOf(doc, "0"));
-  return Hal(Finish(buffer));
-}
-
-// --- links ---------------------------------------------------------------------------------------
-
-namespace {
-
-struct LinkItem {
-  int64_t contact_id = 0;
-  std::optional<bool> is_main;
-};
-
-// One item of a link/unlink body: {"to_entity_id":N,"to_entity_type":"contacts",
-// "metadata":{"is_main":true}}. Only contacts can be linked here (the emulator has no companies
-// or catalogs).
-std::vector<FieldError> ReadLinkItem(const Store& store, const rapidjson::Value& item,
-                                     LinkItem* link) {
-  if (!item.IsObject()) return NotAnObject();
-  std::vector<FieldError> errors;
-  bool have_id = false;
-  const auto id = item.FindMember("to_entity_id");
-  if (id == item.MemberEnd() || id->value.IsNull()) {
-    errors.push_back(FieldError{"NotBlank", "to_entity_id", "This value should not be blank."});
-  } else if (!id->value.IsInt64()) {
-    errors.push_back(
-        FieldError{"InvalidType", "to_entity_id", "This value should be of type int."});
-  } else {
-    link->contact_id = id->value.GetInt64();
-    have_id = true;
-  }
-  const auto type = item.FindMember("to_entity_type");
-  if (type == item.MemberEnd() || type->value.IsNull()) {
-    errors.push_back(FieldError{"NotBlank", "to_entity_type", "This value should not be blank."});
-  } else if (!type->value.IsString()) {
-    errors.push_back(
-        FieldError{"InvalidType", "to_entity_type", "This value should be of type string."});
-  } else if (std::string_view(type->value.GetString(), type->value.GetStringLength()) !=
-             "contacts") {
-    errors.push_back(FieldError{"NotSupportedChoice", "to_entity_type",
-                                "The value you selected is not a valid choice."});
-  } else if (have_id && store.contacts().count(link->contact_id) == 0) {
-    errors.push_back(FieldError{"NotSupportedChoice", "to_entity_id", "Contact not found"});
-  }
-  const auto metadata = item.FindMember("metadata");
-  if (metadata != item.MemberEnd() && !metadata->value.IsNull()) {
-    if (!metadata->value.IsObject()) {
-      errors.push_back(
-          FieldError{"InvalidType", "metadata", "This value should be of type object."});
-    } else if (const auto is_main = metadata->value.FindMember("is_main");
-               is_main != metadata->value.MemberEnd() && !is_main->value.IsNull()) {
-      if (is_main->value.IsBool()) {
-        link->is_main = is_main->value.GetBool();
-      } else {
-        errors.push_back(
-            FieldError{"InvalidType", "metadata.is_main", "This value should be of type bool."});
-      }
-    }
-  }
-  return errors;
-}
-
-// {"entity_id":…,"entity_type":"leads","to_entity_id":…,"to_entity_type":"contacts",
-//  "metadata":{"main_contact":…}}: Kommo answers main_contact where requests say is_main.
-void WriteLink(JsonWriter& w, int64_t lead_id, const LeadContact& link) {
-  w.StartObject();
-  Key(w, "entity_id");
-  w.Int64(lead_id);
-  Key(w, "entity_type");
-  w.String("leads");
-  Key(w, "to_entity_id");
-  w.Int64(link.contact_id);
-  Key(w, "to_entity_type");
-  w.String("contacts");
-  Key(w, "metadata");
-  w.StartObject();
-  Key(w, "main_contact");
-  w.Bool(link.is_main);
-  w.EndObject();
-  w.EndObject();
-}
-
-// After a change: at most one main contact, and the first one when none is marked.
-void FixMainContact(std::vector<LeadContact>* contacts) {
-  const bool has_main = std::any_of(contacts->begin(), contacts->end(),
-                                    [](const LeadContact& c) { return c.is_main; });
-  if (!has_main && !contacts->empty()) contacts->front().is_main = true;
-}
-
-}  // namespace
-
-HttpResponse KommoApi::LinkLead(const Call& call, int64_t id, bool link) {
-  rapidjson::Document doc;
-  if (auto error = ParseBatch(call.request.body, &doc)) return *error;
-  const auto lead_it = store_->leads().find(id);
-  if (lead_it == store_->leads().end()) return ProblemResponse(404, "Lead not found");
-  std::vector<LinkItem> items;
-  std::vector<ItemErrors> invalid;
-  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
-    LinkItem item;
-    std::vector<FieldError> errors = ReadLinkItem(*store_, doc[i], &item);
-    if (errors.empty()) {
-      items.push_back(item);
-    } else {
-      invalid.push_back(ItemErrors{RequestIdOf(doc[i], absl::StrCat(i)), std::move(errors)});
-    }
-  }
-  if (!invalid.empty()) return ValidationFailed(invalid);  // links: always all-or-nothing
-
-  std::vector<LeadContact>& contacts = lead_it->second.contacts;
-  for (const LinkItem& item : items) {
-    auto existing = std::find_if(contacts.begin(), contacts.end(), [&](const LeadContact& c) {
-      return c.contact_id == item.contact_id;
-    });
-    if (!link) {
-      if (existing != contacts.end()) contacts.erase(existing);
-      continue;
-    }
-    if (existing == contacts.end()) {
-      contacts.push_back(LeadContact{item.contact_id, false});
-      existing = contacts.end() - 1;
-    }
-    if (item.is_main.has_value()) {
-      if (*item.is_main) {
-        for (LeadContact& other : contacts) other.is_main = false;
-      }
-      existing->is_main = *item.is_main;
-    }
-  }
-  FixMainContact(&contacts);
-  if (!link) return NoContent();
-
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "_total_items");
-  w.Uint64(items.size());
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id, "/link"));
-  Key(w, "_embedded");
-  w.StartObject();
-  Key(w, "links");
-  w.StartArray();
-  for (const LinkItem& item : items) {
-    for (const LeadContact& contact : contacts) {
-      if (contact.contact_id == item.contact_id) WriteLink(w, id, contact);
-    }
-  }
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  return Hal(Finish(buffer));
-}
-
-HttpResponse KommoApi::ListLeadLinks(const Call& call, int64_t id) {
-  const auto lead_it = store_->leads().find(id);
-  if (lead_it == store_->leads().end()) return NoContent();
-  std::optional<std::string> type_filter;
-  std::vector<int64_t> id_filter;
-  bool has_id_filter = false;
-  for (const auto& [key, value] : ParseQuery(call.request.query)) {
-    const std::vector<std::string> parts = SplitBrackets(key);
-    if (parts.size() < 2 || parts[0] != "filter") continue;
-    if (parts[1] == "to_entity_type") type_filter = value;
-    if (parts[1] == "to_entity_id") {
-      has_id_filter = true;
-      int64_t v = 0;
-      if (absl::SimpleAtoi(value, &v)) id_filter.push_back(v);
-    }
-  }
-  std::vector<const LeadContact*> links;
-  for (const LeadContact& contact : lead_it->second.contacts) {
-    if (type_filter.has_value() && *type_filter != "contacts") continue;
-    if (has_id_filter &&
-        std::find(id_filter.begin(), id_filter.end(), contact.contact_id) == id_filter.end()) {
-      continue;
-    }
-    links.push_back(&contact);
-  }
-  if (links.empty()) return NoContent();
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  Key(w, "_total_items");
-  w.Uint64(links.size());
-  WriteSelfLinks(w, absl::StrCat(call.hrefs.api_base, "/leads/", id, "/links"));
-  Key(w, "_embedded");
-  w.StartObject();
-  Key(w, "links");
-  w.StartArray();
-  for (const LeadContact* contact : links) WriteLink(w, id, *contact);
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
   return Hal(Finish(buffer));
 }
 

@@ -50,8 +50,11 @@ class KommoApi {
   HttpResponse UpdateEntities(const Call& call);
   template <typename Kind>
   HttpResponse UpdateEntity(const Call& call, int64_t id);
-  HttpResponse LinkLead(const Call& call, int64_t id, bool link);
-  HttpResponse ListLeadLinks(const Call& call, int64_t id);
+  // Links (links.cc): POST /{entity}/{id}/link and /unlink, GET /{entity}/{id}/links for leads,
+  // contacts and companies; nullopt when the path is not one of them.
+  std::optional<HttpResponse> RouteLinks(const Call& call, std::string_view entity_type);
+  HttpResponse ChangeLinks(const Call& call, std::string_view entity_type, int64_t id, bool link);
+  HttpResponse ListLinks(const Call& call, std::string_view entity_type, int64_t id);
   // The custom-field catalogue of `entity_type` ("leads", "contacts", "companies"): paged like
   // every Kommo list (limit ≤ 250, 204 past the last page), and one field by id (204 if unknown).
   HttpResponse ListFields(const Call& call, std::string_view entity_type);

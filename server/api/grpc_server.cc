@@ -67,7 +67,9 @@ GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
       contacts_(client, options),
       notes_(client, options),
       account_(client, options),
-      tasks_(client, options) {}
+      tasks_(client, options),
+      companies_(client, options),
+      links_(client, options) {}
 
 GrpcServer::~GrpcServer() {
   Shutdown(absl::Now());
@@ -79,7 +81,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
       kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "kommo.v1.NoteService",
-                       "kommo.v1.AccountService", "kommo.v1.TaskService", "grpc.health.v1.Health",
+                       "kommo.v1.AccountService", "kommo.v1.TaskService", "kommo.v1.CompanyService",
+                       "kommo.v1.LinkService", "grpc.health.v1.Health",
                        "grpc.reflection.v1alpha.ServerReflection"});
   if (!reflection.ok()) return reflection.status();
   server->reflection_ = std::move(*reflection);
@@ -97,6 +100,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   builder.RegisterService(&server->notes_);
   builder.RegisterService(&server->account_);
   builder.RegisterService(&server->tasks_);
+  builder.RegisterService(&server->companies_);
+  builder.RegisterService(&server->links_);
   builder.RegisterService(server->reflection_.get());
   // gRPC lets several processes listen on one port by default (SO_REUSEPORT), and calls are then
   // split between them silently. One address, one server.
@@ -120,6 +125,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   health->SetServingStatus("kommo.v1.NoteService", true);
   health->SetServingStatus("kommo.v1.AccountService", true);
   health->SetServingStatus("kommo.v1.TaskService", true);
+  health->SetServingStatus("kommo.v1.CompanyService", true);
+  health->SetServingStatus("kommo.v1.LinkService", true);
   return server;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/api/account_service.h"
+#include "server/api/company_service.h"
 #include "server/api/reflection_service.h"
 #include "server/api/services.h"
 #include "server/api/task_service.h"
@@ -23,6 +24,7 @@ struct GrpcServerOptions {
 };
 
 // The gRPC server: LeadService, ContactService, NoteService, AccountService, TaskService,
+// CompanyService, LinkService,
 // grpc.health.v1.Health and reflection (with the .proto comments, see reflection_service.h), with
 // keepalive settings suited to long-lived channels from other services. Port reuse is off: a
 // second server on a taken address fails.
@@ -51,6 +53,8 @@ class GrpcServer {
   NoteServiceImpl notes_;
   AccountServiceImpl account_;
   TaskServiceImpl tasks_;
+  CompanyServiceImpl companies_;
+  LinkServiceImpl links_;
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/api/grpc_status.h"
 #include "server/api/serve.h"
 #include "server/api/validation.h"
@@ -127,6 +129,112 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
               if (result->has_next) {
                 out.set_next_page_token(
                     mapping::EncodePageToken(kLeadsScope, page + 1, query, page_size));
+              }
+              done(std::move(out), 0);
+            });
+      });
+}
+
+namespace {
+
+constexpr char kLeadListScope[] = "lead-list";
+
+// A page token's query for ListLeads: every filter and the order, so that a token is valid only
+// with the request it came from.
+std::string LeadListScopeQuery(const v1::ListLeadsRequest& request) {
+  std::string stages;
+  for (const v1::PipelineStage& stage : request.stages()) {
+    absl::StrAppend(&stages, stage.pipeline_id(), ":", stage.status_id(), ",");
+  }
+  const auto range = [](const v1::TimeRange& r, bool set) {
+    if (!set) return std::string("-");
+    return absl::StrCat(r.has_from() ? absl::StrCat(r.from().seconds()) : "", "..",
+                        r.has_to() ? absl::StrCat(r.to().seconds()) : "");
+  };
+  return absl::StrCat(absl::StrJoin(request.ids(), ","), "/", stages, "/",
+                      absl::StrJoin(request.responsible_user_ids(), ","), "/",
+                      range(request.created(), request.has_created()), "/",
+                      range(request.updated(), request.has_updated()), "/", request.order_by(),
+                      request.descending() ? "d" : "a", "/", request.query());
+}
+
+// The query Kommo is asked: stage pairs as filter[statuses], whole pipelines as
+// filter[pipeline_id]; a stage of a pipeline also listed whole is covered by the pipeline.
+rest::LeadsQuery LeadsQueryOf(const v1::ListLeadsRequest& request) {
+  rest::LeadsQuery query;
+  query.ids.assign(request.ids().begin(), request.ids().end());
+  std::set<int64_t> whole;
+  for (const v1::PipelineStage& stage : request.stages()) {
+    if (stage.status_id() == 0 && whole.insert(stage.pipeline_id()).second) {
+      query.pipeline_ids.push_back(stage.pipeline_id());
+    }
+  }
+  std::set<std::pair<int64_t, int64_t>> seen;
+  for (const v1::PipelineStage& stage : request.stages()) {
+    if (stage.status_id() == 0 || whole.count(stage.pipeline_id()) > 0) continue;
+    if (seen.insert({stage.pipeline_id(), stage.status_id()}).second) {
+      query.pipeline_stages.emplace_back(stage.pipeline_id(), stage.status_id());
+    }
+  }
+  query.responsible_user_ids.assign(request.responsible_user_ids().begin(),
+                                    request.responsible_user_ids().end());
+  if (request.created().has_from()) query.created_from = request.created().from().seconds();
+  if (request.created().has_to()) query.created_to = request.created().to().seconds();
+  if (request.updated().has_from()) query.updated_from = request.updated().from().seconds();
+  if (request.updated().has_to()) query.updated_to = request.updated().to().seconds();
+  query.query = request.query();
+  switch (request.order_by()) {
+    case v1::ListLeadsRequest::ORDER_BY_CREATED_AT:
+      query.order_field = "created_at";
+      break;
+    case v1::ListLeadsRequest::ORDER_BY_UPDATED_AT:
+      query.order_field = "updated_at";
+      break;
+    default:
+      query.order_field = "id";
+      break;
+  }
+  query.descending = request.descending();
+  return query;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return Serve<v1::ListLeadsRequest, v1::ListLeadsResponse>(
+      context, request, response, "kommo.v1.LeadService/ListLeads", Kind::kRead, options_,
+      ValidateListLeads, [this](const v1::ListLeadsRequest& req, CallOptions call, auto done) {
+        rest::LeadsQuery query = LeadsQueryOf(req);
+        // Kommo ANDs filter[pipeline_id] with filter[statuses]: whole pipelines and single stages
+        // of other pipelines cannot be asked together.
+        if (!query.pipeline_ids.empty() && !query.pipeline_stages.empty()) {
+          return done(MakeInvalidArgument(
+                          "invalid ListLeadsRequest: stages mixes whole pipelines (status_id 0) "
+                          "with single stages of other pipelines; Kommo cannot filter both at "
+                          "once: list them in two calls",
+                          {{"stages",
+                            "mixes whole pipelines with single stages of other "
+                            "pipelines"}}),
+                      0);
+        }
+        const std::string scope = LeadListScopeQuery(req);
+        absl::StatusOr<int64_t> page =
+            PageOf(req.page_token(), kLeadListScope, scope, req.page_size());
+        if (!page.ok()) return done(page.status(), 0);
+        query.page = *page;
+        query.limit = EffectivePageSize(req.page_size());
+        client_->ListLeads(
+            query, std::move(call),
+            [done = std::move(done), page = *page, scope,
+             page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
+              if (!result.ok()) return done(result.status(), 0);
+              v1::ListLeadsResponse out;
+              for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
+              if (result->has_next && !out.leads().empty()) {
+                out.set_next_page_token(
+                    mapping::EncodePageToken(kLeadListScope, page + 1, scope, page_size));
               }
               done(std::move(out), 0);
             });

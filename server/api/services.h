@@ -39,7 +39,8 @@ using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<
                         kommo::v1::LeadService::WithRawCallbackMethod_AcceptIncomingLead<
                             kommo::v1::LeadService::WithRawCallbackMethod_DeclineIncomingLead<
                                 kommo::v1::LeadService::WithRawCallbackMethod_ListIncomingLeads<
-                                    kommo::v1::LeadService::Service>>>>>>>>>;
+                                    kommo::v1::LeadService::WithRawCallbackMethod_ListLeads<
+                                        kommo::v1::LeadService::Service>>>>>>>>>>;
 
 using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_CreateContact<
     kommo::v1::ContactService::WithRawCallbackMethod_GetContact<
@@ -72,6 +73,9 @@ class LeadServiceImpl final : public RawLeadService {
   grpc::ServerUnaryReactor* GetLead(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListLeads(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SearchLeads(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;

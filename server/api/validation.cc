@@ -622,3 +622,144 @@ absl::Status ValidateListTasks(const v1::ListTasksRequest& request) {
 }
 
 }  // namespace kommo::api
+
+// ---- companies, links and the lead list -------------------------------------------------------
+
+namespace kommo::api {
+namespace {
+
+// Most values of one ListLeads filter (Kommo's page limit for ids; 50 stages or users).
+constexpr int kMaxListLeadIds = 250;
+constexpr int kMaxListLeadStages = 50;
+constexpr int kMaxListLeadUsers = 50;
+
+void CheckIdList(Checker& checker, const std::string& field,
+                 const google::protobuf::RepeatedField<int64_t>& ids, int most) {
+  if (ids.size() > most) checker.Add(field, absl::StrCat("must hold at most ", most, " ids"));
+  for (int i = 0; i < ids.size(); ++i) checker.Positive(absl::StrCat(field, "[", i, "]"), ids[i]);
+}
+
+void CheckRange(Checker& checker, const std::string& field, const v1::TimeRange& range) {
+  if (range.has_from()) CheckTime(checker, absl::StrCat(field, ".from"), range.from());
+  if (range.has_to()) CheckTime(checker, absl::StrCat(field, ".to"), range.to());
+  if (range.has_from() && range.has_to() && range.from().seconds() > range.to().seconds()) {
+    checker.Add(absl::StrCat(field, ".to"), "must not be before from");
+  }
+}
+
+// Both sides of a link: known types, positive ids, and a pair Kommo links.
+void CheckLinkPair(Checker& checker, v1::EntityType type, int64_t id, v1::EntityType to_type,
+                   int64_t to_id) {
+  const auto known = [](v1::EntityType each) {
+    return each == v1::ENTITY_TYPE_LEAD || each == v1::ENTITY_TYPE_CONTACT ||
+           each == v1::ENTITY_TYPE_COMPANY;
+  };
+  if (!known(type)) {
+    checker.Add("entity_type",
+                "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or ENTITY_TYPE_COMPANY");
+  }
+  if (!known(to_type)) {
+    checker.Add("to_entity_type",
+                "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or ENTITY_TYPE_COMPANY");
+  } else if (known(type) && type == to_type) {
+    checker.Add("to_entity_type",
+                "must differ from entity_type (Kommo links lead–contact, lead–company and "
+                "contact–company)");
+  }
+  checker.Positive("entity_id", id);
+  checker.Positive("to_entity_id", to_id);
+}
+
+}  // namespace
+
+absl::Status ValidateCreateCompany(const v1::CreateCompanyRequest& request) {
+  Checker checker;
+  CheckRequestId(checker, request.request_id());
+  checker.Text("name", request.name(), /*required=*/true);
+  checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  return checker.Result("CreateCompanyRequest");
+}
+
+absl::Status ValidateUpdateCompany(const v1::UpdateCompanyRequest& request) {
+  Checker checker;
+  checker.Positive("company_id", request.company_id());
+  if (request.has_name()) checker.Text("name", request.name(), /*required=*/true);
+  if (request.has_responsible_user_id()) {
+    checker.Positive("responsible_user_id", request.responsible_user_id());
+  }
+  return checker.Result("UpdateCompanyRequest");
+}
+
+absl::Status ValidateGetCompany(const v1::GetCompanyRequest& request) {
+  Checker checker;
+  checker.Positive("company_id", request.company_id());
+  return checker.Result("GetCompanyRequest");
+}
+
+absl::Status ValidateSearchCompanies(const v1::SearchCompaniesRequest& request) {
+  Checker checker;
+  CheckSearch(checker, request.query(), request.page_size());
+  return checker.Result("SearchCompaniesRequest");
+}
+
+absl::Status ValidateLinkEntities(const v1::LinkEntitiesRequest& request) {
+  Checker checker;
+  CheckLinkPair(checker, request.entity_type(), request.entity_id(), request.to_entity_type(),
+                request.to_entity_id());
+  const bool lead_contact = (request.entity_type() == v1::ENTITY_TYPE_LEAD &&
+                             request.to_entity_type() == v1::ENTITY_TYPE_CONTACT) ||
+                            (request.entity_type() == v1::ENTITY_TYPE_CONTACT &&
+                             request.to_entity_type() == v1::ENTITY_TYPE_LEAD);
+  if (request.is_main() && !lead_contact) {
+    checker.Add("is_main", "applies to lead–contact links only");
+  }
+  return checker.Result("LinkEntitiesRequest");
+}
+
+absl::Status ValidateUnlinkEntities(const v1::UnlinkEntitiesRequest& request) {
+  Checker checker;
+  CheckLinkPair(checker, request.entity_type(), request.entity_id(), request.to_entity_type(),
+                request.to_entity_id());
+  return checker.Result("UnlinkEntitiesRequest");
+}
+
+absl::Status ValidateListLinks(const v1::ListLinksRequest& request) {
+  Checker checker;
+  if (request.entity_type() != v1::ENTITY_TYPE_LEAD &&
+      request.entity_type() != v1::ENTITY_TYPE_CONTACT &&
+      request.entity_type() != v1::ENTITY_TYPE_COMPANY) {
+    checker.Add("entity_type",
+                "must be ENTITY_TYPE_LEAD, ENTITY_TYPE_CONTACT or ENTITY_TYPE_COMPANY");
+  }
+  checker.Positive("entity_id", request.entity_id());
+  if (request.to_entity_type() != v1::ENTITY_TYPE_UNSPECIFIED &&
+      (!v1::EntityType_IsValid(request.to_entity_type()) ||
+       request.to_entity_type() == request.entity_type())) {
+    checker.Add("to_entity_type", "must be another entity type than entity_type, or unset");
+  }
+  return checker.Result("ListLinksRequest");
+}
+
+absl::Status ValidateListLeads(const v1::ListLeadsRequest& request) {
+  Checker checker;
+  CheckIdList(checker, "ids", request.ids(), kMaxListLeadIds);
+  if (request.stages_size() > kMaxListLeadStages) {
+    checker.Add("stages", absl::StrCat("must hold at most ", kMaxListLeadStages, " stages"));
+  }
+  for (int i = 0; i < request.stages_size(); ++i) {
+    const std::string field = absl::StrCat("stages[", i, "]");
+    checker.Positive(absl::StrCat(field, ".pipeline_id"), request.stages(i).pipeline_id());
+    checker.PositiveOrUnset(absl::StrCat(field, ".status_id"), request.stages(i).status_id());
+  }
+  CheckIdList(checker, "responsible_user_ids", request.responsible_user_ids(), kMaxListLeadUsers);
+  if (request.has_created()) CheckRange(checker, "created", request.created());
+  if (request.has_updated()) CheckRange(checker, "updated", request.updated());
+  checker.Text("query", request.query(), /*required=*/false);
+  if (!v1::ListLeadsRequest::OrderBy_IsValid(request.order_by())) {
+    checker.Add("order_by", "is not a known order");
+  }
+  checker.PageSize(request.page_size());
+  return checker.Result("ListLeadsRequest");
+}
+
+}  // namespace kommo::api

@@ -6,8 +6,10 @@
 // by the request's proto field ("name", "contact_ids[2]").
 
 #include "absl/status/status.h"
+#include "kommo/v1/company_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/link_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
 #include "kommo/v1/task_service.pb.h"
 
@@ -63,6 +65,19 @@ inline constexpr int kMaxTaskFilterIds = 50;
 absl::Status ValidateCreateTask(const kommo::v1::CreateTaskRequest& request);
 absl::Status ValidateCompleteTask(const kommo::v1::CompleteTaskRequest& request);
 absl::Status ValidateListTasks(const kommo::v1::ListTasksRequest& request);
+
+absl::Status ValidateCreateCompany(const kommo::v1::CreateCompanyRequest& request);
+absl::Status ValidateUpdateCompany(const kommo::v1::UpdateCompanyRequest& request);
+absl::Status ValidateGetCompany(const kommo::v1::GetCompanyRequest& request);
+absl::Status ValidateSearchCompanies(const kommo::v1::SearchCompaniesRequest& request);
+// A link's two sides: known types, positive ids, a pair Kommo links (not two of one type);
+// is_main only on a lead–contact link.
+absl::Status ValidateLinkEntities(const kommo::v1::LinkEntitiesRequest& request);
+absl::Status ValidateUnlinkEntities(const kommo::v1::UnlinkEntitiesRequest& request);
+absl::Status ValidateListLinks(const kommo::v1::ListLinksRequest& request);
+// At most 250 ids, 50 stages (pipeline_id > 0, status_id ≥ 0), 50 responsible users; ranges
+// with from ≤ to; page_size 0..250.
+absl::Status ValidateListLeads(const kommo::v1::ListLeadsRequest& request);
 
 }  // namespace kommo::api
 

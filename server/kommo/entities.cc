@@ -6,11 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "server/common/error_details.h"
 #include "server/mapping/account_json.h"
+#include "server/mapping/company_json.h"
 #include "server/mapping/kommo_json.h"
 
 namespace kommo::rest {
@@ -138,7 +140,8 @@ absl::StatusOr<WrittenItems> ActionAnswer(absl::string_view body,
   if (!result.ok()) return result.status();
   WrittenItems written;
   if (!request_ids.empty()) {
-    written[request_ids.front()] = Written{result->lead_id, result->uid, result->contact_id, false};
+    written[request_ids.front()] =
+        Written{result->lead_id, result->uid, result->contact_id, false, {}};
   }
   return written;
 }
@@ -149,6 +152,8 @@ absl::string_view NotFoundReasonOf(EntityType type) {
       return reason::kLeadNotFound;
     case v1::ENTITY_TYPE_CONTACT:
       return reason::kContactNotFound;
+    case v1::ENTITY_TYPE_COMPANY:
+      return reason::kCompanyNotFound;
     default:
       return reason::kNotFound;
   }
@@ -274,7 +279,7 @@ LeadWithContactCreate() {
     if (!results.ok()) return results.status();
     WrittenItems written;
     for (const auto& [request_id, result] : *results) {
-      written[request_id] = Written{result.lead_id, "", result.contact_id, result.merged};
+      written[request_id] = Written{result.lead_id, "", result.contact_id, result.merged, {}};
     }
     return written;
   };
@@ -311,7 +316,7 @@ WriteDescription<v1::CreateIncomingLeadRequest, IncomingLead> IncomingLeadCreate
     if (!results.ok()) return results.status();
     WrittenItems written;
     for (const auto& [request_id, result] : *results) {
-      written[request_id] = Written{result.lead_id, result.uid, result.contact_id, false};
+      written[request_id] = Written{result.lead_id, result.uid, result.contact_id, false, {}};
     }
     return written;
   };
@@ -528,6 +533,120 @@ const EntityDescription<v1::LossReason>& LossReasonEntity() {
       nullptr,
       [](absl::string_view body) { return AsEntityPage(mapping::ParseLossReasonPage(body)); }};
   return *kEntity;
+}
+
+}  // namespace kommo::rest
+
+// ---- companies and links ----------------------------------------------------------------------
+
+namespace kommo::rest {
+
+const EntityDescription<v1::Company>& CompanyEntity() {
+  static const auto* const kCompany = new EntityDescription<v1::Company>{
+      "company",
+      "companies",
+      "",
+      reason::kCompanyNotFound,
+      &mapping::ParseCompany,
+      &PageFrom<v1::Company, mapping::CompanyPage, &mapping::CompanyPage::companies,
+                &mapping::ParseCompanyPage>};
+  return *kCompany;
+}
+
+WriteDescription<v1::CreateCompanyRequest, v1::Company> CompanyCreate() {
+  WriteDescription<v1::CreateCompanyRequest, v1::Company> write;
+  write.method = http::Method::kPost;
+  write.kind = RequestKind::kCreate;
+  write.what = "POST /companies";
+  write.body = &BatchBody<v1::CreateCompanyRequest, mapping::CompanyCreateItem,
+                          &mapping::CompaniesCreateBody>;
+  write.field = [](absl::string_view path, const v1::CreateCompanyRequest&) {
+    return mapping::CompanyFieldFromKommoPath(path);
+  };
+  write.could_be = [](const v1::Company& company, const v1::CreateCompanyRequest& request) {
+    return company.name() == request.name();
+  };
+  return write;
+}
+
+WriteDescription<v1::UpdateCompanyRequest, v1::Company> CompanyUpdate() {
+  WriteDescription<v1::UpdateCompanyRequest, v1::Company> write;
+  write.method = http::Method::kPatch;
+  write.kind = RequestKind::kUpdate;
+  write.what = "PATCH /companies";
+  write.target = [](const v1::UpdateCompanyRequest& request) { return request.company_id(); };
+  write.body = &BatchBody<v1::UpdateCompanyRequest, mapping::CompanyUpdateItem,
+                          &mapping::CompaniesUpdateBody>;
+  write.field = [](absl::string_view path, const v1::UpdateCompanyRequest&) {
+    return mapping::CompanyFieldFromKommoPath(path);
+  };
+  return write;
+}
+
+const EntityDescription<v1::Link>& LinkEntity(EntityType type) {
+  static const auto* const kLinks = [] {
+    auto* links = new std::map<EntityType, EntityDescription<v1::Link>>();
+    for (EntityType each :
+         {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      links->emplace(
+          each, EntityDescription<v1::Link>{SingularOf(each), std::string(CollectionOf(each)), "",
+                                            NotFoundReasonOf(each), nullptr, nullptr});
+    }
+    return links;
+  }();
+  auto it = kLinks->find(type);
+  return it != kLinks->end() ? it->second : kLinks->at(v1::ENTITY_TYPE_LEAD);
+}
+
+WriteDescription<mapping::LinkChange, v1::Link> LinkWrite(EntityType type) {
+  WriteDescription<mapping::LinkChange, v1::Link> write;
+  write.method = http::Method::kPost;
+  // Linking or unlinking again leaves the same links: safe to repeat, like a PATCH.
+  write.kind = RequestKind::kUpdate;
+  write.what = absl::StrCat("POST /", CollectionOf(type), "/{id}/link");
+  write.path_of = [](const mapping::LinkChange& change) {
+    return absl::StrCat("/", CollectionOf(change.entity_type), "/", change.entity_id,
+                        change.unlink ? "/unlink" : "/link");
+  };
+  write.target = [](const mapping::LinkChange& change) { return change.entity_id; };
+  write.no_content_answer = true;
+  write.body = [](const std::vector<std::pair<std::string, const mapping::LinkChange*>>& items) {
+    return mapping::LinkBody(*items.front().second);
+  };
+  // One change a request: the answer's first link (none for an unlink) is the item's.
+  write.answer = [type](
+                     absl::string_view body,
+                     const std::vector<std::string>& request_ids) -> absl::StatusOr<WrittenItems> {
+    WrittenItems written;
+    if (request_ids.empty()) return written;
+    Written& item = written[request_ids.front()];
+    if (body.empty()) return written;
+    // The entity id is not known here; ParseLinks checks the items name this side's type.
+    absl::StatusOr<std::vector<v1::Link>> links = mapping::ParseLinks(body, type, 0);
+    if (!links.ok()) return links.status();
+    if (!links->empty()) item.link = links->front();
+    return written;
+  };
+  write.field = [](absl::string_view path, const mapping::LinkChange&) {
+    // Kommo's paths of one link item ("0.to_entity_id" or "to_entity_id").
+    const size_t dot = path.rfind('.');
+    return std::string(dot == absl::string_view::npos ? path : path.substr(dot + 1));
+  };
+  // Kommo refuses an unknown entity on the other side as a validation error of to_entity_id.
+  write.missing = [](const mapping::ValidationError& error,
+                     const mapping::LinkChange& change) -> std::optional<absl::Status> {
+    if (!absl::EndsWith(error.path, "to_entity_id") ||
+        (error.code != "NotFound" && error.code != "NotSupportedChoice")) {
+      return std::nullopt;
+    }
+    ErrorContext context;
+    context.kind = RequestKind::kRead;
+    context.not_found_reason = NotFoundReasonOf(change.to_entity_type);
+    context.entity = SingularOf(change.to_entity_type);
+    context.entity_id = change.to_entity_id;
+    return EntityNotFound(context);
+  };
+  return write;
 }
 
 }  // namespace kommo::rest

@@ -19,14 +19,17 @@
 #include "absl/strings/string_view.h"
 #include "kommo/v1/account.pb.h"
 #include "kommo/v1/common.pb.h"
+#include "kommo/v1/company_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/link_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
 #include "kommo/v1/task_service.pb.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
 #include "server/mapping/capture_json.h"
 #include "server/mapping/kommo_json.h"
+#include "server/mapping/link_json.h"
 #include "server/mapping/task_json.h"
 
 namespace kommo::rest {
@@ -54,6 +57,7 @@ struct Written {
   std::string uid;         // an incoming lead's uid
   int64_t contact_id = 0;  // the contact created or merged with it (complex creates, forms)
   bool merged = false;     // Kommo's duplicate control merged the contact into an existing one
+  kommo::v1::Link link;    // a link write: the link as Kommo answered it (empty for an unlink)
 };
 
 // Kommo's answer to a write, by the request_id of each item.
@@ -87,6 +91,8 @@ struct WriteDescription {
   // The list filter that finds what was created since a time, for ruling out creates after a
   // rejection ("filter[created_at][from]" when empty).
   std::string created_since_filter;
+  // Kommo may answer 204 with no body (an unlink): `answer` is then called with an empty body.
+  bool no_content_answer = false;
   // The entity an update writes: writes to one entity are sent one at a time, in order.
   // Null for creates.
   std::function<int64_t(const Request&)> target;
@@ -110,6 +116,7 @@ inline int64_t IdOf(const kommo::v1::CreateLeadWithContactResponse& entity) {
 }
 inline int64_t IdOf(const kommo::v1::IncomingLead& entity) { return entity.lead_id(); }
 inline int64_t IdOf(const kommo::v1::DeclineIncomingLeadResponse&) { return 0; }
+inline int64_t IdOf(const kommo::v1::Link& link) { return link.entity_id(); }
 
 // What a list request about `entity` answered (through the error table): the page, an empty page
 // for "nothing matches", or the error.
@@ -168,6 +175,18 @@ const EntityDescription<kommo::v1::LossReason>& LossReasonEntity();
 const EntityDescription<kommo::v1::Task>& TaskEntity();
 WriteDescription<kommo::v1::CreateTaskRequest, kommo::v1::Task> TaskCreate();
 WriteDescription<kommo::v1::CompleteTaskRequest, kommo::v1::Task> TaskComplete();
+
+// Companies (/companies): created and updated in batches like contacts.
+const EntityDescription<kommo::v1::Company>& CompanyEntity();
+WriteDescription<kommo::v1::CreateCompanyRequest, kommo::v1::Company> CompanyCreate();
+WriteDescription<kommo::v1::UpdateCompanyRequest, kommo::v1::Company> CompanyUpdate();
+
+// Links written on the side of `type` (leads or contacts; mapping::WrittenSide): POST
+// /{plural}/{id}/link or /unlink, one request per change, changes to one entity one at a time
+// in order. An unknown entity of that side is NOT_FOUND with its reason; an unknown entity on the
+// other side (Kommo's validation error on to_entity_id) is NOT_FOUND with that entity's reason.
+const EntityDescription<kommo::v1::Link>& LinkEntity(kommo::v1::EntityType type);
+WriteDescription<mapping::LinkChange, kommo::v1::Link> LinkWrite(kommo::v1::EntityType type);
 
 }  // namespace kommo::rest
 

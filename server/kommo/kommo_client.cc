@@ -70,7 +70,17 @@ class KommoClientImpl final : public KommoClient {
                       ReadBackOf<v1::Task>(TaskEntity())),
         task_completes_(TaskEntity(), TaskComplete(), BatcherOptions(), &requester_, loop,
                         ReadBackOf<v1::Task>(TaskEntity())),
-        task_lists_(&requester_, loop) {
+        task_lists_(&requester_, loop),
+        company_reads_(&requester_, loop),
+        company_lists_(&requester_, loop),
+        company_creates_(CompanyEntity(), CompanyCreate(), BatcherOptions(), &requester_, loop,
+                         ReadBackOf<v1::Company>(CompanyEntity())),
+        company_updates_(CompanyEntity(), CompanyUpdate(), BatcherOptions(), &requester_, loop,
+                         ReadBackOf<v1::Company>(CompanyEntity())) {
+    for (v1::EntityType type : {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT}) {
+      link_writes_[type] = std::make_unique<WriteBatcher<mapping::LinkChange, v1::Link>>(
+          LinkEntity(type), LinkWrite(type), BatcherOptions(), &requester_, loop, AnswerLinked());
+    }
     for (v1::EntityType type :
          {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
       note_creates_[type] = std::make_unique<WriteBatcher<v1::AddNoteRequest, Note>>(
@@ -387,7 +397,136 @@ class KommoClientImpl final : public KommoClient {
     });
   }
 
+  // ---- companies ------------------------------------------------------------------------------
+
+  void CreateCompany(const v1::CreateCompanyRequest& request, CallOptions options,
+                     Done<v1::Company> done) override {
+    Write(company_creates_, request, std::move(options), std::move(done));
+  }
+
+  void UpdateCompany(const v1::UpdateCompanyRequest& request, CallOptions options,
+                     Done<v1::Company> done) override {
+    const bool changes = request.has_name() || request.has_responsible_user_id();
+    loop_->Post(
+        [this, request, changes, options = std::move(options), done = std::move(done)]() mutable {
+          if (!changes) {  // nothing to write: the current company is the answer
+            return Get<v1::Company>(CompanyEntity(), company_reads_, request.company_id(),
+                                    std::move(options), std::move(done));
+          }
+          company_updates_.Enqueue(request, std::move(options), std::move(done));
+        });
+  }
+
+  void GetCompany(int64_t company_id, CallOptions options, Done<v1::Company> done) override {
+    loop_->Post([this, company_id, options = std::move(options), done = std::move(done)]() mutable {
+      Get<v1::Company>(CompanyEntity(), company_reads_, company_id, std::move(options),
+                       std::move(done));
+    });
+  }
+
+  void SearchCompanies(const std::string& query, int64_t page, int32_t limit, CallOptions options,
+                       Done<CompanyPageResult> done) override {
+    loop_->Post(
+        [this, query, page, limit, options = std::move(options), done = std::move(done)]() mutable {
+          Search<v1::Company>(
+              CompanyEntity(), company_lists_, query, page, limit, std::move(options),
+              [done = std::move(done)](absl::StatusOr<EntityPage<v1::Company>> found) mutable {
+                if (!found.ok()) return done(found.status());
+                done(CompanyPageResult{std::move(found->items), found->has_next});
+              });
+        });
+  }
+
+  // ---- links ----------------------------------------------------------------------------------
+
+  void ChangeLink(const mapping::LinkChange& change, CallOptions options,
+                  Done<v1::Link> done) override {
+    auto batcher = link_writes_.find(change.entity_type);
+    if (batcher == link_writes_.end()) {
+      return loop_->Post([done = std::move(done)]() mutable {
+        done(MakeError(absl::StatusCode::kInvalidArgument,
+                       "a link is written on its lead or contact side", reason::kInvalidField));
+      });
+    }
+    Write(*batcher->second, change, std::move(options), std::move(done));
+  }
+
+  void ListLinks(v1::EntityType entity_type, int64_t entity_id, v1::EntityType to_entity_type,
+                 CallOptions options, Done<std::vector<v1::Link>> done) override {
+    const EntityDescription<v1::Link>& entity = LinkEntity(entity_type);
+    RequestSpec spec;
+    spec.path = absl::StrCat("/", entity.plural, "/", entity_id, "/links");
+    const absl::string_view to = mapping::LinkCollection(to_entity_type);
+    if (!to.empty()) spec.params = absl::StrCat("filter[to_entity_type]=", to);
+    spec.context.kind = RequestKind::kList;
+    spec.context.not_found_reason = entity.not_found_reason;
+    spec.context.what = absl::StrCat("GET /", entity.plural, "/{id}/links");
+    spec.context.entity = entity.singular;
+    spec.context.entity_id = entity_id;
+    std::string key = absl::StrCat(spec.path, "?", spec.params);
+    loop_->Post([this, key = std::move(key), spec = std::move(spec), entity_type, entity_id,
+                 options = std::move(options), done = std::move(done)]() mutable {
+      link_lists_.Read(std::move(key), std::move(spec), std::move(options), std::move(done),
+                       [entity_type, entity_id](
+                           absl::StatusOr<http::HttpResponse> response,
+                           const ErrorContext& context) -> absl::StatusOr<std::vector<v1::Link>> {
+                         if (!response.ok()) return response.status();
+                         absl::StatusOr<std::optional<absl::string_view>> body =
+                             AnswerBody(*response, context);
+                         if (!body.ok()) return body.status();
+                         if (!body->has_value()) return std::vector<v1::Link>();
+                         absl::StatusOr<std::vector<v1::Link>> links =
+                             mapping::ParseLinks(**body, entity_type, entity_id);
+                         if (!links.ok()) return links.status();
+                         // The main contact first, then in Kommo's order.
+                         std::stable_partition(links->begin(), links->end(),
+                                               [](const v1::Link& link) { return link.is_main(); });
+                         return links;
+                       });
+    });
+  }
+
+  void ListLeads(const LeadsQuery& query, CallOptions options, Done<LeadPageResult> done) override {
+    std::string params =
+        absl::StrCat("limit=", query.limit, "&page=", query.page, "&with=", LeadEntity().with,
+                     "&order[", query.order_field, "]=", query.descending ? "desc" : "asc");
+    for (int64_t id : query.ids) absl::StrAppend(&params, "&filter[id][]=", id);
+    for (int64_t id : query.pipeline_ids) absl::StrAppend(&params, "&filter[pipeline_id][]=", id);
+    for (size_t i = 0; i < query.pipeline_stages.size(); ++i) {
+      absl::StrAppend(&params, "&filter[statuses][", i,
+                      "][pipeline_id]=", query.pipeline_stages[i].first, "&filter[statuses][", i,
+                      "][status_id]=", query.pipeline_stages[i].second);
+    }
+    for (int64_t id : query.responsible_user_ids) {
+      absl::StrAppend(&params, "&filter[responsible_user_id][]=", id);
+    }
+    const std::pair<const char*, const std::optional<int64_t>*> ranges[] = {
+        {"filter[created_at][from]", &query.created_from},
+        {"filter[created_at][to]", &query.created_to},
+        {"filter[updated_at][from]", &query.updated_from},
+        {"filter[updated_at][to]", &query.updated_to}};
+    for (const auto& [key, value] : ranges) {
+      if (value->has_value()) absl::StrAppend(&params, "&", key, "=", **value);
+    }
+    if (!query.query.empty()) absl::StrAppend(&params, "&query=", UrlEncode(query.query));
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<Lead>(LeadEntity(), lead_lists_, params, std::move(options),
+                 [done = std::move(done)](absl::StatusOr<EntityPage<Lead>> found) mutable {
+                   if (!found.ok()) return done(found.status());
+                   done(LeadPageResult{std::move(found->items), found->has_next});
+                 });
+    });
+  }
+
  private:
+  // A link write is answered from Kommo's answer: the link itself is what was written.
+  static ReadBack<v1::Link> AnswerLinked() {
+    return [](std::vector<std::pair<Written, WaiterPtr<v1::Link>>> written, absl::Time) {
+      for (auto& [item, waiter] : written) Complete<v1::Link>(waiter, item.link);
+    };
+  }
+
   template <typename Request, typename Entity>
   void Write(WriteBatcher<Request, Entity>& batcher, const Request& request, CallOptions options,
              Done<Entity> done) {
@@ -868,6 +1007,14 @@ class KommoClientImpl final : public KommoClient {
   WriteBatcher<v1::CreateTaskRequest, v1::Task> task_creates_;
   WriteBatcher<v1::CompleteTaskRequest, v1::Task> task_completes_;
   SharedReads<EntityPage<v1::Task>> task_lists_;
+
+  SharedReads<v1::Company> company_reads_;
+  SharedReads<EntityPage<v1::Company>> company_lists_;
+  WriteBatcher<v1::CreateCompanyRequest, v1::Company> company_creates_;
+  WriteBatcher<v1::UpdateCompanyRequest, v1::Company> company_updates_;
+  std::map<v1::EntityType, std::unique_ptr<WriteBatcher<mapping::LinkChange, v1::Link>>>
+      link_writes_;
+  SharedReads<std::vector<v1::Link>> link_lists_{&requester_, loop_};
 
   // The account's catalogues: shared reads, then the kept values (made in MakeCatalogues).
   SharedReads<v1::Account> account_reads_{&requester_, loop_};

@@ -13,8 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kommo/v1/account.pb.h"
+#include "kommo/v1/company_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/link_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
 #include "kommo/v1/task_service.pb.h"
 #include "server/common/call_trace.h"
@@ -22,6 +24,7 @@
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/token_source.h"
+#include "server/mapping/link_json.h"
 #include "server/metrics/service_metrics.h"
 
 namespace kommo::rest {
@@ -83,6 +86,26 @@ struct TasksQuery {
   std::optional<int64_t> due_from;
   std::optional<int64_t> due_to;
   bool soonest_first = false;  // order by due time ascending, else descending
+  int64_t page = 1;
+  int32_t limit = 50;
+};
+
+struct CompanyPageResult {
+  std::vector<kommo::v1::Company> companies;
+  bool has_next = false;
+};
+
+// Which leads ListLeads reads (all filters must match; the values of one are alternatives).
+struct LeadsQuery {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> pipeline_ids;                         // whole pipelines
+  std::vector<std::pair<int64_t, int64_t>> pipeline_stages;  // (pipeline_id, status_id)
+  std::vector<int64_t> responsible_user_ids;
+  // Ranges (Unix seconds, inclusive); nullopt: open.
+  std::optional<int64_t> created_from, created_to, updated_from, updated_to;
+  std::string query;
+  std::string order_field = "id";  // "id", "created_at" or "updated_at"
+  bool descending = false;
   int64_t page = 1;
   int32_t limit = 50;
 };
@@ -225,6 +248,40 @@ class KommoClient {
   // out; has_next is false once the page passed the range's far end.
   virtual void ListTasks(const TasksQuery& query, CallOptions options,
                          Done<TaskPageResult> done) = 0;
+
+  // ---- companies ------------------------------------------------------------------------------
+
+  // POST /companies (coalesced), then reads the company back.
+  virtual void CreateCompany(const kommo::v1::CreateCompanyRequest& request, CallOptions options,
+                             Done<kommo::v1::Company> done) = 0;
+  // PATCH /companies with the fields present (one write per company at a time), then reads it
+  // back; NOT_FOUND (COMPANY_NOT_FOUND) for an unknown id. Nothing to change: a GET.
+  virtual void UpdateCompany(const kommo::v1::UpdateCompanyRequest& request, CallOptions options,
+                             Done<kommo::v1::Company> done) = 0;
+  // GET /companies/{id}; NOT_FOUND (COMPANY_NOT_FOUND) for an unknown id.
+  virtual void GetCompany(int64_t company_id, CallOptions options,
+                          Done<kommo::v1::Company> done) = 0;
+  // GET /companies?query=&page=&limit=.
+  virtual void SearchCompanies(const std::string& query, int64_t page, int32_t limit,
+                               CallOptions options, Done<CompanyPageResult> done) = 0;
+
+  // ---- links ----------------------------------------------------------------------------------
+
+  // POST /{entity}/{id}/link or /unlink for a change already put on its written side
+  // (mapping::WrittenSide). Changes to one entity are sent one at a time, in order. Answers the
+  // link as Kommo answered it (an unlink: an empty Link). NOT_FOUND with the missing entity's
+  // reason.
+  virtual void ChangeLink(const mapping::LinkChange& change, CallOptions options,
+                          Done<kommo::v1::Link> done) = 0;
+  // GET /{entity}/{id}/links[?filter[to_entity_type]=]: the entity's links (none for an entity
+  // Kommo does not know: Kommo answers 204 for both).
+  virtual void ListLinks(kommo::v1::EntityType entity_type, int64_t entity_id,
+                         kommo::v1::EntityType to_entity_type, CallOptions options,
+                         Done<std::vector<kommo::v1::Link>> done) = 0;
+
+  // GET /leads?filter[...]&order[...]=&page=&limit=&with=contacts: one Kommo page.
+  virtual void ListLeads(const LeadsQuery& query, CallOptions options,
+                         Done<LeadPageResult> done) = 0;
 
   // A snapshot of the counters; `done` runs on the loop thread.
   virtual void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) = 0;

@@ -360,6 +360,10 @@ class WriteBatcher {
       return;
     }
     const ErrorContext context = Context();
+    // A write Kommo answers with 204 when it acted (an unlink): its items are written as asked.
+    if (write_.no_content_answer && response->status == 204) {
+      return Matched(batch, absl::string_view());
+    }
     absl::StatusOr<std::optional<absl::string_view>> body = AnswerBody(*response, context);
     if (body.ok() && body->has_value()) return Matched(batch, **body);
     absl::Status error = body.ok() ? MakeError(absl::StatusCode::kInternal,
@@ -405,6 +409,8 @@ class WriteBatcher {
         Settle(item, std::move(error));
         continue;
       }
+      // An action on one entity whose answer names none (a link): it concerns its path's entity.
+      if (write_.path_of && found->second.id == 0) found->second.id = item->target;
       if (write_.kind == RequestKind::kUpdate && found->second.id != item->target) {
         Settle(item,
                MakeError(
@@ -451,6 +457,17 @@ class WriteBatcher {
     }
     bool named_any = false;
     for (const ItemPtr& item : batch.items) named_any |= by_item.count(item->request_id) > 0;
+    if (!named_any && write_.path_of && batch.items.size() == 1) {
+      // An action carries one item (Kommo names it by its position, if at all): every error is
+      // its own.
+      std::vector<const mapping::ValidationError*> all;
+      for (const auto& [request_id, errors] : by_item) {
+        all.insert(all.end(), errors.begin(), errors.end());
+      }
+      by_item.clear();
+      by_item[batch.items.front()->request_id] = std::move(all);
+      named_any = true;
+    }
     if (!named_any) return false;
     std::vector<ItemPtr> others;
     for (const ItemPtr& item : batch.items) {

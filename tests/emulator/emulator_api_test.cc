@@ -673,8 +673,11 @@ TEST_F(EmulatorApiTest, InvalidLinksGetValidationErrorsAndChangeNothing) {
       "1", "NotSupportedChoice", "to_entity_id");
   EXPECT_EQ(client_->Get(LeadsPath(lead) + "/links").status, 204);  // all or nothing
   ExpectValidationError(
-      client_->Post(link, R"([{"to_entity_id":1,"to_entity_type":"companies","request_id":"r"}])"),
-      "r", "NotSupportedChoice", "to_entity_type");
+      client_->Post(link, R"([{"to_entity_id":1,"to_entity_type":"leads","request_id":"r"}])"), "r",
+      "NotSupportedChoice", "to_entity_type");
+  ExpectValidationError(
+      client_->Post(link, R"([{"to_entity_id":1,"to_entity_type":"catalog_elements"}])"), "0",
+      "NotSupportedChoice", "to_entity_type");
   ExpectValidationError(
       client_->Post(link, R"([{"to_entity_id":"1","to_entity_type":"contacts"}])"), "0",
       "InvalidType", "to_entity_id");

@@ -15,8 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "kommo/v1/company_service.grpc.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/link_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
 #include "kommo/v1/task_service.grpc.pb.h"
 #include "server/api/grpc_server.h"
@@ -83,6 +85,8 @@ class ServiceStack {
     contacts = v1::ContactService::NewStub(channel_);
     notes = v1::NoteService::NewStub(channel_);
     tasks = v1::TaskService::NewStub(channel_);
+    companies = v1::CompanyService::NewStub(channel_);
+    links = v1::LinkService::NewStub(channel_);
   }
   // A stack with fast defaults for tests against the emulator (which does not limit by default).
   ServiceStack(const std::string& api_base_url, const std::string& token)
@@ -114,6 +118,8 @@ class ServiceStack {
   std::unique_ptr<v1::ContactService::Stub> contacts;
   std::unique_ptr<v1::NoteService::Stub> notes;
   std::unique_ptr<v1::TaskService::Stub> tasks;
+  std::unique_ptr<v1::CompanyService::Stub> companies;
+  std::unique_ptr<v1::LinkService::Stub> links;
 
  private:
   // Declared first: outlives the loop and the server, whose callbacks use it.
