@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <algorithm>
+
 #include <netdb.h>
 #include <sys/socket.h>
 
@@ -56,6 +58,17 @@ const Setting kSettings[] = {
      "how long the account's pipelines, users, custom fields, loss reasons and the account "
      "itself are kept before AccountService reads them from Kommo again; 0 keeps nothing "
      "(default 5m, at most 24h)"},
+    {"watch_poll_interval", "WATCH_POLL_INTERVAL",
+     "while anybody watches (WatchLeads, WatchContacts), how often Kommo's events are read: one "
+     "request each time (default 5s, 1s to 10m)"},
+    {"watch_lookback", "WATCH_LOOKBACK",
+     "how far back the first read of Kommo's events goes, so that resume tokens from before a "
+     "restart still resume (default 1h, 1m to 24h)"},
+    {"watch_history_size", "WATCH_HISTORY_SIZE",
+     "changes kept for change streams to resume from (default 50000, 100 to 10000000)"},
+    {"watch_heartbeat_interval", "WATCH_HEARTBEAT_INTERVAL",
+     "longest a change stream stays silent: a heartbeat with a fresh resume token is sent "
+     "(default 20s, 1s to 30s)"},
     {"kommo_request_timeout", "KOMMO_REQUEST_TIMEOUT",
      "longest single HTTP request to Kommo (default 20s)"},
     {"default_deadline", "GRPC_DEFAULT_DEADLINE",
@@ -74,6 +87,14 @@ const Setting kSettings[] = {
     {"metrics_listen", "METRICS_LISTEN_ADDRESS",
      "host:port of the Prometheus /metrics endpoint (e.g. 0.0.0.0:9090), or \"off\" (default "
      "off; the container image sets 0.0.0.0:9090)"},
+    {"webhook_listen", "WEBHOOK_LISTEN_ADDRESS",
+     "host:port to receive Kommo's webhooks on (POST /kommo/webhook/SECRET): a delivery makes the "
+     "change stream read Kommo's events at once; or \"off\" (default off)"},
+    {nullptr, "KOMMO_WEBHOOK_SECRET",
+     "the last path segment of the webhook URL given to Kommo: 16 to 128 letters, digits, '-' "
+     "or '_' (environment only; required with WEBHOOK_LISTEN_ADDRESS)"},
+    {"kommo_webhook_secret_file", "KOMMO_WEBHOOK_SECRET_FILE",
+     "file holding the webhook secret instead (e.g. a mounted Kubernetes secret)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -241,6 +262,41 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     }
   }
 
+  if (std::string webhook = get("WEBHOOK_LISTEN_ADDRESS"); !webhook.empty()) {
+    config.webhook_listen = webhook;
+  }
+  if (config.webhook_listen != "off") {
+    if (absl::Status status = CheckListenAddress("WEBHOOK_LISTEN_ADDRESS", config.webhook_listen);
+        !status.ok()) {
+      return status;
+    }
+    const std::string secret = get("KOMMO_WEBHOOK_SECRET");
+    const std::string secret_file = get("KOMMO_WEBHOOK_SECRET_FILE");
+    if (!secret.empty() && !secret_file.empty()) {
+      return absl::InvalidArgumentError(
+          "set only one of KOMMO_WEBHOOK_SECRET and KOMMO_WEBHOOK_SECRET_FILE");
+    }
+    if (!secret_file.empty()) {
+      std::ifstream file(secret_file);
+      if (!file) {
+        return Invalid("KOMMO_WEBHOOK_SECRET_FILE", absl::StrCat("cannot read ", secret_file));
+      }
+      std::stringstream contents;
+      contents << file.rdbuf();
+      config.webhook_secret = std::string(absl::StripAsciiWhitespace(contents.str()));
+    } else {
+      config.webhook_secret = secret;
+    }
+    const bool sane = std::all_of(config.webhook_secret.begin(), config.webhook_secret.end(),
+                                  [](char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; });
+    if (config.webhook_secret.size() < 16 || config.webhook_secret.size() > 128 || !sane) {
+      // The secret itself is never echoed.
+      return absl::InvalidArgumentError(
+          "WEBHOOK_LISTEN_ADDRESS is set: KOMMO_WEBHOOK_SECRET (or KOMMO_WEBHOOK_SECRET_FILE) must "
+          "hold 16 to 128 letters, digits, '-' or '_'");
+    }
+  }
+
   const std::string domain = get("KOMMO_BASE_DOMAIN");
   std::string api_url = get("KOMMO_API_URL");
   if (domain.empty() && api_url.empty()) {
@@ -355,6 +411,37 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         config.catalogue_ttl < absl::ZeroDuration() || config.catalogue_ttl > absl::Hours(24)) {
       return Invalid("KOMMO_CATALOGUE_TTL",
                      absl::StrCat("\"", ttl, "\" is not a duration from 0 to 24h, such as 5m"));
+    }
+  }
+  struct BoundedDuration {
+    const char* env;
+    absl::Duration* target;
+    absl::Duration least, most;
+    const char* example;
+  };
+  for (const BoundedDuration& setting :
+       {BoundedDuration{"WATCH_POLL_INTERVAL", &config.watch_poll_interval, absl::Seconds(1),
+                        absl::Minutes(10), "5s"},
+        BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1),
+                        absl::Hours(24), "1h"},
+        BoundedDuration{"WATCH_HEARTBEAT_INTERVAL", &config.watch_heartbeat_interval,
+                        absl::Seconds(1), absl::Seconds(30), "20s"}}) {
+    if (std::string text = get(setting.env); !text.empty()) {
+      if (!absl::ParseDuration(text, setting.target) || *setting.target < setting.least ||
+          *setting.target > setting.most) {
+        return Invalid(setting.env,
+                       absl::StrCat("\"", text, "\" is not a duration from ",
+                                    absl::FormatDuration(setting.least), " to ",
+                                    absl::FormatDuration(setting.most), ", such as ",
+                                    setting.example));
+      }
+    }
+  }
+  if (std::string size = get("WATCH_HISTORY_SIZE"); !size.empty()) {
+    if (!absl::SimpleAtoi(size, &config.watch_history_size) || config.watch_history_size < 100 ||
+        config.watch_history_size > 10000000) {
+      return Invalid("WATCH_HISTORY_SIZE",
+                     absl::StrCat("\"", size, "\" is not a whole number from 100 to 10000000"));
     }
   }
   struct DurationSetting {

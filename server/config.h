@@ -26,6 +26,9 @@ struct Config {
   // host:port of the Prometheus endpoint, or "off" (the default: any number of servers can
   // start on one host with the required settings only; the container image asks for 0.0.0.0:9090).
   std::string metrics_listen = "off";
+  // Kommo's webhooks (WEBHOOK_LISTEN_ADDRESS, "off" or host:port) and the secret of their path.
+  std::string webhook_listen = "off";
+  std::string webhook_secret;
   double rate_limit_rps = 7;
   int rate_limit_burst = 1;
   absl::Duration request_timeout = absl::Seconds(20);
@@ -46,6 +49,13 @@ struct Config {
   // How long the account's catalogues (pipelines, users, custom fields, ...) are kept before they
   // are read from Kommo again; zero keeps nothing.
   absl::Duration catalogue_ttl = absl::Minutes(5);
+  // The change stream (WatchLeads, WatchContacts): how often Kommo's events are read while
+  // anybody watches, how far back the first read goes, how many changes are kept, and the
+  // longest a stream stays silent.
+  absl::Duration watch_poll_interval = absl::Seconds(5);
+  absl::Duration watch_lookback = absl::Hours(1);
+  size_t watch_history_size = 50000;
+  absl::Duration watch_heartbeat_interval = absl::Seconds(20);
 };
 
 // Reads the configuration from `args` (argv without the program name) and `getenv`. Returns

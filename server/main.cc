@@ -21,6 +21,8 @@
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/service_metrics.h"
 #include "server/startup_check.h"
+#include "server/watch/watch_hub.h"
+#include "server/watch/webhook_receiver.h"
 
 namespace {
 
@@ -156,9 +158,34 @@ int Run(int argc, char** argv) {
   kommo::api::IdempotencyStore idempotency(idempotency_options);
   server_options.service.idempotency = &idempotency;
   server_options.service.loop = loop->get();
+  kommo::watch::WatchOptions watch_options;
+  watch_options.poll_interval = config->watch_poll_interval;
+  watch_options.lookback = config->watch_lookback;
+  watch_options.history_size = config->watch_history_size;
+  // Destroyed after the loop stops (declared after the cleanup that stops it).
+  auto watch_hub =
+      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
+  server_options.service.watch_hub = watch_hub.get();
+  server_options.service.watch_heartbeat_interval = config->watch_heartbeat_interval;
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());
+
+  // Kommo's webhooks, when configured: each delivery makes the change stream poll now.
+  std::unique_ptr<kommo::watch::WebhookReceiver> webhooks;
+  if (config->webhook_listen != "off") {
+    kommo::EventLoop* event_loop = loop->get();
+    kommo::watch::WatchHub* hub = watch_hub.get();
+    absl::StatusOr<std::unique_ptr<kommo::watch::WebhookReceiver>> started =
+        kommo::watch::WebhookReceiver::Start(
+            {config->webhook_listen, config->webhook_secret},
+            [event_loop, hub](const kommo::watch::WebhookDelivery&) {
+              event_loop->Post([hub] { hub->PollSoon(); });
+            });
+    if (!started.ok()) return StartupError("WEBHOOK_LISTEN_ADDRESS", started.status());
+    webhooks = std::move(*started);
+    kommo::log::Info("webhooks", {{"port", webhooks->port()}, {"path", "/kommo/webhook/..."}});
+  }
 
   // Serving does not wait for the answer, and readiness stays SERVING whatever it is.
   kommo::StartStartupCheck(
@@ -177,6 +204,10 @@ int Run(int argc, char** argv) {
   kommo::log::Info("shutting down: health NOT_SERVING, new calls refused, calls in flight finish",
                    {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
                     {"grace_s", absl::ToDoubleSeconds(config->shutdown_grace)}});
+  // Change streams end at once (UNAVAILABLE: their callers resume elsewhere with their tokens);
+  // unary calls get the grace period.
+  (*loop)->Post([hub = watch_hub.get()] { hub->Shutdown(); });
+  webhooks.reset();
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   (*server)->Wait();
   server->reset();
@@ -185,6 +216,7 @@ int Run(int argc, char** argv) {
   // The loop stops first: work still pending for the Kommo client (a batch whose callers all
   // left, a timer) must not run once the client is gone.
   std::move(stop_loop).Invoke();
+  watch_hub.reset();
   client.reset();
   transport->reset();
   kommo::log::Info("stopped");

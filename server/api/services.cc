@@ -19,6 +19,7 @@
 #include "server/api/grpc_status.h"
 #include "server/api/serve.h"
 #include "server/api/validation.h"
+#include "server/api/watch_stream.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/clock.h"
@@ -505,6 +506,16 @@ grpc::ServerUnaryReactor* NoteServiceImpl::ListNotes(grpc::CallbackServerContext
               done(std::move(out), 0);
             });
       });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LeadServiceImpl::WatchLeads(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return WatchLeadsStream(context, request, client_, options_);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ContactServiceImpl::WatchContacts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return WatchContactsStream(context, request, client_, options_);
 }
 
 }  // namespace kommo::api

@@ -16,6 +16,7 @@
 #include "server/common/event_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/metrics/service_metrics.h"
+#include "server/watch/watch_hub.h"
 
 namespace kommo::api {
 
@@ -28,6 +29,11 @@ struct ServiceOptions {
   // (the Kommo client's). Without both, request_id is ignored.
   IdempotencyStore* idempotency = nullptr;
   EventLoop* loop = nullptr;
+  // The account's change stream source (WatchLeads, WatchContacts; on `loop`). Null: those
+  // methods fail UNIMPLEMENTED.
+  watch::WatchHub* watch_hub = nullptr;
+  // A stream that has sent nothing for this long sends a heartbeat.
+  absl::Duration watch_heartbeat_interval = absl::Seconds(20);
 };
 
 using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<
@@ -40,7 +46,8 @@ using RawLeadService = kommo::v1::LeadService::WithRawCallbackMethod_CreateLead<
                             kommo::v1::LeadService::WithRawCallbackMethod_DeclineIncomingLead<
                                 kommo::v1::LeadService::WithRawCallbackMethod_ListIncomingLeads<
                                     kommo::v1::LeadService::WithRawCallbackMethod_ListLeads<
-                                        kommo::v1::LeadService::Service>>>>>>>>>>;
+                                        kommo::v1::LeadService::WithRawCallbackMethod_WatchLeads<
+                                            kommo::v1::LeadService::Service>>>>>>>>>>>;
 
 using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_CreateContact<
     kommo::v1::ContactService::WithRawCallbackMethod_GetContact<
@@ -48,7 +55,8 @@ using RawContactService = kommo::v1::ContactService::WithRawCallbackMethod_Creat
             kommo::v1::ContactService::WithRawCallbackMethod_LookupContacts<
                 kommo::v1::ContactService::WithRawCallbackMethod_FindOrCreateContact<
                     kommo::v1::ContactService::WithRawCallbackMethod_UpdateContact<
-                        kommo::v1::ContactService::Service>>>>>>;
+                        kommo::v1::ContactService::WithRawCallbackMethod_WatchContacts<
+                            kommo::v1::ContactService::Service>>>>>>>;
 
 using RawNoteService = kommo::v1::NoteService::WithRawCallbackMethod_AddNote<
     kommo::v1::NoteService::WithRawCallbackMethod_ListNotes<kommo::v1::NoteService::Service>>;
@@ -76,6 +84,8 @@ class LeadServiceImpl final : public RawLeadService {
   grpc::ServerUnaryReactor* ListLeads(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchLeads(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* SearchLeads(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
@@ -107,6 +117,9 @@ class ContactServiceImpl final : public RawContactService {
   KOMMO_RAW_HANDLER(LookupContacts);
   KOMMO_RAW_HANDLER(FindOrCreateContact);
   KOMMO_RAW_HANDLER(UpdateContact);
+
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchContacts(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
   rest::KommoClient* client_;

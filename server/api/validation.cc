@@ -762,4 +762,42 @@ absl::Status ValidateListLeads(const v1::ListLeadsRequest& request) {
   return checker.Result("ListLeadsRequest");
 }
 
+namespace {
+
+void CheckKinds(Checker& checker, const google::protobuf::RepeatedField<int>& kinds,
+                bool leads) {
+  for (int i = 0; i < kinds.size(); ++i) {
+    const std::string field = absl::StrCat("kinds[", i, "]");
+    if (!v1::ChangeKind_IsValid(kinds[i]) || kinds[i] == v1::CHANGE_KIND_UNSPECIFIED) {
+      checker.Add(field, "is not a known change kind");
+    } else if (!leads && kinds[i] == v1::CHANGE_KIND_STAGE_CHANGED) {
+      checker.Add(field, "STAGE_CHANGED never happens to a contact");
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateWatchLeads(const v1::WatchLeadsRequest& request) {
+  Checker checker;
+  if (request.stages_size() > kMaxListLeadStages) {
+    checker.Add("stages", absl::StrCat("must hold at most ", kMaxListLeadStages, " stages"));
+  }
+  for (int i = 0; i < request.stages_size(); ++i) {
+    const std::string field = absl::StrCat("stages[", i, "]");
+    checker.Positive(absl::StrCat(field, ".pipeline_id"), request.stages(i).pipeline_id());
+    checker.PositiveOrUnset(absl::StrCat(field, ".status_id"), request.stages(i).status_id());
+  }
+  CheckIdList(checker, "responsible_user_ids", request.responsible_user_ids(), kMaxListLeadUsers);
+  CheckKinds(checker, request.kinds(), /*leads=*/true);
+  return checker.Result("WatchLeadsRequest");
+}
+
+absl::Status ValidateWatchContacts(const v1::WatchContactsRequest& request) {
+  Checker checker;
+  CheckIdList(checker, "responsible_user_ids", request.responsible_user_ids(), kMaxListLeadUsers);
+  CheckKinds(checker, request.kinds(), /*leads=*/false);
+  return checker.Result("WatchContactsRequest");
+}
+
 }  // namespace kommo::api

@@ -79,6 +79,10 @@ absl::Status ValidateListLinks(const kommo::v1::ListLinksRequest& request);
 // with from ≤ to; page_size 0..250.
 absl::Status ValidateListLeads(const kommo::v1::ListLeadsRequest& request);
 
+// WatchLeads / WatchContacts: the filters (the resume token is checked when it is decoded).
+absl::Status ValidateWatchLeads(const kommo::v1::WatchLeadsRequest& request);
+absl::Status ValidateWatchContacts(const kommo::v1::WatchContactsRequest& request);
+
 }  // namespace kommo::api
 
 #endif  // KOMMO_SERVER_API_VALIDATION_H_

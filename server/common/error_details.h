@@ -95,6 +95,8 @@ inline constexpr Reason kIncomingLeadNotFound = v1::ERROR_REASON_INCOMING_LEAD_N
 inline constexpr Reason kLookupTooBroad = v1::ERROR_REASON_LOOKUP_TOO_BROAD;
 inline constexpr Reason kTaskNotFound = v1::ERROR_REASON_TASK_NOT_FOUND;
 inline constexpr Reason kCompanyNotFound = v1::ERROR_REASON_COMPANY_NOT_FOUND;
+inline constexpr Reason kWatchHistoryExpired = v1::ERROR_REASON_WATCH_HISTORY_EXPIRED;
+inline constexpr Reason kServerShuttingDown = v1::ERROR_REASON_SERVER_SHUTTING_DOWN;
 }  // namespace reason
 
 // One field problem: `field` is a path in the caller's request message ("name", "contact_ids[1]").

@@ -421,6 +421,20 @@ const EntityDescription<v1::Task>& TaskEntity() {
   return *kTask;
 }
 
+const EntityDescription<mapping::KommoEvent>& EventEntity() {
+  static const auto* const kEvent = new EntityDescription<mapping::KommoEvent>{
+      "event",
+      "events",
+      "",
+      "",
+      [](absl::string_view) -> absl::StatusOr<mapping::KommoEvent> {
+        return absl::UnimplementedError("events are only listed");
+      },
+      &PageFrom<mapping::KommoEvent, mapping::EventPage, &mapping::EventPage::events,
+                &mapping::ParseEventPage>};
+  return *kEvent;
+}
+
 WriteDescription<v1::CreateTaskRequest, v1::Task> TaskCreate() {
   WriteDescription<v1::CreateTaskRequest, v1::Task> write;
   write.method = http::Method::kPost;

@@ -28,6 +28,7 @@
 #include "server/http/http_transport.h"
 #include "server/kommo/error_table.h"
 #include "server/mapping/capture_json.h"
+#include "server/mapping/event_json.h"
 #include "server/mapping/kommo_json.h"
 #include "server/mapping/link_json.h"
 #include "server/mapping/task_json.h"
@@ -180,6 +181,9 @@ WriteDescription<kommo::v1::CompleteTaskRequest, kommo::v1::Task> TaskComplete()
 const EntityDescription<kommo::v1::Company>& CompanyEntity();
 WriteDescription<kommo::v1::CreateCompanyRequest, kommo::v1::Company> CompanyCreate();
 WriteDescription<kommo::v1::UpdateCompanyRequest, kommo::v1::Company> CompanyUpdate();
+
+// Kommo's events (GET /events): read only, by the change stream's poller (server/watch).
+const EntityDescription<mapping::KommoEvent>& EventEntity();
 
 // Links written on the side of `type` (leads or contacts; mapping::WrittenSide): POST
 // /{plural}/{id}/link or /unlink, one request per change, changes to one entity one at a time

@@ -73,6 +73,7 @@ class KommoClientImpl final : public KommoClient {
         task_lists_(&requester_, loop),
         company_reads_(&requester_, loop),
         company_lists_(&requester_, loop),
+        event_lists_(&requester_, loop),
         company_creates_(CompanyEntity(), CompanyCreate(), BatcherOptions(), &requester_, loop,
                          ReadBackOf<v1::Company>(CompanyEntity())),
         company_updates_(CompanyEntity(), CompanyUpdate(), BatcherOptions(), &requester_, loop,
@@ -516,6 +517,40 @@ class KommoClientImpl final : public KommoClient {
                    if (!found.ok()) return done(found.status());
                    done(LeadPageResult{std::move(found->items), found->has_next});
                  });
+    });
+  }
+
+  void GetContacts(const std::vector<int64_t>& ids, CallOptions options,
+                   Done<std::vector<Contact>> done) override {
+    std::string params = absl::StrCat("limit=", kMaxIdsPerList);
+    for (int64_t id : ids) absl::StrAppend(&params, "&filter[id][]=", id);
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<Contact>(ContactEntity(), contact_lists_, params, std::move(options),
+                    [done = std::move(done)](absl::StatusOr<EntityPage<Contact>> found) mutable {
+                      if (!found.ok()) return done(found.status());
+                      done(std::move(found->items));
+                    });
+    });
+  }
+
+  void ListEvents(const EventsQuery& query, CallOptions options,
+                  Done<mapping::EventPage> done) override {
+    std::string params = absl::StrCat("limit=", query.limit, "&page=", query.page);
+    for (const std::string& entity : query.entities) {
+      absl::StrAppend(&params, "&filter[entity][]=", UrlEncode(entity));
+    }
+    if (query.created_from > 0) {
+      absl::StrAppend(&params, "&filter[created_at][from]=", query.created_from);
+    }
+    loop_->Post([this, params = std::move(params), options = std::move(options),
+                 done = std::move(done)]() mutable {
+      List<mapping::KommoEvent>(
+          EventEntity(), event_lists_, params, std::move(options),
+          [done = std::move(done)](absl::StatusOr<EntityPage<mapping::KommoEvent>> found) mutable {
+            if (!found.ok()) return done(found.status());
+            done(mapping::EventPage{std::move(found->items), found->has_next});
+          });
     });
   }
 
@@ -1010,6 +1045,7 @@ class KommoClientImpl final : public KommoClient {
 
   SharedReads<v1::Company> company_reads_;
   SharedReads<EntityPage<v1::Company>> company_lists_;
+  SharedReads<EntityPage<mapping::KommoEvent>> event_lists_;
   WriteBatcher<v1::CreateCompanyRequest, v1::Company> company_creates_;
   WriteBatcher<v1::UpdateCompanyRequest, v1::Company> company_updates_;
   std::map<v1::EntityType, std::unique_ptr<WriteBatcher<mapping::LinkChange, v1::Link>>>

@@ -24,6 +24,7 @@
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
 #include "server/kommo/token_source.h"
+#include "server/mapping/event_json.h"
 #include "server/mapping/link_json.h"
 #include "server/metrics/service_metrics.h"
 
@@ -43,6 +44,14 @@ struct CallOptions {
 struct LeadPageResult {
   std::vector<kommo::v1::Lead> leads;
   bool has_next = false;
+};
+
+// Which events ListEvents reads.
+struct EventsQuery {
+  std::vector<std::string> entities;  // filter[entity][]: "lead", "contact"
+  int64_t created_from = 0;           // filter[created_at][from], Unix seconds (0: none)
+  int64_t page = 1;
+  int32_t limit = 100;  // Kommo's documented maximum for events
 };
 
 struct ContactPageResult {
@@ -282,6 +291,16 @@ class KommoClient {
   // GET /leads?filter[...]&order[...]=&page=&limit=&with=contacts: one Kommo page.
   virtual void ListLeads(const LeadsQuery& query, CallOptions options,
                          Done<LeadPageResult> done) = 0;
+
+  // GET /contacts?filter[id][]=...&limit=250: the contacts of `ids` (at most 250) that Kommo
+  // still has, in Kommo's order. Concurrent calls for the same ids share the request.
+  virtual void GetContacts(const std::vector<int64_t>& ids, CallOptions options,
+                           Done<std::vector<kommo::v1::Contact>> done) = 0;
+
+  // GET /events?filter[entity][]=...&filter[created_at][from]=&limit=&page=: one page of Kommo's
+  // events, for the change stream's poller (server/watch).
+  virtual void ListEvents(const EventsQuery& query, CallOptions options,
+                          Done<mapping::EventPage> done) = 0;
 
   // A snapshot of the counters; `done` runs on the loop thread.
   virtual void GetStats(absl::AnyInvocable<void(KommoClientStats)> done) = 0;

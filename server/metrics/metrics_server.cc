@@ -1,10 +1,5 @@
 #include "server/metrics/metrics_server.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <exception>
 #include <utility>
 #include <vector>
@@ -12,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/exposer.h"
+#include "server/common/listen_address.h"
 
 namespace kommo::metrics {
 namespace {
@@ -19,57 +15,18 @@ namespace {
 // Longest a scraper may take to send its request or read the answer before civetweb drops it.
 constexpr char kSocketTimeoutMs[] = "2000";
 
-// `host` ("" for every IPv4 interface) as the numeric address civetweb's listening_ports wants:
-// "192.0.2.1" or "[2001:db8::1]".
-absl::StatusOr<std::string> NumericHost(const std::string& host) {
-  if (host.empty()) return std::string("0.0.0.0");
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve metrics host \"", host, "\""));
-  }
-  char text[INET6_ADDRSTRLEN] = {};
-  std::string numeric;
-  if (found->ai_family == AF_INET6) {
-    const auto* address = reinterpret_cast<const sockaddr_in6*>(found->ai_addr);
-    if (inet_ntop(AF_INET6, &address->sin6_addr, text, sizeof(text)) != nullptr) {
-      numeric = absl::StrCat("[", text, "]");
-    }
-  } else if (found->ai_family == AF_INET) {
-    const auto* address = reinterpret_cast<const sockaddr_in*>(found->ai_addr);
-    if (inet_ntop(AF_INET, &address->sin_addr, text, sizeof(text)) != nullptr) numeric = text;
-  }
-  freeaddrinfo(found);
-  if (numeric.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics host \"", host, "\" is neither IPv4 nor IPv6"));
-  }
-  return numeric;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen,
                                                                     const Registry& registry) {
-  const size_t colon = listen.rfind(':');
+  absl::StatusOr<std::string> listening = CivetwebListeningPort("metrics", listen);
+  if (!listening.ok()) return listening.status();
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics address \"", listen, "\" is not host:port"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  absl::StatusOr<std::string> numeric = NumericHost(host);
-  if (!numeric.ok()) return numeric.status();
+  absl::SimpleAtoi(listen.substr(listen.rfind(':') + 1), &port);
 
   // civetweb options: one listening address (never a list: the port is a number), a short
   // socket timeout so that a stuck scraper cannot hold a thread, two threads.
-  std::vector<std::string> options = {"listening_ports",    absl::StrCat(*numeric, ":", port),
+  std::vector<std::string> options = {"listening_ports",    *listening,
                                       "num_threads",        "2",
                                       "request_timeout_ms", kSocketTimeoutMs};
   std::unique_ptr<prometheus::Exposer> exposer;

@@ -25,6 +25,7 @@
 #include "server/api/idempotency.h"
 #include "server/http/curl_transport.h"
 #include "server/http/epoll_loop.h"
+#include "server/watch/watch_hub.h"
 #include "server/kommo/kommo_client.h"
 
 namespace kommo::testing {
@@ -68,7 +69,8 @@ inline CallError Inspect(const grpc::Status& status) {
 class ServiceStack {
  public:
   explicit ServiceStack(rest::KommoClientOptions options,
-                        http::CurlTransportOptions transport_options = {}) {
+                        http::CurlTransportOptions transport_options = {},
+                        watch::WatchOptions watch_options = FastWatchOptions()) {
     loop_ = *http::EpollLoop::Create();
     absl::Status started = loop_->Start();
     if (!started.ok()) std::abort();
@@ -78,6 +80,9 @@ class ServiceStack {
     server_options.listen = "127.0.0.1:0";
     server_options.service.idempotency = &idempotency_;
     server_options.service.loop = loop_.get();
+    watch_hub_ = std::make_unique<watch::WatchHub>(client_.get(), loop_.get(), watch_options);
+    server_options.service.watch_hub = watch_hub_.get();
+    server_options.service.watch_heartbeat_interval = absl::Milliseconds(500);
     server_ = *api::GrpcServer::Start(server_options, client_.get());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
@@ -92,13 +97,25 @@ class ServiceStack {
   ServiceStack(const std::string& api_base_url, const std::string& token)
       : ServiceStack(FastOptions(api_base_url, token)) {}
   ~ServiceStack() {
+    loop_->Post([hub = watch_hub_.get()] { hub->Shutdown(); });
     server_->Shutdown(absl::Now() + absl::Seconds(1));
     server_.reset();
     transport_->Shutdown();
     loop_->Shutdown();  // nothing may run on the loop once the client is gone
+    watch_hub_.reset();
     client_.reset();
     transport_.reset();
     loop_.reset();
+  }
+
+  // Change streams for tests: a poll every 200 ms, a short lookback.
+  static watch::WatchOptions FastWatchOptions() {
+    watch::WatchOptions options;
+    options.poll_interval = absl::Milliseconds(200);
+    options.lookback = absl::Minutes(5);
+    options.overlap = absl::Seconds(10);
+    options.settle = absl::Seconds(1);
+    return options;
   }
 
   static rest::KommoClientOptions FastOptions(const std::string& api_base_url,
@@ -113,6 +130,7 @@ class ServiceStack {
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   rest::KommoClient* client() { return client_.get(); }
+  watch::WatchHub* watch_hub() { return watch_hub_.get(); }
 
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;
@@ -127,6 +145,7 @@ class ServiceStack {
   std::unique_ptr<http::EpollLoop> loop_;
   std::unique_ptr<http::CurlTransport> transport_;
   std::unique_ptr<rest::KommoClient> client_;
+  std::unique_ptr<watch::WatchHub> watch_hub_;
   std::unique_ptr<api::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
