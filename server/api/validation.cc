@@ -677,6 +677,8 @@ absl::Status ValidateCreateCompany(const v1::CreateCompanyRequest& request) {
   CheckRequestId(checker, request.request_id());
   checker.Text("name", request.name(), /*required=*/true);
   checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), {});
   return checker.Result("CreateCompanyRequest");
 }
 
@@ -687,6 +689,8 @@ absl::Status ValidateUpdateCompany(const v1::UpdateCompanyRequest& request) {
   if (request.has_responsible_user_id()) {
     checker.Positive("responsible_user_id", request.responsible_user_id());
   }
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
   return checker.Result("UpdateCompanyRequest");
 }
 
