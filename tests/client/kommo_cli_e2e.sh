@@ -298,18 +298,21 @@ for sub in "companies create" "companies update" "companies get" "companies sear
     fail "$sub --help (exit $code): $(cat "$WORK/subhelp" "$WORK/subhelp.err")"
 done
 
-# The company is created with a custom field and a tag: kommo-cli sends both (kommo_cli_test
-# checks the request), but the server does not write company custom fields and tags to Kommo yet
-# (server/mapping/company_json.h), so their read-back is not asserted here.
+# The company is created with a custom field (by code) and a tag; both read back from Kommo.
 cli "$WORK/company" companies create --name "Acme Wholesale" --field WEB=https://acme.example \
   --tag wholesale --json
 expect "companies create exits 0" 0 $?
 COMPANY_ID=$(json "$WORK/company" 'd["company"]["id"]')
 expect "companies create: read back" "Acme Wholesale 8000001" \
   "$(json "$WORK/company" 'd["company"]["name"], d["company"]["responsible_user_id"]')"
+expect "companies create: the WEB field and the tag read back" "https://acme.example ['wholesale']" \
+  "$(json "$WORK/company" '[f["values"][0]["text"] for f in d["company"]["custom_fields"] if f.get("field_code") == "WEB"][0], [t["name"] for t in d["company"]["tags"]]')"
 cli "$WORK/company_upd" companies update --company_id "$COMPANY_ID" --name "Acme Wholesale Ltd" \
   --responsible_user_id 8000002 --tag eu --untag wholesale
 expect "companies update exits 0" 0 $?
+cli "$WORK/company_tags" companies get --company_id "$COMPANY_ID" --json
+expect "companies update: tag swapped, field kept" "['eu'] 1" \
+  "$(json "$WORK/company_tags" '[t["name"] for t in d["company"]["tags"]], len(d["company"]["custom_fields"])')"
 grep -Eq "^id +$COMPANY_ID$" "$WORK/company_upd" &&
   grep -Eq "^name +Acme Wholesale Ltd$" "$WORK/company_upd" &&
   grep -Eq "^responsible_user_id +8000002$" "$WORK/company_upd" &&
