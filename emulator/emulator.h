@@ -65,7 +65,7 @@ inline constexpr int64_t kSecondPipelineSecondStatusId = 60000013;
 inline constexpr int64_t kWonStatusId = 142;
 inline constexpr int64_t kLostStatusId = 143;
 
-// Contact custom fields (multitext) and their enums.
+// Contact custom fields and their enums: PHONE and EMAIL (multitext) first.
 inline constexpr int64_t kPhoneFieldId = 900001;        // field_code "PHONE"
 inline constexpr int64_t kEmailFieldId = 900002;        // field_code "EMAIL"
 inline constexpr int64_t kPhoneWorkEnumId = 1100001;    // WORK (the default enum)
@@ -77,6 +77,17 @@ inline constexpr int64_t kPhoneOtherEnumId = 1100006;   // OTHER
 inline constexpr int64_t kEmailWorkEnumId = 1100011;    // WORK (the default enum)
 inline constexpr int64_t kEmailPrivEnumId = 1100012;    // PRIV
 inline constexpr int64_t kEmailOtherEnumId = 1100013;   // OTHER
+// The contacts' other fields, after PHONE and EMAIL: Kommo's predefined POSITION (text) and IM
+// (multitext, instant messengers), and a birthday field made by hand (no code).
+inline constexpr int64_t kPositionFieldId = 900003;         // text, field_code "POSITION"
+inline constexpr int64_t kImFieldId = 900004;               // multitext, field_code "IM"
+inline constexpr int64_t kContactBirthdayFieldId = 900005;  // birthday
+inline constexpr int64_t kImSkypeEnumId = 1100021;          // SKYPE (the default enum)
+inline constexpr int64_t kImIcqEnumId = 1100022;            // ICQ
+inline constexpr int64_t kImJabberEnumId = 1100023;         // JABBER
+inline constexpr int64_t kImGtalkEnumId = 1100024;          // GTALK
+inline constexpr int64_t kImMsnEnumId = 1100025;            // MSN
+inline constexpr int64_t kImOtherEnumId = 1100026;          // OTHER
 
 // Lead custom fields, one of each type Kommo has besides multitext (user-made fields: no code,
 // except the tracking field UTM_SOURCE), and their enums.
