@@ -232,7 +232,7 @@ void PostOnLoop(EventLoop* loop, const LoopbackUrl& url, std::string content_typ
                 std::chrono::milliseconds timeout, std::function<void(PostResult)> done) {
   std::string request =
       absl::StrCat("POST ", url.target, " HTTP/1.1\r\nHost: ", url.host_header,
-                   "\r\nUser-Agent: amoCRM-Webhooks/3.0", "\r\nContent-Type: ", content_type,
+                   "\r\nUser-Agent: kommo-emulator-webhooks", "\r\nContent-Type: ", content_type,
                    "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n");
   request += body;
   auto post = std::make_shared<Post>(loop, std::move(done));
