@@ -18,8 +18,9 @@
 // what a client sent (requests(), request_counts()). Every lead, contact and company write is
 // recorded as Kommo's events (GET /api/v4/events, bounded by EventHistoryOptions) and delivered
 // to subscribed webhooks (POST /api/v4/webhooks) on loopback, with Kommo's retries compressed by
-// WebhookOptions::time_scale and lost, duplicated or reordered by WebhookFaultRule. Each is also switchable at start-up
-// (EmulatorOptions, the binary's flags) and at run time over the admin HTTP API (/_emulator/...).
+// WebhookOptions::time_scale and lost, duplicated or reordered by WebhookFaultRule. Each is also
+// switchable at start-up (EmulatorOptions, the binary's flags) and at run time over the admin HTTP
+// API (/_emulator/...).
 #ifndef KOMMO_EMULATOR_EMULATOR_H_
 #define KOMMO_EMULATOR_EMULATOR_H_
 
@@ -325,7 +326,7 @@ struct WebhookDelivery {
     kDelivered,  // answered 100..299
     kFailed,     // every attempt Kommo's schedule allows failed
     kLost,       // dropped by the lost fault: never sent
-    kDropped,    // not sent: its webhook was deleted or disabled
+    kDropped,    // not sent: its webhook was deleted or disabled, or 10,000 were waiting
   };
   uint64_t id = 0;  // 1, 2, ... in the order deliveries were made
   int64_t webhook_id = 0;

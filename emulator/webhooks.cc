@@ -18,6 +18,9 @@ using std::chrono::milliseconds;
 
 constexpr char kFormContentType[] = "application/x-www-form-urlencoded";
 constexpr size_t kFinishedDeliveriesKept = 1000;
+// Deliveries waiting for one destination; beyond this, new ones are dropped (a receiver that
+// cannot keep up must not grow the emulator's memory without end).
+constexpr size_t kMaxQueuedPerDestination = 10000;
 // Kommo's auto-disable rule: more than this many failed answers within the window.
 constexpr size_t kMaxFailuresInWindow = 100;
 constexpr milliseconds kFailureWindow = std::chrono::hours(2);
@@ -709,7 +712,12 @@ void WebhookDispatcher::Dispatch(const std::vector<WebhookChange>& changes, cons
     Delivery& delivery = deliveries_[id];
     ApplyFaults(webhook, &delivery);
     if (delivery.record.state == WebhookDelivery::State::kLost) continue;
-    lanes_[webhook.id].queue.push_back(id);
+    Lane& lane = lanes_[webhook.id];
+    if (lane.queue.size() >= kMaxQueuedPerDestination) {
+      delivery.record.state = WebhookDelivery::State::kDropped;
+      continue;
+    }
+    lane.queue.push_back(id);
     PumpSoon(webhook.id);
   }
   Prune();

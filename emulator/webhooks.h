@@ -12,7 +12,8 @@
 // +5 min and +15 min after any failure, then +15 min and +1 h only after 499 or 5xx (a timeout
 // counts as 499), all multiplied by WebhookOptions::time_scale. Later deliveries do not wait for
 // a retrying one. A destination with more than 100 failed answers within 2 hours (scaled) is
-// disabled. Faults (WebhookFaultRule) lose, duplicate or reorder deliveries. Loop thread only.
+// disabled; one with 10,000 deliveries waiting drops new ones (state "dropped"). Faults
+// (WebhookFaultRule) lose, duplicate or reorder deliveries. Loop thread only.
 #ifndef KOMMO_EMULATOR_WEBHOOKS_H_
 #define KOMMO_EMULATOR_WEBHOOKS_H_
 
