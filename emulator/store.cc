@@ -273,6 +273,9 @@ void Store::Reset() {
   leads_.clear();
   contacts_.clear();
   companies_.clear();
+  deleted_leads_.clear();
+  deleted_contacts_.clear();
+  deleted_companies_.clear();
   notes_.clear();
   tasks_.clear();
   unsorted_.clear();
