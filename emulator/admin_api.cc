@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "emulator/changes.h"
 #include "emulator/emulator_impl.h"
 #include "emulator/text.h"
 #include "rapidjson/document.h"
@@ -97,7 +98,168 @@ absl::StatusOr<RequestFilter> ParseRequestFilter(std::string_view query) {
   return filter;
 }
 
+std::string EventsState(const EventLog& events) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "count");
+  w.Uint64(events.size());
+  Key(w, "max_events");
+  w.Uint64(events.options().max_events);
+  Key(w, "max_age_seconds");
+  w.Int64(events.options().max_age.count());
+  Key(w, "oldest_created_at");
+  if (events.events().empty()) {
+    w.Null();
+  } else {
+    w.Int64(events.events().front().created_at);
+  }
+  Key(w, "newest_created_at");
+  if (events.events().empty()) {
+    w.Null();
+  } else {
+    w.Int64(events.events().back().created_at);
+  }
+  w.EndObject();
+  return Finish(buffer);
+}
+
+// {"max_events":N,"max_age_seconds":N}; members not given keep their value.
+absl::StatusOr<EventHistoryOptions> ParseEventHistory(const std::string& body,
+                                                      EventHistoryOptions options) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return absl::InvalidArgumentError(
+        R"(events: the body must be {"max_events":N,"max_age_seconds":N})");
+  }
+  for (const auto& member : doc.GetObject()) {
+    const std::string_view name(member.name.GetString(), member.name.GetStringLength());
+    const bool number = member.value.IsInt64() && member.value.GetInt64() >= 0;
+    if (name == "max_events" && number) {
+      options.max_events = static_cast<size_t>(member.value.GetInt64());
+    } else if (name == "max_age_seconds" && number) {
+      options.max_age = std::chrono::seconds(member.value.GetInt64());
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("events: unexpected member or type \"", AsAbsl(name),
+                       "\" (known: max_events >= 1, max_age_seconds >= 0, integers)"));
+    }
+  }
+  if (absl::Status status = ValidateEventHistory(options); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("events: ", status.message()));
+  }
+  return options;
+}
+
+std::string WebhooksState(const WebhookDispatcher& webhooks) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "options");
+  WriteWebhookOptions(w, webhooks.options());
+  Key(w, "webhooks");
+  w.StartArray();
+  for (const Webhook& webhook : webhooks.webhooks()) WriteWebhook(w, webhook);
+  w.EndArray();
+  Key(w, "faults");
+  webhooks.WriteFaults(w);
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string WebhookFaults(const WebhookDispatcher& webhooks, const std::vector<uint64_t>* added) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  if (added != nullptr) {
+    Key(w, "ids");
+    w.StartArray();
+    for (const uint64_t id : *added) w.Uint64(id);
+    w.EndArray();
+  }
+  Key(w, "faults");
+  webhooks.WriteFaults(w);
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string Deliveries(const WebhookDispatcher& webhooks) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "deliveries");
+  w.StartArray();
+  for (const WebhookDelivery& delivery : webhooks.deliveries()) WriteWebhookDelivery(w, delivery);
+  w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
 }  // namespace
+
+HttpResponse EmulatorImpl::HandleEventsAdmin(const HttpRequest& request, const std::string&) {
+  const std::string& method = request.method;
+  if (method == "POST") {
+    absl::StatusOr<EventHistoryOptions> options =
+        ParseEventHistory(request.body, events_.options());
+    if (!options.ok()) return BadRequest(options.status());
+    events_.Configure(*options, api_->Now());
+  } else if (method == "DELETE") {
+    events_.Clear();
+  } else if (method != "GET") {
+    return AdminMethodNotAllowed("GET, POST, DELETE");
+  }
+  return AdminJson(EventsState(events_));
+}
+
+HttpResponse EmulatorImpl::HandleWebhooksAdmin(const HttpRequest& request,
+                                               const std::string& what) {
+  const std::string& method = request.method;
+  WebhookDispatcher& webhooks = *webhooks_;
+  if (what == "webhooks") {
+    if (method == "POST") {
+      absl::StatusOr<WebhookOptions> options =
+          ParseWebhookOptions(request.body, webhooks.options());
+      if (!options.ok()) return BadRequest(options.status());
+      webhooks.Configure(*options);
+    } else if (method != "GET") {
+      return AdminMethodNotAllowed("GET, POST");
+    }
+    return AdminJson(WebhooksState(webhooks));
+  }
+  if (what == "webhooks/deliveries") {
+    if (method == "DELETE") {
+      webhooks.ClearFinishedDeliveries();
+    } else if (method != "GET") {
+      return AdminMethodNotAllowed("GET, DELETE");
+    }
+    return AdminJson(Deliveries(webhooks));
+  }
+  if (what == "webhooks/faults") {
+    if (method == "GET") return AdminJson(WebhookFaults(webhooks, nullptr));
+    if (method == "DELETE") {
+      webhooks.ClearFaults();
+      return AdminJson(WebhookFaults(webhooks, nullptr));
+    }
+    if (method != "POST") return AdminMethodNotAllowed("GET, POST, DELETE");
+    absl::StatusOr<std::vector<WebhookFaultRule>> rules = ParseWebhookFaultRules(request.body);
+    if (!rules.ok()) return BadRequest(rules.status());
+    std::vector<uint64_t> added;
+    for (WebhookFaultRule& rule : *rules) added.push_back(webhooks.AddFault(std::move(rule)));
+    return AdminJson(WebhookFaults(webhooks, &added));
+  }
+  uint64_t id = 0;
+  constexpr std::string_view kFaultPrefix = "webhooks/faults/";
+  if (what.rfind(kFaultPrefix, 0) == 0 && absl::SimpleAtoi(what.substr(kFaultPrefix.size()), &id)) {
+    if (method != "DELETE") return AdminMethodNotAllowed("DELETE");
+    if (!webhooks.RemoveFault(id)) {
+      return ProblemResponse(404, absl::StrCat("No webhook fault rule ", id));
+    }
+    return AdminJson(WebhookFaults(webhooks, nullptr));
+  }
+  return ProblemResponse(404, absl::StrCat("Unknown emulator admin path ", request.path));
+}
 
 // {"pipeline_id":N,"enabled":true|false}; both required, nothing else.
 absl::Status EmulatorImpl::SetDuplicateControl(const std::string& body) {
@@ -150,6 +312,7 @@ HttpResponse EmulatorImpl::HandleAdmin(const HttpRequest& request) {
     const HttpServerStats stats = server_->stats();
     return AdminJson(absl::StrCat(
         R"({"leads":)", store_.leads().size(), R"(,"contacts":)", store_.contacts().size(),
+        R"(,"events":)", events_.size(), R"(,"webhooks":)", webhooks_->webhooks().size(),
         R"(,"requests_total":)", requests_total_, R"(,"connections_open":)", stats.connections_open,
         R"(,"connections_accepted":)", stats.connections_accepted, R"(,"requests_logged":)",
         log_.size(), R"(,"faults":)", faults_.rules().size(), R"(,"rate_limit_enabled":)",
@@ -255,6 +418,29 @@ HttpResponse EmulatorImpl::HandleAdmin(const HttpRequest& request) {
   if (what == "counters") {
     if (!get) return AdminMethodNotAllowed("GET");
     return AdminJson(log_.RenderCounts());
+  }
+
+  if (what == "events") return HandleEventsAdmin(request, what);
+  if (what == "webhooks" || what.rfind("webhooks/", 0) == 0) {
+    return HandleWebhooksAdmin(request, what);
+  }
+  // {leads|contacts|companies}/{id}/{delete|restore}: Kommo's UI actions.
+  if (const size_t slash = what.find('/'); slash != std::string::npos) {
+    const std::string entity_type = what.substr(0, slash);
+    const std::string rest = what.substr(slash + 1);
+    const size_t second = rest.find('/');
+    int64_t id = 0;
+    if (KindOfCollection(entity_type).has_value() && second != std::string::npos &&
+        absl::SimpleAtoi(rest.substr(0, second), &id) &&
+        (rest.substr(second + 1) == "delete" || rest.substr(second + 1) == "restore")) {
+      if (!post) return AdminMethodNotAllowed("POST");
+      const bool restore = rest.substr(second + 1) == "restore";
+      absl::Status status = DeleteOrRestore(entity_type, id, restore);
+      if (absl::IsNotFound(status)) return ProblemResponse(404, std::string(status.message()));
+      if (!status.ok()) return BadRequest(status);
+      return AdminJson(absl::StrCat(R"({"entity_type":")", entity_type, R"(","id":)", id,
+                                    R"(,"deleted":)", restore ? "false" : "true", "}"));
+    }
   }
   return ProblemResponse(404, absl::StrCat("Unknown emulator admin path ", request.path));
 }

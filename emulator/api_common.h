@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "emulator/changes.h"
 #include "emulator/emulator.h"
 #include "emulator/http_message.h"
 #include "emulator/kommo_api.h"
@@ -35,6 +36,8 @@ struct KommoApi::Call {
   const User& user;
   Hrefs hrefs;
   Segments segments;  // after /api/v4
+  // Every write reports here what it changed, after the store holds the new state.
+  ChangeRecorder* changes;
 };
 
 // --- answers -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <future>
 #include <random>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "emulator/emulator_impl.h"
+#include "emulator/text.h"
 
 namespace kommo::emulator {
 namespace {
@@ -41,6 +43,12 @@ absl::Status ValidateOptions(const EmulatorOptions& options) {
       return absl::InvalidArgumentError(absl::StrCat("rate limit: ", status.message()));
     }
   }
+  if (absl::Status status = ValidateEventHistory(options.events); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("events: ", status.message()));
+  }
+  if (absl::Status status = ValidateWebhookOptions(options.webhooks); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("webhooks: ", status.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -53,7 +61,8 @@ EmulatorImpl::EmulatorImpl(EmulatorOptions options, std::unique_ptr<EventLoop> l
       loop_(std::move(loop)),
       faults_(SeedOf(options_.random_seed)),
       guard_(std::chrono::steady_clock::now()),
-      log_(options_.request_log_limit) {
+      log_(options_.request_log_limit),
+      events_(options_.events, SeedOf(options_.random_seed)) {
   for (const FaultRule& rule : options_.faults) faults_.Add(rule);
   guard_.Configure(options_.rate_limit, std::chrono::steady_clock::now());
 }
@@ -78,7 +87,10 @@ absl::Status EmulatorImpl::Listen() {
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
   base_url_ = absl::StrCat(server_->tls() ? "https://" : "http://", host, ":", server_->port());
-  api_ = std::make_unique<KommoApi>(&store_, &options_, base_url_);
+  webhooks_ = std::make_unique<WebhookDispatcher>(loop_.get(), options_.webhooks, base_url_,
+                                                  options_.access_log);
+  for (const WebhookFaultRule& rule : options_.webhook_faults) webhooks_->AddFault(rule);
+  api_ = std::make_unique<KommoApi>(&store_, &options_, base_url_, &events_, webhooks_.get());
   return absl::OkStatus();
 }
 
@@ -86,11 +98,57 @@ void EmulatorImpl::ResetAll() {
   const SteadyTime now = std::chrono::steady_clock::now();
   store_.Reset();
   store_.ClearDuplicateControl();
+  events_.Clear();
+  events_.Configure(options_.events, api_->Now());
+  webhooks_->Reset(options_.webhooks, options_.webhook_faults);
   faults_.Clear();
   for (const FaultRule& rule : options_.faults) faults_.Add(rule);
   guard_ = AccountGuard(now);
   guard_.Configure(options_.rate_limit, now);
   log_.Clear();
+}
+
+absl::Status EmulatorImpl::DeleteOrRestore(std::string_view entity_type, int64_t id, bool restore) {
+  const std::optional<EntityKind> kind = KindOfCollection(entity_type);
+  if (!kind.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown entity type \"", AsAbsl(entity_type),
+                                                   "\" (leads, contacts or companies)"));
+  }
+  // Moves `id` from one map to the other; false when it is not in `from`.
+  const auto move = [id](auto& from, auto& to) {
+    const auto it = from.find(id);
+    if (it == from.end()) return false;
+    to.emplace(id, std::move(it->second));
+    from.erase(it);
+    return true;
+  };
+  bool moved = false;
+  switch (*kind) {
+    case EntityKind::kLead:
+      moved = restore ? move(store_.deleted_leads(), store_.leads())
+                      : move(store_.leads(), store_.deleted_leads());
+      break;
+    case EntityKind::kContact:
+      moved = restore ? move(store_.deleted_contacts(), store_.contacts())
+                      : move(store_.contacts(), store_.deleted_contacts());
+      break;
+    case EntityKind::kCompany:
+      moved = restore ? move(store_.deleted_companies(), store_.companies())
+                      : move(store_.companies(), store_.deleted_companies());
+      break;
+  }
+  if (!moved) {
+    return absl::NotFoundError(
+        absl::StrCat("no ", AsAbsl(entity_type), " ", id, restore ? " in the trash" : ""));
+  }
+  ChangeRecorder changes(&store_, kAdminUserId, events_.next_system_note_id());
+  if (restore) {
+    changes.Restored(*kind, id);
+  } else {
+    changes.Deleted(*kind, id);
+  }
+  api_->Commit(changes);
+  return absl::OkStatus();
 }
 
 void EmulatorImpl::OnRequest(HttpRequest request, Responder responder) {
@@ -230,7 +288,10 @@ void Emulator::Reset() {
 }
 
 void Emulator::ResetData() {
-  RunOnLoop([this] { impl_->store().Reset(); });
+  RunOnLoop([this] {
+    impl_->store().Reset();
+    impl_->events().Clear();
+  });
 }
 
 size_t Emulator::lead_count() {
@@ -328,6 +389,96 @@ bool Emulator::blocked() {
   bool is_blocked = false;
   RunOnLoop([&] { is_blocked = impl_->guard().blocked(std::chrono::steady_clock::now()); });
   return is_blocked;
+}
+
+size_t Emulator::event_count() {
+  size_t count = 0;
+  RunOnLoop([&] { count = impl_->events().size(); });
+  return count;
+}
+
+absl::Status Emulator::SetEventHistory(EventHistoryOptions options) {
+  if (absl::Status status = ValidateEventHistory(options); !status.ok()) return status;
+  RunOnLoop([&] { impl_->events().Configure(options, impl_->api().Now()); });
+  return absl::OkStatus();
+}
+
+void Emulator::ClearEvents() {
+  RunOnLoop([this] { impl_->events().Clear(); });
+}
+
+absl::StatusOr<int64_t> Emulator::AddWebhook(const std::string& destination,
+                                             const std::vector<std::string>& settings) {
+  absl::StatusOr<LoopbackUrl> url = ParseLoopbackUrl(destination);
+  if (!url.ok()) return url.status();
+  if (settings.empty()) return absl::InvalidArgumentError("a webhook needs at least one setting");
+  for (const std::string& setting : settings) {
+    if (!IsWebhookSetting(setting)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown webhook setting \"", setting, "\""));
+    }
+  }
+  int64_t id = 0;
+  bool full = false;
+  RunOnLoop([&] {
+    WebhookDispatcher& webhooks = impl_->webhooks();
+    const bool exists = std::any_of(webhooks.webhooks().begin(), webhooks.webhooks().end(),
+                                    [&](const Webhook& w) { return w.destination == destination; });
+    full = !exists && webhooks.webhooks().size() >= static_cast<size_t>(kMaxWebhooks);
+    if (!full) {
+      id = webhooks
+               .Subscribe(destination, *url, settings, std::nullopt, kAdminUserId,
+                          impl_->api().Now())
+               .id;
+    }
+  });
+  if (full) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("an account can have at most ", kMaxWebhooks, " webhooks"));
+  }
+  return id;
+}
+
+bool Emulator::RemoveWebhook(const std::string& destination) {
+  bool removed = false;
+  RunOnLoop([&] { removed = impl_->webhooks().Unsubscribe(destination); });
+  return removed;
+}
+
+absl::Status Emulator::SetWebhookOptions(WebhookOptions options) {
+  if (absl::Status status = ValidateWebhookOptions(options); !status.ok()) return status;
+  RunOnLoop([&] { impl_->webhooks().Configure(options); });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Emulator::AddWebhookFault(WebhookFaultRule rule) {
+  if (rule.after < 0 || (rule.times.has_value() && *rule.times < 0)) {
+    return absl::InvalidArgumentError("webhook fault: times and after must be >= 0");
+  }
+  uint64_t id = 0;
+  RunOnLoop([&] { id = impl_->webhooks().AddFault(std::move(rule)); });
+  return id;
+}
+
+void Emulator::ClearWebhookFaults() {
+  RunOnLoop([this] { impl_->webhooks().ClearFaults(); });
+}
+
+std::vector<WebhookDelivery> Emulator::webhook_deliveries() {
+  std::vector<WebhookDelivery> deliveries;
+  RunOnLoop([&] { deliveries = impl_->webhooks().deliveries(); });
+  return deliveries;
+}
+
+absl::Status Emulator::DeleteEntity(std::string_view entity_type, int64_t id) {
+  absl::Status status;
+  RunOnLoop([&] { status = impl_->DeleteOrRestore(entity_type, id, /*restore=*/false); });
+  return status;
+}
+
+absl::Status Emulator::RestoreEntity(std::string_view entity_type, int64_t id) {
+  absl::Status status;
+  RunOnLoop([&] { status = impl_->DeleteOrRestore(entity_type, id, /*restore=*/true); });
+  return status;
 }
 
 std::vector<LoggedRequest> Emulator::requests() {

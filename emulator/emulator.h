@@ -15,8 +15,12 @@
 //
 // Tests can make it fail like Kommo (FaultRule: latency, injected statuses, resets, malformed,
 // cut and slow bodies), enforce Kommo's rate limit and account block (RateLimitOptions), and read
-// what a client sent (requests(), request_counts()). Each is also switchable at start-up
-// (EmulatorOptions, the binary's flags) and at run time over the admin HTTP API (/_emulator/...).
+// what a client sent (requests(), request_counts()). Every lead, contact and company write is
+// recorded as Kommo's events (GET /api/v4/events, bounded by EventHistoryOptions) and delivered
+// to subscribed webhooks (POST /api/v4/webhooks) on loopback, with Kommo's retries compressed by
+// WebhookOptions::time_scale and lost, duplicated or reordered by WebhookFaultRule. Each is also
+// switchable at start-up (EmulatorOptions, the binary's flags) and at run time over the admin HTTP
+// API (/_emulator/...).
 #ifndef KOMMO_EMULATOR_EMULATOR_H_
 #define KOMMO_EMULATOR_EMULATOR_H_
 
@@ -65,7 +69,7 @@ inline constexpr int64_t kSecondPipelineSecondStatusId = 60000013;
 inline constexpr int64_t kWonStatusId = 142;
 inline constexpr int64_t kLostStatusId = 143;
 
-// Contact custom fields (multitext) and their enums.
+// Contact custom fields and their enums: PHONE and EMAIL (multitext) first.
 inline constexpr int64_t kPhoneFieldId = 900001;        // field_code "PHONE"
 inline constexpr int64_t kEmailFieldId = 900002;        // field_code "EMAIL"
 inline constexpr int64_t kPhoneWorkEnumId = 1100001;    // WORK (the default enum)
@@ -77,6 +81,17 @@ inline constexpr int64_t kPhoneOtherEnumId = 1100006;   // OTHER
 inline constexpr int64_t kEmailWorkEnumId = 1100011;    // WORK (the default enum)
 inline constexpr int64_t kEmailPrivEnumId = 1100012;    // PRIV
 inline constexpr int64_t kEmailOtherEnumId = 1100013;   // OTHER
+// The contacts' other fields, after PHONE and EMAIL: Kommo's predefined POSITION (text) and IM
+// (multitext, instant messengers), and a birthday field made by hand (no code).
+inline constexpr int64_t kPositionFieldId = 900003;         // text, field_code "POSITION"
+inline constexpr int64_t kImFieldId = 900004;               // multitext, field_code "IM"
+inline constexpr int64_t kContactBirthdayFieldId = 900005;  // birthday
+inline constexpr int64_t kImSkypeEnumId = 1100021;          // SKYPE (the default enum)
+inline constexpr int64_t kImIcqEnumId = 1100022;            // ICQ
+inline constexpr int64_t kImJabberEnumId = 1100023;         // JABBER
+inline constexpr int64_t kImGtalkEnumId = 1100024;          // GTALK
+inline constexpr int64_t kImMsnEnumId = 1100025;            // MSN
+inline constexpr int64_t kImOtherEnumId = 1100026;          // OTHER
 
 // Lead custom fields, one of each type Kommo has besides multitext (user-made fields: no code,
 // except the tracking field UTM_SOURCE), and their enums.
@@ -258,6 +273,89 @@ struct RequestCount {
 // keep their name the same way; "" for "". Lets tests tell tokens apart without storing them.
 std::string AuthorizationFingerprint(std::string_view authorization_value);
 
+// --- Events and webhooks ---------------------------------------------------------------------
+
+// How much of the events history (GET /api/v4/events) the emulator keeps. Older events are
+// dropped for good, the way Kommo's history ends somewhere: a poller whose cursor is older than
+// the oldest event kept has missed changes.
+struct EventHistoryOptions {
+  size_t max_events = 100000;  // the newest this many (>= 1)
+  // Events older than this (by created_at, against the emulator's clock) are dropped; 0: no age
+  // limit.
+  std::chrono::seconds max_age{0};
+};
+
+// Kommo's page limit of GET /api/v4/events (a larger ?limit= is refused with 400).
+inline constexpr int kMaxEventsPageLimit = 100;
+// At most this many ids in filter[entity_id] and filter[created_by] (Kommo's documented limit).
+inline constexpr int kMaxEventFilterIds = 10;
+// Kommo's limit of webhooks per account.
+inline constexpr int kMaxWebhooks = 100;
+
+// Webhook delivery: when and how the emulator POSTs Kommo's form-encoded deliveries.
+struct WebhookOptions {
+  // Multiplies Kommo's retry delays (+5 min, +15 min, +15 min, +1 h) and the 2-hour window of
+  // its auto-disable rule, so tests can compress them: 0.001 makes +5 min 300 ms. > 0.
+  double time_scale = 1.0;
+  // A receiver that has not answered (status line received) within this fails the attempt;
+  // Kommo allows 2 s. Not scaled.
+  std::chrono::milliseconds timeout{2000};
+  // A delivery the "reorder" fault holds back is sent right after the next delivery to the same
+  // destination, or after this long when none comes. Not scaled.
+  std::chrono::milliseconds reorder_hold{1000};
+};
+
+enum class WebhookFault {
+  kLost,       // the delivery is never sent (no attempt, no retry), as Kommo sometimes loses one
+  kDuplicate,  // the delivery is sent twice (the copy right after the first answer)
+  kReorder,    // the delivery is held back and sent after the next one to its destination
+};
+
+// One webhook fault rule. It counts the deliveries it matches (their first attempt only): the
+// first `after` pass untouched, the next `times` get the fault, later ones pass again.
+struct WebhookFaultRule {
+  WebhookFault fault = WebhookFault::kLost;
+  std::string destination_prefix;  // matches destinations starting with this; empty: any
+  std::optional<int64_t> times;    // unset: 1; 0: every matching delivery until removed
+  int64_t after = 0;
+};
+
+// One HTTP attempt of a webhook delivery.
+struct WebhookAttempt {
+  std::chrono::system_clock::time_point time;  // when it was sent
+  int status = 0;                              // the receiver's status; 0: none
+  std::string error;                           // "" or why there was no status ("timeout", ...)
+};
+
+// A webhook delivery as the emulator keeps it (GET /_emulator/webhooks/deliveries).
+struct WebhookDelivery {
+  enum class State {
+    kQueued,     // waiting for its destination's previous delivery to be answered
+    kHeld,       // held back by the reorder fault
+    kSending,    // an attempt is in flight
+    kRetrying,   // the last attempt failed; the next one is scheduled
+    kDelivered,  // answered 100..299
+    kFailed,     // every attempt Kommo's schedule allows failed
+    kLost,       // dropped by the lost fault: never sent
+    kDropped,    // not sent: its webhook was deleted or disabled, or 10,000 were waiting
+  };
+  uint64_t id = 0;  // 1, 2, ... in the order deliveries were made
+  int64_t webhook_id = 0;
+  std::string destination;
+  std::string body;  // application/x-www-form-urlencoded
+  State state = State::kQueued;
+  std::string fault;          // "", "lost", "duplicate", "reorder"
+  uint64_t duplicate_of = 0;  // the delivery this one repeats (the duplicate fault); 0: none
+  std::vector<WebhookAttempt> attempts;
+};
+
+// "queued", "held", "sending", "retrying", "delivered", "failed", "lost", "dropped".
+std::string_view WebhookDeliveryStateName(WebhookDelivery::State state);
+
+// Parses webhook fault rules as the admin API takes them: one object or an array, e.g.
+// {"fault":"duplicate","times":2,"after":1,"destination":"http://127.0.0.1:9000/hook"}.
+absl::StatusOr<std::vector<WebhookFaultRule>> ParseWebhookFaultRules(std::string_view json);
+
 // --- Options ------------------------------------------------------------------------------------
 
 struct EmulatorOptions {
@@ -293,6 +391,11 @@ struct EmulatorOptions {
   size_t request_log_limit = 10000;
   // Seeds latency jitter and trace ids; 0: a random seed.
   uint64_t random_seed = 0;
+  // The events history (GET /api/v4/events) at start-up and after Reset().
+  EventHistoryOptions events;
+  // Webhook delivery settings and fault rules at start-up and after Reset().
+  WebhookOptions webhooks;
+  std::vector<WebhookFaultRule> webhook_faults;
   // PEM certificate (chain) and key: serve HTTPS (TLS 1.2+) instead of HTTP. Both or neither.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -354,6 +457,32 @@ class Emulator {
   // Lifts a block and forgets the consecutive 429s; the bucket refills.
   void Unblock();
   bool blocked();
+
+  // Events (GET /api/v4/events). INVALID_ARGUMENT for max_events 0 or a negative max_age.
+  size_t event_count();
+  absl::Status SetEventHistory(EventHistoryOptions options);
+  void ClearEvents();
+
+  // Webhooks, as POST /api/v4/webhooks makes them: returns the webhook's id (the same id when
+  // the destination exists: its settings are replaced). INVALID_ARGUMENT for a destination that
+  // is not an http:// URL on loopback or an unknown setting ("add_lead", "status_lead", ...).
+  absl::StatusOr<int64_t> AddWebhook(const std::string& destination,
+                                     const std::vector<std::string>& settings);
+  bool RemoveWebhook(const std::string& destination);  // false: no such webhook
+  // INVALID_ARGUMENT for a time scale <= 0 or a timeout or hold below 1 ms.
+  absl::Status SetWebhookOptions(WebhookOptions options);
+  absl::StatusOr<uint64_t> AddWebhookFault(WebhookFaultRule rule);
+  void ClearWebhookFaults();
+  // Every delivery kept (the newest 1000 finished ones, and all unfinished), oldest first.
+  std::vector<WebhookDelivery> webhook_deliveries();
+
+  // What Kommo's UI does and API v4 cannot: delete an entity (it goes to the trash: GET answers
+  // 204, lists leave it out) and restore it, each recorded as Kommo records it (lead_deleted,
+  // lead_restored, ... and the webhooks delete_lead, restore_lead, ...). `entity_type` is
+  // "leads", "contacts" or "companies". NOT_FOUND when there is no such entity (in the trash,
+  // for a restore).
+  absl::Status DeleteEntity(std::string_view entity_type, int64_t id);
+  absl::Status RestoreEntity(std::string_view entity_type, int64_t id);
 
   // The request log (oldest first) and the counts; ClearRequests() empties both.
   std::vector<LoggedRequest> requests();

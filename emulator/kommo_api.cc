@@ -62,6 +62,7 @@ bool ContactMatchesQuery(const Contact& contact, const std::string& query) {
 // --- leads and contacts: what differs -----------------------------------------------------
 
 struct LeadKind {
+  static constexpr EntityKind kKind = EntityKind::kLead;
   using Entity = Lead;
   static constexpr char kCollection[] = "leads";  // path segment and _embedded key
   static constexpr char kWith[] = "contacts";     // ?with= that embeds the linked entities
@@ -97,6 +98,7 @@ struct LeadKind {
 };
 
 struct ContactKind {
+  static constexpr EntityKind kKind = EntityKind::kContact;
   using Entity = Contact;
   static constexpr char kCollection[] = "contacts";
   static constexpr char kWith[] = "leads";
@@ -123,6 +125,7 @@ struct ContactKind {
 };
 
 struct CompanyKind {
+  static constexpr EntityKind kKind = EntityKind::kCompany;
   using Entity = Company;
   static constexpr char kCollection[] = "companies";
   static constexpr char kWith[] = "contacts";
@@ -188,10 +191,13 @@ HttpResponse ProblemResponse(int status, std::string_view detail) {
   return HttpResponse::WithBody(status, kProblemJson, Finish(buffer));
 }
 
-KommoApi::KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url)
+KommoApi::KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url,
+                   EventLog* events, WebhookDispatcher* webhooks)
     : store_(store),
       options_(options),
       fallback_base_url_(std::move(fallback_base_url)),
+      events_(events),
+      webhooks_(webhooks),
       random_(options->random_seed != 0 ? options->random_seed : std::random_device()()) {}
 
 int64_t KommoApi::Now() const {
@@ -236,9 +242,18 @@ HttpResponse KommoApi::Handle(const HttpRequest& request) {
       base = absl::StrCat(fallback_base_url_.substr(0, scheme_end), "://", *host);
     }
   }
+  ChangeRecorder changes(store_, user->id, events_->next_system_note_id());
   Call call{request, *user, Hrefs{absl::StrCat(base, AsAbsl(kPrefix)), ""},
-            SplitPath(path.substr(kPrefix.size()))};
-  return Route(call);
+            SplitPath(path.substr(kPrefix.size())), &changes};
+  HttpResponse response = Route(call);
+  Commit(changes);
+  return response;
+}
+
+void KommoApi::Commit(const ChangeRecorder& changes) {
+  if (changes.empty()) return;
+  events_->Record(changes.events(), Now());
+  webhooks_->Dispatch(changes.webhook_changes(), *store_);
 }
 
 HttpResponse KommoApi::Route(const Call& call) {
@@ -261,6 +276,8 @@ HttpResponse KommoApi::Route(const Call& call) {
     return get ? ListUsers(call) : MethodNotAllowed(method, "GET");
   }
   if (s[0] == "tasks") return RouteTasks(call);
+  if (s[0] == "events") return RouteEvents(call);
+  if (s[0] == "webhooks") return RouteWebhooks(call);
   if (s[0] == "leads") {
     if (s.size() == 1) {
       if (get) return ListEntities<LeadKind>(call);
@@ -707,7 +724,7 @@ HttpResponse KommoApi::CreateEntities(const Call& call) {
     entity.id = Kind::NextId(*store_);
     const int64_t id = entity.id;
     store_->RegisterTags(Kind::kCollection, entity.tags);
-    Kind::Items(*store_).emplace(id, std::move(entity));
+    call.changes->Added(Kind::Items(*store_).emplace(id, std::move(entity)).first->second);
     w.StartObject();
     Key(w, "id");
     w.Int64(id);
@@ -781,7 +798,10 @@ HttpResponse KommoApi::UpdateEntities(const Call& call) {
   if (!invalid.empty() && options_->batch_all_or_nothing) return ValidationFailed(invalid);
   for (auto& [id, entity] : staged) {
     store_->RegisterTags(Kind::kCollection, entity.tags);
-    Kind::Items(*store_)[id] = std::move(entity);
+    Entity& stored = Kind::Items(*store_)[id];
+    const Entity before = stored;
+    stored = std::move(entity);
+    call.changes->Updated(before, stored);
   }
   if (!invalid.empty()) return ValidationFailed(invalid);
 
@@ -815,7 +835,9 @@ HttpResponse KommoApi::UpdateEntity(const Call& call, int64_t id) {
       Kind::Apply(*store_, doc, WriteContext{Now(), call.user.id}, &entity);
   if (!errors.empty()) return ValidationFailed({ItemErrors{RequestIdOf(doc, "0"), errors}});
   store_->RegisterTags(Kind::kCollection, entity.tags);
+  const typename Kind::Entity before = it->second;
   it->second = entity;
+  call.changes->Updated(before, it->second);
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   // request_id: echoed, or positional ("0") like a batch of one.

@@ -1,7 +1,8 @@
 // The Kommo API v4 routes of the emulator (/api/v4/...): authentication, routing (404/405),
 // list paging and search, the write endpoints with Kommo's validation errors, lead ↔ contact
 // links (/leads/{id}/link, /unlink, /links), companies, notes (notes.cc), tasks (tasks.cc), and
-// lead capture (/leads/complex and incoming leads, lead_capture.cc).
+// lead capture (/leads/complex and incoming leads, lead_capture.cc), the events list
+// (events_api.cc) and webhook subscriptions (webhooks_api.cc).
 #ifndef KOMMO_EMULATOR_KOMMO_API_H_
 #define KOMMO_EMULATOR_KOMMO_API_H_
 
@@ -11,9 +12,12 @@
 #include <string>
 #include <string_view>
 
+#include "emulator/changes.h"
 #include "emulator/emulator.h"
+#include "emulator/events.h"
 #include "emulator/http_message.h"
 #include "emulator/store.h"
+#include "emulator/webhooks.h"
 
 namespace kommo::emulator {
 
@@ -22,12 +26,19 @@ HttpResponse ProblemResponse(int status, std::string_view detail);
 
 class KommoApi {
  public:
-  // `store` and `options` must outlive the KommoApi. `fallback_base_url` ("http://127.0.0.1:PORT")
-  // is used in _links when the request has no usable Host header.
-  KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url);
+  // `store`, `options`, `events` and `webhooks` must outlive the KommoApi. `fallback_base_url`
+  // ("http://127.0.0.1:PORT") is used in _links when the request has no usable Host header.
+  KommoApi(Store* store, const EmulatorOptions* options, std::string fallback_base_url,
+           EventLog* events, WebhookDispatcher* webhooks);
 
-  // Answers any request whose path starts with /api/v4 (404 for other paths).
+  // Answers any request whose path starts with /api/v4 (404 for other paths). What the request
+  // changed is recorded as events and sent as webhook deliveries (Commit).
   HttpResponse Handle(const HttpRequest& request);
+
+  // Records the changes of one request (or admin action) in the events history and hands them
+  // to the webhook dispatcher.
+  void Commit(const ChangeRecorder& changes);
+  int64_t Now() const;
 
  private:
   struct Call;
@@ -96,11 +107,22 @@ class KommoApi {
   HttpResponse AcceptOrDeclineUnsorted(const Call& call, std::string_view uid, bool accept);
   std::string NewUnsortedUid();
 
-  int64_t Now() const;
+  // events_api.cc: GET /events and GET /events/{id}.
+  HttpResponse RouteEvents(const Call& call);
+  HttpResponse ListEvents(const Call& call);
+  HttpResponse GetEvent(const Call& call, std::string_view id);
+
+  // webhooks_api.cc: GET, POST and DELETE /webhooks (account administrators only).
+  HttpResponse RouteWebhooks(const Call& call);
+  HttpResponse ListWebhooks(const Call& call);
+  HttpResponse SubscribeWebhook(const Call& call);
+  HttpResponse UnsubscribeWebhook(const Call& call);
 
   Store* const store_;
   const EmulatorOptions* const options_;
   const std::string fallback_base_url_;
+  EventLog* const events_;
+  WebhookDispatcher* const webhooks_;
   std::mt19937_64 random_;  // uids of incoming leads
 };
 

@@ -80,36 +80,40 @@ void ReadAttached(const Store& store, ItemReader& embedded, const WriteContext& 
                   &attached->new_company, &attached->company_id);
 }
 
-// Saves a new company (if any) and returns the item's company id.
-std::optional<int64_t> SaveCompany(Store* store, Attached* attached) {
+// Saves a new company (if any) and returns the item's company id. The Save* functions report
+// what they save to `changes`.
+std::optional<int64_t> SaveCompany(Store* store, Attached* attached, ChangeRecorder* changes) {
   if (attached->new_company.has_value()) {
     attached->new_company->id = store->NextCompanyId();
     attached->company_id = attached->new_company->id;
     store->RegisterTags("companies", attached->new_company->tags);
-    store->companies().emplace(attached->new_company->id, std::move(*attached->new_company));
+    changes->Added(store->companies()
+                       .emplace(attached->new_company->id, std::move(*attached->new_company))
+                       .first->second);
   }
   return attached->company_id;
 }
 
-int64_t SaveNewContact(Store* store, Contact contact, std::optional<int64_t> company_id) {
+int64_t SaveNewContact(Store* store, Contact contact, std::optional<int64_t> company_id,
+                       ChangeRecorder* changes) {
   contact.id = store->NextContactId();
   contact.company_id = company_id;
   const int64_t id = contact.id;
   store->RegisterTags("contacts", contact.tags);
-  store->contacts().emplace(id, std::move(contact));
+  changes->Added(store->contacts().emplace(id, std::move(contact)).first->second);
   return id;
 }
 
 // Saves the lead, linked to its contact (as main) and company; returns its id.
 int64_t SaveLead(Store* store, Lead lead, std::optional<int64_t> contact_id,
-                 std::optional<int64_t> company_id) {
+                 std::optional<int64_t> company_id, ChangeRecorder* changes) {
   lead.id = store->NextLeadId();
   lead.contacts.clear();
   if (contact_id.has_value()) lead.contacts.push_back(LeadContact{*contact_id, true});
   lead.company_id = company_id;
   const int64_t id = lead.id;
   store->RegisterTags("leads", lead.tags);
-  store->leads().emplace(id, std::move(lead));
+  changes->Added(store->leads().emplace(id, std::move(lead)).first->second);
   return id;
 }
 
@@ -525,7 +529,7 @@ HttpResponse KommoApi::CreateComplexLeads(const Call& call) {
   JsonWriter w(buffer);
   w.StartArray();  // a bare array, not HAL
   for (ComplexItem& item : valid) {
-    const std::optional<int64_t> company_id = SaveCompany(store_, &item.attached);
+    const std::optional<int64_t> company_id = SaveCompany(store_, &item.attached, call.changes);
     std::optional<int64_t> contact_id = item.attached.contact_id;
     bool merged = false;
     if (item.attached.new_contact.has_value()) {
@@ -536,17 +540,20 @@ HttpResponse KommoApi::CreateComplexLeads(const Call& call) {
       }
       if (!duplicates.empty() && duplicates.size() <= static_cast<size_t>(kMaxDuplicatesToMerge)) {
         Contact* oldest = duplicates.front();
+        const Contact before = *oldest;
         AddMissingValues(*store_, contact, oldest);
         oldest->updated_at = context.now;
         oldest->updated_by = context.user_id;
+        call.changes->Updated(before, *oldest);
         contact_id = oldest->id;
         merged = true;
       } else {
-        contact_id = SaveNewContact(store_, std::move(contact), company_id);
+        contact_id = SaveNewContact(store_, std::move(contact), company_id, call.changes);
         made_here.insert(*contact_id);
       }
     }
-    const int64_t lead_id = SaveLead(store_, std::move(item.lead), contact_id, company_id);
+    const int64_t lead_id =
+        SaveLead(store_, std::move(item.lead), contact_id, company_id, call.changes);
     w.StartObject();
     Key(w, "id");
     w.Int64(lead_id);
@@ -638,13 +645,14 @@ HttpResponse KommoApi::CreateUnsortedForms(const Call& call) {
   w.StartArray();
   for (FormItem& item : valid) {
     UnsortedEntry& entry = item.entry;
-    entry.company_id = SaveCompany(store_, &item.attached);
+    entry.company_id = SaveCompany(store_, &item.attached, call.changes);
     entry.contact_id = item.attached.contact_id;
     if (item.attached.new_contact.has_value()) {
-      entry.contact_id =
-          SaveNewContact(store_, std::move(*item.attached.new_contact), entry.company_id);
+      entry.contact_id = SaveNewContact(store_, std::move(*item.attached.new_contact),
+                                        entry.company_id, call.changes);
     }
-    entry.lead_id = SaveLead(store_, std::move(item.lead), entry.contact_id, entry.company_id);
+    entry.lead_id =
+        SaveLead(store_, std::move(item.lead), entry.contact_id, entry.company_id, call.changes);
     entry.uid = NewUnsortedUid();
     entry.sequence = store_->NextUnsortedSequence();
     w.StartObject();
@@ -702,6 +710,7 @@ HttpResponse KommoApi::AcceptOrDeclineUnsorted(const Call& call, std::string_vie
   const int64_t now = Now();
   if (auto lead = store_->leads().find(entry->lead_id); lead != store_->leads().end()) {
     Lead& l = lead->second;
+    const Lead before = l;
     l.status_id = status_id;
     l.closed_at = IsClosed(status_id) ? std::optional<int64_t>(now) : std::nullopt;
     if (user_id.has_value()) {
@@ -710,6 +719,7 @@ HttpResponse KommoApi::AcceptOrDeclineUnsorted(const Call& call, std::string_vie
     }
     l.updated_at = now;
     l.updated_by = user_id.value_or(call.user.id);
+    call.changes->Updated(before, l);
   }
   entry->state = accept ? UnsortedEntry::State::kAccepted : UnsortedEntry::State::kDeclined;
   entry->processed_at = now;

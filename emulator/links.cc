@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "emulator/api_common.h"
+#include "emulator/changes.h"
 #include "emulator/kommo_api.h"
 #include "emulator/render.h"
 #include "emulator/text.h"
@@ -110,19 +111,24 @@ void FixMainContact(std::vector<LeadContact>* contacts) {
   if (!has_main && !contacts->empty()) contacts->front().is_main = true;
 }
 
-// Links or unlinks a lead and a contact.
-void ChangeLeadContact(Lead* lead, int64_t contact_id, std::optional<bool> is_main, bool link) {
+// Links or unlinks a lead and a contact; reports a link made or removed (not a main flag moved).
+void ChangeLeadContact(Lead* lead, int64_t contact_id, std::optional<bool> is_main, bool link,
+                       ChangeRecorder* changes) {
   std::vector<LeadContact>& contacts = lead->contacts;
   auto existing = std::find_if(contacts.begin(), contacts.end(),
                                [&](const LeadContact& c) { return c.contact_id == contact_id; });
   if (!link) {
-    if (existing != contacts.end()) contacts.erase(existing);
+    if (existing != contacts.end()) {
+      contacts.erase(existing);
+      changes->LinkChanged(EntityKind::kLead, lead->id, EntityKind::kContact, contact_id, false);
+    }
     FixMainContact(&contacts);
     return;
   }
   if (existing == contacts.end()) {
     contacts.push_back(LeadContact{contact_id, false});
     existing = contacts.end() - 1;
+    changes->LinkChanged(EntityKind::kLead, lead->id, EntityKind::kContact, contact_id, true);
   }
   if (is_main.has_value()) {
     if (*is_main) {
@@ -133,32 +139,41 @@ void ChangeLeadContact(Lead* lead, int64_t contact_id, std::optional<bool> is_ma
   FixMainContact(&contacts);
 }
 
-// Sets or clears a one-company slot; unlinking another company than the linked one changes
-// nothing.
-void ChangeCompany(std::optional<int64_t>* slot, int64_t company_id, bool link) {
+// Sets or clears the one-company slot of `owner`; unlinking another company than the linked one
+// changes nothing, linking another one replaces it (an unlink and a link).
+void ChangeCompany(std::optional<int64_t>* slot, EntityKind owner, int64_t owner_id,
+                   int64_t company_id, bool link, ChangeRecorder* changes) {
   if (link) {
+    if (*slot == company_id) return;
+    if (slot->has_value()) {
+      changes->LinkChanged(owner, owner_id, EntityKind::kCompany, **slot, false);
+    }
     *slot = company_id;
+    changes->LinkChanged(owner, owner_id, EntityKind::kCompany, company_id, true);
   } else if (slot->has_value() && **slot == company_id) {
     slot->reset();
+    changes->LinkChanged(owner, owner_id, EntityKind::kCompany, company_id, false);
   }
 }
 
 // Applies one (validated) item of `from`/`id`.
-void Apply(Store* store, std::string_view from, int64_t id, const LinkItem& item, bool link) {
+void Apply(Store* store, std::string_view from, int64_t id, const LinkItem& item, bool link,
+           ChangeRecorder* changes) {
   const auto pair = [&](std::string_view a, std::string_view b) {
     return (from == a && item.to_type == b) || (from == b && item.to_type == a);
   };
   if (pair("leads", "contacts")) {
     const int64_t lead_id = from == "leads" ? id : item.to_id;
     const int64_t contact_id = from == "leads" ? item.to_id : id;
-    ChangeLeadContact(&store->leads().at(lead_id), contact_id, item.is_main, link);
+    ChangeLeadContact(&store->leads().at(lead_id), contact_id, item.is_main, link, changes);
   } else if (pair("leads", "companies")) {
     const int64_t lead_id = from == "leads" ? id : item.to_id;
-    ChangeCompany(&store->leads().at(lead_id).company_id, from == "leads" ? item.to_id : id, link);
+    ChangeCompany(&store->leads().at(lead_id).company_id, EntityKind::kLead, lead_id,
+                  from == "leads" ? item.to_id : id, link, changes);
   } else if (pair("contacts", "companies")) {
     const int64_t contact_id = from == "contacts" ? id : item.to_id;
-    ChangeCompany(&store->contacts().at(contact_id).company_id,
-                  from == "contacts" ? item.to_id : id, link);
+    ChangeCompany(&store->contacts().at(contact_id).company_id, EntityKind::kContact, contact_id,
+                  from == "contacts" ? item.to_id : id, link, changes);
   }
 }
 
@@ -269,7 +284,7 @@ HttpResponse KommoApi::ChangeLinks(const Call& call, std::string_view entity_typ
     }
   }
   if (!invalid.empty()) return ValidationFailed(invalid);  // links: always all-or-nothing
-  for (const LinkItem& item : items) Apply(store_, entity_type, id, item, link);
+  for (const LinkItem& item : items) Apply(store_, entity_type, id, item, link, call.changes);
   if (!link) return NoContent();
 
   // The links just made, as they are now.

@@ -55,6 +55,19 @@ ABSL_FLAG(int, block_after_429s, 0,
 ABSL_FLAG(double, block_seconds, 0,
           "Lift a block after this many seconds; 0: only POST /_emulator/unblock or reset");
 
+// Events (GET /api/v4/events) and webhook delivery.
+ABSL_FLAG(int64_t, events_max, 100000, "Events kept in the history (the newest; >= 1)");
+ABSL_FLAG(int64_t, events_max_age_seconds, 0,
+          "Drop events older than this many seconds; 0: no age limit");
+ABSL_FLAG(double, webhook_time_scale, 1.0,
+          "Multiplies Kommo's webhook retry delays (+5 min, +15 min, +15 min, +1 h): 0.001 makes "
+          "+5 min 300 ms");
+ABSL_FLAG(int64_t, webhook_timeout_ms, 2000,
+          "A webhook receiver must answer within this many ms (Kommo: 2000)");
+ABSL_FLAG(std::string, webhook_faults, "",
+          "Webhook fault rules as JSON, the body POST /_emulator/webhooks/faults takes, e.g. "
+          "'{\"fault\":\"duplicate\",\"times\":0}'");
+
 ABSL_FLAG(int64_t, request_log_limit, 10000,
           "Requests kept in the log of GET /_emulator/requests (newest); 0: no log");
 ABSL_FLAG(uint64_t, seed, 0, "Seed for latency jitter and trace ids; 0: random");
@@ -130,6 +143,24 @@ absl::StatusOr<kommo::emulator::EmulatorOptions> OptionsFromFlags() {
   const int64_t log_limit = absl::GetFlag(FLAGS_request_log_limit);
   if (log_limit < 0) return absl::InvalidArgumentError("--request_log_limit must be >= 0");
   options.request_log_limit = static_cast<size_t>(log_limit);
+  const int64_t events_max = absl::GetFlag(FLAGS_events_max);
+  if (events_max < 1) return absl::InvalidArgumentError("--events_max must be >= 1");
+  options.events.max_events = static_cast<size_t>(events_max);
+  const int64_t events_max_age = absl::GetFlag(FLAGS_events_max_age_seconds);
+  if (events_max_age < 0) {
+    return absl::InvalidArgumentError("--events_max_age_seconds must be >= 0");
+  }
+  options.events.max_age = std::chrono::seconds(events_max_age);
+  options.webhooks.time_scale = absl::GetFlag(FLAGS_webhook_time_scale);
+  options.webhooks.timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_timeout_ms));
+  if (const std::string json = absl::GetFlag(FLAGS_webhook_faults); !json.empty()) {
+    auto rules = kommo::emulator::ParseWebhookFaultRules(json);
+    if (!rules.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--webhook_faults: ", rules.status().message()));
+    }
+    options.webhook_faults = *std::move(rules);
+  }
   options.random_seed = absl::GetFlag(FLAGS_seed);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);

@@ -64,7 +64,7 @@ HttpResponse KommoApi::CreateNotes(const Call& call, std::string_view entity_typ
     note.id = store_->NextNoteId();
     const int64_t id = note.id;
     const int64_t entity_id = note.entity_id;
-    store_->notes().emplace(id, std::move(note));
+    call.changes->NoteAdded(store_->notes().emplace(id, std::move(note)).first->second);
     w.StartObject();
     Key(w, "id");
     w.Int64(id);

@@ -139,6 +139,20 @@ Store::Store()
                              {{kIndustryRetailEnumId, "Retail", 1},
                               {kIndustrySoftwareEnumId, "Software", 2},
                               {kIndustryOtherEnumId, "Other", 3}}});
+  // The contacts' own fields besides PHONE and EMAIL (companies do not have them).
+  contact_fields_.push_back({kPositionFieldId, "Position", "POSITION", "text", 8, {}});
+  contact_fields_.push_back({kImFieldId,
+                             "Instant messenger",
+                             "IM",
+                             "multitext",
+                             10,
+                             {{kImSkypeEnumId, "SKYPE", 2},
+                              {kImIcqEnumId, "ICQ", 4},
+                              {kImJabberEnumId, "JABBER", 6},
+                              {kImGtalkEnumId, "GTALK", 8},
+                              {kImMsnEnumId, "MSN", 10},
+                              {kImOtherEnumId, "OTHER", 12}}});
+  contact_fields_.push_back({kContactBirthdayFieldId, "Birthday", "", "birthday", 12, {}});
 }
 
 const Tag* TagCatalogue::Find(int64_t id) const {
@@ -259,6 +273,9 @@ void Store::Reset() {
   leads_.clear();
   contacts_.clear();
   companies_.clear();
+  deleted_leads_.clear();
+  deleted_contacts_.clear();
+  deleted_companies_.clear();
   notes_.clear();
   tasks_.clear();
   unsorted_.clear();

@@ -268,6 +268,14 @@ class Store {
   const std::map<int64_t, Contact>& contacts() const { return contacts_; }
   std::map<int64_t, Company>& companies() { return companies_; }
   const std::map<int64_t, Company>& companies() const { return companies_; }
+  // The trash: leads, contacts and companies deleted through the admin API (Kommo's UI can,
+  // API v4 cannot), restorable. Entities here are invisible to the API.
+  std::map<int64_t, Lead>& deleted_leads() { return deleted_leads_; }
+  const std::map<int64_t, Lead>& deleted_leads() const { return deleted_leads_; }
+  std::map<int64_t, Contact>& deleted_contacts() { return deleted_contacts_; }
+  const std::map<int64_t, Contact>& deleted_contacts() const { return deleted_contacts_; }
+  std::map<int64_t, Company>& deleted_companies() { return deleted_companies_; }
+  const std::map<int64_t, Company>& deleted_companies() const { return deleted_companies_; }
   std::map<int64_t, Note>& notes() { return notes_; }
   const std::map<int64_t, Note>& notes() const { return notes_; }
   std::map<int64_t, Task>& tasks() { return tasks_; }
@@ -294,8 +302,8 @@ class Store {
   void set_duplicate_control(int64_t pipeline_id, bool enabled);
   void ClearDuplicateControl() { duplicate_control_.clear(); }
 
-  // Drops leads, contacts, companies, their tags, notes, tasks and incoming leads and restarts
-  // ids; reference data and settings stay.
+  // Drops leads, contacts, companies (the trash too), their tags, notes, tasks and incoming
+  // leads and restarts ids; reference data and settings stay.
   void Reset();
 
  private:
@@ -314,6 +322,9 @@ class Store {
   std::map<int64_t, Lead> leads_;
   std::map<int64_t, Contact> contacts_;
   std::map<int64_t, Company> companies_;
+  std::map<int64_t, Lead> deleted_leads_;
+  std::map<int64_t, Contact> deleted_contacts_;
+  std::map<int64_t, Company> deleted_companies_;
   std::map<int64_t, Note> notes_;
   std::map<int64_t, Task> tasks_;
   std::vector<UnsortedEntry> unsorted_;

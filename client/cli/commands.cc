@@ -27,8 +27,10 @@
 #include "google/rpc/status.pb.h"
 #include "kommo/client/errors.h"
 #include "kommo/v1/account_service.grpc.pb.h"
+#include "kommo/v1/company_service.grpc.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/link_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
 #include "kommo/v1/task_service.grpc.pb.h"
 
@@ -63,17 +65,109 @@ Command MakeCommand(const char* group, const char* verb, const char* rpc, const 
                  &Call<Service, Request, Response, Method>};
 }
 
-// --lead_id, --contact_id, --company_id of `notes`: the entity's type and id in one flag.
+// The id of --lead_id, --contact_id or --company_id; a usage error or "".
+std::string ParseEntityId(const std::string& flag, const std::string& value, int64_t* id) {
+  if (!absl::SimpleAtoi(value, id)) {
+    return absl::StrCat("--", flag, ": \"", value, "\" is not a whole number");
+  }
+  return "";
+}
+
+// The request's `prefix`entity_type ("" or "to_"): its value, and the setter of it with its id.
+int GetEntityType(const Message& request, const std::string& prefix) {
+  return request.GetReflection()->GetEnumValue(
+      request, request.GetDescriptor()->FindFieldByName(prefix + "entity_type"));
+}
+void SetEntityFields(Message& request, const std::string& prefix, int type, int64_t id) {
+  const google::protobuf::Descriptor& descriptor = *request.GetDescriptor();
+  const google::protobuf::Reflection& reflection = *request.GetReflection();
+  reflection.SetEnumValue(&request, descriptor.FindFieldByName(prefix + "entity_type"), type);
+  reflection.SetInt64(&request, descriptor.FindFieldByName(prefix + "entity_id"), id);
+}
+
+// --lead_id, --contact_id, --company_id of `notes` and `links list`: the entity's type and id in
+// one flag.
 template <kommo::v1::EntityType kType>
 std::string SetEntity(const std::string& flag, const std::string& value, Message& request) {
   int64_t id = 0;
-  if (!absl::SimpleAtoi(value, &id)) {
-    return absl::StrCat("--", flag, ": \"", value, "\" is not a whole number");
+  if (std::string error = ParseEntityId(flag, value, &id); !error.empty()) return error;
+  SetEntityFields(request, "", kType, id);
+  return "";
+}
+
+// --lead_id, --contact_id, --company_id of `links add` and `links remove`: two of them are the
+// link's ends. A link is the same seen from either end, so the request names them in one order
+// whatever the flags' order: the lead first, then the contact, then the company.
+template <kommo::v1::EntityType kType>
+std::string SetLinkEnd(const std::string& flag, const std::string& value, Message& request) {
+  int64_t id = 0;
+  if (std::string error = ParseEntityId(flag, value, &id); !error.empty()) return error;
+  if (GetEntityType(request, "to_") != kommo::v1::ENTITY_TYPE_UNSPECIFIED) {
+    return absl::StrCat("--", flag,
+                        ": a link has two ends; give two of --lead_id, --contact_id and "
+                        "--company_id");
   }
-  const google::protobuf::Descriptor& descriptor = *request.GetDescriptor();
-  const google::protobuf::Reflection& reflection = *request.GetReflection();
-  reflection.SetEnumValue(&request, descriptor.FindFieldByName("entity_type"), kType);
-  reflection.SetInt64(&request, descriptor.FindFieldByName("entity_id"), id);
+  const int first = GetEntityType(request, "");
+  if (first == kommo::v1::ENTITY_TYPE_UNSPECIFIED) {
+    SetEntityFields(request, "", kType, id);
+  } else if (first < kType) {
+    SetEntityFields(request, "to_", kType, id);
+  } else {
+    const int64_t first_id = request.GetReflection()->GetInt64(
+        request, request.GetDescriptor()->FindFieldByName("entity_id"));
+    SetEntityFields(request, "to_", first, first_id);
+    SetEntityFields(request, "", kType, id);
+  }
+  return "";
+}
+
+// `links add` and `links remove`: both ends given; --main only on a lead–contact link.
+std::string CheckLinkEnds(const Command& command, const Message& request) {
+  if (GetEntityType(request, "to_") == kommo::v1::ENTITY_TYPE_UNSPECIFIED) {
+    return absl::StrCat("two of --lead_id, --contact_id and --company_id are required for \"",
+                        command.group, " ", command.verb, "\" (the link's two ends)");
+  }
+  const FieldDescriptor* is_main = request.GetDescriptor()->FindFieldByName("is_main");
+  if (is_main != nullptr && request.GetReflection()->GetBool(request, is_main) &&
+      (GetEntityType(request, "") != kommo::v1::ENTITY_TYPE_LEAD ||
+       GetEntityType(request, "to_") != kommo::v1::ENTITY_TYPE_CONTACT)) {
+    return "--main needs --lead_id and --contact_id: only a lead has a main contact";
+  }
+  return "";
+}
+
+// --stage PIPELINE_ID:STATUS_ID of `leads list`: one stage of a pipeline.
+std::string AddStage(const std::string& flag, const std::string& value, Message& request) {
+  const std::vector<std::string> parts = absl::StrSplit(value, ':');
+  int64_t pipeline_id = 0;
+  int64_t status_id = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &pipeline_id) ||
+      !absl::SimpleAtoi(parts[1], &status_id)) {
+    return absl::StrCat("--", flag, ": \"", value,
+                        "\" is not PIPELINE_ID:STATUS_ID (a whole pipeline: --pipeline_ids)");
+  }
+  auto* added = google::protobuf::DynamicCastToGenerated<kommo::v1::PipelineStage>(
+      request.GetReflection()->AddMessage(&request,
+                                          request.GetDescriptor()->FindFieldByName("stages")));
+  if (added == nullptr) return absl::StrCat("--", flag, ": internal error");
+  added->set_pipeline_id(pipeline_id);
+  added->set_status_id(status_id);
+  return "";
+}
+
+// --pipeline_ids ID[,ID...] of `leads list`: whole pipelines, as stages without a status_id.
+std::string AddPipelines(const std::string& flag, const std::string& value, Message& request) {
+  for (const std::string& part : std::vector<std::string>(absl::StrSplit(value, ','))) {
+    int64_t pipeline_id = 0;
+    if (!absl::SimpleAtoi(part, &pipeline_id)) {
+      return absl::StrCat("--", flag, ": \"", part, "\" is not a whole number");
+    }
+    auto* added = google::protobuf::DynamicCastToGenerated<kommo::v1::PipelineStage>(
+        request.GetReflection()->AddMessage(&request,
+                                            request.GetDescriptor()->FindFieldByName("stages")));
+    if (added == nullptr) return absl::StrCat("--", flag, ": internal error");
+    added->set_pipeline_id(pipeline_id);
+  }
   return "";
 }
 
@@ -317,6 +411,93 @@ void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
       RetryClass::kIdempotent));
 }
 
+// companies create | update | get | search (CompanyService), with the lead and contact verbs'
+// flags for custom fields and tags.
+void AddCompanyCommands(std::vector<Command>& commands, const std::vector<FlagSpec>& search,
+                        const FlagSpec& field, const FlagSpec& tag, const FlagSpec& untag,
+                        const FlagSpec& request_id) {
+  using kommo::v1::CompanyService;
+  namespace v1 = kommo::v1;
+  commands.push_back(MakeCommand<CompanyService, v1::CreateCompanyRequest,
+                                 v1::CreateCompanyResponse, &CompanyService::Stub::CreateCompany>(
+      "companies", "create", "kommo.v1.CompanyService/CreateCompany",
+      "Creates a company and prints it as Kommo stored it.",
+      {{"name", "TEXT", "required: the company's name, 1 to 255 characters"},
+       {"responsible_user_id", "ID", "responsible user (default: Kommo chooses)"},
+       field,
+       tag,
+       request_id},
+      RetryClass::kWrite));
+  commands.push_back(MakeCommand<CompanyService, v1::UpdateCompanyRequest,
+                                 v1::UpdateCompanyResponse, &CompanyService::Stub::UpdateCompany>(
+      "companies", "update", "kommo.v1.CompanyService/UpdateCompany",
+      "Changes only the fields given and prints the company with all its current values.",
+      {{"company_id", "ID", "required: the company to change"},
+       {"name", "TEXT", "new name, 1 to 255 characters"},
+       {"responsible_user_id", "ID", "new responsible user"},
+       field,
+       tag,
+       untag},
+      RetryClass::kIdempotent));
+  commands.push_back(MakeCommand<CompanyService, v1::GetCompanyRequest, v1::GetCompanyResponse,
+                                 &CompanyService::Stub::GetCompany>(
+      "companies", "get", "kommo.v1.CompanyService/GetCompany",
+      "Prints one company with its custom fields and tags.",
+      {{"company_id", "ID", "required: the company"}}, RetryClass::kIdempotent));
+  std::vector<FlagSpec> search_flags = {
+      {"query", "TEXT", "words in the name or a field's value (empty: every company)"}};
+  search_flags.insert(search_flags.end(), search.begin(), search.end());
+  commands.push_back(
+      MakeCommand<CompanyService, v1::SearchCompaniesRequest, v1::SearchCompaniesResponse,
+                  &CompanyService::Stub::SearchCompanies>(
+          "companies", "search", "kommo.v1.CompanyService/SearchCompanies",
+          "Searches companies with Kommo's full-text query, a page at a time. No match prints an "
+          "empty list.",
+          std::move(search_flags), RetryClass::kIdempotent));
+}
+
+// links add | remove | list (LinkService). add and remove take two of --lead_id, --contact_id
+// and --company_id (SetLinkEnd, CheckLinkEnds); list takes one, like `notes`.
+void AddLinkCommands(std::vector<Command>& commands, const std::vector<FlagSpec>& entity) {
+  using kommo::v1::LinkService;
+  namespace v1 = kommo::v1;
+  const std::vector<FlagSpec> ends = {
+      {"lead_id", "ID", "the lead at one end", nullptr, nullptr, &SetLinkEnd<v1::ENTITY_TYPE_LEAD>},
+      {"contact_id", "ID", "the contact at one end", nullptr, nullptr,
+       &SetLinkEnd<v1::ENTITY_TYPE_CONTACT>},
+      {"company_id", "ID", "the company at one end", nullptr, nullptr,
+       &SetLinkEnd<v1::ENTITY_TYPE_COMPANY>}};
+  std::vector<FlagSpec> add_flags = ends;
+  add_flags.push_back({"main", "",
+                       "make the contact the lead's main contact (with --lead_id and --contact_id)",
+                       "is_main"});
+  Command add = MakeCommand<LinkService, v1::LinkEntitiesRequest, v1::LinkEntitiesResponse,
+                            &LinkService::Stub::LinkEntities>(
+      "links", "add", "kommo.v1.LinkService/LinkEntities",
+      "Links two entities, named by two of --lead_id, --contact_id and --company_id (a lead and "
+      "a contact, a lead and a company, or a contact and a company), and prints the link. "
+      "Linking a linked pair again changes nothing, except that --main makes the contact the "
+      "lead's main contact.",
+      std::move(add_flags), RetryClass::kWrite);
+  add.check = &CheckLinkEnds;
+  commands.push_back(std::move(add));
+  Command remove = MakeCommand<LinkService, v1::UnlinkEntitiesRequest, v1::UnlinkEntitiesResponse,
+                               &LinkService::Stub::UnlinkEntities>(
+      "links", "remove", "kommo.v1.LinkService/UnlinkEntities",
+      "Removes the link between two entities, named by two of --lead_id, --contact_id and "
+      "--company_id, and prints ok. Removing a link that is not there succeeds.",
+      ends, RetryClass::kWrite);
+  remove.check = &CheckLinkEnds;
+  commands.push_back(std::move(remove));
+  std::vector<FlagSpec> list_flags = entity;
+  list_flags.push_back({"to_entity_type", "KIND", "only links to leads, contacts or companies"});
+  commands.push_back(MakeCommand<LinkService, v1::ListLinksRequest, v1::ListLinksResponse,
+                                 &LinkService::Stub::ListLinks>(
+      "links", "list", "kommo.v1.LinkService/ListLinks",
+      "Lists the links of a lead, contact or company, main contact first.", std::move(list_flags),
+      RetryClass::kIdempotent));
+}
+
 std::vector<Command> BuildCommands() {
   using kommo::v1::ContactService;
   using kommo::v1::LeadService;
@@ -344,11 +525,11 @@ std::vector<Command> BuildCommands() {
     flags.insert(flags.end(), more.begin(), more.end());
     return flags;
   };
-  // Custom fields and tags of lead and contact writes.
+  // Custom fields and tags of lead, contact and company writes.
   const FlagSpec field{"field", "CODE=VALUE", kFieldHelp, nullptr, nullptr, &SetCustomField, true};
   const FlagSpec tag{"tag", "TEXT", "a tag to add; repeat for more", "tags_to_add"};
   const FlagSpec untag{"untag", "TEXT", "a tag to remove; repeat for more", "tags_to_remove"};
-  // The entity of a note.
+  // The entity of a note, or of the links listed.
   const std::vector<FlagSpec> entity = {
       {"lead_id", "ID", "the lead", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_LEAD>},
       {"contact_id", "ID", "the contact", nullptr, "entity", &SetEntity<v1::ENTITY_TYPE_CONTACT>},
@@ -396,6 +577,31 @@ std::vector<Command> BuildCommands() {
       "Searches leads with Kommo's full-text query, a page at a time. No match prints an "
       "empty list.",
       {{"query", "TEXT", "words to look for (empty: every lead)"}, page_size, page_token}, kRead));
+  commands.push_back(MakeCommand<LeadService, v1::ListLeadsRequest, v1::ListLeadsResponse,
+                                 &LeadService::Stub::ListLeads>(
+      "leads", "list", "kommo.v1.LeadService/ListLeads",
+      "Lists the leads that pass every filter given, in a stable order, a page at a time: the "
+      "basis of an incremental sync (--updated_from with --order_by=updated_at).",
+      {{"ids", "ID[,ID...]", "only these leads; comma-separated or repeated"},
+       {"stage", "PIPELINE_ID:STATUS_ID",
+        "only leads in this stage (`account pipelines` lists them); repeat for more", nullptr,
+        nullptr, &AddStage, true},
+       {"pipeline_ids", "ID[,ID...]", "only leads in these pipelines, any stage", nullptr, nullptr,
+        &AddPipelines, true},
+       {"responsible_user_ids", "ID[,ID...]", "only leads of these users"},
+       {"created_from", "TIME", "only leads created at or after this RFC 3339 time",
+        "created.from"},
+       {"created_to", "TIME", "only leads created at or before this RFC 3339 time", "created.to"},
+       {"updated_from", "TIME", "only leads changed last at or after this RFC 3339 time",
+        "updated.from"},
+       {"updated_to", "TIME", "only leads changed last at or before this RFC 3339 time",
+        "updated.to"},
+       {"query", "TEXT", "Kommo's full-text query as in `leads search` (empty: no text filter)"},
+       {"order_by", "ORDER", "id (the default), created_at or updated_at"},
+       {"descending", "", "newest or largest first"},
+       page_size,
+       {"page_token", "TOKEN", "next_page_token of the previous page, with the same other flags"}},
+      kRead));
   commands.push_back(
       MakeCommand<LeadService, v1::CreateLeadWithContactRequest, v1::CreateLeadWithContactResponse,
                   &LeadService::Stub::CreateLeadWithContact>(
@@ -537,6 +743,8 @@ std::vector<Command> BuildCommands() {
             "add the phones and emails a matched contact lacks (one more Kommo request)"},
            request_id},
           kWrite));
+  AddCompanyCommands(commands, {page_size, page_token}, field, tag, untag, request_id);
+  AddLinkCommands(commands, entity);
   commands.push_back(MakeCommand<NoteService, v1::AddNoteRequest, v1::AddNoteResponse,
                                  &NoteService::Stub::AddNote>(
       "notes", "add", "kommo.v1.NoteService/AddNote",
@@ -571,8 +779,8 @@ constexpr char kGlobalFlagsHelp[] =
     "localhost:50051)\n"
     "  --deadline=DURATION  the call's deadline, retries included: 10s, 500ms, 2m (default 30s)\n"
     "  --max_attempts=N     attempts of the call, 1 to 5 (default 4; 1: no retries). Reads and\n"
-    "                       updates retry UNAVAILABLE and RESOURCE_EXHAUSTED, creates only\n"
-    "                       RESOURCE_EXHAUSTED, after the server's retry delay\n"
+    "                       updates retry UNAVAILABLE and RESOURCE_EXHAUSTED, creates and other\n"
+    "                       writes only RESOURCE_EXHAUSTED, after the server's retry delay\n"
     "  --json               print proto JSON (field names as in the proto) instead of a table;\n"
     "                       errors become a google.rpc.Status in JSON on stderr\n"
     "  --help               this help; after a subcommand, that subcommand's flags\n";
@@ -873,13 +1081,13 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       const std::string typed = absl::StrJoin(
           words.begin(),
           words.begin() + std::min(words.size(), std::max<size_t>(group_words + 1, 2)), " ");
-      out.error =
-          group_words > 0 ? absl::StrCat("unknown subcommand \"", typed, "\"; the verbs are:\n",
-                                         GroupHelp(group))
-          : words.size() >= 2
-              ? absl::StrCat("unknown subcommand \"", typed, "\"")
-              : absl::StrCat("unknown command \"", words[0],
-                             "\" (the groups are leads, contacts, notes, account and tasks)");
+      out.error = group_words > 0 ? absl::StrCat("unknown subcommand \"", typed,
+                                                 "\"; the verbs are:\n", GroupHelp(group))
+                  : words.size() >= 2
+                      ? absl::StrCat("unknown subcommand \"", typed, "\"")
+                      : absl::StrCat("unknown command \"", words[0],
+                                     "\" (the groups are leads, contacts, companies, links, notes, "
+                                     "account and tasks)");
       return out;
     }
     if (words.size() > matched) {
@@ -994,6 +1202,7 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
         return out;
       }
     }
+    if (out.command->check != nullptr) out.error = out.command->check(*out.command, *out.request);
   }
   return out;
 }
@@ -1061,10 +1270,10 @@ grpc::Status CallWithRetries(const RetryPlan& plan, Clock::time_point deadline,
 
 std::string TopLevelHelp() {
   std::string help =
-      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, notes, the account and tasks over "
-      "gRPC).\n\n"
-      "Usage: kommo-cli [global flags] <leads|contacts|notes|account|tasks> <verb> "
-      "[--FIELD=VALUE ...]\n\n"
+      "kommo-cli: calls kommo-grpc (Kommo CRM leads, contacts, companies, their links, notes, the "
+      "account and tasks over gRPC).\n\n"
+      "Usage: kommo-cli [global flags] <leads|contacts|companies|links|notes|account|tasks> "
+      "<verb> [--FIELD=VALUE ...]\n\n"
       "Subcommands:\n";
   const size_t column = NameColumn();
   for (const Command& command : Commands()) {

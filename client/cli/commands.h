@@ -1,13 +1,14 @@
 // kommo-cli: the subcommands, their flags and the command-line parser.
 //
 //   kommo-cli [--target=HOST:PORT] [--deadline=30s] [--max_attempts=4] [--json]
-//             <leads|contacts|notes|account|tasks> <verb> [--FIELD=VALUE ...]
+//             <leads|contacts|companies|links|notes|account|tasks> <verb> [--FIELD=VALUE ...]
 //
 // Each subcommand calls one RPC. Its flags are the request's fields, named as in the proto, and are
 // set on the request by protobuf reflection: a flag that is not given leaves its field unset, which
 // is what UpdateLead's `optional` fields need ("--price=0" sets 0, no --price leaves it alone).
 // A field of a sub-message gets a flag of its own ("--contact_phones" sets contact.phones); a few
-// flags set more than one field ("notes add --lead_id=ID" sets entity_type and entity_id).
+// flags set more than one field ("notes add --lead_id=ID" sets entity_type and entity_id; in
+// "links add", two of --lead_id, --contact_id and --company_id set both ends of the link).
 // Flag names may be written with '-' for '_' ("--add-missing").
 #ifndef KOMMO_CLIENT_CLI_COMMANDS_H_
 #define KOMMO_CLIENT_CLI_COMMANDS_H_
@@ -57,12 +58,13 @@ struct FlagSpec {
   bool repeatable = false;
 };
 
-// How kommo-cli may retry a call (RetryPlan): reads and UpdateLead on UNAVAILABLE and
-// RESOURCE_EXHAUSTED; other writes on RESOURCE_EXHAUSTED only, as their outcome may be unknown.
+// How kommo-cli may retry a call (RetryPlan): reads and updates (UpdateLead, UpdateContact,
+// UpdateCompany, CompleteTask) on UNAVAILABLE and RESOURCE_EXHAUSTED; other writes (creates,
+// links) on RESOURCE_EXHAUSTED only, as their outcome may be unknown.
 enum class RetryClass { kIdempotent, kWrite };
 
 struct Command {
-  const char* group;  // "leads", "contacts", "notes", "account" or "tasks"
+  const char* group;  // "leads", "contacts", "companies", "links", "notes", "account", "tasks"
   const char* verb;   // "create", "search", "find-or-create", "incoming accept" (two words)
   const char* rpc;    // "kommo.v1.LeadService/CreateLead"
   const char* summary;
@@ -74,6 +76,10 @@ struct Command {
   grpc::Status (*call)(const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
                        const google::protobuf::Message& request,
                        google::protobuf::Message* response);
+  // Checks the request once all its flags are set, for rules about several flags that FlagSpec
+  // cannot state ("links add" needs two of its three entity flags); returns a usage error or "".
+  // Null: no such rules.
+  std::string (*check)(const Command& command, const google::protobuf::Message& request) = nullptr;
 };
 
 // Every subcommand, in help order.
@@ -105,7 +111,7 @@ std::string GroupHelp(const std::string& group);
 std::string CommandHelp(const Command& command);
 
 // The call with kommo-cli's retries, which follow kommo::client's policy (channel.h): reads and
-// UpdateLead again on UNAVAILABLE and RESOURCE_EXHAUSTED, creates only on RESOURCE_EXHAUSTED,
+// updates again on UNAVAILABLE and RESOURCE_EXHAUSTED, other writes only on RESOURCE_EXHAUSTED,
 // after the server's RetryInfo delay or an exponential backoff, all within `deadline`. The
 // channel itself must not retry. Done here rather than by gRPC so that a call whose deadline
 // ends between attempts still says why the attempts failed: the result is DEADLINE_EXCEEDED

@@ -204,6 +204,8 @@ std::vector<const FieldDescriptor*> Columns(const Descriptor& descriptor) {
       {"kommo.v1.Lead",
        {"id", "name", "price", "pipeline_id", "status_id", "contact_ids", "updated_at"}},
       {"kommo.v1.Contact", {"id", "name", "phones", "emails", "responsible_user_id", "updated_at"}},
+      {"kommo.v1.Company", {"id", "name", "responsible_user_id", "tags", "updated_at"}},
+      {"kommo.v1.Link", {"entity_type", "entity_id", "to_entity_type", "to_entity_id", "is_main"}},
       {"kommo.v1.IncomingLead",
        {"uid", "source_name", "category", "pipeline_id", "lead_id", "contact_id", "created_at"}},
       {"kommo.v1.Note", {"id", "kind", "service", "created_by", "updated_at", "text"}},
@@ -303,6 +305,8 @@ std::string PipelinesTable(const Message& response, const FieldDescriptor& list)
 std::string FormatTable(const Message& response) {
   const Descriptor& descriptor = *response.GetDescriptor();
   const Reflection& reflection = *response.GetReflection();
+  // A response with nothing in it (UnlinkEntities): that the call succeeded is all it says.
+  if (descriptor.field_count() == 0) return "ok\n";
   // One entity: its fields, unprefixed. Several (a lead and its contact): "lead.id", "contact.id".
   int entities = 0;
   for (int i = 0; i < descriptor.field_count(); ++i) {

@@ -9,9 +9,10 @@
 
 namespace kommo::cli {
 
-// A response as text for people. One lead or contact: a field per line ("price       1500").
-// A search: one row per result with the fields that tell results apart, then the next page
-// token (or "last page"). Timestamps in RFC 3339 UTC; control characters replaced by '?'.
+// A response as text for people. One lead, contact or company: a field per line
+// ("price       1500"). A search or list: one row per result with the fields that tell results
+// apart, then the next page token (or "last page"). A response without fields (UnlinkEntities):
+// "ok". Timestamps in RFC 3339 UTC; control characters replaced by '?'.
 std::string FormatTable(const google::protobuf::Message& response);
 
 // A response as proto JSON (field names as in the proto, fields with default values included,

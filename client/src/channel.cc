@@ -56,18 +56,22 @@ constexpr char kContactService[] = "kommo.v1.ContactService";
 constexpr char kNoteService[] = "kommo.v1.NoteService";
 constexpr char kAccountService[] = "kommo.v1.AccountService";
 constexpr char kTaskService[] = "kommo.v1.TaskService";
+constexpr char kCompanyService[] = "kommo.v1.CompanyService";
+constexpr char kLinkService[] = "kommo.v1.LinkService";
 
 }  // namespace
 
 std::string ServiceConfigJson(const ChannelOptions& options) {
   // Methods not named here (added later) are not retried: the safe default for a write.
 
-  // Reads, UpdateLead, UpdateContact and CompleteTask (PATCHes of given values: repeating one
-  // changes nothing more).
+  // Reads, UpdateLead, UpdateContact, UpdateCompany and CompleteTask (PATCHes of given values:
+  // repeating one changes nothing more).
   const std::vector<const char*> idempotent = {"UNAVAILABLE", "RESOURCE_EXHAUSTED"};
   // Other writes: RESOURCE_EXHAUSTED only. The server returns it only when Kommo did not act on
-  // the call; UNAVAILABLE on a create may mean the lead, contact or note exists already, and on an
-  // accept or decline that the incoming lead is gone (a repeat would say INCOMING_LEAD_NOT_FOUND).
+  // the call; UNAVAILABLE on a create may mean the lead, contact, company, note or task exists
+  // already, on an accept or decline that the incoming lead is gone (a repeat would say
+  // INCOMING_LEAD_NOT_FOUND), and on a link or unlink that Kommo may have acted on it: repeated
+  // later, it could undo another caller's newer unlink or link of the same pair.
   const std::vector<const char*> create = {"RESOURCE_EXHAUSTED"};
 
   std::string json = "{\"methodConfig\":[";
@@ -75,10 +79,15 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kLeadService, "SearchLeads"},
                                     {kLeadService, "UpdateLead"},
                                     {kLeadService, "ListIncomingLeads"},
+                                    {kLeadService, "ListLeads"},
                                     {kContactService, "UpdateContact"},
                                     {kContactService, "GetContact"},
                                     {kContactService, "SearchContacts"},
                                     {kContactService, "LookupContacts"},
+                                    {kCompanyService, "UpdateCompany"},
+                                    {kCompanyService, "GetCompany"},
+                                    {kCompanyService, "SearchCompanies"},
+                                    {kLinkService, "ListLinks"},
                                     {kNoteService, "ListNotes"},
                                     {kAccountService, "GetAccount"},
                                     {kAccountService, "ListPipelines"},
@@ -96,6 +105,9 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kLeadService, "DeclineIncomingLead"},
                                     {kContactService, "CreateContact"},
                                     {kContactService, "FindOrCreateContact"},
+                                    {kCompanyService, "CreateCompany"},
+                                    {kLinkService, "LinkEntities"},
+                                    {kLinkService, "UnlinkEntities"},
                                     {kNoteService, "AddNote"},
                                     {kTaskService, "CreateTask"}}),
                        options.retry, create);

@@ -14,6 +14,10 @@
 namespace kommo::api {
 namespace {
 
+// google.protobuf.Timestamp's valid range in seconds (0001-01-01 to 9999-12-31).
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
 // Collects violations; Result() is OK when there are none.
 class Checker {
  public:
@@ -230,9 +234,10 @@ void CheckCustomFields(Checker& checker,
       if (value.enum_id() < 0) {
         checker.Add(absl::StrCat(value_at, ".enum_id"), "must be greater than 0, or 0 for none");
       }
-      if (value.has_time() &&
-          (value.time().seconds() < 0 || value.time().seconds() > 253402300799)) {
-        checker.Add(absl::StrCat(value_at, ".time"), "must be between 1970 and 9999");
+      // Any time a Timestamp can hold: birthdays and dates before 1970 are Unix seconds below 0.
+      if (value.has_time() && (value.time().seconds() < kMinTimestampSeconds ||
+                               value.time().seconds() > kMaxTimestampSeconds)) {
+        checker.Add(absl::StrCat(value_at, ".time"), "must be between the years 1 and 9999");
       }
     }
   }
@@ -677,6 +682,8 @@ absl::Status ValidateCreateCompany(const v1::CreateCompanyRequest& request) {
   CheckRequestId(checker, request.request_id());
   checker.Text("name", request.name(), /*required=*/true);
   checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), {});
   return checker.Result("CreateCompanyRequest");
 }
 
@@ -687,6 +694,8 @@ absl::Status ValidateUpdateCompany(const v1::UpdateCompanyRequest& request) {
   if (request.has_responsible_user_id()) {
     checker.Positive("responsible_user_id", request.responsible_user_id());
   }
+  CheckCustomFields(checker, request.custom_fields(), false, false);
+  CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
   return checker.Result("UpdateCompanyRequest");
 }
 

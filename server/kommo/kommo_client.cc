@@ -402,20 +402,36 @@ class KommoClientImpl final : public KommoClient {
 
   void CreateCompany(const v1::CreateCompanyRequest& request, CallOptions options,
                      Done<v1::Company> done) override {
-    Write(company_creates_, request, std::move(options), std::move(done));
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_COMPANY;
+    references.custom_fields = request.custom_fields();
+    if (request.responsible_user_id() != 0) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    CheckedWrite(company_creates_, request, std::move(references), std::move(options),
+                 std::move(done));
   }
 
   void UpdateCompany(const v1::UpdateCompanyRequest& request, CallOptions options,
                      Done<v1::Company> done) override {
-    const bool changes = request.has_name() || request.has_responsible_user_id();
-    loop_->Post(
-        [this, request, changes, options = std::move(options), done = std::move(done)]() mutable {
-          if (!changes) {  // nothing to write: the current company is the answer
-            return Get<v1::Company>(CompanyEntity(), company_reads_, request.company_id(),
-                                    std::move(options), std::move(done));
-          }
-          company_updates_.Enqueue(request, std::move(options), std::move(done));
-        });
+    const bool changes = request.has_name() || request.has_responsible_user_id() ||
+                         !request.custom_fields().empty() || !request.tags_to_add().empty() ||
+                         !request.tags_to_remove().empty();
+    if (!changes) {  // nothing to write: the current company is the answer
+      return loop_->Post([this, id = request.company_id(), options = std::move(options),
+                          done = std::move(done)]() mutable {
+        Get<v1::Company>(CompanyEntity(), company_reads_, id, std::move(options),
+                         std::move(done));
+      });
+    }
+    WriteReferences references;
+    references.entity_type = v1::ENTITY_TYPE_COMPANY;
+    references.custom_fields = request.custom_fields();
+    if (request.has_responsible_user_id()) {
+      references.users.emplace_back("responsible_user_id", request.responsible_user_id());
+    }
+    CheckedWrite(company_updates_, request, std::move(references), std::move(options),
+                 std::move(done));
   }
 
   void GetCompany(int64_t company_id, CallOptions options, Done<v1::Company> done) override {

@@ -1,5 +1,6 @@
 #include "server/kommo/write_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -216,7 +217,12 @@ void CheckValue(Checker& checker, const std::string& at, const CustomField& fiel
   const CustomFieldEnum* by_code = nullptr;
   for (const CustomFieldEnum& each : field.enums()) {
     if (value.enum_id() != 0 && each.id() == value.enum_id()) by_id = &each;
-    if (!value.enum_code().empty() && each.value() == value.enum_code()) by_code = &each;
+    if (value.enum_code().empty()) continue;
+    if (each.value() == value.enum_code()) {
+      by_code = &each;  // the exact spelling wins
+    } else if (by_code == nullptr && absl::EqualsIgnoreCase(each.value(), value.enum_code())) {
+      by_code = &each;
+    }
   }
   if (value.enum_id() != 0 && by_id == nullptr) {
     checker.Add(absl::StrCat(at, ".enum_id"),
@@ -228,6 +234,8 @@ void CheckValue(Checker& checker, const std::string& at, const CustomField& fiel
                              " (AccountService.ListCustomFields lists them)"));
   } else if (by_id != nullptr && by_code != nullptr && by_id != by_code) {
     checker.Add(at, "enum_id and enum_code name different kinds");
+  } else if (by_code != nullptr) {
+    value.set_enum_code(by_code->value());  // "mob" is sent as the catalogue spells it: "MOB"
   } else if (value.enum_id() == 0 && value.enum_code().empty()) {
     bool has_default = field.enums().empty();
     for (const CustomFieldEnum& each : field.enums()) {
@@ -263,6 +271,11 @@ void CheckCustomFields(Checker& checker, const WriteReferences& references,
       field = it->second;
     } else {
       auto it = by_code.find(entry.field_code());
+      if (it == by_code.end()) {  // codes compare without regard to case, exact spelling first
+        it = std::find_if(by_code.begin(), by_code.end(), [&entry](const auto& each) {
+          return absl::EqualsIgnoreCase(each.first, entry.field_code());
+        });
+      }
       if (it == by_code.end()) {
         checker.Add(absl::StrCat(at, ".field_code"),
                     absl::StrCat("is not the code of a custom field of ",
@@ -272,7 +285,7 @@ void CheckCustomFields(Checker& checker, const WriteReferences& references,
       }
       field = it->second;
     }
-    if (!entry.field_code().empty() && entry.field_code() != field->code()) {
+    if (!entry.field_code().empty() && !absl::EqualsIgnoreCase(entry.field_code(), field->code())) {
       checker.Add(at, "field_id and field_code name different fields");
       continue;
     }

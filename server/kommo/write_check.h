@@ -62,10 +62,11 @@ struct CheckCatalogues {
 // Checks `references` against `catalogues`. Returns the custom fields as they are to be
 // written: a field named by code gets its id, a select, multiselect or radiobutton value given
 // by its text gets the enum's id (and only it), a multitext value without a kind gets WORK (or
-// the field's first kind). Errors: INVALID_ARGUMENT, INVALID_FIELD, with a violation for each
-// unknown field, pipeline, stage, user or enum, each value whose member does not fit the field's
-// type, a repeated field, several values for a field that takes one, a field of a type this API
-// cannot write, and PHONE or EMAIL given twice.
+// the field's first kind). Field codes and multitext kinds compare without regard to case; a
+// kind is written as the catalogue spells it. Errors: INVALID_ARGUMENT, INVALID_FIELD, with a
+// violation for each unknown field, pipeline, stage, user or enum, each value whose member does not
+// fit the field's type, a repeated field, several values for a field that takes one, a field of a
+// type this API cannot write, and PHONE or EMAIL given twice.
 absl::StatusOr<google::protobuf::RepeatedPtrField<kommo::v1::CustomFieldValues>>
 CheckWriteReferences(const WriteReferences& references, const CheckCatalogues& catalogues);
 

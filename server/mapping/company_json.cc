@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "server/mapping/custom_fields_json.h"
 #include "server/mapping/kommo_json_internal.h"
 
 namespace kommo::mapping {
@@ -35,6 +36,8 @@ absl::StatusOr<Company> ReadCompany(const ObjectReader& object) {
   if (created_at.has_value()) company.mutable_created_at()->set_seconds(*created_at);
   ASSIGN_OR_RETURN(const std::optional<int64_t> updated_at, object.UnixSeconds("updated_at"));
   if (updated_at.has_value()) company.mutable_updated_at()->set_seconds(*updated_at);
+  RETURN_IF_ERROR(ReadCustomFieldsValues(object, company.mutable_custom_fields()));
+  RETURN_IF_ERROR(ReadTags(object, company.mutable_tags()));
   return company;
 }
 
@@ -51,6 +54,8 @@ std::string CompaniesCreateBody(absl::Span<const CompanyCreateItem> items) {
     if (request.responsible_user_id() != 0) {
       json.Member("responsible_user_id", request.responsible_user_id());
     }
+    WriteCustomFieldsMember(json, request.custom_fields());
+    WriteTagChanges(json, request.tags_to_add(), {});
     if (!item.request_id.empty()) json.Member("request_id", item.request_id);
     json.EndObject();
   }
@@ -70,6 +75,8 @@ std::string CompaniesUpdateBody(absl::Span<const CompanyUpdateItem> items) {
     if (request.has_responsible_user_id()) {
       json.Member("responsible_user_id", request.responsible_user_id());
     }
+    WriteCustomFieldsMember(json, request.custom_fields());
+    WriteTagChanges(json, request.tags_to_add(), request.tags_to_remove());
     if (!item.request_id.empty()) json.Member("request_id", item.request_id);
     json.EndObject();
   }
@@ -96,6 +103,7 @@ absl::StatusOr<CompanyPage> ParseCompanyPage(absl::string_view body) {
 
 std::string CompanyFieldFromKommoPath(absl::string_view path) {
   if (path == "id") return "company_id";
+  if (std::optional<std::string> field = CustomFieldsFieldFromKommoPath(path, 0)) return *field;
   return std::string(path);
 }
 

@@ -3,8 +3,7 @@
 
 // JSON ⇄ proto for Kommo's companies (/api/v4/companies): the create and update bodies, the
 // company as GET answers show it, and Kommo's validation paths as the caller's field names. Pure
-// functions. Custom fields and tags are not mapped here yet (the shared custom-field codec will
-// write and read them).
+// functions. Custom fields and tags go through the shared codec (custom_fields_json.h).
 
 #include <string>
 #include <vector>
@@ -23,7 +22,8 @@ struct CompanyCreateItem {
   const kommo::v1::CreateCompanyRequest* request = nullptr;
 };
 
-// The JSON array body of POST /companies: name, responsible_user_id when set, request_id.
+// The JSON array body of POST /companies: name, responsible_user_id when set,
+// custom_fields_values and tags_to_add when given, request_id.
 std::string CompaniesCreateBody(absl::Span<const CompanyCreateItem> items);
 
 // One change of a PATCH /companies batch.
@@ -33,7 +33,8 @@ struct CompanyUpdateItem {
 };
 
 // The JSON array body of PATCH /companies: per item its "id" (company_id), exactly the fields
-// present, and its "request_id".
+// present (custom_fields_values with the listed fields, tags_to_add / tags_to_delete), and its
+// "request_id".
 std::string CompaniesUpdateBody(absl::Span<const CompanyUpdateItem> items);
 
 // A company object of a GET answer (GET /companies/{id}). "id" must be a positive integer;
@@ -50,7 +51,8 @@ struct CompanyPage {
 absl::StatusOr<CompanyPage> ParseCompanyPage(absl::string_view body);
 
 // Kommo's validation path of a company item → the request field it came from ("id" →
-// "company_id"; "name", "responsible_user_id" as they are; unknown paths unchanged).
+// "company_id"; custom-field and tag paths as custom_fields_json.h maps them; "name",
+// "responsible_user_id" and unknown paths unchanged).
 std::string CompanyFieldFromKommoPath(absl::string_view path);
 
 }  // namespace kommo::mapping

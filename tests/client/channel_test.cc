@@ -11,13 +11,19 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kommo/client/errors.h"
+#include "kommo/v1/account_service.grpc.pb.h"
+#include "kommo/v1/company_service.grpc.pb.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "kommo/v1/link_service.grpc.pb.h"
+#include "kommo/v1/note_service.grpc.pb.h"
+#include "kommo/v1/task_service.grpc.pb.h"
 
 namespace kommo::client {
 namespace {
@@ -100,6 +106,10 @@ class FakeLeadService final : public kommo::v1::LeadService::Service {
                            kommo::v1::SearchLeadsResponse*) override {
     return script_->Attempt("SearchLeads", context);
   }
+  grpc::Status ListLeads(grpc::ServerContext* context, const kommo::v1::ListLeadsRequest*,
+                         kommo::v1::ListLeadsResponse*) override {
+    return script_->Attempt("ListLeads", context);
+  }
 
  private:
   Script* script_;
@@ -125,6 +135,51 @@ class FakeContactService final : public kommo::v1::ContactService::Service {
   Script* script_;
 };
 
+class FakeCompanyService final : public kommo::v1::CompanyService::Service {
+ public:
+  explicit FakeCompanyService(Script* script) : script_(script) {}
+  grpc::Status CreateCompany(grpc::ServerContext* context, const kommo::v1::CreateCompanyRequest*,
+                             kommo::v1::CreateCompanyResponse*) override {
+    return script_->Attempt("CreateCompany", context);
+  }
+  grpc::Status UpdateCompany(grpc::ServerContext* context, const kommo::v1::UpdateCompanyRequest*,
+                             kommo::v1::UpdateCompanyResponse*) override {
+    return script_->Attempt("UpdateCompany", context);
+  }
+  grpc::Status GetCompany(grpc::ServerContext* context, const kommo::v1::GetCompanyRequest*,
+                          kommo::v1::GetCompanyResponse*) override {
+    return script_->Attempt("GetCompany", context);
+  }
+  grpc::Status SearchCompanies(grpc::ServerContext* context,
+                               const kommo::v1::SearchCompaniesRequest*,
+                               kommo::v1::SearchCompaniesResponse*) override {
+    return script_->Attempt("SearchCompanies", context);
+  }
+
+ private:
+  Script* script_;
+};
+
+class FakeLinkService final : public kommo::v1::LinkService::Service {
+ public:
+  explicit FakeLinkService(Script* script) : script_(script) {}
+  grpc::Status LinkEntities(grpc::ServerContext* context, const kommo::v1::LinkEntitiesRequest*,
+                            kommo::v1::LinkEntitiesResponse*) override {
+    return script_->Attempt("LinkEntities", context);
+  }
+  grpc::Status UnlinkEntities(grpc::ServerContext* context, const kommo::v1::UnlinkEntitiesRequest*,
+                              kommo::v1::UnlinkEntitiesResponse*) override {
+    return script_->Attempt("UnlinkEntities", context);
+  }
+  grpc::Status ListLinks(grpc::ServerContext* context, const kommo::v1::ListLinksRequest*,
+                         kommo::v1::ListLinksResponse*) override {
+    return script_->Attempt("ListLinks", context);
+  }
+
+ private:
+  Script* script_;
+};
+
 // Short backoffs keep the tests fast; the codes retried are the production ones. No retry
 // throttling: its token bucket is per server name and process, and a later test may get the same
 // port as an earlier one.
@@ -143,6 +198,8 @@ class ChannelTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&leads_service_);
     builder.RegisterService(&contacts_service_);
+    builder.RegisterService(&companies_service_);
+    builder.RegisterService(&links_service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
@@ -173,6 +230,8 @@ class ChannelTest : public ::testing::Test {
   Script script_;
   FakeLeadService leads_service_{&script_};
   FakeContactService contacts_service_{&script_};
+  FakeCompanyService companies_service_{&script_};
+  FakeLinkService links_service_{&script_};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };
@@ -226,6 +285,82 @@ TEST(ServiceConfigTest, AccountAndTaskMethodsFollowTheSamePolicy) {
   EXPECT_NE(writes_entry.find("\"service\":\"kommo.v1.TaskService\",\"method\":\"CreateTask\""),
             std::string::npos);
   EXPECT_EQ(reads_entry.find("\"CreateTask\""), std::string::npos);
+}
+
+// Companies, links and the lead list: reads and UpdateCompany retry like reads; CreateCompany,
+// LinkEntities and UnlinkEntities only on RESOURCE_EXHAUSTED.
+TEST(ServiceConfigTest, CompanyLinkAndListLeadsMethodsFollowTheSamePolicy) {
+  const std::string json = ServiceConfigJson();
+  const size_t writes = json.find("\"method\":\"CreateLead\"");
+  ASSERT_NE(writes, std::string::npos);
+  const std::string reads_entry = json.substr(0, writes);
+  const std::string writes_entry = json.substr(writes, json.find("]}", writes) + 2 - writes);
+  auto name = [](const std::string& service, const std::string& method) {
+    return "{\"service\":\"kommo.v1." + service + "\",\"method\":\"" + method + "\"}";
+  };
+  for (const auto& [service, method] :
+       std::vector<std::pair<std::string, std::string>>{{"LeadService", "ListLeads"},
+                                                        {"CompanyService", "GetCompany"},
+                                                        {"CompanyService", "SearchCompanies"},
+                                                        {"CompanyService", "UpdateCompany"},
+                                                        {"LinkService", "ListLinks"}}) {
+    EXPECT_NE(reads_entry.find(name(service, method)), std::string::npos) << method;
+    EXPECT_EQ(writes_entry.find("\"" + method + "\""), std::string::npos) << method;
+  }
+  for (const auto& [service, method] :
+       std::vector<std::pair<std::string, std::string>>{{"CompanyService", "CreateCompany"},
+                                                        {"LinkService", "LinkEntities"},
+                                                        {"LinkService", "UnlinkEntities"}}) {
+    EXPECT_NE(writes_entry.find(name(service, method)), std::string::npos) << method;
+    EXPECT_EQ(reads_entry.find("\"" + method + "\""), std::string::npos) << method;
+  }
+}
+
+// Every method of every kommo.v1 service is named exactly once: a method left out is never
+// retried, which is safe for a write but wrong for a read; the writes are the list below.
+TEST(ServiceConfigTest, EveryMethodHasItsPolicy) {
+  const std::set<std::string> writes = {"CreateLead",
+                                        "CreateLeadWithContact",
+                                        "CreateIncomingLead",
+                                        "AcceptIncomingLead",
+                                        "DeclineIncomingLead",
+                                        "CreateContact",
+                                        "FindOrCreateContact",
+                                        "CreateCompany",
+                                        "LinkEntities",
+                                        "UnlinkEntities",
+                                        "AddNote",
+                                        "CreateTask"};
+  const std::string json = ServiceConfigJson();
+  // The second methodConfig entry, the writes', starts with CreateLead.
+  const size_t writes_start =
+      json.find("{\"service\":\"kommo.v1.LeadService\",\"method\":\"CreateLead\"}");
+  ASSERT_NE(writes_start, std::string::npos);
+  ASSERT_NE(json.find("\"retryPolicy\"", writes_start), std::string::npos);
+  ASSERT_LT(json.find("\"retryPolicy\""), writes_start) << "the reads' entry comes first";
+  int methods = 0;
+  // A request type's descriptor() links in the .proto file that declares its service.
+  for (const google::protobuf::ServiceDescriptor* service :
+       {kommo::v1::GetLeadRequest::descriptor()->file()->service(0),
+        kommo::v1::GetContactRequest::descriptor()->file()->service(0),
+        kommo::v1::GetCompanyRequest::descriptor()->file()->service(0),
+        kommo::v1::ListLinksRequest::descriptor()->file()->service(0),
+        kommo::v1::ListNotesRequest::descriptor()->file()->service(0),
+        kommo::v1::GetAccountRequest::descriptor()->file()->service(0),
+        kommo::v1::ListTasksRequest::descriptor()->file()->service(0)}) {
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      ++methods;
+      const std::string& method = service->method(i)->name();
+      const std::string entry =
+          "{\"service\":\"" + service->full_name() + "\",\"method\":\"" + method + "\"}";
+      const size_t at = json.find(entry);
+      ASSERT_NE(at, std::string::npos) << entry;
+      EXPECT_EQ(json.find(entry, at + 1), std::string::npos) << entry << " is named twice";
+      EXPECT_EQ(at >= writes_start, writes.count(method) == 1) << entry;
+    }
+  }
+  EXPECT_EQ(methods, 33);
 }
 
 TEST(ServiceConfigTest, CreatesRetryOnlyResourceExhausted) {
@@ -339,6 +474,75 @@ TEST_F(ChannelTest, UpdatesAndSearchesRetryBothCodes) {
   EXPECT_EQ(script_.Attempts("UpdateLead").size(), 3u);
   EXPECT_EQ(script_.Attempts("SearchContacts").size(), 2u);
   EXPECT_EQ(script_.Attempts("GetContact").size(), 2u);
+}
+
+// The companies, links and lead list over the wire: reads and UpdateCompany again after
+// UNAVAILABLE; CreateCompany, LinkEntities and UnlinkEntities not, but after RESOURCE_EXHAUSTED.
+TEST_F(ChannelTest, CompanyAndLinkMethodsRetryByTheirClass) {
+  for (const char* method : {"ListLeads", "GetCompany", "SearchCompanies", "UpdateCompany",
+                             "ListLinks", "CreateCompany", "LinkEntities", "UnlinkEntities"}) {
+    script_.Add(method, {grpc::StatusCode::UNAVAILABLE});
+  }
+  script_.Add("CreateCompany", {grpc::StatusCode::RESOURCE_EXHAUSTED});
+  script_.Add("LinkEntities", {grpc::StatusCode::RESOURCE_EXHAUSTED});
+  script_.Add("UnlinkEntities", {grpc::StatusCode::RESOURCE_EXHAUSTED});
+  auto channel = CreateChannel(Target(), FastRetries());
+  kommo::v1::LeadService::Stub leads(channel);
+  kommo::v1::CompanyService::Stub companies(channel);
+  kommo::v1::LinkService::Stub links(channel);
+  // Each call with a fresh context and response.
+  auto call = [](auto method) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return method(&context);
+  };
+
+  EXPECT_TRUE(call([&](grpc::ClientContext* c) {
+                kommo::v1::ListLeadsResponse r;
+                return leads.ListLeads(c, {}, &r);
+              }).ok());
+  EXPECT_TRUE(call([&](grpc::ClientContext* c) {
+                kommo::v1::GetCompanyResponse r;
+                return companies.GetCompany(c, {}, &r);
+              }).ok());
+  EXPECT_TRUE(call([&](grpc::ClientContext* c) {
+                kommo::v1::SearchCompaniesResponse r;
+                return companies.SearchCompanies(c, {}, &r);
+              }).ok());
+  EXPECT_TRUE(call([&](grpc::ClientContext* c) {
+                kommo::v1::UpdateCompanyResponse r;
+                return companies.UpdateCompany(c, {}, &r);
+              }).ok());
+  EXPECT_TRUE(call([&](grpc::ClientContext* c) {
+                kommo::v1::ListLinksResponse r;
+                return links.ListLinks(c, {}, &r);
+              }).ok());
+  for (int i = 0; i < 2; ++i) {  // UNAVAILABLE: not repeated; then RESOURCE_EXHAUSTED: repeated
+    const grpc::StatusCode want = i == 0 ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::OK;
+    EXPECT_EQ(call([&](grpc::ClientContext* c) {
+                kommo::v1::CreateCompanyResponse r;
+                return companies.CreateCompany(c, {}, &r);
+              }).error_code(),
+              want);
+    EXPECT_EQ(call([&](grpc::ClientContext* c) {
+                kommo::v1::LinkEntitiesResponse r;
+                return links.LinkEntities(c, {}, &r);
+              }).error_code(),
+              want);
+    EXPECT_EQ(call([&](grpc::ClientContext* c) {
+                kommo::v1::UnlinkEntitiesResponse r;
+                return links.UnlinkEntities(c, {}, &r);
+              }).error_code(),
+              want);
+  }
+
+  for (const char* read :
+       {"ListLeads", "GetCompany", "SearchCompanies", "UpdateCompany", "ListLinks"}) {
+    EXPECT_EQ(script_.Attempts(read).size(), 2u) << read;
+  }
+  for (const char* write : {"CreateCompany", "LinkEntities", "UnlinkEntities"}) {
+    EXPECT_EQ(script_.Attempts(write).size(), 3u) << write;  // 1, then 2 (RESOURCE_EXHAUSTED, OK)
+  }
 }
 
 // UNAVAILABLE on a create may mean Kommo created it: never repeated.

@@ -288,6 +288,136 @@ done
 cli "$WORK/bad_entity" account fields --entity=deal
 expect "account fields --entity=deal exits 2" 2 $?
 
+# Issue 13: companies, links between leads, contacts and companies, and the structured lead list.
+for sub in "companies create" "companies update" "companies get" "companies search" \
+           "links add" "links remove" "links list" "leads list"; do
+  # shellcheck disable=SC2086
+  cli "$WORK/subhelp" $sub --help
+  code=$?
+  [[ $code == 0 ]] && grep -q "^Usage: kommo-cli $sub" "$WORK/subhelp" && pass "$sub --help" ||
+    fail "$sub --help (exit $code): $(cat "$WORK/subhelp" "$WORK/subhelp.err")"
+done
+
+# The company is created with a custom field (by code) and a tag; both read back from Kommo.
+cli "$WORK/company" companies create --name "Acme Wholesale" --field WEB=https://acme.example \
+  --tag wholesale --json
+expect "companies create exits 0" 0 $?
+COMPANY_ID=$(json "$WORK/company" 'd["company"]["id"]')
+expect "companies create: read back" "Acme Wholesale 8000001" \
+  "$(json "$WORK/company" 'd["company"]["name"], d["company"]["responsible_user_id"]')"
+expect "companies create: the WEB field and the tag read back" "https://acme.example ['wholesale']" \
+  "$(json "$WORK/company" '[f["values"][0]["text"] for f in d["company"]["custom_fields"] if f.get("field_code") == "WEB"][0], [t["name"] for t in d["company"]["tags"]]')"
+cli "$WORK/company_upd" companies update --company_id "$COMPANY_ID" --name "Acme Wholesale Ltd" \
+  --responsible_user_id 8000002 --tag eu --untag wholesale
+expect "companies update exits 0" 0 $?
+cli "$WORK/company_tags" companies get --company_id "$COMPANY_ID" --json
+expect "companies update: tag swapped, field kept" "['eu'] 1" \
+  "$(json "$WORK/company_tags" '[t["name"] for t in d["company"]["tags"]], len(d["company"]["custom_fields"])')"
+grep -Eq "^id +$COMPANY_ID$" "$WORK/company_upd" &&
+  grep -Eq "^name +Acme Wholesale Ltd$" "$WORK/company_upd" &&
+  grep -Eq "^responsible_user_id +8000002$" "$WORK/company_upd" &&
+  pass "companies update: the new name and user (table)" ||
+  fail "companies update: $(cat "$WORK/company_upd" "$WORK/company_upd.err")"
+# Only the name given: the responsible user stays.
+cli "$WORK/company_upd2" companies update --company_id "$COMPANY_ID" --name "Acme Wholesale Ltd" --json
+expect "companies update --name keeps the user" "Acme Wholesale Ltd 8000002" \
+  "$(json "$WORK/company_upd2" 'd["company"]["name"], d["company"]["responsible_user_id"]')"
+cli "$WORK/company_get" companies get --company_id "$COMPANY_ID" --json
+expect "companies get" "$COMPANY_ID Acme Wholesale Ltd 8000002" \
+  "$(json "$WORK/company_get" 'd["company"]["id"], d["company"]["name"], d["company"]["responsible_user_id"]')"
+cli "$WORK/company_search" companies search --query "acme wholesale"
+grep -Eq "^$COMPANY_ID +Acme Wholesale Ltd +8000002 +" "$WORK/company_search" &&
+  grep -q "^(last page)$" "$WORK/company_search" && pass "companies search (table)" ||
+  fail "companies search: $(cat "$WORK/company_search" "$WORK/company_search.err")"
+cli "$WORK/company_none" companies search --query "no such company"
+expect "empty companies search" "no companies
+(last page)" "$(cat "$WORK/company_none")"
+cli "$WORK/company_missing" companies get --company_id 54000009999
+expect "an unknown company exits 15" 15 $?
+grep -q "reason: COMPANY_NOT_FOUND" "$WORK/company_missing.err" && pass "COMPANY_NOT_FOUND" ||
+  fail "unknown company: $(cat "$WORK/company_missing.err")"
+
+# A lead in the second pipeline's stage, linked to the contact (main), the company; the contact
+# to the company.
+cli "$WORK/deal" leads create --name "Acme partner deal" --pipeline_id 7000002 --status_id 60000012 --json
+expect "leads create in 7000002:60000012" "7000002 60000012" \
+  "$(json "$WORK/deal" 'd["lead"]["pipeline_id"], d["lead"]["status_id"]')"
+DEAL_ID=$(json "$WORK/deal" 'd["lead"]["id"]')
+cli "$WORK/link_main" links add --contact_id "$CONTACT_ID" --lead_id "$DEAL_ID" --main
+expect "links add lead-contact --main exits 0" 0 $?
+grep -Eq "^entity_type +ENTITY_TYPE_LEAD$" "$WORK/link_main" &&
+  grep -Eq "^to_entity_id +$CONTACT_ID$" "$WORK/link_main" && grep -Eq "^is_main +true$" "$WORK/link_main" &&
+  pass "links add --main: the lead's main contact (table)" ||
+  fail "links add --main: $(cat "$WORK/link_main" "$WORK/link_main.err")"
+cli "$WORK/link_company" links add --lead_id "$DEAL_ID" --company_id "$COMPANY_ID" --json
+expect "links add lead-company" "ENTITY_TYPE_LEAD $DEAL_ID ENTITY_TYPE_COMPANY $COMPANY_ID" \
+  "$(json "$WORK/link_company" 'd["link"]["entity_type"], d["link"]["entity_id"], d["link"]["to_entity_type"], d["link"]["to_entity_id"]')"
+cli "$WORK/link_cc" links add --company_id "$COMPANY_ID" --contact_id "$CONTACT_ID" --json
+expect "links add contact-company" "ENTITY_TYPE_CONTACT $CONTACT_ID ENTITY_TYPE_COMPANY $COMPANY_ID" \
+  "$(json "$WORK/link_cc" 'd["link"]["entity_type"], d["link"]["entity_id"], d["link"]["to_entity_type"], d["link"]["to_entity_id"]')"
+cli "$WORK/links" links list --lead_id "$DEAL_ID" --json
+expect "links list: the main contact first, then the company" \
+  "[('ENTITY_TYPE_CONTACT', '$CONTACT_ID', True), ('ENTITY_TYPE_COMPANY', '$COMPANY_ID', False)]" \
+  "$(json "$WORK/links" '[(l["to_entity_type"], l["to_entity_id"], l["is_main"]) for l in d["links"]]')"
+cli "$WORK/links_company" links list --company_id "$COMPANY_ID"
+grep -Eq "^ENTITY_TYPE_COMPANY +$COMPANY_ID +ENTITY_TYPE_LEAD +$DEAL_ID +false$" "$WORK/links_company" &&
+  grep -Eq "^ENTITY_TYPE_COMPANY +$COMPANY_ID +ENTITY_TYPE_CONTACT +$CONTACT_ID +false$" "$WORK/links_company" &&
+  pass "links list --company_id: the lead and the contact (table)" ||
+  fail "links list --company_id: $(cat "$WORK/links_company" "$WORK/links_company.err")"
+cli "$WORK/links_to" links list --lead_id "$DEAL_ID" --to_entity_type company --json
+expect "links list --to_entity_type company" "['$COMPANY_ID']" \
+  "$(json "$WORK/links_to" '[l["to_entity_id"] for l in d["links"]]')"
+cli "$WORK/unlink" links remove --company_id "$COMPANY_ID" --lead_id "$DEAL_ID"
+code=$?
+expect "links remove prints ok" "0 ok" "$code $(cat "$WORK/unlink")"
+cli "$WORK/unlink_json" links remove --company_id "$COMPANY_ID" --lead_id "$DEAL_ID" --json
+code=$?
+expect "links remove of a link that is gone: ok, {} in JSON" "0 {}" "$code $(cat "$WORK/unlink_json")"
+cli "$WORK/links_after" links list --lead_id "$DEAL_ID" --json
+expect "links list after links remove: the contact only" "['$CONTACT_ID']" \
+  "$(json "$WORK/links_after" '[l["to_entity_id"] for l in d["links"]]')"
+cli "$WORK/link_one" links add --lead_id "$DEAL_ID"
+code=$?
+[[ $code == 2 ]] && grep -q -- 'two of --lead_id, --contact_id and --company_id are required for "links add"' \
+  "$WORK/link_one.err" && pass "links add with one end: exit 2" ||
+  fail "links add with one end (exit $code): $(cat "$WORK/link_one.err")"
+cli "$WORK/link_bad_main" links add --lead_id "$DEAL_ID" --company_id "$COMPANY_ID" --main
+code=$?
+[[ $code == 2 ]] && grep -q -- "--main needs --lead_id and --contact_id" "$WORK/link_bad_main.err" &&
+  pass "links add --main on lead-company: exit 2" ||
+  fail "links add --main lead-company (exit $code): $(cat "$WORK/link_bad_main.err")"
+cli "$WORK/link_missing" links add --lead_id 31000009999 --company_id "$COMPANY_ID"
+code=$?
+[[ $code == 15 ]] && grep -q "reason: LEAD_NOT_FOUND" "$WORK/link_missing.err" &&
+  pass "links add to an unknown lead: exit 15 LEAD_NOT_FOUND" ||
+  fail "links add unknown lead (exit $code): $(cat "$WORK/link_missing.err")"
+
+# ListLeads: the stage holds the new lead only; the other pipeline's stage does not hold it.
+cli "$WORK/list_stage" leads list --stage 7000002:60000012 --created_from 2000-01-01T00:00:00Z --json
+expect "leads list --stage exits 0" 0 $?
+expect "leads list --stage 7000002:60000012: the new lead" "['$DEAL_ID']" \
+  "$(json "$WORK/list_stage" '[l["id"] for l in d["leads"]]')"
+cli "$WORK/list_stage_table" leads list --stage 7000002:60000012
+grep -Eq "^$DEAL_ID +Acme partner deal +0 +7000002 +60000012 +$CONTACT_ID +" "$WORK/list_stage_table" &&
+  grep -q "^(last page)$" "$WORK/list_stage_table" && pass "leads list --stage (table)" ||
+  fail "leads list --stage (table): $(cat "$WORK/list_stage_table" "$WORK/list_stage_table.err")"
+cli "$WORK/list_other" leads list --stage 7000001:60000003 --json
+expect "leads list --stage 7000001:60000003: the moved lead, not the new one" "True False" \
+  "$(json "$WORK/list_other" '"'"$LEAD_ID"'" in [l["id"] for l in d["leads"]], "'"$DEAL_ID"'" in [l["id"] for l in d["leads"]]')"
+cli "$WORK/list_page1" leads list --pipeline_ids 7000001,7000002 --order_by created_at --descending \
+  --page_size 1 --json
+LIST_TOKEN=$(json "$WORK/list_page1" 'd["next_page_token"]')
+expect "leads list newest first: the new lead, with a next page" "['$DEAL_ID'] True" \
+  "$(json "$WORK/list_page1" '[l["id"] for l in d["leads"]], d["next_page_token"] != ""')"
+cli "$WORK/list_page2" leads list --pipeline_ids 7000001,7000002 --order_by created_at --descending \
+  --page_size 1 --page_token "$LIST_TOKEN"
+code=$?
+[[ $code == 0 ]] && grep -q "^next page: --page_token=" "$WORK/list_page2" &&
+  ! grep -q "^$DEAL_ID " "$WORK/list_page2" && pass "leads list --page_token: the next page (table)" ||
+  fail "leads list page 2 (exit $code): $(cat "$WORK/list_page2" "$WORK/list_page2.err")"
+cli "$WORK/list_bad" leads list --stage 7000002
+expect "leads list --stage without a status exits 2" 2 $?
+
 # Issue 11: retries that end in DEADLINE_EXCEEDED still show why the attempts failed. The
 # rate-limited server above asks to wait ~20 s, longer than the 1 s deadline: kommo-cli stops with
 # DEADLINE_EXCEEDED and the reason of the last answer.

@@ -14,8 +14,10 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "kommo/v1/account_service.pb.h"
+#include "kommo/v1/company_service.pb.h"
 #include "kommo/v1/contact_service.pb.h"
 #include "kommo/v1/lead_service.pb.h"
+#include "kommo/v1/link_service.pb.h"
 #include "kommo/v1/note_service.pb.h"
 #include "kommo/v1/task_service.pb.h"
 
@@ -112,7 +114,8 @@ TEST(ParseTest, UsageErrors) {
   EXPECT_THAT(
       Parse({"deals"}).error,
       HasSubstr(
-          "unknown command \"deals\" (the groups are leads, contacts, notes, account and tasks)"));
+          "unknown command \"deals\" (the groups are leads, contacts, companies, links, notes, "
+          "account and tasks)"));
   EXPECT_THAT(Parse({"leads", "get", "--max_attempts=6"}).error, HasSubstr("from 1 to 5"));
 }
 
@@ -801,6 +804,287 @@ TEST(FormatTest, EntitiesShowTheirCustomFieldsAndTags) {
   const std::string table = FormatTable(response);
   EXPECT_THAT(table, HasSubstr("UTM_SOURCE 1012=google, Tier 1013=Gold"));
   EXPECT_THAT(table, HasSubstr("3 vip"));
+}
+
+TEST(CompaniesTest, CreateAndUpdateTakeFieldsAndTags) {
+  const Invocation create =
+      Parse({"companies", "create", "--name=Acme", "--responsible_user_id=8000001",
+             "--field=WEB=https://acme.example", "--field", "910101=enum:1200101",
+             "--tag=wholesale", "--tag", "eu", "--request_id=acme-1"});
+  ASSERT_EQ(create.error, "");
+  EXPECT_STREQ(create.command->rpc, "kommo.v1.CompanyService/CreateCompany");
+  EXPECT_EQ(create.command->retry, RetryClass::kWrite);
+  const auto& request = dynamic_cast<const kommo::v1::CreateCompanyRequest&>(*create.request);
+  EXPECT_EQ(request.name(), "Acme");
+  EXPECT_EQ(request.responsible_user_id(), 8000001);
+  ASSERT_EQ(request.custom_fields_size(), 2);
+  EXPECT_EQ(request.custom_fields(0).field_code(), "WEB");
+  EXPECT_EQ(request.custom_fields(0).values(0).text(), "https://acme.example");
+  EXPECT_EQ(request.custom_fields(1).field_id(), 910101);
+  EXPECT_EQ(request.custom_fields(1).values(0).enum_id(), 1200101);
+  EXPECT_THAT(request.tags_to_add(), ElementsAre("wholesale", "eu"));
+  EXPECT_EQ(request.request_id(), "acme-1");
+  EXPECT_EQ(Parse({"companies", "create", "--tag=x"}).error,
+            "--name is required for \"companies create\"");
+  EXPECT_THAT(Parse({"companies", "create", "--name=Acme", "--untag=x"}).error,
+              HasSubstr("unknown flag --untag for \"companies create\""));
+
+  const Invocation update = Parse({"companies", "update", "--company_id=61000000001", "--untag=eu",
+                                   "--field=WEB=", "--responsible_user_id=8000002"});
+  ASSERT_EQ(update.error, "");
+  EXPECT_STREQ(update.command->rpc, "kommo.v1.CompanyService/UpdateCompany");
+  EXPECT_EQ(update.command->retry, RetryClass::kIdempotent);
+  const auto& changes = dynamic_cast<const kommo::v1::UpdateCompanyRequest&>(*update.request);
+  EXPECT_EQ(changes.company_id(), 61000000001);
+  EXPECT_FALSE(changes.has_name()) << "a flag left out leaves its field alone";
+  EXPECT_TRUE(changes.has_responsible_user_id());
+  EXPECT_EQ(changes.responsible_user_id(), 8000002);
+  ASSERT_EQ(changes.custom_fields_size(), 1);
+  EXPECT_EQ(changes.custom_fields(0).values_size(), 0) << "WEB= clears the field";
+  EXPECT_THAT(changes.tags_to_remove(), ElementsAre("eu"));
+  EXPECT_EQ(Parse({"companies", "update", "--name=x"}).error,
+            "--company_id is required for \"companies update\"");
+  EXPECT_EQ(Parse({"companies", "update", "--company_id=1", "--name="}).error,
+            "--name must not be empty");
+}
+
+TEST(CompaniesTest, GetAndSearch) {
+  const Invocation get = Parse({"companies", "get", "--company_id", "61000000001"});
+  ASSERT_EQ(get.error, "");
+  EXPECT_EQ(get.command->retry, RetryClass::kIdempotent);
+  EXPECT_EQ(dynamic_cast<const kommo::v1::GetCompanyRequest&>(*get.request).company_id(),
+            61000000001);
+  EXPECT_EQ(Parse({"companies", "get"}).error, "--company_id is required for \"companies get\"");
+  EXPECT_EQ(Parse({"companies", "get", "--company_id=acme"}).error,
+            "--company_id: \"acme\" is not a whole number");
+
+  const Invocation search =
+      Parse({"companies", "search", "--query=acme", "--page_size=2", "--page_token="});
+  ASSERT_EQ(search.error, "");
+  EXPECT_STREQ(search.command->rpc, "kommo.v1.CompanyService/SearchCompanies");
+  EXPECT_EQ(search.command->retry, RetryClass::kIdempotent);
+  const auto& request = dynamic_cast<const kommo::v1::SearchCompaniesRequest&>(*search.request);
+  EXPECT_EQ(request.query(), "acme");
+  EXPECT_EQ(request.page_size(), 2);
+  EXPECT_THAT(GroupHelp("companies"),
+              HasSubstr("  companies search           kommo.v1.CompanyService/SearchCompanies\n"));
+  EXPECT_THAT(TopLevelHelp(),
+              HasSubstr("  companies create           kommo.v1.CompanyService/CreateCompany\n"));
+}
+
+TEST(LinksTest, AddNamesTheEndsLeadFirstWhateverTheFlagOrder) {
+  const Invocation add =
+      Parse({"links", "add", "--contact_id=52000000001", "--lead_id=31000000001", "--main"});
+  ASSERT_EQ(add.error, "");
+  EXPECT_STREQ(add.command->rpc, "kommo.v1.LinkService/LinkEntities");
+  EXPECT_EQ(add.command->retry, RetryClass::kWrite);
+  const auto& request = dynamic_cast<const kommo::v1::LinkEntitiesRequest&>(*add.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(request.entity_id(), 31000000001);
+  EXPECT_EQ(request.to_entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+  EXPECT_EQ(request.to_entity_id(), 52000000001);
+  EXPECT_TRUE(request.is_main());
+
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"links", "add", "--company_id=3", "--contact_id=2"},
+           {"links", "add", "--contact_id=2", "--company_id=3"}}) {
+    const Invocation pair = Parse(args);
+    ASSERT_EQ(pair.error, "");
+    const auto& link = dynamic_cast<const kommo::v1::LinkEntitiesRequest&>(*pair.request);
+    EXPECT_EQ(link.entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+    EXPECT_EQ(link.entity_id(), 2);
+    EXPECT_EQ(link.to_entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+    EXPECT_EQ(link.to_entity_id(), 3);
+    EXPECT_FALSE(link.is_main());
+  }
+  const Invocation company = Parse({"links", "add", "--company_id=3", "--lead_id=1"});
+  ASSERT_EQ(company.error, "");
+  const auto& lead_company = dynamic_cast<const kommo::v1::LinkEntitiesRequest&>(*company.request);
+  EXPECT_EQ(lead_company.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(lead_company.to_entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_EQ(lead_company.to_entity_id(), 3);
+}
+
+TEST(LinksTest, WrongCombinationsAreUsageErrors) {
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=1"}).error,
+            "two of --lead_id, --contact_id and --company_id are required for \"links add\" "
+            "(the link's two ends)");
+  EXPECT_EQ(Parse({"links", "remove"}).error,
+            "two of --lead_id, --contact_id and --company_id are required for \"links remove\" "
+            "(the link's two ends)");
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=1", "--contact_id=2", "--company_id=3"}).error,
+            "--company_id: a link has two ends; give two of --lead_id, --contact_id and "
+            "--company_id");
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=1", "--lead_id=2"}).error, "--lead_id given twice");
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=1", "--company_id=3", "--main"}).error,
+            "--main needs --lead_id and --contact_id: only a lead has a main contact");
+  EXPECT_EQ(Parse({"links", "add", "--contact_id=2", "--company_id=3", "--main"}).error,
+            "--main needs --lead_id and --contact_id: only a lead has a main contact");
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=x", "--contact_id=2"}).error,
+            "--lead_id: \"x\" is not a whole number");
+  EXPECT_THAT(Parse({"links", "remove", "--lead_id=1", "--contact_id=2", "--main"}).error,
+              HasSubstr("unknown flag --main for \"links remove\""));
+  // --main=false is no main contact, so any pair.
+  EXPECT_EQ(Parse({"links", "add", "--lead_id=1", "--company_id=3", "--main=false"}).error, "");
+  // --help wins over the missing ends.
+  EXPECT_EQ(Parse({"links", "add", "--help"}).error, "");
+}
+
+TEST(LinksTest, RemoveAndList) {
+  const Invocation remove = Parse({"links", "remove", "--company_id=3", "--lead_id=1"});
+  ASSERT_EQ(remove.error, "");
+  EXPECT_STREQ(remove.command->rpc, "kommo.v1.LinkService/UnlinkEntities");
+  EXPECT_EQ(remove.command->retry, RetryClass::kWrite);
+  const auto& unlink = dynamic_cast<const kommo::v1::UnlinkEntitiesRequest&>(*remove.request);
+  EXPECT_EQ(unlink.entity_type(), kommo::v1::ENTITY_TYPE_LEAD);
+  EXPECT_EQ(unlink.entity_id(), 1);
+  EXPECT_EQ(unlink.to_entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_EQ(unlink.to_entity_id(), 3);
+
+  const Invocation list = Parse({"links", "list", "--contact_id=2", "--to_entity_type=company"});
+  ASSERT_EQ(list.error, "");
+  EXPECT_STREQ(list.command->rpc, "kommo.v1.LinkService/ListLinks");
+  EXPECT_EQ(list.command->retry, RetryClass::kIdempotent);
+  const auto& request = dynamic_cast<const kommo::v1::ListLinksRequest&>(*list.request);
+  EXPECT_EQ(request.entity_type(), kommo::v1::ENTITY_TYPE_CONTACT);
+  EXPECT_EQ(request.entity_id(), 2);
+  EXPECT_EQ(request.to_entity_type(), kommo::v1::ENTITY_TYPE_COMPANY);
+  EXPECT_EQ(Parse({"links", "list"}).error,
+            "--lead_id, --contact_id or --company_id is required for \"links list\"");
+  EXPECT_EQ(Parse({"links", "list", "--lead_id=1", "--contact_id=2"}).error,
+            "--lead_id and --contact_id exclude each other: give one of --lead_id, "
+            "--contact_id or --company_id");
+  EXPECT_EQ(Parse({"links", "list", "--lead_id=1", "--to_entity_type=deal"}).error,
+            "--to_entity_type: \"deal\" is not one of lead, contact, company");
+  EXPECT_THAT(GroupHelp("links"),
+              HasSubstr("  links remove               kommo.v1.LinkService/UnlinkEntities\n"));
+}
+
+TEST(LeadsListTest, EveryFilterOrderAndPage) {
+  const Invocation list =
+      Parse({"leads", "list", "--ids=1,2", "--ids", "3", "--stage=7000001:60000002", "--stage",
+             "7000002:60000012", "--pipeline_ids=7000003,7000004", "--responsible_user_ids=8000001",
+             "--created_from=2026-01-01T00:00:00Z", "--created_to=2026-02-01T00:00:00Z",
+             "--updated_from=2026-01-31T12:00:00+03:00", "--query=inquiry", "--order_by=updated_at",
+             "--descending", "--page_size=10", "--page_token=abc"});
+  ASSERT_EQ(list.error, "");
+  EXPECT_STREQ(list.command->rpc, "kommo.v1.LeadService/ListLeads");
+  EXPECT_EQ(list.command->retry, RetryClass::kIdempotent);
+  const auto& request = dynamic_cast<const kommo::v1::ListLeadsRequest&>(*list.request);
+  EXPECT_THAT(request.ids(), ElementsAre(1, 2, 3));
+  ASSERT_EQ(request.stages_size(), 4);
+  EXPECT_EQ(request.stages(0).pipeline_id(), 7000001);
+  EXPECT_EQ(request.stages(0).status_id(), 60000002);
+  EXPECT_EQ(request.stages(1).pipeline_id(), 7000002);
+  EXPECT_EQ(request.stages(1).status_id(), 60000012);
+  EXPECT_EQ(request.stages(2).pipeline_id(), 7000003);
+  EXPECT_EQ(request.stages(2).status_id(), 0) << "a whole pipeline";
+  EXPECT_EQ(request.stages(3).pipeline_id(), 7000004);
+  EXPECT_THAT(request.responsible_user_ids(), ElementsAre(8000001));
+  EXPECT_EQ(request.created().from().seconds(), 1767225600);
+  EXPECT_EQ(request.created().to().seconds(), 1769904000);
+  EXPECT_EQ(request.updated().from().seconds(), 1769860800 - 3 * 3600);
+  EXPECT_FALSE(request.updated().has_to());
+  EXPECT_EQ(request.query(), "inquiry");
+  EXPECT_EQ(request.order_by(), kommo::v1::ListLeadsRequest::ORDER_BY_UPDATED_AT);
+  EXPECT_TRUE(request.descending());
+  EXPECT_EQ(request.page_size(), 10);
+  EXPECT_EQ(request.page_token(), "abc");
+
+  const Invocation plain = Parse({"leads", "list"});
+  ASSERT_EQ(plain.error, "");
+  const auto& none = dynamic_cast<const kommo::v1::ListLeadsRequest&>(*plain.request);
+  EXPECT_FALSE(none.has_created());
+  EXPECT_FALSE(none.has_updated());
+  EXPECT_FALSE(none.descending());
+  EXPECT_EQ(none.order_by(), kommo::v1::ListLeadsRequest::ORDER_BY_UNSPECIFIED);
+}
+
+TEST(LeadsListTest, BadValuesAreUsageErrors) {
+  EXPECT_EQ(Parse({"leads", "list", "--stage=7000001"}).error,
+            "--stage: \"7000001\" is not PIPELINE_ID:STATUS_ID (a whole pipeline: "
+            "--pipeline_ids)");
+  EXPECT_EQ(Parse({"leads", "list", "--stage=7000001:x"}).error,
+            "--stage: \"7000001:x\" is not PIPELINE_ID:STATUS_ID (a whole pipeline: "
+            "--pipeline_ids)");
+  EXPECT_EQ(Parse({"leads", "list", "--stage=1:2:3"}).error,
+            "--stage: \"1:2:3\" is not PIPELINE_ID:STATUS_ID (a whole pipeline: "
+            "--pipeline_ids)");
+  EXPECT_EQ(Parse({"leads", "list", "--stage="}).error, "--stage must not be empty");
+  EXPECT_EQ(Parse({"leads", "list", "--pipeline_ids=1,,2"}).error,
+            "--pipeline_ids: \"\" is not a whole number");
+  EXPECT_EQ(Parse({"leads", "list", "--created_from=yesterday"}).error,
+            "--created_from: \"yesterday\" is not an RFC 3339 time such as "
+            "2026-01-31T12:00:00Z");
+  EXPECT_EQ(Parse({"leads", "list", "--order_by=name"}).error,
+            "--order_by: \"name\" is not one of id, created_at, updated_at");
+  EXPECT_EQ(Parse({"leads", "list", "--created_to=2026-01-01T00:00:00Z",
+                   "--created_to=2026-01-02T00:00:00Z"})
+                .error,
+            "--created_to given twice");
+  EXPECT_THAT(CommandHelp(*Parse({"leads", "list", "--help"}).command),
+              HasSubstr("[--stage=PIPELINE_ID:STATUS_ID]"));
+}
+
+TEST(OutputTest, CompaniesLinksAndTheLeadList) {
+  kommo::v1::Company company;
+  company.set_id(61000000001);
+  company.set_name("Acme");
+  company.set_responsible_user_id(8000001);
+  kommo::v1::CustomFieldValues* web = company.add_custom_fields();
+  web->set_field_id(910102);
+  web->set_field_code("WEB");
+  web->add_values()->set_text("https://acme.example");
+  kommo::v1::Tag* tag = company.add_tags();
+  tag->set_id(3);
+  tag->set_name("wholesale");
+  company.mutable_updated_at()->set_seconds(1700000000);
+
+  kommo::v1::GetCompanyResponse one;
+  *one.mutable_company() = company;
+  const std::string table = FormatTable(one);
+  EXPECT_THAT(table, HasSubstr("id                   61000000001\n"));
+  EXPECT_THAT(table, HasSubstr("custom_fields        WEB 910102=https://acme.example\n"));
+  EXPECT_THAT(table, HasSubstr("tags                 3 wholesale\n"));
+
+  kommo::v1::SearchCompaniesResponse search;
+  *search.add_companies() = company;
+  search.set_next_page_token("p2");
+  EXPECT_EQ(FormatTable(search),
+            "id           name  responsible_user_id  tags         updated_at\n"
+            "61000000001  Acme  8000001              3 wholesale  2023-11-14T22:13:20Z\n"
+            "next page: --page_token=p2\n");
+
+  kommo::v1::ListLinksResponse links;
+  kommo::v1::Link* main = links.add_links();
+  main->set_entity_type(kommo::v1::ENTITY_TYPE_LEAD);
+  main->set_entity_id(31000000001);
+  main->set_to_entity_type(kommo::v1::ENTITY_TYPE_CONTACT);
+  main->set_to_entity_id(52000000001);
+  main->set_is_main(true);
+  EXPECT_EQ(FormatTable(links),
+            "entity_type       entity_id    to_entity_type       to_entity_id  is_main\n"
+            "ENTITY_TYPE_LEAD  31000000001  ENTITY_TYPE_CONTACT  52000000001   true\n");
+  EXPECT_EQ(FormatTable(kommo::v1::ListLinksResponse()), "no links\n");
+  kommo::v1::LinkEntitiesResponse linked;
+  *linked.mutable_link() = *main;
+  EXPECT_THAT(FormatTable(linked),
+              HasSubstr("to_entity_id    52000000001\nis_main         true\n"));
+
+  // UnlinkEntities answers nothing but success.
+  EXPECT_EQ(FormatTable(kommo::v1::UnlinkEntitiesResponse()), "ok\n");
+  EXPECT_EQ(FormatJson(kommo::v1::UnlinkEntitiesResponse()), "{}");
+
+  kommo::v1::ListLeadsResponse leads;
+  *leads.add_leads() = SampleLead();
+  leads.set_next_page_token("n2");
+  EXPECT_EQ(FormatTable(leads),
+            "id           name            price  pipeline_id  status_id  contact_ids               "
+            "updated_at\n"
+            "31000000001  Café?]0;pwned?  1500   0            0          52000000001, 52000000002  "
+            "-\n"
+            "next page: --page_token=n2\n");
+  EXPECT_THAT(FormatJson(leads), HasSubstr("\"next_page_token\":\"n2\""));
 }
 
 }  // namespace

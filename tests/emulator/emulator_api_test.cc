@@ -835,10 +835,20 @@ TEST_F(EmulatorApiTest, PatchContacts) {
 
 TEST_F(EmulatorApiTest, ContactCustomFieldDefinitions) {
   const rapidjson::Document doc = client_->Get("/api/v4/contacts/custom_fields").Json();
-  EXPECT_EQ(Int(doc, "_total_items"), 2);
+  EXPECT_EQ(Int(doc, "_total_items"), 5);
   EXPECT_EQ(Str(doc, "_embedded.custom_fields.0.code"), "PHONE");
   EXPECT_EQ(Int(doc, "_embedded.custom_fields.0.enums.2.id"), kPhoneMobEnumId);
   EXPECT_EQ(Str(doc, "_embedded.custom_fields.1.code"), "EMAIL");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.2.code"), "POSITION");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.2.type"), "text");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.3.code"), "IM");
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.3.type"), "multitext");
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.3.enums.0.id"), kImSkypeEnumId);
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.3.enums.0.value"), "SKYPE");
+  // Made in Kommo's settings: no code.
+  EXPECT_TRUE(IsNull(doc, "_embedded.custom_fields.4.code"));
+  EXPECT_EQ(Int(doc, "_embedded.custom_fields.4.id"), kContactBirthdayFieldId);
+  EXPECT_EQ(Str(doc, "_embedded.custom_fields.4.type"), "birthday");
 }
 
 TEST_F(EmulatorApiTest, LeadCustomFieldCatalogueHasEveryTypeWithCodesAndEnums) {

@@ -189,6 +189,23 @@ TEST(EmulatorBinaryTest, FaultAndRateLimitFlagsApplyFromTheStart) {
   EXPECT_EQ(emulator.Stop(), 0);
 }
 
+TEST(EmulatorBinaryTest, EventAndWebhookFlagsApplyFromTheStart) {
+  Spawned emulator({"--listen=127.0.0.1:0", "--events_max=2", "--events_max_age_seconds=600",
+                    "--webhook_time_scale=0.001", "--webhook_timeout_ms=500",
+                    R"(--webhook_faults={"fault":"duplicate","times":0})"});
+  ASSERT_TRUE(emulator.started());
+  const std::string line = emulator.FirstLine();
+  ASSERT_THAT(line, HasSubstr("listening on http://"));
+  const std::string base = line.substr(line.rfind(' ') + 1);
+  const std::string events = Request("GET", base + "/_emulator/events", "").body;
+  EXPECT_THAT(events, HasSubstr(R"("max_events":2,"max_age_seconds":600)"));
+  const std::string webhooks = Request("GET", base + "/_emulator/webhooks", "").body;
+  EXPECT_THAT(webhooks, HasSubstr(R"("time_scale":0.001,"timeout_ms":500)"));
+  EXPECT_THAT(webhooks, HasSubstr(R"("fault":"duplicate")"));
+  EXPECT_EQ(Request("GET", base + "/api/v4/events", "any-token").status, 204);
+  EXPECT_EQ(emulator.Stop(), 0);
+}
+
 TEST(EmulatorBinaryTest, RejectsBadFaultFlagsWithOneLine) {
   {
     Spawned emulator({"--listen=127.0.0.1:0", R"(--faults={"fault":"explode"})"});
@@ -199,6 +216,21 @@ TEST(EmulatorBinaryTest, RejectsBadFaultFlagsWithOneLine) {
   {
     Spawned emulator({"--listen=127.0.0.1:0", "--rate_limit_rps=7", "--rate_limit_response=xml"});
     EXPECT_THAT(emulator.ErrorLine(), HasSubstr("--rate_limit_response must be json or html"));
+    EXPECT_EQ(emulator.Wait(), 1);
+  }
+  {
+    Spawned emulator({"--listen=127.0.0.1:0", R"(--webhook_faults={"fault":"melt"})"});
+    EXPECT_THAT(emulator.ErrorLine(), HasSubstr("--webhook_faults: webhook fault rule: \"fault\""));
+    EXPECT_EQ(emulator.Wait(), 1);
+  }
+  {
+    Spawned emulator({"--listen=127.0.0.1:0", "--events_max=0"});
+    EXPECT_THAT(emulator.ErrorLine(), HasSubstr("--events_max must be >= 1"));
+    EXPECT_EQ(emulator.Wait(), 1);
+  }
+  {
+    Spawned emulator({"--listen=127.0.0.1:0", "--webhook_time_scale=0"});
+    EXPECT_THAT(emulator.ErrorLine(), HasSubstr("webhooks: time_scale must be > 0"));
     EXPECT_EQ(emulator.Wait(), 1);
   }
   {

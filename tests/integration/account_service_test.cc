@@ -213,10 +213,16 @@ TEST_F(AccountServiceTest, CustomFieldsOfEachEntityType) {
 
   v1::ListCustomFieldsResponse contacts;
   ASSERT_TRUE(Fields(v1::ENTITY_TYPE_CONTACT, false, &contacts).ok());
-  ASSERT_EQ(contacts.custom_fields_size(), 2);
+  ASSERT_EQ(contacts.custom_fields_size(), 5);
   EXPECT_EQ(contacts.custom_fields(0).code(), "PHONE");
   EXPECT_EQ(contacts.custom_fields(0).type(), v1::CUSTOM_FIELD_TYPE_MULTITEXT);
   EXPECT_EQ(contacts.custom_fields(0).enums(2).id(), emu::kPhoneMobEnumId);
+  EXPECT_EQ(contacts.custom_fields(2).code(), "POSITION");
+  EXPECT_EQ(contacts.custom_fields(2).type(), v1::CUSTOM_FIELD_TYPE_TEXT);
+  EXPECT_EQ(contacts.custom_fields(3).code(), "IM");
+  EXPECT_EQ(contacts.custom_fields(3).enums(0).value(), "SKYPE");
+  EXPECT_EQ(contacts.custom_fields(4).id(), emu::kContactBirthdayFieldId);
+  EXPECT_EQ(contacts.custom_fields(4).type(), v1::CUSTOM_FIELD_TYPE_BIRTHDAY);
 
   v1::ListCustomFieldsResponse companies;
   ASSERT_TRUE(Fields(v1::ENTITY_TYPE_COMPANY, false, &companies).ok());

@@ -304,6 +304,92 @@ TEST_F(CrmTest, CompanyErrorsAndRequestId) {
   EXPECT_EQ(emulator_->company_count(), 1u);
 }
 
+// Custom fields (by code and by id, a select by its text) and tags on a company: written, read back
+// typed, replaced field by field, cleared, and refused before Kommo when the catalogue says no.
+TEST_F(CrmTest, CompanyCustomFieldsAndTags) {
+  auto value_of = [](const v1::Company& company, int64_t field_id) -> const v1::CustomFieldValues* {
+    for (const v1::CustomFieldValues& field : company.custom_fields()) {
+      if (field.field_id() == field_id) return &field;
+    }
+    return nullptr;
+  };
+  auto tag_names = [](const v1::Company& company) {
+    std::vector<std::string> names;
+    for (const v1::Tag& tag : company.tags()) names.push_back(tag.name());
+    return names;
+  };
+
+  v1::CreateCompanyRequest create;
+  create.set_name("Acme Fields");
+  v1::CustomFieldValues* web = create.add_custom_fields();
+  web->set_field_code("WEB");
+  web->add_values()->set_text("https://acme.test/");
+  v1::CustomFieldValues* industry = create.add_custom_fields();
+  industry->set_field_id(emu::kIndustryFieldId);
+  industry->add_values()->set_text("Software");
+  create.add_tags_to_add("vip");
+  create.add_tags_to_add("partner");
+  v1::Company company;
+  grpc::Status status = CreateCompany(create, &company);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_NE(value_of(company, emu::kWebFieldId), nullptr);
+  EXPECT_EQ(value_of(company, emu::kWebFieldId)->values(0).text(), "https://acme.test/");
+  EXPECT_EQ(value_of(company, emu::kWebFieldId)->field_code(), "WEB");
+  ASSERT_NE(value_of(company, emu::kIndustryFieldId), nullptr);
+  ASSERT_EQ(value_of(company, emu::kIndustryFieldId)->values_size(), 1);
+  EXPECT_EQ(value_of(company, emu::kIndustryFieldId)->values(0).enum_id(),
+            emu::kIndustrySoftwareEnumId);
+  EXPECT_EQ(value_of(company, emu::kIndustryFieldId)->values(0).text(), "Software");
+  EXPECT_THAT(tag_names(company), UnorderedElementsAre("vip", "partner"));
+
+  // The industry cleared, the address set, one tag swapped; WEB is not listed and stays.
+  v1::UpdateCompanyRequest update;
+  update.set_company_id(company.id());
+  update.add_custom_fields()->set_field_id(emu::kIndustryFieldId);
+  v1::CustomFieldValues* address = update.add_custom_fields();
+  address->set_field_code("ADDRESS");
+  address->add_values()->set_text("1 Main St\nSpringfield");
+  update.add_tags_to_remove("vip");
+  update.add_tags_to_add("b2b");
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    v1::UpdateCompanyResponse updated;
+    status = stack_->companies->UpdateCompany(&context, update, &updated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    company = updated.company();
+  }
+  EXPECT_EQ(value_of(company, emu::kIndustryFieldId), nullptr);
+  ASSERT_NE(value_of(company, emu::kAddressFieldId), nullptr);
+  EXPECT_EQ(value_of(company, emu::kAddressFieldId)->values(0).text(), "1 Main St\nSpringfield");
+  ASSERT_NE(value_of(company, emu::kWebFieldId), nullptr);
+  EXPECT_EQ(value_of(company, emu::kWebFieldId)->values(0).text(), "https://acme.test/");
+  EXPECT_THAT(tag_names(company), UnorderedElementsAre("partner", "b2b"));
+
+  // An industry the catalogue does not have and an unknown code: refused with the fields named,
+  // and Kommo is not asked to write.
+  const uint64_t writes_before = Requests("POST", "/companies") + Requests("PATCH", "/companies");
+  v1::UpdateCompanyRequest bad;
+  bad.set_company_id(company.id());
+  v1::CustomFieldValues* farming = bad.add_custom_fields();
+  farming->set_field_id(emu::kIndustryFieldId);
+  farming->add_values()->set_text("Farming");
+  v1::CustomFieldValues* unknown = bad.add_custom_fields();
+  unknown->set_field_code("NO_SUCH_FIELD");
+  unknown->add_values()->set_text("x");
+  {
+    grpc::ClientContext context;
+    SetDeadline(context, absl::Seconds(10));
+    v1::UpdateCompanyResponse response;
+    status = stack_->companies->UpdateCompany(&context, bad, &response);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Inspect(status).reason, "INVALID_FIELD");
+  EXPECT_THAT(Inspect(status).fields,
+              ElementsAre("custom_fields[0].values[0].text", "custom_fields[1].field_code"));
+  EXPECT_EQ(Requests("POST", "/companies") + Requests("PATCH", "/companies"), writes_before);
+}
+
 // N concurrent creates cost at most ceil(N/50) writes and as many read-backs (500 ms window, as in
 // the tasks test: threads of a loaded 2-core machine do not all arrive within 2 ms).
 TEST_F(CrmTest, ConcurrentCreatesAreCoalesced) {

@@ -9,6 +9,7 @@
 #include "emulator/emulator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/custom_fields_fixture.h"
 #include "tests/support/service_stack.h"
 
 namespace kommo {
@@ -16,69 +17,9 @@ namespace {
 
 namespace emu = ::kommo::emulator;
 using ::kommo::testing::CallError;
+using ::kommo::testing::CustomFieldsTest;
 using ::kommo::testing::Inspect;
-using ::kommo::testing::ServiceStack;
 using ::testing::ElementsAre;
-
-constexpr char kToken[] = "fields-token";
-
-class CustomFieldsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    emu::EmulatorOptions options;
-    options.token = kToken;
-    auto emulator = emu::Emulator::Start(options);
-    ASSERT_TRUE(emulator.ok()) << emulator.status();
-    emulator_ = std::move(*emulator);
-    stack_ = std::make_unique<ServiceStack>(
-        ServiceStack::FastOptions(emulator_->base_url() + "/api/v4", kToken));
-  }
-  void TearDown() override {
-    stack_.reset();
-    if (emulator_) emulator_->Stop();
-  }
-
-  static void SetDeadline(grpc::ClientContext& context) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  }
-
-  grpc::Status CreateLead(const v1::CreateLeadRequest& request, v1::Lead* lead) {
-    grpc::ClientContext context;
-    SetDeadline(context);
-    v1::CreateLeadResponse response;
-    grpc::Status status = stack_->leads->CreateLead(&context, request, &response);
-    *lead = response.lead();
-    return status;
-  }
-  grpc::Status CreateContact(const v1::CreateContactRequest& request, v1::Contact* contact) {
-    grpc::ClientContext context;
-    SetDeadline(context);
-    v1::CreateContactResponse response;
-    grpc::Status status = stack_->contacts->CreateContact(&context, request, &response);
-    *contact = response.contact();
-    return status;
-  }
-  grpc::Status UpdateContact(const v1::UpdateContactRequest& request, v1::Contact* contact) {
-    grpc::ClientContext context;
-    SetDeadline(context);
-    v1::UpdateContactResponse response;
-    grpc::Status status = stack_->contacts->UpdateContact(&context, request, &response);
-    *contact = response.contact();
-    return status;
-  }
-
-  // Requests the emulator answered, by method, whose path starts with `prefix`.
-  uint64_t Requests(const std::string& method, const std::string& prefix) {
-    uint64_t total = 0;
-    for (const emu::RequestCount& each : emulator_->request_counts()) {
-      if (each.method == method && each.path.rfind(prefix, 0) == 0) total += each.count;
-    }
-    return total;
-  }
-
-  std::unique_ptr<emu::Emulator> emulator_;
-  std::unique_ptr<ServiceStack> stack_;
-};
 
 TEST_F(CustomFieldsTest, ARefusedValueMakesNoKommoWrite) {
   v1::CreateLeadRequest request;

@@ -450,6 +450,22 @@ TEST(ValidateCustomFieldsTest, EachFieldNamedOnceByIdOrCode) {
                           "custom_fields[5].values[1].enum_id"));
 }
 
+TEST(ValidateCustomFieldsTest, TimesBefore1970AreDatesToo) {
+  v1::CreateContactRequest request;
+  request.set_responsible_user_id(1);
+  request.set_created_by(1);
+  request.set_name("Born in 1961");
+  v1::CustomFieldValues* birthday = request.add_custom_fields();
+  birthday->set_field_id(5);
+  birthday->add_values()->mutable_time()->set_seconds(-275270400);    // 1961-04-12
+  birthday->add_values()->mutable_time()->set_seconds(-62135596800);  // 0001-01-01, the first
+  EXPECT_TRUE(ValidateCreateContact(request).ok());
+
+  birthday->mutable_values(0)->mutable_time()->set_seconds(-62135596801);  // before year 1
+  birthday->mutable_values(1)->mutable_time()->set_seconds(253402300800);  // year 10000
+  EXPECT_THAT(Fields(ValidateCreateContact(request)),
+              ElementsAre("custom_fields[0].values[0].time", "custom_fields[0].values[1].time"));
+}
 TEST(ValidateCustomFieldsTest, ATagIsNotBlankAndNotBothAddedAndRemoved) {
   v1::UpdateLeadRequest request;
   request.set_lead_id(1);

@@ -120,6 +120,35 @@ TEST_F(WriteCheckTest, AcceptsEveryTypeAndRewritesNamesToIds) {
   EXPECT_THAT(out[7].values(), IsEmpty());
 }
 
+TEST_F(WriteCheckTest, CodesAndKindsCompareWithoutRegardToCase) {
+  CustomFieldValues* source = references_.custom_fields.Add();
+  source->set_field_code("utm_source");
+  source->add_values()->set_text("google");
+  CustomFieldValues* phone = references_.custom_fields.Add();
+  phone->set_field_code("Phone");
+  CustomFieldValue* mobile = phone->add_values();
+  mobile->set_text("+100");
+  mobile->set_enum_code("mob");
+  CustomFieldValue* work = phone->add_values();
+  work->set_text("+200");
+  work->set_enum_code("Work");
+  work->set_enum_id(71);
+  auto checked = Check();
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  const auto& out = *checked;
+  EXPECT_EQ(out[0].field_id(), 1);
+  EXPECT_EQ(out[1].field_id(), 7);
+  EXPECT_EQ(out[1].values(0).enum_code(), "MOB") << "written as the catalogue spells it";
+  EXPECT_EQ(out[1].values(1).enum_code(), "WORK");
+  EXPECT_EQ(out[1].values(1).enum_id(), 71);
+
+  // Still refused: a kind of another spelling, or a different kind than enum_id names.
+  work->set_enum_code("mobile");
+  mobile->set_enum_id(71);
+  EXPECT_THAT(Refused(),
+              ElementsAre("custom_fields[1].values[0]", "custom_fields[1].values[1].enum_code"));
+}
+
 TEST_F(WriteCheckTest, UnknownFieldsByIdAndByCode) {
   Add(999)->add_values()->set_text("x");
   references_.custom_fields.Add()->set_field_code("NOPE");

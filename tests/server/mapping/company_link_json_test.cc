@@ -35,6 +35,46 @@ TEST(CompanyJsonTest, CreateAndUpdateBodiesCarryOnlyWhatIsSet) {
   EXPECT_EQ(CompanyFieldFromKommoPath("name"), "name");
 }
 
+TEST(CompanyJsonTest, BodiesCarryCustomFieldsAndTagChanges) {
+  v1::CreateCompanyRequest create;
+  create.set_name("Acme");
+  v1::CustomFieldValues* web = create.add_custom_fields();
+  web->set_field_id(920001);
+  web->add_values()->set_text("https://acme.test/");
+  create.add_tags_to_add("vip");
+  const CompanyCreateItem items[] = {{"1", &create}};
+  EXPECT_EQ(CompaniesCreateBody(items),
+            R"([{"name":"Acme","custom_fields_values":[{"field_id":920001,"values":)"
+            R"([{"value":"https://acme.test/"}]}],"tags_to_add":[{"name":"vip"}],)"
+            R"("request_id":"1"}])");
+
+  v1::UpdateCompanyRequest update;
+  update.set_company_id(9);
+  update.add_custom_fields()->set_field_id(920003);  // no values: cleared
+  update.add_tags_to_remove("vip");
+  const CompanyUpdateItem changes[] = {{"5", &update}};
+  EXPECT_EQ(CompaniesUpdateBody(changes),
+            R"([{"id":9,"custom_fields_values":[{"field_id":920003,"values":null}],)"
+            R"("tags_to_delete":[{"name":"vip"}],"request_id":"5"}])");
+  EXPECT_EQ(CompanyFieldFromKommoPath("custom_fields_values.0.values.0.value"),
+            "custom_fields[0].values[0]");
+}
+
+TEST(CompanyJsonTest, ReadsCustomFieldsAndTags) {
+  absl::StatusOr<v1::Company> company = ParseCompany(
+      R"({"id":5,"name":"Acme","custom_fields_values":[{"field_id":920003,"field_name":"Industry",)"
+      R"("field_code":null,"field_type":"select","values":[{"value":"Software","enum_id":1200032}]}],)"
+      R"("_embedded":{"tags":[{"id":3,"name":"vip"}]}})");
+  ASSERT_TRUE(company.ok()) << company.status();
+  ASSERT_EQ(company->custom_fields_size(), 1);
+  EXPECT_EQ(company->custom_fields(0).field_id(), 920003);
+  EXPECT_EQ(company->custom_fields(0).values(0).enum_id(), 1200032);
+  EXPECT_EQ(company->custom_fields(0).values(0).text(), "Software");
+  ASSERT_EQ(company->tags_size(), 1);
+  EXPECT_EQ(company->tags(0).name(), "vip");
+  EXPECT_EQ(company->tags(0).id(), 3);
+}
+
 TEST(CompanyJsonTest, ParsesCompaniesLeniently) {
   absl::StatusOr<v1::Company> company = ParseCompany(
       R"({"id":54000000001,"name":"Acme","responsible_user_id":8,"group_id":0,"created_by":8,)"

@@ -7,10 +7,11 @@
 //   grpc::Status status = leads.GetLead(context.get(), request, &response);
 //
 // The channel carries a gRPC service config that
-//  - retries, per method, only what cannot duplicate a write: reads (Get*, Search*,
-//    LookupContacts, ListIncomingLeads, ListNotes), UpdateLead and UpdateContact on UNAVAILABLE and
-//    RESOURCE_EXHAUSTED; every other write (CreateLead, CreateContact, FindOrCreateContact,
-//    CreateLeadWithContact, CreateIncomingLead, Accept/DeclineIncomingLead, AddNote) only on
+//  - retries, per method, only what cannot duplicate or reorder a write: reads (Get*, Search*,
+//    List*, LookupContacts), UpdateLead, UpdateContact, UpdateCompany and CompleteTask on
+//    UNAVAILABLE and RESOURCE_EXHAUSTED; every other write (CreateLead, CreateContact,
+//    CreateCompany, CreateTask, FindOrCreateContact, CreateLeadWithContact, CreateIncomingLead,
+//    Accept/DeclineIncomingLead, AddNote, LinkEntities, UnlinkEntities) only on
 //    RESOURCE_EXHAUSTED, which the server returns only when Kommo did not act on the call. A
 //    create that failed with UNAVAILABLE may have happened (ErrorInfo reason
 //    WRITE_OUTCOME_UNKNOWN; a repeat with the same request_id gets that same answer): look it up
@@ -62,8 +63,8 @@ struct ChannelOptions {
   RetryOptions retry;
 };
 
-// The gRPC service config (JSON) for kommo.v1.LeadService, ContactService and NoteService that
-// CreateChannel installs: per-method retry policies and retry throttling.
+// The gRPC service config (JSON) for the kommo.v1 services that CreateChannel installs:
+// per-method retry policies and retry throttling.
 std::string ServiceConfigJson(const ChannelOptions& options = {});
 
 // Channel arguments CreateChannel uses: the service config, keepalive, retries enabled. Start from
