@@ -1,10 +1,9 @@
 #include "server/config.h"
 
-#include <algorithm>
-
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -287,8 +286,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     } else {
       config.webhook_secret = secret;
     }
-    const bool sane = std::all_of(config.webhook_secret.begin(), config.webhook_secret.end(),
-                                  [](char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; });
+    const bool sane =
+        std::all_of(config.webhook_secret.begin(), config.webhook_secret.end(),
+                    [](char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; });
     if (config.webhook_secret.size() < 16 || config.webhook_secret.size() > 128 || !sane) {
       // The secret itself is never echoed.
       return absl::InvalidArgumentError(
@@ -422,18 +422,17 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   for (const BoundedDuration& setting :
        {BoundedDuration{"WATCH_POLL_INTERVAL", &config.watch_poll_interval, absl::Seconds(1),
                         absl::Minutes(10), "5s"},
-        BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1),
-                        absl::Hours(24), "1h"},
+        BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1), absl::Hours(24),
+                        "1h"},
         BoundedDuration{"WATCH_HEARTBEAT_INTERVAL", &config.watch_heartbeat_interval,
                         absl::Seconds(1), absl::Seconds(30), "20s"}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       if (!absl::ParseDuration(text, setting.target) || *setting.target < setting.least ||
           *setting.target > setting.most) {
-        return Invalid(setting.env,
-                       absl::StrCat("\"", text, "\" is not a duration from ",
-                                    absl::FormatDuration(setting.least), " to ",
-                                    absl::FormatDuration(setting.most), ", such as ",
-                                    setting.example));
+        return Invalid(setting.env, absl::StrCat("\"", text, "\" is not a duration from ",
+                                                 absl::FormatDuration(setting.least), " to ",
+                                                 absl::FormatDuration(setting.most), ", such as ",
+                                                 setting.example));
       }
     }
   }

@@ -65,6 +65,57 @@ Command MakeCommand(const char* group, const char* verb, const char* rpc, const 
                  &Call<Service, Request, Response, Method>};
 }
 
+// Reads the stream of `Method` (a server-streaming RPC), as Command::stream.
+template <typename Service, typename Request, typename Response,
+          std::unique_ptr<grpc::ClientReader<Response>> (Service::Stub::*Method)(
+              grpc::ClientContext*, const Request&)>
+grpc::Status Stream(const std::shared_ptr<grpc::Channel>& channel, grpc::ClientContext* context,
+                    const Message& request, const std::function<bool(const Message&)>& each) {
+  typename Service::Stub stub(channel);
+  std::unique_ptr<grpc::ClientReader<Response>> reader =
+      (stub.*Method)(context, static_cast<const Request&>(request));
+  Response response;
+  while (reader->Read(&response)) {
+    if (!each(response)) {
+      context->TryCancel();
+      break;
+    }
+  }
+  return reader->Finish();
+}
+
+template <typename Service, typename Request, typename Response,
+          std::unique_ptr<grpc::ClientReader<Response>> (Service::Stub::*Method)(
+              grpc::ClientContext*, const Request&)>
+Command MakeStreamCommand(const char* group, const char* verb, const char* rpc, const char* summary,
+                          std::vector<FlagSpec> flags) {
+  Command command{group,
+                  verb,
+                  rpc,
+                  summary,
+                  std::move(flags),
+                  RetryClass::kIdempotent,
+                  &Request::default_instance(),
+                  &Response::default_instance(),
+                  nullptr};
+  command.stream = &Stream<Service, Request, Response, Method>;
+  return command;
+}
+
+// Sets one ChangeKind of a stream filter from its name ("stage_changed" or STAGE_CHANGED).
+std::string AddKind(const std::string& flag, const std::string& value, Message& request) {
+  const google::protobuf::EnumValueDescriptor* kind = v1::ChangeKind_descriptor()->FindValueByName(
+      absl::StrCat("CHANGE_KIND_", absl::AsciiStrToUpper(value)));
+  if (kind == nullptr || kind->number() == 0) {
+    return absl::StrCat("--", flag, ": \"", value,
+                        "\" is not created, updated, stage_changed, responsible_changed, "
+                        "deleted, restored or note_added");
+  }
+  const FieldDescriptor* field = request.GetDescriptor()->FindFieldByName("kinds");
+  request.GetReflection()->AddEnumValue(&request, field, kind->number());
+  return "";
+}
+
 // The id of --lead_id, --contact_id or --company_id; a usage error or "".
 std::string ParseEntityId(const std::string& flag, const std::string& value, int64_t* id) {
   if (!absl::SimpleAtoi(value, id)) {
@@ -743,6 +794,42 @@ std::vector<Command> BuildCommands() {
             "add the phones and emails a matched contact lacks (one more Kommo request)"},
            request_id},
           kWrite));
+  const FlagSpec resume_token{"resume_token", "TOKEN",
+                              "start after this token (printed with every line); default: now"};
+  const FlagSpec kind{"kind",
+                      "KIND",
+                      "only this kind of change: created, updated, stage_changed, "
+                      "responsible_changed, deleted, restored, note_added; repeat for more",
+                      nullptr,
+                      nullptr,
+                      &AddKind,
+                      true};
+  const FlagSpec include_entity{"include_entity", "",
+                                "print each changed entity as it is now (one more Kommo read per "
+                                "100 changes, shared)"};
+  commands.push_back(MakeStreamCommand<LeadService, v1::WatchLeadsRequest, v1::WatchLeadsResponse,
+                                       &LeadService::Stub::WatchLeads>(
+      "leads", "watch", "kommo.v1.LeadService/WatchLeads",
+      "Prints changes to leads as they happen, one line each with its resume token, until "
+      "Ctrl-C, --count changes or --deadline. Heartbeats print as they come.",
+      {resume_token,
+       {"stage", "PIPELINE_ID:STATUS_ID",
+        "only leads in (or moving into or out of) this stage; repeat for more", nullptr, nullptr,
+        &AddStage, true},
+       {"pipeline_ids", "ID[,ID...]", "only leads in these pipelines", nullptr, nullptr,
+        &AddPipelines, true},
+       {"responsible_user_ids", "ID[,ID...]", "only leads of these users"},
+       kind,
+       include_entity}));
+  commands.push_back(
+      MakeStreamCommand<ContactService, v1::WatchContactsRequest, v1::WatchContactsResponse,
+                        &ContactService::Stub::WatchContacts>(
+          "contacts", "watch", "kommo.v1.ContactService/WatchContacts",
+          "Prints changes to contacts as they happen, as `leads watch` does for leads.",
+          {resume_token,
+           {"responsible_user_ids", "ID[,ID...]", "only contacts of these users"},
+           kind,
+           include_entity}));
   AddCompanyCommands(commands, {page_size, page_token}, field, tag, untag, request_id);
   AddLinkCommands(commands, entity);
   commands.push_back(MakeCommand<NoteService, v1::AddNoteRequest, v1::AddNoteResponse,
@@ -781,6 +868,8 @@ constexpr char kGlobalFlagsHelp[] =
     "  --max_attempts=N     attempts of the call, 1 to 5 (default 4; 1: no retries). Reads and\n"
     "                       updates retry UNAVAILABLE and RESOURCE_EXHAUSTED, creates and other\n"
     "                       writes only RESOURCE_EXHAUSTED, after the server's retry delay\n"
+    "  --count=N            watch verbs: stop after N changes (default: until Ctrl-C or the\n"
+    "                       deadline, which watch verbs do not have unless --deadline is given)\n"
     "  --json               print proto JSON (field names as in the proto) instead of a table;\n"
     "                       errors become a google.rpc.Status in JSON on stderr\n"
     "  --help               this help; after a subcommand, that subcommand's flags\n";
@@ -1129,6 +1218,14 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       }
       out.deadline = std::chrono::milliseconds(std::max<int64_t>(
           1, absl::ToInt64Milliseconds(absl::Ceil(deadline, absl::Milliseconds(1)))));
+      out.deadline_given = true;
+      continue;
+    }
+    if (flag.name == "count") {
+      if (!absl::SimpleAtoi(flag.value, &out.count) || out.count < 1) {
+        out.error = absl::StrCat("--count: \"", flag.value, "\" is not a whole number above 0");
+        return out;
+      }
       continue;
     }
     if (flag.name == "max_attempts") {

@@ -80,6 +80,13 @@ struct Command {
   // cannot state ("links add" needs two of its three entity flags); returns a usage error or "".
   // Null: no such rules.
   std::string (*check)(const Command& command, const google::protobuf::Message& request) = nullptr;
+  // A server-streaming RPC (WatchLeads, WatchContacts): `call` is null and this reads the stream,
+  // passing each response to `each` until it returns false (then the call is cancelled) or the
+  // stream ends. Returns the stream's status (CANCELLED when `each` stopped it).
+  grpc::Status (*stream)(const std::shared_ptr<grpc::Channel>& channel,
+                         grpc::ClientContext* context, const google::protobuf::Message& request,
+                         const std::function<bool(const google::protobuf::Message&)>& each) =
+      nullptr;
 };
 
 // Every subcommand, in help order.
@@ -88,6 +95,10 @@ const std::vector<Command>& Commands();
 struct Invocation {
   std::string target;
   std::chrono::milliseconds deadline{30000};
+  // --deadline was given (a stream runs until it ends, Ctrl-C or --count without one).
+  bool deadline_given = false;
+  // Stream verbs: stop after this many changes (heartbeats not counted); 0: no limit.
+  int64_t count = 0;
   // Attempts of the call (kommo::client::RetryOptions::max_attempts); 1 turns retries off.
   int max_attempts = 4;
   bool json = false;

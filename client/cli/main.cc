@@ -21,6 +21,41 @@ bool Write(std::FILE* stream, const std::string& text) {
          std::fflush(stream) == 0;
 }
 
+// A watch verb: one line per response until Ctrl-C, --count changes, or --deadline (watch verbs
+// have no deadline unless it is given; reaching a given one is the normal end).
+int Watch(const kommo::cli::Invocation& invocation) {
+  const kommo::cli::Command& command = *invocation.command;
+  kommo::client::ChannelOptions options;
+  options.retry.max_attempts = 1;
+  std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
+  grpc::ClientContext context;
+  if (invocation.deadline_given) {
+    context.set_deadline(std::chrono::system_clock::now() + invocation.deadline);
+  }
+  int64_t changes = 0;
+  bool write_failed = false;
+  const grpc::Status status = command.stream(
+      channel, &context, *invocation.request, [&](const google::protobuf::Message& response) {
+        if (!Write(stdout, kommo::cli::FormatStreamLine(response, invocation.json))) {
+          write_failed = true;
+          return false;
+        }
+        if (kommo::cli::IsChange(response)) ++changes;
+        return invocation.count == 0 || changes < invocation.count;
+      });
+  if (write_failed) {
+    Write(stderr, "kommo-cli: could not write the output");
+    return kommo::cli::kExitLocalError;
+  }
+  const bool counted_out = invocation.count != 0 && changes >= invocation.count;
+  const bool deadline_end =
+      invocation.deadline_given && status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  if (status.ok() || counted_out || deadline_end) return kommo::cli::kExitOk;
+  Write(stderr, invocation.json ? kommo::cli::FormatErrorJson(status)
+                                : "kommo-cli: " + kommo::cli::FormatErrorText(command.rpc, status));
+  return kommo::cli::ExitCodeFor(status.error_code());
+}
+
 int Run(const std::vector<std::string>& args) {
   kommo::cli::Invocation invocation =
       kommo::cli::ParseCommandLine(args, std::getenv(kommo::cli::kTargetEnvironmentVariable));
@@ -37,6 +72,7 @@ int Run(const std::vector<std::string>& args) {
   }
 
   const kommo::cli::Command& command = *invocation.command;
+  if (command.stream != nullptr) return Watch(invocation);
   // kommo-cli retries itself (CallWithRetries), so the channel does not.
   kommo::client::ChannelOptions options;
   options.retry.max_attempts = 1;

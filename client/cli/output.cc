@@ -15,8 +15,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "kommo/client/errors.h"
 #include "kommo/v1/custom_field.pb.h"
+#include "kommo/v1/lead_service.pb.h"
 
 namespace kommo::cli {
 namespace {
@@ -388,6 +390,80 @@ std::string FormatErrorJson(const grpc::Status& status) {
   json.clear();
   (void)google::protobuf::util::MessageToJsonString(plain, &json, options);
   return json;
+}
+
+namespace {
+
+std::string TimeText(const Message& message, const char* field_name) {
+  const google::protobuf::FieldDescriptor* field =
+      message.GetDescriptor()->FindFieldByName(field_name);
+  if (field == nullptr || !message.GetReflection()->HasField(message, field)) return "-";
+  const auto& time = static_cast<const google::protobuf::Timestamp&>(
+      message.GetReflection()->GetMessage(message, field));
+  return google::protobuf::util::TimeUtil::ToString(time);
+}
+
+std::string StageText(const Message& change, const char* field_name) {
+  const google::protobuf::FieldDescriptor* field =
+      change.GetDescriptor()->FindFieldByName(field_name);
+  if (field == nullptr || !change.GetReflection()->HasField(change, field)) return "-";
+  const auto& stage = static_cast<const kommo::v1::PipelineStage&>(
+      change.GetReflection()->GetMessage(change, field));
+  return absl::StrCat(stage.pipeline_id(), ":", stage.status_id());
+}
+
+}  // namespace
+
+bool IsChange(const Message& response) {
+  const google::protobuf::FieldDescriptor* field =
+      response.GetDescriptor()->FindFieldByName("change");
+  return field != nullptr && response.GetReflection()->HasField(response, field);
+}
+
+std::string FormatStreamLine(const Message& response, bool json) {
+  if (json) return FormatJson(response);
+  const google::protobuf::Reflection* reflection = response.GetReflection();
+  const google::protobuf::Descriptor* descriptor = response.GetDescriptor();
+  const std::string token =
+      reflection->GetString(response, descriptor->FindFieldByName("resume_token"));
+  if (!IsChange(response)) {
+    const Message& heartbeat =
+        reflection->GetMessage(response, descriptor->FindFieldByName("heartbeat"));
+    return absl::StrCat("HEARTBEAT  up to ", TimeText(heartbeat, "time"), "  resume_token=", token);
+  }
+  const Message& change = reflection->GetMessage(response, descriptor->FindFieldByName("change"));
+  const google::protobuf::Reflection* fields = change.GetReflection();
+  const google::protobuf::Descriptor* type = change.GetDescriptor();
+  const google::protobuf::FieldDescriptor* lead_id = type->FindFieldByName("lead_id");
+  const bool lead = lead_id != nullptr;
+  const int64_t id = fields->GetInt64(change, lead ? lead_id : type->FindFieldByName("contact_id"));
+  absl::string_view kind = fields->GetEnum(change, type->FindFieldByName("kind"))->name();
+  absl::ConsumePrefix(&kind, "CHANGE_KIND_");
+  std::string line = absl::StrCat(
+      kind, "  ", lead ? "lead " : "contact ", id, "  at ", TimeText(change, "change_time"),
+      "  by ", fields->GetInt64(change, type->FindFieldByName("changed_by")), "  ",
+      fields->GetString(change, type->FindFieldByName("event_type")));
+  if (lead && StageText(change, "stage_after") != "-") {
+    absl::StrAppend(&line, "  stage ", StageText(change, "stage_before"), " -> ",
+                    StageText(change, "stage_after"));
+  }
+  const int64_t responsible_after =
+      fields->GetInt64(change, type->FindFieldByName("responsible_user_after"));
+  if (responsible_after != 0) {
+    absl::StrAppend(&line, "  responsible ",
+                    fields->GetInt64(change, type->FindFieldByName("responsible_user_before")),
+                    " -> ", responsible_after);
+  }
+  const google::protobuf::FieldDescriptor* entity =
+      type->FindFieldByName(lead ? "lead" : "contact");
+  if (entity != nullptr && fields->HasField(change, entity)) {
+    const Message& now = fields->GetMessage(change, entity);
+    absl::StrAppend(
+        &line, "  name=\"",
+        now.GetReflection()->GetString(now, now.GetDescriptor()->FindFieldByName("name")), "\"");
+  }
+  absl::StrAppend(&line, "  resume_token=", token);
+  return line;
 }
 
 }  // namespace kommo::cli

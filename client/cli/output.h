@@ -19,6 +19,13 @@ std::string FormatTable(const google::protobuf::Message& response);
 // 64-bit ids as strings), one object on one line. Empty when conversion fails.
 std::string FormatJson(const google::protobuf::Message& response);
 
+// One line for a response of a watch verb (WatchLeadsResponse, WatchContactsResponse): a change
+// ("STAGE_CHANGED  lead 31000000001  ...  stage 7000001:60000002 -> 7000001:60000003") or a
+// heartbeat, each ending with its resume_token; with `json`, the response as one line of JSON.
+std::string FormatStreamLine(const google::protobuf::Message& response, bool json);
+// Whether a watch response is a change (not a heartbeat).
+bool IsChange(const google::protobuf::Message& response);
+
 // A failed call for people: kommo::client::FormatError with the failed RPC named.
 std::string FormatErrorText(const std::string& rpc, const grpc::Status& status);
 

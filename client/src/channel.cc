@@ -80,6 +80,10 @@ std::string ServiceConfigJson(const ChannelOptions& options) {
                                     {kLeadService, "UpdateLead"},
                                     {kLeadService, "ListIncomingLeads"},
                                     {kLeadService, "ListLeads"},
+                                    // A stream is retried only until its first response; after
+                                    // that the caller resumes with its last resume_token.
+                                    {kLeadService, "WatchLeads"},
+                                    {kContactService, "WatchContacts"},
                                     {kContactService, "UpdateContact"},
                                     {kContactService, "GetContact"},
                                     {kContactService, "SearchContacts"},

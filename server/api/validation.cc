@@ -773,8 +773,7 @@ absl::Status ValidateListLeads(const v1::ListLeadsRequest& request) {
 
 namespace {
 
-void CheckKinds(Checker& checker, const google::protobuf::RepeatedField<int>& kinds,
-                bool leads) {
+void CheckKinds(Checker& checker, const google::protobuf::RepeatedField<int>& kinds, bool leads) {
   for (int i = 0; i < kinds.size(); ++i) {
     const std::string field = absl::StrCat("kinds[", i, "]");
     if (!v1::ChangeKind_IsValid(kinds[i]) || kinds[i] == v1::CHANGE_KIND_UNSPECIFIED) {

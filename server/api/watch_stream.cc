@@ -229,7 +229,8 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
         filter_(std::move(filter)),
         resume_from_(std::move(resume_from)),
         trace_(std::move(trace)),
-        started_(MonotonicNow()) {}
+        started_(MonotonicNow()),
+        opened_at_(absl::ToUnixSeconds(absl::Now())) {}
 
   void Start() {
     if (reactor_ == nullptr) return;  // cancelled before it started
@@ -265,7 +266,9 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
       skip_by_key_ = point->skip_by_key;
       skip_through_ = point->skip_through;
     } else {
-      cursor_ = history.last_seq();
+      // From the second the stream was opened: a change made after that but read by a poll that
+      // ended later (the first poll, or one under way) is sent.
+      cursor_ = history.LastSeqBefore(opened_at_);
     }
     ready_ = true;
     ScheduleHeartbeat();
@@ -399,8 +402,8 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
     const absl::Duration latency = MonotonicNow() - started_;
     LogCall(Traits::kMethod, Kind::kRead, status, latency, context_->IsCancelled(), 0, *trace_);
     if (metrics_ != nullptr) {
-      metrics_->rpcs->Increment({{"method", Traits::kMethod},
-                                 {"code", absl::StatusCodeToString(status.code())}});
+      metrics_->rpcs->Increment(
+          {{"method", Traits::kMethod}, {"code", absl::StatusCodeToString(status.code())}});
       metrics_->rpcs_in_flight.Decrement();
     }
     grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor = reactor_;
@@ -419,6 +422,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   std::optional<watch::Position> resume_from_;
   std::shared_ptr<CallTrace> trace_;
   absl::Time started_;
+  int64_t opened_at_;  // wall seconds: Kommo's time of "now" for a stream without a token
   watch::WatchHub::WatcherId watcher_ = 0;
   bool subscribed_ = false;
   bool ready_ = false;

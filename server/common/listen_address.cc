@@ -18,7 +18,8 @@ absl::StatusOr<std::string> NumericHost(absl::string_view what, const std::strin
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", what, " host \"", host, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve ", what, " host \"", host, "\""));
   }
   char text[INET6_ADDRSTRLEN] = {};
   std::string numeric;

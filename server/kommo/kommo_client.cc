@@ -420,8 +420,7 @@ class KommoClientImpl final : public KommoClient {
     if (!changes) {  // nothing to write: the current company is the answer
       return loop_->Post([this, id = request.company_id(), options = std::move(options),
                           done = std::move(done)]() mutable {
-        Get<v1::Company>(CompanyEntity(), company_reads_, id, std::move(options),
-                         std::move(done));
+        Get<v1::Company>(CompanyEntity(), company_reads_, id, std::move(options), std::move(done));
       });
     }
     WriteReferences references;

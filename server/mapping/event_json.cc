@@ -84,9 +84,9 @@ v1::ChangeKind ChangeKindOf(absl::string_view type) {
   if (type == "lead_status_changed") return v1::CHANGE_KIND_STAGE_CHANGED;
   if (type == "entity_responsible_changed") return v1::CHANGE_KIND_RESPONSIBLE_CHANGED;
   if (absl::EndsWith(type, "_note_added")) return v1::CHANGE_KIND_NOTE_ADDED;
-  if (type == "name_field_changed" || type == "sale_field_changed" ||
-      type == "ltv_field_changed" || type == "entity_tag_added" || type == "entity_tag_deleted" ||
-      type == "entity_linked" || type == "entity_unlinked" || type == "entity_merged" ||
+  if (type == "name_field_changed" || type == "sale_field_changed" || type == "ltv_field_changed" ||
+      type == "entity_tag_added" || type == "entity_tag_deleted" || type == "entity_linked" ||
+      type == "entity_unlinked" || type == "entity_merged" ||
       (absl::StartsWith(type, "custom_field_") && absl::EndsWith(type, "value_changed"))) {
     return v1::CHANGE_KIND_UPDATED;
   }

@@ -26,8 +26,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
 
   // civetweb options: one listening address (never a list: the port is a number), a short
   // socket timeout so that a stuck scraper cannot hold a thread, two threads.
-  std::vector<std::string> options = {"listening_ports",    *listening,
-                                      "num_threads",        "2",
+  std::vector<std::string> options = {"listening_ports",    *listening,      "num_threads", "2",
                                       "request_timeout_ms", kSocketTimeoutMs};
   std::unique_ptr<prometheus::Exposer> exposer;
   try {

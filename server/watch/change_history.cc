@@ -82,12 +82,12 @@ Position ChangeHistory::Head() const {
 }
 
 absl::Status ChangeHistory::Expired(absl::string_view why) const {
-  return MakeError(absl::StatusCode::kOutOfRange,
-                   absl::StrCat("resume_token is older than the change history this server keeps (",
-                                why,
-                                "): list the entities again (ListLeads ordered by UPDATED_AT), then "
-                                "watch from the resume_token in this error's metadata"),
-                   reason::kWatchHistoryExpired, {{"resume_token", EncodeToken(Head())}});
+  return MakeError(
+      absl::StatusCode::kOutOfRange,
+      absl::StrCat("resume_token is older than the change history this server keeps (", why,
+                   "): list the entities again (ListLeads ordered by UPDATED_AT), then "
+                   "watch from the resume_token in this error's metadata"),
+      reason::kWatchHistoryExpired, {{"resume_token", EncodeToken(Head())}});
 }
 
 absl::StatusOr<ResumePoint> ChangeHistory::Resume(const Position& position) const {
@@ -104,6 +104,15 @@ absl::StatusOr<ResumePoint> ChangeHistory::Resume(const Position& position) cons
     return Expired("its changes were evicted");
   }
   return ResumePoint{first_seq - 1, true, position.key};
+}
+
+uint64_t ChangeHistory::LastSeqBefore(int64_t time) const {
+  uint64_t seq = last_seq();
+  for (auto it = changes_.rbegin(); it != changes_.rend() && (*it)->event.created_at >= time;
+       ++it) {
+    seq = (*it)->seq - 1;
+  }
+  return seq;
 }
 
 std::vector<ChangePtr> ChangeHistory::After(uint64_t seq, size_t max) const {

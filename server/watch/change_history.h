@@ -89,6 +89,11 @@ class ChangeHistory {
   // for a sequence number this history never issued.
   absl::StatusOr<ResumePoint> Resume(const Position& position) const;
 
+  // The number of the last change Kommo recorded before `time` (Unix seconds), looking back from
+  // the newest: where a stream opened at `time` without a token starts, so that changes made
+  // after it opened but read by a poll that ended later are still sent.
+  uint64_t LastSeqBefore(int64_t time) const;
+
   // The changes after `seq`, at most `max`.
   std::vector<ChangePtr> After(uint64_t seq, size_t max) const;
 

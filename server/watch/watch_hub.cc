@@ -50,8 +50,8 @@ WatchHub::WatcherId WatchHub::Subscribe(absl::AnyInvocable<void()> notify,
   const WatcherId id = next_id_++;
   if (closing_) {
     started(MakeError(absl::StatusCode::kUnavailable,
-                              "the server is shutting down: resume from the last resume_token",
-                              reason::kServerShuttingDown));
+                      "the server is shutting down: resume from the last resume_token",
+                      reason::kServerShuttingDown));
     return id;
   }
   watchers_.emplace(id, std::move(notify));
@@ -61,10 +61,10 @@ WatchHub::WatcherId WatchHub::Subscribe(absl::AnyInvocable<void()> notify,
     lookback_ = options_.lookback;
     history_ = std::make_unique<ChangeHistory>(options_.epoch, options_.history_size,
                                                started_at_ - Seconds(lookback_));
-    log::Info("change stream: polling Kommo's events",
-              {{"interval_ms", static_cast<long long>(absl::ToInt64Milliseconds(
-                                   options_.poll_interval))},
-               {"lookback_s", static_cast<long long>(Seconds(options_.lookback))}});
+    log::Info(
+        "change stream: polling Kommo's events",
+        {{"interval_ms", static_cast<long long>(absl::ToInt64Milliseconds(options_.poll_interval))},
+         {"lookback_s", static_cast<long long>(Seconds(options_.lookback))}});
     StartPoll();
   }
   if (first_done_) {
@@ -82,8 +82,8 @@ void WatchHub::Shutdown() {
   timer_.reset();
   *alive_ = false;  // a poll under way appends nothing
   ReleaseWaiting(MakeError(absl::StatusCode::kUnavailable,
-                              "the server is shutting down: resume from the last resume_token",
-                              reason::kServerShuttingDown));
+                           "the server is shutting down: resume from the last resume_token",
+                           reason::kServerShuttingDown));
   NotifyAll();
 }
 
@@ -106,8 +106,8 @@ void WatchHub::StartPoll() {
   poll_again_ = false;
   auto poll = std::make_shared<Poll>();
   poll->started_at = options_.wall_seconds();
-  poll->from = std::max(history_->watermark() - Seconds(options_.overlap),
-                        started_at_ - Seconds(lookback_));
+  poll->from =
+      std::max(history_->watermark() - Seconds(options_.overlap), started_at_ - Seconds(lookback_));
   ReadPage(std::move(poll));
 }
 

@@ -104,12 +104,12 @@ class WatchHub {
   EventLoop* loop_;
   WatchOptions options_;
   std::unique_ptr<ChangeHistory> history_;
-  bool running_ = false;   // the poller has started
-  bool polling_ = false;   // a poll is under way
+  bool running_ = false;     // the poller has started
+  bool polling_ = false;     // a poll is under way
   bool poll_again_ = false;  // PollSoon during a poll
   bool first_done_ = false;
   bool closing_ = false;
-  int64_t started_at_ = 0;  // wall seconds of the first poll
+  int64_t started_at_ = 0;                       // wall seconds of the first poll
   absl::Time last_poll_ = absl::InfinitePast();  // loop time the last poll began
   absl::Duration lookback_;
   EventLoop::TimerPtr timer_;

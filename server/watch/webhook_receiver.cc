@@ -110,9 +110,12 @@ absl::StatusOr<std::unique_ptr<WebhookReceiver>> WebhookReceiver::Start(Options 
   mg_init_library(0);
   mg_callbacks callbacks{};
   callbacks.log_message = &Quiet;
-  const char* civet_options[] = {"listening_ports",    listening->c_str(),
-                                 "num_threads",        "2",
-                                 "request_timeout_ms", "2000",
+  const char* civet_options[] = {"listening_ports",
+                                 listening->c_str(),
+                                 "num_threads",
+                                 "2",
+                                 "request_timeout_ms",
+                                 "2000",
                                  nullptr};
   receiver->context_ = mg_start(&callbacks, nullptr, civet_options);
   if (receiver->context_ == nullptr) {

@@ -360,7 +360,7 @@ TEST(ServiceConfigTest, EveryMethodHasItsPolicy) {
       EXPECT_EQ(at >= writes_start, writes.count(method) == 1) << entry;
     }
   }
-  EXPECT_EQ(methods, 33);
+  EXPECT_EQ(methods, 35);
 }
 
 TEST(ServiceConfigTest, CreatesRetryOnlyResourceExhausted) {

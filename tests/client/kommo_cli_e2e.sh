@@ -421,6 +421,29 @@ expect "leads list --stage without a status exits 2" 2 $?
 # Issue 11: retries that end in DEADLINE_EXCEEDED still show why the attempts failed. The
 # rate-limited server above asks to wait ~20 s, longer than the 1 s deadline: kommo-cli stops with
 # DEADLINE_EXCEEDED and the reason of the last answer.
+# Issue 14: `leads watch` prints the changes it sees, one line each, and stops after --count. A
+# stream without a token starts at the second it opens (Kommo's times are whole seconds): the
+# second after the writes above.
+sleep 1.1
+"$CLI" leads watch --kind=created --kind=stage_changed --count=2 --deadline=30s \
+  >"$WORK/watch" 2>"$WORK/watch.err" &
+WATCH_PID=$!
+# The stream's first line (a heartbeat) says it is open: what follows is after it.
+for _ in $(seq 100); do grep -q "^HEARTBEAT" "$WORK/watch" && break; sleep 0.1; done
+cli "$WORK/watched" leads create --name "Watched from the CLI" --json
+WATCHED_ID=$(json "$WORK/watched" 'd["lead"]["id"]')
+cli "$WORK/watched_move" leads update --lead_id "$WATCHED_ID" --pipeline_id 7000001 --status_id 60000003
+wait "$WATCH_PID"
+code=$?
+expect "leads watch --count=2 exits 0" 0 $code
+expect "leads watch: the create, then the stage change" "CREATED STAGE_CHANGED" \
+  "$(grep -E "^[A-Z_]+  lead $WATCHED_ID  " "$WORK/watch" | cut -d' ' -f1 | xargs)"
+grep -Eq "^STAGE_CHANGED  lead $WATCHED_ID  .*stage 7000001:60000002 -> 7000001:60000003  resume_token=" \
+  "$WORK/watch" && pass "leads watch: the stage change's before and after, and its token" ||
+  fail "leads watch: $(cat "$WORK/watch" "$WORK/watch.err")"
+cli "$WORK/watch_bad" leads watch --resume_token=garbage --deadline=10s
+expect "leads watch with a bad token exits 13" 13 $?
+
 if [[ -n "${SLOW:-}" ]]; then
   cli "$WORK/late" --target="$SLOW" leads search --deadline=1s
   code=$?

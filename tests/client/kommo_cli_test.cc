@@ -1087,5 +1087,71 @@ TEST(OutputTest, CompaniesLinksAndTheLeadList) {
   EXPECT_THAT(FormatJson(leads), HasSubstr("\"next_page_token\":\"n2\""));
 }
 
+TEST(WatchVerbsTest, ParseFiltersCountAndDeadline) {
+  const Invocation watch =
+      Parse({"leads", "watch", "--kind=stage_changed", "--kind", "CREATED", "--stage=7:142",
+             "--pipeline_ids=9", "--include_entity", "--count=2", "--resume_token=abc"});
+  ASSERT_EQ(watch.error, "");
+  ASSERT_NE(watch.command, nullptr);
+  EXPECT_NE(watch.command->stream, nullptr);
+  EXPECT_EQ(watch.command->call, nullptr);
+  EXPECT_EQ(watch.count, 2);
+  EXPECT_FALSE(watch.deadline_given);
+  const auto& request = dynamic_cast<const kommo::v1::WatchLeadsRequest&>(*watch.request);
+  EXPECT_THAT(request.kinds(),
+              ElementsAre(kommo::v1::CHANGE_KIND_STAGE_CHANGED, kommo::v1::CHANGE_KIND_CREATED));
+  ASSERT_EQ(request.stages_size(), 2);
+  EXPECT_EQ(request.stages(0).status_id(), 142);
+  EXPECT_EQ(request.stages(1).pipeline_id(), 9);
+  EXPECT_TRUE(request.include_entity());
+  EXPECT_EQ(request.resume_token(), "abc");
+
+  EXPECT_TRUE(Parse({"contacts", "watch", "--deadline=5s"}).deadline_given);
+  EXPECT_THAT(Parse({"leads", "watch", "--kind=moved"}).error, HasSubstr("--kind: \"moved\""));
+  EXPECT_THAT(Parse({"leads", "watch", "--kind=unspecified"}).error, HasSubstr("--kind"));
+  EXPECT_THAT(Parse({"leads", "watch", "--count=0"}).error, HasSubstr("--count"));
+}
+
+TEST(WatchVerbsTest, OneLinePerChangeOrHeartbeat) {
+  kommo::v1::WatchLeadsResponse moved;
+  moved.set_resume_token("T1");
+  kommo::v1::LeadChange* change = moved.mutable_change();
+  change->set_kind(kommo::v1::CHANGE_KIND_STAGE_CHANGED);
+  change->set_lead_id(31000000001);
+  change->mutable_change_time()->set_seconds(1700000000);
+  change->set_changed_by(8000001);
+  change->set_event_type("lead_status_changed");
+  change->mutable_stage_before()->set_pipeline_id(7000001);
+  change->mutable_stage_before()->set_status_id(60000002);
+  change->mutable_stage_after()->set_pipeline_id(7000001);
+  change->mutable_stage_after()->set_status_id(142);
+  change->mutable_lead()->set_name("Deal");
+  EXPECT_EQ(FormatStreamLine(moved, false),
+            "STAGE_CHANGED  lead 31000000001  at 2023-11-14T22:13:20Z  by 8000001  "
+            "lead_status_changed  stage 7000001:60000002 -> 7000001:142  name=\"Deal\"  "
+            "resume_token=T1");
+  EXPECT_TRUE(IsChange(moved));
+  const std::string json = FormatStreamLine(moved, true);
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+  EXPECT_THAT(json, HasSubstr("\"kind\":\"CHANGE_KIND_STAGE_CHANGED\""));
+
+  kommo::v1::WatchContactsResponse beat;
+  beat.set_resume_token("T2");
+  beat.mutable_heartbeat()->mutable_time()->set_seconds(1700000060);
+  EXPECT_EQ(FormatStreamLine(beat, false),
+            "HEARTBEAT  up to 2023-11-14T22:14:20Z  resume_token=T2");
+  EXPECT_FALSE(IsChange(beat));
+
+  kommo::v1::WatchContactsResponse reassigned;
+  reassigned.set_resume_token("T3");
+  reassigned.mutable_change()->set_kind(kommo::v1::CHANGE_KIND_RESPONSIBLE_CHANGED);
+  reassigned.mutable_change()->set_contact_id(52000000001);
+  reassigned.mutable_change()->set_responsible_user_before(1);
+  reassigned.mutable_change()->set_responsible_user_after(2);
+  EXPECT_THAT(
+      FormatStreamLine(reassigned, false),
+      HasSubstr("RESPONSIBLE_CHANGED  contact 52000000001  at -  by 0    responsible 1 -> 2"));
+}
+
 }  // namespace
 }  // namespace kommo::cli

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "emulator/emulator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/watch/webhook_receiver.h"
 #include "tests/support/service_stack.h"
 
 namespace kommo {
@@ -23,6 +25,7 @@ using ::kommo::testing::ServiceStack;
 using ::testing::ElementsAre;
 
 constexpr char kToken[] = "watch-token";
+constexpr char kSecret[] = "watch-webhook-secret-0001";
 
 // What a test reads from a stream: the changes as "KIND:lead_id", and the last token.
 struct Received {
@@ -45,6 +48,7 @@ class WatchTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    webhooks_.reset();
     stack_.reset();
     if (emulator_) emulator_->Stop();
   }
@@ -80,8 +84,10 @@ class WatchTest : public ::testing::Test {
   }
 
   // Reads the stream until `count` changes arrived or `patience` passed.
+  // Cancels the stream after the last change wanted unless `keep_open`.
   static Received Read(grpc::ClientReader<v1::WatchLeadsResponse>& reader,
-                       grpc::ClientContext& context, size_t count, Received so_far = {}) {
+                       grpc::ClientContext& context, size_t count, Received so_far = {},
+                       bool keep_open = false) {
     v1::WatchLeadsResponse response;
     while (so_far.changes.size() < count && reader.Read(&response)) {
       EXPECT_FALSE(response.resume_token().empty());
@@ -97,7 +103,7 @@ class WatchTest : public ::testing::Test {
     }
     if (so_far.changes.size() < count) {
       so_far.status = reader.Finish();
-    } else {
+    } else if (!keep_open) {
       context.TryCancel();
     }
     return so_far;
@@ -118,8 +124,37 @@ class WatchTest : public ::testing::Test {
     return reader;
   }
 
+  // The server's webhook receiver, wired as main.cc wires it, and Kommo (the emulator) told to
+  // deliver to `path` (the secret path unless a test says otherwise).
+  void StartWebhooks(const std::string& path = absl::StrCat("/kommo/webhook/", kSecret)) {
+    EventLoop* loop = stack_->loop();
+    watch::WatchHub* hub = stack_->watch_hub();
+    auto receiver = watch::WebhookReceiver::Start(
+        {"127.0.0.1:0", kSecret}, [this, loop, hub](const watch::WebhookDelivery& delivery) {
+          deliveries_ += static_cast<int>(delivery.count() > 0);
+          loop->Post([hub] { hub->PollSoon(); });
+        });
+    ASSERT_TRUE(receiver.ok()) << receiver.status();
+    webhooks_ = std::move(*receiver);
+    ASSERT_TRUE(emulator_
+                    ->AddWebhook(absl::StrCat("http://127.0.0.1:", webhooks_->port(), path),
+                                 {"add_lead", "update_lead", "status_lead"})
+                    .ok());
+  }
+
+  // Polls that only the interval would start come after the test (a minute): what arrives sooner
+  // came through a webhook.
+  static watch::WatchOptions SlowPolls(absl::Duration interval = absl::Minutes(1)) {
+    watch::WatchOptions options = ServiceStack::FastWatchOptions();
+    options.poll_interval = interval;
+    options.min_poll_gap = absl::Milliseconds(100);
+    return options;
+  }
+
   std::unique_ptr<emu::Emulator> emulator_;
   std::unique_ptr<ServiceStack> stack_;
+  std::unique_ptr<watch::WebhookReceiver> webhooks_;
+  std::atomic<int> deliveries_{0};
 };
 
 TEST_F(WatchTest, ChangesArriveInKommosOrderWithBeforeAndAfter) {
@@ -133,8 +168,8 @@ TEST_F(WatchTest, ChangesArriveInKommosOrderWithBeforeAndAfter) {
   const int64_t lead = NewLead("Watched deal");
   MoveLead(lead, emu::kMainPipelineSecondStatusId);
   Received got = Read(*reader, context, 2);
-  ASSERT_THAT(got.changes, ElementsAre(absl::StrCat("CREATED:", lead),
-                                       absl::StrCat("STAGE_CHANGED:", lead)))
+  ASSERT_THAT(got.changes,
+              ElementsAre(absl::StrCat("CREATED:", lead), absl::StrCat("STAGE_CHANGED:", lead)))
       << got.status.error_message();
   const v1::LeadChange& moved = got.full[1];
   EXPECT_EQ(moved.event_type(), "lead_status_changed");
@@ -187,9 +222,9 @@ TEST_F(WatchTest, AResumedStreamRepeatsNothingAndMissesNothingAcrossARestart) {
   resume.set_resume_token(token);
   auto reader = Open(context, resume, nullptr);
   Received got = Read(*reader, context, 3);
-  EXPECT_THAT(got.changes, ElementsAre(absl::StrCat("STAGE_CHANGED:", first),
-                                       absl::StrCat("CREATED:", second),
-                                       absl::StrCat("STAGE_CHANGED:", first)))
+  EXPECT_THAT(got.changes,
+              ElementsAre(absl::StrCat("STAGE_CHANGED:", first), absl::StrCat("CREATED:", second),
+                          absl::StrCat("STAGE_CHANGED:", first)))
       << got.status.error_message();
   ASSERT_EQ(got.full.size(), 3u);
   EXPECT_EQ(got.full[2].stage_after().status_id(), emu::kWonStatusId);
@@ -239,7 +274,8 @@ TEST_F(WatchTest, A429OnTheEventsPollDelaysButLosesNothing) {
   ASSERT_TRUE(emulator_->AddFault(rule).ok());
   const int64_t lead = NewLead("Through a 429");
   Received got = Read(*reader, context, 1);
-  EXPECT_THAT(got.changes, ElementsAre(absl::StrCat("CREATED:", lead)));
+  EXPECT_THAT(got.changes, ElementsAre(absl::StrCat("CREATED:", lead)))
+      << got.status.error_message();
   bool fired = false;
   for (const emu::FaultRuleState& state : emulator_->faults()) fired |= state.fired > 0;
   EXPECT_TRUE(fired);
@@ -298,6 +334,77 @@ TEST_F(WatchTest, WatchContactsReportsContacts) {
   EXPECT_EQ(response.change().contact_id(), created.contact().id());
   EXPECT_EQ(response.change().contact().id(), created.contact().id());
   context.TryCancel();
+}
+
+TEST_F(WatchTest, AWebhookBringsTheChangeBeforeTheNextPollAndADuplicateIsDeliveredOnce) {
+  StartStack(SlowPolls());
+  StartWebhooks();
+  grpc::ClientContext context;
+  auto reader = Open(context, v1::WatchLeadsRequest(), nullptr, absl::Seconds(20));
+  // The first poll has run (the stream's first heartbeat came after it); the next regular one is
+  // a minute away, after this test's deadline.
+  v1::WatchLeadsResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  ASSERT_TRUE(first.has_heartbeat());
+  emu::WebhookFaultRule duplicate;
+  duplicate.fault = emu::WebhookFault::kDuplicate;
+  ASSERT_TRUE(emulator_->AddWebhookFault(duplicate).ok());
+  const int64_t lead = NewLead("Via webhook");
+  Received got = Read(*reader, context, 1, {}, /*keep_open=*/true);
+  ASSERT_THAT(got.changes, ElementsAre(absl::StrCat("CREATED:", lead)))
+      << got.status.error_message();
+  // The duplicated delivery caused another poll, which found nothing new: the next change is the
+  // next one Kommo recorded.
+  const int64_t other = NewLead("Next");
+  got = Read(*reader, context, 2, got);
+  EXPECT_THAT(got.changes,
+              ElementsAre(absl::StrCat("CREATED:", lead), absl::StrCat("CREATED:", other)));
+  EXPECT_GE(deliveries_.load(), 2);
+  bool duplicated = false;
+  for (const emu::WebhookDelivery& delivery : emulator_->webhook_deliveries()) {
+    duplicated |= delivery.duplicate_of != 0;
+  }
+  EXPECT_TRUE(duplicated);
+}
+
+TEST_F(WatchTest, ALostWebhookIsFilledInByThePoller) {
+  StartStack(SlowPolls(absl::Seconds(2)));
+  StartWebhooks();
+  emu::WebhookFaultRule lost;
+  lost.fault = emu::WebhookFault::kLost;
+  lost.times = 0;  // every delivery
+  ASSERT_TRUE(emulator_->AddWebhookFault(lost).ok());
+  grpc::ClientContext context;
+  auto reader = Open(context, v1::WatchLeadsRequest(), nullptr, absl::Seconds(20));
+  const int64_t lead = NewLead("Lost webhook");
+  Received got = Read(*reader, context, 1);
+  EXPECT_THAT(got.changes, ElementsAre(absl::StrCat("CREATED:", lead)));
+  EXPECT_EQ(deliveries_.load(), 0);
+  bool lost_one = false;
+  for (const emu::WebhookDelivery& delivery : emulator_->webhook_deliveries()) {
+    lost_one |= delivery.state == emu::WebhookDelivery::State::kLost;
+  }
+  EXPECT_TRUE(lost_one);
+}
+
+TEST_F(WatchTest, ADeliveryWithoutTheSecretNeverReachesAWatcher) {
+  StartStack(SlowPolls());
+  StartWebhooks("/kommo/webhook/not-the-secret-000000");
+  grpc::ClientContext context;
+  auto reader = Open(context, v1::WatchLeadsRequest(), nullptr, absl::Seconds(4));
+  v1::WatchLeadsResponse first;
+  ASSERT_TRUE(reader->Read(&first));
+  NewLead("Unseen");
+  // Nothing but heartbeats until the deadline: the refused delivery started no poll.
+  Received got = Read(*reader, context, 1);
+  EXPECT_TRUE(got.changes.empty());
+  EXPECT_EQ(got.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(deliveries_.load(), 0);
+  bool refused = false;
+  for (const emu::WebhookDelivery& delivery : emulator_->webhook_deliveries()) {
+    for (const emu::WebhookAttempt& attempt : delivery.attempts) refused |= attempt.status == 404;
+  }
+  EXPECT_TRUE(refused);
 }
 
 }  // namespace

@@ -25,8 +25,8 @@
 #include "server/api/idempotency.h"
 #include "server/http/curl_transport.h"
 #include "server/http/epoll_loop.h"
-#include "server/watch/watch_hub.h"
 #include "server/kommo/kommo_client.h"
+#include "server/watch/watch_hub.h"
 
 namespace kommo::testing {
 
@@ -131,6 +131,7 @@ class ServiceStack {
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   rest::KommoClient* client() { return client_.get(); }
   watch::WatchHub* watch_hub() { return watch_hub_.get(); }
+  EventLoop* loop() { return loop_.get(); }
 
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;

@@ -96,6 +96,8 @@ TEST(ErrorReasonTest, ConstantsKeepTheirStrings) {
       {reason::kLookupTooBroad, "LOOKUP_TOO_BROAD"},
       {reason::kTaskNotFound, "TASK_NOT_FOUND"},
       {reason::kCompanyNotFound, "COMPANY_NOT_FOUND"},
+      {reason::kWatchHistoryExpired, "WATCH_HISTORY_EXPIRED"},
+      {reason::kServerShuttingDown, "SERVER_SHUTTING_DOWN"},
   };
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(reason.name(), name);

@@ -117,6 +117,16 @@ TEST(ChangeHistoryTest, AnotherEpochResumesByKommosKey) {
   EXPECT_TRUE(small.Resume({7, 3, {1002, "b"}}).ok());
 }
 
+TEST(ChangeHistoryTest, AStreamOpenedAtATimeStartsBeforeTheChangesOfThatSecond) {
+  ChangeHistory history(7, 10, 1000);
+  EXPECT_EQ(history.LastSeqBefore(1500), 0u);
+  history.Append({At(1001, "a"), At(1002, "b"), At(1002, "c"), At(1005, "d")});
+  EXPECT_EQ(history.LastSeqBefore(1002), 1u);  // "b" and "c" were recorded in that second
+  EXPECT_EQ(history.LastSeqBefore(1003), 3u);
+  EXPECT_EQ(history.LastSeqBefore(1006), 4u);
+  EXPECT_EQ(history.LastSeqBefore(900), 0u);
+}
+
 TEST(ChangeHistoryTest, HeadMovesWithTheWatermark) {
   ChangeHistory history(7, 10, 1000);
   EXPECT_EQ(history.Head().seq, 0u);

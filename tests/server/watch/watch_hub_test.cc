@@ -33,10 +33,9 @@ struct Event {
 };
 
 std::string EventJson(const Event& e) {
-  return absl::StrCat(R"({"id":")", e.id, R"(","type":")", e.type, R"(","entity_id":)",
-                      e.entity_id, R"(,"entity_type":")", e.entity_type,
-                      R"(","created_by":1,"created_at":)", e.created_at,
-                      R"(,"value_before":[],"value_after":[]})");
+  return absl::StrCat(R"({"id":")", e.id, R"(","type":")", e.type, R"(","entity_id":)", e.entity_id,
+                      R"(,"entity_type":")", e.entity_type, R"(","created_by":1,"created_at":)",
+                      e.created_at, R"(,"value_before":[],"value_after":[]})");
 }
 
 // The value of `key` in the request URL's query ("" when absent).
@@ -90,10 +89,9 @@ class WatchHubTest : public ::testing::Test {
         absl::StrAppend(&events, events.empty() ? "" : ",", EventJson(matching[i]));
       }
       response.status = 200;
-      response.body = absl::StrCat(
-          R"({"_page":)", page, R"(,"_links":{)",
-          first + 2 < matching.size() ? R"("next":{"href":"n"})" : "", R"(},"_embedded":{"events":[)",
-          events, "]}}");
+      response.body = absl::StrCat(R"({"_page":)", page, R"(,"_links":{)",
+                                   first + 2 < matching.size() ? R"("next":{"href":"n"})" : "",
+                                   R"(},"_embedded":{"events":[)", events, "]}}");
       return http::HttpResult{response, true};
     });
     WatchOptions watch;
@@ -138,8 +136,8 @@ TEST_F(WatchHubTest, ReadsTheLookbackInOrderAndThenOnlyWhatIsNew) {
   loop_.Advance(absl::Milliseconds(100));  // three pages, 10 ms apart at 100 requests a second
   ASSERT_EQ(started.size(), 1u);
   EXPECT_TRUE(started[0].ok());
-  EXPECT_EQ(froms_.front(), kNow - 3600);  // the lookback
-  EXPECT_EQ(froms_.size(), 3u);            // 5 events, 2 a page
+  EXPECT_EQ(froms_.front(), kNow - 3600);             // the lookback
+  EXPECT_EQ(froms_.size(), 3u);                       // 5 events, 2 a page
   EXPECT_THAT(Ids(), ElementsAre("b2", "c2", "c3"));  // Kommo's key order
   EXPECT_EQ(hub_->history().watermark(), kNow - 2);
   EXPECT_EQ(notified, 1);

@@ -61,8 +61,8 @@ TEST(WebhookDeliveryTest, ReadsSeveralEntitiesOfKommosFormShape) {
 TEST(WebhookReceiverTest, AcceptsOnlyPostsToTheSecretPath) {
   std::mutex mutex;
   std::vector<size_t> counts;
-  absl::StatusOr<std::unique_ptr<WebhookReceiver>> receiver = WebhookReceiver::Start(
-      {"127.0.0.1:0", kSecret, 4096}, [&](const WebhookDelivery& delivery) {
+  absl::StatusOr<std::unique_ptr<WebhookReceiver>> receiver =
+      WebhookReceiver::Start({"127.0.0.1:0", kSecret, 4096}, [&](const WebhookDelivery& delivery) {
         std::lock_guard<std::mutex> lock(mutex);
         counts.push_back(delivery.count());
       });
@@ -79,7 +79,7 @@ TEST(WebhookReceiverTest, AcceptsOnlyPostsToTheSecretPath) {
   EXPECT_EQ(Send(port, path, "", /*post=*/false), 405);
   EXPECT_EQ(Send(port, path, std::string(5000, 'a')), 413);
   EXPECT_EQ(Send(port, path, "leads[add][0][id]=%zz"), 200);  // answered; unreadable: dropped
-  receiver->reset();  // waits for handlers under way
+  receiver->reset();                                          // waits for handlers under way
   EXPECT_THAT(counts, ElementsAre(2u));
 }
 
