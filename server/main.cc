@@ -125,6 +125,14 @@ int Run(int argc, char** argv) {
   client_options.coalesce_window = config->coalesce_window;
   std::unique_ptr<kommo::rest::KommoClient> client =
       kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
+  kommo::watch::WatchOptions watch_options;
+  watch_options.poll_interval = config->watch_poll_interval;
+  watch_options.lookback = config->watch_lookback;
+  watch_options.history_size = config->watch_history_size;
+  // The change stream's poller, on the loop: declared before the cleanup that stops the loop, so
+  // that it is destroyed after the loop stopped, whatever way Run returns.
+  auto watch_hub =
+      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
   // Whatever way Run returns from here on, the loop stops before the client is destroyed (a
   // start-up step below failing included): nothing may run on the loop once the client is gone.
   absl::Cleanup stop_loop = [&transport, &loop] {
@@ -158,13 +166,6 @@ int Run(int argc, char** argv) {
   kommo::api::IdempotencyStore idempotency(idempotency_options);
   server_options.service.idempotency = &idempotency;
   server_options.service.loop = loop->get();
-  kommo::watch::WatchOptions watch_options;
-  watch_options.poll_interval = config->watch_poll_interval;
-  watch_options.lookback = config->watch_lookback;
-  watch_options.history_size = config->watch_history_size;
-  // Destroyed after the loop stops (declared after the cleanup that stops it).
-  auto watch_hub =
-      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
   server_options.service.watch_hub = watch_hub.get();
   server_options.service.watch_heartbeat_interval = config->watch_heartbeat_interval;
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =

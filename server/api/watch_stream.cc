@@ -243,6 +243,11 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
           if (auto self = weak.lock()) self->Started(status);
         });
     subscribed_ = true;
+    // `Started` may have run inside Subscribe and ended the stream (a token out of range).
+    if (reactor_ == nullptr) {
+      hub_->Unsubscribe(watcher_);
+      subscribed_ = false;
+    }
   }
 
   void WriteDone(bool ok) {
@@ -340,13 +345,15 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   void Emit(const std::vector<ChangePtr>& candidates, const std::map<int64_t, Entity>& entities,
             uint64_t through) {
     if (reactor_ == nullptr) return;
-    const uint64_t epoch = hub_->history().epoch();
+    const watch::ChangeHistory& history = hub_->history();
+    const uint64_t epoch = history.epoch();
     for (const ChangePtr& change : candidates) {
       auto found = entities.find(change->event.entity_id);
       const Entity* entity = found != entities.end() ? &found->second : nullptr;
       if (!Traits::Matches(filter_, *change, entity)) continue;
       typename Traits::Response response;
-      response.set_resume_token(watch::EncodeToken({epoch, change->seq, change->key()}));
+      response.set_resume_token(
+          watch::EncodeToken({epoch, change->seq, history.TokenKey(change->key())}));
       Traits::Fill(response, *change, filter_.include_entity ? entity : nullptr);
       grpc::ByteBuffer buffer;
       WriteResponse(response, &buffer);

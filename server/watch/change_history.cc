@@ -56,10 +56,12 @@ absl::StatusOr<Position> DecodeToken(absl::string_view token) {
   return position;
 }
 
-ChangeHistory::ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from)
+ChangeHistory::ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from,
+                             int64_t late_window)
     : epoch_(epoch),
       capacity_(std::max<size_t>(capacity, 1)),
       covered_from_(covered_from),
+      late_window_(std::max<int64_t>(late_window, 0)),
       watermark_(covered_from) {}
 
 void ChangeHistory::Append(std::vector<Change> changes) {
@@ -78,7 +80,21 @@ void ChangeHistory::Append(std::vector<Change> changes) {
 void ChangeHistory::AdvanceWatermark(int64_t time) { watermark_ = std::max(watermark_, time); }
 
 Position ChangeHistory::Head() const {
-  return Position{epoch_, last_seq(), EventKey{watermark_, ""}};
+  return Position{epoch_, last_seq(), EventKey{watermark_ - late_window_, ""}};
+}
+
+EventKey ChangeHistory::TokenKey(const EventKey& key) const {
+  const EventKey low{watermark_ - late_window_, ""};
+  return KeyAfter(key, low) ? low : key;
+}
+
+void ChangeHistory::MarkGap(int64_t until) {
+  const EventKey gap{until, ""};
+  if (!evicted_ || KeyAfter(gap, evicted_key_)) evicted_key_ = gap;
+  evicted_ = true;
+  changes_.clear();
+  ++next_seq_;  // a number no change has: every position before it is behind the gap
+  watermark_ = std::max(watermark_, until);
 }
 
 absl::Status ChangeHistory::Expired(absl::string_view why) const {

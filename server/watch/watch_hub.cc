@@ -60,7 +60,8 @@ WatchHub::WatcherId WatchHub::Subscribe(absl::AnyInvocable<void()> notify,
     started_at_ = options_.wall_seconds();
     lookback_ = options_.lookback;
     history_ = std::make_unique<ChangeHistory>(options_.epoch, options_.history_size,
-                                               started_at_ - Seconds(lookback_));
+                                               started_at_ - Seconds(lookback_),
+                                               Seconds(options_.overlap));
     log::Info(
         "change stream: polling Kommo's events",
         {{"interval_ms", static_cast<long long>(absl::ToInt64Milliseconds(options_.poll_interval))},
@@ -147,14 +148,29 @@ void WatchHub::TooManyEvents(std::shared_ptr<Poll> poll) {
     // The first poll's window holds more events than one poll reads: start from later.
     lookback_ = lookback_ / 2;
     history_ = std::make_unique<ChangeHistory>(options_.epoch, options_.history_size,
-                                               started_at_ - Seconds(lookback_));
+                                               started_at_ - Seconds(lookback_),
+                                               Seconds(options_.overlap));
     log::Warning("change stream: too many events to read back at start; reading less history",
                  {{"lookback_s", static_cast<long long>(Seconds(lookback_))}});
     StartPoll();
     return;
   }
-  log::Error("change stream: more events in one poll window than a poll reads; retrying",
-             {{"pages", static_cast<long long>(poll->page)}});
+  // More events since the watermark than a poll reads (Kommo was unreachable for long on a busy
+  // account): reading the same growing window again would never end. The window becomes a gap:
+  // every stream and older token is OUT_OF_RANGE (re-list, then watch from a fresh token), and
+  // polling goes on from the poll's start.
+  log::Error(
+      "change stream: more events since the last poll than a poll reads; streams must "
+      "re-list",
+      {{"pages", static_cast<long long>(poll->page)}});
+  history_->MarkGap(poll->started_at - Seconds(options_.settle));
+  seen_.clear();
+  seen_by_time_.clear();
+  if (!first_done_) {
+    first_done_ = true;
+    ReleaseWaiting(absl::OkStatus());
+  }
+  NotifyAll();
   ScheduleNext();
 }
 

@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -142,6 +144,14 @@ class WatchTest : public ::testing::Test {
                     .ok());
   }
 
+  // The streams registered with the server's poller (read on its loop).
+  size_t Watchers() {
+    std::promise<size_t> count;
+    watch::WatchHub* hub = stack_->watch_hub();
+    stack_->loop()->Post([hub, &count] { count.set_value(hub->watchers()); });
+    return count.get_future().get();
+  }
+
   // Polls that only the interval would start come after the test (a minute): what arrives sooner
   // came through a webhook.
   static watch::WatchOptions SlowPolls(absl::Duration interval = absl::Minutes(1)) {
@@ -180,6 +190,36 @@ TEST_F(WatchTest, ChangesArriveInKommosOrderWithBeforeAndAfter) {
   EXPECT_EQ(moved.lead().status_id(), emu::kMainPipelineSecondStatusId);
   EXPECT_EQ(moved.lead().name(), "Watched deal");
   EXPECT_EQ(moved.event_id().size(), 26u);
+}
+
+TEST_F(WatchTest, DeletesRestoresAndNotesAreReported) {
+  grpc::ClientContext context;
+  v1::WatchLeadsRequest request;
+  request.set_include_entity(true);
+  auto reader = Open(context, request, nullptr);
+  const int64_t lead = NewLead("Short-lived");
+  // Kommo's UI deletes and restores (API v4 cannot): the emulator's admin API does as Kommo does.
+  ASSERT_TRUE(emulator_->DeleteEntity("leads", lead).ok());
+  ASSERT_TRUE(emulator_->RestoreEntity("leads", lead).ok());
+  {
+    grpc::ClientContext note_context;
+    note_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::AddNoteRequest note;
+    note.set_entity_type(v1::ENTITY_TYPE_LEAD);
+    note.set_entity_id(lead);
+    note.set_text("Called back");
+    v1::AddNoteResponse added;
+    grpc::Status status = stack_->notes->AddNote(&note_context, note, &added);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  Received got = Read(*reader, context, 4);
+  ASSERT_THAT(got.changes,
+              ElementsAre(absl::StrCat("CREATED:", lead), absl::StrCat("DELETED:", lead),
+                          absl::StrCat("RESTORED:", lead), absl::StrCat("NOTE_ADDED:", lead)))
+      << got.status.error_message();
+  EXPECT_FALSE(got.full[1].has_lead());  // a deleted lead is not read
+  EXPECT_EQ(got.full[2].lead().id(), lead);
+  EXPECT_EQ(got.full[3].event_type(), "common_note_added");
 }
 
 TEST_F(WatchTest, FiltersByKindAndStage) {
@@ -251,6 +291,13 @@ TEST_F(WatchTest, ATokenOlderThanTheHistoryIsOutOfRangeWithAFreshToken) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_EQ(Inspect(status).reason, "WATCH_HISTORY_EXPIRED");
   EXPECT_EQ(Inspect(status).metadata.count("resume_token"), 1u);
+  // The cancelled first stream leaves the poller soon; the refused one never stays.
+  size_t watchers = Watchers();
+  for (int i = 0; i < 100 && watchers > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    watchers = Watchers();
+  }
+  EXPECT_EQ(watchers, 0u) << "an ended stream stays registered with the poller";
 
   // The fresh token works.
   grpc::ClientContext again;

@@ -127,6 +127,34 @@ TEST(ChangeHistoryTest, AStreamOpenedAtATimeStartsBeforeTheChangesOfThatSecond) 
   EXPECT_EQ(history.LastSeqBefore(900), 0u);
 }
 
+TEST(ChangeHistoryTest, TokenKeysAreHeldBackByTheLateWindow) {
+  ChangeHistory history(7, 10, 1000, /*late_window=*/60);
+  history.Append({At(1001, "a")});
+  history.AdvanceWatermark(1100);
+  // A change newer than watermark - 60: its token carries the low-water key instead, so that
+  // another history resuming from it does not skip an event Kommo shows late.
+  EXPECT_EQ(history.TokenKey({1099, "z"}).time, 1040);
+  EXPECT_EQ(history.TokenKey({1099, "z"}).id, "");
+  EXPECT_EQ(history.TokenKey({1001, "a"}).id, "a");
+  EXPECT_EQ(history.Head().key.time, 1040);
+}
+
+TEST(ChangeHistoryTest, AGapMakesEveryEarlierPlaceOutOfRange) {
+  ChangeHistory history(7, 10, 1000);
+  history.Append({At(1001, "a"), At(1002, "b")});
+  const Position caught_up = history.Head();
+  history.MarkGap(5000);
+  EXPECT_EQ(Reason(history.Resume(caught_up).status()), "WATCH_HISTORY_EXPIRED");
+  EXPECT_EQ(Reason(history.Resume({8, 2, {1002, "b"}}).status()), "WATCH_HISTORY_EXPIRED");
+  EXPECT_EQ(history.watermark(), 5000);
+  const Position after = history.Head();
+  ASSERT_TRUE(history.Resume(after).ok());
+  history.Append({At(5001, "c")});
+  absl::StatusOr<ResumePoint> point = history.Resume(after);
+  ASSERT_TRUE(point.ok());
+  EXPECT_THAT(Seqs(history.After(point->after_seq, 10)), ElementsAre(4));
+}
+
 TEST(ChangeHistoryTest, HeadMovesWithTheWatermark) {
   ChangeHistory history(7, 10, 1000);
   EXPECT_EQ(history.Head().seq, 0u);

@@ -94,6 +94,10 @@ class WatchHubTest : public ::testing::Test {
                                    R"(},"_embedded":{"events":[)", events, "]}}");
       return http::HttpResult{response, true};
     });
+    hub_ = std::make_unique<WatchHub>(client_.get(), &loop_, Options());
+  }
+
+  WatchOptions Options() {
     WatchOptions watch;
     watch.poll_interval = absl::Seconds(5);
     watch.lookback = absl::Hours(1);
@@ -101,7 +105,7 @@ class WatchHubTest : public ::testing::Test {
     watch.settle = absl::Seconds(2);
     watch.wall_seconds = [this] { return wall_; };
     watch.epoch = 99;
-    hub_ = std::make_unique<WatchHub>(client_.get(), &loop_, watch);
+    return watch;
   }
 
   ~WatchHubTest() override { hub_.reset(); }
@@ -183,6 +187,32 @@ TEST_F(WatchHubTest, AFailedFirstPollIsReportedAndTheNextOneFillsIn) {
   hub_->Subscribe([] {}, [&second](absl::Status status) { second.push_back(status); });
   ASSERT_EQ(second.size(), 1u);
   EXPECT_TRUE(second[0].ok());
+}
+
+TEST_F(WatchHubTest, AWindowLargerThanAPollReadsBecomesAGap) {
+  WatchOptions options = Options();
+  options.max_pages_per_poll = 1;
+  options.lookback = absl::Minutes(1);  // nothing left to halve at start
+  hub_ = std::make_unique<WatchHub>(client_.get(), &loop_, options);
+  kommo_ = {{"b2", "lead_added", "lead", 2, kNow - 30},
+            {"c3", "lead_added", "lead", 3, kNow - 20},
+            {"d4", "lead_added", "lead", 4, kNow - 10}};  // two pages
+  std::vector<absl::Status> started;
+  int notified = 0;
+  hub_->Subscribe([&notified] { ++notified; },
+                  [&started](absl::Status status) { started.push_back(status); });
+  loop_.Advance(absl::Milliseconds(100));
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_TRUE(started[0].ok());
+  EXPECT_EQ(hub_->history().size(), 0u);
+  EXPECT_EQ(hub_->history().watermark(), kNow - 2);
+  EXPECT_EQ(notified, 1);
+  EXPECT_EQ(hub_->failed_polls(), 1u);
+  // Polling goes on from there: only what is new after the gap's overlap comes.
+  kommo_ = {{"e5", "lead_added", "lead", 5, kNow + 3}};
+  wall_ = kNow + 5;
+  loop_.Advance(absl::Seconds(5));
+  EXPECT_THAT(Ids(), ElementsAre("e5"));
 }
 
 TEST_F(WatchHubTest, ShutdownStopsPollingAndTellsWatchers) {
