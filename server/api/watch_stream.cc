@@ -348,12 +348,14 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
     const watch::ChangeHistory& history = hub_->history();
     const uint64_t epoch = history.epoch();
     for (const ChangePtr& change : candidates) {
-      auto found = entities.find(change->event.entity_id);
+      // A deleted entity is not read: a read of the others may still find it (restored later).
+      auto found = Traits::NeedsEntity(filter_, *change) ? entities.find(change->event.entity_id)
+                                                         : entities.end();
       const Entity* entity = found != entities.end() ? &found->second : nullptr;
       if (!Traits::Matches(filter_, *change, entity)) continue;
       typename Traits::Response response;
-      response.set_resume_token(
-          watch::EncodeToken({epoch, change->seq, history.TokenKey(change->key())}));
+      response.set_resume_token(watch::EncodeToken({epoch, change->seq, change->key()}));
+      if (watch::KeyAfter(change->key(), sent_through_)) sent_through_ = change->key();
       Traits::Fill(response, *change, filter_.include_entity ? entity : nullptr);
       grpc::ByteBuffer buffer;
       WriteResponse(response, &buffer);
@@ -389,7 +391,10 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
     if (reactor_ == nullptr || !ready_ || writing_ || reading_ || !queue_.empty()) return;
     const watch::ChangeHistory& history = hub_->history();
     if (cursor_ != history.last_seq()) return;
+    // Never behind a change this stream already sent (its key may be past the watermark), nor
+    // behind the token it resumed from: a resume from the heartbeat sends neither again.
     watch::Position head = history.Head();
+    if (watch::KeyAfter(sent_through_, head.key)) head.key = sent_through_;
     if (skip_by_key_ && watch::KeyAfter(skip_through_, head.key)) head.key = skip_through_;
     typename Traits::Response response;
     response.set_resume_token(watch::EncodeToken(head));
@@ -438,6 +443,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   uint64_t cursor_ = 0;
   bool skip_by_key_ = false;
   EventKey skip_through_;
+  EventKey sent_through_;  // the highest key of a change this stream sent
   std::deque<grpc::ByteBuffer> queue_;
   grpc::ByteBuffer buffer_;
   absl::Time last_write_ = absl::InfinitePast();

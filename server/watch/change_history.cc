@@ -56,12 +56,10 @@ absl::StatusOr<Position> DecodeToken(absl::string_view token) {
   return position;
 }
 
-ChangeHistory::ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from,
-                             int64_t late_window)
+ChangeHistory::ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from)
     : epoch_(epoch),
       capacity_(std::max<size_t>(capacity, 1)),
       covered_from_(covered_from),
-      late_window_(std::max<int64_t>(late_window, 0)),
       watermark_(covered_from) {}
 
 void ChangeHistory::Append(std::vector<Change> changes) {
@@ -80,12 +78,7 @@ void ChangeHistory::Append(std::vector<Change> changes) {
 void ChangeHistory::AdvanceWatermark(int64_t time) { watermark_ = std::max(watermark_, time); }
 
 Position ChangeHistory::Head() const {
-  return Position{epoch_, last_seq(), EventKey{watermark_ - late_window_, ""}};
-}
-
-EventKey ChangeHistory::TokenKey(const EventKey& key) const {
-  const EventKey low{watermark_ - late_window_, ""};
-  return KeyAfter(key, low) ? low : key;
+  return Position{epoch_, last_seq(), EventKey{watermark_, ""}};
 }
 
 void ChangeHistory::MarkGap(int64_t until) {

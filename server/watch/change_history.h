@@ -9,8 +9,9 @@
 // A token of this history resumes by sequence number, which is exact. A token of another history
 // (the server restarted; the new history was filled from Kommo's events API from before the
 // restart) resumes by Kommo's key: the stream skips the changes whose key is not after the
-// token's. That key is held back by the late window (TokenKey), so a resume across a restart
-// may send again the changes of the last minute before the token, never miss one. A token whose
+// token's: nothing before the token comes again. An event Kommo shows late (after the poll that
+// read a later one), delivered by the old server after the token's change, has a key before it:
+// such an event is skipped by a resume across a restart (README: Change streams). A token whose
 // place the history no longer holds (evicted, or before the time it was filled from) is
 // OUT_OF_RANGE (WATCH_HISTORY_EXPIRED). Loop thread only.
 
@@ -70,9 +71,8 @@ struct ResumePoint {
 class ChangeHistory {
  public:
   // `covered_from`: the Kommo time (Unix seconds) from which every event is (or was) in this
-  // history; `capacity`: the changes kept (the oldest are evicted first); `late_window`: how far
-  // behind the watermark an event Kommo shows late may still be appended (the poller's overlap).
-  ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from, int64_t late_window = 0);
+  // history; `capacity`: the changes kept (the oldest are evicted first).
+  ChangeHistory(uint64_t epoch, size_t capacity, int64_t covered_from);
 
   uint64_t epoch() const { return epoch_; }
   size_t size() const { return changes_.size(); }
@@ -84,14 +84,8 @@ class ChangeHistory {
   void AdvanceWatermark(int64_t time);
   int64_t watermark() const { return watermark_; }
 
-  // The position of "now": after the last change; its key is the low-water key.
+  // The position of "now": after the last change, at the watermark.
   Position Head() const;
-
-  // The key a token carries for a change with `key`: that key, or the low-water key (the
-  // watermark less the late window) when that is lower. Another history resumes by it, so an
-  // event appended late, after a change with a higher key was sent, is not skipped there (it may
-  // be sent again instead: at least once).
-  EventKey TokenKey(const EventKey& key) const;
 
   // Kommo's events from the watermark to `until` could not be read (more than a poll reads):
   // every stream and token from before is OUT_OF_RANGE (they must re-list), and the watermark
@@ -117,7 +111,6 @@ class ChangeHistory {
   const uint64_t epoch_;
   const size_t capacity_;
   const int64_t covered_from_;
-  const int64_t late_window_;
   int64_t watermark_;
   uint64_t next_seq_ = 1;
   std::deque<ChangePtr> changes_;

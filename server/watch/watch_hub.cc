@@ -60,8 +60,7 @@ WatchHub::WatcherId WatchHub::Subscribe(absl::AnyInvocable<void()> notify,
     started_at_ = options_.wall_seconds();
     lookback_ = options_.lookback;
     history_ = std::make_unique<ChangeHistory>(options_.epoch, options_.history_size,
-                                               started_at_ - Seconds(lookback_),
-                                               Seconds(options_.overlap));
+                                               started_at_ - Seconds(lookback_));
     log::Info(
         "change stream: polling Kommo's events",
         {{"interval_ms", static_cast<long long>(absl::ToInt64Milliseconds(options_.poll_interval))},
@@ -148,8 +147,7 @@ void WatchHub::TooManyEvents(std::shared_ptr<Poll> poll) {
     // The first poll's window holds more events than one poll reads: start from later.
     lookback_ = lookback_ / 2;
     history_ = std::make_unique<ChangeHistory>(options_.epoch, options_.history_size,
-                                               started_at_ - Seconds(lookback_),
-                                               Seconds(options_.overlap));
+                                               started_at_ - Seconds(lookback_));
     log::Warning("change stream: too many events to read back at start; reading less history",
                  {{"lookback_s", static_cast<long long>(Seconds(lookback_))}});
     StartPoll();

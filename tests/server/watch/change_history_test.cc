@@ -127,18 +127,6 @@ TEST(ChangeHistoryTest, AStreamOpenedAtATimeStartsBeforeTheChangesOfThatSecond) 
   EXPECT_EQ(history.LastSeqBefore(900), 0u);
 }
 
-TEST(ChangeHistoryTest, TokenKeysAreHeldBackByTheLateWindow) {
-  ChangeHistory history(7, 10, 1000, /*late_window=*/60);
-  history.Append({At(1001, "a")});
-  history.AdvanceWatermark(1100);
-  // A change newer than watermark - 60: its token carries the low-water key instead, so that
-  // another history resuming from it does not skip an event Kommo shows late.
-  EXPECT_EQ(history.TokenKey({1099, "z"}).time, 1040);
-  EXPECT_EQ(history.TokenKey({1099, "z"}).id, "");
-  EXPECT_EQ(history.TokenKey({1001, "a"}).id, "a");
-  EXPECT_EQ(history.Head().key.time, 1040);
-}
-
 TEST(ChangeHistoryTest, AGapMakesEveryEarlierPlaceOutOfRange) {
   ChangeHistory history(7, 10, 1000);
   history.Append({At(1001, "a"), At(1002, "b")});
