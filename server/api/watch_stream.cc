@@ -67,6 +67,29 @@ void SetStage(const std::optional<std::pair<int64_t, int64_t>>& stage, v1::Pipel
   out->set_status_id(stage->second);
 }
 
+// The filters both requests have.
+template <typename Request>
+Filter CommonFilterOf(const Request& request) {
+  Filter filter;
+  filter.kinds.insert(request.kinds().begin(), request.kinds().end());
+  filter.responsible.insert(request.responsible_user_ids().begin(),
+                            request.responsible_user_ids().end());
+  filter.include_entity = request.include_entity();
+  return filter;
+}
+
+// The members LeadChange and ContactChange share.
+template <typename ChangeMessage>
+void FillCommon(const Change& change, ChangeMessage* out) {
+  out->set_kind(change.kind);
+  out->mutable_change_time()->set_seconds(change.event.created_at);
+  out->set_event_id(change.event.id);
+  out->set_event_type(change.event.type);
+  out->set_changed_by(change.event.created_by);
+  out->set_responsible_user_before(change.event.responsible_before.value_or(0));
+  out->set_responsible_user_after(change.event.responsible_after.value_or(0));
+}
+
 // ---- what differs between leads and contacts ----------------------------------------------------
 
 struct LeadTraits {
@@ -79,14 +102,10 @@ struct LeadTraits {
   static absl::Status Validate(const Request& request) { return ValidateWatchLeads(request); }
 
   static Filter FilterOf(const Request& request) {
-    Filter filter;
-    filter.kinds.insert(request.kinds().begin(), request.kinds().end());
+    Filter filter = CommonFilterOf(request);
     for (const v1::PipelineStage& stage : request.stages()) {
       filter.stages.emplace_back(stage.pipeline_id(), stage.status_id());
     }
-    filter.responsible.insert(request.responsible_user_ids().begin(),
-                              request.responsible_user_ids().end());
-    filter.include_entity = request.include_entity();
     return filter;
   }
 
@@ -132,20 +151,14 @@ struct LeadTraits {
 
   static void Fill(Response& response, const Change& change, const Entity* lead) {
     v1::LeadChange* out = response.mutable_change();
-    out->set_kind(change.kind);
+    FillCommon(change, out);
     out->set_lead_id(change.event.entity_id);
-    out->mutable_change_time()->set_seconds(change.event.created_at);
-    out->set_event_id(change.event.id);
-    out->set_event_type(change.event.type);
-    out->set_changed_by(change.event.created_by);
     if (change.event.stage_before.has_value()) {
       SetStage(change.event.stage_before, out->mutable_stage_before());
     }
     if (change.event.stage_after.has_value()) {
       SetStage(change.event.stage_after, out->mutable_stage_after());
     }
-    out->set_responsible_user_before(change.event.responsible_before.value_or(0));
-    out->set_responsible_user_after(change.event.responsible_after.value_or(0));
     if (lead != nullptr) *out->mutable_lead() = *lead;
   }
 };
@@ -159,14 +172,7 @@ struct ContactTraits {
 
   static absl::Status Validate(const Request& request) { return ValidateWatchContacts(request); }
 
-  static Filter FilterOf(const Request& request) {
-    Filter filter;
-    filter.kinds.insert(request.kinds().begin(), request.kinds().end());
-    filter.responsible.insert(request.responsible_user_ids().begin(),
-                              request.responsible_user_ids().end());
-    filter.include_entity = request.include_entity();
-    return filter;
-  }
+  static Filter FilterOf(const Request& request) { return CommonFilterOf(request); }
 
   static bool NeedsEntity(const Filter& filter, const Change& change) {
     if (change.kind == v1::CHANGE_KIND_DELETED) return false;
@@ -194,14 +200,8 @@ struct ContactTraits {
 
   static void Fill(Response& response, const Change& change, const Entity* contact) {
     v1::ContactChange* out = response.mutable_change();
-    out->set_kind(change.kind);
+    FillCommon(change, out);
     out->set_contact_id(change.event.entity_id);
-    out->mutable_change_time()->set_seconds(change.event.created_at);
-    out->set_event_id(change.event.id);
-    out->set_event_type(change.event.type);
-    out->set_changed_by(change.event.created_by);
-    out->set_responsible_user_before(change.event.responsible_before.value_or(0));
-    out->set_responsible_user_after(change.event.responsible_after.value_or(0));
     if (contact != nullptr) *out->mutable_contact() = *contact;
   }
 };
