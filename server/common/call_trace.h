@@ -12,6 +12,10 @@ namespace kommo {
 struct CallTrace {
   std::string request_id;
   std::atomic<int> kommo_requests{0};
+  // Who the call is for: the caller's name from the callers file ("" when calls are not
+  // authenticated), and its weight in the rate limiter's weighted fair order (issue 16).
+  std::string caller;
+  double weight = 1;
 };
 
 }  // namespace kommo
