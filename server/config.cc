@@ -94,6 +94,13 @@ const Setting kSettings[] = {
      "or '_' (environment only; required with WEBHOOK_LISTEN_ADDRESS)"},
     {"kommo_webhook_secret_file", "KOMMO_WEBHOOK_SECRET_FILE",
      "file holding the webhook secret instead (e.g. a mounted Kubernetes secret)"},
+    {"callers_file", "CALLERS_FILE",
+     "JSON file naming who may call (bearer token hashes, client certificate identities), the "
+     "methods each may call and its weight in the rate limit's fair order; checked for changes "
+     "every second. Unset: calls are not authenticated (default unset)"},
+    {"auth_open_reflection", "AUTH_OPEN_REFLECTION",
+     "with CALLERS_FILE: true lets calls without credentials use reflection, false makes it a "
+     "method callers need permission for; health is always open (default true)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -295,6 +302,14 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
           "WEBHOOK_LISTEN_ADDRESS is set: KOMMO_WEBHOOK_SECRET (or KOMMO_WEBHOOK_SECRET_FILE) must "
           "hold 16 to 128 letters, digits, '-' or '_'");
     }
+  }
+
+  config.callers_file = get("CALLERS_FILE");
+  if (std::string open = get("AUTH_OPEN_REFLECTION"); !open.empty()) {
+    if (open != "true" && open != "false") {
+      return Invalid("AUTH_OPEN_REFLECTION", absl::StrCat("\"", open, "\" is not true or false"));
+    }
+    config.auth_open_reflection = open == "true";
   }
 
   const std::string domain = get("KOMMO_BASE_DOMAIN");

@@ -29,6 +29,9 @@ struct Config {
   // Kommo's webhooks (WEBHOOK_LISTEN_ADDRESS, "off" or host:port) and the secret of their path.
   std::string webhook_listen = "off";
   std::string webhook_secret;
+  // Who may call (empty: calls are not authenticated), and whether reflection stays open then.
+  std::string callers_file;
+  bool auth_open_reflection = true;
   double rate_limit_rps = 7;
   int rate_limit_burst = 1;
   absl::Duration request_timeout = absl::Seconds(20);

@@ -156,8 +156,26 @@ int Run(int argc, char** argv) {
     kommo::log::Info("metrics", {{"port", metrics_server->port()}, {"path", "/metrics"}});
   }
 
+  kommo::auth::AuthorizerOptions auth_options;
+  auth_options.callers_file = config->callers_file;
+  auth_options.known_methods = kommo::api::ServedMethods();
+  auth_options.open_methods = kommo::api::OpenMethods(config->auth_open_reflection);
+  absl::StatusOr<std::unique_ptr<kommo::auth::Authorizer>> authorizer =
+      kommo::auth::Authorizer::Create(std::move(auth_options));
+  if (!authorizer.ok()) return StartupError("CALLERS_FILE", authorizer.status());
+  if ((*authorizer)->enabled()) {
+    kommo::log::Info("calls are authenticated",
+                     {{"callers", static_cast<unsigned long>((*authorizer)->caller_count())},
+                      {"reflection_open", config->auth_open_reflection}});
+  } else {
+    kommo::log::Warning(
+        "calls are not authenticated: any process that reaches the port may call every method "
+        "(set CALLERS_FILE)");
+  }
+
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;
+  server_options.service.authorizer = authorizer->get();
   server_options.service.default_deadline = config->default_deadline;
   server_options.service.metrics = &metrics;
   kommo::api::IdempotencyStore::Options idempotency_options;

@@ -58,7 +58,31 @@ void LogFromGrpc(gpr_log_func_args* args) {
               {"line", args->line}});
 }
 
+constexpr const char* kServices[] = {"kommo.v1.LeadService",
+                                     "kommo.v1.ContactService",
+                                     "kommo.v1.NoteService",
+                                     "kommo.v1.AccountService",
+                                     "kommo.v1.TaskService",
+                                     "kommo.v1.CompanyService",
+                                     "kommo.v1.LinkService",
+                                     "grpc.health.v1.Health",
+                                     "grpc.reflection.v1alpha.ServerReflection"};
+
 }  // namespace
+
+std::vector<std::string> ServedMethods() {
+  // The embedded descriptors hold every served service, also those whose generated code is not
+  // linked in (health).
+  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
+      kDescriptorSet, std::vector<std::string>(std::begin(kServices), std::end(kServices)));
+  return reflection.ok() ? (*reflection)->Methods() : std::vector<std::string>();
+}
+
+std::vector<std::string> OpenMethods(bool reflection_open) {
+  std::vector<std::string> open = {"grpc.health.v1.Health/*"};
+  if (reflection_open) open.push_back("grpc.reflection.v1alpha.ServerReflection/*");
+  return open;
+}
 
 void RouteGrpcLogsToJsonLog() { gpr_set_log_function(LogFromGrpc); }
 
@@ -80,12 +104,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
                                                               rest::KommoClient* client) {
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
-      kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "kommo.v1.NoteService",
-                       "kommo.v1.AccountService", "kommo.v1.TaskService", "kommo.v1.CompanyService",
-                       "kommo.v1.LinkService", "grpc.health.v1.Health",
-                       "grpc.reflection.v1alpha.ServerReflection"});
+      kDescriptorSet, std::vector<std::string>(std::begin(kServices), std::end(kServices)));
   if (!reflection.ok()) return reflection.status();
   server->reflection_ = std::move(*reflection);
+  server->reflection_->set_authorizer(options.service.authorizer);
   if (std::string problem = BindProblem(options.listen); !problem.empty()) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen, ": ", problem,

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -16,6 +17,14 @@
 #include "server/kommo/kommo_client.h"
 
 namespace kommo::api {
+
+// The full names of every method the server serves ("kommo.v1.LeadService/GetLead",
+// "grpc.health.v1.Health/Check", ...), for the callers file's method patterns.
+std::vector<std::string> ServedMethods();
+
+// The methods open to calls without credentials when a callers file is in force: health always
+// (Kubernetes' probes carry none), reflection when `reflection_open`.
+std::vector<std::string> OpenMethods(bool reflection_open);
 
 struct GrpcServerOptions {
   // host:port to listen on; port 0 picks a free port (see GrpcServer::port()).

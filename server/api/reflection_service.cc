@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/api/grpc_status.h"
+#include "server/auth/grpc_credentials.h"
 
 namespace kommo::api {
 
@@ -112,10 +114,27 @@ reflection::ServerReflectionResponse ReflectionService::Answer(
   return response;
 }
 
+std::vector<std::string> ReflectionService::Methods() const {
+  std::vector<std::string> methods;
+  for (const std::string& name : services_) {
+    const google::protobuf::ServiceDescriptor* service = pool_.FindServiceByName(name);
+    for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+      methods.push_back(absl::StrCat(name, "/", service->method(i)->name()));
+    }
+  }
+  return methods;
+}
+
 grpc::Status ReflectionService::ServerReflectionInfo(
-    grpc::ServerContext* /*context*/,
+    grpc::ServerContext* context,
     grpc::ServerReaderWriter<reflection::ServerReflectionResponse,
                              reflection::ServerReflectionRequest>* stream) {
+  if (authorizer_ != nullptr) {
+    absl::StatusOr<auth::Caller> caller =
+        authorizer_->Check(auth::CredentialsOf(*context),
+                           "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+    if (!caller.ok()) return ToGrpcStatus(caller.status());
+  }
   reflection::ServerReflectionRequest request;
   while (stream->Read(&request)) {
     // Each answer is whole (the file and all its imports), as gRPC's own reflection does.

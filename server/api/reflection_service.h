@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "server/auth/callers.h"
 
 namespace kommo::api {
 
@@ -32,6 +33,12 @@ class ReflectionService final : public grpc::reflection::v1alpha::ServerReflecti
   static absl::StatusOr<std::unique_ptr<ReflectionService>> Create(
       std::string_view descriptor_set, std::vector<std::string> services);
 
+  // "package.Service/Method" for every method of the listed services.
+  std::vector<std::string> Methods() const;
+
+  // When set, calls are checked against it (for a server whose reflection is not open).
+  void set_authorizer(auth::Authorizer* authorizer) { authorizer_ = authorizer; }
+
   grpc::Status ServerReflectionInfo(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<grpc::reflection::v1alpha::ServerReflectionResponse,
@@ -40,6 +47,8 @@ class ReflectionService final : public grpc::reflection::v1alpha::ServerReflecti
 
  private:
   ReflectionService() = default;
+
+  auth::Authorizer* authorizer_ = nullptr;
 
   // Fills `response` with `file` and its imports not yet in `sent`.
   void AddFile(const google::protobuf::FileDescriptor* file, std::set<std::string>* sent,

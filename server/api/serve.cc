@@ -107,6 +107,17 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
               {"kommo_request_id", kommo_request_id}});
 }
 
+absl::Status Authorize(const grpc::CallbackServerContext* context, const ServiceOptions& options,
+                       absl::string_view method, CallTrace& trace) {
+  if (options.authorizer == nullptr) return absl::OkStatus();
+  absl::StatusOr<auth::Caller> caller =
+      options.authorizer->Check(auth::CredentialsOf(*context), method);
+  if (!caller.ok()) return caller.status();
+  trace.caller = caller->name;
+  trace.weight = caller->weight;
+  return absl::OkStatus();
+}
+
 absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {
   return MakeError(code,
                    absl::StrCat(code == absl::StatusCode::kDeadlineExceeded ? "deadline exceeded"

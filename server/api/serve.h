@@ -23,9 +23,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
+#include "server/api/audit.h"
 #include "server/api/grpc_status.h"
 #include "server/api/idempotency.h"
 #include "server/api/services.h"
+#include "server/auth/grpc_credentials.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/clock.h"
@@ -151,9 +153,15 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   });
 }
 
-// Serves one unary call: decode, validate, start the Kommo operation, finish from its callback.
-// `start` gets the request, the call options and a callback taking the response (or an error) and
-// the id of what was written (0 when nothing).
+// Who the call is for, or why it may not call `method` (ServiceOptions::authorizer; null: every
+// call is allowed). Fills the trace's caller and weight.
+absl::Status Authorize(const grpc::CallbackServerContext* context, const ServiceOptions& options,
+                       absl::string_view method, CallTrace& trace);
+
+// Serves one unary call: check the caller, decode, validate, start the Kommo operation, finish
+// from its callback. `start` gets the request, the call options and a callback taking the
+// response (or an error) and the id of what was written (0 when nothing). A write leaves one
+// audit line whatever its outcome.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Serve(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
@@ -168,11 +176,18 @@ grpc::ServerUnaryReactor* Serve(
   if (metrics != nullptr) metrics->rpcs_in_flight.Increment();
   auto trace = std::make_shared<CallTrace>();
   trace->request_id = RequestIdFor(context);
-  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace](
+  // A write's audit record: what the request names, filled once it parses.
+  auto audit = std::make_shared<std::pair<std::string, AuditIds>>();
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace, audit](
                     absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
     const absl::Duration latency = MonotonicNow() - started;
     LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
+    if (kind == Kind::kWrite) {
+      if (response.ok()) AddResponseIds(*response, &audit->second);
+      AddErrorIds(response.status(), &audit->second);
+      LogAudit(method, *trace, audit->first, response.status(), audit->second);
+    }
     context->AddTrailingMetadata("x-request-id", trace->request_id);
     if (metrics != nullptr) {
       metrics->rpcs->Increment({{"method", std::string(method)},
@@ -184,7 +199,12 @@ grpc::ServerUnaryReactor* Serve(
     FinishRpc(context, reactor, response.status());
   };
   Request request;
-  absl::Status status = ParseRequest(*raw_request, request);
+  absl::Status status = Authorize(context, options, method, *trace);
+  if (status.ok()) status = ParseRequest(*raw_request, request);
+  if (status.ok() && kind == Kind::kWrite) {
+    if constexpr (HasRequestId<Request>::value) audit->first = request.request_id();
+    AddRequestIds(request, &audit->second);
+  }
   if (status.ok()) status = validate(request);
   if (!status.ok()) {
     finish(status, 0);

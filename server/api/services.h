@@ -13,6 +13,7 @@
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
 #include "server/api/idempotency.h"
+#include "server/auth/callers.h"
 #include "server/common/event_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/metrics/service_metrics.h"
@@ -32,6 +33,8 @@ struct ServiceOptions {
   // The account's change stream source (WatchLeads, WatchContacts; on `loop`). Null: those
   // methods fail UNIMPLEMENTED.
   watch::WatchHub* watch_hub = nullptr;
+  // Who may call what (CALLERS_FILE). Null: every call is allowed.
+  auth::Authorizer* authorizer = nullptr;
   // A stream that has sent nothing for this long sends a heartbeat.
   absl::Duration watch_heartbeat_interval = absl::Seconds(20);
 };

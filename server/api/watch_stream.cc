@@ -489,7 +489,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* c
   trace->request_id = RequestIdFor(context);
   context->AddInitialMetadata("x-request-id", trace->request_id);
   typename Traits::Request request;
-  absl::Status status = ParseRequest(*raw, request);
+  absl::Status status = internal::Authorize(context, options, Traits::kMethod, *trace);
+  if (status.ok()) status = ParseRequest(*raw, request);
   if (status.ok()) status = Traits::Validate(request);
   std::optional<watch::Position> resume_from;
   if (status.ok() && !request.resume_token().empty()) {

@@ -76,6 +76,10 @@ Reason DefaultReason(absl::StatusCode code) {
       return reason::kKommoUnavailable;
     case absl::StatusCode::kResourceExhausted:
       return reason::kKommoRateLimited;
+    case absl::StatusCode::kUnauthenticated:
+      return reason::kCallerUnauthenticated;
+    case absl::StatusCode::kPermissionDenied:
+      return reason::kMethodNotPermitted;
     default:
       return reason::kInternal;
   }

@@ -97,6 +97,8 @@ inline constexpr Reason kTaskNotFound = v1::ERROR_REASON_TASK_NOT_FOUND;
 inline constexpr Reason kCompanyNotFound = v1::ERROR_REASON_COMPANY_NOT_FOUND;
 inline constexpr Reason kWatchHistoryExpired = v1::ERROR_REASON_WATCH_HISTORY_EXPIRED;
 inline constexpr Reason kServerShuttingDown = v1::ERROR_REASON_SERVER_SHUTTING_DOWN;
+inline constexpr Reason kCallerUnauthenticated = v1::ERROR_REASON_CALLER_UNAUTHENTICATED;
+inline constexpr Reason kMethodNotPermitted = v1::ERROR_REASON_METHOD_NOT_PERMITTED;
 }  // namespace reason
 
 // One field problem: `field` is a path in the caller's request message ("name", "contact_ids[1]").

@@ -91,8 +91,9 @@ std::string Value::Quote(absl::string_view text) {
   return out;
 }
 
-void Write(Level level, absl::string_view message, Fields fields) {
-  if (!Enabled(level)) return;
+namespace {
+
+void Emit(Level level, absl::string_view message, Fields fields) {
   std::string line = absl::StrCat(
       "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
       "\",\"level\":\"", LevelName(level), "\",\"msg\":", Value::Quote(message));
@@ -115,6 +116,14 @@ void Write(Level level, absl::string_view message, Fields fields) {
     left -= static_cast<size_t>(written);
   }
 }
+
+}  // namespace
+
+void Write(Level level, absl::string_view message, Fields fields) {
+  if (Enabled(level)) Emit(level, message, fields);
+}
+
+void Audit(absl::string_view message, Fields fields) { Emit(Level::kInfo, message, fields); }
 
 void SetSinkForTesting(void (*new_sink)(const std::string& line)) { sink.store(new_sink); }
 

@@ -36,6 +36,12 @@ class Value {
 
   const std::string& json() const { return json_; }
   static std::string Quote(absl::string_view text);
+  // A value already in JSON (an object or array built by the caller).
+  static Value Json(std::string json) {
+    Value value(0);
+    value.json_ = std::move(json);
+    return value;
+  }
 
  private:
   std::string json_;
@@ -45,6 +51,10 @@ using Fields = std::initializer_list<std::pair<absl::string_view, Value>>;
 
 // Writes {"ts":"...","level":"...","msg":"...",<fields>} when `level` is enabled.
 void Write(Level level, absl::string_view message, Fields fields = {});
+
+// The audit trail: written at level "info" whatever LOG_LEVEL says, so that raising the level to
+// quieten the logs never drops a record of a write.
+void Audit(absl::string_view message, Fields fields);
 
 inline void Info(absl::string_view message, Fields fields = {}) {
   Write(Level::kInfo, message, fields);

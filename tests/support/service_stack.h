@@ -70,7 +70,8 @@ class ServiceStack {
  public:
   explicit ServiceStack(rest::KommoClientOptions options,
                         http::CurlTransportOptions transport_options = {},
-                        watch::WatchOptions watch_options = FastWatchOptions()) {
+                        watch::WatchOptions watch_options = FastWatchOptions(),
+                        auth::Authorizer* authorizer = nullptr) {
     loop_ = *http::EpollLoop::Create();
     absl::Status started = loop_->Start();
     if (!started.ok()) std::abort();
@@ -83,6 +84,7 @@ class ServiceStack {
     watch_hub_ = std::make_unique<watch::WatchHub>(client_.get(), loop_.get(), watch_options);
     server_options.service.watch_hub = watch_hub_.get();
     server_options.service.watch_heartbeat_interval = absl::Milliseconds(500);
+    server_options.service.authorizer = authorizer;
     server_ = *api::GrpcServer::Start(server_options, client_.get());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());

@@ -98,6 +98,8 @@ TEST(ErrorReasonTest, ConstantsKeepTheirStrings) {
       {reason::kCompanyNotFound, "COMPANY_NOT_FOUND"},
       {reason::kWatchHistoryExpired, "WATCH_HISTORY_EXPIRED"},
       {reason::kServerShuttingDown, "SERVER_SHUTTING_DOWN"},
+      {reason::kCallerUnauthenticated, "CALLER_UNAUTHENTICATED"},
+      {reason::kMethodNotPermitted, "METHOD_NOT_PERMITTED"},
   };
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(reason.name(), name);
