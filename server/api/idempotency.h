@@ -43,7 +43,8 @@ uint64_t Fnv1a64(absl::string_view bytes);
 
 // Which call a request_id belongs to: the same request_id on two methods names two calls.
 struct IdempotencyKey {
-  // The full gRPC method name, e.g. "/kommo.v1.LeadService/CreateLead".
+  // Where the id lives: "kommo.v1/<caller>" (the callers file's name; "" without one), so that
+  // each caller has its own request_ids.
   std::string method;
   // The caller's request_id; never empty (a call without one does not use the store).
   std::string request_id;

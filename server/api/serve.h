@@ -99,8 +99,11 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   EventLoop* loop = options.loop;
   IdempotencyStore* store = options.idempotency;
   // A request_id names one call whatever the RPC: the same id on another RPC is another request
-  // (REQUEST_ID_REUSED), never a second write.
-  const IdempotencyKey key{"kommo.v1", request.request_id()};
+  // (REQUEST_ID_REUSED), never a second write. Each caller has its own ids: one caller never
+  // gets another's answer, nor is refused for another's id.
+  const IdempotencyKey key{
+      absl::StrCat("kommo.v1/", call.trace != nullptr ? call.trace->caller : std::string()),
+      request.request_id()};
   const uint64_t fingerprint = Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
   const absl::Time caller_deadline = call.deadline;
   std::shared_ptr<CallTrace> trace = call.trace;

@@ -35,6 +35,7 @@ using ::testing::Not;
 constexpr char kKommoToken[] = "callers-kommo-token";
 constexpr char kChatbotToken[] = "chatbot-9f2c41d7e0b3a5c8";
 constexpr char kAnalyticsToken[] = "analytics-51be07a4c3d9f6e2";
+constexpr char kSyncToken[] = "crm-sync-0d6a93f1b27e4c85";
 
 std::mutex log_mu;
 std::vector<std::string>* log_lines = nullptr;
@@ -66,7 +67,9 @@ class CallersTest : public ::testing::Test {
           {"name": "analytics", "tokens": [{"sha256": ")",
         Hex(kAnalyticsToken), R"("}],
            "methods": ["kommo.v1.LeadService/Get*", "kommo.v1.LeadService/Search*",
-                       "grpc.reflection.v1alpha.ServerReflection/*"]}]})");
+                       "grpc.reflection.v1alpha.ServerReflection/*"]},
+          {"name": "crm-sync", "tokens": [{"sha256": ")",
+        Hex(kSyncToken), R"("}], "methods": ["kommo.v1.LeadService/*"]}]})");
     emu::EmulatorOptions options;
     options.token = kKommoToken;
     auto emulator = emu::Emulator::Start(options);
@@ -151,6 +154,25 @@ TEST_F(CallersTest, ACallerCallsWhatItMayAndIsAudited) {
     EXPECT_THAT(line, Not(HasSubstr(kChatbotToken))) << "a token in the log";
     EXPECT_THAT(line, Not(HasSubstr(Hex(kChatbotToken)))) << "a token's hash in the log";
   }
+}
+
+// request_ids are per caller: the same id from two callers is two requests, and a repeat from
+// the same caller is answered from the first.
+TEST_F(CallersTest, EachCallerHasItsOwnRequestIds) {
+  StartStack(true);
+  auto create = [this](const char* token) {
+    grpc::ClientContext context;
+    Authorize(context, token);
+    v1::CreateLeadResponse created;
+    grpc::Status status = CreateLead(context, &created);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return created.lead().id();
+  };
+  const int64_t chatbot = create(kChatbotToken);
+  const int64_t sync = create(kSyncToken);
+  EXPECT_NE(chatbot, sync);
+  EXPECT_EQ(create(kChatbotToken), chatbot);
+  EXPECT_EQ(LeadsInKommo(), 2);
 }
 
 TEST_F(CallersTest, AMethodOutsideItsPermissionsIsDeniedBeforeKommo) {
