@@ -47,6 +47,12 @@ std::string BindProblem(const std::string& listen) {
   return problem;
 }
 
+// The services health reports on (besides "", the server as a whole).
+constexpr const char* kServices[] = {"kommo.v1.LeadService", "kommo.v1.ContactService",
+                                     "kommo.v1.NoteService", "kommo.v1.AccountService",
+                                     "kommo.v1.TaskService", "kommo.v1.CompanyService",
+                                     "kommo.v1.LinkService"};
+
 void LogFromGrpc(gpr_log_func_args* args) {
   log::Level level = log::Level::kInfo;
   if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = log::Level::kDebug;
@@ -78,6 +84,9 @@ GrpcServer::~GrpcServer() {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions options,
                                                               rest::KommoClient* client) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
       kDescriptorSet, {"kommo.v1.LeadService", "kommo.v1.ContactService", "kommo.v1.NoteService",
@@ -94,7 +103,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   grpc::EnableDefaultHealthCheckService(true);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(&server->leads_);
   builder.RegisterService(&server->contacts_);
   builder.RegisterService(&server->notes_);
@@ -118,15 +127,28 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or not valid?)"));
   }
-  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus("kommo.v1.LeadService", true);
-  health->SetServingStatus("kommo.v1.ContactService", true);
-  health->SetServingStatus("kommo.v1.NoteService", true);
-  health->SetServingStatus("kommo.v1.AccountService", true);
-  health->SetServingStatus("kommo.v1.TaskService", true);
-  health->SetServingStatus("kommo.v1.CompanyService", true);
-  health->SetServingStatus("kommo.v1.LinkService", true);
+  if (!options.health_listen.empty()) {
+    if (std::string problem = BindProblem(options.health_listen); !problem.empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options.health_listen, " (health): ", problem));
+    }
+    // No services registered: the default health service is all it serves.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options.health_listen, " (health)"));
+    }
+  }
+  for (grpc::Server* serving : {server->server_.get(), server->health_server_.get()}) {
+    if (serving == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = serving->GetHealthCheckService();
+    health->SetServingStatus(true);
+    for (const char* service : kServices) health->SetServingStatus(service, true);
+  }
   return server;
 }
 
@@ -134,11 +156,15 @@ void GrpcServer::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) health_server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(deadline));
+  // The health port says NOT_SERVING until the main port has closed.
+  if (health_server_ != nullptr) health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 void GrpcServer::Wait() {
   if (server_ != nullptr) server_->Wait();
+  if (health_server_ != nullptr) health_server_->Wait();
 }
 
 }  // namespace kommo::api
