@@ -132,8 +132,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
       return absl::UnavailableError(
           absl::StrCat("cannot listen on ", options.health_listen, " (health): ", problem));
     }
-    // No services registered: the default health service is all it serves.
+    // The default health service, and UNIMPLEMENTED for any other method.
     grpc::ServerBuilder health_builder;
+    health_builder.RegisterCallbackGenericService(&server->unimplemented_);
     health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
                                     &server->health_port_);
     health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -1,6 +1,7 @@
 #ifndef KOMMO_SERVER_API_GRPC_SERVER_H_
 #define KOMMO_SERVER_API_GRPC_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -68,6 +69,9 @@ class GrpcServer {
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // The health port's answer to every other method: UNIMPLEMENTED (gRPC builds no server with the
+  // default health service alone).
+  grpc::CallbackGenericService unimplemented_;
   std::unique_ptr<grpc::Server> health_server_;
   int health_port_ = 0;
   bool shut_down_ = false;

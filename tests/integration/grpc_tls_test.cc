@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "emulator/emulator.h"
 #include "gmock/gmock.h"
@@ -79,7 +80,9 @@ class GrpcTlsTest : public ::testing::Test {
     v1::GetAccountRequest request;
     v1::GetAccountResponse response;
     const grpc::Status status = stub->GetAccount(context.get(), request, &response);
-    if (status.ok()) EXPECT_GT(response.account().id(), 0);
+    if (status.ok()) {
+      EXPECT_GT(response.account().id(), 0);
+    }
     return status;
   }
 
@@ -122,14 +125,28 @@ TEST_F(GrpcTlsTest, TheHealthPortIsPlaintextAndServesHealthOnly) {
             grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(emulator_->requests().size(), 0u);
 
-  // Shutting down turns the health port NOT_SERVING too (and then closes it).
-  stack_->server()->Shutdown(absl::Now() + absl::Seconds(1));
-  grpc::ClientContext after;
-  after.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  grpc::health::v1::HealthCheckResponse last;
-  const grpc::Status status = health->Check(&after, grpc::health::v1::HealthCheckRequest(), &last);
-  EXPECT_TRUE(!status.ok() || last.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING)
-      << "the health port still says SERVING after Shutdown";
+  // While the server shuts down (an open change stream holds it for up to its grace period), the
+  // health port answers NOT_SERVING: probes see the pod leave before it is gone.
+  auto leads = v1::LeadService::NewStub(Channel(/*with_client_cert=*/true));
+  grpc::ClientContext watch_context;
+  auto stream = leads->WatchLeads(&watch_context, v1::WatchLeadsRequest());
+  v1::WatchLeadsResponse first;
+  ASSERT_TRUE(stream->Read(&first));  // the stream is open (its first heartbeat came)
+  std::thread shutdown([this] { stack_->server()->Shutdown(absl::Now() + absl::Seconds(3)); });
+  bool not_serving = false;
+  for (int i = 0; i < 100 && !not_serving; ++i) {
+    grpc::ClientContext check;
+    check.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckResponse answer;
+    const grpc::Status status =
+        health->Check(&check, grpc::health::v1::HealthCheckRequest(), &answer);
+    not_serving =
+        status.ok() && answer.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+    if (!not_serving) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(not_serving);
+  watch_context.TryCancel();
+  shutdown.join();
 }
 
 }  // namespace
