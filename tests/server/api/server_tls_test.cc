@@ -79,7 +79,7 @@ void Replace(const std::string& from, const std::string& to) {
   std::filesystem::rename(temporary, to);
 }
 
-class ServerTlsTest : public ::testing::Test {
+class InboundTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/server_tls_" +
@@ -142,13 +142,13 @@ class ServerTlsTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(ServerTlsTest, NamesTheSecurity) {
+TEST_F(InboundTlsTest, NamesTheSecurity) {
   EXPECT_EQ(SecurityName(SecurityOf({})), "plaintext");
   EXPECT_EQ(SecurityName(SecurityOf({"a.crt", "a.key", ""})), "TLS");
   EXPECT_EQ(SecurityName(SecurityOf({"a.crt", "a.key", "ca.crt"})), "mTLS");
 }
 
-TEST_F(ServerTlsTest, BadFilesAreClearErrorsWithoutTheirContents) {
+TEST_F(InboundTlsTest, BadFilesAreClearErrorsWithoutTheirContents) {
   EXPECT_TRUE(CheckServerTlsFiles({}).ok());
   EXPECT_TRUE(CheckServerTlsFiles({server_cert_.cert, server_cert_.key, ca_.cert}).ok());
 
@@ -191,7 +191,7 @@ TEST_F(ServerTlsTest, BadFilesAreClearErrorsWithoutTheirContents) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(ServerTlsTest, TlsCallsWorkAndPlaintextOrAnUntrustedServerDoNot) {
+TEST_F(InboundTlsTest, TlsCallsWorkAndPlaintextOrAnUntrustedServerDoNot) {
   Serve({server_cert_.cert, server_cert_.key, ""});
   const grpc::Status trusted = Call(ca_.cert);
   EXPECT_TRUE(trusted.ok()) << trusted.error_message();
@@ -203,7 +203,7 @@ TEST_F(ServerTlsTest, TlsCallsWorkAndPlaintextOrAnUntrustedServerDoNot) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST_F(ServerTlsTest, MutualTlsAcceptsOnlyClientsOfTheClientCa) {
+TEST_F(InboundTlsTest, MutualTlsAcceptsOnlyClientsOfTheClientCa) {
   // The client CA differs from the server's CA, as in a cluster whose callers have their own.
   const CertFiles client_ca = MakeCa(dir_, "client-ca");
   const CertFiles chatbot =
@@ -227,7 +227,7 @@ TEST_F(ServerTlsTest, MutualTlsAcceptsOnlyClientsOfTheClientCa) {
   EXPECT_EQ(Call(ca_.cert, server_ca_client).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST_F(ServerTlsTest, RotatedFilesServeNewConnectionsWithoutARestart) {
+TEST_F(InboundTlsTest, RotatedFilesServeNewConnectionsWithoutARestart) {
   // The server's files live at fixed paths, as a mounted Secret's do.
   const std::string cert = dir_ + "/tls.crt";
   const std::string key = dir_ + "/tls.key";
