@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -48,11 +49,14 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "kommo/bench/v1/echo.grpc.pb.h"
+#include "kommo/client/channel.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+// Certificates for scenario 5, made at run time (no key material in the repository).
+#include "tests/support/test_cert.h"
 
 ABSL_FLAG(std::string, bin_dir, "",
           "Directory of kommo-grpc-server and kommo-bench-echo-server (default: this binary's)");
-ABSL_FLAG(std::string, scenarios, "1,2,3,4", "Scenarios to run, comma-separated");
+ABSL_FLAG(std::string, scenarios, "1,2,3,4,5", "Scenarios to run, comma-separated");
 ABSL_FLAG(std::string, log_dir, "", "Append the children's stderr here (default: discarded)");
 ABSL_FLAG(std::string, markdown_out, "", "Also write the table (Markdown) to this file");
 ABSL_FLAG(std::string, revision, "", "Printed in the header, e.g. the git commit");
@@ -79,6 +83,11 @@ ABSL_FLAG(int, concurrency_deadline_ms, 20000, "Concurrency: deadline of each ca
 // 4. Footprint
 ABSL_FLAG(int, footprint_starts, 5, "Footprint: server starts (the median start time counts)");
 ABSL_FLAG(int, footprint_idle_ms, 1000, "Footprint: idle time before reading the resident size");
+
+ABSL_FLAG(int, tls_calls, 2000, "TLS: measured SearchLeads calls of each kind (one at a time)");
+ABSL_FLAG(int, tls_warmup, 100, "TLS: unmeasured calls of each kind first");
+ABSL_FLAG(int, tls_connects, 100,
+          "TLS: new connections of each kind (connect, handshake and the first call)");
 
 extern char** environ;
 
@@ -910,6 +919,216 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
   report->rows.push_back(start);
 }
 
+// --- 5. TLS
+// ----------------------------------------------------------------------------------------
+
+// One kind of the TLS scenario: a server started with `env` and how a client reaches it.
+struct TlsKind {
+  std::string name;
+  Env env;
+  client::ChannelOptions options;
+  Started server;
+  std::unique_ptr<v1::LeadService::Stub> stub;
+  std::vector<int64_t> call_ns, connect_ns;
+};
+
+// A channel with a connection of its own, built by the client library from `options`.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> TlsChannel(int port,
+                                                          const client::ChannelOptions& options) {
+  std::string error;
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      client::ChannelCredentialsFor(options, &error);
+  if (credentials == nullptr) return absl::InternalError(error);
+  grpc::ChannelArguments args = client::ChannelArguments(options);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), credentials, args);
+}
+
+void RunTls(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "5 TLS";
+  std::printf("\n== %s: SearchLeads one at a time over plaintext, TLS and mTLS; new connections\n",
+              name.c_str());
+  emulator->Reset();
+  std::vector<std::pair<std::string, int64_t>> leads;
+  for (int i = 1; i <= 5; ++i) leads.emplace_back(absl::StrCat("TLS bench lead ", i), i * 1000);
+  if (absl::Status seeded = SeedLeads(*emulator, leads); !seeded.ok()) {
+    return HarnessError(report, name, seeded);
+  }
+  char dir_template[] = "/tmp/kommo-bench-tls-XXXXXX";
+  const char* made = mkdtemp(dir_template);
+  if (made == nullptr) return HarnessError(report, name, absl::InternalError("mkdtemp failed"));
+  const std::string dir = made;
+  const testing::CertFiles ca = testing::MakeCa(dir, "ca");
+  const testing::CertFiles client_ca = testing::MakeCa(dir, "client-ca");
+  const testing::CertFiles server_cert =
+      testing::MakeSignedCert(ca, dir, "server", "kommo-grpc", "IP:127.0.0.1");
+  const testing::CertFiles client_cert =
+      testing::MakeSignedCert(client_ca, dir, "client", "bench", "DNS:bench");
+  auto remove_dir = [&dir] {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  };
+  if (server_cert.cert.empty() || client_cert.cert.empty()) {
+    remove_dir();
+    return HarnessError(report, name, absl::InternalError("cannot make the certificates"));
+  }
+
+  // As in scenario 1: the rate limit out of the way, so that the transport's cost shows.
+  const Env limits = {{"KOMMO_RATE_LIMIT_RPS", "10000"}, {"KOMMO_RATE_LIMIT_BURST", "1000"}};
+  std::vector<TlsKind> kinds(3);
+  kinds[0].name = "plaintext";
+  kinds[0].env = limits;
+  kinds[1].name = "TLS";
+  kinds[1].env = limits;
+  kinds[1].env.insert(kinds[1].env.end(),
+                      {{"TLS_CERT_FILE", server_cert.cert}, {"TLS_KEY_FILE", server_cert.key}});
+  kinds[1].options.tls.enabled = true;
+  kinds[1].options.tls.ca_file = ca.cert;
+  kinds[2].name = "mTLS";
+  kinds[2].env = kinds[1].env;
+  kinds[2].env.emplace_back("TLS_CLIENT_CA_FILE", client_ca.cert);
+  kinds[2].options.tls = kinds[1].options.tls;
+  kinds[2].options.tls.cert_file = client_cert.cert;
+  kinds[2].options.tls.key_file = client_cert.key;
+  auto stop_all = [&kinds, &remove_dir] {
+    for (TlsKind& kind : kinds) StopChild(&kind.server.process);
+    remove_dir();
+  };
+  for (TlsKind& kind : kinds) {
+    kind.options.retry.max_attempts = 1;
+    absl::StatusOr<Started> started =
+        StartServer(paths, *emulator, kind.env, absl::StrCat("tls-", kind.name, "-server"));
+    if (!started.ok()) {
+      stop_all();
+      return HarnessError(report, name, started.status());
+    }
+    kind.server = *std::move(started);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        TlsChannel(kind.server.port, kind.options);
+    if (!channel.ok()) {
+      stop_all();
+      return HarnessError(report, name, channel.status());
+    }
+    kind.stub = v1::LeadService::NewStub(*channel);
+  }
+  ProcSampler sampler(kinds[2].server.process->pid(), milliseconds(10));
+
+  v1::SearchLeadsRequest request;
+  request.set_query("tls bench");
+  request.set_page_size(10);
+  const milliseconds deadline(5000);
+  size_t failures = 0;
+  std::string failure;
+  auto record = [&](const TlsKind& kind, const CallRecord& call, const v1::SearchLeadsResponse& r,
+                    std::vector<int64_t>* into) {
+    if (call.code != grpc::StatusCode::OK || r.leads_size() != 5) {
+      ++failures;
+      failure = absl::StrCat(kind.name, ": ", CodeName(call.code), " ", call.reason, ", ",
+                             r.leads_size(), " leads");
+    } else if (into != nullptr) {
+      into->push_back(call.latency_ns);
+    }
+  };
+  // Calls on an open connection; the kinds take turns in a rotating order (as in scenario 1).
+  const int warmup = absl::GetFlag(FLAGS_tls_warmup);
+  const int calls = absl::GetFlag(FLAGS_tls_calls);
+  std::vector<double> server_cpu(kinds.size());
+  for (int i = 0; i < warmup + calls; ++i) {
+    if (i == warmup) {
+      for (size_t k = 0; k < kinds.size(); ++k) {
+        server_cpu[k] = -CpuSeconds(kinds[k].server.process->pid());
+      }
+    }
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      TlsKind& kind = kinds[(static_cast<size_t>(i) + k) % kinds.size()];
+      v1::SearchLeadsResponse response;
+      const CallRecord call =
+          CallOnce(request, deadline, SearchStarter(kind.stub.get()), &response);
+      record(kind, call, response, i >= warmup ? &kind.call_ns : nullptr);
+    }
+  }
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    server_cpu[k] += CpuSeconds(kinds[k].server.process->pid());
+  }
+  // New connections: a channel of its own each time, so the time includes the TCP connect and,
+  // for TLS, the handshake (mTLS: with the client's certificate checked).
+  const int connects = absl::GetFlag(FLAGS_tls_connects);
+  for (int i = 0; i < connects; ++i) {
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      TlsKind& kind = kinds[(static_cast<size_t>(i) + k) % kinds.size()];
+      const Clock::time_point start = Clock::now();
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          TlsChannel(kind.server.port, kind.options);
+      if (!channel.ok()) {
+        ++failures;
+        failure = std::string(channel.status().message());
+        continue;
+      }
+      auto stub = v1::LeadService::NewStub(*channel);
+      v1::SearchLeadsResponse response;
+      CallRecord call = CallOnce(request, deadline, SearchStarter(stub.get()), &response);
+      call.latency_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+      record(kind, call, response, &kind.connect_ns);
+    }
+  }
+  sampler.Stop();
+  const std::string rss = Mb(sampler.hwm_kb());
+  const std::string threads = absl::StrCat(sampler.peak_threads());
+  stop_all();
+
+  auto spread = [](const std::vector<int64_t>& ns) {
+    const Percentiles p(ns);
+    return absl::StrCat("p50 ", Us(static_cast<double>(p.At(0.5))), ", p90 ",
+                        Us(static_cast<double>(p.At(0.9))), ", p99 ",
+                        Us(static_cast<double>(p.At(0.99))), ", max ",
+                        Us(static_cast<double>(p.At(1.0))));
+  };
+  Note(report, absl::StrCat("5: ", calls, " SearchLeads of each kind on an open connection (after ",
+                            warmup, " unmeasured), ", connects,
+                            " new connections of each kind; failures: ", failures,
+                            failures ? " (last: " + failure + ")" : ""));
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const TlsKind& kind = kinds[k];
+    Note(report, absl::StrCat("5: ", kind.name, ": calls ", spread(kind.call_ns),
+                              absl::StrFormat("; server CPU %.0f µs per call",
+                                              1e6 * server_cpu[k] / std::max(1, calls)),
+                              "; new connection + first call ", spread(kind.connect_ns)));
+  }
+  const bool enough = failures == 0 && !kinds[0].call_ns.empty() && !kinds[1].call_ns.empty() &&
+                      !kinds[2].call_ns.empty() && !kinds[0].connect_ns.empty() &&
+                      !kinds[2].connect_ns.empty();
+  auto at = [](const std::vector<int64_t>& ns, double q) {
+    return static_cast<double>(Percentiles(ns).At(q));
+  };
+  auto add_row = [&](const std::string& scenario, const std::string& result) {
+    Row row;
+    row.scenario = scenario;
+    row.result = result;
+    row.goal = "none: reported beside plaintext, same run";
+    row.met = enough;
+    row.missed_by = absl::StrCat(failures, " failed calls");
+    row.peak_rss = rss;
+    row.peak_threads = threads;
+    report->rows.push_back(row);
+  };
+  for (const double q : {0.5, 0.99}) {
+    const std::string label = q == 0.5 ? "p50" : "p99";
+    const double plain = at(kinds[0].call_ns, q), tls = at(kinds[1].call_ns, q),
+                 mtls = at(kinds[2].call_ns, q);
+    add_row(absl::StrCat("5 TLS overhead, call ", label),
+            absl::StrCat("TLS ", Us(tls), " − plaintext ", Us(plain), " = **", Us(tls - plain),
+                         "**; mTLS ", Us(mtls), " − plaintext = **", Us(mtls - plain), "**"));
+  }
+  const double plain_connect = at(kinds[0].connect_ns, 0.5),
+               tls_connect = at(kinds[1].connect_ns, 0.5),
+               mtls_connect = at(kinds[2].connect_ns, 0.5);
+  add_row("5 TLS overhead, new connection p50",
+          absl::StrCat("TLS ", Us(tls_connect), " − plaintext ", Us(plain_connect), " = **",
+                       Us(tls_connect - plain_connect), "**; mTLS ", Us(mtls_connect),
+                       " − plaintext = **", Us(mtls_connect - plain_connect), "**"));
+}
+
 // --- The table -----------------------------------------------------------------------------------
 
 std::string Table(const Report& report, const std::string& header) {
@@ -938,9 +1157,14 @@ std::string SelfDir() {
 
 // The server reads its settings from the environment: the caller's must not leak in.
 void DropServerSettingsFromEnvironment() {
-  static constexpr const char* kPrefixes[] = {
-      "KOMMO_",    "GRPC_LISTEN_ADDRESS",  "GRPC_DEFAULT_DEADLINE", "METRICS_LISTEN_ADDRESS",
-      "LOG_LEVEL", "SHUTDOWN_GRACE_PERIOD"};
+  static constexpr const char* kPrefixes[] = {"KOMMO_",
+                                              "GRPC_LISTEN_ADDRESS",
+                                              "GRPC_DEFAULT_DEADLINE",
+                                              "METRICS_LISTEN_ADDRESS",
+                                              "LOG_LEVEL",
+                                              "SHUTDOWN_GRACE_PERIOD",
+                                              "TLS_",
+                                              "HEALTH_LISTEN_ADDRESS"};
   std::vector<std::string> names;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     absl::string_view view = *entry;
@@ -1014,8 +1238,10 @@ int Run(int argc, char** argv) {
       RunConcurrency(paths, emulator->get(), &report);
     } else if (scenario == "4") {
       RunFootprint(paths, emulator->get(), &report);
+    } else if (scenario == "5") {
+      RunTls(paths, emulator->get(), &report);
     } else if (!scenario.empty()) {
-      std::fprintf(stderr, "kommo-bench: unknown scenario \"%s\" (1, 2, 3 or 4)\n",
+      std::fprintf(stderr, "kommo-bench: unknown scenario \"%s\" (1, 2, 3, 4 or 5)\n",
                    std::string(scenario).c_str());
       return 2;
     }

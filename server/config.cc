@@ -80,6 +80,20 @@ const Setting kSettings[] = {
     {"idempotency_max_entries", "IDEMPOTENCY_MAX_ENTRIES",
      "most request_ids remembered at once; beyond it the oldest answers are dropped first "
      "(default 100000)"},
+    {"tls_cert_file", "TLS_CERT_FILE",
+     "PEM certificate chain (leaf first) for TLS on the gRPC port, e.g. a mounted tls.crt; with "
+     "TLS_KEY_FILE (default: plaintext)"},
+    {"tls_key_file", "TLS_KEY_FILE", "PEM private key of TLS_CERT_FILE, e.g. a mounted tls.key"},
+    {"tls_client_ca_file", "TLS_CLIENT_CA_FILE",
+     "PEM CA bundle for mTLS: every caller must present a certificate signed by one of these CAs "
+     "(default: callers are not asked for a certificate)"},
+    {"tls_reload_interval", "TLS_RELOAD_INTERVAL",
+     "how often the three TLS files are read again, so that rotated certificates serve new "
+     "connections without a restart (default 60s, 1s to 24h)"},
+    {"health_listen", "HEALTH_LISTEN_ADDRESS",
+     "host:port of a second, plaintext gRPC port that serves only grpc.health.v1, for probes "
+     "that cannot speak TLS (the kubelet's gRPC probe), e.g. 0.0.0.0:50052; or \"off\" "
+     "(default off)"},
     {"kommo_ca_file", "KOMMO_CA_FILE",
      "PEM CA bundle to verify Kommo's certificate with (default: the system's)"},
     {"log_level", "LOG_LEVEL", "debug, info, warning or error (default info)"},
@@ -268,6 +282,16 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     }
   }
 
+  if (std::string health = get("HEALTH_LISTEN_ADDRESS"); !health.empty()) {
+    config.health_listen = health;
+  }
+  if (config.health_listen != "off") {
+    if (absl::Status status = CheckListenAddress("HEALTH_LISTEN_ADDRESS", config.health_listen);
+        !status.ok()) {
+      return status;
+    }
+  }
+
   if (std::string webhook = get("WEBHOOK_LISTEN_ADDRESS"); !webhook.empty()) {
     config.webhook_listen = webhook;
   }
@@ -435,7 +459,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     const char* example;
   };
   for (const BoundedDuration& setting :
-       {BoundedDuration{"WATCH_POLL_INTERVAL", &config.watch_poll_interval, absl::Seconds(1),
+       {BoundedDuration{"TLS_RELOAD_INTERVAL", &config.tls_reload_interval, absl::Seconds(1),
+                        absl::Hours(24), "60s"},
+        BoundedDuration{"WATCH_POLL_INTERVAL", &config.watch_poll_interval, absl::Seconds(1),
                         absl::Minutes(10), "5s"},
         BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1), absl::Hours(24),
                         "1h"},
@@ -474,6 +500,20 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       if (!duration.ok()) return duration.status();
       *setting.target = *duration;
     }
+  }
+  config.tls_cert_file = get("TLS_CERT_FILE");
+  config.tls_key_file = get("TLS_KEY_FILE");
+  config.tls_client_ca_file = get("TLS_CLIENT_CA_FILE");
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        config.tls_cert_file.empty()
+            ? "TLS_KEY_FILE is set without TLS_CERT_FILE: give both (TLS) or neither (plaintext)"
+            : "TLS_CERT_FILE is set without TLS_KEY_FILE: give both (TLS) or neither (plaintext)");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE (mTLS is TLS with client "
+        "certificates)");
   }
   config.ca_file = get("KOMMO_CA_FILE");
   if (!config.ca_file.empty() && !std::ifstream(config.ca_file)) {

@@ -59,6 +59,15 @@ struct Config {
   absl::Duration watch_lookback = absl::Hours(1);
   size_t watch_history_size = 50000;
   absl::Duration watch_heartbeat_interval = absl::Seconds(20);
+  // Inbound TLS: the server's certificate chain and key (both or neither; neither is plaintext),
+  // the CA bundle of callers' certificates (mTLS), and how often the files are read again.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  absl::Duration tls_reload_interval = absl::Seconds(60);
+  // host:port of a plaintext port serving grpc.health.v1 only (probes that cannot speak TLS), or
+  // "off" (the default).
+  std::string health_listen = "off";
 };
 
 // Reads the configuration from `args` (argv without the program name) and `getenv`. Returns

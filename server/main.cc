@@ -176,6 +176,17 @@ int Run(int argc, char** argv) {
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;
   server_options.service.authorizer = authorizer->get();
+  server_options.tls.cert_file = config->tls_cert_file;
+  server_options.tls.key_file = config->tls_key_file;
+  server_options.tls.client_ca_file = config->tls_client_ca_file;
+  server_options.tls.reload_interval = config->tls_reload_interval;
+  if (config->health_listen != "off") server_options.health_listen = config->health_listen;
+  // Certificates that are missing or do not parse stop the start like a configuration error.
+  if (absl::Status tls = kommo::api::CheckServerTlsFiles(server_options.tls); !tls.ok()) {
+    std::fprintf(stderr, "kommo-grpc-server: configuration error: %s\n",
+                 std::string(tls.message()).c_str());
+    return 2;
+  }
   server_options.service.default_deadline = config->default_deadline;
   server_options.service.metrics = &metrics;
   kommo::api::IdempotencyStore::Options idempotency_options;
@@ -189,6 +200,24 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());
+  {
+    const kommo::api::TransportSecurity security = kommo::api::SecurityOf(server_options.tls);
+    if (security == kommo::api::TransportSecurity::kPlaintext) {
+      kommo::log::Info("gRPC transport", {{"security", "plaintext"}});
+    } else {
+      // Paths only: the files' contents never reach a log line.
+      kommo::log::Info("gRPC transport",
+                       {{"security", kommo::api::SecurityName(security)},
+                        {"cert_file", config->tls_cert_file},
+                        {"client_ca_file", config->tls_client_ca_file},
+                        {"reload_interval_s", absl::ToDoubleSeconds(config->tls_reload_interval)}});
+    }
+    if ((*server)->health_port() != 0) {
+      kommo::log::Info("health", {{"port", (*server)->health_port()},
+                                  {"service", "grpc.health.v1.Health"},
+                                  {"security", "plaintext"}});
+    }
+  }
 
   // Kommo's webhooks, when configured: each delivery makes the change stream poll now.
   std::unique_ptr<kommo::watch::WebhookReceiver> webhooks;
@@ -214,8 +243,11 @@ int Run(int argc, char** argv) {
         if (result.ok) startup_kommo_ok.store(1);
         kommo::LogStartupCheck(result, url);
       });
-  std::printf("kommo-grpc-server listening on port %d (Kommo API %s, %.3g requests/s)\n",
-              (*server)->port(), config->api_base_url.c_str(), config->rate_limit_rps);
+  std::printf(
+      "kommo-grpc-server listening on port %d (%s, Kommo API %s, %.3g requests/s)\n",
+      (*server)->port(),
+      std::string(kommo::api::SecurityName(kommo::api::SecurityOf(server_options.tls))).c_str(),
+      config->api_base_url.c_str(), config->rate_limit_rps);
   std::fflush(stdout);
 
   int signal_number = 0;

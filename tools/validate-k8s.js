@@ -10,7 +10,8 @@
 //    - the Kommo budget: KOMMO_RATE_LIMIT_RPS x the most pods that can run at once (the HPA's
 //      maxReplicas, else replicas, plus the rollout's maxSurge) must stay at or below 7 requests/s;
 //    - terminationGracePeriodSeconds must be longer than SHUTDOWN_GRACE_PERIOD;
-//    - the pod and container security settings the README promises.
+//    - the pod and container security settings the README promises;
+//    - with TLS_* set: the probes on the plaintext health port, the files in a mounted volume.
 // Prints one line per problem and "N passed, N failed"; exits 1 when anything failed.
 'use strict';
 
@@ -100,6 +101,25 @@ function checkKommoGrpc(where, objects) {
        'the token comes from a mounted file (KOMMO_ACCESS_TOKEN_FILE)');
   rule(!(server.volumeMounts || []).some(m => m.subPath),
        'no subPath mounts (they freeze Secret updates)');
+  // TLS on the gRPC port (overlays/tls): the kubelet's gRPC probe speaks plaintext only, so the
+  // probes must use the plaintext health-only port, and the certificate files must come from a
+  // mounted volume (which a renewal updates in place).
+  if (settings.TLS_CERT_FILE || settings.TLS_KEY_FILE || settings.TLS_CLIENT_CA_FILE) {
+    rule(!!settings.TLS_CERT_FILE && !!settings.TLS_KEY_FILE,
+         'TLS: TLS_CERT_FILE and TLS_KEY_FILE are set together');
+    const healthPort = Number(/:([0-9]+)$/.exec(settings.HEALTH_LISTEN_ADDRESS || '')?.[1]);
+    rule(healthPort > 0, 'TLS: HEALTH_LISTEN_ADDRESS gives the probes a plaintext port');
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      rule(server[probe]?.grpc?.port === healthPort,
+           `TLS: ${probe} uses the health port ${healthPort}, not the TLS port`);
+    }
+    for (const setting of ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CLIENT_CA_FILE']) {
+      const file = settings[setting];
+      if (!file) continue;
+      rule((server.volumeMounts || []).some(m => file.startsWith(m.mountPath + '/')),
+           `TLS: ${setting} ${file} lies in a mounted volume`);
+    }
+  }
   const service = objects.find(o => o.kind === 'Service' && o.metadata.name === name);
   rule((service?.spec.ports || []).some(p => p.name === 'grpc' && p.appProtocol === 'grpc'),
        'Service port named grpc with appProtocol grpc');

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -872,6 +874,18 @@ constexpr char kGlobalFlagsHelp[] =
     "                       deadline, which watch verbs do not have unless --deadline is given)\n"
     "  --json               print proto JSON (field names as in the proto) instead of a table;\n"
     "                       errors become a google.rpc.Status in JSON on stderr\n"
+    "  --tls                TLS to the server, trusting the system's CAs (implied by the\n"
+    "                       --tls_* flags below)\n"
+    "  --tls_ca=FILE        PEM CA bundle the server's certificate must chain to\n"
+    "  --tls_cert=FILE      this client's PEM certificate, for a server with mTLS (with "
+    "--tls_key)\n"
+    "  --tls_key=FILE       the PEM private key of --tls_cert\n"
+    "  --tls_server_name=NAME  the name the server's certificate must carry when it is not the\n"
+    "                       target's host (an IP address, a port-forward)\n"
+    "  --token_file=FILE    file holding a bearer token, sent as `authorization: Bearer ...`\n"
+    "                       (default: $KOMMO_GRPC_TOKEN). There is no --token flag: a flag's\n"
+    "                       value shows in ps. Without TLS the token travels in clear text:\n"
+    "                       only to loopback or a sidecar\n"
     "  --help               this help; after a subcommand, that subcommand's flags\n";
 
 constexpr char kExitCodesHelp[] =
@@ -889,7 +903,7 @@ struct RawFlag {
 // The flags that take no value: the global ones and every subcommand's switches. Known before the
 // subcommand is, so that "--add_missing contacts find-or-create" reads the same as the other order.
 bool IsBooleanFlag(const std::string& name) {
-  if (name == "json" || name == "help") return true;
+  if (name == "json" || name == "help" || name == "tls") return true;
   for (const Command& command : Commands()) {
     for (const FlagSpec& spec : command.flags) {
       if (spec.value_name[0] == '\0' && name == spec.field) return true;
@@ -1188,16 +1202,32 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
   }
 
   // Pass 2: global flags, then the subcommand's.
+  bool tls_flag_given = false;
   std::set<std::string> given;
   std::map<std::string, std::string> one_of_given;  // group → the flag given
   for (const RawFlag& flag : flags) {
-    if (flag.name == "help" || flag.name == "json") {
+    if (flag.name == "help" || flag.name == "json" || flag.name == "tls") {
       bool value = true;
       if (flag.has_value && !absl::SimpleAtob(flag.value, &value)) {
         out.error = absl::StrCat("--", flag.name, ": \"", flag.value, "\" is not true or false");
         return out;
       }
-      (flag.name == "help" ? out.help : out.json) = value;
+      (flag.name == "help" ? out.help : flag.name == "json" ? out.json : out.tls.enabled) = value;
+      continue;
+    }
+    if (flag.name == "tls_ca" || flag.name == "tls_cert" || flag.name == "tls_key" ||
+        flag.name == "tls_server_name" || flag.name == "token_file") {
+      if (flag.value.empty()) {
+        out.error = absl::StrCat("--", flag.name, ": empty value");
+        return out;
+      }
+      std::string& target = flag.name == "tls_ca"            ? out.tls.ca_file
+                            : flag.name == "tls_cert"        ? out.tls.cert_file
+                            : flag.name == "tls_key"         ? out.tls.key_file
+                            : flag.name == "tls_server_name" ? out.tls.server_name
+                                                             : out.token_file;
+      target = flag.value;
+      if (flag.name != "token_file") tls_flag_given = true;
       continue;
     }
     if (flag.name == "target") {
@@ -1284,6 +1314,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       return out;
     }
   }
+  if (tls_flag_given) out.tls.enabled = true;
+  if (out.tls.cert_file.empty() != out.tls.key_file.empty()) {
+    out.error = "--tls_cert and --tls_key are given together";
+    return out;
+  }
   if (out.command == nullptr) {
     out.help = true;
   } else if (!out.help) {
@@ -1302,6 +1337,21 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
     if (out.command->check != nullptr) out.error = out.command->check(*out.command, *out.request);
   }
   return out;
+}
+
+std::string LoadToken(const Invocation& invocation, const char* env_token, std::string* token) {
+  token->clear();
+  if (invocation.token_file.empty()) {
+    if (env_token != nullptr) *token = std::string(absl::StripAsciiWhitespace(env_token));
+    return "";
+  }
+  std::ifstream file(invocation.token_file, std::ios::binary);
+  std::stringstream contents;
+  if (file) contents << file.rdbuf();
+  if (!file || file.bad()) return absl::StrCat("--token_file: cannot read ", invocation.token_file);
+  *token = std::string(absl::StripAsciiWhitespace(contents.str()));
+  if (token->empty()) return absl::StrCat("--token_file: ", invocation.token_file, " is empty");
+  return "";
 }
 
 std::string GroupHelp(const std::string& group) {

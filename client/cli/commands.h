@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "kommo/client/channel.h"
+
 namespace kommo::cli {
 
 // Exit codes: 0 success; 1 a local failure (output could not be written); 2 a usage error (the
@@ -35,6 +37,8 @@ int ExitCodeFor(grpc::StatusCode code);
 
 inline constexpr char kDefaultTarget[] = "localhost:50051";
 inline constexpr char kTargetEnvironmentVariable[] = "KOMMO_GRPC_TARGET";
+// The bearer token, when --token_file is not given. No --token flag: a flag's value shows in ps.
+inline constexpr char kTokenEnvironmentVariable[] = "KOMMO_GRPC_TOKEN";
 
 // Sets the request from a flag's value; returns a usage error, or "" when done.
 using FlagSetter = std::string (*)(const std::string& flag, const std::string& value,
@@ -102,6 +106,10 @@ struct Invocation {
   // Attempts of the call (kommo::client::RetryOptions::max_attempts); 1 turns retries off.
   int max_attempts = 4;
   bool json = false;
+  // --tls, --tls_ca, --tls_cert, --tls_key, --tls_server_name (any of them turns TLS on).
+  client::TlsOptions tls;
+  // --token_file: the file holding the bearer token (else $KOMMO_GRPC_TOKEN, see LoadToken).
+  std::string token_file;
   // --help, or no subcommand: print help (CommandHelp when `command` is set, GroupHelp when only
   // `group` is) and exit 0.
   bool help = false;
@@ -115,6 +123,11 @@ struct Invocation {
 
 // Parses the arguments after the program name. `env_target` is $KOMMO_GRPC_TARGET or null.
 Invocation ParseCommandLine(const std::vector<std::string>& args, const char* env_target);
+
+// The bearer token of `invocation`: the contents of --token_file (surrounding whitespace
+// removed), else `env_token` ($KOMMO_GRPC_TOKEN or null), else "" (no token). Returns a usage
+// error naming the file (never its contents) when it cannot be read or holds nothing, or "".
+std::string LoadToken(const Invocation& invocation, const char* env_token, std::string* token);
 
 std::string TopLevelHelp();
 // The verbs of a group ("leads", "contacts", "notes", "leads incoming").

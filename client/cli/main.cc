@@ -21,11 +21,24 @@ bool Write(std::FILE* stream, const std::string& text) {
          std::fflush(stream) == 0;
 }
 
+// The channel options of `invocation` (TLS, the bearer token); a usage error in `*error` when a
+// file cannot be used.
+kommo::client::ChannelOptions ChannelOptionsFor(const kommo::cli::Invocation& invocation,
+                                                std::string* error) {
+  kommo::client::ChannelOptions options;
+  options.tls = invocation.tls;
+  *error = kommo::cli::LoadToken(invocation, std::getenv(kommo::cli::kTokenEnvironmentVariable),
+                                 &options.bearer_token);
+  if (error->empty() && kommo::client::ChannelCredentialsFor(options, error) == nullptr) {
+    error->insert(0, "cannot connect: ");
+  }
+  return options;
+}
+
 // A watch verb: one line per response until Ctrl-C, --count changes, or --deadline (watch verbs
 // have no deadline unless it is given; reaching a given one is the normal end).
-int Watch(const kommo::cli::Invocation& invocation) {
+int Watch(const kommo::cli::Invocation& invocation, kommo::client::ChannelOptions options) {
   const kommo::cli::Command& command = *invocation.command;
-  kommo::client::ChannelOptions options;
   options.retry.max_attempts = 1;
   std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
   grpc::ClientContext context;
@@ -72,9 +85,14 @@ int Run(const std::vector<std::string>& args) {
   }
 
   const kommo::cli::Command& command = *invocation.command;
-  if (command.stream != nullptr) return Watch(invocation);
+  std::string setup_error;
+  kommo::client::ChannelOptions options = ChannelOptionsFor(invocation, &setup_error);
+  if (!setup_error.empty()) {
+    Write(stderr, "kommo-cli: " + setup_error);
+    return kommo::cli::kExitUsage;
+  }
+  if (command.stream != nullptr) return Watch(invocation, options);
   // kommo-cli retries itself (CallWithRetries), so the channel does not.
-  kommo::client::ChannelOptions options;
   options.retry.max_attempts = 1;
   std::shared_ptr<grpc::Channel> channel = kommo::client::CreateChannel(invocation.target, options);
   kommo::cli::RetryPlan plan;

@@ -1,8 +1,12 @@
 #include "kommo/client/channel.h"
 
+#include <grpcpp/support/client_interceptor.h>
+
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +53,62 @@ std::string MethodConfig(const std::string& names, const RetryOptions& retry,
     json += "]}";
   }
   return json + "}";
+}
+
+// The whole of a file, or false with `*error` naming it (`what` says which setting it is).
+bool ReadFile(const std::string& path, const char* what, std::string* contents,
+              std::string* error) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream text;
+  if (file) text << file.rdbuf();
+  if (!file || file.bad()) {
+    *error = std::string(what) + " " + path + ": cannot be read";
+    return false;
+  }
+  *contents = text.str();
+  if (contents->find("-----BEGIN ") == std::string::npos) {
+    *error = std::string(what) + " " + path + ": holds no PEM block";
+    return false;
+  }
+  return true;
+}
+
+// Adds `authorization: Bearer <token>` to every call of a plaintext channel, where gRPC refuses
+// call credentials.
+class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerTokenInterceptor(const std::string* value) : value_(value) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", *value_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* value_;  // owned by the factory, which the channel keeps
+};
+
+class BearerTokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerTokenInterceptorFactory(const std::string& token) : value_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* /*info*/) override {
+    return new BearerTokenInterceptor(&value_);
+  }
+
+ private:
+  const std::string value_;
+};
+
+// Whether gRPC can send `token` in a metadata value (printable ASCII) as one bearer token.
+bool SaneToken(const std::string& token) {
+  for (const char c : token) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 constexpr char kLeadService[] = "kommo.v1.LeadService";
@@ -135,6 +195,9 @@ grpc::ChannelArguments ChannelArguments(const ChannelOptions& options) {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // gRPC stops pinging after 2 pings without data unless told otherwise; idle channels need more.
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  if (options.tls.enabled && !options.tls.server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls.server_name);
+  }
   return args;
 }
 
@@ -144,11 +207,71 @@ std::unique_ptr<grpc::ClientContext> NewCallContext(std::chrono::milliseconds ti
   return context;
 }
 
+namespace {
+
+// The credentials of `options` and whether the bearer token is inside them (it is not when the
+// credentials are insecure: gRPC refuses call credentials there).
+struct BuiltCredentials {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // null on error
+  bool token_inside = false;
+};
+
+BuiltCredentials BuildCredentials(const ChannelOptions& options, std::string* error) {
+  if (!SaneToken(options.bearer_token)) {
+    *error = "the bearer token holds spaces or characters outside printable ASCII";
+    return {};
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = options.credentials;
+  if (credentials == nullptr && options.tls.enabled) {
+    const TlsOptions& tls = options.tls;
+    grpc::SslCredentialsOptions ssl;
+    if (!tls.ca_file.empty() && !ReadFile(tls.ca_file, "TLS CA file", &ssl.pem_root_certs, error)) {
+      return {};
+    }
+    if (tls.cert_file.empty() != tls.key_file.empty()) {
+      *error = "a TLS client certificate and its key are given together or not at all";
+      return {};
+    }
+    if (!tls.cert_file.empty() &&
+        (!ReadFile(tls.cert_file, "TLS client certificate", &ssl.pem_cert_chain, error) ||
+         !ReadFile(tls.key_file, "TLS client key", &ssl.pem_private_key, error))) {
+      return {};
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  if (options.bearer_token.empty()) return {credentials, false};
+  // Null when `credentials` are not secure.
+  std::shared_ptr<grpc::ChannelCredentials> with_token = grpc::CompositeChannelCredentials(
+      credentials, grpc::AccessTokenCredentials(options.bearer_token));
+  if (with_token == nullptr) return {credentials, false};
+  return {with_token, true};
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(const ChannelOptions& options,
+                                                                std::string* error) {
+  std::string ignored;
+  return BuildCredentials(options, error != nullptr ? error : &ignored).credentials;
+}
+
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target,
                                              const ChannelOptions& options) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials();
-  return grpc::CreateCustomChannel(target, credentials, ChannelArguments(options));
+  std::string error;
+  BuiltCredentials built = BuildCredentials(options, &error);
+  // Null credentials make gRPC's lame channel: every call fails INVALID_ARGUMENT.
+  if (built.credentials == nullptr) {
+    return grpc::CreateCustomChannel(target, nullptr, ChannelArguments(options));
+  }
+  if (options.bearer_token.empty() || built.token_inside) {
+    return grpc::CreateCustomChannel(target, built.credentials, ChannelArguments(options));
+  }
+  // Plaintext with a token: the interceptor adds it (loopback or a sidecar only).
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<BearerTokenInterceptorFactory>(options.bearer_token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      target, built.credentials, ChannelArguments(options), std::move(interceptors));
 }
 
 }  // namespace kommo::client

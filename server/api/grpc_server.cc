@@ -47,6 +47,12 @@ std::string BindProblem(const std::string& listen) {
   return problem;
 }
 
+// The services health reports on (besides "", the server as a whole).
+constexpr const char* kApiServices[] = {"kommo.v1.LeadService", "kommo.v1.ContactService",
+                                        "kommo.v1.NoteService", "kommo.v1.AccountService",
+                                        "kommo.v1.TaskService", "kommo.v1.CompanyService",
+                                        "kommo.v1.LinkService"};
+
 void LogFromGrpc(gpr_log_func_args* args) {
   log::Level level = log::Level::kInfo;
   if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = log::Level::kDebug;
@@ -58,23 +64,21 @@ void LogFromGrpc(gpr_log_func_args* args) {
               {"line", args->line}});
 }
 
-constexpr const char* kServices[] = {"kommo.v1.LeadService",
-                                     "kommo.v1.ContactService",
-                                     "kommo.v1.NoteService",
-                                     "kommo.v1.AccountService",
-                                     "kommo.v1.TaskService",
-                                     "kommo.v1.CompanyService",
-                                     "kommo.v1.LinkService",
-                                     "grpc.health.v1.Health",
-                                     "grpc.reflection.v1alpha.ServerReflection"};
+// Every service served: the API's, health and reflection.
+std::vector<std::string> AllServices() {
+  std::vector<std::string> services(std::begin(kApiServices), std::end(kApiServices));
+  services.push_back("grpc.health.v1.Health");
+  services.push_back("grpc.reflection.v1alpha.ServerReflection");
+  return services;
+}
 
 }  // namespace
 
 std::vector<std::string> ServedMethods() {
   // The embedded descriptors hold every served service, also those whose generated code is not
   // linked in (health).
-  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
-      kDescriptorSet, std::vector<std::string>(std::begin(kServices), std::end(kServices)));
+  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection =
+      ReflectionService::Create(kDescriptorSet, AllServices());
   return reflection.ok() ? (*reflection)->Methods() : std::vector<std::string>();
 }
 
@@ -102,9 +106,12 @@ GrpcServer::~GrpcServer() {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions options,
                                                               rest::KommoClient* client) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
-  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection = ReflectionService::Create(
-      kDescriptorSet, std::vector<std::string>(std::begin(kServices), std::end(kServices)));
+  absl::StatusOr<std::unique_ptr<ReflectionService>> reflection =
+      ReflectionService::Create(kDescriptorSet, AllServices());
   if (!reflection.ok()) return reflection.status();
   server->reflection_ = std::move(*reflection);
   server->reflection_->set_authorizer(options.service.authorizer);
@@ -116,7 +123,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   grpc::EnableDefaultHealthCheckService(true);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(&server->leads_);
   builder.RegisterService(&server->contacts_);
   builder.RegisterService(&server->notes_);
@@ -140,15 +147,29 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or not valid?)"));
   }
-  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus("kommo.v1.LeadService", true);
-  health->SetServingStatus("kommo.v1.ContactService", true);
-  health->SetServingStatus("kommo.v1.NoteService", true);
-  health->SetServingStatus("kommo.v1.AccountService", true);
-  health->SetServingStatus("kommo.v1.TaskService", true);
-  health->SetServingStatus("kommo.v1.CompanyService", true);
-  health->SetServingStatus("kommo.v1.LinkService", true);
+  if (!options.health_listen.empty()) {
+    if (std::string problem = BindProblem(options.health_listen); !problem.empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options.health_listen, " (health): ", problem));
+    }
+    // The default health service, and UNIMPLEMENTED for any other method.
+    grpc::ServerBuilder health_builder;
+    health_builder.RegisterCallbackGenericService(&server->unimplemented_);
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options.health_listen, " (health)"));
+    }
+  }
+  for (grpc::Server* serving : {server->server_.get(), server->health_server_.get()}) {
+    if (serving == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = serving->GetHealthCheckService();
+    health->SetServingStatus(true);
+    for (const char* service : kApiServices) health->SetServingStatus(service, true);
+  }
   return server;
 }
 
@@ -156,11 +177,15 @@ void GrpcServer::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) health_server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(deadline));
+  // The health port says NOT_SERVING until the main port has closed.
+  if (health_server_ != nullptr) health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 void GrpcServer::Wait() {
   if (server_ != nullptr) server_->Wait();
+  if (health_server_ != nullptr) health_server_->Wait();
 }
 
 }  // namespace kommo::api

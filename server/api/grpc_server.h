@@ -1,6 +1,7 @@
 #ifndef KOMMO_SERVER_API_GRPC_SERVER_H_
 #define KOMMO_SERVER_API_GRPC_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "server/api/account_service.h"
 #include "server/api/company_service.h"
 #include "server/api/reflection_service.h"
+#include "server/api/server_tls.h"
 #include "server/api/services.h"
 #include "server/api/task_service.h"
 #include "server/kommo/kommo_client.h"
@@ -29,6 +31,11 @@ std::vector<std::string> OpenMethods(bool reflection_open);
 struct GrpcServerOptions {
   // host:port to listen on; port 0 picks a free port (see GrpcServer::port()).
   std::string listen = "0.0.0.0:50051";
+  // Inbound TLS / mTLS (server_tls.h); no certificate: plaintext.
+  ServerTlsOptions tls;
+  // host:port of a second, plaintext port that serves grpc.health.v1 only (the same statuses as
+  // the main port), for probes that cannot speak TLS (the kubelet's gRPC probe); "" for none.
+  std::string health_listen;
   ServiceOptions service;
 };
 
@@ -40,13 +47,17 @@ struct GrpcServerOptions {
 class GrpcServer {
  public:
   // Binds and starts serving; health reports SERVING for "" and both services. A taken or
-  // unusable address is UNAVAILABLE with a message naming it and the system's reason.
+  // unusable address is UNAVAILABLE with a message naming it and the system's reason; TLS files
+  // that are missing or do not parse are INVALID_ARGUMENT naming the setting and the file
+  // (CheckServerTlsFiles).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(GrpcServerOptions options,
                                                            rest::KommoClient* client);
   ~GrpcServer();
 
   // The bound port.
   int port() const { return port_; }
+  // The bound health-only port; 0 without one.
+  int health_port() const { return health_port_; }
 
   // Health turns NOT_SERVING, new calls are refused, calls in flight get until `deadline` to
   // finish (then they are cancelled). Idempotent.
@@ -67,6 +78,11 @@ class GrpcServer {
   std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // The health port's answer to every other method: UNIMPLEMENTED (gRPC builds no server with the
+  // default health service alone).
+  grpc::CallbackGenericService unimplemented_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
   bool shut_down_ = false;
 };
 

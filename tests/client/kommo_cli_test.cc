@@ -347,6 +347,59 @@ TEST(ParseTest, NoteTextFromAFile) {
 }
 
 // Issue 11: retries that the deadline ends still say why the attempts failed.
+TEST(ParseTest, TlsAndTokenFlags) {
+  Invocation plain = Parse({"account", "show"});
+  ASSERT_EQ(plain.error, "");
+  EXPECT_FALSE(plain.tls.enabled);
+  EXPECT_EQ(plain.token_file, "");
+
+  const Invocation mtls = Parse({"--tls_ca=/s/ca.crt", "account", "show", "--tls_cert", "/s/c.crt",
+                                 "--tls-key=/s/c.key", "--tls_server_name=kommo-grpc.crm.svc",
+                                 "--token_file=/s/token"});
+  ASSERT_EQ(mtls.error, "");
+  EXPECT_TRUE(mtls.tls.enabled);  // any --tls_* flag turns TLS on
+  EXPECT_EQ(mtls.tls.ca_file, "/s/ca.crt");
+  EXPECT_EQ(mtls.tls.cert_file, "/s/c.crt");
+  EXPECT_EQ(mtls.tls.key_file, "/s/c.key");
+  EXPECT_EQ(mtls.tls.server_name, "kommo-grpc.crm.svc");
+  EXPECT_EQ(mtls.token_file, "/s/token");
+
+  // --tls alone: the system's CAs; it takes no value, so the subcommand may follow it.
+  const Invocation system = Parse({"--tls", "account", "show"});
+  ASSERT_EQ(system.error, "");
+  EXPECT_TRUE(system.tls.enabled);
+  EXPECT_EQ(system.tls.ca_file, "");
+
+  EXPECT_THAT(Parse({"account", "show", "--tls_cert=/s/c.crt"}).error,
+              HasSubstr("--tls_cert and --tls_key are given together"));
+  EXPECT_THAT(Parse({"account", "show", "--tls_ca="}).error, HasSubstr("--tls_ca: empty value"));
+  // No --token flag: a flag's value would show in ps.
+  EXPECT_THAT(Parse({"account", "show", "--token=x"}).error, HasSubstr("unknown flag --token"));
+  EXPECT_THAT(TopLevelHelp(), HasSubstr("--token_file=FILE"));
+}
+
+TEST(LoadTokenTest, FileThenEnvironment) {
+  std::string token;
+  Invocation invocation;
+  EXPECT_EQ(LoadToken(invocation, nullptr, &token), "");
+  EXPECT_EQ(token, "");
+  EXPECT_EQ(LoadToken(invocation, " from-env\n", &token), "");
+  EXPECT_EQ(token, "from-env");
+
+  const std::string path = ::testing::TempDir() + "/kommo_cli_token";
+  std::ofstream(path) << "from-file\n";
+  invocation.token_file = path;
+  EXPECT_EQ(LoadToken(invocation, "from-env", &token), "");
+  EXPECT_EQ(token, "from-file");
+
+  std::ofstream(path) << "  \n";
+  EXPECT_EQ(LoadToken(invocation, "from-env", &token), "--token_file: " + path + " is empty");
+  invocation.token_file = path + ".missing";
+  EXPECT_EQ(LoadToken(invocation, nullptr, &token),
+            "--token_file: cannot read " + path + ".missing");
+  std::remove(path.c_str());
+}
+
 TEST(CallWithRetriesTest, DeadlineExceededKeepsTheLastReason) {
   google::rpc::Status details;
   details.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));

@@ -100,7 +100,8 @@ class CallersTest : public ::testing::Test {
     authorizer_ = std::move(*authorizer);
     stack_ = std::make_unique<ServiceStack>(
         ServiceStack::FastOptions(emulator_->base_url() + "/api/v4", kKommoToken),
-        http::CurlTransportOptions{}, ServiceStack::FastWatchOptions(), authorizer_.get());
+        http::CurlTransportOptions{}, ServiceStack::FastWatchOptions(),
+        [this](api::GrpcServerOptions& server) { server.service.authorizer = authorizer_.get(); });
   }
 
   static void Authorize(grpc::ClientContext& context, const char* token) {

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,10 +69,11 @@ inline CallError Inspect(const grpc::Status& status) {
 // `options.api_base_url`.
 class ServiceStack {
  public:
+  // `adjust`, when given, changes the server's options before it starts (TLS, a health port).
   explicit ServiceStack(rest::KommoClientOptions options,
                         http::CurlTransportOptions transport_options = {},
                         watch::WatchOptions watch_options = FastWatchOptions(),
-                        auth::Authorizer* authorizer = nullptr) {
+                        const std::function<void(api::GrpcServerOptions&)>& adjust = nullptr) {
     loop_ = *http::EpollLoop::Create();
     absl::Status started = loop_->Start();
     if (!started.ok()) std::abort();
@@ -84,7 +86,7 @@ class ServiceStack {
     watch_hub_ = std::make_unique<watch::WatchHub>(client_.get(), loop_.get(), watch_options);
     server_options.service.watch_hub = watch_hub_.get();
     server_options.service.watch_heartbeat_interval = absl::Milliseconds(500);
-    server_options.service.authorizer = authorizer;
+    if (adjust) adjust(server_options);
     server_ = *api::GrpcServer::Start(server_options, client_.get());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
@@ -132,6 +134,7 @@ class ServiceStack {
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   rest::KommoClient* client() { return client_.get(); }
+  api::GrpcServer* server() { return server_.get(); }
   watch::WatchHub* watch_hub() { return watch_hub_.get(); }
   EventLoop* loop() { return loop_.get(); }
 

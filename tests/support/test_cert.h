@@ -14,7 +14,7 @@
 
 namespace kommo::testing {
 
-// A self-signed certificate for IP 127.0.0.1 (its own CA) and its key, as PEM files.
+// A certificate and its key, as PEM files (paths).
 struct CertFiles {
   std::string cert;
   std::string key;
@@ -38,7 +38,8 @@ inline bool WritePem(const std::string& path, const std::function<int(FILE*)>& w
   return std::fclose(file) == 0 && ok;
 }
 
-// Makes the files under `dir` with names starting `name`; empty paths on failure.
+// A self-signed certificate for IP 127.0.0.1 (its own CA): the files under `dir` with names
+// starting `name`; empty paths on failure.
 inline CertFiles MakeSelfSignedCert(const std::string& dir, const std::string& name) {
   CertFiles files{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
   EVP_PKEY* key = EVP_EC_gen("P-256");
@@ -66,6 +67,108 @@ inline CertFiles MakeSelfSignedCert(const std::string& dir, const std::string& n
   }
   X509_free(cert);
   EVP_PKEY_free(key);
+  if (!ok) return CertFiles{};
+  return files;
+}
+
+// A certificate authority for TLS tests: MakeCa makes one (self-signed, CA:TRUE), MakeSignedCert a
+// leaf it signs. Files only: a test points servers and clients at the paths.
+//
+//   CertFiles ca = MakeCa(dir, "ca");
+//   CertFiles server = MakeSignedCert(ca, dir, "server", "kommo-grpc",
+//   "IP:127.0.0.1,DNS:localhost"); CertFiles client = MakeSignedCert(ca, dir, "chatbot", "chatbot",
+//   "URI:spiffe://crm/chatbot");
+inline CertFiles MakeCa(const std::string& dir, const std::string& name) {
+  CertFiles files{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  bool ok = key != nullptr && cert != nullptr;
+  if (ok) {
+    static long serial = 1000;  // NOLINT(runtime/int): OpenSSL's type
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), ++serial);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* subject = X509_get_subject_name(cert);
+    const std::string common_name = "kommo test CA " + name;
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
+    X509_set_issuer_name(cert, subject);
+    ok = AddExtension(cert, NID_basic_constraints, "critical,CA:TRUE") &&
+         AddExtension(cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+         AddExtension(cert, NID_subject_key_identifier, "hash") &&
+         X509_sign(cert, key, EVP_sha256()) > 0 &&
+         WritePem(files.cert, [&](FILE* f) { return PEM_write_X509(f, cert); }) &&
+         WritePem(files.key, [&](FILE* f) {
+           return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+         });
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  if (!ok) return CertFiles{};
+  return files;
+}
+
+// A leaf certificate signed by `ca` (from MakeCa), usable by a server and by a client, with the
+// subject CN `common_name` and the subjectAltName list `sans` in OpenSSL's syntax
+// ("IP:127.0.0.1,DNS:localhost,URI:spiffe://x"). Each call gets a new serial and key. Empty paths
+// on failure.
+inline CertFiles MakeSignedCert(const CertFiles& ca, const std::string& dir,
+                                const std::string& name, const std::string& common_name,
+                                const std::string& sans) {
+  CertFiles files{dir + "/" + name + ".crt", dir + "/" + name + ".key"};
+  FILE* ca_cert_file = std::fopen(ca.cert.c_str(), "r");
+  FILE* ca_key_file = std::fopen(ca.key.c_str(), "r");
+  X509* ca_cert =
+      ca_cert_file != nullptr ? PEM_read_X509(ca_cert_file, nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* ca_key = ca_key_file != nullptr
+                         ? PEM_read_PrivateKey(ca_key_file, nullptr, nullptr, nullptr)
+                         : nullptr;
+  if (ca_cert_file != nullptr) std::fclose(ca_cert_file);
+  if (ca_key_file != nullptr) std::fclose(ca_key_file);
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  bool ok = ca_cert != nullptr && ca_key != nullptr && key != nullptr && cert != nullptr;
+  if (ok) {
+    static long serial = 5000;  // NOLINT(runtime/int): OpenSSL's type
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), ++serial);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
+    X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, ca_cert, cert, nullptr, nullptr, 0);
+    auto add = [&](int nid, const char* value) {
+      X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+      if (extension == nullptr) return false;
+      const bool added = X509_add_ext(cert, extension, -1) == 1;
+      X509_EXTENSION_free(extension);
+      return added;
+    };
+    ok = add(NID_basic_constraints, "critical,CA:FALSE") &&
+         add(NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+         add(NID_ext_key_usage, "serverAuth,clientAuth") &&
+         add(NID_subject_key_identifier, "hash") &&
+         add(NID_authority_key_identifier, "keyid:always") &&
+         (sans.empty() || add(NID_subject_alt_name, sans.c_str())) &&
+         X509_sign(cert, ca_key, EVP_sha256()) > 0 &&
+         WritePem(files.cert, [&](FILE* f) { return PEM_write_X509(f, cert); }) &&
+         WritePem(files.key, [&](FILE* f) {
+           return PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+         });
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  X509_free(ca_cert);
+  EVP_PKEY_free(ca_key);
   if (!ok) return CertFiles{};
   return files;
 }

@@ -217,5 +217,39 @@ TEST_F(ConfigTest, CatalogueTtlHasADefaultAndIsChecked) {
   EXPECT_THAT(Usage(), HasSubstr("KOMMO_CATALOGUE_TTL / --kommo_catalogue_ttl"));
 }
 
+TEST_F(ConfigTest, TlsFilesComeTogetherAndTheReloadIntervalIsChecked) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:9"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls_cert_file, "");  // plaintext by default
+  EXPECT_EQ(config->tls_reload_interval, absl::Seconds(60));
+
+  config = Load({"--tls_cert_file=/s/tls.crt", "--tls_key_file=/s/tls.key",
+                 "--tls_client_ca_file=/s/ca.crt", "--tls_reload_interval=1s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls_cert_file, "/s/tls.crt");
+  EXPECT_EQ(config->tls_key_file, "/s/tls.key");
+  EXPECT_EQ(config->tls_client_ca_file, "/s/ca.crt");
+  EXPECT_EQ(config->tls_reload_interval, absl::Seconds(1));
+
+  EXPECT_THAT(Error({"--tls_cert_file=/s/tls.crt"}),
+              HasSubstr("TLS_CERT_FILE is set without TLS_KEY_FILE"));
+  env_["TLS_KEY_FILE"] = "/s/tls.key";
+  EXPECT_THAT(Error(), HasSubstr("TLS_KEY_FILE is set without TLS_CERT_FILE"));
+  env_.erase("TLS_KEY_FILE");
+  EXPECT_THAT(Error({"--tls_client_ca_file=/s/ca.crt"}),
+              HasSubstr("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE"));
+  EXPECT_THAT(Error({"--tls_reload_interval=500ms"}),
+              HasSubstr("TLS_RELOAD_INTERVAL: \"500ms\" is not a duration from 1s to 24h"));
+  EXPECT_THAT(Usage(), HasSubstr("TLS_CLIENT_CA_FILE / --tls_client_ca_file"));
+
+  // The plaintext health port for probes.
+  EXPECT_EQ(config->health_listen, "off");
+  config = Load({"--health_listen=127.0.0.1:0"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->health_listen, "127.0.0.1:0");
+  EXPECT_THAT(Error({"--health_listen=50052"}), HasSubstr("HEALTH_LISTEN_ADDRESS"));
+}
+
 }  // namespace
 }  // namespace kommo

@@ -20,6 +20,21 @@
 //    google.rpc.RetryInfo replaces gRPC's own backoff before the next attempt.
 // Retries happen inside the call's deadline; the caller sees the last attempt's status.
 //
+// TLS and a bearer token (ChannelOptions::tls, ::bearer_token):
+//
+//   kommo::client::ChannelOptions options;
+//   options.tls.enabled = true;
+//   options.tls.ca_file = "/etc/kommo-grpc/ca.crt";          // the server's CA
+//   options.tls.cert_file = "/etc/kommo-grpc/tls.crt";       // mTLS: this caller's certificate
+//   options.tls.key_file = "/etc/kommo-grpc/tls.key";
+//   options.bearer_token = token;                            // read from a file or the environment
+//   auto channel = kommo::client::CreateChannel("kommo-grpc.crm.svc:50051", options);
+//
+// The token goes as `authorization: Bearer <token>` metadata on every call: over TLS as gRPC call
+// credentials, over plaintext by a client interceptor (gRPC refuses call credentials on an
+// insecure channel). A token over plaintext can be read by anyone on the path: use it only to
+// loopback or to a sidecar that adds TLS.
+//
 // The default deadline is set on the ClientContext, not in the service config: gRPC sends a
 // context's deadline to the server (which then stops working on a call nobody waits for), while a
 // service-config "timeout" stays on the client, and in gRPC 1.51 it was measured to fire 1 to 2 s
@@ -52,9 +67,27 @@ struct RetryOptions {
   double throttle_token_ratio = 0.1;
 };
 
+// TLS to the server (kommo-grpc-server's TLS_CERT_FILE; mTLS when it has TLS_CLIENT_CA_FILE).
+struct TlsOptions {
+  bool enabled = false;
+  // PEM bundle of the CAs the server's certificate must chain to; empty: the system's roots.
+  std::string ca_file;
+  // This caller's certificate chain and key, PEM, for mTLS; both or neither.
+  std::string cert_file;
+  std::string key_file;
+  // The name the server's certificate must carry, when it is not the target's host (e.g. the
+  // target is an IP address or a port-forward). Also sent as the TLS server name (SNI).
+  std::string server_name;
+};
+
 struct ChannelOptions {
-  // Null: plaintext (grpc::InsecureChannelCredentials()), as inside a cluster.
+  // Null: `tls` when enabled, else plaintext (grpc::InsecureChannelCredentials()), as inside a
+  // cluster. Set: used as given (`tls` is ignored).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  TlsOptions tls;
+  // Non-empty: sent as `authorization: Bearer <token>` on every call (see the file comment). Only
+  // printable ASCII without spaces.
+  std::string bearer_token;
   // HTTP/2 keepalive: ping after this long without activity, also while no call is open, and drop
   // the connection when the ack does not come within keepalive_timeout. The server accepts pings
   // every 10 s or more; proxies and NAT tables in between forget idle connections after minutes.
@@ -71,8 +104,19 @@ std::string ServiceConfigJson(const ChannelOptions& options = {});
 // these to add your own and call grpc::CreateCustomChannel yourself.
 grpc::ChannelArguments ChannelArguments(const ChannelOptions& options = {});
 
+// The channel credentials CreateChannel uses: `options.credentials`, else TLS from the files of
+// `options.tls` (read here) when enabled, else plaintext; over TLS (or given credentials that
+// are secure) the bearer token rides along as call credentials (over plaintext CreateChannel adds
+// it with an interceptor instead). Null, with the reason in
+// `*error` when given, when a TLS file cannot be read or holds nothing, or the token holds
+// characters that metadata cannot carry. The reason names files, never their contents.
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(const ChannelOptions& options,
+                                                                std::string* error = nullptr);
+
 // A channel to `target` ("host:port", "dns:///host:port", ...). Connects lazily: an unreachable
-// target shows up as UNAVAILABLE on the first call, not here.
+// target shows up as UNAVAILABLE on the first call, not here. When ChannelCredentialsFor fails,
+// every call on the channel fails INVALID_ARGUMENT ("Invalid credentials."); call
+// ChannelCredentialsFor first to learn why.
 std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target,
                                              const ChannelOptions& options = {});
 
