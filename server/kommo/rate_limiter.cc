@@ -46,8 +46,7 @@ RateLimiter::Key RateLimiter::KeyFor(Priority priority, const FairShares::Tag& t
 }
 
 size_t RateLimiter::IndexOf(const Key& key) const {
-  return static_cast<size_t>(std::upper_bound(order_.begin(), order_.end(), key) -
-                             order_.begin());
+  return static_cast<size_t>(std::upper_bound(order_.begin(), order_.end(), key) - order_.begin());
 }
 
 absl::Time RateLimiter::SlotFor(Priority priority, const Flow& flow) const {

@@ -210,8 +210,7 @@ class WriteBatcher {
     const absl::Time own = requester_->NextSlot(item.waiter->trace.get());
     const absl::Time first = forming_ ? forming_slot_ : std::max(own, now + options_.window);
     const int64_t batches_ahead = BatchesAhead(item);
-    const absl::Time slot =
-        std::max(first, own) + requester_->SlotInterval() * (2 * batches_ahead);
+    const absl::Time slot = std::max(first, own) + requester_->SlotInterval() * (2 * batches_ahead);
     if (slot <= item.waiter->deadline) return absl::OkStatus();
     absl::Status refused = MakeError(
         absl::StatusCode::kResourceExhausted,
@@ -318,9 +317,9 @@ class WriteBatcher {
     forming_ = true;
     const absl::Time now = loop_->Now();
     const std::vector<ItemPtr> first = Next(1);
-    forming_slot_ = std::max(
-        requester_->NextSlot(first.empty() ? nullptr : first.front()->waiter->trace.get()),
-        now + options_.window);
+    forming_slot_ =
+        std::max(requester_->NextSlot(first.empty() ? nullptr : first.front()->waiter->trace.get()),
+                 now + options_.window);
     window_ = loop_->RunAt(now + options_.window, [this] { SendBatch(); });
   }
 

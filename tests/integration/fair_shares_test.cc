@@ -150,9 +150,8 @@ class FairSharesTest : public ::testing::Test {
     EXPECT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     const absl::Status status = done.get();
     EXPECT_TRUE(status.ok()) << status;
-    return OthersBefore(arrival, [](const emu::LoggedRequest& each) {
-      return IsSearch(each, "chatbot needle");
-    });
+    return OthersBefore(
+        arrival, [](const emu::LoggedRequest& each) { return IsSearch(each, "chatbot needle"); });
   }
 
   std::unique_ptr<emu::Emulator> emulator_;

@@ -318,10 +318,10 @@ TEST_F(FairRateLimiterTest, ReadBacksStillGoFirst) {
 TEST_F(FairRateLimiterTest, ACallPushedPastItsDeadlineByANewcomerIsRefusedAndOthersKeepTheirSlots) {
   RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
   const absl::Time start = loop_.Now();
-  Acquire(limiter, "A");                                               // now
-  Acquire(limiter, "A", 1, start + absl::Seconds(1));                  // +1 s, no later
-  Acquire(limiter, "A");                                               // +2 s
-  Acquire(limiter, "A", 1, start + absl::Milliseconds(3500));          // +3 s
+  Acquire(limiter, "A");                                       // now
+  Acquire(limiter, "A", 1, start + absl::Seconds(1));          // +1 s, no later
+  Acquire(limiter, "A");                                       // +2 s
+  Acquire(limiter, "A", 1, start + absl::Milliseconds(3500));  // +3 s
   Acquire(limiter, "B");  // takes +1 s: A's second would go at +2 s, after its deadline
   ASSERT_EQ(errors_.size(), 1u);
   EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
@@ -351,8 +351,8 @@ TEST_F(FairRateLimiterTest, ANewcomerWhoseFairSlotIsAfterItsDeadlineIsRefusedAtO
 TEST_F(FairRateLimiterTest, CancelMovesTheOthersUpAndExtendDeadlineKeepsThePlace) {
   RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
   const absl::Time start = loop_.Now();
-  Acquire(limiter, "A");                                            // now
-  const RateLimiter::Ticket a2 = Acquire(limiter, "A");             // +1 s
+  Acquire(limiter, "A");                                                              // now
+  const RateLimiter::Ticket a2 = Acquire(limiter, "A");                               // +1 s
   const RateLimiter::Ticket a3 = Acquire(limiter, "A", 1, start + absl::Seconds(2));  // +2 s
   ASSERT_NE(a2, 0u);
   ASSERT_NE(a3, 0u);
