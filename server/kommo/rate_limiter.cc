@@ -54,6 +54,18 @@ absl::Time RateLimiter::SlotFor(Priority priority, const Flow& flow) const {
   return index < slots_.size() ? slots_[index] : NextSlot();
 }
 
+void RateLimiter::Settle(const Key& key, const std::string& flow, const FairShares::Tag& tag,
+                         bool served) {
+  // A read-back's share is spent (its caller's next calls go later), but it went out of the fair
+  // order, so it does not move the fair clock: that would put a newcomer behind the backlog of
+  // the read-back's caller.
+  if (served && key.rank != 0) {
+    shares_.Served(flow, tag);
+  } else {
+    shares_.Left(flow);
+  }
+}
+
 void RateLimiter::ReserveSlot() {
   const absl::Time slot = NextSlot();
   tat_ = std::max({tat_, loop_->Now(), paused_until_}) + interval_;
@@ -75,11 +87,10 @@ RateLimiter::Granted RateLimiter::Remove(size_t index, bool served) {
   Granted granted = std::move(it->second.granted);
   if (served) {
     slots_.pop_front();
-    shares_.Served(it->second.flow, it->second.tag);
   } else {
     ReleaseLastSlot();
-    shares_.Left(it->second.flow);
   }
+  Settle(key, it->second.flow, it->second.tag, served);
   waiting_.erase(it);
   return granted;
 }
@@ -151,7 +162,7 @@ RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, P
   }
   if (waiting_.empty() && slot <= now) {
     tat_ = std::max({tat_, now, paused_until_}) + interval_;
-    shares_.Served(flow.name, shares_.Add(flow.name, flow.weight));
+    Settle(key, flow.name, shares_.Add(flow.name, flow.weight), /*served=*/true);
     granted(absl::OkStatus());
     return 0;
   }

@@ -125,6 +125,8 @@ class RateLimiter {
   size_t IndexOf(const Key& key) const;
   // RESOURCE_EXHAUSTED for a call whose slot cannot come in time (or the queue is full).
   absl::Status Refusal(absl::Time slot, bool queue_full) const;
+  // A waiting (or at once granted) call of `flow` leaves the queue: served, or not.
+  void Settle(const Key& key, const std::string& flow, const FairShares::Tag& tag, bool served);
   // Reserves one more slot at the end.
   void ReserveSlot();
   // Drops the last reserved slot (a waiting call left); it is given back to the bucket when it

@@ -315,6 +315,18 @@ TEST_F(FairRateLimiterTest, ReadBacksStillGoFirst) {
   EXPECT_EQ(Order(), "ARBAAA");
 }
 
+TEST_F(FairRateLimiterTest, AReadBackOfACallerWithABacklogDoesNotPutANewcomerBehindIt) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  for (int i = 0; i < 6; ++i) Acquire(limiter, "A");
+  // A's read-back, charged to A's share, goes first.
+  limiter.Acquire(absl::InfiniteFuture(), [this](absl::Status) { order_.push_back("R"); },
+                  RateLimiter::Priority::kFirst, {"A", 1});
+  loop_.Advance(absl::Milliseconds(150));
+  Acquire(limiter, "B");
+  loop_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Order(), "ARBAAAAA");
+}
+
 TEST_F(FairRateLimiterTest, ACallPushedPastItsDeadlineByANewcomerIsRefusedAndOthersKeepTheirSlots) {
   RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
   const absl::Time start = loop_.Now();
