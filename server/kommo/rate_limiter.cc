@@ -1,7 +1,7 @@
 #include "server/kommo/rate_limiter.h"
 
 #include <algorithm>
-#include <optional>
+#include <cstddef>
 #include <utility>
 #include <vector>
 
@@ -39,97 +39,148 @@ absl::Status RateLimiter::Refusal(absl::Time slot, bool queue_full) const {
   return status;
 }
 
+RateLimiter::Key RateLimiter::KeyFor(Priority priority, const FairShares::Tag& tag) const {
+  // Read-backs go first, among themselves in arrival order.
+  if (priority == Priority::kFirst) return Key{0, 0.0, next_ticket_};
+  return Key{1, tag.finish, next_ticket_};
+}
+
+size_t RateLimiter::IndexOf(const Key& key) const {
+  return static_cast<size_t>(std::upper_bound(order_.begin(), order_.end(), key) - order_.begin());
+}
+
+absl::Time RateLimiter::SlotFor(Priority priority, const Flow& flow) const {
+  const size_t index = IndexOf(KeyFor(priority, shares_.Peek(flow.name, flow.weight)));
+  return index < slots_.size() ? slots_[index] : NextSlot();
+}
+
+void RateLimiter::Settle(const Key& key, const std::string& flow, const FairShares::Tag& tag,
+                         bool served) {
+  // A read-back's share is spent (its caller's next calls go later), but it went out of the fair
+  // order, so it does not move the fair clock: that would put a newcomer behind the backlog of
+  // the read-back's caller.
+  if (served && key.rank != 0) {
+    shares_.Served(flow, tag);
+  } else {
+    shares_.Left(flow);
+  }
+}
+
+void RateLimiter::ReserveSlot() {
+  const absl::Time slot = NextSlot();
+  tat_ = std::max({tat_, loop_->Now(), paused_until_}) + interval_;
+  slots_.insert(std::upper_bound(slots_.begin(), slots_.end(), slot), slot);
+}
+
+void RateLimiter::ReleaseLastSlot() {
+  const absl::Time slot = slots_.back();
+  slots_.pop_back();
+  // The slot is given back only when it was the last one handed out; an earlier one stays
+  // unused, which keeps the limit strict.
+  if (slot + interval_ == tat_) tat_ = std::max(tat_ - interval_, paused_until_);
+}
+
+RateLimiter::Granted RateLimiter::Remove(size_t index, bool served) {
+  const Key key = order_[index];
+  order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(index));
+  auto it = waiting_.find(key.ticket);
+  Granted granted = std::move(it->second.granted);
+  if (served) {
+    slots_.pop_front();
+  } else {
+    ReleaseLastSlot();
+  }
+  Settle(key, it->second.flow, it->second.tag, served);
+  waiting_.erase(it);
+  return granted;
+}
+
+void RateLimiter::RefuseLate(size_t index, std::vector<Granted>& refused) {
+  for (size_t i = index; i < order_.size();) {
+    if (slots_[i] <= waiting_.at(order_[i].ticket).deadline) {
+      ++i;
+      continue;
+    }
+    // The calls after it move back one slot, to where they were.
+    refused.push_back(Remove(i, /*served=*/false));
+  }
+}
+
+void RateLimiter::Arm() {
+  if (slots_.empty()) {
+    timer_.reset();
+    timer_at_ = absl::InfinitePast();
+    return;
+  }
+  if (timer_ != nullptr && timer_at_ == slots_.front()) return;
+  timer_at_ = slots_.front();
+  timer_ = loop_->RunAt(timer_at_, [this] { OnSlot(); });
+}
+
+void RateLimiter::OnSlot() {
+  timer_.reset();
+  timer_at_ = absl::InfinitePast();
+  if (slots_.empty()) return;
+  if (slots_.front() > loop_->Now()) return Arm();
+  Granted granted = Remove(0, /*served=*/true);
+  Arm();
+  granted(absl::OkStatus());
+}
+
 void RateLimiter::PauseUntil(absl::Time until) {
   paused_until_ = std::max(paused_until_, until);
   tat_ = std::max(tat_, until);
+  // The calls holding slots before the pause get new ones after it, in their order.
+  size_t dropped = 0;
+  while (!slots_.empty() && slots_.front() < paused_until_) {
+    slots_.pop_front();
+    ++dropped;
+  }
+  if (dropped == 0) return;
+  for (size_t i = 0; i < dropped; ++i) ReserveSlot();
+  std::vector<Granted> refused;
+  RefuseLate(0, refused);
+  Arm();
+  for (Granted& each : refused) each(Refusal(NextSlot(), /*queue_full=*/false));
 }
 
-void RateLimiter::Schedule(Ticket ticket, absl::Time slot) {
-  Waiter& waiter = waiting_.at(ticket);
-  waiter.slot = slot;
-  waiter.timer = loop_->RunAt(slot, [this, ticket] { Grant(ticket); });
-}
-
-RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, Priority priority) {
+RateLimiter::Ticket RateLimiter::Acquire(absl::Time deadline, Granted granted, Priority priority,
+                                         const Flow& flow) {
   const absl::Time now = loop_->Now();
-  absl::Time slot = NextSlot();
-  const bool queue_full = waiting_.size() >= options_.max_queue;
-  if (queue_full) {
-    granted(Refusal(slot, queue_full));
+  if (waiting_.size() >= options_.max_queue) {
+    granted(Refusal(NextSlot(), /*queue_full=*/true));
     return 0;
   }
-  std::vector<Granted> refused;
-  if (priority == Priority::kFirst && slot > now) {
-    // Take the earliest slot a normal call is waiting for; every normal call from there on
-    // moves one slot later.
-    std::optional<absl::Time> earliest;
-    for (const auto& [ticket, waiter] : waiting_) {
-      if (waiter.priority == Priority::kNormal && (!earliest || waiter.slot < *earliest)) {
-        earliest = waiter.slot;
-      }
-    }
-    if (earliest.has_value() && *earliest <= deadline) {
-      slot = *earliest;
-      for (auto it = waiting_.begin(); it != waiting_.end();) {
-        Waiter& waiter = it->second;
-        // Everything from the chosen slot on moves one slot later, read-backs included (a pause
-        // can leave a read-back behind normal calls), so no two slots ever coincide.
-        if (waiter.slot < slot) {
-          ++it;
-          continue;
-        }
-        waiter.timer.reset();
-        const absl::Time moved = waiter.slot + interval_;
-        if (moved > waiter.deadline) {
-          refused.push_back(std::move(waiter.granted));
-          it = waiting_.erase(it);
-          continue;
-        }
-        Schedule(it->first, moved);
-        ++it;
-      }
-    }
-  }
+  // Nothing waits and the budget is free: past shares no longer matter.
+  if (waiting_.empty() && NextSlot() <= now) shares_.Idle();
+  const Key key = KeyFor(priority, shares_.Peek(flow.name, flow.weight));
+  const size_t index = IndexOf(key);
+  const absl::Time slot = index < slots_.size() ? slots_[index] : NextSlot();
   if (slot > deadline) {
     granted(Refusal(slot, /*queue_full=*/false));
     return 0;
   }
-  tat_ = std::max({tat_, now, paused_until_}) + interval_;
-  Ticket ticket = 0;
-  if (slot <= now) {
+  if (waiting_.empty() && slot <= now) {
+    tat_ = std::max({tat_, now, paused_until_}) + interval_;
+    Settle(key, flow.name, shares_.Add(flow.name, flow.weight), /*served=*/true);
     granted(absl::OkStatus());
-  } else {
-    ticket = next_ticket_++;
-    Waiter& waiter = waiting_[ticket];
-    waiter.deadline = deadline;
-    waiter.priority = priority;
-    waiter.granted = std::move(granted);
-    Schedule(ticket, slot);
+    return 0;
   }
+  const Ticket ticket = next_ticket_++;
+  ReserveSlot();
+  Waiter& waiter = waiting_[ticket];
+  waiter.key = key;
+  waiter.deadline = deadline;
+  waiter.flow = flow.name;
+  waiter.tag = shares_.Add(flow.name, flow.weight);
+  waiter.granted = std::move(granted);
+  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(index), key);
+  // Every call it went ahead of moved one slot later.
+  std::vector<Granted> refused;
+  RefuseLate(index + 1, refused);
+  Arm();
   for (Granted& each : refused) each(Refusal(NextSlot(), /*queue_full=*/false));
   return ticket;
-}
-
-void RateLimiter::Grant(Ticket ticket) {
-  auto it = waiting_.find(ticket);
-  if (it == waiting_.end()) return;
-  const absl::Time now = loop_->Now();
-  if (now < paused_until_) {
-    // Kommo asked for a pause after this slot was given: take a new one after the pause.
-    const absl::Time slot = NextSlot();
-    if (slot > it->second.deadline) {
-      Granted granted = std::move(it->second.granted);
-      waiting_.erase(it);
-      granted(Refusal(slot, /*queue_full=*/false));
-      return;
-    }
-    tat_ = std::max({tat_, now, paused_until_}) + interval_;
-    Schedule(ticket, slot);
-    return;
-  }
-  Granted granted = std::move(it->second.granted);
-  waiting_.erase(it);
-  granted(absl::OkStatus());
 }
 
 void RateLimiter::ExtendDeadline(Ticket ticket, absl::Time deadline) {
@@ -140,11 +191,10 @@ void RateLimiter::ExtendDeadline(Ticket ticket, absl::Time deadline) {
 bool RateLimiter::Cancel(Ticket ticket) {
   auto it = waiting_.find(ticket);
   if (it == waiting_.end()) return false;
-  const absl::Time slot = it->second.slot;
-  waiting_.erase(it);
-  // The reserved slot is given back only when it was the last one handed out; an earlier gap
-  // stays unused, which keeps the limit strict.
-  if (slot + interval_ == tat_) tat_ = std::max(tat_ - interval_, paused_until_);
+  const size_t index = static_cast<size_t>(
+      std::lower_bound(order_.begin(), order_.end(), it->second.key) - order_.begin());
+  Granted dropped = Remove(index, /*served=*/false);
+  Arm();
   return true;
 }
 

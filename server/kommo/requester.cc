@@ -57,7 +57,24 @@ Requester::~Requester() {
   }
 }
 
-absl::Time Requester::NextSlot() const { return limiter_.NextSlot(); }
+namespace {
+
+// Whose fair share of the rate limit pays for a request: the caller's; the anonymous flow's for a
+// request made for no caller.
+RateLimiter::Flow FlowOf(const CallTrace* trace) {
+  RateLimiter::Flow flow;
+  if (trace != nullptr) {
+    flow.name = trace->caller;
+    flow.weight = trace->weight;
+  }
+  return flow;
+}
+
+}  // namespace
+
+absl::Time Requester::NextSlot(const CallTrace* trace) const {
+  return limiter_.SlotFor(RateLimiter::Priority::kNormal, FlowOf(trace));
+}
 absl::Duration Requester::SlotInterval() const { return limiter_.interval(); }
 
 KommoClientStats Requester::Stats() const {
@@ -160,7 +177,8 @@ void Requester::StartAttempt(const ExchangePtr& exchange) {
         if (!granted.ok()) return Finish(alive, std::move(granted));
         SendAttempt(alive);
       },
-      exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal);
+      exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal,
+      FlowOf(exchange->options.trace.get()));
   if (ticket != 0) exchange->ticket = ticket;
   UpdateGauges();
 }

@@ -75,8 +75,9 @@ class Requester {
   // patience joined it). Unknown or finished handles are ignored.
   void ExtendDeadline(Handle handle, absl::Time deadline);
 
-  // When a request asked for now would get its rate-limit slot, and the spacing of slots.
-  absl::Time NextSlot() const;
+  // When a request asked for now for the caller `trace` names (null: the anonymous flow) would
+  // get its rate-limit slot (its place in the fair order), and the spacing of slots.
+  absl::Time NextSlot(const CallTrace* trace) const;
   absl::Duration SlotInterval() const;
 
   KommoClientStats Stats() const;

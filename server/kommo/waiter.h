@@ -97,12 +97,17 @@ inline absl::Status LeaveError(absl::StatusCode code, absl::string_view what,
       metadata);
 }
 
-// The trace of a request made for a group of callers: the first caller's request id, with its
-// own count, which ShareTrace adds to every member's trace when the request is done.
+// The trace of a request made for a group of callers: the first caller's request id, caller and
+// weight (its fair share of the rate limit pays for the request), with its own count, which
+// ShareTrace adds to every member's trace when the request is done.
 template <typename T>
 std::shared_ptr<CallTrace> GroupTrace(const WaiterPtr<T>& first) {
   auto trace = std::make_shared<CallTrace>();
-  if (first != nullptr && first->trace != nullptr) trace->request_id = first->trace->request_id;
+  if (first != nullptr && first->trace != nullptr) {
+    trace->request_id = first->trace->request_id;
+    trace->caller = first->trace->caller;
+    trace->weight = first->trace->weight;
+  }
   return trace;
 }
 template <typename T>

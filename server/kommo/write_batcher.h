@@ -6,7 +6,12 @@
 //
 // The rules it keeps:
 // - Order per entity: a write to an entity is not sent while an earlier write to it is unsettled
-//   (sent and not yet answered, being retried, or being resolved after a rejection).
+//   (sent and not yet answered, being retried, or being resolved after a rejection), nor before
+//   an earlier write to it that is still pending.
+// - Fair shares (issue 16): a batch takes the pending items in weighted fair order across callers
+//   (fair_shares.h; the caller and weight of CallTrace), so one caller's backlog of 500 creates
+//   does not hold another caller's create back: it rides the next batch. Items sent again after
+//   a rejection go first. The batch's rate-limit slot is charged to its first item's caller.
 // - A batch serves its members: the request's deadline is its members' latest, fixed when the
 //   rate-limit slot comes and the members are taken, so a caller that joined while the batch
 //   waited is served as long as it is willing to wait. A member whose deadline passes leaves and
@@ -40,6 +45,7 @@
 #include "server/common/log.h"
 #include "server/kommo/entities.h"
 #include "server/kommo/error_table.h"
+#include "server/kommo/fair_shares.h"
 #include "server/kommo/requester.h"
 #include "server/kommo/waiter.h"
 #include "server/mapping/kommo_json.h"
@@ -107,7 +113,12 @@ class WriteBatcher {
     item->request_id = absl::StrCat(item->seq);
     item->request = request;
     item->target = write_.target ? write_.target(request) : 0;
+    if (options.trace != nullptr) {
+      item->flow = options.trace->caller;
+      item->weight = options.trace->weight;
+    }
     item->waiter = NewWaiter<Entity>(options, std::move(done));
+    item->tag = shares_.Peek(item->flow, item->weight);
     if (absl::Status refused = Admit(*item); !refused.ok()) {
       return Complete<Entity>(item->waiter, std::move(refused));
     }
@@ -131,9 +142,12 @@ class WriteBatcher {
               auto it = std::find_if(pending_.begin(), pending_.end(),
                                      [raw](const ItemPtr& each) { return each.get() == raw; });
               if (it != pending_.end()) pending_.erase(it);
+              Unshare(*raw);
             })) {
       return;
     }
+    item->tag = shares_.Add(item->flow, item->weight);
+    item->shared = true;
     // A batch already waiting for its slot serves this caller too, as long as it will wait.
     if (waiting_batch_ != 0) requester_->ExtendDeadline(waiting_batch_, item->waiter->deadline);
     pending_.push_back(std::move(item));
@@ -155,6 +169,11 @@ class WriteBatcher {
     State state = State::kPending;
     int64_t written_id = 0;
     int resends = 0;
+    // Its caller's fair share (fair_shares.h): the caller's name and weight, and the item's tag.
+    std::string flow;
+    double weight = 1;
+    FairShares::Tag tag;
+    bool shared = false;  // counted in shares_ (until first taken, or gone)
   };
   using ItemPtr = std::shared_ptr<Item>;
   struct Batch {
@@ -183,14 +202,15 @@ class WriteBatcher {
       SetRetryDelay(refused, requester_->SlotInterval());
       return refused;
     }
-    // The batch this item would ride: the forming one, or one per `max_items` pending before it,
-    // each two rate-limit slots after the previous (a batch and its read-back, which goes first).
+    // The batch this item would ride: the forming one, or one per `max_items` pending before it
+    // (in fair order, and behind an earlier pending write to its entity), each two rate-limit
+    // slots after the previous (a batch and its read-back, which goes first). A caller's own
+    // requests go in its fair place in the rate limit's queue, not behind the whole queue.
     const absl::Time now = loop_->Now();
-    const absl::Time first =
-        forming_ ? forming_slot_ : std::max(requester_->NextSlot(), now + options_.window);
-    const int64_t batches_ahead = static_cast<int64_t>(pending_.size()) / max_items_;
-    const absl::Time slot =
-        std::max(first, requester_->NextSlot()) + requester_->SlotInterval() * (2 * batches_ahead);
+    const absl::Time own = requester_->NextSlot(item.waiter->trace.get());
+    const absl::Time first = forming_ ? forming_slot_ : std::max(own, now + options_.window);
+    const int64_t batches_ahead = BatchesAhead(item);
+    const absl::Time slot = std::max(first, own) + requester_->SlotInterval() * (2 * batches_ahead);
     if (slot <= item.waiter->deadline) return absl::OkStatus();
     absl::Status refused = MakeError(
         absl::StatusCode::kResourceExhausted,
@@ -200,6 +220,79 @@ class WriteBatcher {
         reason::kRateLimitQueueTimeout, {{"queue_depth", absl::StrCat(pending_.size())}});
     SetRetryDelay(refused, slot - now);
     return refused;
+  }
+
+  // The batches that go before the one `item` (not pending yet, tagged) would ride.
+  int64_t BatchesAhead(const Item& item) const {
+    // Items sent again go first; then the items tagged no later (earlier arrivals win ties).
+    auto ahead_of = [this](const FairShares::Tag& tag) {
+      int64_t ahead = 0;
+      for (const ItemPtr& each : pending_) ahead += !each->shared || each->tag.finish <= tag.finish;
+      return ahead;
+    };
+    int64_t batches = ahead_of(item.tag) / max_items_;
+    if (item.target != 0) {
+      // Behind the last pending write to its entity: at least one batch after it.
+      for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+        if ((*it)->target != item.target) continue;
+        const FairShares::Tag tag = (*it)->shared ? (*it)->tag : FairShares::Tag{};
+        batches = std::max(batches, ahead_of(tag) / max_items_ + 1);
+        break;
+      }
+    }
+    return batches;
+  }
+
+  // The items the next batch takes, in the order it takes them, at most `limit`: the eligible
+  // pending items, those sent again first, then in weighted fair order across callers (ties:
+  // arrival). An item waits while an earlier write to its entity is pending (order per entity),
+  // and a batch carries one write per entity.
+  std::vector<ItemPtr> Next(size_t limit) const {
+    struct Ready {
+      bool resent;
+      double finish;
+      size_t position;
+      ItemPtr item;
+    };
+    std::vector<Ready> ready;
+    std::set<int64_t> targets;
+    size_t position = 0;
+    for (const ItemPtr& item : pending_) {
+      ++position;
+      if (item->waiter->finished) continue;
+      if (item->target != 0 && !targets.insert(item->target).second) continue;
+      if (!Eligible(item)) continue;
+      ready.push_back(Ready{!item->shared, item->tag.finish, position, item});
+    }
+    auto earlier = [](const Ready& a, const Ready& b) {
+      if (a.resent != b.resent) return a.resent;
+      if (a.finish != b.finish) return a.finish < b.finish;
+      return a.position < b.position;
+    };
+    const size_t taken = std::min(limit, ready.size());
+    std::partial_sort(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(taken),
+                      ready.end(), earlier);
+    std::vector<ItemPtr> next;
+    next.reserve(taken);
+    for (size_t i = 0; i < taken; ++i) next.push_back(std::move(ready[i].item));
+    return next;
+  }
+
+  // `item` leaves the queue unsent (its caller left, or it was refused): its share is spent.
+  void Unshare(Item& item) {
+    if (!item.shared) return;
+    item.shared = false;
+    shares_.Left(item.flow);
+    if (pending_.empty()) shares_.Idle();
+  }
+
+  // Removes `items` from pending_.
+  void Unqueue(const std::vector<ItemPtr>& items) {
+    std::set<const Item*> gone;
+    for (const ItemPtr& item : items) gone.insert(item.get());
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [&gone](const ItemPtr& each) { return gone.count(each.get()); }),
+                   pending_.end());
   }
 
   // Whether `item` may go in the next batch: its caller waits, and no earlier write to its
@@ -223,22 +316,25 @@ class WriteBatcher {
   void Form() {
     forming_ = true;
     const absl::Time now = loop_->Now();
-    forming_slot_ = std::max(requester_->NextSlot(), now + options_.window);
+    const std::vector<ItemPtr> first = Next(1);
+    forming_slot_ =
+        std::max(requester_->NextSlot(first.empty() ? nullptr : first.front()->waiter->trace.get()),
+                 now + options_.window);
     window_ = loop_->RunAt(now + options_.window, [this] { SendBatch(); });
   }
 
   void SendBatch() {
     absl::Time deadline = absl::InfinitePast();
-    ItemPtr first;
     for (const ItemPtr& item : pending_) {
-      if (!Eligible(item)) continue;
-      if (first == nullptr) first = item;
-      deadline = std::max(deadline, item->waiter->deadline);
+      if (Eligible(item)) deadline = std::max(deadline, item->waiter->deadline);
     }
-    if (first == nullptr) {
+    // The first item in fair order: its caller's share pays for the batch's slot.
+    const std::vector<ItemPtr> next = Next(1);
+    if (next.empty()) {
       forming_ = false;
       return;
     }
+    const ItemPtr& first = next.front();
     auto batch = std::make_shared<Batch>();
     RequestSpec spec;
     spec.method = write_.method;
@@ -264,24 +360,27 @@ class WriteBatcher {
     batch.prepared = true;
     forming_ = false;
     waiting_batch_ = 0;
-    std::set<int64_t> targets;
-    for (auto it = pending_.begin();
-         it != pending_.end() && static_cast<int>(batch.items.size()) < max_items_;) {
-      const ItemPtr& item = *it;
-      if (item->waiter->finished) {
-        Release(*item);
-        it = pending_.erase(it);
-        continue;
-      }
-      if (!Eligible(item) || (item->target != 0 && !targets.insert(item->target).second)) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!(*it)->waiter->finished) {
         ++it;
         continue;
       }
+      const ItemPtr gone = *it;
+      Release(*gone);
+      it = pending_.erase(it);
+      Unshare(*gone);
+    }
+    batch.items = Next(static_cast<size_t>(max_items_));
+    for (const ItemPtr& item : batch.items) {
       if (item->target != 0) busy_[item->target] = item->seq;
       item->state = State::kSent;
-      batch.items.push_back(item);
-      it = pending_.erase(it);
+      if (item->shared) {
+        item->shared = false;
+        shares_.Served(item->flow, item->tag);
+      }
     }
+    Unqueue(batch.items);
+    if (pending_.empty()) shares_.Idle();
     MaybeForm();
     if (batch.items.empty()) return std::nullopt;
     std::vector<std::pair<std::string, const Request*>> items;
@@ -305,21 +404,17 @@ class WriteBatcher {
     const bool rate_limited = error.code() == absl::StatusCode::kResourceExhausted;
     const bool too_late = error.code() == absl::StatusCode::kDeadlineExceeded;
     const absl::Time now = loop_->Now();
-    const absl::Time next = requester_->NextSlot();
-    int failed = 0;
     std::vector<ItemPtr> refused;
-    for (auto it = pending_.begin(); it != pending_.end() && failed < max_items_;) {
-      const ItemPtr& item = *it;
-      const bool still_in_time = (rate_limited && item->waiter->deadline >= next) ||
-                                 (too_late && item->waiter->deadline > now);
-      if (!Eligible(item) || still_in_time) {
-        ++it;
-        continue;
-      }
-      refused.push_back(item);
-      it = pending_.erase(it);
-      ++failed;
+    for (const ItemPtr& item : Next(pending_.size())) {
+      if (static_cast<int>(refused.size()) >= max_items_) break;
+      const bool still_in_time =
+          (rate_limited &&
+           item->waiter->deadline >= requester_->NextSlot(item->waiter->trace.get())) ||
+          (too_late && item->waiter->deadline > now);
+      if (!still_in_time) refused.push_back(item);
     }
+    Unqueue(refused);
+    for (const ItemPtr& item : refused) Unshare(*item);
     for (const ItemPtr& item : refused) Settle(item, error);
     MaybeForm();
   }
@@ -672,6 +767,8 @@ class WriteBatcher {
   Requester::Handle waiting_batch_ = 0;
   // The entities with a write unsettled, and the item that holds each.
   std::map<int64_t, uint64_t> busy_;
+  // The callers' fair shares of the pending items.
+  FairShares shares_;
 };
 
 }  // namespace kommo::rest

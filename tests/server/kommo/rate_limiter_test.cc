@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/common/error_details.h"
 #include "tests/support/fake_event_loop.h"
@@ -209,6 +210,206 @@ TEST_F(RateLimiterTest, NeverExceedsTheRateInAnyWindow) {
     // Any 8 consecutive grants span at least one second: no window [t, t+1s) holds 8.
     EXPECT_GE(granted_at_[i + 7] - granted_at_[i], absl::Seconds(1)) << i;
   }
+}
+
+// Fair shares (issue 16): the waiting calls are served in weighted fair order across callers.
+class FairRateLimiterTest : public ::testing::Test {
+ protected:
+  // Acquires a slot for `flow`; records the flow's name in `order_` when granted.
+  RateLimiter::Ticket Acquire(RateLimiter& limiter, const std::string& flow, double weight = 1,
+                              absl::Time deadline = absl::InfiniteFuture(),
+                              RateLimiter::Priority priority = RateLimiter::Priority::kNormal) {
+    return limiter.Acquire(
+        deadline,
+        [this, flow](absl::Status status) {
+          if (status.ok()) {
+            order_.push_back(flow);
+            granted_at_.push_back(loop_.Now());
+          } else {
+            errors_.push_back(status);
+          }
+        },
+        priority, RateLimiter::Flow{flow, weight});
+  }
+
+  // The flows granted, as one string ("ABAB").
+  std::string Order() const {
+    std::string out;
+    for (const std::string& each : order_) out += each;
+    return out;
+  }
+
+  FakeEventLoop loop_;
+  std::vector<std::string> order_;
+  std::vector<absl::Time> granted_at_;
+  std::vector<absl::Status> errors_;
+};
+
+TEST_F(FairRateLimiterTest, TwoFlowsOfEqualWeightAlternate) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  for (int i = 0; i < 6; ++i) Acquire(limiter, "A");
+  for (int i = 0; i < 6; ++i) Acquire(limiter, "B");
+  loop_.Advance(absl::Seconds(5));
+  // A's first went at once; then the two take turns until A's backlog is done.
+  EXPECT_EQ(Order(), "ABABABABABAB");
+  EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(FairRateLimiterTest, WeightsShareTheBudgetInProportion) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/1000});
+  for (int i = 0; i < 40; ++i) Acquire(limiter, "A", /*weight=*/3);
+  for (int i = 0; i < 40; ++i) Acquire(limiter, "B", /*weight=*/1);
+  loop_.Advance(absl::Seconds(4));  // 41 slots: the first at once, then one per 100 ms
+  ASSERT_EQ(order_.size(), 41u);
+  const auto a = std::count(order_.begin(), order_.end(), "A");
+  const auto b = std::count(order_.begin(), order_.end(), "B");
+  EXPECT_NEAR(static_cast<double>(a) / static_cast<double>(b), 3.0, 0.35) << Order();
+  // In every window of 8 slots after the first, B gets 2: never starved, never more.
+  for (size_t i = 1; i + 8 <= order_.size(); i += 8) {
+    EXPECT_EQ(std::count(order_.begin() + i, order_.begin() + i + 8, "B"), 2) << Order();
+  }
+}
+
+TEST_F(FairRateLimiterTest, ALoneNewcomerGoesWithinTwoSlotsOfABacklog) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/7, /*burst=*/1, /*max_queue=*/1000});
+  for (int i = 0; i < 500; ++i) Acquire(limiter, "A");
+  loop_.Advance(absl::Seconds(3));  // A's backlog is being served
+  const size_t before = order_.size();
+  ASSERT_GT(before, 5u);
+  Acquire(limiter, "B", 1, loop_.Now() + absl::Seconds(1));
+  EXPECT_TRUE(errors_.empty()) << "B's slot is near: it is not refused";
+  loop_.Advance(limiter.interval() * 2);
+  ASSERT_LE(order_.size(), before + 2);
+  EXPECT_NE(std::find(order_.begin() + static_cast<std::ptrdiff_t>(before), order_.end(), "B"),
+            order_.end())
+      << "B went within two slots of its arrival";
+  // A's calls moved one slot later and none was refused (no deadline); the rate holds.
+  loop_.Advance(absl::Seconds(80));
+  EXPECT_EQ(order_.size(), 501u);
+  EXPECT_TRUE(errors_.empty());
+  for (size_t i = 1; i < granted_at_.size(); ++i) {
+    EXPECT_GE(granted_at_[i] - granted_at_[i - 1], limiter.interval()) << i;
+  }
+}
+
+TEST_F(FairRateLimiterTest, ACallerThatJustWentIdleKeepsItsPlaceBehindItsShare) {
+  // A's batches come one at a time (each asks when the previous was granted): B's call, arriving
+  // while A's next one waits, still goes first, because A's share is spent.
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  Acquire(limiter, "A");  // at once
+  Acquire(limiter, "A");  // +100 ms
+  loop_.Advance(absl::Milliseconds(100));
+  Acquire(limiter, "A");  // +200 ms
+  loop_.Advance(absl::Milliseconds(50));
+  Acquire(limiter, "B");
+  loop_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Order(), "AABA");
+}
+
+TEST_F(FairRateLimiterTest, ReadBacksStillGoFirst) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  for (int i = 0; i < 4; ++i) Acquire(limiter, "A");
+  Acquire(limiter, "B");
+  Acquire(limiter, "R", 1, absl::InfiniteFuture(), RateLimiter::Priority::kFirst);
+  loop_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Order(), "ARBAAA");
+}
+
+TEST_F(FairRateLimiterTest, AReadBackOfACallerWithABacklogDoesNotPutANewcomerBehindIt) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  for (int i = 0; i < 6; ++i) Acquire(limiter, "A");
+  // A's read-back, charged to A's share, goes first.
+  limiter.Acquire(absl::InfiniteFuture(), [this](absl::Status) { order_.push_back("R"); },
+                  RateLimiter::Priority::kFirst, {"A", 1});
+  loop_.Advance(absl::Milliseconds(150));
+  Acquire(limiter, "B");
+  loop_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Order(), "ARBAAAAA");
+}
+
+TEST_F(FairRateLimiterTest, ACallPushedPastItsDeadlineByANewcomerIsRefusedAndOthersKeepTheirSlots) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  Acquire(limiter, "A");                                       // now
+  Acquire(limiter, "A", 1, start + absl::Seconds(1));          // +1 s, no later
+  Acquire(limiter, "A");                                       // +2 s
+  Acquire(limiter, "A", 1, start + absl::Milliseconds(3500));  // +3 s
+  Acquire(limiter, "B");  // takes +1 s: A's second would go at +2 s, after its deadline
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetErrorInfo(errors_[0])->reason(), "RATE_LIMIT_QUEUE_TIMEOUT");
+  loop_.Advance(absl::Seconds(10));
+  EXPECT_EQ(Order(), "ABAA");
+  ASSERT_EQ(granted_at_.size(), 4u);
+  // The calls after the refused one kept their slots: the last (deadline 3.5 s) went at +3 s.
+  EXPECT_EQ(granted_at_[2] - start, absl::Seconds(2));
+  EXPECT_EQ(granted_at_[3] - start, absl::Seconds(3));
+}
+
+TEST_F(FairRateLimiterTest, ANewcomerWhoseFairSlotIsAfterItsDeadlineIsRefusedAtOnce) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  for (int i = 0; i < 5; ++i) Acquire(limiter, "A");
+  // B's fair place is the next slot (+1 s): a deadline before it is refused, with RetryInfo.
+  Acquire(limiter, "B", 1, loop_.Now() + absl::Milliseconds(500));
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(GetRetryDelay(errors_[0]), absl::Seconds(1));
+  EXPECT_EQ(limiter.SlotFor(RateLimiter::Priority::kNormal, {"B", 1}) - loop_.Now(),
+            absl::Seconds(1));
+  EXPECT_EQ(limiter.SlotFor(RateLimiter::Priority::kNormal, {"A", 1}) - loop_.Now(),
+            absl::Seconds(5));
+  EXPECT_EQ(limiter.NextSlot() - loop_.Now(), absl::Seconds(5));
+}
+
+TEST_F(FairRateLimiterTest, CancelMovesTheOthersUpAndExtendDeadlineKeepsThePlace) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/1, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  Acquire(limiter, "A");                                                              // now
+  const RateLimiter::Ticket a2 = Acquire(limiter, "A");                               // +1 s
+  const RateLimiter::Ticket a3 = Acquire(limiter, "A", 1, start + absl::Seconds(2));  // +2 s
+  ASSERT_NE(a2, 0u);
+  ASSERT_NE(a3, 0u);
+  limiter.ExtendDeadline(a3, start + absl::Seconds(3));
+  Acquire(limiter, "B");  // +1 s; A's second +2 s, A's third +3 s (its deadline now)
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_TRUE(limiter.Cancel(a2));
+  EXPECT_FALSE(limiter.Cancel(a2));
+  EXPECT_EQ(limiter.queue_depth(), 2u);
+  loop_.Advance(absl::Seconds(10));
+  EXPECT_EQ(Order(), "ABA");
+  ASSERT_EQ(granted_at_.size(), 3u);
+  EXPECT_EQ(granted_at_[2] - start, absl::Seconds(2));
+}
+
+TEST_F(FairRateLimiterTest, APauseKeepsTheFairOrder) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/100});
+  const absl::Time start = loop_.Now();
+  for (int i = 0; i < 3; ++i) Acquire(limiter, "A");
+  Acquire(limiter, "B");
+  limiter.PauseUntil(start + absl::Seconds(1));
+  loop_.Advance(absl::Seconds(3));
+  EXPECT_EQ(Order(), "ABAA");
+  ASSERT_EQ(granted_at_.size(), 4u);
+  EXPECT_EQ(granted_at_[1] - start, absl::Seconds(1));
+  EXPECT_EQ(granted_at_[3] - start, absl::Milliseconds(1200));
+}
+
+TEST_F(FairRateLimiterTest, FlowStateIsForgottenWhenACallerHasNothingWaiting) {
+  RateLimiter limiter(&loop_, {/*requests_per_second=*/100, /*burst=*/1, /*max_queue=*/10000});
+  for (int i = 0; i < 1000; ++i) Acquire(limiter, absl::StrCat("caller-", i));
+  EXPECT_EQ(limiter.flows(), 1000u);
+  // Half leave before their slot.
+  std::vector<RateLimiter::Ticket> tickets;
+  for (int i = 0; i < 500; ++i) tickets.push_back(Acquire(limiter, absl::StrCat("leaver-", i)));
+  for (RateLimiter::Ticket ticket : tickets) EXPECT_TRUE(limiter.Cancel(ticket));
+  loop_.Advance(absl::Seconds(30));
+  EXPECT_EQ(order_.size(), 1000u);
+  // Only callers whose share is still ahead of the fair clock are remembered, a bounded few, and
+  // the next call after a quiet period starts afresh.
+  EXPECT_LE(limiter.flows(), FairShares::kMaxIdleFlows);
+  loop_.Advance(absl::Seconds(1));
+  Acquire(limiter, "late");
+  EXPECT_EQ(limiter.flows(), 1u);
+  EXPECT_EQ(limiter.queue_depth(), 0u);
 }
 
 }  // namespace

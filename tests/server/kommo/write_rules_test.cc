@@ -2,6 +2,7 @@
 // that applies writes even when it then fails to answer, over a transport with latency that
 // honours each attempt's timeout, on a fake clock. Each test failed on the core before issue 10.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "server/common/error_details.h"
 #include "server/common/log.h"
@@ -202,6 +204,23 @@ class WriteRulesTest : public ::testing::Test {
     v1::CreateLeadRequest request;
     request.set_name(name);
     client_->CreateLead(request, Within(patience), Into(out));
+  }
+
+  // A call of the caller `caller` (its fair share of Kommo's budget; issue 16).
+  CallOptions As(const std::string& caller, absl::Duration patience) {
+    auto trace = std::make_shared<CallTrace>();
+    trace->caller = caller;
+    trace->request_id = caller;
+    return {loop_.Now() + patience, nullptr, trace};
+  }
+
+  // The requests Kommo got after the first `since`, up to the first that `is` accepts, which is
+  // not counted; -1 when none does.
+  int RequestsBefore(size_t since, const std::function<bool(const http::HttpRequest&)>& is) const {
+    for (size_t i = since; i < kommo_.requests.size(); ++i) {
+      if (is(kommo_.requests[i])) return static_cast<int>(i - since);
+    }
+    return -1;
   }
 
   FakeEventLoop loop_;
@@ -416,6 +435,112 @@ TEST_F(WriteRulesTest, IdenticalReadsShareOneRequestWhateverTheirDeadlines) {
   for (const Result& result : results) {
     ASSERT_TRUE(result.has_value());
     EXPECT_TRUE(result->ok()) << result->status();
+  }
+}
+
+// Fair shares (issue 16). A caller's one create rides the next batch, however many creates
+// another caller has pending (before: behind all of them, ten batches later).
+TEST_F(WriteRulesTest, FairSharesACreateRidesTheNextBatchDespiteAnotherCallersBacklog) {
+  Start(/*rps=*/7);
+  std::vector<Result> backlog(500);
+  for (int i = 0; i < 500; ++i) {
+    v1::CreateLeadRequest request;
+    request.set_name(absl::StrCat("bulk ", i));
+    client_->CreateLead(request, As("importer", absl::Seconds(120)), Into(backlog[i]));
+  }
+  loop_.Advance(absl::Milliseconds(500));  // the importer's first batches are out
+  const size_t arrival = kommo_.requests.size();
+  ASSERT_GE(arrival, 2u);
+  Result chatbot;
+  v1::CreateLeadRequest request;
+  request.set_name("chatbot lead");
+  client_->CreateLead(request, As("chatbot", absl::Seconds(5)), Into(chatbot));
+  loop_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(chatbot.has_value());
+  EXPECT_TRUE(chatbot->ok()) << chatbot->status();
+  const int before = RequestsBefore(arrival, [](const http::HttpRequest& each) {
+    return each.method == http::Method::kPost &&
+           each.body.find("chatbot lead") != std::string::npos;
+  });
+  EXPECT_GE(before, 0);
+  EXPECT_LE(before, 2) << "at most the importer's batch and its read-back went first";
+  loop_.Advance(absl::Seconds(60));
+  for (const Result& result : backlog) {
+    ASSERT_TRUE(result.has_value());
+    EXPECT_TRUE(result->ok()) << result->status();
+  }
+  EXPECT_EQ(kommo_.leads.size(), 501u);
+}
+
+// Fair shares keep the order per entity: a caller whose update of a lead is tagged ahead of
+// another caller's earlier update of it (which waits behind that caller's backlog) still goes
+// after it.
+TEST_F(WriteRulesTest, FairSharesKeepTheOrderOfTwoCallersWritesToOneLead) {
+  Start(/*rps=*/7);
+  kommo_.leads[5] = {"Deal", 0};
+  for (int64_t id = 1000; id < 1120; ++id) kommo_.leads[id] = {"other", 0};
+  std::vector<Result> backlog(120);
+  for (int64_t id = 1000; id < 1120; ++id) {
+    v1::UpdateLeadRequest request;
+    request.set_lead_id(id);
+    request.set_price(1);
+    client_->UpdateLead(request, As("importer", absl::Seconds(120)), Into(backlog[id - 1000]));
+  }
+  Result first, second;
+  v1::UpdateLeadRequest update;
+  update.set_lead_id(5);
+  update.set_price(100);
+  client_->UpdateLead(update, As("importer", absl::Seconds(120)), Into(first));
+  update.set_price(200);
+  client_->UpdateLead(update, As("chatbot", absl::Seconds(120)), Into(second));
+  loop_.Advance(absl::Seconds(60));
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_TRUE(first->ok()) << first->status();
+  EXPECT_TRUE(second->ok()) << second->status();
+  EXPECT_EQ(kommo_.leads[5].price, 200) << "the later write to the lead landed last";
+  for (const Result& result : backlog) {
+    ASSERT_TRUE(result.has_value());
+    EXPECT_TRUE(result->ok()) << result->status();
+  }
+}
+
+// Fair shares in the rate limit: one caller's search goes within two slots of its arrival,
+// whether another caller has 500 creates pending or 200 reads waiting for their slots.
+TEST_F(WriteRulesTest, FairSharesASearchGoesWithinTwoSlotsOfAnotherCallersBacklog) {
+  for (const bool reads : {false, true}) {
+    SCOPED_TRACE(reads ? "a backlog of reads" : "a backlog of creates");
+    kommo_.requests.clear();
+    Start(/*rps=*/7);
+    std::vector<Result> backlog(reads ? 200 : 500);
+    for (size_t i = 0; i < backlog.size(); ++i) {
+      if (reads) {
+        kommo_.leads[static_cast<int64_t>(2000 + i)] = {"other", 0};
+        client_->GetLead(static_cast<int64_t>(2000 + i), As("analytics", absl::Seconds(120)),
+                         Into(backlog[i]));
+        continue;
+      }
+      v1::CreateLeadRequest request;
+      request.set_name(absl::StrCat("bulk ", i));
+      client_->CreateLead(request, As("analytics", absl::Seconds(120)), Into(backlog[i]));
+    }
+    loop_.Advance(absl::Milliseconds(700));
+    const size_t arrival = kommo_.requests.size();
+    std::optional<absl::StatusOr<LeadPageResult>> found;
+    client_->SearchLeads("needle", 1, 50, As("chatbot", absl::Seconds(5)),
+                         [&found](absl::StatusOr<LeadPageResult> result) { found = result; });
+    loop_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(found.has_value());
+    EXPECT_TRUE(found->ok()) << found->status();
+    const int before = RequestsBefore(arrival, [](const http::HttpRequest& each) {
+      return each.url.find("query=needle") != std::string::npos;
+    });
+    EXPECT_GE(before, 0);
+    EXPECT_LE(before, 2);
+    loop_.Advance(absl::Seconds(60));
+    for (const Result& result : backlog) {
+      ASSERT_TRUE(result.has_value());
+      EXPECT_TRUE(result->ok()) << result->status();
+    }
   }
 }
 
