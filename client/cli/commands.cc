@@ -287,7 +287,8 @@ bool ParseTimeValue(const std::string& text, google::protobuf::Timestamp* time) 
   return true;
 }
 
-// One value of --field (see kFieldHelp); returns a usage error or "".
+}  // namespace
+
 std::string ParseFieldValue(const std::string& flag, const std::string& text,
                             kommo::v1::CustomFieldValue* value) {
   absl::string_view rest = text;
@@ -327,6 +328,8 @@ std::string ParseFieldValue(const std::string& flag, const std::string& text,
   }
   return "";
 }
+
+namespace {
 
 // --field CODE_OR_ID=VALUE: a value of the request's custom_fields (a field given again gets
 // another value; "CODE=" lists it with no values, which clears it).
@@ -1376,6 +1379,12 @@ std::string TopLevelHelp() {
   for (const Command& command : Commands()) {
     const std::string name = FullName(command);
     help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
+  }
+  // Bulk verbs with their own command line (client/cli/import.h).
+  for (const char* name : {"leads import FILE", "contacts import FILE"}) {
+    help += absl::StrCat("  ", name, std::string(column - std::strlen(name), ' '),
+                         "one call per CSV row, resumable (`", absl::string_view(name).substr(0, std::strlen(name) - 5),
+                         " --help`)\n");
   }
   return absl::StrCat(help,
                       "\nFlags are the request's fields, named as in the proto "
