@@ -1383,8 +1383,8 @@ std::string TopLevelHelp() {
   // Bulk verbs with their own command line (client/cli/import.h).
   for (const char* name : {"leads import FILE", "contacts import FILE"}) {
     help += absl::StrCat("  ", name, std::string(column - std::strlen(name), ' '),
-                         "one call per CSV row, resumable (`", absl::string_view(name).substr(0, std::strlen(name) - 5),
-                         " --help`)\n");
+                         "one call per CSV row, resumable (`",
+                         absl::string_view(name).substr(0, std::strlen(name) - 5), " --help`)\n");
   }
   return absl::StrCat(help,
                       "\nFlags are the request's fields, named as in the proto "

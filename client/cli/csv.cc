@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace kommo::cli {
 
@@ -63,8 +63,8 @@ std::vector<CsvRecord> ParseCsv(absl::string_view text, char delimiter) {
           return records;
         }
         if (i < n && text[i] != delimiter && text[i] != '\r' && text[i] != '\n') {
-          record.error = absl::StrCat("text after the closing quote of field ",
-                                      record.fields.size() + 1);
+          record.error =
+              absl::StrCat("text after the closing quote of field ", record.fields.size() + 1);
           // Skip to the end of the physical line and go on with the next record.
           while (i < n && text[i] != '\r' && text[i] != '\n') field.push_back(text[i++]);
         }
@@ -95,9 +95,9 @@ std::string FormatCsvRecord(const std::vector<std::string>& fields, char delimit
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out.push_back(delimiter);
     const std::string& field = fields[i];
-    const bool quote = field.find_first_of(std::string{delimiter, '"', '\r', '\n'}) !=
-                           std::string::npos ||
-                       (!field.empty() && (field.front() == ' ' || field.back() == ' '));
+    const bool quote =
+        field.find_first_of(std::string{delimiter, '"', '\r', '\n'}) != std::string::npos ||
+        (!field.empty() && (field.front() == ' ' || field.back() == ' '));
     if (!quote) {
       out += field;
       continue;

@@ -1,8 +1,8 @@
 #include "client/cli/import.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,9 +63,9 @@ std::optional<ColumnTarget> ParseFieldName(ImportKind kind, absl::string_view te
   }
   if (kind == ImportKind::kLeads) {
     static const std::map<std::string, Field>* const kLeadFields = new std::map<std::string, Field>{
-        {"price", Field::kPrice},   {"pipeline_id", Field::kPipelineId},
+        {"price", Field::kPrice},        {"pipeline_id", Field::kPipelineId},
         {"status_id", Field::kStatusId}, {"tags", Field::kTags},
-        {"tag", Field::kTags},      {"contact_ids", Field::kContactIds}};
+        {"tag", Field::kTags},           {"contact_ids", Field::kContactIds}};
     if (auto it = kLeadFields->find(name); it != kLeadFields->end()) {
       target.field = it->second;
       return target;
@@ -82,12 +82,10 @@ std::optional<ColumnTarget> ParseFieldName(ImportKind kind, absl::string_view te
     return std::nullopt;
   }
   static const std::map<std::string, Field>* const kContactFields =
-      new std::map<std::string, Field>{{"first_name", Field::kFirstName},
-                                       {"last_name", Field::kLastName},
-                                       {"phone", Field::kPhones},
-                                       {"phones", Field::kPhones},
-                                       {"email", Field::kEmails},
-                                       {"emails", Field::kEmails}};
+      new std::map<std::string, Field>{
+          {"first_name", Field::kFirstName}, {"last_name", Field::kLastName},
+          {"phone", Field::kPhones},         {"phones", Field::kPhones},
+          {"email", Field::kEmails},         {"emails", Field::kEmails}};
   if (auto it = kContactFields->find(name); it != kContactFields->end()) {
     target.field = it->second;
     return target;
@@ -104,19 +102,32 @@ std::string FieldNames(ImportKind kind) {
 
 std::string FieldText(const ColumnTarget& target) {
   switch (target.field) {
-    case Field::kIgnore: return "-";
-    case Field::kName: return "name";
-    case Field::kPrice: return "price";
-    case Field::kPipelineId: return "pipeline_id";
-    case Field::kStatusId: return "status_id";
-    case Field::kResponsibleUserId: return "responsible_user_id";
-    case Field::kTags: return "tags";
-    case Field::kContactIds: return "contact_ids";
-    case Field::kCustomField: return "cf:" + target.custom_field;
-    case Field::kFirstName: return "first_name";
-    case Field::kLastName: return "last_name";
-    case Field::kPhones: return "phones";
-    case Field::kEmails: return "emails";
+    case Field::kIgnore:
+      return "-";
+    case Field::kName:
+      return "name";
+    case Field::kPrice:
+      return "price";
+    case Field::kPipelineId:
+      return "pipeline_id";
+    case Field::kStatusId:
+      return "status_id";
+    case Field::kResponsibleUserId:
+      return "responsible_user_id";
+    case Field::kTags:
+      return "tags";
+    case Field::kContactIds:
+      return "contact_ids";
+    case Field::kCustomField:
+      return "cf:" + target.custom_field;
+    case Field::kFirstName:
+      return "first_name";
+    case Field::kLastName:
+      return "last_name";
+    case Field::kPhones:
+      return "phones";
+    case Field::kEmails:
+      return "emails";
   }
   return "-";
 }
@@ -199,10 +210,10 @@ absl::StatusOr<ColumnMapping> BuildColumnMapping(
     const std::string& name = i < header->size() ? (*header)[i] : std::string();
     std::optional<ColumnTarget> target = ParseFieldName(kind, name);
     if (!target) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "column ", i + 1, " is headed \"", name, "\", which is not one of ", FieldNames(kind),
-          ": rename it, or map it with --column '", name, "=FIELD' (--column '", name,
-          "=-' skips it)"));
+      return absl::InvalidArgumentError(absl::StrCat("column ", i + 1, " is headed \"", name,
+                                                     "\", which is not one of ", FieldNames(kind),
+                                                     ": rename it, or map it with --column '", name,
+                                                     "=FIELD' (--column '", name, "=-' skips it)"));
     }
     mapping.columns[i] = *target;
   }
@@ -214,8 +225,8 @@ absl::StatusOr<ColumnMapping> BuildColumnMapping(
     has_name = has_name || column.field == Field::kName;
     has_match = has_match || column.field == Field::kPhones || column.field == Field::kEmails;
     if (!IsMultiValued(column.field) && !single.insert(FieldText(column)).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "two columns set ", FieldText(column), "; skip one with --column 'HEADER=-'"));
+      return absl::InvalidArgumentError(absl::StrCat("two columns set ", FieldText(column),
+                                                     "; skip one with --column 'HEADER=-'"));
     }
   }
   if (kind == ImportKind::kLeads && !has_name) {
@@ -354,8 +365,8 @@ std::string Sha256Hex(absl::string_view bytes) {
 
 std::string ImportIdentity(absl::string_view file_bytes, ImportKind kind,
                            const ColumnMapping& mapping) {
-  return Sha256Hex(absl::StrCat(Sha256Hex(file_bytes), "\n", KindName(kind), "\n",
-                                mapping.Canonical()));
+  return Sha256Hex(
+      absl::StrCat(Sha256Hex(file_bytes), "\n", KindName(kind), "\n", mapping.Canonical()));
 }
 
 std::string RowRequestId(ImportKind kind, const std::string& identity, int64_t line) {
@@ -367,10 +378,14 @@ namespace {
 
 const char* StateName(JournalEntry::State state) {
   switch (state) {
-    case JournalEntry::State::kCreated: return "created";
-    case JournalEntry::State::kMatched: return "matched";
-    case JournalEntry::State::kRejected: return "rejected";
-    case JournalEntry::State::kUnknown: return "unknown";
+    case JournalEntry::State::kCreated:
+      return "created";
+    case JournalEntry::State::kMatched:
+      return "matched";
+    case JournalEntry::State::kRejected:
+      return "rejected";
+    case JournalEntry::State::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -408,9 +423,9 @@ absl::StatusOr<std::map<int64_t, JournalEntry>> ParseJournal(absl::string_view t
     header[kv.first] = kv.second;
   }
   if (header["kind"] != KindName(kind)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the journal belongs to a `", header["kind"], " import` of this file, not `",
-        KindName(kind), " import`"));
+    return absl::FailedPreconditionError(absl::StrCat("the journal belongs to a `", header["kind"],
+                                                      " import` of this file, not `",
+                                                      KindName(kind), " import`"));
   }
   if (header["file_sha256"] != file_sha256) {
     return absl::FailedPreconditionError(
@@ -444,8 +459,8 @@ absl::StatusOr<std::map<int64_t, JournalEntry>> ParseJournal(absl::string_view t
       }
     }
     if (!ok) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("line ", i + 1, " of the journal is not LINE<TAB>STATE<TAB>REQUEST_ID<TAB>ID"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "line ", i + 1, " of the journal is not LINE<TAB>STATE<TAB>REQUEST_ID<TAB>ID"));
     }
     entries[entry.line] = std::move(entry);
   }
@@ -498,7 +513,8 @@ std::string ImportHelp(ImportKind kind) {
       "interruption and nothing is created twice. Rows refused go to FILE.rejects.csv with the "
       "reason (also rows whose outcome is unknown: check those in Kommo).\n\n"
       "Flags:\n",
-      kImportFlagsHelp, leads ? "" : "  --add_missing           add the phones and emails a matched contact lacks\n",
+      kImportFlagsHelp,
+      leads ? "" : "  --add_missing           add the phones and emails a matched contact lacks\n",
       "\nExit codes: 0 every row imported, 3 some rows rejected or in doubt (see the reject "
       "file), 2 usage error, 1 a local failure, 10 + the gRPC code when the server stopped the "
       "import (run it again to go on).\n");
@@ -530,8 +546,8 @@ ImportInvocation ParseImportCommandLine(const std::vector<std::string>& args,
       out.file = arg;
       continue;
     }
-    std::string name = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
-                                                                          : arg.find('=') - 2);
+    std::string name =
+        arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     std::replace(name.begin(), name.end(), '-', '_');
     std::string value;
     const bool is_switch = name == "json" || name == "no_header" || name == "add_missing";
@@ -655,7 +671,8 @@ class AppendFile {
       const ssize_t n = ::write(fd_, text.data(), text.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        return absl::InternalError(absl::StrCat("cannot write ", path_, ": ", std::strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("cannot write ", path_, ": ", std::strerror(errno)));
       }
       text.remove_prefix(static_cast<size_t>(n));
     }
@@ -838,17 +855,24 @@ absl::Status Importer::Record(const CsvRecord& record, const JournalEntry& entry
     fields.resize(std::max(fields.size(), mapping_.columns.size()));
     fields.push_back(absl::StrCat(entry.line));
     fields.push_back(reject_reason);
-    if (absl::Status s = rejects_.Append(FormatCsvRecord(fields, invocation_.delimiter));
-        !s.ok()) {
+    if (absl::Status s = rejects_.Append(FormatCsvRecord(fields, invocation_.delimiter)); !s.ok()) {
       return s;
     }
   }
   ++done_this_run_;
   switch (entry.state) {
-    case JournalEntry::State::kCreated: ++created_; break;
-    case JournalEntry::State::kMatched: ++matched_; break;
-    case JournalEntry::State::kRejected: ++rejected_; break;
-    case JournalEntry::State::kUnknown: ++unknown_; break;
+    case JournalEntry::State::kCreated:
+      ++created_;
+      break;
+    case JournalEntry::State::kMatched:
+      ++matched_;
+      break;
+    case JournalEntry::State::kRejected:
+      ++rejected_;
+      break;
+    case JournalEntry::State::kUnknown:
+      ++unknown_;
+      break;
   }
   return journal_->Append(JournalLine(entry));
 }
@@ -875,12 +899,12 @@ void Importer::Finish(std::unique_ptr<Call> call) {
     const grpc::StatusCode code = status.error_code();
     const v1::ErrorReason reason = kommo::client::ReasonOf(status);
     std::optional<google::rpc::ErrorInfo> info = kommo::client::GetErrorInfo(status);
-    const bool running = info && info->metadata().count("running") > 0 &&
-                         info->metadata().at("running") == "true";
-    const bool retryable =
-        code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::UNAVAILABLE ||
-        code == grpc::StatusCode::DEADLINE_EXCEEDED || code == grpc::StatusCode::CANCELLED ||
-        code == grpc::StatusCode::ABORTED;
+    const bool running =
+        info && info->metadata().count("running") > 0 && info->metadata().at("running") == "true";
+    const bool retryable = code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                           code == grpc::StatusCode::UNAVAILABLE ||
+                           code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                           code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::ABORTED;
     const bool row_refused =
         code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::NOT_FOUND ||
         code == grpc::StatusCode::ALREADY_EXISTS || code == grpc::StatusCode::OUT_OF_RANGE ||
@@ -890,9 +914,10 @@ void Importer::Finish(std::unique_ptr<Call> call) {
       // The server itself does not know whether Kommo wrote it: repeating the same request_id
       // gets this answer again, and a new one may duplicate the row. A person decides.
       entry.state = JournalEntry::State::kUnknown;
-      written = Record(record, entry, absl::StrCat("outcome unknown, it may exist in Kommo: check before "
-                                           "importing this row again (request_id ",
-                                           entry.request_id, "): ", OneLine(status)));
+      written = Record(record, entry,
+                       absl::StrCat("outcome unknown, it may exist in Kommo: check before "
+                                    "importing this row again (request_id ",
+                                    entry.request_id, "): ", OneLine(status)));
     } else if (row_refused) {
       entry.state = JournalEntry::State::kRejected;
       written = Record(record, entry, OneLine(status));
@@ -936,17 +961,16 @@ void Importer::ShowProgress(bool final) {
   const double rate = seconds > 0 ? done_this_run_ / seconds : 0;
   const int64_t left = total_ - done;
   const std::string eta = left == 0 ? "0s" : rate > 0 ? FormatDuration(left / rate) : "?";
-  const std::string counts =
-      absl::StrCat(done, "/", total_, " rows  ", absl::StrFormat("%.1f", rate), "/s  ",
-                   left == 0 ? "done" : "ETA " + eta,
-                   rejected_ + unknown_ > 0 ? absl::StrCat("  ", rejected_ + unknown_, " rejected")
-                                            : "");
+  const std::string counts = absl::StrCat(
+      done, "/", total_, " rows  ", absl::StrFormat("%.1f", rate), "/s  ",
+      left == 0 ? "done" : "ETA " + eta,
+      rejected_ + unknown_ > 0 ? absl::StrCat("  ", rejected_ + unknown_, " rejected") : "");
   if (bar_) {
     constexpr int kWidth = 30;
     const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
-    const std::string line = absl::StrCat("\r\033[K[", std::string(filled, '#'),
-                                          std::string(kWidth - filled, '.'), "] ", counts,
-                                          final ? "\n" : "");
+    const std::string line =
+        absl::StrCat("\r\033[K[", std::string(filled, '#'), std::string(kWidth - filled, '.'), "] ",
+                     counts, final ? "\n" : "");
     std::fwrite(line.data(), 1, line.size(), stderr);
   } else {
     const std::string line =
@@ -961,8 +985,8 @@ int Importer::Run(std::map<int64_t, JournalEntry> journaled, AppendFile* journal
   using Progress = ImportInvocation::Progress;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   bar_ = invocation_.progress == Progress::kBar || (invocation_.progress == Progress::kAuto && tty);
-  lines_ = invocation_.progress == Progress::kLines ||
-           (invocation_.progress == Progress::kAuto && !tty);
+  lines_ =
+      invocation_.progress == Progress::kLines || (invocation_.progress == Progress::kAuto && !tty);
 
   kommo::client::ChannelOptions options;
   options.retry.max_attempts = 1;  // retried here, per row, with its request_id
@@ -1002,8 +1026,8 @@ int Importer::Run(std::map<int64_t, JournalEntry> journaled, AppendFile* journal
       fresh.pop_front();
       const CsvRecord& record = records_[index];
       const std::string request_id = RowRequestId(invocation_.kind, identity_, record.line);
-      absl::StatusOr<std::unique_ptr<Message>> request = BuildRowRequest(
-          invocation_.kind, mapping_, header_, record, request_id, invocation_.row);
+      absl::StatusOr<std::unique_ptr<Message>> request =
+          BuildRowRequest(invocation_.kind, mapping_, header_, record, request_id, invocation_.row);
       if (!request.ok()) {
         JournalEntry entry{record.line, JournalEntry::State::kRejected, request_id, 0};
         if (absl::Status s = Record(record, entry, std::string(request.status().message()));
@@ -1042,8 +1066,8 @@ int Importer::Run(std::map<int64_t, JournalEntry> journaled, AppendFile* journal
 
   const std::string kind = KindName(invocation_.kind);
   if (!local_error_.ok()) {
-    const std::string line = absl::StrCat("kommo-cli: ", kind, " import: ", local_error_.message(),
-                                          "\n");
+    const std::string line =
+        absl::StrCat("kommo-cli: ", kind, " import: ", local_error_.message(), "\n");
     std::fwrite(line.data(), 1, line.size(), stderr);
     return kExitLocalError;
   }
@@ -1124,12 +1148,13 @@ int RunImport(const ImportInvocation& invocation) {
     // A line cut short by a kill is dropped before appending.
     const size_t keep = journal_text->rfind('\n') + 1;
     if (keep != journal_text->size() && ::truncate(journal_path.c_str(), keep) != 0) {
-      return fail(kExitLocalError, absl::StrCat("cannot truncate ", journal_path, ": ",
-                                                std::strerror(errno)));
+      return fail(kExitLocalError,
+                  absl::StrCat("cannot truncate ", journal_path, ": ", std::strerror(errno)));
     }
   }
   AppendFile journal;
-  if (absl::Status s = journal.Open(journal_path); !s.ok()) return fail(kExitLocalError, s.message());
+  if (absl::Status s = journal.Open(journal_path); !s.ok())
+    return fail(kExitLocalError, s.message());
   if (journal_text->empty() || journal_text->find('\n') == std::string::npos) {
     if (!journal_text->empty() && ::truncate(journal_path.c_str(), 0) != 0) {
       return fail(kExitLocalError, absl::StrCat("cannot truncate ", journal_path));

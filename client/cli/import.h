@@ -136,8 +136,8 @@ struct ImportInvocation {
   int max_attempts = 8;
   // Calls in flight at once (--concurrency, 1 to 500, default 100).
   int concurrency = 100;
-  bool has_header = true;          // --no_header clears it
-  char delimiter = ',';            // --delimiter
+  bool has_header = true;                                    // --no_header clears it
+  char delimiter = ',';                                      // --delimiter
   std::vector<std::pair<std::string, std::string>> columns;  // --column KEY=FIELD
   RowOptions row;
   enum class Progress { kAuto, kBar, kLines, kOff };

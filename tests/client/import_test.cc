@@ -21,7 +21,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// --- CSV ------------------------------------------------------------------------------------------
+// --- CSV
+// ------------------------------------------------------------------------------------------
 
 TEST(ParseCsvTest, PlainRecordsWithLineNumbers) {
   const std::vector<CsvRecord> records = ParseCsv("name,price\nA,1\nB,2\n");
@@ -40,7 +41,7 @@ TEST(ParseCsvTest, QuotesEscapesAndLineBreaksInsideQuotes) {
   EXPECT_THAT(records[1].fields, ElementsAre("x, y", "say \"hi\""));
   EXPECT_THAT(records[2].fields, ElementsAre("two\r\nlines", "z"));
   EXPECT_EQ(records[2].line, 3);
-  EXPECT_EQ(records[3].line, 5);  // the quoted line break counted
+  EXPECT_EQ(records[3].line, 5);                               // the quoted line break counted
   EXPECT_THAT(records[3].fields, ElementsAre("last", "row"));  // no final line break
 }
 
@@ -79,7 +80,8 @@ TEST(FormatCsvRecordTest, RoundTripsThroughTheReader) {
   EXPECT_EQ(records[0].fields, fields);
 }
 
-// --- mapping --------------------------------------------------------------------------------------
+// --- mapping
+// --------------------------------------------------------------------------------------
 
 TEST(BuildColumnMappingTest, HeaderNamesTheFields) {
   const std::vector<std::string> header = {"Name", "price", "cf:BUDGET", "cf:123", "-", "tags"};
@@ -100,8 +102,9 @@ TEST(BuildColumnMappingTest, UnknownHeaderSaysHowToMapIt) {
 
 TEST(BuildColumnMappingTest, OverridesByHeaderOrNumber) {
   const std::vector<std::string> header = {"Deal", "Budget", "Notes"};
-  absl::StatusOr<ColumnMapping> mapping = BuildColumnMapping(
-      ImportKind::kLeads, &header, header.size(), {{"Deal", "name"}, {"2", "price"}, {"Notes", "-"}});
+  absl::StatusOr<ColumnMapping> mapping =
+      BuildColumnMapping(ImportKind::kLeads, &header, header.size(),
+                         {{"Deal", "name"}, {"2", "price"}, {"Notes", "-"}});
   ASSERT_TRUE(mapping.ok()) << mapping.status();
   EXPECT_EQ(mapping->Canonical(), "name,price,-");
 }
@@ -139,19 +142,20 @@ TEST(BuildColumnMappingTest, RejectFileColumnsAreSkipped) {
   EXPECT_EQ(mapping->Canonical(), "name,-,-");
 }
 
-// --- rows -----------------------------------------------------------------------------------------
+// --- rows
+// -----------------------------------------------------------------------------------------
 
 TEST(BuildRowRequestTest, LeadRowSetsEveryMappedField) {
-  const std::vector<std::string> header = {"name",      "price", "pipeline_id", "status_id",
-                                           "tags",      "cf:BUDGET", "cf:BUDGET", "cf:77",
-                                           "contact_ids"};
+  const std::vector<std::string> header = {"name",      "price", "pipeline_id",
+                                           "status_id", "tags",  "cf:BUDGET",
+                                           "cf:BUDGET", "cf:77", "contact_ids"};
   absl::StatusOr<ColumnMapping> mapping =
       BuildColumnMapping(ImportKind::kLeads, &header, header.size(), {});
   ASSERT_TRUE(mapping.ok()) << mapping.status();
   CsvRecord record;
   record.line = 2;
-  record.fields = {" Deal ", "1500", "7000001", "60000002", "web; vip ;", "12.5", "enum:5",
-                   "", "31;32"};
+  record.fields = {" Deal ", "1500",   "7000001", "60000002", "web; vip ;",
+                   "12.5",   "enum:5", "",        "31;32"};
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> request =
       BuildRowRequest(ImportKind::kLeads, *mapping, header, record, "imp-l-x-2");
   ASSERT_TRUE(request.ok()) << request.status();
@@ -217,7 +221,8 @@ TEST(BuildRowRequestTest, ContactRowIsAFindOrCreate) {
   EXPECT_THAT(status.message(), Not(HasSubstr("Ann")));
 }
 
-// --- identity and journal -------------------------------------------------------------------------
+// --- identity and journal
+// -------------------------------------------------------------------------
 
 TEST(ImportIdentityTest, SameFileSameIdsOtherFileOrMappingOtherIds) {
   const std::vector<std::string> header = {"name"};
@@ -267,11 +272,12 @@ TEST(JournalTest, AnotherFileKindOrMappingIsRefused) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-// --- command line ---------------------------------------------------------------------------------
+// --- command line
+// ---------------------------------------------------------------------------------
 
 TEST(ImportCommandLineTest, ParsesFlagsAroundTheFile) {
-  const std::vector<std::string> args = {"--target=h:1", "leads",           "import",
-                                         "in.csv",       "--column",        "Deal=name",
+  const std::vector<std::string> args = {"--target=h:1",     "leads",       "import",
+                                         "in.csv",           "--column",    "Deal=name",
                                          "--concurrency=20", "--no-header", "--delimiter=;"};
   ASSERT_TRUE(IsImportCommandLine(args));
   const ImportInvocation invocation = ParseImportCommandLine(args, nullptr);
