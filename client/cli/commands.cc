@@ -1315,6 +1315,13 @@ std::string GroupHelp(const std::string& group) {
     if (!absl::StartsWith(name, group + " ")) continue;
     help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
   }
+  if (group == "leads" || group == "contacts") {  // the bulk verb (client/cli/import.h)
+    const std::string name = group + " import FILE";
+    help += absl::StrCat("  ", name, std::string(column - name.size(), ' '),
+                         group == "leads" ? "kommo.v1.LeadService/CreateLead"
+                                          : "kommo.v1.ContactService/FindOrCreateContact",
+                         " per CSV row\n");
+  }
   return absl::StrCat(help, "\n`kommo-cli ", group, " <verb> --help` lists the verb's flags.\n");
 }
 

@@ -364,9 +364,9 @@ std::string Sha256Hex(absl::string_view bytes) {
 }
 
 std::string ImportIdentity(absl::string_view file_bytes, ImportKind kind,
-                           const ColumnMapping& mapping) {
-  return Sha256Hex(
-      absl::StrCat(Sha256Hex(file_bytes), "\n", KindName(kind), "\n", mapping.Canonical()));
+                           const ColumnMapping& mapping, const RowOptions& options) {
+  return Sha256Hex(absl::StrCat(Sha256Hex(file_bytes), "\n", KindName(kind), "\n",
+                                mapping.Canonical(), options.add_missing ? "\nadd_missing" : ""));
 }
 
 std::string RowRequestId(ImportKind kind, const std::string& identity, int64_t line) {
@@ -435,8 +435,9 @@ absl::StatusOr<std::map<int64_t, JournalEntry>> ParseJournal(absl::string_view t
   }
   if (header["identity"] != identity) {
     return absl::FailedPreconditionError(
-        "the journal was written with another column mapping (--column, --no_header, "
-        "--delimiter): run the import with the same flags as before, or move the journal away to "
+        "the journal was written with another column mapping or options (--column, "
+        "--no_header, --delimiter, --add_missing): run the import with the same flags as before, "
+        "or move the journal away to "
         "start over (rows it lists would then be created again)");
   }
   for (size_t i = 1; i < lines.size(); ++i) {
@@ -1130,7 +1131,7 @@ int RunImport(const ImportInvocation& invocation) {
       invocation.kind, invocation.has_header ? &header : nullptr, columns, invocation.columns);
   if (!mapping.ok()) return fail(kExitUsage, mapping.status().message());
   const std::string file_sha256 = Sha256Hex(*bytes);
-  const std::string identity = ImportIdentity(*bytes, invocation.kind, *mapping);
+  const std::string identity = ImportIdentity(*bytes, invocation.kind, *mapping, invocation.row);
   bytes->clear();
   bytes->shrink_to_fit();
 

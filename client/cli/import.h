@@ -81,22 +81,24 @@ absl::StatusOr<ColumnMapping> BuildColumnMapping(
     ImportKind kind, const std::vector<std::string>* header, size_t column_count,
     const std::vector<std::pair<std::string, std::string>>& overrides);
 
+// What every row's request gets besides its cells.
+struct RowOptions {
+  bool add_missing = false;  // contacts: FindOrCreateContactRequest.add_missing
+};
+
 // The request for one row: a CreateLeadRequest or a FindOrCreateContactRequest with `request_id`.
 // Cells are trimmed of spaces; an empty cell leaves its field unset. tags, contact_ids, phones and
 // emails may hold several values separated by ';'. A cf: cell is typed as `--field` values are.
 // Errors (INVALID_ARGUMENT) name the column and never quote a contact's data.
-struct RowOptions {
-  bool add_missing = false;  // contacts: FindOrCreateContactRequest.add_missing
-};
 absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRowRequest(
     ImportKind kind, const ColumnMapping& mapping, const std::vector<std::string>& header_names,
     const CsvRecord& record, const std::string& request_id, const RowOptions& options = {});
 
-// The import's identity: hex SHA-256 of the file's bytes, the kind and the mapping's canonical
-// text; and a row's request_id from it: "imp-l-<24 hex digits>-<line>" ("imp-c-..." for contacts),
-// at most 64 characters.
+// The import's identity: hex SHA-256 of the file's bytes, the kind, the mapping's canonical text
+// and the row options (whatever changes a row's request); and a row's request_id from it:
+// "imp-l-<24 hex digits>-<line>" ("imp-c-..." for contacts), at most 64 characters.
 std::string ImportIdentity(absl::string_view file_bytes, ImportKind kind,
-                           const ColumnMapping& mapping);
+                           const ColumnMapping& mapping, const RowOptions& options = {});
 std::string RowRequestId(ImportKind kind, const std::string& identity, int64_t line);
 // Hex SHA-256 of `bytes`.
 std::string Sha256Hex(absl::string_view bytes);

@@ -237,6 +237,10 @@ TEST(ImportIdentityTest, SameFileSameIdsOtherFileOrMappingOtherIds) {
   EXPECT_EQ(a, ImportIdentity("name\nx\n", ImportKind::kLeads, mapping));
   EXPECT_NE(a, ImportIdentity("name\ny\n", ImportKind::kLeads, mapping));
   EXPECT_NE(a, ImportIdentity("name\nx\n", ImportKind::kContacts, mapping));
+  RowOptions add_missing;
+  add_missing.add_missing = true;
+  EXPECT_NE(ImportIdentity("name\nx\n", ImportKind::kContacts, mapping),
+            ImportIdentity("name\nx\n", ImportKind::kContacts, mapping, add_missing));
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string id = RowRequestId(ImportKind::kLeads, a, 123456789);
   EXPECT_EQ(id, "imp-l-" + a.substr(0, 24) + "-123456789");
