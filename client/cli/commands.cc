@@ -289,7 +289,8 @@ bool ParseTimeValue(const std::string& text, google::protobuf::Timestamp* time) 
   return true;
 }
 
-// One value of --field (see kFieldHelp); returns a usage error or "".
+}  // namespace
+
 std::string ParseFieldValue(const std::string& flag, const std::string& text,
                             kommo::v1::CustomFieldValue* value) {
   absl::string_view rest = text;
@@ -329,6 +330,8 @@ std::string ParseFieldValue(const std::string& flag, const std::string& text,
   }
   return "";
 }
+
+namespace {
 
 // --field CODE_OR_ID=VALUE: a value of the request's custom_fields (a field given again gets
 // another value; "CODE=" lists it with no values, which clears it).
@@ -1362,6 +1365,13 @@ std::string GroupHelp(const std::string& group) {
     if (!absl::StartsWith(name, group + " ")) continue;
     help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
   }
+  if (group == "leads" || group == "contacts") {  // the bulk verb (client/cli/import.h)
+    const std::string name = group + " import FILE";
+    help += absl::StrCat("  ", name, std::string(column - name.size(), ' '),
+                         group == "leads" ? "kommo.v1.LeadService/CreateLead"
+                                          : "kommo.v1.ContactService/FindOrCreateContact",
+                         " per CSV row\n");
+  }
   return absl::StrCat(help, "\n`kommo-cli ", group, " <verb> --help` lists the verb's flags.\n");
 }
 
@@ -1426,6 +1436,12 @@ std::string TopLevelHelp() {
   for (const Command& command : Commands()) {
     const std::string name = FullName(command);
     help += absl::StrCat("  ", name, std::string(column - name.size(), ' '), command.rpc, "\n");
+  }
+  // Bulk verbs with their own command line (client/cli/import.h).
+  for (const char* name : {"leads import FILE", "contacts import FILE"}) {
+    help += absl::StrCat("  ", name, std::string(column - std::strlen(name), ' '),
+                         "one call per CSV row, resumable (`",
+                         absl::string_view(name).substr(0, std::strlen(name) - 5), " --help`)\n");
   }
   return absl::StrCat(help,
                       "\nFlags are the request's fields, named as in the proto "

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kommo/client/channel.h"
+#include "kommo/v1/custom_field.pb.h"
 
 namespace kommo::cli {
 
@@ -92,6 +93,12 @@ struct Command {
                          const std::function<bool(const google::protobuf::Message&)>& each) =
       nullptr;
 };
+
+// One custom field value as --field takes it after "CODE=" (true/false a checkbox, a plain number a
+// number, an RFC 3339 time or a date a time, else text; or a type prefix: text:, number:, bool:,
+// time:, enum:ID, kind:CODE:TEXT); returns an error naming --`flag`, or "".
+std::string ParseFieldValue(const std::string& flag, const std::string& text,
+                            kommo::v1::CustomFieldValue* value);
 
 // Every subcommand, in help order.
 const std::vector<Command>& Commands();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "client/cli/commands.h"
+#include "client/cli/import.h"
 #include "client/cli/output.h"
 #include "kommo/client/channel.h"
 
@@ -70,6 +71,19 @@ int Watch(const kommo::cli::Invocation& invocation, kommo::client::ChannelOption
 }
 
 int Run(const std::vector<std::string>& args) {
+  if (kommo::cli::IsImportCommandLine(args)) {
+    const kommo::cli::ImportInvocation invocation = kommo::cli::ParseImportCommandLine(
+        args, std::getenv(kommo::cli::kTargetEnvironmentVariable));
+    if (!invocation.error.empty()) {
+      Write(stderr, "kommo-cli: " + invocation.error + "\nRun `kommo-cli leads import --help`.");
+      return kommo::cli::kExitUsage;
+    }
+    if (invocation.help) {
+      return Write(stdout, kommo::cli::ImportHelp(invocation.kind)) ? kommo::cli::kExitOk
+                                                                    : kommo::cli::kExitLocalError;
+    }
+    return kommo::cli::RunImport(invocation);
+  }
   kommo::cli::Invocation invocation =
       kommo::cli::ParseCommandLine(args, std::getenv(kommo::cli::kTargetEnvironmentVariable));
   if (!invocation.error.empty()) {
