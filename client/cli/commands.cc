@@ -1205,32 +1205,21 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
   }
 
   // Pass 2: global flags, then the subcommand's.
-  bool tls_flag_given = false;
   std::set<std::string> given;
   std::map<std::string, std::string> one_of_given;  // group → the flag given
   for (const RawFlag& flag : flags) {
-    if (flag.name == "help" || flag.name == "json" || flag.name == "tls") {
+    if (flag.name == "help" || flag.name == "json") {
       bool value = true;
       if (flag.has_value && !absl::SimpleAtob(flag.value, &value)) {
         out.error = absl::StrCat("--", flag.name, ": \"", flag.value, "\" is not true or false");
         return out;
       }
-      (flag.name == "help" ? out.help : flag.name == "json" ? out.json : out.tls.enabled) = value;
+      (flag.name == "help" ? out.help : out.json) = value;
       continue;
     }
-    if (flag.name == "tls_ca" || flag.name == "tls_cert" || flag.name == "tls_key" ||
-        flag.name == "tls_server_name" || flag.name == "token_file") {
-      if (flag.value.empty()) {
-        out.error = absl::StrCat("--", flag.name, ": empty value");
-        return out;
-      }
-      std::string& target = flag.name == "tls_ca"            ? out.tls.ca_file
-                            : flag.name == "tls_cert"        ? out.tls.cert_file
-                            : flag.name == "tls_key"         ? out.tls.key_file
-                            : flag.name == "tls_server_name" ? out.tls.server_name
-                                                             : out.token_file;
-      target = flag.value;
-      if (flag.name != "token_file") tls_flag_given = true;
+    if (ApplyConnectionFlag(flag.name, flag.value, flag.has_value, &out.tls, &out.token_file,
+                            &out.error)) {
+      if (!out.error.empty()) return out;
       continue;
     }
     if (flag.name == "target") {
@@ -1317,7 +1306,6 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       return out;
     }
   }
-  if (tls_flag_given) out.tls.enabled = true;
   if (out.tls.cert_file.empty() != out.tls.key_file.empty()) {
     out.error = "--tls_cert and --tls_key are given together";
     return out;
@@ -1343,18 +1331,62 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
 }
 
 std::string LoadToken(const Invocation& invocation, const char* env_token, std::string* token) {
+  return LoadToken(invocation.token_file, env_token, token);
+}
+
+std::string LoadToken(const std::string& token_file, const char* env_token, std::string* token) {
   token->clear();
-  if (invocation.token_file.empty()) {
+  if (token_file.empty()) {
     if (env_token != nullptr) *token = std::string(absl::StripAsciiWhitespace(env_token));
     return "";
   }
-  std::ifstream file(invocation.token_file, std::ios::binary);
+  std::ifstream file(token_file, std::ios::binary);
   std::stringstream contents;
   if (file) contents << file.rdbuf();
-  if (!file || file.bad()) return absl::StrCat("--token_file: cannot read ", invocation.token_file);
+  if (!file || file.bad()) return absl::StrCat("--token_file: cannot read ", token_file);
   *token = std::string(absl::StripAsciiWhitespace(contents.str()));
-  if (token->empty()) return absl::StrCat("--token_file: ", invocation.token_file, " is empty");
+  if (token->empty()) return absl::StrCat("--token_file: ", token_file, " is empty");
   return "";
+}
+
+bool ApplyConnectionFlag(const std::string& name, const std::string& value, bool has_value,
+                         client::TlsOptions* tls, std::string* token_file, std::string* error) {
+  if (name == "tls") {
+    bool on = true;
+    if (has_value && !absl::SimpleAtob(value, &on)) {
+      *error = absl::StrCat("--tls: \"", value, "\" is not true or false");
+    }
+    tls->enabled = on;
+    return true;
+  }
+  if (name != "tls_ca" && name != "tls_cert" && name != "tls_key" && name != "tls_server_name" &&
+      name != "token_file") {
+    return false;
+  }
+  if (value.empty()) {
+    *error = absl::StrCat("--", name, ": empty value");
+    return true;
+  }
+  std::string& target = name == "tls_ca"            ? tls->ca_file
+                        : name == "tls_cert"        ? tls->cert_file
+                        : name == "tls_key"         ? tls->key_file
+                        : name == "tls_server_name" ? tls->server_name
+                                                    : *token_file;
+  target = value;
+  if (name != "token_file") tls->enabled = true;
+  return true;
+}
+
+client::ChannelOptions ConnectionOptions(const client::TlsOptions& tls,
+                                         const std::string& token_file, const char* env_token,
+                                         std::string* error) {
+  client::ChannelOptions options;
+  options.tls = tls;
+  *error = LoadToken(token_file, env_token, &options.bearer_token);
+  if (error->empty() && client::ChannelCredentialsFor(options, error) == nullptr) {
+    error->insert(0, "cannot connect: ");
+  }
+  return options;
 }
 
 std::string GroupHelp(const std::string& group) {

@@ -135,6 +135,19 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
 // removed), else `env_token` ($KOMMO_GRPC_TOKEN or null), else "" (no token). Returns a usage
 // error naming the file (never its contents) when it cannot be read or holds nothing, or "".
 std::string LoadToken(const Invocation& invocation, const char* env_token, std::string* token);
+std::string LoadToken(const std::string& token_file, const char* env_token, std::string* token);
+
+// The connection flags every verb takes (imports included): --tls[=BOOL], --tls_ca, --tls_cert,
+// --tls_key, --tls_server_name (any of the last four turns TLS on) and --token_file. Returns false
+// when `name` is none of them; a usage error goes to `*error`.
+bool ApplyConnectionFlag(const std::string& name, const std::string& value, bool has_value,
+                         client::TlsOptions* tls, std::string* token_file, std::string* error);
+
+// The channel options for TLS and the bearer token (--token_file, else `env_token`); a usage
+// error in `*error` when a file cannot be used.
+client::ChannelOptions ConnectionOptions(const client::TlsOptions& tls,
+                                         const std::string& token_file, const char* env_token,
+                                         std::string* error);
 
 std::string TopLevelHelp();
 // The verbs of a group ("leads", "contacts", "notes", "leads incoming").

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -491,6 +492,9 @@ constexpr char kImportFlagsHelp[] =
     "  --progress=MODE         auto (a bar on a terminal, else a line every 5 s), bar, lines, off\n"
     "  --target=HOST:PORT      the kommo-grpc server (default: $KOMMO_GRPC_TARGET, else\n"
     "                          localhost:50051)\n"
+    "  --tls, --tls_ca=FILE, --tls_cert=FILE, --tls_key=FILE, --tls_server_name=NAME,\n"
+    "  --token_file=FILE       reach the server over TLS / mTLS, with a bearer token (else\n"
+    "                          $KOMMO_GRPC_TOKEN), as every other verb (kommo-cli --help)\n"
     "  --json                  print the summary as one line of JSON\n";
 
 }  // namespace
@@ -551,7 +555,8 @@ ImportInvocation ParseImportCommandLine(const std::vector<std::string>& args,
         arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     std::replace(name.begin(), name.end(), '-', '_');
     std::string value;
-    const bool is_switch = name == "json" || name == "no_header" || name == "add_missing";
+    const bool is_switch =
+        name == "json" || name == "no_header" || name == "add_missing" || name == "tls";
     if (arg.find('=') != std::string::npos) {
       value = arg.substr(arg.find('=') + 1);
     } else if (!is_switch) {
@@ -568,7 +573,13 @@ ImportInvocation ParseImportCommandLine(const std::vector<std::string>& args,
       out.error = absl::StrCat("--", name, ": \"", value, "\" is not true or false");
       return out;
     }
-    if (name == "json") {
+    if (std::string problem; ApplyConnectionFlag(name, value, arg.find('=') != std::string::npos,
+                                                 &out.tls, &out.token_file, &problem)) {
+      if (!problem.empty()) {
+        out.error = problem;
+        return out;
+      }
+    } else if (name == "json") {
       out.json = on;
     } else if (name == "no_header") {
       out.has_header = !on;
@@ -989,7 +1000,14 @@ int Importer::Run(std::map<int64_t, JournalEntry> journaled, AppendFile* journal
   lines_ =
       invocation_.progress == Progress::kLines || (invocation_.progress == Progress::kAuto && !tty);
 
-  kommo::client::ChannelOptions options;
+  std::string setup_error;
+  kommo::client::ChannelOptions options =
+      ConnectionOptions(invocation_.tls, invocation_.token_file,
+                        std::getenv(kTokenEnvironmentVariable), &setup_error);
+  if (!setup_error.empty()) {
+    std::fprintf(stderr, "kommo-cli: %s\n", setup_error.c_str());
+    return kExitUsage;
+  }
   options.retry.max_attempts = 1;  // retried here, per row, with its request_id
   channel_ = kommo::client::CreateChannel(invocation_.target, options);
   leads_ = std::make_unique<v1::LeadService::Stub>(channel_);

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/cli/csv.h"
+#include "kommo/client/channel.h"
 
 namespace kommo::cli {
 
@@ -129,6 +130,9 @@ struct ImportInvocation {
   ImportKind kind = ImportKind::kLeads;
   std::string file;
   std::string target;
+  // --tls, --tls_ca, --tls_cert, --tls_key, --tls_server_name, --token_file (as every verb).
+  client::TlsOptions tls;
+  std::string token_file;
   bool json = false;
   bool help = false;
   // Each attempt's deadline (--deadline, default 60 s); and attempts per row (--max_attempts,

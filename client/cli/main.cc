@@ -22,20 +22,6 @@ bool Write(std::FILE* stream, const std::string& text) {
          std::fflush(stream) == 0;
 }
 
-// The channel options of `invocation` (TLS, the bearer token); a usage error in `*error` when a
-// file cannot be used.
-kommo::client::ChannelOptions ChannelOptionsFor(const kommo::cli::Invocation& invocation,
-                                                std::string* error) {
-  kommo::client::ChannelOptions options;
-  options.tls = invocation.tls;
-  *error = kommo::cli::LoadToken(invocation, std::getenv(kommo::cli::kTokenEnvironmentVariable),
-                                 &options.bearer_token);
-  if (error->empty() && kommo::client::ChannelCredentialsFor(options, error) == nullptr) {
-    error->insert(0, "cannot connect: ");
-  }
-  return options;
-}
-
 // A watch verb: one line per response until Ctrl-C, --count changes, or --deadline (watch verbs
 // have no deadline unless it is given; reaching a given one is the normal end).
 int Watch(const kommo::cli::Invocation& invocation, kommo::client::ChannelOptions options) {
@@ -100,7 +86,9 @@ int Run(const std::vector<std::string>& args) {
 
   const kommo::cli::Command& command = *invocation.command;
   std::string setup_error;
-  kommo::client::ChannelOptions options = ChannelOptionsFor(invocation, &setup_error);
+  kommo::client::ChannelOptions options = kommo::cli::ConnectionOptions(
+      invocation.tls, invocation.token_file, std::getenv(kommo::cli::kTokenEnvironmentVariable),
+      &setup_error);
   if (!setup_error.empty()) {
     Write(stderr, "kommo-cli: " + setup_error);
     return kommo::cli::kExitUsage;
