@@ -112,7 +112,15 @@ absl::Status Authorize(const grpc::CallbackServerContext* context, const Service
   if (options.authorizer == nullptr) return absl::OkStatus();
   absl::StatusOr<auth::Caller> caller =
       options.authorizer->Check(auth::CredentialsOf(*context), method);
-  if (!caller.ok()) return caller.status();
+  if (!caller.ok()) {
+    // A known caller refused a method: the audit trail names it.
+    if (std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(caller.status());
+        info.has_value() && caller.status().code() == absl::StatusCode::kPermissionDenied) {
+      auto it = info->metadata().find("caller");
+      if (it != info->metadata().end()) trace.caller = it->second;
+    }
+    return caller.status();
+  }
   trace.caller = caller->name;
   trace.weight = caller->weight;
   return absl::OkStatus();

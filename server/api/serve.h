@@ -203,8 +203,15 @@ grpc::ServerUnaryReactor* Serve(
   };
   Request request;
   absl::Status status = Authorize(context, options, method, *trace);
-  if (status.ok()) status = ParseRequest(*raw_request, request);
-  if (status.ok() && kind == Kind::kWrite) {
+  // A write a known caller may not make is still read for the audit trail (what it tried to
+  // touch); an unauthenticated one is not read at all.
+  const bool denied = status.code() == absl::StatusCode::kPermissionDenied;
+  if (status.ok()) {
+    status = ParseRequest(*raw_request, request);
+  } else if (denied && kind == Kind::kWrite && !ParseRequest(*raw_request, request).ok()) {
+    request.Clear();
+  }
+  if ((status.ok() || denied) && kind == Kind::kWrite) {
     if constexpr (HasRequestId<Request>::value) audit->first = request.request_id();
     AddRequestIds(request, &audit->second);
   }

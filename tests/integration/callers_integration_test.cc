@@ -190,6 +190,7 @@ TEST_F(CallersTest, AMethodOutsideItsPermissionsIsDeniedBeforeKommo) {
   bool audited = false;
   for (const std::string& line : Lines()) {
     audited = audited || (line.find("\"msg\":\"audit\"") != std::string::npos &&
+                          line.find("\"caller\":\"analytics\"") != std::string::npos &&
                           line.find("PERMISSION_DENIED") != std::string::npos);
   }
   EXPECT_TRUE(audited);
