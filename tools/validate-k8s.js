@@ -120,6 +120,12 @@ function checkKommoGrpc(where, objects) {
            `TLS: ${setting} ${file} lies in a mounted volume`);
     }
   }
+  // Who may call (CALLERS_FILE): the file comes from a mounted volume too, so that an edit of its
+  // Secret reaches the server (which checks it every second) without a restart.
+  if (settings.CALLERS_FILE) {
+    rule((server.volumeMounts || []).some(m => settings.CALLERS_FILE.startsWith(m.mountPath + '/')),
+         `CALLERS_FILE ${settings.CALLERS_FILE} lies in a mounted volume`);
+  }
   const service = objects.find(o => o.kind === 'Service' && o.metadata.name === name);
   rule((service?.spec.ports || []).some(p => p.name === 'grpc' && p.appProtocol === 'grpc'),
        'Service port named grpc with appProtocol grpc');

@@ -128,5 +128,14 @@ audit | grep -q "\"caller\":\"chatbot\",\"method\":\"kommo.v1.LeadService/Update
 ! grep -q "Chat inquiry\|Imported one" "$WORK/server.err" && pass "no lead names in the log" ||
   fail "contact data in the log"
 
+# The example callers file of the Kubernetes overlay is one the server accepts.
+EXAMPLE=$(dirname "$0")/../../deploy/k8s/overlays/tls/callers.example.json
+CALLERS_FILE=$EXAMPLE KOMMO_API_URL=$EMU_URL KOMMO_ACCESS_TOKEN=$EMU_TOKEN \
+  "$BIN/kommo-grpc-server" --listen=127.0.0.1:0 >"$WORK/example.out" 2>"$WORK/example.err" &
+SERVICE_PIDS+=($!)
+wait_for_line "$WORK/example.err" '"msg":"calls are authenticated","callers":3' >/dev/null &&
+  pass "the overlay's callers.example.json is accepted" ||
+  fail "callers.example.json: $(cat "$WORK/example.out" "$WORK/example.err")"
+
 echo "$PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
