@@ -4,19 +4,25 @@
 // newcomer's arrival and its own request, at most two requests of others were sent (two
 // rate-limit slots). The emulator enforces Kommo's limit too: no request may be answered 429.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "emulator/emulator.h"
 #include "gtest/gtest.h"
+#include "server/auth/callers.h"
 #include "server/common/call_trace.h"
 #include "server/common/cancellation.h"
 #include "tests/support/service_stack.h"
@@ -199,6 +205,79 @@ TEST_F(FairSharesTest, ACreateRidesTheNextBatchDespite500QueuedCreates) {
   });
   EXPECT_GE(others, 0) << "the create reached Kommo";
   EXPECT_LE(others, 2) << "it rode the next batch, at most two slots later";
+}
+
+// The whole chain through gRPC: callers named by their tokens in a callers file, the importer
+// with 200 GetLead calls waiting, the chatbot's one search. Without the callers (one anonymous
+// flow) the search would wait behind the whole backlog.
+TEST_F(FairSharesTest, CallersOfTheCallersFileGetTheirShareThroughGrpc) {
+  char dir[] = "/tmp/fair_callers_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/callers.json";
+  const auto hash = [](const char* token) { return absl::BytesToHexString(auth::Sha256(token)); };
+  std::ofstream(path) << absl::StrCat(
+      R"({"callers": [{"name": "importer", "tokens": [{"sha256": ")", hash("importer-token"),
+      R"("}], "methods": ["kommo.v1.LeadService/*"]},
+        {"name": "chatbot", "tokens": [{"sha256": ")",
+      hash("chatbot-token"), R"("}], "methods": ["kommo.v1.LeadService/SearchLeads"]}]})");
+  auth::AuthorizerOptions auth_options;
+  auth_options.callers_file = path;
+  auth_options.known_methods = api::ServedMethods();
+  absl::StatusOr<std::unique_ptr<auth::Authorizer>> authorizer =
+      auth::Authorizer::Create(auth_options);
+  std::remove(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(authorizer.ok()) << authorizer.status();
+  rest::KommoClientOptions client =
+      ServiceStack::FastOptions(emulator_->base_url() + "/api/v4", kToken);
+  client.rate_limit_rps = 7;
+  client.request_timeout = absl::Seconds(10);
+  stack_ = std::make_unique<ServiceStack>(client, http::CurlTransportOptions{},
+                                          ServiceStack::FastWatchOptions(),
+                                          [&authorizer](api::GrpcServerOptions& server) {
+                                            server.service.authorizer = authorizer->get();
+                                          });
+
+  constexpr int kReads = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts(kReads);
+  std::vector<v1::GetLeadResponse> responses(kReads);
+  for (int i = 0; i < kReads; ++i) {
+    contexts[i] = std::make_unique<grpc::ClientContext>();
+    contexts[i]->AddMetadata("authorization", "Bearer importer-token");
+    contexts[i]->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    v1::GetLeadRequest request;
+    request.set_lead_id(31000000001 + i);
+    {
+      absl::MutexLock lock(&mu_);
+      ++open_calls_;
+    }
+    stack_->leads->async()->GetLead(contexts[i].get(), &request, &responses[i],
+                                    [this](grpc::Status) {
+                                      absl::MutexLock lock(&mu_);
+                                      --open_calls_;
+                                    });
+  }
+  const uint64_t arrival = AwaitRequests(3);
+  grpc::ClientContext chatbot;
+  chatbot.AddMetadata("authorization", "Bearer chatbot-token");
+  chatbot.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::SearchLeadsRequest search;
+  search.set_query("chatbot needle");
+  v1::SearchLeadsResponse found;
+  const grpc::Status status = stack_->leads->SearchLeads(&chatbot, search, &found);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  const int others = OthersBefore(
+      arrival, [](const emu::LoggedRequest& each) { return IsSearch(each, "chatbot needle"); });
+  EXPECT_GE(others, 0) << "the search reached Kommo";
+  EXPECT_LE(others, 2) << "at most two rate-limit slots went to the importer first";
+  for (auto& context : contexts) context->TryCancel();
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_TRUE(mu_.AwaitWithTimeout(absl::Condition(
+                                         +[](int* open) { return *open == 0; }, &open_calls_),
+                                     absl::Seconds(30)));
+  }
+  stack_.reset();  // before the authorizer it uses
 }
 
 }  // namespace
