@@ -163,15 +163,6 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<kommo::auth::Authorizer>> authorizer =
       kommo::auth::Authorizer::Create(std::move(auth_options));
   if (!authorizer.ok()) return StartupError("CALLERS_FILE", authorizer.status());
-  if ((*authorizer)->enabled()) {
-    kommo::log::Info("calls are authenticated",
-                     {{"callers", static_cast<unsigned long>((*authorizer)->caller_count())},
-                      {"reflection_open", config->auth_open_reflection}});
-  } else {
-    kommo::log::Warning(
-        "calls are not authenticated: any process that reaches the port may call every method "
-        "(set CALLERS_FILE)");
-  }
 
   kommo::api::GrpcServerOptions server_options;
   server_options.listen = config->listen;
@@ -200,6 +191,16 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
       kommo::api::GrpcServer::Start(server_options, client.get());
   if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());
+  // Said once the port is ours: a start that fails says only why.
+  if ((*authorizer)->enabled()) {
+    kommo::log::Info("calls are authenticated",
+                     {{"callers", static_cast<unsigned long>((*authorizer)->caller_count())},
+                      {"reflection_open", config->auth_open_reflection}});
+  } else {
+    kommo::log::Warning(
+        "calls are not authenticated: any process that reaches the port may call every method "
+        "(set CALLERS_FILE)");
+  }
   {
     const kommo::api::TransportSecurity security = kommo::api::SecurityOf(server_options.tls);
     if (security == kommo::api::TransportSecurity::kPlaintext) {
