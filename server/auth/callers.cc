@@ -132,6 +132,17 @@ absl::StatusOr<CallerEntry> ParseCaller(const rapidjson::Value& value, size_t in
   return entry;
 }
 
+// Reads and parses the callers file; `*identity` is the version read.
+absl::StatusOr<CallerTable> ReadCallers(const AuthorizerOptions& options, FileIdentity* identity) {
+  *identity = FileIdentity();
+  IdentityOf(options.callers_file, identity);
+  std::ifstream file(options.callers_file);
+  if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot read ", options.callers_file));
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return CallerTable::Parse(contents.str(), options.known_methods);
+}
+
 absl::Status Unauthenticated(absl::string_view message, absl::string_view problem) {
   return MakeError(absl::StatusCode::kUnauthenticated, message, reason::kCallerUnauthenticated,
                    {{"problem", std::string(problem)}});
@@ -277,22 +288,12 @@ absl::StatusOr<Caller> Decide(const CallerTable& table, const Credentials& crede
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(AuthorizerOptions options) {
   std::unique_ptr<Authorizer> authorizer(new Authorizer(std::move(options)));
   if (!authorizer->enabled()) return authorizer;
-  const std::string& path = authorizer->options_.callers_file;
-  struct stat info = {};
-  std::ifstream file(path);
-  if (::stat(path.c_str(), &info) != 0 || !file) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  }
-  std::stringstream contents;
-  contents << file.rdbuf();
-  absl::StatusOr<CallerTable> table =
-      CallerTable::Parse(contents.str(), authorizer->options_.known_methods);
+  FileIdentity identity;
+  absl::StatusOr<CallerTable> table = ReadCallers(authorizer->options_, &identity);
   if (!table.ok()) return table.status();
   absl::MutexLock lock(&authorizer->mu_);
   authorizer->table_ = std::make_shared<const CallerTable>(*std::move(table));
-  authorizer->stamp_ = {
-      info.st_ino, info.st_size,
-      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+  authorizer->stamp_ = identity;
   return authorizer;
 }
 
@@ -310,26 +311,15 @@ void Authorizer::MaybeReload() {
     return;  // another call checks now
   }
   if (!reload_mu_.TryLock()) return;
-  const std::string& path = options_.callers_file;
-  struct stat info = {};
-  FileStamp stamp;
-  if (::stat(path.c_str(), &info) == 0) {
-    stamp = {info.st_ino, info.st_size,
-             static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
-  }
+  FileIdentity stamp;
+  IdentityOf(options_.callers_file, &stamp);
   bool changed;
   {
     absl::MutexLock lock(&mu_);
-    changed = !(stamp == stamp_);
+    changed = stamp != stamp_;
   }
   if (changed) {
-    std::ifstream file(path);
-    std::stringstream contents;
-    if (file) contents << file.rdbuf();
-    absl::StatusOr<CallerTable> table =
-        file ? CallerTable::Parse(contents.str(), options_.known_methods)
-             : absl::StatusOr<CallerTable>(
-                   absl::InvalidArgumentError(absl::StrCat("cannot read ", path)));
+    absl::StatusOr<CallerTable> table = ReadCallers(options_, &stamp);
     absl::MutexLock lock(&mu_);
     stamp_ = stamp;  // a bad file is reported once, not on every check
     if (table.ok()) {

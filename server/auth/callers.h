@@ -18,8 +18,6 @@
 // A method pattern is "*", "package.Service/*", "package.Service/Method" or a prefix ending in
 // "*" ("kommo.v1.LeadService/Get*"); each must match at least one method the server serves.
 
-#include <sys/stat.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -34,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/file_identity.h"
 
 namespace kommo::auth {
 
@@ -123,16 +122,8 @@ class Authorizer {
   AuthorizerOptions options_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const CallerTable> table_ ABSL_GUARDED_BY(mu_);
-  // The file as last read: identity to notice a change (inode, size, modification time).
-  struct FileStamp {
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileStamp& other) const {
-      return inode == other.inode && size == other.size && mtime_ns == other.mtime_ns;
-    }
-  };
-  FileStamp stamp_ ABSL_GUARDED_BY(mu_);
+  // The file as last read, to notice a change.
+  FileIdentity stamp_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> next_check_ns_{0};
   absl::Mutex reload_mu_;
 };

@@ -1,7 +1,5 @@
 #include "server/kommo/token_source.h"
 
-#include <sys/stat.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -17,17 +15,7 @@ FileTokenSource::FileTokenSource(std::string path, std::string initial_token,
       check_interval_(check_interval),
       token_(std::move(initial_token)),
       last_check_(absl::Now()) {
-  Stat(path_, &identity_);
-}
-
-bool FileTokenSource::Stat(const std::string& path, Identity* identity) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return false;
-  identity->inode = info.st_ino;
-  identity->size = info.st_size;
-  identity->mtime_ns =
-      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
-  return true;
+  IdentityOf(path_, &identity_);
 }
 
 std::string FileTokenSource::Token() {
@@ -35,8 +23,8 @@ std::string FileTokenSource::Token() {
   const absl::Time now = absl::Now();
   if (now - last_check_ < check_interval_) return token_;
   last_check_ = now;
-  Identity current;
-  if (Stat(path_, &current) && current == identity_) return token_;
+  FileIdentity current;
+  if (IdentityOf(path_, &current) && current == identity_) return token_;
   std::ifstream file(path_);
   std::stringstream contents;
   if (file) contents << file.rdbuf();

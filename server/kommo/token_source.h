@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/file_identity.h"
 
 namespace kommo::rest {
 
@@ -41,21 +42,11 @@ class FileTokenSource final : public TokenSource {
   std::string Token() override;
 
  private:
-  struct Identity {
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const Identity& other) const {
-      return inode == other.inode && size == other.size && mtime_ns == other.mtime_ns;
-    }
-  };
-  static bool Stat(const std::string& path, Identity* identity);
-
   const std::string path_;
   const absl::Duration check_interval_;
   absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
-  Identity identity_ ABSL_GUARDED_BY(mu_);
+  FileIdentity identity_ ABSL_GUARDED_BY(mu_);
   absl::Time last_check_ ABSL_GUARDED_BY(mu_);
   bool warned_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -17,12 +17,8 @@ CLI=$BIN/kommo-cli
 source "$(dirname "$0")/services.sh"
 start_services "$BIN"
 
-FAILED=0
-PASSED=0
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
+source "$(dirname "$0")/checks.sh"
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
 # no_contact_data FILE...: the files do not contain the test person's email or phone.
 no_contact_data() {
   if grep -qiE "ann@example|ann.lee@work|555 ?0100|\(555\)" "$@"; then

@@ -10,16 +10,7 @@ CLI=$BIN/kommo-cli
 source "$(dirname "$0")/services.sh"
 source "$(dirname "$0")/certs.sh"
 
-FAILED=0
-PASSED=0
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
-cli() {
-  local out=$1
-  shift
-  "$CLI" "$@" >"$out" 2>"$out.err"
-}
-expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
+source "$(dirname "$0")/checks.sh"
 sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 CHATBOT_TOKEN="chatbot-$RANDOM$RANDOM$RANDOM"

@@ -9,21 +9,10 @@ source "$(dirname "$0")/services.sh"
 start_services "$BIN"
 export KOMMO_GRPC_TARGET=$TARGET  # the default target; --target is tested below
 
-FAILED=0
-PASSED=0
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
+source "$(dirname "$0")/checks.sh"
 
-# cli OUT ARGS...: runs kommo-cli, stdout to OUT, stderr to OUT.err; returns its exit code.
-cli() {
-  local out=$1
-  shift
-  "$CLI" "$@" >"$out" 2>"$out.err"
-}
 # json FILE EXPR: evaluates the Python expression EXPR with `d` bound to the JSON in FILE.
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-# expect NAME WANT GOT
-expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
 
 # --- help -----------------------------------------------------------------------------------------
 cli "$WORK/help" --help

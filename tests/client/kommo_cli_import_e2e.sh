@@ -9,11 +9,7 @@ BIN=$1
 CLI=$BIN/kommo-cli
 source "$(dirname "$0")/services.sh"
 
-FAILED=0
-PASSED=0
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
-expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
+source "$(dirname "$0")/checks.sh"
 PY=/usr/bin/python3
 
 # --- services: the emulator, and a server slow enough (10 Kommo requests a second) to be killed

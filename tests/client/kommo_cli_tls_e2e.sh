@@ -9,16 +9,7 @@ CLI=$BIN/kommo-cli
 SERVER=$BIN/kommo-grpc-server
 source "$(dirname "$0")/services.sh"
 
-FAILED=0
-PASSED=0
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; PASSED=$((PASSED + 1)); }
-cli() {
-  local out=$1
-  shift
-  "$CLI" "$@" >"$out" 2>"$out.err"
-}
-expect() { [[ "$3" == "$2" ]] && pass "$1" || fail "$1: want [$2], got [$3]"; }
+source "$(dirname "$0")/checks.sh"
 
 # --- certificates ---------------------------------------------------------------------------------
 C=$WORK/certs
