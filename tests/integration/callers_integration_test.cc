@@ -36,6 +36,7 @@ constexpr char kKommoToken[] = "callers-kommo-token";
 constexpr char kChatbotToken[] = "chatbot-9f2c41d7e0b3a5c8";
 constexpr char kAnalyticsToken[] = "analytics-51be07a4c3d9f6e2";
 constexpr char kSyncToken[] = "crm-sync-0d6a93f1b27e4c85";
+constexpr char kRetiredToken[] = "retired-3b8e1f0a9c72d654";
 
 std::mutex log_mu;
 std::vector<std::string>* log_lines = nullptr;
@@ -69,7 +70,10 @@ class CallersTest : public ::testing::Test {
            "methods": ["kommo.v1.LeadService/Get*", "kommo.v1.LeadService/Search*",
                        "grpc.reflection.v1alpha.ServerReflection/*"]},
           {"name": "crm-sync", "tokens": [{"sha256": ")",
-        Hex(kSyncToken), R"("}], "methods": ["kommo.v1.LeadService/*"]}]})");
+        Hex(kSyncToken), R"("}], "methods": ["kommo.v1.LeadService/*"]},
+          {"name": "retired", "tokens": [{"sha256": ")",
+        Hex(kRetiredToken), R"(", "expires": "2026-01-01T00:00:00Z"}],
+           "methods": ["kommo.v1.LeadService/*"]}]})");
     emu::EmulatorOptions options;
     options.token = kKommoToken;
     auto emulator = emu::Emulator::Start(options);
@@ -216,6 +220,7 @@ TEST_F(CallersTest, CallsWithoutValidCredentialsAreUnauthenticated) {
       {"authorization", kChatbotToken, "malformed"},
       {"x-api-key", kChatbotToken, "wrong_place"},
       {"authorization", "Bearer not-a-token-we-know", "unknown"},
+      {"authorization", absl::StrCat("Bearer ", kRetiredToken), "expired"},
   };
   for (const Case& each : cases) {
     grpc::ClientContext context;
