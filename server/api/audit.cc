@@ -95,7 +95,7 @@ void AddErrorIds(const absl::Status& status, AuditIds* ids) {
 }
 
 void LogAudit(absl::string_view method, const CallTrace& trace, absl::string_view idempotency_key,
-              const absl::Status& status, const AuditIds& ids) {
+              const absl::Status& status, const AuditIds& ids, bool caller_gone) {
   std::string object = "{";
   for (const auto& [key, value] : ids) {
     absl::StrAppend(&object, object.size() > 1 ? "," : "", log::Value::Quote(key), ":",
@@ -106,6 +106,17 @@ void LogAudit(absl::string_view method, const CallTrace& trace, absl::string_vie
   if (!status.ok()) {
     std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
     reason = info.has_value() ? info->reason() : std::string(DefaultReason(status.code()).name());
+  }
+  if (caller_gone) {
+    log::Audit("audit", {{"caller", trace.caller},
+                         {"method", method},
+                         {"request_id", trace.request_id},
+                         {"idempotency_key", idempotency_key},
+                         {"code", absl::StatusCodeToString(status.code())},
+                         {"reason", reason},
+                         {"kommo_ids", log::Value::Json(std::move(object))},
+                         {"caller_gone", true}});
+    return;
   }
   log::Audit("audit", {{"caller", trace.caller},
                        {"method", method},

@@ -28,9 +28,11 @@ void AddRequestIds(const google::protobuf::Message& request, AuditIds* ids);
 void AddResponseIds(const google::protobuf::Message& response, AuditIds* ids);
 void AddErrorIds(const absl::Status& status, AuditIds* ids);
 
-// `idempotency_key`: the request's own `request_id` field ("" when none).
+// `idempotency_key`: the request's own `request_id` field ("" when none). `caller_gone`: the line
+// of a write that settled after its caller left (a write with a request_id goes on without its
+// caller); it adds "caller_gone":true, beside the line the call itself left.
 void LogAudit(absl::string_view method, const CallTrace& trace, absl::string_view idempotency_key,
-              const absl::Status& status, const AuditIds& ids);
+              const absl::Status& status, const AuditIds& ids, bool caller_gone = false);
 
 }  // namespace kommo::api
 

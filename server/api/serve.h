@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -91,10 +92,13 @@ absl::Status StillRunning(absl::StatusCode code, absl::string_view method);
 // Runs a call with a request_id at most once within the retention window (idempotency.h): the
 // first caller starts the operation, detached from its own deadline and cancellation so that
 // its outcome is learned and kept even when that caller leaves; every caller (the first one, and
-// repeats while it runs or after) gets the kept answer, or leaves at its own deadline.
+// repeats while it runs or after) gets the kept answer, or leaves at its own deadline. When the
+// operation settles after the first caller left, `settled_late` (if set) gets its outcome, on the
+// loop: nobody may be there to hear it, and what was written must not go unrecorded.
 template <typename Request, typename Response, typename Start, typename Finish>
 void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
-               CallOptions call, Start& start, Finish finish) {
+               CallOptions call, Start& start, Finish finish,
+               std::function<void(const absl::StatusOr<Response>&)> settled_late = nullptr) {
   using Answer = IdempotencyStore::Answer;
   EventLoop* loop = options.loop;
   IdempotencyStore* store = options.idempotency;
@@ -145,15 +149,19 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   // Detached: no cancellation, and at least the default deadline to finish.
   CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
                        nullptr, std::move(trace)};
-  start(request, std::move(detached), [store, key](absl::StatusOr<Response> response, int64_t) {
-    Answer answer;
-    if (response.ok()) {
-      answer.response = response->SerializeAsString();
-    } else {
-      answer.status = response.status();
-    }
-    store->Finish(key, std::move(answer));
-  });
+  start(request, std::move(detached),
+        [store, key, waiter, settled_late = std::move(settled_late)](
+            absl::StatusOr<Response> response, int64_t) {
+          // The first caller's answer comes through the store (posted); finished now means it left.
+          if (waiter->finished && settled_late) settled_late(response);
+          Answer answer;
+          if (response.ok()) {
+            answer.response = response->SerializeAsString();
+          } else {
+            answer.status = response.status();
+          }
+          store->Finish(key, std::move(answer));
+        });
 }
 
 // Who the call is for, or why it may not call `method` (ServiceOptions::authorizer; null: every
@@ -224,8 +232,18 @@ grpc::ServerUnaryReactor* Serve(
   if constexpr (HasRequestId<Request>::value) {
     if (!request.request_id().empty() && options.idempotency != nullptr &&
         options.loop != nullptr) {
+      std::function<void(const absl::StatusOr<Response>&)> settled_late;
+      if (kind == Kind::kWrite) {
+        // The audit trail gets the outcome of a write whose caller left before it settled.
+        settled_late = [method, trace, audit](const absl::StatusOr<Response>& response) {
+          AuditIds ids = audit->second;
+          if (response.ok()) AddResponseIds(*response, &ids);
+          AddErrorIds(response.status(), &ids);
+          LogAudit(method, *trace, audit->first, response.status(), ids, /*caller_gone=*/true);
+        };
+      }
       ServeOnce<Request, Response>(options, method, request, std::move(call), start,
-                                   std::move(finish));
+                                   std::move(finish), std::move(settled_late));
       return reactor;
     }
   }

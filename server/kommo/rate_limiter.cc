@@ -54,6 +54,14 @@ absl::Time RateLimiter::SlotFor(Priority priority, const Flow& flow) const {
   return index < slots_.size() ? slots_[index] : NextSlot();
 }
 
+absl::Time RateLimiter::SlotOf(Ticket ticket) const {
+  auto it = waiting_.find(ticket);
+  if (it == waiting_.end()) return absl::InfiniteFuture();
+  const size_t index = static_cast<size_t>(
+      std::lower_bound(order_.begin(), order_.end(), it->second.key) - order_.begin());
+  return slots_[index];
+}
+
 void RateLimiter::Settle(const Key& key, const std::string& flow, const FairShares::Tag& tag,
                          bool served) {
   // A read-back's share is spent (its caller's next calls go later), but it went out of the fair

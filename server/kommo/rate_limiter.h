@@ -89,6 +89,8 @@ class RateLimiter {
   absl::Time NextSlot() const;
   // When a request of `flow` asked for now would be sent: its place in the fair order.
   absl::Time SlotFor(Priority priority, const Flow& flow) const;
+  // The slot a waiting reservation holds now (InfiniteFuture for a ticket that is not waiting).
+  absl::Time SlotOf(Ticket ticket) const;
   // The spacing between two requests at the sustained rate.
   absl::Duration interval() const { return interval_; }
 

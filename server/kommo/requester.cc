@@ -36,6 +36,8 @@ struct Requester::Exchange {
   std::string params;
   bool priority = false;
   bool finish_in_flight = false;
+  // Whose fair share pays for the request when not its trace's caller (PayFrom).
+  std::optional<RateLimiter::Flow> payer;
 };
 
 Requester::Requester(const KommoClientOptions& options, http::HttpTransport* transport,
@@ -76,6 +78,25 @@ absl::Time Requester::NextSlot(const CallTrace* trace) const {
   return limiter_.SlotFor(RateLimiter::Priority::kNormal, FlowOf(trace));
 }
 absl::Duration Requester::SlotInterval() const { return limiter_.interval(); }
+
+bool Requester::PayFrom(Handle handle, const CallTrace* payer) {
+  auto it = live_.find(handle);
+  if (it == live_.end() || payer == nullptr) return false;
+  ExchangePtr exchange = it->second;
+  if (exchange->phase != Exchange::Phase::kWaitingSlot || exchange->ticket == 0 ||
+      exchange->priority) {
+    return false;
+  }
+  const RateLimiter::Flow flow = FlowOf(payer);
+  if (limiter_.SlotFor(RateLimiter::Priority::kNormal, flow) >= limiter_.SlotOf(exchange->ticket)) {
+    return false;
+  }
+  limiter_.Cancel(exchange->ticket);
+  exchange->ticket = 0;
+  exchange->payer = flow;
+  StartAttempt(exchange);
+  return true;
+}
 
 KommoClientStats Requester::Stats() const {
   KommoClientStats stats = stats_;
@@ -178,7 +199,7 @@ void Requester::StartAttempt(const ExchangePtr& exchange) {
         SendAttempt(alive);
       },
       exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal,
-      FlowOf(exchange->options.trace.get()));
+      exchange->payer.has_value() ? *exchange->payer : FlowOf(exchange->options.trace.get()));
   if (ticket != 0) exchange->ticket = ticket;
   UpdateGauges();
 }

@@ -75,6 +75,12 @@ class Requester {
   // patience joined it). Unknown or finished handles are ignored.
   void ExtendDeadline(Handle handle, absl::Time deadline);
 
+  // A request waiting for its rate-limit slot on behalf of several callers (a batch) is paid for
+  // by the caller `payer` names instead when that caller's place in the fair order comes before
+  // the request's own: it leaves its place (the share it took stays spent) and takes that one.
+  // Returns whether it moved. Unknown, finished, sent and priority requests are ignored.
+  bool PayFrom(Handle handle, const CallTrace* payer);
+
   // When a request asked for now for the caller `trace` names (null: the anonymous flow) would
   // get its rate-limit slot (its place in the fair order), and the spacing of slots.
   absl::Time NextSlot(const CallTrace* trace) const;

@@ -11,7 +11,8 @@
 // - Fair shares (issue 16): a batch takes the pending items in weighted fair order across callers
 //   (fair_shares.h; the caller and weight of CallTrace), so one caller's backlog of 500 creates
 //   does not hold another caller's create back: it rides the next batch. Items sent again after
-//   a rejection go first. The batch's rate-limit slot is charged to its first item's caller.
+//   a rejection go first. The batch's rate-limit slot is charged to the rider whose caller's turn
+//   in the rate limit comes first, also one that joins while the batch waits for its slot.
 // - A batch serves its members: the request's deadline is its members' latest, fixed when the
 //   rate-limit slot comes and the members are taken, so a caller that joined while the batch
 //   waited is served as long as it is willing to wait. A member whose deadline passes leaves and
@@ -150,7 +151,9 @@ class WriteBatcher {
     item->shared = true;
     // A batch already waiting for its slot serves this caller too, as long as it will wait.
     if (waiting_batch_ != 0) requester_->ExtendDeadline(waiting_batch_, item->waiter->deadline);
+    const ItemPtr joined = item;
     pending_.push_back(std::move(item));
+    if (waiting_batch_ != 0) PayFromIfRiding(joined);
     MaybeForm();
   }
 
@@ -208,8 +211,13 @@ class WriteBatcher {
     // requests go in its fair place in the rate limit's queue, not behind the whole queue.
     const absl::Time now = loop_->Now();
     const absl::Time own = requester_->NextSlot(item.waiter->trace.get());
-    const absl::Time first = forming_ ? forming_slot_ : std::max(own, now + options_.window);
     const int64_t batches_ahead = BatchesAhead(item);
+    // A rider of the forming batch whose own fair place comes sooner pays for it (Payer,
+    // PayFromIfRiding): the batch goes then.
+    const absl::Time first =
+        !forming_
+            ? std::max(own, now + options_.window)
+            : (batches_ahead == 0 ? std::min(forming_slot_, std::max(own, now)) : forming_slot_);
     const absl::Time slot = std::max(first, own) + requester_->SlotInterval() * (2 * batches_ahead);
     if (slot <= item.waiter->deadline) return absl::OkStatus();
     absl::Status refused = MakeError(
@@ -316,11 +324,39 @@ class WriteBatcher {
   void Form() {
     forming_ = true;
     const absl::Time now = loop_->Now();
-    const std::vector<ItemPtr> first = Next(1);
+    const ItemPtr payer = Payer(Next(static_cast<size_t>(max_items_)));
     forming_slot_ =
-        std::max(requester_->NextSlot(first.empty() ? nullptr : first.front()->waiter->trace.get()),
+        std::max(requester_->NextSlot(payer == nullptr ? nullptr : payer->waiter->trace.get()),
                  now + options_.window);
     window_ = loop_->RunAt(now + options_.window, [this] { SendBatch(); });
+  }
+
+  // Whose fair share pays for a batch carrying `riders`: the rider whose caller's place in the
+  // rate limit's fair order comes first (the first in order among equals), so that a batch never
+  // waits behind the backlog of one rider's caller while another's turn is sooner. Null for none.
+  ItemPtr Payer(const std::vector<ItemPtr>& riders) const {
+    ItemPtr payer;
+    absl::Time best = absl::InfiniteFuture();
+    for (const ItemPtr& rider : riders) {
+      const absl::Time slot = requester_->NextSlot(rider->waiter->trace.get());
+      if (payer == nullptr || slot < best) {
+        payer = rider;
+        best = slot;
+      }
+    }
+    return payer;
+  }
+
+  // `item` joined while the batch waits for its rate-limit slot: when it rides that batch and
+  // its caller's turn comes sooner, its caller pays and the batch goes at that turn.
+  void PayFromIfRiding(const ItemPtr& item) {
+    const std::vector<ItemPtr> riders = Next(static_cast<size_t>(max_items_));
+    if (std::find(riders.begin(), riders.end(), item) == riders.end()) return;
+    const Requester::Handle batch = waiting_batch_;
+    const absl::Time own = requester_->NextSlot(item->waiter->trace.get());
+    if (requester_->PayFrom(batch, item->waiter->trace.get()) && waiting_batch_ == batch) {
+      forming_slot_ = std::min(forming_slot_, std::max(own, loop_->Now()));
+    }
   }
 
   void SendBatch() {
@@ -328,13 +364,12 @@ class WriteBatcher {
     for (const ItemPtr& item : pending_) {
       if (Eligible(item)) deadline = std::max(deadline, item->waiter->deadline);
     }
-    // The first item in fair order: its caller's share pays for the batch's slot.
-    const std::vector<ItemPtr> next = Next(1);
-    if (next.empty()) {
+    // The rider whose caller's turn comes first pays for the batch's slot.
+    const ItemPtr first = Payer(Next(static_cast<size_t>(max_items_)));
+    if (first == nullptr) {
       forming_ = false;
       return;
     }
-    const ItemPtr& first = next.front();
     auto batch = std::make_shared<Batch>();
     RequestSpec spec;
     spec.method = write_.method;

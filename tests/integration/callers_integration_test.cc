@@ -5,10 +5,12 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -158,6 +160,44 @@ TEST_F(CallersTest, ACallerCallsWhatItMayAndIsAudited) {
     EXPECT_THAT(line, Not(HasSubstr("Jane Roe"))) << "contact data in the log";
     EXPECT_THAT(line, Not(HasSubstr(kChatbotToken))) << "a token in the log";
     EXPECT_THAT(line, Not(HasSubstr(Hex(kChatbotToken)))) << "a token's hash in the log";
+  }
+}
+
+// A write with a request_id goes on after its caller leaves (repeat the call to learn its outcome);
+// when it settles with nobody waiting, the audit trail still gets its outcome and the lead's id.
+TEST_F(CallersTest, AnIdempotentWriteThatSettlesAfterItsCallerLeftIsAudited) {
+  StartStack(true);
+  emu::FaultRule slow;
+  slow.method = "POST";
+  slow.path_prefix = "/api/v4/leads";
+  slow.action = emu::FaultAction::kLatency;
+  slow.delay = std::chrono::milliseconds(1500);
+  ASSERT_TRUE(emulator_->AddFault(slow).ok());
+  grpc::ClientContext context;
+  Authorize(context, kChatbotToken);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(400));
+  v1::CreateLeadResponse created;
+  CallError error = Inspect(CreateLead(context, &created));
+  EXPECT_EQ(error.code, grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(error.reason, "WRITE_OUTCOME_UNKNOWN");
+  std::string settled;
+  for (int i = 0; i < 100 && settled.empty(); ++i) {
+    for (const std::string& line : Lines()) {
+      if (line.find("\"msg\":\"audit\"") != std::string::npos &&
+          line.find("\"code\":\"OK\"") != std::string::npos) {
+        settled = line;
+      }
+    }
+    if (settled.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(LeadsInKommo(), 1);
+  ASSERT_FALSE(settled.empty()) << ::testing::PrintToString(Lines());
+  EXPECT_THAT(settled, HasSubstr("\"caller\":\"chatbot\""));
+  EXPECT_THAT(settled, HasSubstr("\"idempotency_key\":\"chat-42\""));
+  EXPECT_THAT(settled, HasSubstr("\"lead_id\":\""));
+  EXPECT_THAT(settled, HasSubstr("\"caller_gone\":true"));
+  for (const std::string& line : Lines()) {
+    EXPECT_THAT(line, Not(HasSubstr("Jane Roe"))) << "contact data in the log";
   }
 }
 

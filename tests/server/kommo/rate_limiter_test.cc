@@ -1,6 +1,8 @@
 #include "server/kommo/rate_limiter.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -410,6 +412,98 @@ TEST_F(FairRateLimiterTest, FlowStateIsForgottenWhenACallerHasNothingWaiting) {
   Acquire(limiter, "late");
   EXPECT_EQ(limiter.flows(), 1u);
   EXPECT_EQ(limiter.queue_depth(), 0u);
+}
+
+// Random calls, cancels, deadline extensions and pauses from several callers and both priorities:
+// each call is answered at most once, exactly once unless cancelled; no grant comes after the
+// call's deadline; grants are never closer than the interval (burst 1); one caller's normal calls
+// go in the order they came; every call is answered once the queue drains.
+TEST_F(FairRateLimiterTest, RandomScheduleKeepsEveryPromise) {
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    FakeEventLoop loop;
+    RateLimiter limiter(&loop, {/*requests_per_second=*/10, /*burst=*/1, /*max_queue=*/40});
+    struct Call {
+      std::string flow;
+      bool first = false;
+      absl::Time deadline;
+      int answers = 0;
+      bool granted = false;
+      absl::Time at;
+      bool cancelled = false;
+      RateLimiter::Ticket ticket = 0;
+    };
+    std::vector<std::unique_ptr<Call>> calls;
+    std::vector<absl::Time> grants;
+    std::map<std::string, size_t> last_granted;  // per flow: index of the last normal grant
+    uint32_t state = seed;
+    auto next = [&state](uint32_t n) {
+      state = state * 1103515245u + 12345u;
+      return (state >> 16) % n;
+    };
+    for (int step = 0; step < 300; ++step) {
+      const uint32_t op = next(10);
+      if (op < 5) {
+        auto call = std::make_unique<Call>();
+        Call* raw = call.get();
+        const size_t index = calls.size();
+        call->flow = std::string(1, static_cast<char>('A' + next(4)));
+        call->first = next(6) == 0;
+        call->deadline = next(5) == 0 ? absl::InfiniteFuture()
+                                      : loop.Now() + absl::Milliseconds(50 + next(3000));
+        calls.push_back(std::move(call));
+        const double weight = raw->flow == "A" ? 0.01 : raw->flow == "B" ? 1000 : 1;
+        raw->ticket = limiter.Acquire(
+            raw->deadline,
+            [&, raw, index](absl::Status status) {
+              ++raw->answers;
+              if (!status.ok()) {
+                EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+                return;
+              }
+              raw->granted = true;
+              raw->at = loop.Now();
+              EXPECT_LE(loop.Now(), raw->deadline) << "seed " << seed << " call " << index;
+              if (!grants.empty()) {
+                EXPECT_GE(loop.Now() - grants.back(), limiter.interval())
+                    << "seed " << seed << " call " << index;
+              }
+              grants.push_back(loop.Now());
+              if (!raw->first) {
+                auto it = last_granted.find(raw->flow);
+                if (it != last_granted.end()) {
+                  EXPECT_GT(index, it->second) << "seed " << seed << " flow " << raw->flow;
+                }
+                last_granted[raw->flow] = index;
+              }
+            },
+            raw->first ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal,
+            RateLimiter::Flow{raw->flow, weight});
+      } else if (op == 5 && !calls.empty()) {
+        Call& call = *calls[next(static_cast<uint32_t>(calls.size()))];
+        if (call.ticket != 0 && call.answers == 0 && limiter.Cancel(call.ticket)) {
+          call.cancelled = true;
+        }
+      } else if (op == 6 && !calls.empty()) {
+        Call& call = *calls[next(static_cast<uint32_t>(calls.size()))];
+        if (call.ticket != 0 && call.answers == 0) {
+          const absl::Time later = call.deadline + absl::Milliseconds(next(2000));
+          limiter.ExtendDeadline(call.ticket, later);
+          call.deadline = std::max(call.deadline, later);
+        }
+      } else if (op == 7) {
+        limiter.PauseUntil(loop.Now() + absl::Milliseconds(next(1500)));
+      } else {
+        loop.Advance(absl::Milliseconds(next(400)));
+      }
+    }
+    loop.Advance(absl::Seconds(600));
+    EXPECT_EQ(limiter.queue_depth(), 0u) << "seed " << seed;
+    EXPECT_LE(limiter.flows(), FairShares::kMaxIdleFlows);
+    for (size_t i = 0; i < calls.size(); ++i) {
+      EXPECT_EQ(calls[i]->answers, calls[i]->cancelled ? 0 : 1) << "seed " << seed << " call " << i;
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 }  // namespace

@@ -544,6 +544,44 @@ TEST_F(WriteRulesTest, FairSharesASearchGoesWithinTwoSlotsOfAnotherCallersBacklo
   }
 }
 
+// Fair shares across the batcher and the rate limit: a caller's create goes within a couple of
+// slots even when the batch it rides was first asked for by another caller whose reads wait in
+// the rate limit (the batch must not wait behind that caller's backlog of reads).
+TEST_F(WriteRulesTest, FairSharesACreateIsNotHeldBehindTheReadsOfAnotherCallerInItsBatch) {
+  Start(/*rps=*/7);
+  std::vector<Result> reads(200);
+  for (size_t i = 0; i < reads.size(); ++i) {
+    kommo_.leads[static_cast<int64_t>(2000 + i)] = {"other", 0};
+    client_->GetLead(static_cast<int64_t>(2000 + i), As("analytics", absl::Seconds(120)),
+                     Into(reads[i]));
+  }
+  Result theirs;
+  v1::CreateLeadRequest request;
+  request.set_name("analytics lead");
+  client_->CreateLead(request, As("analytics", absl::Seconds(120)), Into(theirs));
+  loop_.Advance(absl::Milliseconds(700));
+  const size_t arrival = kommo_.requests.size();
+  Result chatbot;
+  request.set_name("chatbot lead");
+  client_->CreateLead(request, As("chatbot", absl::Seconds(5)), Into(chatbot));
+  loop_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(chatbot.has_value());
+  EXPECT_TRUE(chatbot->ok()) << chatbot->status();
+  const int before = RequestsBefore(arrival, [](const http::HttpRequest& each) {
+    return each.method == http::Method::kPost &&
+           each.body.find("chatbot lead") != std::string::npos;
+  });
+  EXPECT_GE(before, 0);
+  EXPECT_LE(before, 2);
+  loop_.Advance(absl::Seconds(60));
+  ASSERT_TRUE(theirs.has_value());
+  EXPECT_TRUE(theirs->ok()) << theirs->status();
+  for (const Result& result : reads) {
+    ASSERT_TRUE(result.has_value());
+    EXPECT_TRUE(result->ok()) << result->status();
+  }
+}
+
 std::vector<std::string>* captured = nullptr;
 void Capture(const std::string& line) {
   if (captured != nullptr) captured->push_back(line);
