@@ -104,12 +104,13 @@ grep -q '"msg":"callers file reloaded"' "$WORK/server.err" && pass "the reload i
   fail "no reload line"
 
 # The audit trail: one line per write, with the caller, never a token.
+# (grep -c reads all its input: grep -q could stop early and fail the pipeline under pipefail.)
 audit() { grep '"msg":"audit"' "$WORK/server.err"; }
-audit | grep -q "\"caller\":\"chatbot\",\"method\":\"kommo.v1.LeadService/CreateLead\".*\"idempotency_key\":\"chat-1\",\"code\":\"OK\".*\"lead_id\":\"$LEAD\"" &&
+audit | grep -c "\"caller\":\"chatbot\",\"method\":\"kommo.v1.LeadService/CreateLead\".*\"idempotency_key\":\"chat-1\",\"code\":\"OK\".*\"lead_id\":\"$LEAD\"" >/dev/null &&
   pass "audit: the chatbot's create, with its lead id" || fail "audit: $(audit)"
-audit | grep -q "\"caller\":\"billing\",\"method\":\"kommo.v1.LeadService/UpdateLead\".*\"code\":\"OK\".*\"lead_id\":\"$LEAD\"" &&
+audit | grep -c "\"caller\":\"billing\",\"method\":\"kommo.v1.LeadService/UpdateLead\".*\"code\":\"OK\".*\"lead_id\":\"$LEAD\"" >/dev/null &&
   pass "audit: billing's update" || fail "audit: $(audit)"
-audit | grep -q "\"caller\":\"chatbot\",\"method\":\"kommo.v1.LeadService/UpdateLead\".*\"code\":\"PERMISSION_DENIED\".*\"lead_id\":\"$LEAD\"" &&
+audit | grep -c "\"caller\":\"chatbot\",\"method\":\"kommo.v1.LeadService/UpdateLead\".*\"code\":\"PERMISSION_DENIED\".*\"lead_id\":\"$LEAD\"" >/dev/null &&
   pass "audit: the refused update" || fail "audit: $(audit)"
 [[ $(audit | grep -c '"caller":"chatbot","method":"kommo.v1.LeadService/CreateLead"') == 3 ]] &&
   pass "audit: the import's two creates" || fail "audit: $(audit)"
