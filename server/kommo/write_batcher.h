@@ -526,6 +526,13 @@ class WriteBatcher {
                       {absl::StrCat(entity_.singular, "_id"), item->written_id}});
         continue;
       }
+      if (write_.unread) {
+        // Its caller asked only for what the write determines: answered now, not read back.
+        if (std::optional<Entity> answer = write_.unread(item->request, found->second)) {
+          Complete<Entity>(item->waiter, *std::move(answer));
+          continue;
+        }
+      }
       written.emplace_back(found->second, item->waiter);
       deadline = std::max(deadline, item->waiter->deadline);
     }
