@@ -140,8 +140,9 @@ class ReadBacks {
     return false;
   }
 
-  // Sends `read` now, or holds it a little longer for the writes still under way.
-  void Evaluate(const ReadPtr& read) {
+  // Sends `read` now, or holds it a little longer for the writes still under way. (By value, as
+  // is Send's: `read` may be open_, which its slot coming inside Requester::Send resets.)
+  void Evaluate(ReadPtr read) {
     if (read->sent) return;
     absl::Time earliest = absl::InfiniteFuture();
     bool anyone = false;
@@ -170,7 +171,7 @@ class ReadBacks {
   }
 
   // Asks for the read's priority slot; members may still join until it comes.
-  void Send(const ReadPtr& read) {
+  void Send(ReadPtr read) {
     read->sent = true;
     read->recheck.reset();
     RequestSpec spec;
