@@ -571,8 +571,10 @@ void RunOverhead(const Paths& paths, emu::Emulator* emulator, Report* report) {
 
 // --- 2. Bulk create ------------------------------------------------------------------------------
 
-void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report) {
-  const std::string name = "2 Bulk create";
+// `id_only`: every call's read_mask is "id", so the service reads nothing back.
+void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report, bool id_only) {
+  const std::string name = id_only ? "2 Bulk create, read_mask id" : "2 Bulk create";
+  const std::string tag = id_only ? "2 (read_mask id): " : "2: ";
   const int calls = absl::GetFlag(FLAGS_bulk_calls);
   const double rps = absl::GetFlag(FLAGS_bulk_kommo_rps);
   const int latency_ms = absl::GetFlag(FLAGS_bulk_kommo_latency_ms);
@@ -602,10 +604,11 @@ void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report) 
               v1::CreateLeadResponse* response, std::function<void(grpc::Status)> done) {
         stub->async()->CreateLead(context, request, response, std::move(done));
       };
-  const std::function<v1::CreateLeadRequest(size_t)> make = [](size_t i) {
+  const std::function<v1::CreateLeadRequest(size_t)> make = [id_only](size_t i) {
     v1::CreateLeadRequest request;
     request.set_name(absl::StrCat("Bulk import lead #", i + 1));
     request.set_price(static_cast<int64_t>(100 + i));
+    if (id_only) request.mutable_read_mask()->add_paths("id");
     return request;
   };
   LoadResult result = RunLoad(static_cast<size_t>(calls), static_cast<size_t>(calls),
@@ -623,16 +626,17 @@ void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report) 
 
   const Percentiles latency = OkLatencies(result);
   Note(report,
-       absl::StrCat("2: ", calls, " CreateLead in ", absl::StrFormat("%.2f s", result.wall_seconds),
+       absl::StrCat(tag, calls, " CreateLead in ", absl::StrFormat("%.2f s", result.wall_seconds),
                     ": ", result.Breakdown()));
   if (latency.size() > 0) {
-    Note(report, absl::StrCat("2: successful calls' latency p50 ", Ms(latency.At(0.5)), ", p99 ",
+    Note(report, absl::StrCat(tag, "successful calls' latency p50 ", Ms(latency.At(0.5)), ", p99 ",
                               Ms(latency.At(0.99)), ", max ", Ms(latency.At(1.0))));
   }
-  Note(report, absl::StrCat("2: emulator: ", created, " new leads, ", traffic.total, " requests (",
-                            traffic.status_429, " answered 429): ", traffic.by_route));
+  Note(report,
+       absl::StrCat(tag, "emulator: ", created, " new leads, ", traffic.total, " requests (",
+                    traffic.status_429, " answered 429): ", traffic.by_route));
   Row row;
-  row.scenario = "2 Bulk create";
+  row.scenario = name;
   row.result =
       absl::StrCat("**", result.ok(), "/", calls, "** succeeded, ", created, " leads created, ",
                    traffic.status_429, "×429, ", traffic.total, " Kommo requests, **",
@@ -1264,7 +1268,8 @@ int Run(int argc, char** argv) {
     if (scenario == "1") {
       RunOverhead(paths, emulator->get(), &report);
     } else if (scenario == "2") {
-      RunBulkCreate(paths, emulator->get(), &report);
+      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/false);
+      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/true);
     } else if (scenario == "3") {
       RunConcurrency(paths, emulator->get(), &report);
     } else if (scenario == "4") {

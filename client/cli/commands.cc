@@ -1,5 +1,6 @@
 #include "client/cli/commands.h"
 
+#include <google/protobuf/field_mask.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/time_util.h>
 
@@ -333,6 +334,21 @@ std::string ParseFieldValue(const std::string& flag, const std::string& text,
 
 namespace {
 
+// --read_mask PATH[,PATH...]: the fields of the written entity to print (the request's
+// read_mask); "id" alone costs no read-back.
+std::string SetReadMask(const std::string& flag, const std::string& text, Message& request) {
+  const FieldDescriptor* field = request.GetDescriptor()->FindFieldByName("read_mask");
+  auto* mask = google::protobuf::DynamicCastToGenerated<google::protobuf::FieldMask>(
+      request.GetReflection()->MutableMessage(&request, field));
+  if (mask == nullptr) return absl::StrCat("--", flag, ": this call takes no read mask");
+  for (absl::string_view path : absl::StrSplit(text, ',')) {
+    path = absl::StripAsciiWhitespace(path);
+    if (path.empty()) return absl::StrCat("--", flag, ": \"", text, "\" holds an empty path");
+    mask->add_paths(std::string(path));
+  }
+  return "";
+}
+
 // --field CODE_OR_ID=VALUE: a value of the request's custom_fields (a field given again gets
 // another value; "CODE=" lists it with no values, which clears it).
 std::string SetCustomField(const std::string& flag, const std::string& text, Message& request) {
@@ -427,7 +443,7 @@ void AddAccountCommands(std::vector<Command>& commands) {
 // tasks create | complete | list (TaskService). A task's entity is optional, so it is given as
 // --entity_type with --entity_id rather than as one of --lead_id, --contact_id, --company_id.
 void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
-                     const FlagSpec& request_id) {
+                     const FlagSpec& request_id, const FlagSpec& read_mask) {
   using kommo::v1::TaskService;
   namespace v1 = kommo::v1;
   commands.push_back(MakeCommand<TaskService, v1::CreateTaskRequest, v1::CreateTaskResponse,
@@ -441,14 +457,17 @@ void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
        {"entity_id", "ID", "the lead, contact or company the task is on"},
        {"task_type_id", "ID", "1 call (the default), 2 meeting, or one of the account's own"},
        {"responsible_user_id", "ID", "who has to do it (default: the server token's user)"},
-       request_id},
+       request_id,
+       read_mask},
       RetryClass::kWrite));
   commands.push_back(MakeCommand<TaskService, v1::CompleteTaskRequest, v1::CompleteTaskResponse,
                                  &TaskService::Stub::CompleteTask>(
       "tasks", "complete", "kommo.v1.TaskService/CompleteTask",
       "Marks a task completed, with an optional result, and prints it. Completing it again "
       "sets the same values: kommo-cli retries it like an update.",
-      {{"task_id", "ID", "required: the task"}, {"result_text", "TEXT", "what came of it"}},
+      {{"task_id", "ID", "required: the task"},
+       {"result_text", "TEXT", "what came of it"},
+       read_mask},
       RetryClass::kIdempotent));
   commands.push_back(MakeCommand<TaskService, v1::ListTasksRequest, v1::ListTasksResponse,
                                  &TaskService::Stub::ListTasks>(
@@ -471,7 +490,7 @@ void AddTaskCommands(std::vector<Command>& commands, const FlagSpec& page_size,
 // flags for custom fields and tags.
 void AddCompanyCommands(std::vector<Command>& commands, const std::vector<FlagSpec>& search,
                         const FlagSpec& field, const FlagSpec& tag, const FlagSpec& untag,
-                        const FlagSpec& request_id) {
+                        const FlagSpec& request_id, const FlagSpec& read_mask) {
   using kommo::v1::CompanyService;
   namespace v1 = kommo::v1;
   commands.push_back(MakeCommand<CompanyService, v1::CreateCompanyRequest,
@@ -482,7 +501,8 @@ void AddCompanyCommands(std::vector<Command>& commands, const std::vector<FlagSp
        {"responsible_user_id", "ID", "responsible user (default: Kommo chooses)"},
        field,
        tag,
-       request_id},
+       request_id,
+       read_mask},
       RetryClass::kWrite));
   commands.push_back(MakeCommand<CompanyService, v1::UpdateCompanyRequest,
                                  v1::UpdateCompanyResponse, &CompanyService::Stub::UpdateCompany>(
@@ -493,7 +513,8 @@ void AddCompanyCommands(std::vector<Command>& commands, const std::vector<FlagSp
        {"responsible_user_id", "ID", "new responsible user"},
        field,
        tag,
-       untag},
+       untag,
+       read_mask},
       RetryClass::kIdempotent));
   commands.push_back(MakeCommand<CompanyService, v1::GetCompanyRequest, v1::GetCompanyResponse,
                                  &CompanyService::Stub::GetCompany>(
@@ -581,6 +602,14 @@ std::vector<Command> BuildCommands() {
     flags.insert(flags.end(), more.begin(), more.end());
     return flags;
   };
+  const FlagSpec read_mask{"read_mask",
+                           "PATH[,PATH...]",
+                           "fields to print (default: all, read back after the write); \"id\" "
+                           "alone costs no read-back request",
+                           nullptr,
+                           nullptr,
+                           &SetReadMask,
+                           true};
   // Custom fields and tags of lead, contact and company writes.
   const FlagSpec field{"field", "CODE=VALUE", kFieldHelp, nullptr, nullptr, &SetCustomField, true};
   const FlagSpec tag{"tag", "TEXT", "a tag to add; repeat for more", "tags_to_add"};
@@ -605,7 +634,8 @@ std::vector<Command> BuildCommands() {
        {"contact_ids", "ID[,ID...]", "contacts to link; comma-separated or repeated"},
        field,
        tag,
-       request_id},
+       request_id,
+       read_mask},
       kWrite));
   commands.push_back(MakeCommand<LeadService, v1::UpdateLeadRequest, v1::UpdateLeadResponse,
                                  &LeadService::Stub::UpdateLead>(
@@ -620,7 +650,8 @@ std::vector<Command> BuildCommands() {
        {"status_id", "ID", "new stage"},
        field,
        tag,
-       untag},
+       untag,
+       read_mask},
       kRead));
   commands.push_back(
       MakeCommand<LeadService, v1::GetLeadRequest, v1::GetLeadResponse,
@@ -737,7 +768,8 @@ std::vector<Command> BuildCommands() {
        {"emails", "EMAIL", "an email address; repeat for more"},
        field,
        tag,
-       request_id},
+       request_id,
+       read_mask},
       kWrite));
   commands.push_back(MakeCommand<ContactService, v1::UpdateContactRequest,
                                  v1::UpdateContactResponse, &ContactService::Stub::UpdateContact>(
@@ -755,7 +787,8 @@ std::vector<Command> BuildCommands() {
        {"clear_emails", "", "remove all the contact's emails", nullptr, nullptr, &SetClearList},
        field,
        tag,
-       untag},
+       untag,
+       read_mask},
       kRead));
   commands.push_back(MakeCommand<ContactService, v1::GetContactRequest, v1::GetContactResponse,
                                  &ContactService::Stub::GetContact>(
@@ -835,7 +868,7 @@ std::vector<Command> BuildCommands() {
            {"responsible_user_ids", "ID[,ID...]", "only contacts of these users"},
            kind,
            include_entity}));
-  AddCompanyCommands(commands, {page_size, page_token}, field, tag, untag, request_id);
+  AddCompanyCommands(commands, {page_size, page_token}, field, tag, untag, request_id, read_mask);
   AddLinkCommands(commands, entity);
   commands.push_back(MakeCommand<NoteService, v1::AddNoteRequest, v1::AddNoteResponse,
                                  &NoteService::Stub::AddNote>(
@@ -847,7 +880,8 @@ std::vector<Command> BuildCommands() {
                      nullptr, "text", &SetTextFromFile},
                     {"service", "NAME", "the service the note comes from (a service message)"},
                     {"created_by", "ID", "the note's author (default: the server token's user)"},
-                    request_id}),
+                    request_id,
+                    read_mask}),
       kWrite));
   commands.push_back(MakeCommand<NoteService, v1::ListNotesRequest, v1::ListNotesResponse,
                                  &NoteService::Stub::ListNotes>(
@@ -861,7 +895,7 @@ std::vector<Command> BuildCommands() {
                      "next_page_token of the previous page, with the same other flags"}}),
       kRead));
   AddAccountCommands(commands);
-  AddTaskCommands(commands, page_size, request_id);
+  AddTaskCommands(commands, page_size, request_id, read_mask);
   return commands;
 }
 

@@ -15,6 +15,7 @@ namespace {
 using internal::Kind;
 using internal::Reply;
 using internal::Serve;
+using internal::TrimToMask;
 using rest::CallOptions;
 
 constexpr char kCompaniesScope[] = "companies";
@@ -51,10 +52,13 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::CreateCompany(grpc::CallbackServer
       [this](const v1::CreateCompanyRequest& req, CallOptions call, auto done) {
         client_->CreateCompany(
             req, std::move(call),
-            Reply<Response, v1::Company>(std::move(done), [](Response& out, v1::Company company) {
-              *out.mutable_company() = std::move(company);
-              return out.company().id();
-            }));
+            Reply<Response, v1::Company>(
+                std::move(done), [mask = req.read_mask()](Response& out, v1::Company company) {
+                  const int64_t id = company.id();
+                  TrimToMask(mask, &company);
+                  *out.mutable_company() = std::move(company);
+                  return id;
+                }));
       });
 }
 
@@ -68,10 +72,13 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::UpdateCompany(grpc::CallbackServer
       [this](const v1::UpdateCompanyRequest& req, CallOptions call, auto done) {
         client_->UpdateCompany(
             req, std::move(call),
-            Reply<Response, v1::Company>(std::move(done), [](Response& out, v1::Company company) {
-              *out.mutable_company() = std::move(company);
-              return out.company().id();
-            }));
+            Reply<Response, v1::Company>(
+                std::move(done), [mask = req.read_mask()](Response& out, v1::Company company) {
+                  const int64_t id = company.id();
+                  TrimToMask(mask, &company);
+                  *out.mutable_company() = std::move(company);
+                  return id;
+                }));
       });
 }
 

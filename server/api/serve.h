@@ -23,7 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "server/api/audit.h"
 #include "server/api/grpc_status.h"
 #include "server/api/idempotency.h"
@@ -261,6 +263,13 @@ auto Reply(absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)> done, Put
     const int64_t id = put(out, *std::move(value));
     done(std::move(out), id);
   };
+}
+
+// Keeps only the fields a request's read_mask (AIP-157) names; an empty mask keeps everything.
+// The mask was validated against the message's type.
+inline void TrimToMask(const google::protobuf::FieldMask& mask, google::protobuf::Message* entity) {
+  if (mask.paths().empty()) return;
+  google::protobuf::util::FieldMaskUtil::TrimMessage(mask, entity);
 }
 
 }  // namespace kommo::api::internal

@@ -34,6 +34,7 @@ namespace {
 using internal::Kind;
 using internal::Reply;
 using internal::Serve;
+using internal::TrimToMask;
 using rest::CallOptions;
 
 constexpr char kLeadsScope[] = "leads";
@@ -68,10 +69,12 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateLead(grpc::CallbackServerContex
       context, request, response, "kommo.v1.LeadService/CreateLead", Kind::kWrite, options_,
       ValidateCreateLead, [this](const v1::CreateLeadRequest& req, CallOptions call, auto done) {
         client_->CreateLead(req, std::move(call),
-                            [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                            [done = std::move(done),
+                             mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
                               if (!lead.ok()) return done(lead.status(), 0);
                               v1::CreateLeadResponse out;
                               const int64_t id = lead->id();
+                              TrimToMask(mask, &*lead);
                               *out.mutable_lead() = *std::move(lead);
                               done(std::move(out), id);
                             });
@@ -85,10 +88,12 @@ grpc::ServerUnaryReactor* LeadServiceImpl::UpdateLead(grpc::CallbackServerContex
       context, request, response, "kommo.v1.LeadService/UpdateLead", Kind::kWrite, options_,
       ValidateUpdateLead, [this](const v1::UpdateLeadRequest& req, CallOptions call, auto done) {
         client_->UpdateLead(req, std::move(call),
-                            [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                            [done = std::move(done),
+                             mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
                               if (!lead.ok()) return done(lead.status(), 0);
                               v1::UpdateLeadResponse out;
                               const int64_t id = lead->id();
+                              TrimToMask(mask, &*lead);
                               *out.mutable_lead() = *std::move(lead);
                               done(std::move(out), id);
                             });
@@ -249,15 +254,16 @@ grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(grpc::CallbackServer
       context, request, response, "kommo.v1.ContactService/CreateContact", Kind::kWrite, options_,
       ValidateCreateContact,
       [this](const v1::CreateContactRequest& req, CallOptions call, auto done) {
-        client_->CreateContact(
-            req, std::move(call),
-            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
-              if (!contact.ok()) return done(contact.status(), 0);
-              v1::CreateContactResponse out;
-              const int64_t id = contact->id();
-              *out.mutable_contact() = *std::move(contact);
-              done(std::move(out), id);
-            });
+        client_->CreateContact(req, std::move(call),
+                               [done = std::move(done), mask = req.read_mask()](
+                                   absl::StatusOr<v1::Contact> contact) mutable {
+                                 if (!contact.ok()) return done(contact.status(), 0);
+                                 v1::CreateContactResponse out;
+                                 const int64_t id = contact->id();
+                                 TrimToMask(mask, &*contact);
+                                 *out.mutable_contact() = *std::move(contact);
+                                 done(std::move(out), id);
+                               });
       });
 }
 
@@ -268,15 +274,16 @@ grpc::ServerUnaryReactor* ContactServiceImpl::UpdateContact(grpc::CallbackServer
       context, request, response, "kommo.v1.ContactService/UpdateContact", Kind::kWrite, options_,
       ValidateUpdateContact,
       [this](const v1::UpdateContactRequest& req, CallOptions call, auto done) {
-        client_->UpdateContact(
-            req, std::move(call),
-            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
-              if (!contact.ok()) return done(contact.status(), 0);
-              v1::UpdateContactResponse out;
-              const int64_t id = contact->id();
-              *out.mutable_contact() = *std::move(contact);
-              done(std::move(out), id);
-            });
+        client_->UpdateContact(req, std::move(call),
+                               [done = std::move(done), mask = req.read_mask()](
+                                   absl::StatusOr<v1::Contact> contact) mutable {
+                                 if (!contact.ok()) return done(contact.status(), 0);
+                                 v1::UpdateContactResponse out;
+                                 const int64_t id = contact->id();
+                                 TrimToMask(mask, &*contact);
+                                 *out.mutable_contact() = *std::move(contact);
+                                 done(std::move(out), id);
+                               });
       });
 }
 
@@ -466,10 +473,13 @@ grpc::ServerUnaryReactor* NoteServiceImpl::AddNote(grpc::CallbackServerContext* 
       ValidateAddNote, [this](const v1::AddNoteRequest& req, CallOptions call, auto done) {
         client_->AddNote(
             req, std::move(call),
-            Reply<Response, v1::Note>(std::move(done), [](Response& out, v1::Note note) {
-              *out.mutable_note() = std::move(note);
-              return out.note().id();
-            }));
+            Reply<Response, v1::Note>(std::move(done),
+                                      [mask = req.read_mask()](Response& out, v1::Note note) {
+                                        const int64_t id = note.id();
+                                        TrimToMask(mask, &note);
+                                        *out.mutable_note() = std::move(note);
+                                        return id;
+                                      }));
       });
 }
 

@@ -15,6 +15,7 @@ namespace {
 using internal::Kind;
 using internal::Reply;
 using internal::Serve;
+using internal::TrimToMask;
 using rest::CallOptions;
 
 constexpr char kTasksScope[] = "tasks";
@@ -47,10 +48,13 @@ grpc::ServerUnaryReactor* TaskServiceImpl::CreateTask(grpc::CallbackServerContex
       ValidateCreateTask, [this](const v1::CreateTaskRequest& req, CallOptions call, auto done) {
         client_->CreateTask(
             req, std::move(call),
-            Reply<Response, v1::Task>(std::move(done), [](Response& out, v1::Task task) {
-              *out.mutable_task() = std::move(task);
-              return out.task().id();
-            }));
+            Reply<Response, v1::Task>(std::move(done),
+                                      [mask = req.read_mask()](Response& out, v1::Task task) {
+                                        const int64_t id = task.id();
+                                        TrimToMask(mask, &task);
+                                        *out.mutable_task() = std::move(task);
+                                        return id;
+                                      }));
       });
 }
 
@@ -64,10 +68,13 @@ grpc::ServerUnaryReactor* TaskServiceImpl::CompleteTask(grpc::CallbackServerCont
       [this](const v1::CompleteTaskRequest& req, CallOptions call, auto done) {
         client_->CompleteTask(
             req, std::move(call),
-            Reply<Response, v1::Task>(std::move(done), [](Response& out, v1::Task task) {
-              *out.mutable_task() = std::move(task);
-              return out.task().id();
-            }));
+            Reply<Response, v1::Task>(std::move(done),
+                                      [mask = req.read_mask()](Response& out, v1::Task task) {
+                                        const int64_t id = task.id();
+                                        TrimToMask(mask, &task);
+                                        *out.mutable_task() = std::move(task);
+                                        return id;
+                                      }));
       });
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "server/common/error_details.h"
 #include "server/mapping/contact_match.h"
 
@@ -86,6 +87,25 @@ class Checker {
 };
 
 // An optional idempotency key: 1 to 64 printable ASCII characters.
+// A read_mask (AIP-157) over `entity`: each path names a field of it (a.b for a field of a
+// message field); empty means the whole entity.
+void CheckReadMask(Checker& checker, const google::protobuf::FieldMask& mask,
+                   const google::protobuf::Descriptor* entity) {
+  constexpr int kMaxPaths = 100;
+  if (mask.paths_size() > kMaxPaths) {
+    checker.Add("read_mask.paths", absl::StrCat("must hold at most ", kMaxPaths, " paths"));
+    return;
+  }
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    const std::string& path = mask.paths(i);
+    if (path.empty() ||
+        !google::protobuf::util::FieldMaskUtil::GetFieldDescriptors(entity, path, nullptr)) {
+      checker.Add(absl::StrCat("read_mask.paths[", i, "]"),
+                  absl::StrCat("names no field of ", entity->name()));
+    }
+  }
+}
+
 void CheckRequestId(Checker& checker, absl::string_view request_id) {
   if (request_id.empty()) return;
   if (request_id.size() > kMaxRequestIdLength) {
@@ -295,6 +315,7 @@ absl::Status ValidateCreateLead(const v1::CreateLeadRequest& request) {
   CheckRequestId(checker, request.request_id());
   CheckCustomFields(checker, request.custom_fields(), false, false);
   CheckTags(checker, request.tags_to_add(), {});
+  CheckReadMask(checker, request.read_mask(), v1::Lead::descriptor());
   return checker.Result("CreateLeadRequest");
 }
 
@@ -310,6 +331,7 @@ absl::Status ValidateUpdateLead(const v1::UpdateLeadRequest& request) {
   if (request.has_status_id()) checker.Positive("status_id", request.status_id());
   CheckCustomFields(checker, request.custom_fields(), false, false);
   CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
+  CheckReadMask(checker, request.read_mask(), v1::Lead::descriptor());
   return checker.Result("UpdateLeadRequest");
 }
 
@@ -357,6 +379,7 @@ absl::Status ValidateCreateContact(const v1::CreateContactRequest& request) {
   CheckCustomFields(checker, request.custom_fields(), !request.phones().empty(),
                     !request.emails().empty());
   CheckTags(checker, request.tags_to_add(), {});
+  CheckReadMask(checker, request.read_mask(), v1::Contact::descriptor());
   return checker.Result("CreateContactRequest");
 }
 
@@ -389,6 +412,7 @@ absl::Status ValidateUpdateContact(const v1::UpdateContactRequest& request) {
   }
   CheckCustomFields(checker, request.custom_fields(), request.has_phones(), request.has_emails());
   CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
+  CheckReadMask(checker, request.read_mask(), v1::Contact::descriptor());
   return checker.Result("UpdateContactRequest");
 }
 
@@ -510,6 +534,7 @@ absl::Status ValidateAddNote(const v1::AddNoteRequest& request) {
   }
   checker.Text("service", request.service(), /*required=*/false);
   checker.PositiveOrUnset("created_by", request.created_by());
+  CheckReadMask(checker, request.read_mask(), v1::Note::descriptor());
   return checker.Result("AddNoteRequest");
 }
 
@@ -586,6 +611,7 @@ absl::Status ValidateCreateTask(const v1::CreateTaskRequest& request) {
   }
   checker.PositiveOrUnset("task_type_id", request.task_type_id());
   checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
+  CheckReadMask(checker, request.read_mask(), v1::Task::descriptor());
   return checker.Result("CreateTaskRequest");
 }
 
@@ -593,6 +619,7 @@ absl::Status ValidateCompleteTask(const v1::CompleteTaskRequest& request) {
   Checker checker;
   checker.Positive("task_id", request.task_id());
   CheckLongText(checker, "result_text", request.result_text(), /*required=*/false);
+  CheckReadMask(checker, request.read_mask(), v1::Task::descriptor());
   return checker.Result("CompleteTaskRequest");
 }
 
@@ -684,6 +711,7 @@ absl::Status ValidateCreateCompany(const v1::CreateCompanyRequest& request) {
   checker.PositiveOrUnset("responsible_user_id", request.responsible_user_id());
   CheckCustomFields(checker, request.custom_fields(), false, false);
   CheckTags(checker, request.tags_to_add(), {});
+  CheckReadMask(checker, request.read_mask(), v1::Company::descriptor());
   return checker.Result("CreateCompanyRequest");
 }
 
@@ -696,6 +724,7 @@ absl::Status ValidateUpdateCompany(const v1::UpdateCompanyRequest& request) {
   }
   CheckCustomFields(checker, request.custom_fields(), false, false);
   CheckTags(checker, request.tags_to_add(), request.tags_to_remove());
+  CheckReadMask(checker, request.read_mask(), v1::Company::descriptor());
   return checker.Result("UpdateCompanyRequest");
 }
 

@@ -79,6 +79,7 @@ WriteDescription<v1::CreateLeadRequest, Lead> LeadCreate() {
   write.could_be = [](const Lead& lead, const v1::CreateLeadRequest& request) {
     return request.name().empty() || lead.name() == request.name();
   };
+  write.unread = &IdOnlyAnswer<v1::CreateLeadRequest, Lead>;
   return write;
 }
 
@@ -93,6 +94,7 @@ WriteDescription<v1::UpdateLeadRequest, Lead> LeadUpdate() {
   write.field = [](absl::string_view path, const v1::UpdateLeadRequest&) {
     return mapping::LeadFieldFromKommoPath(path);
   };
+  write.unread = &IdOnlyAnswer<v1::UpdateLeadRequest, Lead>;
   return write;
 }
 
@@ -109,6 +111,7 @@ WriteDescription<v1::CreateContactRequest, Contact> ContactCreate() {
   write.could_be = [](const Contact& contact, const v1::CreateContactRequest& request) {
     return request.name().empty() || contact.name() == request.name();
   };
+  write.unread = &IdOnlyAnswer<v1::CreateContactRequest, Contact>;
   return write;
 }
 
@@ -173,6 +176,14 @@ std::string SingularOf(EntityType type) {
 }
 
 }  // namespace
+
+bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask) {
+  if (mask.paths().empty()) return false;
+  for (const std::string& path : mask.paths()) {
+    if (path != "id") return false;
+  }
+  return true;
+}
 
 absl::string_view CollectionOf(EntityType type) {
   switch (type) {
@@ -259,6 +270,7 @@ WriteDescription<v1::UpdateContactRequest, Contact> ContactUpdate() {
   write.field = [](absl::string_view path, const v1::UpdateContactRequest& request) {
     return mapping::ContactUpdateFieldFromKommoPath(path, request);
   };
+  write.unread = &IdOnlyAnswer<v1::UpdateContactRequest, Contact>;
   return write;
 }
 
@@ -405,6 +417,7 @@ WriteDescription<v1::AddNoteRequest, Note> NoteCreate(EntityType type) {
   write.could_be = [](const Note& note, const v1::AddNoteRequest& request) {
     return note.entity_id() == request.entity_id() && note.text() == request.text();
   };
+  write.unread = &IdOnlyAnswer<v1::AddNoteRequest, Note>;
   return write;
 }
 
@@ -463,6 +476,7 @@ WriteDescription<v1::CreateTaskRequest, v1::Task> TaskCreate() {
            task.entity_id() == request.entity_id() &&
            task.due_at().seconds() == request.due_at().seconds();
   };
+  write.unread = &IdOnlyAnswer<v1::CreateTaskRequest, v1::Task>;
   return write;
 }
 
@@ -478,6 +492,7 @@ WriteDescription<v1::CompleteTaskRequest, v1::Task> TaskComplete() {
   write.field = [](absl::string_view path, const v1::CompleteTaskRequest&) {
     return mapping::TaskFieldFromKommoPath(path);
   };
+  write.unread = &IdOnlyAnswer<v1::CompleteTaskRequest, v1::Task>;
   return write;
 }
 
@@ -580,6 +595,7 @@ WriteDescription<v1::CreateCompanyRequest, v1::Company> CompanyCreate() {
   write.could_be = [](const v1::Company& company, const v1::CreateCompanyRequest& request) {
     return company.name() == request.name();
   };
+  write.unread = &IdOnlyAnswer<v1::CreateCompanyRequest, v1::Company>;
   return write;
 }
 
@@ -594,6 +610,7 @@ WriteDescription<v1::UpdateCompanyRequest, v1::Company> CompanyUpdate() {
   write.field = [](absl::string_view path, const v1::UpdateCompanyRequest&) {
     return mapping::CompanyFieldFromKommoPath(path);
   };
+  write.unread = &IdOnlyAnswer<v1::UpdateCompanyRequest, v1::Company>;
   return write;
 }
 

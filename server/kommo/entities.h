@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "kommo/v1/account.pb.h"
 #include "kommo/v1/common.pb.h"
 #include "kommo/v1/company_service.pb.h"
@@ -105,7 +106,24 @@ struct WriteDescription {
   // request's item (then it is not sent again: the outcome is unknown). Null: what was created
   // cannot be read as an Entity, so an unnamed item of a rejected batch has an unknown outcome.
   std::function<bool(const Entity&, const Request&)> could_be;
+  // The answer to an item whose caller asks only for what the write itself determines (its
+  // read_mask names only "id"): built from Kommo's answer, with no read-back; nullopt when the
+  // item needs its read-back. Null: every item is read back. A batch may mix both kinds.
+  std::function<std::optional<Entity>(const Request&, const Written&)> unread;
 };
+
+// Whether a read_mask asks only for fields a write determines without reading the entity back:
+// "id" (the id Kommo answered for a create, the id written for an update). Empty: no.
+bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask);
+
+// WriteDescription::unread for a request with a read_mask and an entity with an id.
+template <typename Request, typename Entity>
+std::optional<Entity> IdOnlyAnswer(const Request& request, const Written& written) {
+  if (!OnlyWriteDetermined(request.read_mask())) return std::nullopt;
+  Entity entity;
+  entity.set_id(written.id);
+  return entity;
+}
 
 // The id an entity is known by in messages and read-backs (a composite's lead id).
 template <typename Entity>

@@ -13,6 +13,7 @@
 #include "server/kommo/contact_finder.h"
 #include "server/kommo/entities.h"
 #include "server/kommo/error_table.h"
+#include "server/kommo/read_backs.h"
 #include "server/kommo/requester.h"
 #include "server/kommo/shared_reads.h"
 #include "server/kommo/waiter.h"
@@ -43,51 +44,71 @@ class KommoClientImpl final : public KommoClient {
       : options_(std::move(options)),
         loop_(loop),
         requester_(options_, transport, loop),
+        lead_read_backs_(LeadEntity(), &requester_, loop, ReadBackOptions()),
+        contact_read_backs_(ContactEntity(), &requester_, loop, ReadBackOptions()),
+        task_read_backs_(TaskEntity(), &requester_, loop, ReadBackOptions()),
+        company_read_backs_(CompanyEntity(), &requester_, loop, ReadBackOptions()),
         lead_reads_(&requester_, loop),
         lead_lists_(&requester_, loop),
         contact_reads_(&requester_, loop),
         contact_lists_(&requester_, loop),
         lead_creates_(LeadEntity(), LeadCreate(), BatcherOptions(), &requester_, loop,
-                      ReadBackOf<Lead>(LeadEntity())),
+                      lead_read_backs_.Callback()),
         lead_updates_(LeadEntity(), LeadUpdate(), BatcherOptions(), &requester_, loop,
-                      ReadBackOf<Lead>(LeadEntity())),
+                      lead_read_backs_.Callback()),
         contact_creates_(ContactEntity(), ContactCreate(), BatcherOptions(), &requester_, loop,
-                         ReadBackOf<Contact>(ContactEntity())),
+                         contact_read_backs_.Callback()),
         incoming_lists_(&requester_, loop),
         note_lists_(&requester_, loop),
         contact_updates_(ContactEntity(), ContactUpdate(), BatcherOptions(), &requester_, loop,
-                         ReadBackOf<Contact>(ContactEntity())),
+                         contact_read_backs_.Callback()),
         lead_with_contact_creates_(LeadWithContactEntity(), LeadWithContactCreate(),
                                    BatcherOptions(), &requester_, loop, ReadBackLeadWithContact()),
         incoming_creates_(IncomingLeadEntity(), IncomingLeadCreate(), BatcherOptions(), &requester_,
                           loop, ReadBackIncomingLead()),
         incoming_accepts_(LeadEntity(), IncomingLeadAccept(), BatcherOptions(), &requester_, loop,
-                          ReadBackOf<Lead>(LeadEntity())),
+                          lead_read_backs_.Callback()),
         incoming_declines_(DeclinedIncomingLeadEntity(), IncomingLeadDecline(), BatcherOptions(),
                            &requester_, loop, AnswerDeclined()),
         finder_(loop, FinderOps()),
         task_creates_(TaskEntity(), TaskCreate(), BatcherOptions(), &requester_, loop,
-                      ReadBackOf<v1::Task>(TaskEntity())),
+                      task_read_backs_.Callback()),
         task_completes_(TaskEntity(), TaskComplete(), BatcherOptions(), &requester_, loop,
-                        ReadBackOf<v1::Task>(TaskEntity())),
+                        task_read_backs_.Callback()),
         task_lists_(&requester_, loop),
         company_reads_(&requester_, loop),
         company_lists_(&requester_, loop),
         event_lists_(&requester_, loop),
         company_creates_(CompanyEntity(), CompanyCreate(), BatcherOptions(), &requester_, loop,
-                         ReadBackOf<v1::Company>(CompanyEntity())),
+                         company_read_backs_.Callback()),
         company_updates_(CompanyEntity(), CompanyUpdate(), BatcherOptions(), &requester_, loop,
-                         ReadBackOf<v1::Company>(CompanyEntity())) {
+                         company_read_backs_.Callback()) {
     for (v1::EntityType type : {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT}) {
       link_writes_[type] = std::make_unique<WriteBatcher<mapping::LinkChange, v1::Link>>(
           LinkEntity(type), LinkWrite(type), BatcherOptions(), &requester_, loop, AnswerLinked());
     }
     for (v1::EntityType type :
          {v1::ENTITY_TYPE_LEAD, v1::ENTITY_TYPE_CONTACT, v1::ENTITY_TYPE_COMPANY}) {
+      note_read_backs_[type] =
+          std::make_unique<ReadBacks<Note>>(NoteEntity(type), &requester_, loop, ReadBackOptions());
       note_creates_[type] = std::make_unique<WriteBatcher<v1::AddNoteRequest, Note>>(
           NoteEntity(type), NoteCreate(type), BatcherOptions(), &requester_, loop,
-          ReadBackOf<Note>(NoteEntity(type)));
+          note_read_backs_[type]->Callback());
+      note_read_backs_[type]->AddSource(
+          [batcher = note_creates_[type].get()] { return batcher->AwaitsReadBack(); });
     }
+    // The batches of one entity share its read-backs; each batcher tells whether writes that
+    // need one are still under way.
+    lead_read_backs_.AddSource([this] {
+      return lead_creates_.AwaitsReadBack() || lead_updates_.AwaitsReadBack() ||
+             incoming_accepts_.AwaitsReadBack();
+    });
+    contact_read_backs_.AddSource(
+        [this] { return contact_creates_.AwaitsReadBack() || contact_updates_.AwaitsReadBack(); });
+    task_read_backs_.AddSource(
+        [this] { return task_creates_.AwaitsReadBack() || task_completes_.AwaitsReadBack(); });
+    company_read_backs_.AddSource(
+        [this] { return company_creates_.AwaitsReadBack() || company_updates_.AwaitsReadBack(); });
     MakeCatalogues();
   }
 
@@ -680,6 +701,21 @@ class KommoClientImpl final : public KommoClient {
     return ops;
   }
 
+  // Read-backs shared across batches (read_backs.h): up to Kommo's 250 ids a list request, held
+  // while more writes are under way, re-checked about once per rate-limit slot, and for at most
+  // the slots the batches that fill one take (250 / 50 = 5) and half a second for their answers.
+  ReadBacksOptions ReadBackOptions() const {
+    ReadBacksOptions read_backs;
+    read_backs.max_ids = kMaxIdsPerList;
+    const double rps = options_.rate_limit_rps > 0 ? options_.rate_limit_rps : 7;
+    const absl::Duration slot = absl::Seconds(1 / rps);
+    read_backs.recheck = std::clamp(slot, absl::Milliseconds(10), absl::Milliseconds(200));
+    const int per_batch = std::max(1, BatcherOptions().max_items);
+    const int batches = (kMaxIdsPerList + per_batch - 1) / per_batch;
+    read_backs.max_hold = std::min(slot * batches + absl::Milliseconds(500), absl::Seconds(5));
+    return read_backs;
+  }
+
   WriteBatcherOptions BatcherOptions() const {
     WriteBatcherOptions batcher;
     batcher.window = options_.coalesce_window;
@@ -772,51 +808,6 @@ class KommoClientImpl final : public KommoClient {
                      done = std::move(done)](absl::StatusOr<http::HttpResponse> response) mutable {
                       done(PageOf(entity, response, context));
                     });
-  }
-
-  // Answers each written item's waiter with what `found` holds under its key, or the error of
-  // a read-back that did not find it.
-  template <typename Entity, typename Key>
-  static void AnswerWritten(std::vector<std::pair<Written, WaiterPtr<Entity>>>& written,
-                            const absl::Status& read, std::map<Key, Entity>& found,
-                            absl::FunctionRef<Key(const Written&)> key_of,
-                            absl::string_view singular) {
-    for (auto& [item, waiter] : written) {
-      auto it = found.find(key_of(item));
-      if (read.ok() && it != found.end()) {
-        Complete<Entity>(waiter, it->second);
-        continue;
-      }
-      Complete<Entity>(waiter, ReadBackFailed(read.ok() ? MakeError(absl::StatusCode::kUnavailable,
-                                                                    "Kommo did not return it yet",
-                                                                    reason::kKommoUnavailable)
-                                                        : read,
-                                              singular, item.id));
-    }
-  }
-
-  // Reads written entities back with one list request (GET /{plural}?filter[id][]=...) and
-  // answers their callers.
-  template <typename Entity>
-  ReadBack<Entity> ReadBackOf(const EntityDescription<Entity>& entity) {
-    return [this, &entity](std::vector<std::pair<Written, WaiterPtr<Entity>>> written,
-                           absl::Time deadline) {
-      std::vector<std::string> ids;
-      for (const auto& each : written) ids.push_back(absl::StrCat(each.first.id));
-      auto trace = GroupTrace<Entity>(written.front().second);
-      ReadByKeys<Entity>(entity, "filter[id][]", ids, deadline, trace,
-                         [&entity, written = std::move(written),
-                          trace](absl::StatusOr<EntityPage<Entity>> page) mutable {
-                           for (const auto& each : written) ShareTrace<Entity>(*trace, each.second);
-                           std::map<int64_t, Entity> found;
-                           if (page.ok()) {
-                             for (Entity& each : page->items) found[each.id()] = std::move(each);
-                           }
-                           AnswerWritten<Entity, int64_t>(
-                               written, page.status(), found,
-                               [](const Written& item) { return item.id; }, entity.singular);
-                         });
-    };
   }
 
   // Incoming leads are read back by uid (GET /leads/unsorted?filter[uid][]=...).
@@ -1033,6 +1024,12 @@ class KommoClientImpl final : public KommoClient {
   EventLoop* loop_;
   // Declared first: destroyed last, after everything that sends through it.
   Requester requester_;
+  // Shared read-backs of each entity's writes (before the batchers that use them).
+  ReadBacks<Lead> lead_read_backs_;
+  ReadBacks<Contact> contact_read_backs_;
+  ReadBacks<v1::Task> task_read_backs_;
+  ReadBacks<v1::Company> company_read_backs_;
+  std::map<v1::EntityType, std::unique_ptr<ReadBacks<Note>>> note_read_backs_;
 
   SharedReads<Lead> lead_reads_;
   SharedReads<EntityPage<Lead>> lead_lists_;

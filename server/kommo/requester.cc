@@ -216,12 +216,13 @@ void Requester::SendAttempt(const ExchangePtr& exchange) {
   if (exchange->attempts == 0 && exchange->prepare) {
     auto prepare = std::move(exchange->prepare);
     exchange->prepare = nullptr;
-    PreparedRequest prepared{std::move(exchange->path), std::move(exchange->request.body)};
+    PreparedRequest prepared{std::move(exchange->path), std::move(exchange->request.body),
+                             std::move(exchange->params)};
     std::optional<absl::Time> deadline = prepare(prepared);
     if (!deadline.has_value()) return Finish(exchange, Cancelled(*exchange));
     exchange->request.body = std::move(prepared.body);
     exchange->request.url = absl::StrCat(options_.api_base_url, prepared.path,
-                                         exchange->params.empty() ? "" : "?", exchange->params);
+                                         prepared.params.empty() ? "" : "?", prepared.params);
     // The request now serves the members it carries: their latest deadline is its own.
     exchange->options.deadline = *deadline;
     left = exchange->options.deadline - loop_->Now();

@@ -27,11 +27,13 @@ namespace kommo::rest {
 
 using ResponseDone = absl::AnyInvocable<void(absl::StatusOr<http::HttpResponse>)>;
 
-// What a write fills in when its rate-limit slot comes: the path (prefilled with the spec's, which
-// a batch of one may change: POST /leads/unsorted/{uid}/accept) and the body.
+// What a request fills in when its rate-limit slot comes: the path (prefilled with the spec's,
+// which a batch of one may change: POST /leads/unsorted/{uid}/accept), the body (a write's items),
+// and the query string (prefilled with the spec's; a shared read-back's ids).
 struct PreparedRequest {
   std::string path;
   std::string body;
+  std::string params;
 };
 
 struct RequestSpec {
@@ -42,8 +44,8 @@ struct RequestSpec {
   ErrorContext context;
   // When set, runs once right before the first attempt is sent (the rate-limit slot has come):
   // it fills in the body (a batch takes the items that gathered while it waited), may change the
-  // path, and returns the deadline the request serves from then on (its members' latest).
-  // nullopt drops the request unsent; `done` then gets CANCELLED.
+  // path and the query string, and returns the deadline the request serves from then on (its
+  // members' latest). nullopt drops the request unsent; `done` then gets CANCELLED.
   absl::AnyInvocable<std::optional<absl::Time>(PreparedRequest&)> prepare;
   // Reading back what was just written: goes before new calls waiting for the rate limit.
   bool priority = false;

@@ -114,6 +114,7 @@ class WriteBatcher {
     item->request_id = absl::StrCat(item->seq);
     item->request = request;
     item->target = write_.target ? write_.target(request) : 0;
+    item->reads_back = !write_.unread || !write_.unread(request, Written{}).has_value();
     if (options.trace != nullptr) {
       item->flow = options.trace->caller;
       item->weight = options.trace->weight;
@@ -157,6 +158,16 @@ class WriteBatcher {
     MaybeForm();
   }
 
+  // Whether writes that will need a read-back (their callers asked for more than the write
+  // determines) are pending or in flight: a shared read-back (read_backs.h) holds for them.
+  bool AwaitsReadBack() const {
+    if (sent_reading_ > 0) return true;
+    for (const ItemPtr& item : pending_) {
+      if (item->reads_back && !item->waiter->finished) return true;
+    }
+    return false;
+  }
+
  private:
   enum class State {
     kPending,  // waiting for a batch
@@ -172,6 +183,7 @@ class WriteBatcher {
     State state = State::kPending;
     int64_t written_id = 0;
     int resends = 0;
+    bool reads_back = true;  // its answer needs a read-back (see WriteDescription::unread)
     // Its caller's fair share (fair_shares.h): the caller's name and weight, and the item's tag.
     std::string flow;
     double weight = 1;
@@ -182,7 +194,8 @@ class WriteBatcher {
   struct Batch {
     std::vector<ItemPtr> items;
     bool prepared = false;
-    absl::Time wall_sent;  // wall time: Kommo's created_at is compared with it
+    bool reads_back = false;  // holds an item that needs a read-back; counted in sent_reading_
+    absl::Time wall_sent;     // wall time: Kommo's created_at is compared with it
   };
 
   ErrorContext Context() const {
@@ -381,6 +394,10 @@ class WriteBatcher {
     waiting_batch_ =
         requester_->Send(std::move(spec), CallOptions{deadline, nullptr, trace},
                          [this, batch, trace](absl::StatusOr<http::HttpResponse> response) {
+                           if (batch->reads_back) {
+                             batch->reads_back = false;
+                             --sent_reading_;
+                           }
                            for (const ItemPtr& item : batch->items) {
                              ShareTrace<Entity>(*trace, item->waiter);
                            }
@@ -407,6 +424,7 @@ class WriteBatcher {
     }
     batch.items = Next(static_cast<size_t>(max_items_));
     for (const ItemPtr& item : batch.items) {
+      batch.reads_back |= item->reads_back;
       if (item->target != 0) busy_[item->target] = item->seq;
       item->state = State::kSent;
       if (item->shared) {
@@ -415,6 +433,7 @@ class WriteBatcher {
       }
     }
     Unqueue(batch.items);
+    if (batch.reads_back) ++sent_reading_;
     if (pending_.empty()) shares_.Idle();
     MaybeForm();
     if (batch.items.empty()) return std::nullopt;
@@ -560,6 +579,13 @@ class WriteBatcher {
                       {"outcome", "written"},
                       {absl::StrCat(entity_.singular, "_id"), item->written_id}});
         continue;
+      }
+      if (write_.unread) {
+        // Its caller asked only for what the write determines: answered now, not read back.
+        if (std::optional<Entity> answer = write_.unread(item->request, found->second)) {
+          Complete<Entity>(item->waiter, *std::move(answer));
+          continue;
+        }
       }
       written.emplace_back(found->second, item->waiter);
       deadline = std::max(deadline, item->waiter->deadline);
@@ -804,6 +830,8 @@ class WriteBatcher {
   std::map<int64_t, uint64_t> busy_;
   // The callers' fair shares of the pending items.
   FairShares shares_;
+  // Batches sent and not answered yet that hold an item needing a read-back.
+  int sent_reading_ = 0;
 };
 
 }  // namespace kommo::rest

@@ -60,6 +60,33 @@ TEST(ParseTest, RepeatedFields) {
   EXPECT_THAT(request.emails(), ElementsAre("a@example.com"));
 }
 
+TEST(ParseTest, ReadMaskOnCreatesAndUpdates) {
+  const Invocation lead =
+      Parse({"leads", "create", "--name=Deal", "--read_mask=id,name", "--read_mask", "price"});
+  ASSERT_EQ(lead.error, "");
+  EXPECT_THAT(dynamic_cast<const kommo::v1::CreateLeadRequest&>(*lead.request).read_mask().paths(),
+              ElementsAre("id", "name", "price"));
+  const Invocation task = Parse({"tasks", "complete", "--task_id=4", "--read_mask=id"});
+  ASSERT_EQ(task.error, "");
+  EXPECT_THAT(
+      dynamic_cast<const kommo::v1::CompleteTaskRequest&>(*task.request).read_mask().paths(),
+      ElementsAre("id"));
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"leads", "update", "--lead_id=1", "--read_mask=id"},
+           {"contacts", "create", "--responsible_user_id=1", "--created_by=1", "--read_mask=id"},
+           {"contacts", "update", "--contact_id=1", "--read_mask=id"},
+           {"companies", "create", "--name=Acme", "--read_mask=id"},
+           {"companies", "update", "--company_id=1", "--read_mask=id"},
+           {"tasks", "create", "--text=Call", "--due_at=2030-01-01T00:00:00Z", "--read_mask=id"},
+           {"notes", "add", "--lead_id=1", "--text=hi", "--read_mask=id"}}) {
+    EXPECT_EQ(Parse(args).error, "") << args[0] << " " << args[1];
+  }
+  EXPECT_THAT(Parse({"leads", "create", "--name=Deal", "--read_mask=id,,name"}).error,
+              HasSubstr("empty path"));
+  EXPECT_THAT(Parse({"leads", "get", "--lead_id=1", "--read_mask=id"}).error,
+              HasSubstr("--read_mask"));
+}
+
 TEST(ParseTest, GlobalFlagsAnywhere) {
   const Invocation invocation =
       Parse({"--json", "leads", "get", "--deadline=1.5s", "--lead_id=7", "--target=h:1"}, "env:2");

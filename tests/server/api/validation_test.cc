@@ -509,5 +509,80 @@ TEST(ValidateUpdateContactTest, PresenceDecidesWhatIsChecked) {
                           "emails.values[0]", "custom_fields[0]"));
 }
 
+// read_mask (AIP-157): paths name fields of the written entity.
+TEST(ValidateReadMaskTest, AcceptsFieldsOfTheEntityAndNestedPaths) {
+  v1::CreateLeadRequest lead;
+  lead.set_name("Website inquiry");
+  lead.mutable_read_mask()->add_paths("id");
+  lead.mutable_read_mask()->add_paths("custom_fields");
+  lead.mutable_read_mask()->add_paths("created_at.seconds");
+  EXPECT_TRUE(ValidateCreateLead(lead).ok());
+  v1::UpdateContactRequest contact;
+  contact.set_contact_id(5);
+  contact.mutable_read_mask()->add_paths("phones");
+  EXPECT_TRUE(ValidateUpdateContact(contact).ok());
+}
+
+TEST(ValidateReadMaskTest, NamesEachUnknownPathByItsIndex) {
+  v1::CreateLeadRequest lead;
+  lead.set_name("Website inquiry");
+  lead.mutable_read_mask()->add_paths("id");
+  lead.mutable_read_mask()->add_paths("nmae");
+  lead.mutable_read_mask()->add_paths("");
+  lead.mutable_read_mask()->add_paths("id.seconds");  // id is not a message
+  absl::Status status = ValidateCreateLead(lead);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetErrorInfo(status)->reason(), "INVALID_FIELD");
+  EXPECT_THAT(Fields(status),
+              ElementsAre("read_mask.paths[1]", "read_mask.paths[2]", "read_mask.paths[3]"));
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("names no field of Lead"));
+}
+
+TEST(ValidateReadMaskTest, ChecksPathsAgainstEachRpcsEntity) {
+  // "phones" is a contact's field, not a lead's, a task's, a note's or a company's.
+  v1::UpdateLeadRequest update_lead;
+  update_lead.set_lead_id(1);
+  update_lead.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateUpdateLead(update_lead)), ElementsAre("read_mask.paths[0]"));
+  v1::CreateContactRequest create_contact;
+  create_contact.set_name("Ann");
+  create_contact.set_responsible_user_id(1);
+  create_contact.set_created_by(1);
+  create_contact.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateCreateContact(create_contact)), ::testing::IsEmpty());
+  v1::CreateTaskRequest task;
+  task.set_text("Call back");
+  task.mutable_due_at()->set_seconds(1893456000);
+  task.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateCreateTask(task)), ElementsAre("read_mask.paths[0]"));
+  v1::CompleteTaskRequest complete;
+  complete.set_task_id(3);
+  complete.mutable_read_mask()->add_paths("completed");
+  EXPECT_TRUE(ValidateCompleteTask(complete).ok());
+  complete.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateCompleteTask(complete)), ElementsAre("read_mask.paths[1]"));
+  v1::AddNoteRequest note;
+  note.set_entity_type(v1::ENTITY_TYPE_LEAD);
+  note.set_entity_id(9);
+  note.set_text("hello");
+  note.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateAddNote(note)), ElementsAre("read_mask.paths[0]"));
+  v1::CreateCompanyRequest create_company;
+  create_company.set_name("Acme");
+  create_company.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateCreateCompany(create_company)), ElementsAre("read_mask.paths[0]"));
+  v1::UpdateCompanyRequest update_company;
+  update_company.set_company_id(4);
+  update_company.mutable_read_mask()->add_paths("phones");
+  EXPECT_THAT(Fields(ValidateUpdateCompany(update_company)), ElementsAre("read_mask.paths[0]"));
+}
+
+TEST(ValidateReadMaskTest, RefusesTooManyPaths) {
+  v1::CreateLeadRequest lead;
+  lead.set_name("Website inquiry");
+  for (int i = 0; i < 101; ++i) lead.mutable_read_mask()->add_paths("id");
+  EXPECT_THAT(Fields(ValidateCreateLead(lead)), ElementsAre("read_mask.paths"));
+}
+
 }  // namespace
 }  // namespace kommo::api

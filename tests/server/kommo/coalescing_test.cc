@@ -161,13 +161,18 @@ TEST_F(CoalescingTest, ItemsThatQueueWhileABatchWaitsForItsSlotGoWithIt) {
   }
   loop_.Advance(absl::Seconds(20));
   EXPECT_EQ(done, 123);
-  // 1 + ceil(120 / 50) = 4 POSTs (at most 50 items each) and as many read-backs.
+  // 1 + ceil(120 / 50) = 4 POSTs (at most 50 items each). Two read-backs: batch 1's at once
+  // (nothing else was under way when it was answered), and one shared by batches 2 to 4 (120 ids:
+  // it held while more of them were pending or in flight).
   const auto posts = Sent(http::Method::kPost);
   ASSERT_EQ(posts.size(), 4u);
   EXPECT_EQ(All(posts[0]->request.body, R"re("request_id":"(\d+)")re").size(), 3u);
   EXPECT_EQ(All(posts[1]->request.body, R"re("request_id":"(\d+)")re").size(), 50u);
   EXPECT_EQ(All(posts[3]->request.body, R"re("request_id":"(\d+)")re").size(), 20u);
-  EXPECT_EQ(Sent(http::Method::kGet).size(), 4u);
+  const auto gets = Sent(http::Method::kGet);
+  ASSERT_EQ(gets.size(), 2u);
+  EXPECT_EQ(All(gets[0]->request.url, R"re(filter\[id\]\[\]=(\d+))re").size(), 3u);
+  EXPECT_EQ(All(gets[1]->request.url, R"re(filter\[id\]\[\]=(\d+))re").size(), 120u);
   // Still within the account's 2 requests/s.
   for (size_t i = 1; i < transport_.sent().size(); ++i) {
     EXPECT_GE(transport_.sent()[i].at - transport_.sent()[i - 1].at, absl::Milliseconds(500));
