@@ -20,7 +20,8 @@ LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache -D
 APT_PACKAGES := build-essential cmake ninja-build pkg-config clang-format \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto \
   libcurl4-openssl-dev rapidjson-dev libgtest-dev libgmock-dev python3 nodejs clang libclang-rt-14-dev \
-  python3-grpcio python3-protobuf prometheus-cpp-dev libcivetweb-dev ccache
+  python3-grpcio python3-protobuf prometheus-cpp-dev libcivetweb-dev ccache \
+  libhiredis-dev redis-server
 
 .PHONY: all deps build test run asan fuzz lint format clean help bench
 
