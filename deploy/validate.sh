@@ -60,12 +60,14 @@ for dir in deploy/k8s/base deploy/k8s/overlays/*/; do
   fi
 done
 
-step "example Secret (not part of any kustomization)"
-if node tools/validate-k8s.js deploy/k8s/base/secret.example.yaml; then
-  pass "secret.example.yaml: schema"
-else
-  fail "secret.example.yaml: schema"
-fi
+step "example Secrets (not part of any kustomization)"
+for example in deploy/k8s/base/secret.example.yaml deploy/k8s/overlays/redis/redis-secret.example.yaml; do
+  if node tools/validate-k8s.js "$example"; then
+    pass "$(basename "$example"): schema"
+  else
+    fail "$(basename "$example"): schema"
+  fi
+done
 
 # --- YAML sources and Dockerfile ------------------------------------------------------------------
 step "yamllint deploy/ .yamllint.yaml buf.yaml"

@@ -9,6 +9,8 @@
 // 2. kommo-grpc's own rules, on the objects of the kommo-grpc-server Deployment when present:
 //    - the Kommo budget: KOMMO_RATE_LIMIT_RPS x the most pods that can run at once (the HPA's
 //      maxReplicas, else replicas, plus the rollout's maxSurge) must stay at or below 7 requests/s;
+//      with REDIS_URL (one budget shared on Redis): the rps at most 7, REDIS_URL from a Secret, and
+//      the fallback without Redis (rps / REDIS_FALLBACK_REPLICAS per pod) within 7 over all pods;
 //    - terminationGracePeriodSeconds must be longer than SHUTDOWN_GRACE_PERIOD;
 //    - the pod and container security settings the README promises;
 //    - with TLS_* set: the probes on the plaintext health port, the files in a mounted volume.
@@ -63,8 +65,14 @@ function checkKommoGrpc(where, objects) {
     const map = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name === ref);
     if (map) Object.assign(settings, map.data);
   }
+  // Settings read from a Secret (valueFrom) are known to be set, not their values.
+  const fromSecret = new Set();
   for (const variable of server.env || []) {
     if (variable.value !== undefined) settings[variable.name] = variable.value;
+    if (variable.valueFrom?.secretKeyRef) {
+      settings[variable.name] = '(from a Secret)';
+      fromSecret.add(variable.name);
+    }
   }
 
   const rps = Number(settings.KOMMO_RATE_LIMIT_RPS ?? 7);  // the server's default
@@ -74,10 +82,24 @@ function checkKommoGrpc(where, objects) {
   const surge = spec.strategy?.type === 'Recreate' ? 0 : spec.strategy?.rollingUpdate?.maxSurge ?? '25%';
   const surgePods = typeof surge === 'string' ? Math.ceil(maxReplicas * parseFloat(surge) / 100) : surge;
   const pods = maxReplicas + surgePods;
-  rule(rps * pods <= KOMMO_ACCOUNT_RPS,
-       `Kommo budget: KOMMO_RATE_LIMIT_RPS ${rps} x ${pods} pods at most (maxReplicas ` +
-       `${maxReplicas} + maxSurge ${surgePods}) = ${rps * pods} requests/s, Kommo allows ` +
-       `${KOMMO_ACCOUNT_RPS}`);
+  if (settings.REDIS_URL) {
+    // One budget shared on Redis (overlays/redis): the rate is the account's, and while Redis is
+    // unreachable each pod falls back to rps / REDIS_FALLBACK_REPLICAS, so that number must cover
+    // every pod that can run. REDIS_URL holds Redis's password: from a Secret only.
+    const fallback = Number(settings.REDIS_FALLBACK_REPLICAS ?? 1);  // the server's default
+    rule(fromSecret.has('REDIS_URL'), 'REDIS_URL comes from a Secret (it holds the password)');
+    rule(rps <= KOMMO_ACCOUNT_RPS,
+         `Kommo budget shared on Redis: KOMMO_RATE_LIMIT_RPS ${rps} <= ${KOMMO_ACCOUNT_RPS}`);
+    rule(fallback >= 1 && rps / fallback * pods <= KOMMO_ACCOUNT_RPS + 1e-9,
+         `Kommo budget without Redis: KOMMO_RATE_LIMIT_RPS ${rps} / REDIS_FALLBACK_REPLICAS ` +
+         `${fallback} x ${pods} pods at most (maxReplicas ${maxReplicas} + maxSurge ${surgePods}) ` +
+         `= ${(rps / fallback * pods).toFixed(2)} requests/s, Kommo allows ${KOMMO_ACCOUNT_RPS}`);
+  } else {
+    rule(rps * pods <= KOMMO_ACCOUNT_RPS,
+         `Kommo budget: KOMMO_RATE_LIMIT_RPS ${rps} x ${pods} pods at most (maxReplicas ` +
+         `${maxReplicas} + maxSurge ${surgePods}) = ${rps * pods} requests/s, Kommo allows ` +
+         `${KOMMO_ACCOUNT_RPS}`);
+  }
 
   const grace = seconds(settings.SHUTDOWN_GRACE_PERIOD ?? '10s');
   const termination = pod.terminationGracePeriodSeconds ?? 30;
