@@ -341,10 +341,13 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateLeadWithContact(
       [this](const v1::CreateLeadWithContactRequest& req, CallOptions call, auto done) {
         client_->CreateLeadWithContact(
             req, std::move(call),
-            Reply<Response, Response>(std::move(done), [](Response& out, Response created) {
-              out = std::move(created);
-              return out.lead().id();
-            }));
+            Reply<Response, Response>(std::move(done),
+                                      [mask = req.read_mask()](Response& out, Response created) {
+                                        const int64_t id = created.lead().id();
+                                        TrimToMask(mask, &created);
+                                        out = std::move(created);
+                                        return id;
+                                      }));
       });
 }
 
@@ -356,12 +359,15 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateIncomingLead(grpc::CallbackServ
       context, request, response, "kommo.v1.LeadService/CreateIncomingLead", Kind::kWrite, options_,
       ValidateCreateIncomingLead,
       [this](const v1::CreateIncomingLeadRequest& req, CallOptions call, auto done) {
-        client_->CreateIncomingLead(req, std::move(call),
-                                    Reply<Response, v1::IncomingLead>(
-                                        std::move(done), [](Response& out, v1::IncomingLead lead) {
-                                          *out.mutable_incoming_lead() = std::move(lead);
-                                          return out.incoming_lead().lead_id();
-                                        }));
+        client_->CreateIncomingLead(
+            req, std::move(call),
+            Reply<Response, v1::IncomingLead>(
+                std::move(done), [mask = req.read_mask()](Response& out, v1::IncomingLead lead) {
+                  const int64_t id = lead.lead_id();
+                  TrimToMask(mask, &lead);
+                  *out.mutable_incoming_lead() = std::move(lead);
+                  return id;
+                }));
       });
 }
 
@@ -375,10 +381,13 @@ grpc::ServerUnaryReactor* LeadServiceImpl::AcceptIncomingLead(grpc::CallbackServ
       [this](const v1::AcceptIncomingLeadRequest& req, CallOptions call, auto done) {
         client_->AcceptIncomingLead(
             req, std::move(call),
-            Reply<Response, v1::Lead>(std::move(done), [](Response& out, v1::Lead lead) {
-              *out.mutable_lead() = std::move(lead);
-              return out.lead().id();
-            }));
+            Reply<Response, v1::Lead>(std::move(done),
+                                      [mask = req.read_mask()](Response& out, v1::Lead lead) {
+                                        const int64_t id = lead.id();
+                                        TrimToMask(mask, &lead);
+                                        *out.mutable_lead() = std::move(lead);
+                                        return id;
+                                      }));
       });
 }
 
@@ -457,10 +466,14 @@ grpc::ServerUnaryReactor* ContactServiceImpl::FindOrCreateContact(
       [this](const v1::FindOrCreateContactRequest& req, CallOptions call, auto done) {
         client_->FindOrCreateContact(
             req, std::move(call),
-            Reply<Response, Response>(std::move(done), [](Response& out, Response found) {
-              out = std::move(found);
-              return out.outcome() == Response::OUTCOME_CREATED ? out.contact().id() : 0;
-            }));
+            Reply<Response, Response>(
+                std::move(done), [mask = req.read_mask()](Response& out, Response found) {
+                  const int64_t id =
+                      found.outcome() == Response::OUTCOME_CREATED ? found.contact().id() : 0;
+                  TrimToMask(mask, &found);
+                  out = std::move(found);
+                  return id;
+                }));
       });
 }
 

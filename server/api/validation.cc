@@ -86,7 +86,6 @@ class Checker {
   std::vector<FieldViolation> violations_;
 };
 
-// An optional idempotency key: 1 to 64 printable ASCII characters.
 // A read_mask (AIP-157) over `entity`: each path names a field of it (a.b for a field of a
 // message field); empty means the whole entity.
 void CheckReadMask(Checker& checker, const google::protobuf::FieldMask& mask,
@@ -106,6 +105,7 @@ void CheckReadMask(Checker& checker, const google::protobuf::FieldMask& mask,
   }
 }
 
+// An optional idempotency key: 1 to 64 printable ASCII characters.
 void CheckRequestId(Checker& checker, absl::string_view request_id) {
   if (request_id.empty()) return;
   if (request_id.size() > kMaxRequestIdLength) {
@@ -444,6 +444,7 @@ absl::Status ValidateFindOrCreateContact(const v1::FindOrCreateContactRequest& r
     CheckMatchKeys(checker, "contact.", request.contact().phones(), request.contact().emails(),
                    kMaxLookupKeys);
   }
+  CheckReadMask(checker, request.read_mask(), v1::FindOrCreateContactResponse::descriptor());
   return checker.Result("FindOrCreateContactRequest");
 }
 
@@ -467,6 +468,7 @@ absl::Status ValidateCreateLeadWithContact(const v1::CreateLeadWithContactReques
       checker.Add("contact", "needs a name, a phone or an email");
     }
   }
+  CheckReadMask(checker, request.read_mask(), v1::CreateLeadWithContactResponse::descriptor());
   return checker.Result("CreateLeadWithContactRequest");
 }
 
@@ -493,6 +495,7 @@ absl::Status ValidateCreateIncomingLead(const v1::CreateIncomingLeadRequest& req
   checker.Text("lead_name", request.lead_name(), /*required=*/false);
   checker.NonNegative("lead_price", request.lead_price());
   if (request.has_contact()) CheckNewContact(checker, "contact.", request.contact());
+  CheckReadMask(checker, request.read_mask(), v1::IncomingLead::descriptor());
   return checker.Result("CreateIncomingLeadRequest");
 }
 
@@ -501,6 +504,7 @@ absl::Status ValidateAcceptIncomingLead(const v1::AcceptIncomingLeadRequest& req
   CheckUid(checker, request.uid());
   checker.PositiveOrUnset("status_id", request.status_id());
   checker.PositiveOrUnset("user_id", request.user_id());
+  CheckReadMask(checker, request.read_mask(), v1::Lead::descriptor());
   return checker.Result("AcceptIncomingLeadRequest");
 }
 

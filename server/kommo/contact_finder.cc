@@ -15,6 +15,12 @@ using kommo::v1::FindOrCreateContactResponse;
 
 namespace {
 
+// Whether a call asks only for what a write of its contact determines: the contact's id (Kommo's
+// answer to the write) and the outcome (chosen before writing).
+bool IdOnly(const kommo::v1::FindOrCreateContactRequest& request) {
+  return OnlyWriteDetermined(request.read_mask(), {"contact.id", "outcome"});
+}
+
 struct LookupState {
   std::vector<mapping::Phone> phones;
   std::vector<std::string> emails;  // normalized
@@ -78,6 +84,8 @@ struct ContactFinder::Call {
   EventLoop::TimerPtr timer;
   bool running = false;
   bool finished = false;
+  // Its contact was written without a read-back: the answer holds only the contact's id.
+  bool unread = false;
 };
 
 void ContactFinder::Lookup(const std::vector<std::string>& phones,
@@ -213,6 +221,10 @@ void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
       *update.mutable_emails()->mutable_values() = contact.emails();
       for (const std::string& email : missing.emails) update.mutable_emails()->add_values(email);
     }
+    if (IdOnly(call->request)) {
+      update.mutable_read_mask()->add_paths("id");
+      call->unread = true;
+    }
     return ops_.update_values(update, call->options, std::move(matched));
   }
   const kommo::v1::NewContact& person = call->request.contact();
@@ -223,6 +235,10 @@ void ContactFinder::Decide(const CallPtr& call, std::vector<Contact> matches) {
   create.set_responsible_user_id(person.responsible_user_id());
   *create.mutable_phones() = person.phones();
   *create.mutable_emails() = person.emails();
+  if (IdOnly(call->request)) {
+    create.mutable_read_mask()->add_paths("id");
+    call->unread = true;
+  }
   ops_.create(create, call->options, [this, call](absl::StatusOr<Contact> contact) {
     if (!contact.ok()) return Finish(call, contact.status());
     FindOrCreateContactResponse response;
@@ -252,7 +268,9 @@ void ContactFinder::Finish(const CallPtr& call,
       for (const std::string& email : other.emails) {
         covered &= std::find(call->emails.begin(), call->emails.end(), email) != call->emails.end();
       }
-      if (covered && other.request.add_missing()) {
+      // A contact written without a read-back is known only by its id, but after its write it
+      // holds every phone and email of this call, so a covered call finds nothing missing.
+      if (covered && other.request.add_missing() && !call->unread) {
         const mapping::MissingValues missing = mapping::MissingFrom(
             result->contact(),
             {other.request.contact().phones().begin(), other.request.contact().phones().end()},
@@ -270,10 +288,24 @@ void ContactFinder::Finish(const CallPtr& call,
   for (const CallPtr& other : served) {
     other->finished = true;
     other->timer.reset();
+    Done<FindOrCreateContactResponse> done = std::move(other->done);
+    if (call->unread && !IdOnly(other->request)) {
+      // It asks for more of the contact than its id: read it (by id, not by a search that may
+      // not show it yet).
+      if (other->options.cancel != nullptr) other->options.cancel->ClearHook();
+      ops_.get(result->contact().id(), other->options,
+               [done = std::move(done)](absl::StatusOr<Contact> contact) mutable {
+                 if (!contact.ok()) return done(contact.status());
+                 FindOrCreateContactResponse response;
+                 *response.mutable_contact() = *std::move(contact);
+                 response.set_outcome(FindOrCreateContactResponse::OUTCOME_MATCHED);
+                 done(std::move(response));
+               });
+      continue;
+    }
     FindOrCreateContactResponse response;
     *response.mutable_contact() = result->contact();
     response.set_outcome(FindOrCreateContactResponse::OUTCOME_MATCHED);
-    Done<FindOrCreateContactResponse> done = std::move(other->done);
     done(std::move(response));
   }
   Done<FindOrCreateContactResponse> done = std::move(call->done);

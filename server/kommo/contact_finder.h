@@ -9,8 +9,9 @@
 // query. Find-or-create runs calls that share a phone or email one after another (a lock per
 // phone and email), so two concurrent calls for one person never create two contacts; a call
 // waiting behind another whose phones and emails cover its own takes that call's contact without
-// asking Kommo again (Kommo's search may not show a contact created a moment ago). Loop thread
-// only.
+// asking Kommo again (Kommo's search may not show a contact created a moment ago). A call whose
+// read_mask asks only for "contact.id" and "outcome" writes without a read-back; a call served
+// from its contact that asks for more reads that contact by id. Loop thread only.
 
 #include <cstdint>
 #include <deque>
@@ -38,13 +39,16 @@ struct ContactFinderOps {
   std::function<void(const std::string& query, int64_t page, CallOptions,
                      Done<EntityPage<kommo::v1::Contact>>)>
       search;
-  // POST /contacts (the create batcher), read back.
+  // POST /contacts (the create batcher), read back unless the request's read_mask is only "id".
   std::function<void(const kommo::v1::CreateContactRequest&, CallOptions, Done<kommo::v1::Contact>)>
       create;
   // PATCH /contacts (UpdateContact's write) with a contact's complete phone and email lists, read
-  // back.
+  // back unless the request's read_mask is only "id".
   std::function<void(const kommo::v1::UpdateContactRequest&, CallOptions, Done<kommo::v1::Contact>)>
       update_values;
+  // GET /contacts/{id}: a contact written without a read-back, for a call waiting on the same
+  // person that asks for more than its id.
+  std::function<void(int64_t id, CallOptions, Done<kommo::v1::Contact>)> get;
 };
 
 class ContactFinder {

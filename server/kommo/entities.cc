@@ -1,5 +1,6 @@
 #include "server/kommo/entities.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <string>
@@ -178,9 +179,14 @@ std::string SingularOf(EntityType type) {
 }  // namespace
 
 bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask) {
+  return OnlyWriteDetermined(mask, {"id"});
+}
+
+bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask,
+                         std::initializer_list<absl::string_view> determined) {
   if (mask.paths().empty()) return false;
   for (const std::string& path : mask.paths()) {
-    if (path != "id") return false;
+    if (std::find(determined.begin(), determined.end(), path) == determined.end()) return false;
   }
   return true;
 }
@@ -303,6 +309,19 @@ LeadWithContactCreate() {
                       const v1::CreateLeadWithContactRequest& request) {
     return created.lead().name() == request.name();
   };
+  // Kommo's answer names the lead, the contact (the existing one when merged) and the merge.
+  write.unread = [](const v1::CreateLeadWithContactRequest& request,
+                    const Written& written) -> std::optional<CreateLeadWithContactResponse> {
+    if (!OnlyWriteDetermined(request.read_mask(), {"lead.id", "contact.id", "contact_merged"})) {
+      return std::nullopt;
+    }
+    CreateLeadWithContactResponse response;
+    response.mutable_lead()->set_id(written.id);
+    // A contact Kommo names no id for is not read back either (ReadBackLeadWithContact).
+    if (written.contact_id != 0) response.mutable_contact()->set_id(written.contact_id);
+    response.set_contact_merged(written.merged);
+    return response;
+  };
   return write;
 }
 
@@ -335,6 +354,18 @@ WriteDescription<v1::CreateIncomingLeadRequest, IncomingLead> IncomingLeadCreate
   write.field = [](absl::string_view path, const v1::CreateIncomingLeadRequest& request) {
     return mapping::IncomingLeadFieldFromKommoPath(path, request);
   };
+  // Kommo's answer names the incoming lead's uid and the lead and contact it created.
+  write.unread = [](const v1::CreateIncomingLeadRequest& request,
+                    const Written& written) -> std::optional<IncomingLead> {
+    if (!OnlyWriteDetermined(request.read_mask(), {"uid", "lead_id", "contact_id"})) {
+      return std::nullopt;
+    }
+    IncomingLead incoming;
+    incoming.set_uid(written.uid);
+    incoming.set_lead_id(written.id);
+    incoming.set_contact_id(written.contact_id);
+    return incoming;
+  };
   return write;
 }
 
@@ -358,6 +389,8 @@ WriteDescription<v1::AcceptIncomingLeadRequest, Lead> IncomingLeadAccept() {
   write.field = [](absl::string_view path, const v1::AcceptIncomingLeadRequest&) {
     return std::string(path);
   };
+  // Kommo's answer names the accepted lead by id (_embedded.leads[0].id), nothing else of it.
+  write.unread = &IdOnlyAnswer<v1::AcceptIncomingLeadRequest, Lead>;
   return write;
 }
 

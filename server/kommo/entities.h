@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -115,6 +116,10 @@ struct WriteDescription {
 // Whether a read_mask asks only for fields a write determines without reading the entity back:
 // "id" (the id Kommo answered for a create, the id written for an update). Empty: no.
 bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask);
+// The same for a write whose answer determines the fields `determined` (paths of the message the
+// mask is over, such as "lead.id" of a CreateLeadWithContactResponse).
+bool OnlyWriteDetermined(const google::protobuf::FieldMask& mask,
+                         std::initializer_list<absl::string_view> determined);
 
 // WriteDescription::unread for a request with a read_mask and an entity with an id.
 template <typename Request, typename Entity>

@@ -698,6 +698,9 @@ class KommoClientImpl final : public KommoClient {
                                Done<Contact> done) {
       contact_updates_.Enqueue(request, std::move(options), std::move(done));
     };
+    ops.get = [this](int64_t id, CallOptions options, Done<Contact> done) {
+      Get<Contact>(ContactEntity(), contact_reads_, id, std::move(options), std::move(done));
+    };
     return ops;
   }
 

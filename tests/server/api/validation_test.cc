@@ -577,6 +577,37 @@ TEST(ValidateReadMaskTest, ChecksPathsAgainstEachRpcsEntity) {
   EXPECT_THAT(Fields(ValidateUpdateCompany(update_company)), ElementsAre("read_mask.paths[0]"));
 }
 
+TEST(ValidateReadMaskTest, WrapperRpcsCheckPathsAgainstWhatTheyAnswer) {
+  // CreateLeadWithContact and FindOrCreateContact: paths of their responses.
+  v1::CreateLeadWithContactRequest complex;
+  complex.set_name("Deal");
+  complex.mutable_contact()->set_name("Ann");
+  for (const char* path : {"lead.id", "contact.phones", "contact_merged", "lead", "id"}) {
+    complex.mutable_read_mask()->add_paths(path);
+  }
+  EXPECT_THAT(Fields(ValidateCreateLeadWithContact(complex)), ElementsAre("read_mask.paths[4]"));
+  v1::FindOrCreateContactRequest find;
+  find.mutable_contact()->add_phones("+15550100");
+  for (const char* path : {"contact.id", "outcome", "phones"}) {
+    find.mutable_read_mask()->add_paths(path);
+  }
+  EXPECT_THAT(Fields(ValidateFindOrCreateContact(find)), ElementsAre("read_mask.paths[2]"));
+  // CreateIncomingLead: an IncomingLead; AcceptIncomingLead: a Lead.
+  v1::CreateIncomingLeadRequest incoming;
+  incoming.set_source_uid("s-1");
+  incoming.set_source_name("Website");
+  incoming.mutable_form()->set_form_id("f");
+  incoming.mutable_form()->set_form_name("Form");
+  for (const char* path : {"uid", "lead_id", "form.form_id", "id"}) {
+    incoming.mutable_read_mask()->add_paths(path);
+  }
+  EXPECT_THAT(Fields(ValidateCreateIncomingLead(incoming)), ElementsAre("read_mask.paths[3]"));
+  v1::AcceptIncomingLeadRequest accept;
+  accept.set_uid("abc");
+  for (const char* path : {"id", "status_id", "uid"}) accept.mutable_read_mask()->add_paths(path);
+  EXPECT_THAT(Fields(ValidateAcceptIncomingLead(accept)), ElementsAre("read_mask.paths[2]"));
+}
+
 TEST(ValidateReadMaskTest, RefusesTooManyPaths) {
   v1::CreateLeadRequest lead;
   lead.set_name("Website inquiry");

@@ -57,12 +57,16 @@ class FakeContacts {
   std::vector<std::pair<std::string, int64_t>> searches;
   std::vector<v1::CreateContactRequest> creates;
   std::vector<kommo::v1::UpdateContactRequest> updates;
+  // Every contact read by id (a write answered without its read-back asked for more).
+  std::vector<int64_t> gets;
   // When set, creates are answered only by ReleaseCreates() (the call stays running).
   bool hold_creates = false;
   // Whether a created contact is found by later searches (Kommo's search may lag).
   bool search_sees_creates = true;
 
-  size_t requests() const { return searches.size() + creates.size() + updates.size(); }
+  size_t requests() const {
+    return searches.size() + creates.size() + updates.size() + gets.size();
+  }
 
   ContactFinderOps Ops() {
     ContactFinderOps ops;
@@ -94,7 +98,9 @@ class FakeContacts {
       *created.mutable_phones() = request.phones();
       *created.mutable_emails() = request.emails();
       if (search_sees_creates) contacts.push_back(created);
-      held_.push_back([done = std::move(done), created]() mutable { done(created); });
+      stored_.push_back(created);
+      held_.push_back(
+          [done = std::move(done), answer = Answer(request, created)]() mutable { done(answer); });
       if (!hold_creates) ReleaseCreates();
     };
     ops.update_values = [this](const kommo::v1::UpdateContactRequest& request, CallOptions,
@@ -107,7 +113,17 @@ class FakeContacts {
         if (request.has_emails()) *contact.mutable_emails() = request.emails().values();
         updated = contact;
       }
-      loop_->Post([done = std::move(done), updated]() mutable { done(updated); });
+      loop_->Post([done = std::move(done), updated = Answer(request, updated)]() mutable {
+        done(updated);
+      });
+    };
+    ops.get = [this](int64_t id, CallOptions, Done<Contact> done) {
+      gets.push_back(id);
+      Contact found;
+      for (const Contact& contact : stored_) {
+        if (contact.id() == id) found = contact;
+      }
+      loop_->Post([done = std::move(done), found]() mutable { done(found); });
     };
     return ops;
   }
@@ -133,7 +149,18 @@ class FakeContacts {
     return false;
   }
 
+  // A write's answer: only the id when its read_mask asks only for that (no read-back).
+  template <typename Request>
+  static Contact Answer(const Request& request, const Contact& written) {
+    if (!OnlyWriteDetermined(request.read_mask())) return written;
+    Contact id_only;
+    id_only.set_id(written.id());
+    return id_only;
+  }
+
   FakeEventLoop* loop_;
+  // Every contact created, whether or not the search sees it yet.
+  std::vector<Contact> stored_;
   int64_t next_id_ = 5000000001;
   std::deque<EventLoop::Task> held_;
 };
@@ -394,6 +421,63 @@ TEST_F(ContactFinderTest, FiftyConcurrentCallsForOnePhoneCreateOneContact) {
   EXPECT_EQ(created, 1);
   EXPECT_EQ(matched, 49);
   EXPECT_EQ(finder_.waiting(), 0u);
+}
+
+TEST_F(ContactFinderTest, AnIdMaskWritesWithoutReadBackAndFollowersAskingMoreReadById) {
+  kommo_.search_sees_creates = false;  // only the lock keeps the followers from creating again
+  kommo_.hold_creates = true;
+  auto masked = [](FindOrCreateContactRequest request, std::vector<std::string> paths) {
+    for (std::string& path : paths) request.mutable_read_mask()->add_paths(std::move(path));
+    return request;
+  };
+  std::vector<FindResult> results(4);
+  FindOrCreate(masked(ForPhone("+7 999 123-45-67"), {"contact.id", "outcome"}), results[0]);
+  FindOrCreate(masked(ForPhone("8 (999) 1234567"), {"contact.id"}), results[1]);
+  FindOrCreate(ForPhone("+79991234567"), results[2]);
+  FindOrCreate(masked(ForPhone("+79991234567", /*add_missing=*/true), {"contact.name"}),
+               results[3]);
+  loop_.RunUntilIdle();
+  ASSERT_EQ(kommo_.creates.size(), 1u);
+  EXPECT_THAT(kommo_.creates[0].read_mask().paths(), ElementsAre("id"));
+  kommo_.ReleaseCreates();
+  loop_.RunUntilIdle();
+  for (const FindResult& result : results) {
+    ASSERT_TRUE(result.has_value());
+    ASSERT_TRUE(result->ok()) << result->status();
+    EXPECT_EQ((*result)->contact().id(), 5000000001);
+  }
+  EXPECT_EQ((*results[0])->outcome(), FindOrCreateContactResponse::OUTCOME_CREATED);
+  EXPECT_EQ((*results[0])->contact().name(), "");  // written without a read-back
+  EXPECT_EQ((*results[1])->outcome(), FindOrCreateContactResponse::OUTCOME_MATCHED);
+  EXPECT_EQ((*results[1])->contact().name(), "");
+  // The others ask for more than the id: the contact is read by id, not searched for, and the
+  // follower with add_missing finds nothing missing (the holder wrote its phone).
+  for (int i : {2, 3}) {
+    EXPECT_EQ((*results[i])->outcome(), FindOrCreateContactResponse::OUTCOME_MATCHED);
+    EXPECT_EQ((*results[i])->contact().name(), "Anna");
+    EXPECT_EQ((*results[i])->contact().phones_size(), 1);
+  }
+  EXPECT_THAT(kommo_.gets, ElementsAre(5000000001, 5000000001));
+  EXPECT_EQ(kommo_.searches.size(), 1u);
+  EXPECT_THAT(kommo_.updates, IsEmpty());
+}
+
+TEST_F(ContactFinderTest, AnIdMaskOnAMatchThatGainsAPhoneSkipsTheReadBack) {
+  kommo_.contacts.push_back(MakeContact(42, {"+7 999 123 45 67"}));
+  FindOrCreateContactRequest request = ForPhone("8 999 123 45 67", /*add_missing=*/true);
+  request.mutable_contact()->add_phones("+7 999 765 43 21");
+  request.mutable_read_mask()->add_paths("contact.id");
+  FindResult result;
+  FindOrCreate(request, result);
+  loop_.RunUntilIdle();
+  ASSERT_TRUE(result.has_value() && result->ok());
+  EXPECT_EQ((*result)->outcome(), FindOrCreateContactResponse::OUTCOME_MATCHED);
+  EXPECT_EQ((*result)->contact().id(), 42);
+  EXPECT_EQ((*result)->contact().phones_size(), 0);
+  ASSERT_EQ(kommo_.updates.size(), 1u);
+  EXPECT_THAT(kommo_.updates[0].read_mask().paths(), ElementsAre("id"));
+  EXPECT_THAT(kommo_.updates[0].phones().values(),
+              ElementsAre("+7 999 123 45 67", "+7 999 765 43 21"));
 }
 
 TEST_F(ContactFinderTest, AFollowerWithMorePhonesThanTheHolderLooksItselfUp) {
