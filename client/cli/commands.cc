@@ -610,6 +610,12 @@ std::vector<Command> BuildCommands() {
                            nullptr,
                            &SetReadMask,
                            true};
+  // The same flag where the write's answer determines other fields than "id".
+  auto read_mask_of = [&read_mask](const char* help) {
+    FlagSpec flag = read_mask;
+    flag.help = help;
+    return flag;
+  };
   // Custom fields and tags of lead, contact and company writes.
   const FlagSpec field{"field", "CODE=VALUE", kFieldHelp, nullptr, nullptr, &SetCustomField, true};
   const FlagSpec tag{"tag", "TEXT", "a tag to add; repeat for more", "tags_to_add"};
@@ -701,7 +707,11 @@ std::vector<Command> BuildCommands() {
                 {"responsible_user_id", "ID", "the lead's responsible user"},
                 {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
                 {"status_id", "ID", "stage (default: the pipeline's first)"}},
-               with(new_contact, {request_id})),
+               with(new_contact,
+                    {request_id,
+                     read_mask_of("fields to print (default: all, read back after the write); "
+                                  "\"lead.id,contact.id,contact_merged\" or fewer cost no "
+                                  "read-back request")})),
           kWrite));
   commands.push_back(
       MakeCommand<LeadService, v1::CreateIncomingLeadRequest, v1::CreateIncomingLeadResponse,
@@ -722,7 +732,11 @@ std::vector<Command> BuildCommands() {
                 {"pipeline_id", "ID", "pipeline (default: the main pipeline)"},
                 {"lead_name", "TEXT", "the lead's name (default: Kommo names it)"},
                 {"lead_price", "N", "deal value, 0 or more"}},
-               with(new_contact, {request_id})),
+               with(new_contact,
+                    {request_id,
+                     read_mask_of("fields to print (default: all, read back after the write); "
+                                  "\"uid,lead_id,contact_id\" or fewer cost no read-back "
+                                  "request")})),
           kWrite));
   commands.push_back(
       MakeCommand<LeadService, v1::AcceptIncomingLeadRequest, v1::AcceptIncomingLeadResponse,
@@ -732,7 +746,8 @@ std::vector<Command> BuildCommands() {
           "Prints the lead read back.",
           {{"uid", "UID", "required: the incoming lead's uid (see `leads incoming list`)"},
            {"status_id", "ID", "the stage it moves to (default: the pipeline's first)"},
-           {"user_id", "ID", "the user who accepts it (default: the server token's user)"}},
+           {"user_id", "ID", "the user who accepts it (default: the server token's user)"},
+           read_mask},
           kWrite));
   commands.push_back(
       MakeCommand<LeadService, v1::DeclineIncomingLeadRequest, v1::DeclineIncomingLeadResponse,
@@ -830,7 +845,9 @@ std::vector<Command> BuildCommands() {
             "contact.responsible_user_id"},
            {"add_missing", "",
             "add the phones and emails a matched contact lacks (one more Kommo request)"},
-           request_id},
+           request_id,
+           read_mask_of("fields to print (default: all); \"contact.id,outcome\" or fewer cost "
+                        "no read-back request after a write")},
           kWrite));
   const FlagSpec resume_token{"resume_token", "TOKEN",
                               "start after this token (printed with every line); default: now"};

@@ -78,9 +78,26 @@ TEST(ParseTest, ReadMaskOnCreatesAndUpdates) {
            {"companies", "create", "--name=Acme", "--read_mask=id"},
            {"companies", "update", "--company_id=1", "--read_mask=id"},
            {"tasks", "create", "--text=Call", "--due_at=2030-01-01T00:00:00Z", "--read_mask=id"},
-           {"notes", "add", "--lead_id=1", "--text=hi", "--read_mask=id"}}) {
+           {"notes", "add", "--lead_id=1", "--text=hi", "--read_mask=id"},
+           {"leads", "incoming", "create", "--source_uid=s", "--source_name=Web", "--form_id=f",
+            "--form_name=Form", "--read_mask=uid,lead_id"},
+           {"leads", "incoming", "accept", "--uid=abc", "--read_mask=id"}}) {
     EXPECT_EQ(Parse(args).error, "") << args[0] << " " << args[1];
   }
+  const Invocation complex = Parse({"leads", "create-with-contact", "--name=Deal",
+                                    "--contact_name=Ann", "--read_mask=lead.id,contact.id"});
+  ASSERT_EQ(complex.error, "");
+  EXPECT_THAT(dynamic_cast<const kommo::v1::CreateLeadWithContactRequest&>(*complex.request)
+                  .read_mask()
+                  .paths(),
+              ElementsAre("lead.id", "contact.id"));
+  const Invocation found = Parse({"contacts", "find-or-create", "--phones=+15550100",
+                                  "--read_mask=contact.id", "--read_mask=outcome"});
+  ASSERT_EQ(found.error, "");
+  EXPECT_THAT(dynamic_cast<const kommo::v1::FindOrCreateContactRequest&>(*found.request)
+                  .read_mask()
+                  .paths(),
+              ElementsAre("contact.id", "outcome"));
   EXPECT_THAT(Parse({"leads", "create", "--name=Deal", "--read_mask=id,,name"}).error,
               HasSubstr("empty path"));
   EXPECT_THAT(Parse({"leads", "get", "--lead_id=1", "--read_mask=id"}).error,
