@@ -103,12 +103,17 @@ namespace v1 = ::kommo::v1;
 
 constexpr char kToken[] = "bench-token";
 constexpr int64_t kGoalThreads = 16;
-constexpr double kGoalMemoryMb = 150;
-constexpr double kGoalIdleMb = 20;
+constexpr double kGoalMemoryMb = 100;
+// Anonymous idle memory (RssAnon: heap, stacks, private data), not VmRSS: of an idle VmRSS of about
+// 25 MB, 22 MB are the binary and its shared libraries, which no change to the service's own
+// allocations moves (the < 20 MB VmRSS goal is retired). Idle, the service holds 3-6 MB of its
+// own; 10 MB is about twice that, so a regression that allocates ahead of use (a pool or cache
+// sized at start-up, a leak during start) shows, while allocator noise does not.
+constexpr double kGoalIdleAnonMb = 10;
 constexpr double kGoalStartMs = 200;
 constexpr double kGoalOverheadMedianSlackUs = 50;
 constexpr double kGoalOverheadP99Us = 1000;
-constexpr double kGoalThroughputShare = 0.7;
+constexpr double kGoalThroughputShare = 0.8;
 constexpr double kGoalScriptRatio = 1.1;
 
 // --- Formatting ----------------------------------------------------------------------------------
@@ -973,7 +978,8 @@ void RunConcurrency(const Paths& paths, emu::Emulator* emulator, Report* report)
       "**%.0f calls/s** = %.0f%% of %zu ÷ %d ms = %.0f/s; direct GETs: %.0f/s (%.0f%%)", throughput,
       100 * throughput / ideal, concurrency, latency_ms, ideal, direct_throughput,
       100 * direct_throughput / ideal);
-  tput.goal = absl::StrFormat("≥ 70%% of %.0f/s = %.0f/s", ideal, kGoalThroughputShare * ideal);
+  tput.goal = absl::StrFormat("≥ %.0f%% of %.0f/s = %.0f/s", 100 * kGoalThroughputShare, ideal,
+                              kGoalThroughputShare * ideal);
   tput.met = result.ok() == result.calls.size() && throughput >= kGoalThroughputShare * ideal;
   tput.missed_by =
       absl::StrFormat("%.0f/s, %zu failed", throughput, result.calls.size() - result.ok());
@@ -1033,7 +1039,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
               starts, idle_ms);
   emulator->Reset();
   std::vector<double> start_ms, listen_ms, idle_cpu_ms;
-  std::vector<int64_t> idle_kb, idle_threads;
+  std::vector<int64_t> idle_kb, idle_anon_kb, idle_threads;
   std::vector<std::string> idle_split;
   for (int run = 0; run < starts; ++run) {
     absl::StatusOr<Started> server = StartServer(paths, *emulator, {}, "footprint-server");
@@ -1055,6 +1061,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
     StopChild(&server->process);
     if (!status.ok()) return HarnessError(report, name, status.status());
     idle_kb.push_back(status->vm_rss_kb);
+    idle_anon_kb.push_back(status->rss_anon_kb);
     idle_split.push_back(
         absl::StrCat(Mb(status->rss_anon_kb), " anonymous + ", Mb(status->rss_file_kb), " files"));
     idle_threads.push_back(status->threads);
@@ -1063,6 +1070,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
   std::sort(sorted.begin(), sorted.end());
   const double median_start = sorted[sorted.size() / 2];
   const int64_t max_idle = *std::max_element(idle_kb.begin(), idle_kb.end());
+  const int64_t max_anon = *std::max_element(idle_anon_kb.begin(), idle_anon_kb.end());
   const int64_t max_threads = *std::max_element(idle_threads.begin(), idle_threads.end());
   std::vector<std::string> runs;
   for (size_t i = 0; i < start_ms.size(); ++i) {
@@ -1075,11 +1083,12 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
 
   Row idle;
   idle.scenario = "4 Footprint, idle memory";
-  idle.result = absl::StrCat("resident (VmRSS) after ", idle_ms, " ms idle: **", Mb(max_idle),
-                             "** (largest of ", starts, ")");
-  idle.goal = absl::StrFormat("< %.0f MB", kGoalIdleMb);
-  idle.met = max_idle > 0 && KbToMb(max_idle) < kGoalIdleMb;
-  idle.missed_by = Mb(max_idle);
+  idle.result = absl::StrCat("anonymous resident (RssAnon) after ", idle_ms, " ms idle: **",
+                             Mb(max_anon), "** (largest of ", starts, "; VmRSS ", Mb(max_idle),
+                             ", the rest shared libraries and the binary)");
+  idle.goal = absl::StrFormat("< %.0f MB anonymous", kGoalIdleAnonMb);
+  idle.met = max_anon > 0 && KbToMb(max_anon) < kGoalIdleAnonMb;
+  idle.missed_by = Mb(max_anon);
   idle.peak_rss = Mb(max_idle);
   idle.peak_threads = absl::StrCat(max_threads);
   report->rows.push_back(idle);
