@@ -12,6 +12,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "server/api/grpc_server.h"
 #include "server/common/log.h"
 #include "server/config.h"
@@ -77,6 +78,10 @@ void CapMallocArenas() {
 
 int Run(int argc, char** argv) {
   CapMallocArenas();
+  // Debian builds Abseil without NDEBUG, so every absl::Mutex (gRPC's locks among them) keeps a
+  // lock-order graph for deadlock detection: a debugging aid that cost about 3% of the server's CPU
+  // per call in scenario 1 (perf, bench/README.md). Tests keep it; the server does not need it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<kommo::Config> config =
       kommo::LoadConfig(args, [](const char* name) { return std::getenv(name); });
