@@ -54,7 +54,9 @@ absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message
   // are never gathered into a string first.
   bool parsed = false;
   grpc::Slice slice;
-  if (raw.TrySingleSlice(&slice).ok()) {
+  if (!raw.Valid()) {
+    parsed = request.ParseFromArray(nullptr, 0);  // no bytes: the empty message, as before
+  } else if (raw.TrySingleSlice(&slice).ok()) {
     parsed = request.ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
   } else {
     grpc::ByteBuffer shared(raw);  // shares the slices (reference counts); the reader needs one
