@@ -52,6 +52,7 @@
 #include "kommo/bench/v1/echo.grpc.pb.h"
 #include "kommo/client/channel.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
+#include "rapidjson/document.h"
 #include "server/auth/callers.h"
 // Certificates for scenario 5, made at run time (no key material in the repository).
 #include "tests/support/test_cert.h"
@@ -102,12 +103,18 @@ namespace v1 = ::kommo::v1;
 
 constexpr char kToken[] = "bench-token";
 constexpr int64_t kGoalThreads = 16;
-constexpr double kGoalMemoryMb = 150;
-constexpr double kGoalIdleMb = 20;
+constexpr double kGoalMemoryMb = 100;
+// Anonymous idle memory (RssAnon: heap, stacks, private data), not VmRSS: of an idle VmRSS of about
+// 25 MB, 22 MB are the binary and its shared libraries, which no change to the service's own
+// allocations moves (the < 20 MB VmRSS goal is retired). Idle, the service holds 3-6 MB of its
+// own; 10 MB is about twice that, so a regression that allocates ahead of use (a pool or cache
+// sized at start-up, a leak during start) shows, while allocator noise does not.
+constexpr double kGoalIdleAnonMb = 10;
 constexpr double kGoalStartMs = 200;
 constexpr double kGoalOverheadMedianSlackUs = 50;
 constexpr double kGoalOverheadP99Us = 1000;
-constexpr double kGoalThroughputShare = 0.7;
+constexpr double kGoalThroughputShare = 0.8;
+constexpr double kGoalScriptRatio = 1.1;
 
 // --- Formatting ----------------------------------------------------------------------------------
 
@@ -572,7 +579,163 @@ void RunOverhead(const Paths& paths, emu::Emulator* emulator, Report* report) {
 // --- 2. Bulk create ------------------------------------------------------------------------------
 
 // `id_only`: every call's read_mask is "id", so the service reads nothing back.
-void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report, bool id_only) {
+// The comparison point of scenario 2: a careful hand-written script, sent by the driver straight to
+// the emulator on one keep-alive connection. It paces its requests at the account's budget (each
+// request waits for its slot, one every 1/rps s after the previous one, so it never meets a 429):
+// POSTs of 50 leads, then (when `with_gets`) GETs of up to 250 of the created ids, as the server's
+// read-back asks for them (limit=250&with=contacts&filter[id][]=...).
+struct ScriptResult {
+  double wall_seconds = 0;
+  size_t posts = 0;
+  size_t gets = 0;
+  size_t created = 0;    // leads the emulator holds afterwards, less those before
+  size_t read_back = 0;  // leads the GETs returned
+  uint64_t status_429 = 0;
+  uint64_t requests = 0;  // as the emulator counted them
+  std::string by_route;
+};
+
+// The ids in `_embedded.leads[].id` of a Kommo answer.
+absl::StatusOr<std::vector<int64_t>> EmbeddedLeadIds(const std::string& body) {
+  rapidjson::Document document;
+  document.Parse(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    return absl::InternalError("script: the emulator's answer is not a JSON object");
+  }
+  auto embedded = document.FindMember("_embedded");
+  if (embedded == document.MemberEnd() || !embedded->value.IsObject()) {
+    return absl::InternalError("script: the emulator's answer has no _embedded");
+  }
+  auto leads = embedded->value.FindMember("leads");
+  if (leads == embedded->value.MemberEnd() || !leads->value.IsArray()) {
+    return absl::InternalError("script: the emulator's answer has no _embedded.leads");
+  }
+  std::vector<int64_t> ids;
+  for (const rapidjson::Value& lead : leads->value.GetArray()) {
+    if (!lead.IsObject() || !lead.HasMember("id") || !lead["id"].IsInt64()) {
+      return absl::InternalError("script: a lead without an id");
+    }
+    ids.push_back(lead["id"].GetInt64());
+  }
+  return ids;
+}
+
+absl::StatusOr<ScriptResult> RunBulkScript(emu::Emulator* emulator, size_t leads, bool with_gets) {
+  constexpr size_t kPerPost = 50, kPerGet = 250;
+  const double rps = absl::GetFlag(FLAGS_bulk_kommo_rps);
+  const auto spacing =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rps));
+  const size_t before = emulator->lead_count();
+  emulator->ClearRequests();
+  HttpClient http(absl::StrCat("Bearer ", kToken));
+  ScriptResult result;
+  Clock::time_point next_slot = Clock::now();
+  // The pacing a throttling client library does: a request is sent no earlier than its slot.
+  auto wait_for_slot = [&next_slot, spacing] {
+    std::this_thread::sleep_until(next_slot);
+    next_slot = std::max(next_slot + spacing, Clock::now());
+  };
+  const Clock::time_point begin = Clock::now();
+  std::vector<int64_t> ids;
+  for (size_t first = 0; first < leads; first += kPerPost) {
+    std::vector<std::string> items;
+    for (size_t i = first; i < leads && i < first + kPerPost; ++i) {
+      items.push_back(
+          absl::StrCat("{\"name\":\"Bulk import lead #", i + 1, "\",\"price\":", 100 + i, "}"));
+    }
+    wait_for_slot();
+    absl::StatusOr<HttpAnswer> answer = http.Post(
+        emulator->base_url() + "/api/v4/leads", absl::StrCat("[", absl::StrJoin(items, ","), "]"));
+    if (!answer.ok()) return answer.status();
+    if (answer->status != 200) {
+      return absl::InternalError(absl::StrCat("script: POST answered HTTP ", answer->status));
+    }
+    ++result.posts;
+    absl::StatusOr<std::vector<int64_t>> created = EmbeddedLeadIds(answer->body);
+    if (!created.ok()) return created.status();
+    ids.insert(ids.end(), created->begin(), created->end());
+  }
+  for (size_t first = 0; with_gets && first < ids.size(); first += kPerGet) {
+    std::string url =
+        absl::StrCat(emulator->base_url(), "/api/v4/leads?limit=", kPerGet, "&with=contacts");
+    for (size_t i = first; i < ids.size() && i < first + kPerGet; ++i) {
+      absl::StrAppend(&url, "&filter%5Bid%5D%5B%5D=", ids[i]);
+    }
+    wait_for_slot();
+    absl::StatusOr<HttpAnswer> answer = http.Get(url);
+    if (!answer.ok()) return answer.status();
+    if (answer->status != 200) {
+      return absl::InternalError(absl::StrCat("script: GET answered HTTP ", answer->status));
+    }
+    ++result.gets;
+    absl::StatusOr<std::vector<int64_t>> read = EmbeddedLeadIds(answer->body);
+    if (!read.ok()) return read.status();
+    result.read_back += read->size();
+  }
+  result.wall_seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  result.created = emulator->lead_count() - before;
+  const KommoTraffic traffic = CountTraffic(emulator);
+  result.requests = traffic.total;
+  result.status_429 = traffic.status_429;
+  result.by_route = traffic.by_route;
+  return result;
+}
+
+// Both scripts (with and without the GETs) in the emulator set up as for the service; nullopt
+// (and a harness error) when a script did not create every lead or met a 429.
+std::optional<std::pair<ScriptResult, ScriptResult>> RunBulkScripts(emu::Emulator* emulator,
+                                                                    Report* report) {
+  const std::string name = "2 Bulk create, script";
+  const size_t calls = static_cast<size_t>(absl::GetFlag(FLAGS_bulk_calls));
+  const double rps = absl::GetFlag(FLAGS_bulk_kommo_rps);
+  const int latency_ms = absl::GetFlag(FLAGS_bulk_kommo_latency_ms);
+  std::printf("\n== %s: %zu leads sent by a careful script straight to the emulator, %g req/s\n",
+              name.c_str(), calls, rps);
+  ScriptResult runs[2];
+  for (const bool with_gets : {true, false}) {
+    emulator->Reset();
+    emu::RateLimitOptions limit;
+    limit.enabled = true;
+    limit.requests_per_second = rps;
+    limit.burst = rps;
+    if (absl::Status status = emulator->SetRateLimit(limit); !status.ok()) {
+      HarnessError(report, name, status);
+      return std::nullopt;
+    }
+    if (absl::Status status = AddLatency(emulator, "", latency_ms); !status.ok()) {
+      HarnessError(report, name, status);
+      return std::nullopt;
+    }
+    absl::StatusOr<ScriptResult> run = RunBulkScript(emulator, calls, with_gets);
+    emulator->Reset();
+    if (!run.ok()) {
+      HarnessError(report, name, run.status());
+      return std::nullopt;
+    }
+    const std::string tag = with_gets ? "2 (script): " : "2 (script, no GETs): ";
+    Note(report,
+         absl::StrFormat("%s%zu POST%s in %.2f s: %zu new leads%s, %d requests (%d "
+                         "answered 429): %s",
+                         tag, run->posts, with_gets ? absl::StrCat(" + ", run->gets, " GET") : "",
+                         run->wall_seconds, run->created,
+                         with_gets ? absl::StrCat(", ", run->read_back, " read back") : "",
+                         static_cast<int>(run->requests), static_cast<int>(run->status_429),
+                         run->by_route));
+    const bool complete =
+        run->created == calls && run->status_429 == 0 && (!with_gets || run->read_back == calls);
+    if (!complete) {
+      HarnessError(report, name,
+                   absl::InternalError(absl::StrCat(
+                       tag, "the script did not create (and read back) every lead without a 429")));
+      return std::nullopt;
+    }
+    runs[with_gets ? 0 : 1] = *run;
+  }
+  return std::make_pair(runs[0], runs[1]);
+}
+
+void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report, bool id_only,
+                   const ScriptResult* script) {
   const std::string name = id_only ? "2 Bulk create, read_mask id" : "2 Bulk create";
   const std::string tag = id_only ? "2 (read_mask id): " : "2: ";
   const int calls = absl::GetFlag(FLAGS_bulk_calls);
@@ -641,10 +804,23 @@ void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report, 
       absl::StrCat("**", result.ok(), "/", calls, "** succeeded, ", created, " leads created, ",
                    traffic.status_429, "×429, ", traffic.total, " Kommo requests, **",
                    absl::StrFormat("%.1f s", result.wall_seconds), "**");
+  // Against the careful script of the same run (with its GETs for the read-back; without them for
+  // read_mask id), when it ran; else against the fixed limit.
+  double limit_s = goal_s;
   row.goal =
       absl::StrFormat("all %d succeed, exactly %d leads, no 429, ≤ %g s", calls, calls, goal_s);
+  if (script != nullptr) {
+    limit_s = kGoalScriptRatio * script->wall_seconds;
+    row.result += absl::StrFormat(
+        " = **%.2f×** the script's %.2f s (%zu POST%s)", result.wall_seconds / script->wall_seconds,
+        script->wall_seconds, script->posts,
+        script->gets > 0 ? absl::StrCat(" + ", script->gets, " GET") : std::string());
+    row.goal = absl::StrFormat(
+        "all %d succeed, exactly %d leads, no 429, ≤ %.1f × the script %s = %.2f s", calls, calls,
+        kGoalScriptRatio, id_only ? "without GETs" : "with its GETs", limit_s);
+  }
   row.met = result.ok() == static_cast<size_t>(calls) && created == static_cast<size_t>(calls) &&
-            traffic.status_429 == 0 && result.wall_seconds <= goal_s;
+            traffic.status_429 == 0 && result.wall_seconds <= limit_s;
   row.missed_by = absl::StrFormat("%d/%d ok in %.1f s", static_cast<int>(result.ok()), calls,
                                   result.wall_seconds);
   row.peak_rss = rss;
@@ -802,7 +978,8 @@ void RunConcurrency(const Paths& paths, emu::Emulator* emulator, Report* report)
       "**%.0f calls/s** = %.0f%% of %zu ÷ %d ms = %.0f/s; direct GETs: %.0f/s (%.0f%%)", throughput,
       100 * throughput / ideal, concurrency, latency_ms, ideal, direct_throughput,
       100 * direct_throughput / ideal);
-  tput.goal = absl::StrFormat("≥ 70%% of %.0f/s = %.0f/s", ideal, kGoalThroughputShare * ideal);
+  tput.goal = absl::StrFormat("≥ %.0f%% of %.0f/s = %.0f/s", 100 * kGoalThroughputShare, ideal,
+                              kGoalThroughputShare * ideal);
   tput.met = result.ok() == result.calls.size() && throughput >= kGoalThroughputShare * ideal;
   tput.missed_by =
       absl::StrFormat("%.0f/s, %zu failed", throughput, result.calls.size() - result.ok());
@@ -862,7 +1039,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
               starts, idle_ms);
   emulator->Reset();
   std::vector<double> start_ms, listen_ms, idle_cpu_ms;
-  std::vector<int64_t> idle_kb, idle_threads;
+  std::vector<int64_t> idle_kb, idle_anon_kb, idle_threads;
   std::vector<std::string> idle_split;
   for (int run = 0; run < starts; ++run) {
     absl::StatusOr<Started> server = StartServer(paths, *emulator, {}, "footprint-server");
@@ -884,6 +1061,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
     StopChild(&server->process);
     if (!status.ok()) return HarnessError(report, name, status.status());
     idle_kb.push_back(status->vm_rss_kb);
+    idle_anon_kb.push_back(status->rss_anon_kb);
     idle_split.push_back(
         absl::StrCat(Mb(status->rss_anon_kb), " anonymous + ", Mb(status->rss_file_kb), " files"));
     idle_threads.push_back(status->threads);
@@ -892,6 +1070,7 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
   std::sort(sorted.begin(), sorted.end());
   const double median_start = sorted[sorted.size() / 2];
   const int64_t max_idle = *std::max_element(idle_kb.begin(), idle_kb.end());
+  const int64_t max_anon = *std::max_element(idle_anon_kb.begin(), idle_anon_kb.end());
   const int64_t max_threads = *std::max_element(idle_threads.begin(), idle_threads.end());
   std::vector<std::string> runs;
   for (size_t i = 0; i < start_ms.size(); ++i) {
@@ -904,11 +1083,12 @@ void RunFootprint(const Paths& paths, emu::Emulator* emulator, Report* report) {
 
   Row idle;
   idle.scenario = "4 Footprint, idle memory";
-  idle.result = absl::StrCat("resident (VmRSS) after ", idle_ms, " ms idle: **", Mb(max_idle),
-                             "** (largest of ", starts, ")");
-  idle.goal = absl::StrFormat("< %.0f MB", kGoalIdleMb);
-  idle.met = max_idle > 0 && KbToMb(max_idle) < kGoalIdleMb;
-  idle.missed_by = Mb(max_idle);
+  idle.result = absl::StrCat("anonymous resident (RssAnon) after ", idle_ms, " ms idle: **",
+                             Mb(max_anon), "** (largest of ", starts, "; VmRSS ", Mb(max_idle),
+                             ", the rest shared libraries and the binary)");
+  idle.goal = absl::StrFormat("< %.0f MB anonymous", kGoalIdleAnonMb);
+  idle.met = max_anon > 0 && KbToMb(max_anon) < kGoalIdleAnonMb;
+  idle.missed_by = Mb(max_anon);
   idle.peak_rss = Mb(max_idle);
   idle.peak_threads = absl::StrCat(max_threads);
   report->rows.push_back(idle);
@@ -1268,8 +1448,11 @@ int Run(int argc, char** argv) {
     if (scenario == "1") {
       RunOverhead(paths, emulator->get(), &report);
     } else if (scenario == "2") {
-      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/false);
-      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/true);
+      const auto scripts = RunBulkScripts(emulator->get(), &report);
+      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/false,
+                    scripts.has_value() ? &scripts->first : nullptr);
+      RunBulkCreate(paths, emulator->get(), &report, /*id_only=*/true,
+                    scripts.has_value() ? &scripts->second : nullptr);
     } else if (scenario == "3") {
       RunConcurrency(paths, emulator->get(), &report);
     } else if (scenario == "4") {

@@ -1,5 +1,8 @@
 #include "server/api/serve.h"
 
+#include <grpc/slice.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -46,15 +49,21 @@ CallOptions OptionsFor(const grpc::CallbackServerContext* context, const Service
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message& request) {
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (raw.Dump(&slices).ok()) {
-    bytes.reserve(raw.Length());
-    for (const grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
+  // Parsed where gRPC received it: a request in one slice (the usual case) straight from that
+  // slice, one in several slices (or compressed) through gRPC's own zero-copy reader; the bytes
+  // are never gathered into a string first.
+  bool parsed = false;
+  grpc::Slice slice;
+  if (!raw.Valid()) {
+    parsed = request.ParseFromArray(nullptr, 0);  // no bytes: the empty message, as before
+  } else if (raw.TrySingleSlice(&slice).ok()) {
+    parsed = request.ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
+  } else {
+    grpc::ByteBuffer shared(raw);  // shares the slices (reference counts); the reader needs one
+    grpc::ProtoBufferReader reader(&shared);
+    parsed = reader.status().ok() && request.ParseFromZeroCopyStream(&reader);
   }
-  if (!request.ParseFromString(bytes)) {
+  if (!parsed) {
     return MakeError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("the request is not a valid ", request.GetTypeName(),
                                   ": malformed protobuf, or a string field that is not UTF-8"),
@@ -64,8 +73,10 @@ absl::Status ParseRequest(const grpc::ByteBuffer& raw, google::protobuf::Message
 }
 
 void WriteResponse(const google::protobuf::Message& response, grpc::ByteBuffer* raw) {
-  const std::string bytes = response.SerializeAsString();
-  grpc::Slice slice(bytes);
+  // Serialised once, straight into the slice gRPC sends (no string, no copy into a slice).
+  grpc_slice bytes = grpc_slice_malloc(response.ByteSizeLong());
+  response.SerializeWithCachedSizesToArray(GRPC_SLICE_START_PTR(bytes));
+  grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
   *raw = grpc::ByteBuffer(&slice, 1);
 }
 

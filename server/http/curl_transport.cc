@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -118,6 +119,12 @@ struct CurlTransport::Impl {
   EventLoop::TimerPtr curl_timer;
   // Set by Shutdown: transfers not yet started complete with CANCELLED instead.
   bool shut_down = false;
+  // Easy handles of finished transfers, reset, for the next ones: a new handle costs a 5 KiB
+  // allocation and its initialisation, and handles that come and go with every request fragment
+  // the heap under many transfers in flight (bench/README.md). Bounded, so a burst does not keep
+  // its handles once it is over.
+  static constexpr size_t kMaxIdleEasies = 256;
+  std::vector<EasyPtr> idle_easies;
 
   static int OnSocket(CURL* /*easy*/, curl_socket_t socket, int what, void* user,
                       void* /*socketp*/) {
@@ -196,8 +203,25 @@ struct CurlTransport::Impl {
 
   void Complete(std::unique_ptr<Transfer> transfer, HttpResult result) {
     Callback done = std::move(transfer->done);
-    transfer.reset();  // frees the easy handle before user code runs
+    Recycle(std::move(transfer->easy));
+    transfer.reset();  // frees the transfer's state before user code runs
     done(std::move(result));
+  }
+
+  // A finished transfer's easy handle (not in the multi handle any more) goes back to the pool,
+  // reset to libcurl's defaults; past the pool's size it is freed.
+  void Recycle(EasyPtr easy) {
+    if (easy == nullptr || idle_easies.size() >= kMaxIdleEasies) return;
+    curl_easy_reset(easy.get());
+    idle_easies.push_back(std::move(easy));
+  }
+
+  // An easy handle from the pool, or a new one (nullptr when libcurl cannot allocate one).
+  EasyPtr TakeEasy() {
+    if (idle_easies.empty()) return EasyPtr(curl_easy_init());
+    EasyPtr easy = std::move(idle_easies.back());
+    idle_easies.pop_back();
+    return easy;
   }
 
   void StartTransfer(std::unique_ptr<Transfer> transfer) {
@@ -205,13 +229,13 @@ struct CurlTransport::Impl {
       Complete(std::move(transfer), {absl::CancelledError("HTTP transport is shut down"), false});
       return;
     }
-    CURL* easy = curl_easy_init();
+    transfer->easy = TakeEasy();
+    CURL* easy = transfer->easy.get();
     if (easy == nullptr) {
       Complete(std::move(transfer),
                {absl::UnavailableError("libcurl could not allocate a handle"), false});
       return;
     }
-    transfer->easy.reset(easy);
     const HttpRequest& request = transfer->request;
     curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
@@ -229,9 +253,14 @@ struct CurlTransport::Impl {
     curl_easy_setopt(easy, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl can decode
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    // Kommo's answers are a few KiB; a smaller receive buffer than libcurl's 16 KiB default keeps
-    // thousands of transfers in flight cheap (larger bodies just take more reads).
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 8192L);
+    // libcurl holds a receive buffer per transfer from before it connects until it ends (the whole
+    // of Kommo's latency), and over TLS an upload buffer too (CURLOPT_UPLOAD_BUFFERSIZE, 64 KiB by
+    // default, used for every request sent over TLS, GETs included). Kommo's answers to one call
+    // are a few KiB, so small buffers keep thousands of transfers in flight cheap: the receive
+    // buffer measured 16 MB of the peak at 2,000 in flight with 8 KiB (bench/README.md). Larger
+    // bodies just take more reads (a page of 250 leads: about a hundred more recv calls).
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, options.receive_buffer_bytes);
+    curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);  // libcurl's smallest
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ToMillisAtLeastOne(request.timeout));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      ToMillisAtLeastOne(std::min(request.timeout, options.connect_timeout)));
@@ -370,6 +399,7 @@ CurlTransport::~CurlTransport() {
   // libcurl closes its cached connections (and unwatches their sockets) on the loop thread, which
   // owns the watches; the tasks posted before this one (Send, Cancel) have run by then.
   impl->loop->RunAndWait([impl] {
+    impl->idle_easies.clear();
     impl->multi.reset();
     impl->sockets.clear();
     impl->curl_timer.reset();

@@ -31,6 +31,8 @@ struct CurlTransportOptions {
   // cache smaller than that would close most connections after one request and open new ones (a TCP
   // handshake per request).
   long max_cached_connections = 8192;
+  // libcurl's receive buffer per transfer in flight (CURLOPT_BUFFERSIZE; 1024 at least).
+  long receive_buffer_bytes = 2048;
 };
 
 // HttpTransport over one libcurl multi handle, driven by an EpollLoop that it is given: libcurl's

@@ -133,12 +133,17 @@ void EpollLoop::Shutdown() {
 absl::Time EpollLoop::Now() const { return MonotonicNow(); }
 
 void EpollLoop::Post(Task task) {
+  // The loop thread itself needs no wake-up: it runs what was posted before it waits again (Run).
+  const bool loop_thread = IsLoopThread();
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     if (state_ == State::kStopped) return;  // `task` is destroyed unrun, outside the lock
     posted_.push_back(std::move(task));
+    wake = !loop_thread && !wake_pending_;
+    if (wake) wake_pending_ = true;
   }
-  Wake();
+  if (wake) Wake();
 }
 
 EventLoop::TimerPtr EpollLoop::RunAt(absl::Time when, Task task) {
@@ -201,6 +206,7 @@ void EpollLoop::RunPostedTasks() {
   {
     absl::MutexLock lock(&mu_);
     tasks.swap(posted_);
+    wake_pending_ = false;  // a post from now on wakes the loop again
   }
   for (Task& task : tasks) task();
 }
@@ -235,7 +241,14 @@ void EpollLoop::Run() {
     const absl::Time now = MonotonicNow();
     while (timers_.RunOneDue(now)) {
     }
-    const int ready = ::epoll_wait(epoll_fd_, events, kMaxEvents, WaitTimeoutMs());
+    int timeout_ms = WaitTimeoutMs();
+    {
+      // Tasks the loop posted to itself since RunPostedTasks (from a timer, or from a task) wrote
+      // no wake-up: do not block before running them.
+      absl::MutexLock lock(&mu_);
+      if (!posted_.empty()) timeout_ms = 0;
+    }
+    const int ready = ::epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
     for (int i = 0; i < ready; ++i) {
       if (events[i].data.u64 == kWakeId) {
         uint64_t count = 0;

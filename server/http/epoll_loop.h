@@ -108,6 +108,9 @@ class EpollLoop final : public EventLoop {
 
   absl::Mutex mu_;
   std::deque<Task> posted_ ABSL_GUARDED_BY(mu_);
+  // The wake-up eventfd was written and the tasks posted since have not been taken yet: further
+  // posts need not write it again (one syscall and one epoll round each, saved on every call).
+  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
 
   // Loop-thread state. Watches are shared with their handles (weakly) so that a handle that

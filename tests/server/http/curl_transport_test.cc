@@ -173,6 +173,30 @@ TEST_F(CurlTransportTest, PostSendsTheJsonBody) {
   EXPECT_THAT(seen[0].body, HasSubstr("from the transport test"));
 }
 
+// Easy handles are reused: a GET after a POST (one after the other, so on the POST's handle) is a
+// plain GET, with no body and none of the POST's options left over.
+TEST_F(CurlTransportTest, AGetAfterAPostOnAReusedHandleIsAPlainGet) {
+  ResultSlot post;
+  HttpRequest request = Get("/api/v4/leads");
+  request.method = Method::kPost;
+  request.body = R"([{"name":"first on the handle","price":1}])";
+  transport_->Send(std::move(request), post.Callback(loop_.get()));
+  ASSERT_TRUE(post.Wait());
+  ASSERT_TRUE(post.result().response.ok()) << post.result().response.status();
+  ResultSlot get;
+  transport_->Send(Get("/api/v4/leads?limit=5"), get.Callback(loop_.get()));
+  ASSERT_TRUE(get.Wait());
+  HttpResult result = get.result();
+  ASSERT_TRUE(result.response.ok()) << result.response.status();
+  EXPECT_EQ(result.response->status, 200) << result.response->body;
+  EXPECT_THAT(result.response->body, HasSubstr("first on the handle"));
+  EXPECT_EQ(emulator_->lead_count(), 1u);
+  std::vector<emu::LoggedRequest> seen = emulator_->requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].method, "GET");
+  EXPECT_EQ(seen[1].body, "");
+}
+
 TEST_F(CurlTransportTest, SendsFromManyThreadsEachCompleteExactlyOnce) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 50;

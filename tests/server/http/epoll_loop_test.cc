@@ -222,6 +222,31 @@ TEST(EpollLoopTest, TimersAddedFromATaskAndFromATimerRun) {
   });
 }
 
+// A post from the loop thread writes no wake-up (it would cost a system call per post): what a
+// timer or a task posts must still run without anything else waking the loop.
+TEST(EpollLoopTest, TasksTheLoopPostsToItselfRunWithoutAWakeUpFromOutside) {
+  std::unique_ptr<EpollLoop> loop = StartedLoop();
+  Log log;
+  absl::Notification done;
+  EventLoop::TimerPtr timer;
+  loop->Post([&] {
+    timer = loop->RunAt(loop->Now() + absl::Milliseconds(5), [&] {
+      loop->Post([&] {
+        log.Add("posted by a timer");
+        loop->Post([&] {
+          log.Add("posted by that task");
+          done.Notify();
+        });
+      });
+    });
+  });
+  // Nothing else is posted, no timer is pending and no fd is watched: a loop blocked in
+  // epoll_wait would never run the tasks.
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_THAT(log.entries(), ElementsAre("posted by a timer", "posted by that task"));
+  loop->RunAndWait([&] { timer.reset(); });
+}
+
 TEST(EpollLoopTest, AWatchedSocketReportsReadableAndWritable) {
   std::unique_ptr<EpollLoop> loop = StartedLoop();
   TcpPair pair;
