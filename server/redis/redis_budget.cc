@@ -257,6 +257,7 @@ void RedisBudget::Ask() {
                                     ? absl::Hours(24)
                                     : first->second.deadline - now;
   asking_ = true;
+  asked_ticket_ = first->first.ticket;
   std::weak_ptr<RedisBudget*> alive = alive_;
   client_->Eval(
       take_, {KeyName("tat"), KeyName("pause"), KeyName("circuit"), KeyName("handover")},
@@ -318,10 +319,14 @@ void RedisBudget::OnTakeReply(absl::StatusOr<Reply> reply) {
       break;
     }
     case 3: {
-      if (waiters_.size() > slots_.size()) {
-        auto first = waiters_.begin();
-        std::advance(first, static_cast<long>(slots_.size()));
-        Refuse(first, Late(now + wait));
+      // The request asked for cannot make it, if it is still waiting without a slot (a read-back
+      // that came meanwhile may have gone ahead of it: it is asked for next).
+      auto key = keys_.find(asked_ticket_);
+      if (key != keys_.end()) {
+        auto it = waiters_.find(key->second);
+        if (static_cast<size_t>(std::distance(waiters_.begin(), it)) >= slots_.size()) {
+          Refuse(it, Late(now + wait));
+        }
       }
       break;
     }

@@ -152,6 +152,7 @@ class RedisBudget final : public rest::SharedBudget {
   // waiter in order when it comes.
   std::deque<absl::Time> slots_;
   bool asking_ = false;
+  Ticket asked_ticket_ = 0;  // whose slot the TAKE in flight asks for
   absl::Duration asked_horizon_;
   // The earliest a shared slot can come for the next request without one (the script's last
   // answer; the bucket only moves forward).
