@@ -261,12 +261,16 @@ TEST_F(RedisClientTest, KilledRedisIsUnavailableAndTheClientReconnectsWhenItRetu
   absl::StatusOr<RedisClient*> client = Connect(Options((*server)->url()));
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE(WaitConnected(*client, true));
-  absl::Mutex mu;
-  std::vector<bool> changes;
+  // Shared with the callback, which outlives this body (the client goes in TearDown).
+  struct Changes {
+    absl::Mutex mu;
+    std::vector<bool> seen ABSL_GUARDED_BY(mu);
+  };
+  auto changes = std::make_shared<Changes>();
   loop_->RunAndWait([&] {
-    (*client)->OnConnectionChange([&](bool up) {
-      absl::MutexLock lock(&mu);
-      changes.push_back(up);
+    (*client)->OnConnectionChange([changes](bool up) {
+      absl::MutexLock lock(&changes->mu);
+      changes->seen.push_back(up);
     });
   });
 
@@ -296,8 +300,8 @@ TEST_F(RedisClientTest, KilledRedisIsUnavailableAndTheClientReconnectsWhenItRetu
   reply = Run(*client, {"PING"});
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->str, "PONG");
-  absl::MutexLock lock(&mu);
-  EXPECT_THAT(changes, ElementsAre(false, true));
+  absl::MutexLock lock(&changes->mu);
+  EXPECT_THAT(changes->seen, ElementsAre(false, true));
 }
 
 TEST_F(RedisClientTest, NoServerMeansUnavailableNeverABlock) {
