@@ -66,7 +66,7 @@ run: build
 	@scripts/run.sh $(BUILD_DIR)/bin
 
 # Issue 7's benchmark (bench/README.md): builds only the server, the echo server and the driver,
-# runs the four scenarios (under a minute, at most 5), prints the table. BENCH_FLAGS passes flags on.
+# runs the scenarios (about a minute, at most 5), prints the table. BENCH_FLAGS passes flags on.
 bench: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target kommo-bench kommo-grpc-server kommo-bench-echo-server
 	@rm -rf $(BUILD_DIR)/bench-results && mkdir -p $(BUILD_DIR)/bench-results

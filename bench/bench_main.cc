@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,10 +57,12 @@
 #include "server/auth/callers.h"
 // Certificates for scenario 5, made at run time (no key material in the repository).
 #include "tests/support/test_cert.h"
+// Scenario 6's Redis.
+#include "tests/support/redis_server.h"
 
 ABSL_FLAG(std::string, bin_dir, "",
           "Directory of kommo-grpc-server and kommo-bench-echo-server (default: this binary's)");
-ABSL_FLAG(std::string, scenarios, "1,2,3,4,5", "Scenarios to run, comma-separated");
+ABSL_FLAG(std::string, scenarios, "1,2,3,4,5,6", "Scenarios to run, comma-separated");
 ABSL_FLAG(std::string, log_dir, "", "Append the children's stderr here (default: discarded)");
 ABSL_FLAG(std::string, markdown_out, "", "Also write the table (Markdown) to this file");
 ABSL_FLAG(std::string, revision, "", "Printed in the header, e.g. the git commit");
@@ -91,6 +94,12 @@ ABSL_FLAG(int, tls_calls, 2000, "TLS: measured SearchLeads calls of each kind (o
 ABSL_FLAG(int, tls_warmup, 100, "TLS: unmeasured calls of each kind first");
 ABSL_FLAG(int, tls_connects, 100,
           "TLS: new connections of each kind (connect, handshake and the first call)");
+
+// 6. Three replicas sharing Redis
+ABSL_FLAG(int, replicas_calls, 1000,
+          "Replicas: concurrent CreateLead calls, through three replicas and through one");
+ABSL_FLAG(double, replicas_goal_ratio, 1.2,
+          "Replicas: the goal: three replicas' time at most this times one replica's");
 
 extern char** environ;
 
@@ -828,6 +837,113 @@ void RunBulkCreate(const Paths& paths, emu::Emulator* emulator, Report* report, 
   report->rows.push_back(row);
 }
 
+// --- 6. Three replicas sharing Redis -------------------------------------------------------------
+
+// The same `calls` concurrent CreateLead through `replicas` servers sharing `redis` (spread round
+// robin), against the emulator at the bulk scenario's rate and latency.
+struct ReplicasRun {
+  LoadResult result;
+  size_t created = 0;
+  KommoTraffic traffic;
+};
+
+absl::StatusOr<ReplicasRun> RunReplicas(const Paths& paths, emu::Emulator* emulator,
+                                        testing::RedisServer* redis, int replicas, int calls) {
+  emulator->Reset();
+  const double rps = absl::GetFlag(FLAGS_bulk_kommo_rps);
+  emu::RateLimitOptions limit;
+  limit.enabled = true;
+  limit.requests_per_second = rps;
+  limit.burst = rps;
+  if (absl::Status status = emulator->SetRateLimit(limit); !status.ok()) return status;
+  const int latency_ms = absl::GetFlag(FLAGS_bulk_kommo_latency_ms);
+  if (absl::Status status = AddLatency(emulator, "", latency_ms); !status.ok()) return status;
+  // A fresh budget: nothing left from the previous run.
+  if (absl::StatusOr<std::string> flushed = redis->Call({"FLUSHALL"}); !flushed.ok()) {
+    return flushed.status();
+  }
+  std::vector<Started> servers;
+  std::vector<std::unique_ptr<v1::LeadService::Stub>> stubs;
+  for (int i = 0; i < replicas; ++i) {
+    absl::StatusOr<Started> server = StartServer(
+        paths, *emulator,
+        {{"REDIS_URL", redis->url()}, {"REDIS_FALLBACK_REPLICAS", absl::StrCat(replicas)}},
+        absl::StrCat("replicas-", replicas, "-server-", i));
+    if (!server.ok()) {
+      for (Started& started : servers) StopChild(&started.process);
+      return server.status();
+    }
+    stubs.push_back(v1::LeadService::NewStub(Connect(server->port)));
+    servers.push_back(*std::move(server));
+  }
+  // Every replica on the shared budget before the first call (connected within milliseconds).
+  std::this_thread::sleep_for(milliseconds(300));
+  const size_t leads_before = emulator->lead_count();
+  emulator->ClearRequests();
+  std::atomic<size_t> next{0};
+  const CreateStart create =
+      [&stubs, &next](grpc::ClientContext* context, const v1::CreateLeadRequest* request,
+                      v1::CreateLeadResponse* response, std::function<void(grpc::Status)> done) {
+        stubs[next.fetch_add(1) % stubs.size()]->async()->CreateLead(context, request, response,
+                                                                     std::move(done));
+      };
+  const std::function<v1::CreateLeadRequest(size_t)> make = [](size_t i) {
+    v1::CreateLeadRequest request;
+    request.set_name(absl::StrCat("Replicas lead #", i + 1));
+    return request;
+  };
+  ReplicasRun run;
+  run.result = RunLoad(static_cast<size_t>(calls), static_cast<size_t>(calls),
+                       milliseconds(absl::GetFlag(FLAGS_bulk_deadline_ms)), make, create);
+  std::this_thread::sleep_for(milliseconds(latency_ms + 200));
+  run.created = emulator->lead_count() - leads_before;
+  run.traffic = CountTraffic(emulator);
+  for (Started& started : servers) StopChild(&started.process);
+  emulator->Reset();
+  return run;
+}
+
+void RunSharedReplicas(const Paths& paths, emu::Emulator* emulator, Report* report) {
+  const std::string name = "6 Three replicas sharing Redis";
+  const int calls = absl::GetFlag(FLAGS_replicas_calls);
+  const double goal_ratio = absl::GetFlag(FLAGS_replicas_goal_ratio);
+  std::printf("\n== %s: %d concurrent CreateLead through 3 replicas and through 1, one Redis\n",
+              name.c_str(), calls);
+  absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis = testing::RedisServer::Start();
+  if (!redis.ok()) return HarnessError(report, name, redis.status());
+  absl::StatusOr<ReplicasRun> one = RunReplicas(paths, emulator, redis->get(), 1, calls);
+  if (!one.ok()) return HarnessError(report, name, one.status());
+  absl::StatusOr<ReplicasRun> three = RunReplicas(paths, emulator, redis->get(), 3, calls);
+  if (!three.ok()) return HarnessError(report, name, three.status());
+  const double ratio = three->result.wall_seconds / std::max(one->result.wall_seconds, 1e-9);
+  for (const auto& [label, run] :
+       {std::pair<const char*, const ReplicasRun*>{"1 replica", &*one}, {"3 replicas", &*three}}) {
+    Note(report, absl::StrCat("6: ", label, ": ", calls, " CreateLead in ",
+                              absl::StrFormat("%.2f s", run->result.wall_seconds), ": ",
+                              run->result.Breakdown(), "; emulator: ", run->created, " new leads, ",
+                              run->traffic.total, " requests (", run->traffic.status_429,
+                              " answered 429): ", run->traffic.by_route));
+  }
+  const bool all_ok = one->result.ok() == static_cast<size_t>(calls) &&
+                      three->result.ok() == static_cast<size_t>(calls) &&
+                      one->created == static_cast<size_t>(calls) &&
+                      three->created == static_cast<size_t>(calls) &&
+                      one->traffic.status_429 == 0 && three->traffic.status_429 == 0;
+  Row row;
+  row.scenario = name;
+  row.result = absl::StrFormat(
+      "3 replicas **%.1f s** (%d/%d ok, %d requests), 1 replica **%.1f s** (%d/%d ok, %d "
+      "requests): ratio **%.2f**",
+      three->result.wall_seconds, static_cast<int>(three->result.ok()), calls,
+      static_cast<int>(three->traffic.total), one->result.wall_seconds,
+      static_cast<int>(one->result.ok()), calls, static_cast<int>(one->traffic.total), ratio);
+  row.goal = absl::StrFormat("all succeed once, no 429, three within %.0f%% of one",
+                             (goal_ratio - 1) * 100);
+  row.met = all_ok && ratio <= goal_ratio;
+  row.missed_by = absl::StrFormat("ratio %.2f%s", ratio, all_ok ? "" : ", not all succeeded once");
+  report->rows.push_back(row);
+}
+
 // --- 3. Concurrency ------------------------------------------------------------------------------
 
 void RunConcurrency(const Paths& paths, emu::Emulator* emulator, Report* report) {
@@ -1373,6 +1489,9 @@ std::string SelfDir() {
 // The server reads its settings from the environment: the caller's must not leak in.
 void DropServerSettingsFromEnvironment() {
   static constexpr const char* kPrefixes[] = {"KOMMO_",
+                                              "REDIS_URL",
+                                              "REDIS_FALLBACK_REPLICAS",
+                                              "REDIS_TIMEOUT",
                                               "GRPC_LISTEN_ADDRESS",
                                               "GRPC_DEFAULT_DEADLINE",
                                               "METRICS_LISTEN_ADDRESS",
@@ -1459,8 +1578,10 @@ int Run(int argc, char** argv) {
       RunFootprint(paths, emulator->get(), &report);
     } else if (scenario == "5") {
       RunTls(paths, emulator->get(), &report);
+    } else if (scenario == "6") {
+      RunSharedReplicas(paths, emulator->get(), &report);
     } else if (!scenario.empty()) {
-      std::fprintf(stderr, "kommo-bench: unknown scenario \"%s\" (1, 2, 3, 4 or 5)\n",
+      std::fprintf(stderr, "kommo-bench: unknown scenario \"%s\" (1, 2, 3, 4, 5 or 6)\n",
                    std::string(scenario).c_str());
       return 2;
     }

@@ -115,6 +115,16 @@ const Setting kSettings[] = {
     {"auth_open_reflection", "AUTH_OPEN_REFLECTION",
      "with CALLERS_FILE: true lets calls without credentials use reflection, false makes it a "
      "method callers need permission for; health is always open (default true)"},
+    {nullptr, "REDIS_URL",
+     "redis://[[user]:password@]host[:port][/db] of a Redis shared by the replicas: one rate "
+     "budget, 429 pause and circuit for all of them (environment only: it may hold a password; "
+     "rediss:// is not supported). Unset: each replica keeps its own (default unset)"},
+    {"redis_fallback_replicas", "REDIS_FALLBACK_REPLICAS",
+     "with REDIS_URL: while Redis is unavailable, each replica sends at most the account's rate "
+     "divided by this (default 1, 1 to 1000)"},
+    {"redis_timeout", "REDIS_TIMEOUT",
+     "with REDIS_URL: each Redis command's timeout; a request never waits on Redis longer, then "
+     "falls back to the replica's share (default 250ms, 1ms to 10s)"},
 };
 
 const char* const kAllowedSuffixes[] = {".kommo.com", ".amocrm.com", ".amocrm.ru"};
@@ -412,6 +422,22 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         config.rate_limit_queue > 1000000) {
       return Invalid("KOMMO_RATE_LIMIT_QUEUE",
                      absl::StrCat("\"", queue, "\" is not a whole number from 1 to 1000000"));
+    }
+  }
+  config.redis_url = get("REDIS_URL");
+  if (std::string replicas = get("REDIS_FALLBACK_REPLICAS"); !replicas.empty()) {
+    if (!absl::SimpleAtoi(replicas, &config.redis_fallback_replicas) ||
+        config.redis_fallback_replicas < 1 || config.redis_fallback_replicas > 1000) {
+      return Invalid("REDIS_FALLBACK_REPLICAS",
+                     absl::StrCat("\"", replicas, "\" is not a whole number from 1 to 1000"));
+    }
+  }
+  if (std::string timeout = get("REDIS_TIMEOUT"); !timeout.empty()) {
+    if (!absl::ParseDuration(timeout, &config.redis_timeout) ||
+        config.redis_timeout < absl::Milliseconds(1) || config.redis_timeout > absl::Seconds(10)) {
+      return Invalid(
+          "REDIS_TIMEOUT",
+          absl::StrCat("\"", timeout, "\" is not a duration from 1ms to 10s, such as 250ms"));
     }
   }
   if (std::string attempts = get("KOMMO_MAX_ATTEMPTS"); !attempts.empty()) {

@@ -68,6 +68,13 @@ struct Config {
   // host:port of a plaintext port serving grpc.health.v1 only (probes that cannot speak TLS), or
   // "off" (the default).
   std::string health_listen = "off";
+  // Shared state of several replicas (issue 15): redis://[[user]:password@]host[:port][/db]
+  // (environment only: it may hold a password). Empty: everything stays in this process.
+  std::string redis_url;
+  // While Redis is unavailable, each replica sends at most the account's rate ÷ this.
+  int redis_fallback_replicas = 1;
+  // Each Redis command's timeout: no request waits on Redis longer.
+  absl::Duration redis_timeout = absl::Milliseconds(250);
 };
 
 // Reads the configuration from `args` (argv without the program name) and `getenv`. Returns

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,8 @@
 #include "server/kommo/token_source.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/service_metrics.h"
+#include "server/redis/redis_budget.h"
+#include "server/redis/redis_client.h"
 #include "server/startup_check.h"
 #include "server/watch/watch_hub.h"
 #include "server/watch/webhook_receiver.h"
@@ -142,6 +145,48 @@ int Run(int argc, char** argv) {
   client_options.catalogue_ttl = config->catalogue_ttl;
   client_options.max_rate_limit_pause = config->max_rate_limit_pause;
   client_options.coalesce_window = config->coalesce_window;
+  // REDIS_URL: one rate budget, 429 pause and circuit for every replica (redis_budget.h). The
+  // client lives on the loop and is destroyed on it (below, once every user of it is gone).
+  std::unique_ptr<kommo::redis::RedisClient> redis;
+  if (!config->redis_url.empty()) {
+    kommo::redis::RedisOptions redis_options;
+    redis_options.url = config->redis_url;
+    redis_options.command_timeout = config->redis_timeout;
+    redis_options.connect_timeout = std::max(config->redis_timeout, absl::Milliseconds(500));
+    // Every replica reconnects within a second of Redis's return, inside the budget's handover.
+    redis_options.reconnect_max = absl::Seconds(1);
+    redis_options.name = "kommo-grpc";
+    absl::StatusOr<std::unique_ptr<kommo::redis::RedisClient>> created;
+    (*loop)->RunAndWait([&] {
+      created = kommo::redis::RedisClient::Create(loop->get(), redis_options);
+      if (created.ok()) {
+        (*created)->OnConnectionChange(
+            [&metrics](bool up) { metrics.redis_connected.store(up ? 1 : 0); });
+      }
+    });
+    if (!created.ok()) return StartupError("REDIS_URL", created.status());
+    redis = std::move(*created);
+    kommo::redis::RedisClient* redis_client = redis.get();
+    kommo::metrics::ServiceMetrics* service_metrics = &metrics;
+    const int fallback_replicas = config->redis_fallback_replicas;
+    const absl::Duration redis_timeout = config->redis_timeout;
+    const absl::Duration handover = redis_options.reconnect_max + absl::Seconds(1);
+    client_options.shared_budget = [redis_client, service_metrics, fallback_replicas, redis_timeout,
+                                    handover](const kommo::rest::SharedBudgetParams& params) {
+      kommo::redis::RedisBudgetOptions budget;
+      budget.account = params.account;
+      budget.requests_per_second = params.requests_per_second;
+      budget.burst = params.burst;
+      budget.fallback_replicas = fallback_replicas;
+      budget.timeout = redis_timeout;
+      budget.handover_delay = handover;
+      budget.metrics = service_metrics;
+      return std::make_unique<kommo::redis::RedisBudget>(redis_client, params.loop, budget);
+    };
+    kommo::log::Info("rate budget shared through Redis",
+                     {{"fallback_replicas", fallback_replicas},
+                      {"timeout_ms", absl::ToInt64Milliseconds(redis_timeout)}});
+  }
   std::unique_ptr<kommo::rest::KommoClient> client =
       kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
   kommo::watch::WatchOptions watch_options;

@@ -1,5 +1,7 @@
 #include "server/kommo/circuit_breaker.h"
 
+#include <algorithm>
+
 namespace kommo::rest {
 
 CircuitBreaker::Admission CircuitBreaker::Admit(absl::Time now, bool sending) {
@@ -16,6 +18,13 @@ bool CircuitBreaker::OnBlocked(absl::Time now) {
   const bool was_closed = state_ == State::kClosed;
   state_ = State::kOpen;
   open_until_ = now + open_duration_;
+  return was_closed;
+}
+
+bool CircuitBreaker::OpenUntil(absl::Time until) {
+  const bool was_closed = state_ == State::kClosed;
+  open_until_ = was_closed ? until : std::max(open_until_, until);
+  state_ = State::kOpen;
   return was_closed;
 }
 

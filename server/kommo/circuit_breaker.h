@@ -27,6 +27,9 @@ class CircuitBreaker {
 
   // Kommo answered with the block page. Returns true when this opened a closed circuit.
   bool OnBlocked(absl::Time now);
+  // Another replica saw the block page (the shared budget told us): open until `until` (or
+  // later, when already open longer). Returns true when this opened a closed circuit.
+  bool OpenUntil(absl::Time until);
   // The probe got an answer other than the block page: closed again.
   void OnProbeAnswered();
   // The probe failed without an answer. `cut_short`: its caller cut it short (cancelled, or its

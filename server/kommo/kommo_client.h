@@ -23,6 +23,7 @@
 #include "server/common/cancellation.h"
 #include "server/common/event_loop.h"
 #include "server/http/http_transport.h"
+#include "server/kommo/shared_budget.h"
 #include "server/kommo/token_source.h"
 #include "server/mapping/event_json.h"
 #include "server/mapping/link_json.h"
@@ -307,6 +308,8 @@ class KommoClient {
 };
 
 struct KommoClientOptions {
+  // The Kommo account's name in this deployment (keys of its shared state in Redis, logs).
+  std::string account = "default";
   // Base URL of the API without a trailing slash, e.g. "https://acme.kommo.com/api/v4".
   std::string api_base_url;
   // The long-lived token or OAuth access token, sent as "Authorization: Bearer ...". When
@@ -354,6 +357,10 @@ struct KommoClientOptions {
   absl::Duration catalogue_ttl = absl::Minutes(5);
   // Where to count requests, retries, queue waits and the circuit state; may be null.
   metrics::ServiceMetrics* metrics = nullptr;
+  // Makes the account's rate budget shared with the other replicas (REDIS_URL set: Redis's
+  // bucket, 429 pause and circuit; server/redis/redis_budget.h). Unset: the budget is this
+  // process's alone. Called once per client, on its loop.
+  SharedBudgetFactory shared_budget;
 };
 
 // The KommoClient over an HttpTransport; timers and callbacks run on `loop` (which is normally

@@ -16,7 +16,8 @@ using http::HttpResponse;
 // One logical request to Kommo and its attempts. Owned by `live_`; callbacks hold weak
 // references. Loop thread only.
 struct Requester::Exchange {
-  enum class Phase { kIdle, kWaitingSlot, kInFlight, kBackingOff, kDone };
+  // kWaitingShared: the local slot came; waiting for the budget shared with other replicas.
+  enum class Phase { kIdle, kWaitingSlot, kWaitingShared, kInFlight, kBackingOff, kDone };
 
   Handle handle = 0;
   http::HttpRequest request;
@@ -27,6 +28,7 @@ struct Requester::Exchange {
   int attempts = 0;
   bool probe = false;  // this attempt tests whether Kommo still blocks the account
   RateLimiter::Ticket ticket = 0;
+  SharedBudget::Ticket shared_ticket = 0;
   http::HttpTransport::RequestId transfer = 0;
   EventLoop::TimerPtr timer;  // the backoff before the next attempt
   absl::Time queued_at;       // when the current attempt asked for its rate-limit slot
@@ -50,7 +52,26 @@ Requester::Requester(const KommoClientOptions& options, http::HttpTransport* tra
       retry_(RetryPolicyOptions{options_.max_attempts, options_.initial_backoff,
                                 options_.max_backoff, options_.retry_budget_ratio,
                                 options_.retry_budget_max, options_.random_seed}),
-      circuit_(options_.circuit_open_duration) {}
+      circuit_(options_.circuit_open_duration) {
+  if (options_.shared_budget) {
+    shared_ = options_.shared_budget(SharedBudgetParams{options_.account, options_.rate_limit_rps,
+                                                        options_.rate_limit_burst, loop_});
+  }
+  if (shared_ != nullptr) {
+    // Another replica saw the block page: this one's circuit opens too.
+    shared_->SetBlockedListener([this](absl::Time until) {
+      if (circuit_.OpenUntil(until)) {
+        ++stats_.circuit_opened;
+        log::Error(
+            "Kommo blocks this account (HTML 403 seen by another replica): failing calls "
+            "fast, probing again later",
+            {{"account", options_.account},
+             {"probe_after_s", absl::ToDoubleSeconds(until - loop_->Now())}});
+      }
+      UpdateGauges();
+    });
+  }
+}
 
 Requester::~Requester() {
   for (auto& [handle, exchange] : live_) {
@@ -144,6 +165,8 @@ void Requester::ExtendDeadline(Handle handle, absl::Time deadline) {
   exchange.options.deadline = deadline;
   if (exchange.phase == Exchange::Phase::kWaitingSlot)
     limiter_.ExtendDeadline(exchange.ticket, deadline);
+  if (exchange.phase == Exchange::Phase::kWaitingShared)
+    shared_->ExtendDeadline(exchange.shared_ticket, deadline);
 }
 
 absl::Status Requester::Cancelled(const Exchange& exchange) const {
@@ -196,12 +219,31 @@ void Requester::StartAttempt(const ExchangePtr& exchange) {
         }
         UpdateGauges();
         if (!granted.ok()) return Finish(alive, std::move(granted));
+        if (shared_ != nullptr) return AcquireShared(alive);
         SendAttempt(alive);
       },
       exchange->priority ? RateLimiter::Priority::kFirst : RateLimiter::Priority::kNormal,
       exchange->payer.has_value() ? *exchange->payer : FlowOf(exchange->options.trace.get()));
   if (ticket != 0) exchange->ticket = ticket;
   UpdateGauges();
+}
+
+void Requester::AcquireShared(const ExchangePtr& exchange) {
+  exchange->phase = Exchange::Phase::kWaitingShared;
+  std::weak_ptr<Exchange> weak = exchange;
+  exchange->shared_ticket = shared_->Acquire(
+      exchange->options.deadline, exchange->priority, [this, weak](absl::Status granted) {
+        ExchangePtr alive = weak.lock();
+        if (alive == nullptr || alive->phase != Exchange::Phase::kWaitingShared) return;
+        alive->shared_ticket = 0;
+        if (granted.ok()) return SendAttempt(alive);
+        // A block another replica saw has opened the circuit: this request fails as any would.
+        if (circuit_.Admit(loop_->Now(), /*sending=*/false) == CircuitBreaker::Admission::kReject) {
+          ++stats_.circuit_rejections;
+          return Finish(alive, Rejected(*alive));
+        }
+        Finish(alive, std::move(granted));
+      });
 }
 
 void Requester::SendAttempt(const ExchangePtr& exchange) {
@@ -277,8 +319,11 @@ void Requester::OnAttemptDone(const ExchangePtr& exchange, http::HttpResult resu
         log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
                    {{"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
       }
+      // Every replica's circuit opens until the same end.
+      if (shared_ != nullptr) shared_->OnBlocked(circuit_.open_until());
     } else if (exchange->probe) {
       circuit_.OnProbeAnswered();
+      if (shared_ != nullptr) shared_->OnUnblocked();
       log::Info("Kommo answers again: circuit closed", {{"http_status", response.status}});
     }
     if (response.status == 429) {
@@ -293,6 +338,8 @@ void Requester::OnAttemptDone(const ExchangePtr& exchange, http::HttpResult resu
       hint = pause;
       // The whole account is over its budget: every call waits, not only this one.
       limiter_.PauseUntil(now + pause);
+      // And every replica's, when the budget is shared.
+      if (shared_ != nullptr) shared_->OnRateLimited(now + pause);
     }
   } else if (exchange->probe) {
     const absl::StatusCode code = result.response.status().code();
@@ -361,6 +408,9 @@ void Requester::Cancel(const ExchangePtr& exchange) {
   switch (exchange->phase) {
     case Exchange::Phase::kWaitingSlot:
       limiter_.Cancel(exchange->ticket);
+      return Finish(exchange, Cancelled(*exchange));
+    case Exchange::Phase::kWaitingShared:
+      shared_->Cancel(exchange->shared_ticket);
       return Finish(exchange, Cancelled(*exchange));
     case Exchange::Phase::kBackingOff:
       exchange->timer.reset();

@@ -22,6 +22,7 @@
 #include "server/kommo/kommo_client.h"
 #include "server/kommo/rate_limiter.h"
 #include "server/kommo/retry_policy.h"
+#include "server/kommo/shared_budget.h"
 
 namespace kommo::rest {
 
@@ -95,6 +96,7 @@ class Requester {
   using ExchangePtr = std::shared_ptr<Exchange>;
 
   void StartAttempt(const ExchangePtr& exchange);
+  void AcquireShared(const ExchangePtr& exchange);
   void SendAttempt(const ExchangePtr& exchange);
   void OnAttemptDone(const ExchangePtr& exchange, http::HttpResult result, bool capped_by_deadline);
   void Cancel(const ExchangePtr& exchange);
@@ -109,6 +111,8 @@ class Requester {
   http::HttpTransport* transport_;
   EventLoop* loop_;
   RateLimiter limiter_;
+  // The budget shared with other replicas (null without Redis): asked after limiter_'s slot.
+  std::unique_ptr<SharedBudget> shared_;
   RetryPolicy retry_;
   CircuitBreaker circuit_;
   KommoClientStats stats_;

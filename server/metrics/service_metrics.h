@@ -31,7 +31,19 @@ struct ServiceMetrics {
                                "Calls waiting for a slot in the account's rate limit now.")),
         circuit_open(
             registry->AddGauge("kommo_grpc_circuit_open",
-                               "1 while Kommo blocks the account and calls fail fast, else 0.")) {}
+                               "1 while Kommo blocks the account and calls fail fast, else 0.")),
+        redis_connected(registry->AddGauge(
+            "kommo_grpc_redis_connected",
+            "1 while the connection to Redis (REDIS_URL) is up, else 0; 0 without REDIS_URL.")),
+        budget_requests(registry->AddCounter(
+            "kommo_grpc_rate_budget_requests_total",
+            "Requests to Kommo let through by the rate budget shared on Redis, by source: "
+            "shared (Redis's bucket) or fallback (this replica's share while Redis is "
+            "unavailable).")),
+        redis_errors(registry->AddCounter(
+            "kommo_grpc_redis_errors_total",
+            "Redis commands that failed or timed out, by operation (take, pause, block, "
+            "unblock, handover).")) {}
 
   Counter* rpcs;               // labels: method, code
   Histogram* rpc_duration;     // labels: method
@@ -41,7 +53,10 @@ struct ServiceMetrics {
   Histogram* rate_limit_wait;  // no labels
   Gauge rpcs_in_flight;
   Gauge rate_limit_queue_depth;
-  Gauge circuit_open;  // 0 or 1
+  Gauge circuit_open;        // 0 or 1
+  Gauge redis_connected;     // 0 or 1
+  Counter* budget_requests;  // labels: source
+  Counter* redis_errors;     // labels: operation
 };
 
 }  // namespace kommo::metrics

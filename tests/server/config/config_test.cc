@@ -145,6 +145,27 @@ TEST_F(ConfigTest, MetricsAreOffUnlessAskedFor) {
   EXPECT_EQ(config->metrics_listen, "0.0.0.0:9090");
 }
 
+// Issue 15: Redis is off unless REDIS_URL is set; its two numbers are checked.
+TEST_F(ConfigTest, RedisSettings) {
+  env_ = {{"KOMMO_API_URL", "http://127.0.0.1:8080"}, {"KOMMO_ACCESS_TOKEN", "tok"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_url, "");
+  EXPECT_EQ(config->redis_fallback_replicas, 1);
+  EXPECT_EQ(config->redis_timeout, absl::Milliseconds(250));
+  env_["REDIS_URL"] = "redis://:pw@redis:6379/1";
+  env_["REDIS_FALLBACK_REPLICAS"] = "3";
+  config = Load({"--redis_timeout=100ms"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_url, "redis://:pw@redis:6379/1");
+  EXPECT_EQ(config->redis_fallback_replicas, 3);
+  EXPECT_EQ(config->redis_timeout, absl::Milliseconds(100));
+  EXPECT_THAT(Error({"--redis_fallback_replicas=0"}), HasSubstr("REDIS_FALLBACK_REPLICAS"));
+  EXPECT_THAT(Error({"--redis_timeout=20s"}), HasSubstr("REDIS_TIMEOUT"));
+  // A URL holds a password: never a flag.
+  EXPECT_THAT(Error({"--redis_url=redis://x"}), Not(HasSubstr("redis://x")));
+}
+
 // Issue 11: a KOMMO_API_URL copied with Kommo's path is not doubled into /api/v4/api/v4.
 TEST_F(ConfigTest, ApiUrlEndingInApiV4IsNormalised) {
   env_ = {{"KOMMO_ACCESS_TOKEN", "tok"}};

@@ -77,9 +77,13 @@ TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
   metrics.kommo_duration->Observe({{"endpoint", "GET /leads"}}, 0.1);
   metrics.retries->Increment({{"endpoint", "GET /leads"}});
   metrics.rate_limit_wait->Observe({}, 0.1);
+  metrics.budget_requests->Increment({{"source", "shared"}});
+  metrics.redis_errors->Increment({{"operation", "take"}});
   const std::string text = registry.Render();
-  for (const char* counter : {"kommo_grpc_rpcs_total", "kommo_grpc_kommo_requests_total",
-                              "kommo_grpc_kommo_retries_total"}) {
+  for (const char* counter :
+       {"kommo_grpc_rpcs_total", "kommo_grpc_kommo_requests_total",
+        "kommo_grpc_kommo_retries_total", "kommo_grpc_rate_budget_requests_total",
+        "kommo_grpc_redis_errors_total"}) {
     EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + counter + " counter\n"));
   }
   for (const char* histogram :
@@ -89,7 +93,7 @@ TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
   }
   // Gauges are there from the start, at 0.
   for (const char* gauge : {"kommo_grpc_rpcs_in_flight", "kommo_grpc_rate_limit_queue_depth",
-                            "kommo_grpc_circuit_open"}) {
+                            "kommo_grpc_circuit_open", "kommo_grpc_redis_connected"}) {
     EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + gauge + " gauge\n"));
     EXPECT_THAT(text, HasSubstr(std::string("\n") + gauge + " 0\n"));
   }
@@ -98,6 +102,8 @@ TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
                               "status=\"200\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_retries_total{endpoint=\"GET /leads\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_limit_wait_seconds_count 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_budget_requests_total{source=\"shared\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_redis_errors_total{operation=\"take\"} 1\n"));
 }
 
 std::string Get(int port, const std::string& path) {
