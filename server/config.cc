@@ -80,6 +80,13 @@ const Setting kSettings[] = {
     {"idempotency_max_entries", "IDEMPOTENCY_MAX_ENTRIES",
      "most request_ids remembered at once; beyond it the oldest answers are dropped first "
      "(default 100000)"},
+    {"redis_url", "REDIS_URL",
+     "redis://[[user]:password@]host[:port][/db] of the Redis the replicas share (idempotency "
+     "keys, the change stream); unset: every replica keeps its own state (default unset)"},
+    {"redis_lease", "REDIS_LEASE",
+     "with REDIS_URL: how long a replica's claim in Redis (a call with a request_id it runs, "
+     "the change stream's poller) holds without renewal; a replica that dies is noticed this "
+     "long after (default 5s, 1s to 60s)"},
     {"tls_cert_file", "TLS_CERT_FILE",
      "PEM certificate chain (leaf first) for TLS on the gRPC port, e.g. a mounted tls.crt; with "
      "TLS_KEY_FILE (default: plaintext)"},
@@ -421,6 +428,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                      absl::StrCat("\"", attempts, "\" is not a whole number from 1 to 10"));
     }
   }
+  config.redis_url = get("REDIS_URL");
+  if (!config.redis_url.empty() && config.redis_url.rfind("redis://", 0) != 0) {
+    return Invalid("REDIS_URL", "is not a redis:// URL (rediss:// is not supported)");
+  }
   if (std::string entries = get("IDEMPOTENCY_MAX_ENTRIES"); !entries.empty()) {
     if (!absl::SimpleAtoi(entries, &config.idempotency_max_entries) ||
         config.idempotency_max_entries < 1) {
@@ -466,7 +477,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1), absl::Hours(24),
                         "1h"},
         BoundedDuration{"WATCH_HEARTBEAT_INTERVAL", &config.watch_heartbeat_interval,
-                        absl::Seconds(1), absl::Seconds(30), "20s"}}) {
+                        absl::Seconds(1), absl::Seconds(30), "20s"},
+        BoundedDuration{"REDIS_LEASE", &config.redis_lease, absl::Seconds(1), absl::Seconds(60),
+                        "5s"}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       if (!absl::ParseDuration(text, setting.target) || *setting.target < setting.least ||
           *setting.target > setting.most) {

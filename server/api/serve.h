@@ -167,40 +167,40 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
                  CallOptions run_options, SharedIdempotency* run_shared,
                  std::shared_ptr<SharedIdempotency::Claim> run_claim) mutable {
     run_start(run_request, std::move(run_options),
-          [store, key, waiter, settled_late = std::move(settled_late), shared = run_shared,
-           claim = std::move(run_claim)](absl::StatusOr<Response> response, int64_t) {
-            // The first caller's answer comes through the store (posted); finished now means it
-            // left.
-            if (waiter->finished && settled_late) settled_late(response);
-            Answer answer;
-            if (response.ok()) {
-              answer.response = response->SerializeAsString();
-            } else {
-              answer.status = response.status();
-            }
-            if (shared != nullptr) shared->Finish(claim, answer);
-            store->Finish(key, std::move(answer));
-          });
+              [store, key, waiter, settled_late = std::move(settled_late), shared = run_shared,
+               claim = std::move(run_claim)](absl::StatusOr<Response> response, int64_t) {
+                // The first caller's answer comes through the store (posted); finished now means it
+                // left.
+                if (waiter->finished && settled_late) settled_late(response);
+                Answer answer;
+                if (response.ok()) {
+                  answer.response = response->SerializeAsString();
+                } else {
+                  answer.status = response.status();
+                }
+                if (shared != nullptr) shared->Finish(claim, answer);
+                store->Finish(key, std::move(answer));
+              });
   };
   SharedIdempotency* shared = options.shared_idempotency;
   if (shared == nullptr) return run(start, request, std::move(detached), nullptr, nullptr);
   loop->Post([shared, store, key, fingerprint, request, detached = std::move(detached),
               start = std::move(start), run = std::move(run)]() mutable {
     const absl::Time deadline = detached.deadline;
-    shared->Acquire(
-        key, fingerprint, deadline,
-        [shared, store, key, request = std::move(request), detached = std::move(detached),
-         start = std::move(start),
-         run = std::move(run)](SharedIdempotency::Acquired acquired) mutable {
-          if (acquired.kind == SharedIdempotency::Acquired::Kind::kRun) {
-            return run(start, request, std::move(detached), shared, std::move(acquired.claim));
-          }
-          if (acquired.keep) {
-            store->Finish(key, std::move(acquired.answer));
-          } else {
-            store->Release(key, std::move(acquired.answer));
-          }
-        });
+    shared->Acquire(key, fingerprint, deadline,
+                    [shared, store, key, request = std::move(request),
+                     detached = std::move(detached), start = std::move(start),
+                     run = std::move(run)](SharedIdempotency::Acquired acquired) mutable {
+                      if (acquired.kind == SharedIdempotency::Acquired::Kind::kRun) {
+                        return run(start, request, std::move(detached), shared,
+                                   std::move(acquired.claim));
+                      }
+                      if (acquired.keep) {
+                        store->Finish(key, std::move(acquired.answer));
+                      } else {
+                        store->Release(key, std::move(acquired.answer));
+                      }
+                    });
   });
 }
 
@@ -216,11 +216,11 @@ absl::Status Authorize(const grpc::CallbackServerContext* context, const Service
 // stack. A write leaves one
 // audit line whatever its outcome.
 template <typename Request, typename Response>
-grpc::ServerUnaryReactor* Serve(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
-    grpc::ByteBuffer* raw_response, absl::string_view method, Kind kind,
-    const ServiceOptions& options, absl::FunctionRef<absl::Status(const Request&)> validate,
-    StartFn<Request, Response> start) {
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                absl::string_view method, Kind kind, const ServiceOptions& options,
+                                absl::FunctionRef<absl::Status(const Request&)> validate,
+                                StartFn<Request, Response> start) {
   auto* reactor = new CallReactor();
   const absl::Time started = MonotonicNow();
   metrics::ServiceMetrics* metrics = options.metrics;

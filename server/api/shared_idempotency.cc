@@ -73,17 +73,18 @@ return 1
 )lua";
 
 const redis::RedisClient::Script& ClaimScript() {
-  static const auto* script =
-      new redis::RedisClient::Script(redis::RedisClient::MakeScript(absl::StrCat(kRedisNowMs, kClaimScript)));
+  static const auto* script = new redis::RedisClient::Script(
+      redis::RedisClient::MakeScript(absl::StrCat(kRedisNowMs, kClaimScript)));
   return *script;
 }
 const redis::RedisClient::Script& RenewScript() {
-  static const auto* script =
-      new redis::RedisClient::Script(redis::RedisClient::MakeScript(absl::StrCat(kRedisNowMs, kRenewScript)));
+  static const auto* script = new redis::RedisClient::Script(
+      redis::RedisClient::MakeScript(absl::StrCat(kRedisNowMs, kRenewScript)));
   return *script;
 }
 const redis::RedisClient::Script& FinishScript() {
-  static const auto* script = new redis::RedisClient::Script(redis::RedisClient::MakeScript(kFinishScript));
+  static const auto* script =
+      new redis::RedisClient::Script(redis::RedisClient::MakeScript(kFinishScript));
   return *script;
 }
 
@@ -146,12 +147,11 @@ std::string EncodeStatus(const absl::Status& status) {
   return out.SerializeAsString();
 }
 
-absl::StatusOr<absl::Status> DecodeStatus(absl::string_view bytes) {
+std::optional<absl::Status> DecodeStatus(absl::string_view bytes) {
   google::rpc::Status in;
   if (!in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || in.code() < 0 ||
       in.code() > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    return MakeError(absl::StatusCode::kInternal, "a shared answer could not be read",
-                     reason::kInternal);
+    return std::nullopt;
   }
   if (in.code() == 0) return absl::OkStatus();
   absl::Status status(static_cast<absl::StatusCode>(in.code()), in.message());
@@ -302,12 +302,13 @@ void SharedIdempotency::Answered(std::shared_ptr<Join> join, absl::StatusOr<redi
   } else if (what == "done" && fields.size() >= 3) {
     ++stats_.replayed;
     count("replayed");
-    absl::StatusOr<absl::Status> status = DecodeStatus(fields[1]);
-    if (status.ok()) {
+    std::optional<absl::Status> status = DecodeStatus(fields[1]);
+    if (status.has_value()) {
       acquired.answer.status = *status;
       if (status->ok()) acquired.answer.response = std::move(fields[2]);
     } else {
-      acquired.answer.status = status.status();
+      acquired.answer.status = MakeError(absl::StatusCode::kInternal,
+                                         "a shared answer could not be read", reason::kInternal);
       acquired.keep = false;
     }
   } else if (what == "lost") {
@@ -387,10 +388,9 @@ void SharedIdempotency::Finish(const std::shared_ptr<Claim>& claim,
 
 void SharedIdempotency::Store(std::shared_ptr<Claim> claim, std::string status,
                               std::string response, bool keep, absl::Time give_up) {
-  std::vector<std::string> args = {claim->claim_id,        keep ? "1" : "0",
-                                   status,                 response,
-                                   Millis(options_.retention), claim->fingerprint,
-                                   options_.replica_id};
+  std::vector<std::string> args = {
+      claim->claim_id,    keep ? "1" : "0",   status, response, Millis(options_.retention),
+      claim->fingerprint, options_.replica_id};
   redis_->Eval(
       FinishScript(), {claim->redis_key}, std::move(args),
       [this, alive = alive_, claim, status = std::move(status), response = std::move(response),

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -47,9 +48,9 @@
 namespace kommo::api {
 
 // An absl::Status with its payloads (ErrorInfo, BadRequest, RetryInfo) as bytes (a
-// google.rpc.Status), and back. DecodeStatus fails INTERNAL on bytes EncodeStatus did not make.
+// google.rpc.Status), and back. DecodeStatus is nullopt for bytes EncodeStatus did not make.
 std::string EncodeStatus(const absl::Status& status);
-absl::StatusOr<absl::Status> DecodeStatus(absl::string_view bytes);
+std::optional<absl::Status> DecodeStatus(absl::string_view bytes);
 
 class SharedIdempotency {
  public:
@@ -94,14 +95,14 @@ class SharedIdempotency {
   };
 
   struct Stats {
-    uint64_t claimed = 0;      // keys this replica ran with a claim in Redis
-    uint64_t replayed = 0;     // answers found in Redis
-    uint64_t joined = 0;       // keys found running on another replica (waited for)
-    uint64_t reused = 0;       // REQUEST_ID_REUSED from Redis
-    uint64_t lost = 0;         // WRITE_OUTCOME_UNKNOWN: the owner's lease ran out
-    uint64_t local_only = 0;   // calls run per replica because Redis was unavailable
+    uint64_t claimed = 0;       // keys this replica ran with a claim in Redis
+    uint64_t replayed = 0;      // answers found in Redis
+    uint64_t joined = 0;        // keys found running on another replica (waited for)
+    uint64_t reused = 0;        // REQUEST_ID_REUSED from Redis
+    uint64_t lost = 0;          // WRITE_OUTCOME_UNKNOWN: the owner's lease ran out
+    uint64_t local_only = 0;    // calls run per replica because Redis was unavailable
     uint64_t redis_errors = 0;  // commands that failed
-    bool shared = true;        // false while the last claim could not reach Redis
+    bool shared = true;         // false while the last claim could not reach Redis
   };
 
   SharedIdempotency(redis::RedisClient* redis, EventLoop* loop, Options options);

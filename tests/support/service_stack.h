@@ -102,8 +102,8 @@ class ServiceStack {
             redis::RedisClient::Create(loop_.get(), redis_options);
         if (!made.ok()) std::abort();
         redis_ = std::move(*made);
-        shared_idempotency_ = std::make_unique<api::SharedIdempotency>(
-            redis_.get(), loop_.get(), redis->idempotency);
+        shared_idempotency_ =
+            std::make_unique<api::SharedIdempotency>(redis_.get(), loop_.get(), redis->idempotency);
       });
       server_options.service.shared_idempotency = shared_idempotency_.get();
     }

@@ -243,6 +243,17 @@ TEST_F(ConfigTest, TlsFilesComeTogetherAndTheReloadIntervalIsChecked) {
               HasSubstr("TLS_RELOAD_INTERVAL: \"500ms\" is not a duration from 1s to 24h"));
   EXPECT_THAT(Usage(), HasSubstr("TLS_CLIENT_CA_FILE / --tls_client_ca_file"));
 
+  // Shared state: Redis and the lease of a replica's claims.
+  EXPECT_EQ(config->redis_url, "");
+  EXPECT_EQ(config->redis_lease, absl::Seconds(5));
+  config = Load({"--redis_url=redis://127.0.0.1:6379/0", "--redis_lease=2s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(config->redis_lease, absl::Seconds(2));
+  EXPECT_THAT(Error({"--redis_lease=500ms"}),
+              HasSubstr("REDIS_LEASE: \"500ms\" is not a duration from 1s to 1m"));
+  EXPECT_THAT(Error({"--redis_url=rediss://cache:6380"}), HasSubstr("REDIS_URL"));
+
   // The plaintext health port for probes.
   EXPECT_EQ(config->health_listen, "off");
   config = Load({"--health_listen=127.0.0.1:0"});
