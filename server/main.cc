@@ -23,6 +23,7 @@
 #include "server/metrics/service_metrics.h"
 #include "server/redis/redis_client.h"
 #include "server/startup_check.h"
+#include "server/watch/shared_history.h"
 #include "server/watch/watch_hub.h"
 #include "server/watch/webhook_receiver.h"
 
@@ -127,18 +128,47 @@ int Run(int argc, char** argv) {
   client_options.coalesce_window = config->coalesce_window;
   std::unique_ptr<kommo::rest::KommoClient> client =
       kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
-  kommo::watch::WatchOptions watch_options;
-  watch_options.poll_interval = config->watch_poll_interval;
-  watch_options.lookback = config->watch_lookback;
-  watch_options.history_size = config->watch_history_size;
-  // The change stream's poller, on the loop: declared before the cleanup that stops the loop, so
-  // that it is destroyed after the loop stopped, whatever way Run returns.
-  auto watch_hub =
-      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
   // The state shared with the other replicas (REDIS_URL), on the loop: declared before the
   // cleanup that stops the loop, so that they are destroyed after it stopped.
   std::unique_ptr<kommo::redis::RedisClient> redis_client;
   std::unique_ptr<kommo::api::SharedIdempotency> shared_idempotency;
+  std::unique_ptr<kommo::watch::SharedHistory> shared_history;
+  if (!config->redis_url.empty()) {
+    absl::StatusOr<std::unique_ptr<kommo::redis::RedisClient>> made;
+    (*loop)->RunAndWait([&made, &loop, &config] {
+      kommo::redis::RedisOptions redis_options;
+      redis_options.url = config->redis_url;
+      redis_options.name = "kommo-grpc";
+      made = kommo::redis::RedisClient::Create(loop->get(), std::move(redis_options));
+    });
+    if (!made.ok()) return StartupError("REDIS_URL", made.status());
+    redis_client = std::move(*made);
+    kommo::api::SharedIdempotency::Options shared_options;
+    shared_options.retention = config->idempotency_retention;
+    shared_options.lease = config->redis_lease;
+    shared_options.registry = &registry;
+    shared_idempotency = std::make_unique<kommo::api::SharedIdempotency>(
+        redis_client.get(), loop->get(), std::move(shared_options));
+    kommo::watch::SharedHistoryOptions history_options;
+    history_options.replica_id = shared_idempotency->replica_id();
+    history_options.lease = config->redis_lease;
+    history_options.max_len = config->watch_history_size;
+    shared_history = std::make_unique<kommo::watch::SharedHistory>(redis_client.get(),
+                                                                   std::move(history_options));
+    kommo::log::Info("replicas share state through Redis",
+                     {{"replica", shared_idempotency->replica_id()},
+                      {"lease_s", absl::ToDoubleSeconds(config->redis_lease)}});
+  }
+  kommo::watch::WatchOptions watch_options;
+  watch_options.poll_interval = config->watch_poll_interval;
+  watch_options.lookback = config->watch_lookback;
+  watch_options.history_size = config->watch_history_size;
+  watch_options.shared = shared_history.get();
+  watch_options.lease = config->redis_lease;
+  // The change stream's poller, on the loop: declared before the cleanup that stops the loop, so
+  // that it is destroyed after the loop stopped, whatever way Run returns.
+  auto watch_hub =
+      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
   // Whatever way Run returns from here on, the loop stops before the client is destroyed (a
   // start-up step below failing included): nothing may run on the loop once the client is gone.
   absl::Cleanup stop_loop = [&transport, &loop] {
@@ -191,27 +221,7 @@ int Run(int argc, char** argv) {
   idempotency_options.max_entries = config->idempotency_max_entries;
   kommo::api::IdempotencyStore idempotency(idempotency_options);
   server_options.service.idempotency = &idempotency;
-  if (!config->redis_url.empty()) {
-    absl::StatusOr<std::unique_ptr<kommo::redis::RedisClient>> made;
-    (*loop)->RunAndWait([&made, &loop, &config] {
-      kommo::redis::RedisOptions redis_options;
-      redis_options.url = config->redis_url;
-      redis_options.name = "kommo-grpc";
-      made = kommo::redis::RedisClient::Create(loop->get(), std::move(redis_options));
-    });
-    if (!made.ok()) return StartupError("REDIS_URL", made.status());
-    redis_client = std::move(*made);
-    kommo::api::SharedIdempotency::Options shared_options;
-    shared_options.retention = config->idempotency_retention;
-    shared_options.lease = config->redis_lease;
-    shared_options.registry = &registry;
-    shared_idempotency = std::make_unique<kommo::api::SharedIdempotency>(
-        redis_client.get(), loop->get(), std::move(shared_options));
-    server_options.service.shared_idempotency = shared_idempotency.get();
-    kommo::log::Info("replicas share state through Redis",
-                     {{"replica", shared_idempotency->replica_id()},
-                      {"lease_s", absl::ToDoubleSeconds(config->redis_lease)}});
-  }
+  server_options.service.shared_idempotency = shared_idempotency.get();
   server_options.service.loop = loop->get();
   server_options.service.watch_hub = watch_hub.get();
   server_options.service.watch_heartbeat_interval = config->watch_heartbeat_interval;
@@ -296,8 +306,9 @@ int Run(int argc, char** argv) {
   // left, a timer) must not run once the client is gone.
   std::move(stop_loop).Invoke();
   shared_idempotency.reset();
-  redis_client.reset();
   watch_hub.reset();
+  shared_history.reset();
+  redis_client.reset();
   client.reset();
   transport->reset();
   kommo::log::Info("stopped");

@@ -2,13 +2,8 @@
 // service stacks on one Redis and the emulator; a real server process for the replica that dies.
 
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,9 +14,8 @@
 #include "emulator/emulator.h"
 #include "gtest/gtest.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/server_process.h"
 #include "tests/support/service_stack.h"
-
-extern char** environ;
 
 namespace kommo {
 namespace {
@@ -30,6 +24,7 @@ namespace emu = ::kommo::emulator;
 using ::kommo::testing::CallError;
 using ::kommo::testing::Inspect;
 using ::kommo::testing::RedisServer;
+using ::kommo::testing::ServerProcess;
 using ::kommo::testing::ServiceStack;
 using ::kommo::testing::StackRedis;
 
@@ -251,36 +246,13 @@ TEST_F(SharedIdempotencyTest, WithRedisDownCallsAreServedPerReplicaAndSharedAgai
 // owner's lease ran out.
 TEST_F(SharedIdempotencyTest, AReplicaKilledMidWriteLeavesItsRepeatsUnknownNeverWrittenTwice) {
   AddLatency(absl::Seconds(3));
-  std::vector<std::string> env = {"KOMMO_API_URL=" + emulator_->base_url(),
-                                  std::string("KOMMO_ACCESS_TOKEN=") + kToken,
-                                  "KOMMO_RATE_LIMIT_RPS=100",
-                                  "REDIS_URL=" + redis_->url(),
-                                  "REDIS_LEASE=1s",
-                                  "LOG_LEVEL=error"};
-  std::vector<char*> envp;
-  for (std::string& each : env) envp.push_back(each.data());
-  envp.push_back(nullptr);
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  std::string binary = KOMMO_SERVER_BINARY;
-  std::string listen = "--listen=127.0.0.1:0";
-  char* argv[] = {binary.data(), listen.data(), nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, envp.data()), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string first_line;
-  char c;
-  while (read(out[0], &c, 1) == 1 && c != '\n') first_line += c;
-  close(out[0]);
-  int port = 0;
-  ASSERT_EQ(std::sscanf(first_line.c_str(), "kommo-grpc-server listening on port %d", &port), 1)
-      << first_line;
+  auto process = ServerProcess::Start(
+      KOMMO_SERVER_BINARY, {"KOMMO_API_URL=" + emulator_->base_url(),
+                            std::string("KOMMO_ACCESS_TOKEN=") + kToken, "KOMMO_RATE_LIMIT_RPS=100",
+                            "REDIS_URL=" + redis_->url(), "REDIS_LEASE=1s", "LOG_LEVEL=error"});
+  ASSERT_TRUE(process.ok()) << process.status();
   auto replica = v1::LeadService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel((*process)->address(), grpc::InsecureChannelCredentials()));
 
   std::thread caller([&] {
     grpc::ClientContext context;
@@ -295,8 +267,7 @@ TEST_F(SharedIdempotencyTest, AReplicaKilledMidWriteLeavesItsRepeatsUnknownNever
   EXPECT_EQ(running.reason, "WRITE_OUTCOME_UNKNOWN");
   EXPECT_EQ(running.metadata["running"], "true");
 
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  (*process)->Kill();
   caller.join();
 
   grpc::Status status = Create(*b_, Lead("crash-1", "Crash"), nullptr, absl::Seconds(10));

@@ -29,6 +29,7 @@
 #include "server/http/epoll_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/redis/redis_client.h"
+#include "server/watch/shared_history.h"
 #include "server/watch/watch_hub.h"
 
 namespace kommo::testing {
@@ -71,6 +72,9 @@ inline CallError Inspect(const grpc::Status& status) {
 struct StackRedis {
   std::string url;
   api::SharedIdempotency::Options idempotency;
+  // The change history through Redis too (WatchOptions::shared).
+  bool share_watch = true;
+  watch::SharedHistoryOptions watch;
 };
 
 // One service stack: loop, transport, Kommo client and gRPC server, pointed at
@@ -104,8 +108,18 @@ class ServiceStack {
         redis_ = std::move(*made);
         shared_idempotency_ =
             std::make_unique<api::SharedIdempotency>(redis_.get(), loop_.get(), redis->idempotency);
+        if (redis->share_watch) {
+          watch::SharedHistoryOptions history_options = redis->watch;
+          if (history_options.replica_id.empty()) {
+            history_options.replica_id = shared_idempotency_->replica_id();
+          }
+          shared_history_ =
+              std::make_unique<watch::SharedHistory>(redis_.get(), std::move(history_options));
+        }
       });
       server_options.service.shared_idempotency = shared_idempotency_.get();
+      watch_options.shared = shared_history_.get();
+      watch_options.lease = redis->watch.lease;
     }
     watch_hub_ = std::make_unique<watch::WatchHub>(client_.get(), loop_.get(), watch_options);
     server_options.service.watch_hub = watch_hub_.get();
@@ -131,8 +145,9 @@ class ServiceStack {
     transport_->Shutdown();
     loop_->Shutdown();  // nothing may run on the loop once the client is gone
     shared_idempotency_.reset();
-    redis_.reset();
     watch_hub_.reset();
+    shared_history_.reset();
+    redis_.reset();
     client_.reset();
     transport_.reset();
     loop_.reset();
@@ -182,6 +197,7 @@ class ServiceStack {
   std::unique_ptr<rest::KommoClient> client_;
   std::unique_ptr<redis::RedisClient> redis_;
   std::unique_ptr<api::SharedIdempotency> shared_idempotency_;
+  std::unique_ptr<watch::SharedHistory> shared_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;
   std::unique_ptr<api::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
