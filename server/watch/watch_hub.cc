@@ -267,11 +267,7 @@ void WatchHub::FinishPoll(std::shared_ptr<Poll> poll, const absl::Status& status
   history_->AdvanceWatermark(poll->started_at - Seconds(options_.settle));
   changed = changed || history_->watermark() != before;
   // Forget the ids no later poll reads again.
-  const int64_t horizon = history_->watermark() - Seconds(options_.overlap) - 1;
-  while (!seen_by_time_.empty() && seen_by_time_.begin()->first < horizon) {
-    seen_.erase(seen_by_time_.begin()->second);
-    seen_by_time_.erase(seen_by_time_.begin());
-  }
+  ForgetSeenBefore(history_->watermark() - Seconds(options_.overlap) - 1);
   if (!first_done_) {
     first_done_ = true;
     ReleaseWaiting(absl::OkStatus());
@@ -283,6 +279,13 @@ void WatchHub::FinishPoll(std::shared_ptr<Poll> poll, const absl::Status& status
     return;
   }
   ScheduleNext();
+}
+
+void WatchHub::ForgetSeenBefore(int64_t horizon) {
+  while (!seen_by_time_.empty() && seen_by_time_.begin()->first < horizon) {
+    seen_.erase(seen_by_time_.begin()->second);
+    seen_by_time_.erase(seen_by_time_.begin());
+  }
 }
 
 void WatchHub::ReleaseWaiting(const absl::Status& status) {
@@ -379,6 +382,8 @@ void WatchHub::Synced(absl::StatusOr<SharedHistory::Snapshot> snapshot) {
                                                  snapshot->covered_from);
       mirror_ = true;
       changed = true;
+      seen_.clear();
+      seen_by_time_.clear();
     }
     for (SharedEntry& entry : snapshot->entries) {
       if (entry.seq <= history_->last_seq()) continue;
@@ -389,6 +394,9 @@ void WatchHub::Synced(absl::StatusOr<SharedHistory::Snapshot> snapshot) {
       if (entry.gap) {
         history_->MarkGap(entry.gap_until);
       } else {
+        // What the leader deduplicates its next polls against (whoever leads then).
+        seen_.insert(entry.change.event.id);
+        seen_by_time_.emplace(entry.change.event.created_at, entry.change.event.id);
         std::vector<Change> one;
         one.push_back(std::move(entry.change));
         history_->Append(std::move(one));
@@ -398,6 +406,7 @@ void WatchHub::Synced(absl::StatusOr<SharedHistory::Snapshot> snapshot) {
     const int64_t before = history_->watermark();
     history_->AdvanceWatermark(snapshot->watermark);
     changed = changed || history_->watermark() != before;
+    ForgetSeenBefore(history_->watermark() - Seconds(options_.overlap) - 1);
     if (!first_done_) {
       first_done_ = true;
       ReleaseWaiting(absl::OkStatus());
@@ -461,16 +470,9 @@ void WatchHub::CommitShared(std::shared_ptr<Poll> poll, std::optional<int64_t> g
                             int attempt) {
   // What the stream already holds from the window (its mirror is up to date, or the append
   // is refused as stale and this runs again after a read).
-  std::set<std::string> known;
-  if (mirror_) {
-    for (const ChangePtr& change :
-         history_->After(history_->LastSeqBefore(poll->from), options_.history_size)) {
-      known.insert(change->event.id);
-    }
-  }
   std::vector<SharedEntry> entries;
   for (const mapping::KommoEvent& event : poll->fresh) {
-    if (known.count(event.id) > 0) continue;
+    if (mirror_ && seen_.count(event.id) > 0) continue;
     const v1::ChangeKind kind = mapping::ChangeKindOf(event.type);
     if (kind == v1::CHANGE_KIND_UNSPECIFIED) continue;
     if (event.entity_type != "lead" && event.entity_type != "contact") continue;

@@ -123,6 +123,8 @@ class WatchHub {
   void TooManyEvents(std::shared_ptr<Poll> poll);
   void ScheduleNext();
   void ReleaseWaiting(const absl::Status& status);
+  // Forgets the ids seen with created_at before `horizon` (no later poll reads them again).
+  void ForgetSeenBefore(int64_t horizon);
   void NotifyAll();
   // Shared history: the mirror, the lease, the leader's append, the fallback.
   void Sync();
@@ -151,7 +153,8 @@ class WatchHub {
   WatcherId next_id_ = 1;
   std::map<WatcherId, absl::AnyInvocable<void()>> watchers_;
   std::vector<absl::AnyInvocable<void(absl::Status)>> waiting_for_first_;
-  // Ids of the events seen with created_at at or after the window's start, by created_at.
+  // Ids of the events seen with created_at at or after the window's start, by created_at (with a
+  // shared history: the ids of the mirror's changes, which the leader's polls are checked against).
   std::multimap<int64_t, std::string> seen_by_time_;
   std::set<std::string> seen_;
   uint64_t polls_ = 0;
