@@ -80,6 +80,10 @@ const Setting kSettings[] = {
     {"idempotency_max_entries", "IDEMPOTENCY_MAX_ENTRIES",
      "most request_ids remembered at once; beyond it the oldest answers are dropped first "
      "(default 100000)"},
+    {"redis_lease", "REDIS_LEASE",
+     "with REDIS_URL: how long a replica's claim in Redis (a call with a request_id it runs, "
+     "the change stream's poller) holds without renewal; a replica that dies is noticed this "
+     "long after (default 5s, 1s to 60s)"},
     {"tls_cert_file", "TLS_CERT_FILE",
      "PEM certificate chain (leaf first) for TLS on the gRPC port, e.g. a mounted tls.crt; with "
      "TLS_KEY_FILE (default: plaintext)"},
@@ -117,7 +121,8 @@ const Setting kSettings[] = {
      "method callers need permission for; health is always open (default true)"},
     {nullptr, "REDIS_URL",
      "redis://[[user]:password@]host[:port][/db] of a Redis shared by the replicas: one rate "
-     "budget, 429 pause and circuit for all of them (environment only: it may hold a password; "
+     "budget, 429 pause and circuit, request_ids and the change stream for all of them "
+     "(environment only: it may hold a password; "
      "rediss:// is not supported). Unset: each replica keeps its own (default unset)"},
     {"redis_fallback_replicas", "REDIS_FALLBACK_REPLICAS",
      "with REDIS_URL: while Redis is unavailable, each replica sends at most the account's rate "
@@ -492,7 +497,9 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
         BoundedDuration{"WATCH_LOOKBACK", &config.watch_lookback, absl::Minutes(1), absl::Hours(24),
                         "1h"},
         BoundedDuration{"WATCH_HEARTBEAT_INTERVAL", &config.watch_heartbeat_interval,
-                        absl::Seconds(1), absl::Seconds(30), "20s"}}) {
+                        absl::Seconds(1), absl::Seconds(30), "20s"},
+        BoundedDuration{"REDIS_LEASE", &config.redis_lease, absl::Seconds(1), absl::Seconds(60),
+                        "5s"}}) {
     if (std::string text = get(setting.env); !text.empty()) {
       if (!absl::ParseDuration(text, setting.target) || *setting.target < setting.least ||
           *setting.target > setting.most) {

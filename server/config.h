@@ -48,6 +48,9 @@ struct Config {
   absl::Duration idempotency_retention = absl::Hours(24);
   // Most request_ids remembered at once; beyond it the oldest answers are dropped first.
   size_t idempotency_max_entries = 100000;
+  // With Redis: how long a replica's claim (a call with a request_id it runs, the change stream's
+  // poller) holds without renewal; renewed every third of it.
+  absl::Duration redis_lease = absl::Seconds(5);
   std::string log_level = "info";
   // How long the account's catalogues (pipelines, users, custom fields, ...) are kept before they
   // are read from Kommo again; zero keeps nothing.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/api/grpc_server.h"
+#include "server/api/shared_idempotency.h"
 #include "server/common/log.h"
 #include "server/config.h"
 #include "server/http/curl_transport.h"
@@ -26,6 +27,7 @@
 #include "server/redis/redis_budget.h"
 #include "server/redis/redis_client.h"
 #include "server/startup_check.h"
+#include "server/watch/shared_history.h"
 #include "server/watch/watch_hub.h"
 #include "server/watch/webhook_receiver.h"
 
@@ -189,10 +191,35 @@ int Run(int argc, char** argv) {
   }
   std::unique_ptr<kommo::rest::KommoClient> client =
       kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
+  // The state shared with the other replicas (REDIS_URL), on the loop: declared before the
+  // cleanup that stops the loop, so that they are destroyed after it stopped.
+  std::unique_ptr<kommo::api::SharedIdempotency> shared_idempotency;
+  std::unique_ptr<kommo::watch::SharedHistory> shared_history;
+  if (redis != nullptr) {
+    kommo::api::SharedIdempotency::Options shared_options;
+    shared_options.retention = config->idempotency_retention;
+    shared_options.lease = config->redis_lease;
+    shared_options.registry = &registry;
+    shared_options.account = client_options.account;
+    shared_idempotency = std::make_unique<kommo::api::SharedIdempotency>(redis.get(), loop->get(),
+                                                                         std::move(shared_options));
+    kommo::watch::SharedHistoryOptions history_options;
+    history_options.replica_id = shared_idempotency->replica_id();
+    history_options.lease = config->redis_lease;
+    history_options.max_len = config->watch_history_size;
+    history_options.account = client_options.account;
+    shared_history =
+        std::make_unique<kommo::watch::SharedHistory>(redis.get(), std::move(history_options));
+    kommo::log::Info("replicas share state through Redis",
+                     {{"replica", shared_idempotency->replica_id()},
+                      {"lease_s", absl::ToDoubleSeconds(config->redis_lease)}});
+  }
   kommo::watch::WatchOptions watch_options;
   watch_options.poll_interval = config->watch_poll_interval;
   watch_options.lookback = config->watch_lookback;
   watch_options.history_size = config->watch_history_size;
+  watch_options.shared = shared_history.get();
+  watch_options.lease = config->redis_lease;
   // The change stream's poller, on the loop: declared before the cleanup that stops the loop, so
   // that it is destroyed after the loop stopped, whatever way Run returns.
   auto watch_hub =
@@ -249,6 +276,7 @@ int Run(int argc, char** argv) {
   idempotency_options.max_entries = config->idempotency_max_entries;
   kommo::api::IdempotencyStore idempotency(idempotency_options);
   server_options.service.idempotency = &idempotency;
+  server_options.service.shared_idempotency = shared_idempotency.get();
   server_options.service.loop = loop->get();
   server_options.service.watch_hub = watch_hub.get();
   server_options.service.watch_heartbeat_interval = config->watch_heartbeat_interval;
@@ -332,8 +360,11 @@ int Run(int argc, char** argv) {
   // The loop stops first: work still pending for the Kommo client (a batch whose callers all
   // left, a timer) must not run once the client is gone.
   std::move(stop_loop).Invoke();
+  shared_idempotency.reset();
   watch_hub.reset();
+  shared_history.reset();
   client.reset();
+  redis.reset();
   transport->reset();
   kommo::log::Info("stopped");
   return 0;

@@ -147,6 +147,15 @@ bool IdempotencyStore::Abandon(const IdempotencyKey& key, Ticket ticket) {
 }
 
 bool IdempotencyStore::Finish(const IdempotencyKey& key, Answer answer) {
+  const bool keep = KeepsAnswer(answer.status);
+  return Settle(key, std::move(answer), keep);
+}
+
+bool IdempotencyStore::Release(const IdempotencyKey& key, Answer answer) {
+  return Settle(key, std::move(answer), /*keep=*/false);
+}
+
+bool IdempotencyStore::Settle(const IdempotencyKey& key, Answer answer, bool keep) {
   if (!answer.status.ok()) answer.response.clear();
   std::vector<Waiter> waiters;
   {
@@ -155,7 +164,7 @@ bool IdempotencyStore::Finish(const IdempotencyKey& key, Answer answer) {
     if (it == entries_.end() || it->second.finished) return false;
     Entry& entry = it->second;
     waiters.swap(entry.waiters);
-    if (KeepsAnswer(answer.status)) {
+    if (keep) {
       entry.finished = true;
       entry.answer = answer;
       entry.expires_at = clock_() + retention_;

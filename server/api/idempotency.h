@@ -134,6 +134,11 @@ class IdempotencyStore {
   // `key` is not in flight, which is a bug in the caller.
   bool Finish(const IdempotencyKey& key, Answer answer);
 
+  // Like Finish, but the key is forgotten whatever the answer: every caller still waiting gets
+  // `answer`, and a later repeat starts again. For an answer that is not the call's outcome (the
+  // call still runs on another replica: server/api/shared_idempotency.h).
+  bool Release(const IdempotencyKey& key, Answer answer);
+
   // Drops the answers whose retention has passed at `now` (Start also drops them as it goes).
   void Sweep(absl::Time now);
 
@@ -159,6 +164,8 @@ class IdempotencyStore {
     std::list<const std::string*>::iterator order;
   };
 
+  // Finish (keep: KeepsAnswer) and Release (keep: false).
+  bool Settle(const IdempotencyKey& key, Answer answer, bool keep);
   // Erases finished entries from the front of finished_order_ while they expired at `now`.
   void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Erases the finished entry named by `order_position`.

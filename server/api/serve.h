@@ -97,9 +97,18 @@ absl::Status StillRunning(absl::StatusCode code, absl::string_view method);
 // repeats while it runs or after) gets the kept answer, or leaves at its own deadline. When the
 // operation settles after the first caller left, `settled_late` (if set) gets its outcome, on the
 // loop: nobody may be there to hear it, and what was written must not go unrecorded.
-template <typename Request, typename Response, typename Start, typename Finish>
+//
+// With a SharedIdempotency (REDIS_URL), this replica's first caller of a key claims it in Redis
+// before anything runs: the call runs only when the claim is this replica's (or Redis is
+// unavailable); otherwise every caller of the key here gets the answer Redis gives (another
+// replica's answer, REQUEST_ID_REUSED, WRITE_OUTCOME_UNKNOWN for an owner that died mid-call).
+template <typename Request, typename Response>
+using StartFn = std::function<void(const Request&, CallOptions,
+                                   absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>;
+
+template <typename Request, typename Response, typename Finish>
 void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
-               CallOptions call, Start& start, Finish finish,
+               CallOptions call, StartFn<Request, Response> start, Finish finish,
                std::function<void(const absl::StatusOr<Response>&)> settled_late = nullptr) {
   using Answer = IdempotencyStore::Answer;
   EventLoop* loop = options.loop;
@@ -151,19 +160,48 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   // Detached: no cancellation, and at least the default deadline to finish.
   CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
                        nullptr, std::move(trace)};
-  start(request, std::move(detached),
-        [store, key, waiter, settled_late = std::move(settled_late)](
-            absl::StatusOr<Response> response, int64_t) {
-          // The first caller's answer comes through the store (posted); finished now means it left.
-          if (waiter->finished && settled_late) settled_late(response);
-          Answer answer;
-          if (response.ok()) {
-            answer.response = response->SerializeAsString();
-          } else {
-            answer.status = response.status();
-          }
-          store->Finish(key, std::move(answer));
-        });
+  // Runs the call; its answer goes to `shared` (the claim in Redis, when there is one) and then
+  // to every caller waiting here.
+  auto run = [store, key, waiter, settled_late = std::move(settled_late)](
+                 const StartFn<Request, Response>& run_start, const Request& run_request,
+                 CallOptions run_options, SharedIdempotency* run_shared,
+                 std::shared_ptr<SharedIdempotency::Claim> run_claim) mutable {
+    run_start(run_request, std::move(run_options),
+              [store, key, waiter, settled_late = std::move(settled_late), shared = run_shared,
+               claim = std::move(run_claim)](absl::StatusOr<Response> response, int64_t) {
+                // The first caller's answer comes through the store (posted); finished now means it
+                // left.
+                if (waiter->finished && settled_late) settled_late(response);
+                Answer answer;
+                if (response.ok()) {
+                  answer.response = response->SerializeAsString();
+                } else {
+                  answer.status = response.status();
+                }
+                if (shared != nullptr) shared->Finish(claim, answer);
+                store->Finish(key, std::move(answer));
+              });
+  };
+  SharedIdempotency* shared = options.shared_idempotency;
+  if (shared == nullptr) return run(start, request, std::move(detached), nullptr, nullptr);
+  loop->Post([shared, store, key, fingerprint, request, detached = std::move(detached),
+              start = std::move(start), run = std::move(run)]() mutable {
+    const absl::Time deadline = detached.deadline;
+    shared->Acquire(key, fingerprint, deadline,
+                    [shared, store, key, request = std::move(request),
+                     detached = std::move(detached), start = std::move(start),
+                     run = std::move(run)](SharedIdempotency::Acquired acquired) mutable {
+                      if (acquired.kind == SharedIdempotency::Acquired::Kind::kRun) {
+                        return run(start, request, std::move(detached), shared,
+                                   std::move(acquired.claim));
+                      }
+                      if (acquired.keep) {
+                        store->Finish(key, std::move(acquired.answer));
+                      } else {
+                        store->Release(key, std::move(acquired.answer));
+                      }
+                    });
+  });
 }
 
 // Who the call is for, or why it may not call `method` (ServiceOptions::authorizer; null: every
@@ -173,16 +211,16 @@ absl::Status Authorize(const grpc::CallbackServerContext* context, const Service
 
 // Serves one unary call: check the caller, decode, validate, start the Kommo operation, finish
 // from its callback. `start` gets the request, the call options and a callback taking the
-// response (or an error) and the id of what was written (0 when nothing). A write leaves one
+// response (or an error) and the id of what was written (0 when nothing); it may be called after
+// Serve returned (a request_id claimed in Redis first), so it must not refer to Serve's caller's
+// stack. A write leaves one
 // audit line whatever its outcome.
 template <typename Request, typename Response>
-grpc::ServerUnaryReactor* Serve(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
-    grpc::ByteBuffer* raw_response, absl::string_view method, Kind kind,
-    const ServiceOptions& options, absl::FunctionRef<absl::Status(const Request&)> validate,
-    absl::FunctionRef<void(const Request&, CallOptions,
-                           absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
-        start) {
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
+                                absl::string_view method, Kind kind, const ServiceOptions& options,
+                                absl::FunctionRef<absl::Status(const Request&)> validate,
+                                StartFn<Request, Response> start) {
   auto* reactor = new CallReactor();
   const absl::Time started = MonotonicNow();
   metrics::ServiceMetrics* metrics = options.metrics;
@@ -244,7 +282,7 @@ grpc::ServerUnaryReactor* Serve(
           LogAudit(method, *trace, audit->first, response.status(), ids, /*caller_gone=*/true);
         };
       }
-      ServeOnce<Request, Response>(options, method, request, std::move(call), start,
+      ServeOnce<Request, Response>(options, method, request, std::move(call), std::move(start),
                                    std::move(finish), std::move(settled_late));
       return reactor;
     }

@@ -13,6 +13,7 @@
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
 #include "server/api/idempotency.h"
+#include "server/api/shared_idempotency.h"
 #include "server/auth/callers.h"
 #include "server/common/event_loop.h"
 #include "server/kommo/kommo_client.h"
@@ -30,6 +31,9 @@ struct ServiceOptions {
   // (the Kommo client's). Without both, request_id is ignored.
   IdempotencyStore* idempotency = nullptr;
   EventLoop* loop = nullptr;
+  // The same keys shared by every replica through Redis (REDIS_URL), behind `idempotency`, on
+  // `loop`. Null: request_ids are per replica.
+  SharedIdempotency* shared_idempotency = nullptr;
   // The account's change stream source (WatchLeads, WatchContacts; on `loop`). Null: those
   // methods fail UNIMPLEMENTED.
   watch::WatchHub* watch_hub = nullptr;

@@ -264,6 +264,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
     if (reactor_ == nullptr) return;
     if (!status.ok()) return End(status);
     const watch::ChangeHistory& history = hub_->history();
+    epoch_ = history.epoch();
     if (resume_from_.has_value()) {
       absl::StatusOr<watch::ResumePoint> point = history.Resume(*resume_from_);
       if (!point.ok()) return End(point.status());
@@ -291,6 +292,13 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
     }
     if (reactor_ == nullptr || !ready_ || writing_ || reading_ || !queue_.empty()) return;
     const watch::ChangeHistory& history = hub_->history();
+    if (history.epoch() != epoch_) {
+      // The replica went from the history shared through Redis to one of its own, or back: this
+      // stream's places are in the other one.
+      return End(absl::UnavailableError(
+          "the change history this stream read was replaced (Redis became unavailable, or "
+          "available again): resume from the last resume_token"));
+    }
     if (cursor_ < history.last_seq()) {
       // Still in the history? (a slow stream may fall behind what it keeps)
       absl::StatusOr<watch::ResumePoint> held =
@@ -390,7 +398,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   void Heartbeat() {
     if (reactor_ == nullptr || !ready_ || writing_ || reading_ || !queue_.empty()) return;
     const watch::ChangeHistory& history = hub_->history();
-    if (cursor_ != history.last_seq()) return;
+    if (history.epoch() != epoch_ || cursor_ != history.last_seq()) return;
     // Never behind a change this stream already sent (its key may be past the watermark), nor
     // behind the token it resumed from: a resume from the heartbeat sends neither again.
     watch::Position head = history.Head();
@@ -441,6 +449,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   bool writing_ = false;
   bool reading_ = false;
   uint64_t cursor_ = 0;
+  uint64_t epoch_ = 0;  // the history cursor_ is a place in
   bool skip_by_key_ = false;
   EventKey skip_through_;
   EventKey sent_through_;  // the highest key of a change this stream sent

@@ -90,6 +90,14 @@ void ChangeHistory::MarkGap(int64_t until) {
   watermark_ = std::max(watermark_, until);
 }
 
+void ChangeHistory::SkipTo(uint64_t seq, const EventKey& through) {
+  if (seq <= next_seq_) return;
+  if (!evicted_ || KeyAfter(through, evicted_key_)) evicted_key_ = through;
+  evicted_ = true;
+  changes_.clear();
+  next_seq_ = seq;
+}
+
 absl::Status ChangeHistory::Expired(absl::string_view why) const {
   return MakeError(
       absl::StatusCode::kOutOfRange,

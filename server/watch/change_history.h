@@ -92,6 +92,13 @@ class ChangeHistory {
   // moves to `until`.
   void MarkGap(int64_t until);
 
+  // The entries before `seq` were never appended here (a shared history trimmed them before this
+  // replica read them): like MarkGap, every position before is behind a gap (`through`: the key
+  // of the first change after it); the next change appended gets `seq`. Nothing when `seq` is not
+  // after last_seq() + 1.
+  void SkipTo(uint64_t seq, const EventKey& through);
+  int64_t covered_from() const { return covered_from_; }
+
   // Where a stream resumes from `position`. OUT_OF_RANGE (WATCH_HISTORY_EXPIRED, metadata
   // resume_token = Head's token) when this history no longer holds that place; INVALID_ARGUMENT
   // for a sequence number this history never issued.

@@ -13,11 +13,25 @@
 // skipped. The watermark then moves to the poll's start less `settle` (an event Kommo records a
 // little late is still read by a later poll, thanks to the overlap). A failed poll is logged and
 // retried at the next interval; nothing is appended and the watermark stays.
+//
+// Shared (WatchOptions::shared, with REDIS_URL): one replica per account holds the lease and
+// polls as above, but appends what it read to the Redis stream (shared_history.h) instead of its
+// own history, deduplicating against the stream (its mirror, checked by the append script);
+// every replica, the leader included, mirrors the stream into its history by reading it every
+// `shared_read_interval` (short polling on the shared connection rather than XREAD BLOCK, which
+// would hold a connection of its own per replica: a change waits at most that long more, against
+// the poll interval of seconds). The lease is taken or renewed every third of `lease`; a leader
+// that stops renewing (dies) is replaced by another replica within about `lease`, which goes on
+// from the stream's watermark with the overlap: at-least-once, nothing lost. While Redis does
+// not answer for `lease`, the replica falls back to polling by itself into a history of its own
+// (as without Redis); when Redis answers again it mirrors the stream again. Streams opened on
+// the previous history end (UNAVAILABLE) and resume with their tokens, by Kommo's key.
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -29,6 +43,7 @@
 #include "server/common/event_loop.h"
 #include "server/kommo/kommo_client.h"
 #include "server/watch/change_history.h"
+#include "server/watch/shared_history.h"
 
 namespace kommo::watch {
 
@@ -53,6 +68,12 @@ struct WatchOptions {
   std::function<int64_t()> wall_seconds;
   // The history's epoch; 0: random.
   uint64_t epoch = 0;
+  // The history shared by the replicas through Redis; null: in process only. Lives longer than
+  // the hub, on its loop.
+  SharedHistory* shared = nullptr;
+  // With `shared`: how often the stream is read, and the leader's lease (renewed every third).
+  absl::Duration shared_read_interval = absl::Milliseconds(200);
+  absl::Duration lease = absl::Seconds(5);
 };
 
 class WatchHub {
@@ -87,6 +108,10 @@ class WatchHub {
   const ChangeHistory& history() const { return *history_; }
   size_t watchers() const { return watchers_.size(); }
   uint64_t polls() const { return polls_; }
+  // With a shared history: this replica holds the lease (polls Kommo), and it mirrors Redis (false
+  // while it fell back to a history of its own).
+  bool leading() const { return leading_; }
+  bool mirroring() const { return shared_mode_; }
   uint64_t failed_polls() const { return failed_polls_; }
 
  private:
@@ -98,7 +123,19 @@ class WatchHub {
   void TooManyEvents(std::shared_ptr<Poll> poll);
   void ScheduleNext();
   void ReleaseWaiting(const absl::Status& status);
+  // Forgets the ids seen with created_at before `horizon` (no later poll reads them again).
+  void ForgetSeenBefore(int64_t horizon);
   void NotifyAll();
+  // Shared history: the mirror, the lease, the leader's append, the fallback.
+  void Sync();
+  void ScheduleSync();
+  void Synced(absl::StatusOr<SharedHistory::Snapshot> snapshot);
+  void Lead();
+  void StopLeading();
+  void CommitShared(std::shared_ptr<Poll> poll, std::optional<int64_t> gap_until, int attempt);
+  void AfterCommit();
+  void SwitchToLocal(const absl::Status& why);
+  void StartLocal(uint64_t epoch);
 
   rest::KommoClient* client_;
   EventLoop* loop_;
@@ -116,11 +153,25 @@ class WatchHub {
   WatcherId next_id_ = 1;
   std::map<WatcherId, absl::AnyInvocable<void()>> watchers_;
   std::vector<absl::AnyInvocable<void(absl::Status)>> waiting_for_first_;
-  // Ids of the events seen with created_at at or after the window's start, by created_at.
+  // Ids of the events seen with created_at at or after the window's start, by created_at (with a
+  // shared history: the ids of the mirror's changes, which the leader's polls are checked against).
   std::multimap<int64_t, std::string> seen_by_time_;
   std::set<std::string> seen_;
   uint64_t polls_ = 0;
   uint64_t failed_polls_ = 0;
+  // Shared history.
+  bool shared_mode_ = false;  // mirroring Redis (else: own history, own poller)
+  bool mirror_ = false;       // history_ is the mirror of the stream
+  bool leading_ = false;
+  bool syncing_ = false;
+  bool sync_again_ = false;
+  bool poll_after_sync_ = false;
+  uint64_t generation_ = 0;  // a poll of an older generation is dropped
+  absl::Time redis_ok_at_;   // the last time Redis answered a read
+  absl::Time lead_ok_at_;    // the last time the lease was renewed
+  EventLoop::TimerPtr sync_timer_;
+  EventLoop::TimerPtr lease_timer_;
+  absl::AnyInvocable<void()> after_sync_;
   std::shared_ptr<bool> alive_;
 };
 

@@ -24,9 +24,12 @@
 #include "kommo/v1/task_service.grpc.pb.h"
 #include "server/api/grpc_server.h"
 #include "server/api/idempotency.h"
+#include "server/api/shared_idempotency.h"
 #include "server/http/curl_transport.h"
 #include "server/http/epoll_loop.h"
 #include "server/kommo/kommo_client.h"
+#include "server/redis/redis_client.h"
+#include "server/watch/shared_history.h"
 #include "server/watch/watch_hub.h"
 
 namespace kommo::testing {
@@ -65,15 +68,26 @@ inline CallError Inspect(const grpc::Status& status) {
   return error;
 }
 
+// The state a stack shares with other replicas through Redis (REDIS_URL).
+struct StackRedis {
+  std::string url;
+  api::SharedIdempotency::Options idempotency;
+  // The change history through Redis too (WatchOptions::shared).
+  bool share_watch = true;
+  watch::SharedHistoryOptions watch;
+};
+
 // One service stack: loop, transport, Kommo client and gRPC server, pointed at
 // `options.api_base_url`.
 class ServiceStack {
  public:
   // `adjust`, when given, changes the server's options before it starts (TLS, a health port).
+  // `redis`, when given, makes the stack one replica of several sharing that Redis.
   explicit ServiceStack(rest::KommoClientOptions options,
                         http::CurlTransportOptions transport_options = {},
                         watch::WatchOptions watch_options = FastWatchOptions(),
-                        const std::function<void(api::GrpcServerOptions&)>& adjust = nullptr) {
+                        const std::function<void(api::GrpcServerOptions&)>& adjust = nullptr,
+                        const StackRedis* redis = nullptr) {
     loop_ = *http::EpollLoop::Create();
     absl::Status started = loop_->Start();
     if (!started.ok()) std::abort();
@@ -83,6 +97,30 @@ class ServiceStack {
     server_options.listen = "127.0.0.1:0";
     server_options.service.idempotency = &idempotency_;
     server_options.service.loop = loop_.get();
+    if (redis != nullptr) {
+      loop_->RunAndWait([this, redis] {
+        redis::RedisOptions redis_options;
+        redis_options.url = redis->url;
+        redis_options.name = "test-stack";
+        absl::StatusOr<std::unique_ptr<redis::RedisClient>> made =
+            redis::RedisClient::Create(loop_.get(), redis_options);
+        if (!made.ok()) std::abort();
+        redis_ = std::move(*made);
+        shared_idempotency_ =
+            std::make_unique<api::SharedIdempotency>(redis_.get(), loop_.get(), redis->idempotency);
+        if (redis->share_watch) {
+          watch::SharedHistoryOptions history_options = redis->watch;
+          if (history_options.replica_id.empty()) {
+            history_options.replica_id = shared_idempotency_->replica_id();
+          }
+          shared_history_ =
+              std::make_unique<watch::SharedHistory>(redis_.get(), std::move(history_options));
+        }
+      });
+      server_options.service.shared_idempotency = shared_idempotency_.get();
+      watch_options.shared = shared_history_.get();
+      watch_options.lease = redis->watch.lease;
+    }
     watch_hub_ = std::make_unique<watch::WatchHub>(client_.get(), loop_.get(), watch_options);
     server_options.service.watch_hub = watch_hub_.get();
     server_options.service.watch_heartbeat_interval = absl::Milliseconds(500);
@@ -106,7 +144,10 @@ class ServiceStack {
     server_.reset();
     transport_->Shutdown();
     loop_->Shutdown();  // nothing may run on the loop once the client is gone
+    shared_idempotency_.reset();
     watch_hub_.reset();
+    shared_history_.reset();
+    redis_.reset();
     client_.reset();
     transport_.reset();
     loop_.reset();
@@ -137,6 +178,9 @@ class ServiceStack {
   api::GrpcServer* server() { return server_.get(); }
   watch::WatchHub* watch_hub() { return watch_hub_.get(); }
   EventLoop* loop() { return loop_.get(); }
+  http::EpollLoop* epoll_loop() { return loop_.get(); }
+  api::SharedIdempotency* shared_idempotency() { return shared_idempotency_.get(); }
+  redis::RedisClient* redis() { return redis_.get(); }
 
   std::unique_ptr<v1::LeadService::Stub> leads;
   std::unique_ptr<v1::ContactService::Stub> contacts;
@@ -151,6 +195,9 @@ class ServiceStack {
   std::unique_ptr<http::EpollLoop> loop_;
   std::unique_ptr<http::CurlTransport> transport_;
   std::unique_ptr<rest::KommoClient> client_;
+  std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<api::SharedIdempotency> shared_idempotency_;
+  std::unique_ptr<watch::SharedHistory> shared_history_;
   std::unique_ptr<watch::WatchHub> watch_hub_;
   std::unique_ptr<api::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

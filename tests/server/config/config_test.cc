@@ -264,6 +264,14 @@ TEST_F(ConfigTest, TlsFilesComeTogetherAndTheReloadIntervalIsChecked) {
               HasSubstr("TLS_RELOAD_INTERVAL: \"500ms\" is not a duration from 1s to 24h"));
   EXPECT_THAT(Usage(), HasSubstr("TLS_CLIENT_CA_FILE / --tls_client_ca_file"));
 
+  // Shared state: the lease of a replica's claims in Redis.
+  EXPECT_EQ(config->redis_lease, absl::Seconds(5));
+  config = Load({"--redis_lease=2s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_lease, absl::Seconds(2));
+  EXPECT_THAT(Error({"--redis_lease=500ms"}),
+              HasSubstr("REDIS_LEASE: \"500ms\" is not a duration from 1s to 1m"));
+
   // The plaintext health port for probes.
   EXPECT_EQ(config->health_listen, "off");
   config = Load({"--health_listen=127.0.0.1:0"});
