@@ -200,6 +200,7 @@ int Run(int argc, char** argv) {
     shared_options.retention = config->idempotency_retention;
     shared_options.lease = config->redis_lease;
     shared_options.registry = &registry;
+    shared_options.redis_errors = metrics.redis_errors;
     shared_options.account = client_options.account;
     shared_idempotency = std::make_unique<kommo::api::SharedIdempotency>(redis.get(), loop->get(),
                                                                          std::move(shared_options));

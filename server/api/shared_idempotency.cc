@@ -188,7 +188,6 @@ struct SharedIdempotency::Join {
 struct SharedIdempotency::Metrics {
   metrics::Gauge shared;
   metrics::Counter* claims;
-  metrics::Counter* errors;
 };
 
 SharedIdempotency::SharedIdempotency(redis::RedisClient* redis, EventLoop* loop, Options options)
@@ -207,12 +206,15 @@ SharedIdempotency::SharedIdempotency(redis::RedisClient* redis, EventLoop* loop,
             "kommo_grpc_idempotency_claims_total",
             "request_ids claimed in Redis, by result: run (this replica runs the call), replayed, "
             "joined (running on another replica), reused, lost (its owner stopped mid-call), "
-            "local (Redis unavailable: per replica)."),
-        options_.registry->AddCounter(
-            "kommo_grpc_idempotency_redis_errors_total",
-            "Redis commands for request_ids that failed (unavailable, timeout, error reply).")});
+            "local (Redis unavailable: per replica).")});
     metrics_->shared.Set(1);
   }
+}
+
+void SharedIdempotency::CountError(const char* operation) {
+  ++stats_.redis_errors;
+  if (options_.redis_errors != nullptr)
+    options_.redis_errors->Increment({{"operation", operation}});
 }
 
 SharedIdempotency::~SharedIdempotency() { *alive_ = false; }
@@ -258,8 +260,7 @@ void SharedIdempotency::Answered(std::shared_ptr<Join> join, absl::StatusOr<redi
     }
   }
   if (!reply.ok()) {
-    ++stats_.redis_errors;
-    if (metrics_ != nullptr) metrics_->errors->Increment({});
+    CountError("claim");
     if (join->joined) return Retry(std::move(join));  // never run what another replica runs
     SetShared(false, reply.status());
     ++stats_.local_only;
@@ -361,8 +362,7 @@ void SharedIdempotency::Renew(std::shared_ptr<Claim> claim) {
                    std::shared_ptr<Claim> renewed = weak.lock();
                    if (renewed == nullptr || renewed->finished) return;
                    if (!reply.ok()) {
-                     ++stats_.redis_errors;
-                     if (metrics_ != nullptr) metrics_->errors->Increment({});
+                     CountError("renew");
                    } else if (reply->type == redis::Reply::Type::kInteger && reply->integer == 0 &&
                               !renewed->lost_logged) {
                      renewed->lost_logged = true;
@@ -400,8 +400,7 @@ void SharedIdempotency::Store(std::shared_ptr<Claim> claim, std::string status,
           if (claim->confirmed) SetShared(true, absl::OkStatus());
           return;
         }
-        ++stats_.redis_errors;
-        if (metrics_ != nullptr) metrics_->errors->Increment({});
+        CountError("finish");
         if (!claim->confirmed) return;  // a per-replica call: offered once
         if (loop_->Now() + absl::Seconds(1) > give_up) {
           log::Warning(

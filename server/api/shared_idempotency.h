@@ -71,6 +71,9 @@ class SharedIdempotency {
     absl::Duration store_retry_for = absl::Seconds(30);
     // Where the metrics go; may be null.
     metrics::Registry* registry = nullptr;
+    // The server's count of failed Redis commands (kommo_grpc_redis_errors_total, by operation:
+    // claim, renew, finish); may be null.
+    metrics::Counter* redis_errors = nullptr;
   };
 
   // One claim this replica owns: renewed until Finish.
@@ -133,6 +136,8 @@ class SharedIdempotency {
              absl::Time give_up);
   // Records whether Redis answered; logs and counts a change.
   void SetShared(bool shared, const absl::Status& why);
+  // A Redis command failed: counted in stats and in the server's metric.
+  void CountError(const char* operation);
   std::string RedisKey(const IdempotencyKey& key) const;
 
   redis::RedisClient* redis_;

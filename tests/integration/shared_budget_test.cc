@@ -5,12 +5,7 @@
 // same with Redis killed in the middle: still no window above the budget, and the calls keep
 // working (a call that fails says why; nothing is written twice).
 
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,7 +13,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,90 +22,17 @@
 #include "gtest/gtest.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/server_process.h"
 #include "tests/support/service_stack.h"
-
-extern char** environ;
 
 namespace kommo {
 namespace {
 
 namespace emu = ::kommo::emulator;
 using ::kommo::testing::Inspect;
+using ::kommo::testing::ServerProcess;
 
 constexpr char kToken[] = "shared-budget-test-token";
-
-// One kommo-grpc-server process; stopped by its PID.
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& env) {
-    auto server = std::unique_ptr<ServerProcess>(new ServerProcess());
-    int out_pipe[2];
-    if (pipe(out_pipe) != 0) return nullptr;
-    server->err_path_ = absl::StrCat(::testing::TempDir(), "/shared-budget-server-",
-                                     reinterpret_cast<uintptr_t>(server.get()), ".log");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, server->err_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> strings = env;
-    std::vector<char*> envp;
-    for (std::string& e : strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string binary = KOMMO_SERVER_BINARY;
-    std::string listen = "--listen=127.0.0.1:0";
-    char* argv[] = {binary.data(), listen.data(), nullptr};
-    const int spawned =
-        posix_spawn(&server->pid_, binary.c_str(), &actions, nullptr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    close(out_pipe[1]);
-    if (spawned != 0) {
-      close(out_pipe[0]);
-      return nullptr;
-    }
-    std::string first_line;
-    char c;
-    while (read(out_pipe[0], &c, 1) == 1 && c != '\n') first_line += c;
-    close(out_pipe[0]);
-    if (std::sscanf(first_line.c_str(), "kommo-grpc-server listening on port %d", &server->port_) !=
-        1) {
-      return nullptr;
-    }
-    return server;
-  }
-
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      for (int i = 0; i < 300 && waitpid(pid_, &status, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      if (kill(pid_, 0) == 0) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-      }
-    }
-  }
-
-  int port() const { return port_; }
-  std::string log() const {
-    std::string text;
-    if (FILE* file = std::fopen(err_path_.c_str(), "r")) {
-      char buffer[4096];
-      size_t n;
-      while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
-      std::fclose(file);
-    }
-    return text;
-  }
-
- private:
-  ServerProcess() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string err_path_;
-};
 
 // The results of a wave of concurrent CreateLead calls.
 struct Wave {
@@ -139,13 +60,13 @@ class SharedBudgetTest : public ::testing::Test {
     emulator_ = *std::move(emulator);
     for (int i = 0; i < 3; ++i) {
       auto server = ServerProcess::Start(
+          KOMMO_SERVER_BINARY,
           {"KOMMO_API_URL=" + emulator_->base_url(), std::string("KOMMO_ACCESS_TOKEN=") + kToken,
            "REDIS_URL=" + redis_->url(), "REDIS_FALLBACK_REPLICAS=3", "LOG_LEVEL=warning"});
-      ASSERT_NE(server, nullptr);
-      auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
-                                         grpc::InsecureChannelCredentials());
+      ASSERT_TRUE(server.ok()) << server.status();
+      auto channel = grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials());
       stubs_.push_back(v1::LeadService::NewStub(channel));
-      servers_.push_back(std::move(server));
+      servers_.push_back(*std::move(server));
     }
     // Each server's start-up check (one GET /account, outside the budget: README "Several
     // replicas") is over before the window of the calls begins.
