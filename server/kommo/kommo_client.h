@@ -307,6 +307,9 @@ class KommoClient {
 };
 
 struct KommoClientOptions {
+  // The account's name (KOMMO_ACCOUNTS_FILE; "default" for the single account of the KOMMO_*
+  // settings): the `account` label of its metrics and log lines, and the key of what it shares.
+  std::string account = "default";
   // Base URL of the API without a trailing slash, e.g. "https://acme.kommo.com/api/v4".
   std::string api_base_url;
   // The long-lived token or OAuth access token, sent as "Authorization: Bearer ...". When
