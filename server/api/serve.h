@@ -99,17 +99,18 @@ absl::Status StillRunning(absl::StatusCode code, absl::string_view method);
 // loop: nobody may be there to hear it, and what was written must not go unrecorded.
 template <typename Request, typename Response, typename Start, typename Finish>
 void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
-               CallOptions call, Start& start, Finish finish,
+               const accounts::AccountPtr& account, CallOptions call, Start& start, Finish finish,
                std::function<void(const absl::StatusOr<Response>&)> settled_late = nullptr) {
   using Answer = IdempotencyStore::Answer;
   EventLoop* loop = options.loop;
   IdempotencyStore* store = options.idempotency;
   // A request_id names one call whatever the RPC: the same id on another RPC is another request
-  // (REQUEST_ID_REUSED), never a second write. Each caller has its own ids: one caller never
-  // gets another's answer, nor is refused for another's id.
-  const IdempotencyKey key{
-      absl::StrCat("kommo.v1/", call.trace != nullptr ? call.trace->caller : std::string()),
-      request.request_id()};
+  // (REQUEST_ID_REUSED), never a second write. Each account and each caller has its own ids: one
+  // caller never gets another's answer, nor is refused for another's id, and the same id sent to
+  // two accounts is two requests. (Account names hold no '/'.)
+  const IdempotencyKey key{absl::StrCat("kommo.v1/", account->name(), "/",
+                                        call.trace != nullptr ? call.trace->caller : std::string()),
+                           request.request_id()};
   const uint64_t fingerprint = Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
   const absl::Time caller_deadline = call.deadline;
   std::shared_ptr<CallTrace> trace = call.trace;
@@ -151,8 +152,9 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   // Detached: no cancellation, and at least the default deadline to finish.
   CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
                        nullptr, std::move(trace)};
-  start(request, std::move(detached),
-        [store, key, waiter, settled_late = std::move(settled_late)](
+  // The account stays while its operation runs, whoever waits for it.
+  start(*account->client, request, std::move(detached),
+        [store, key, waiter, account, settled_late = std::move(settled_late)](
             absl::StatusOr<Response> response, int64_t) {
           // The first caller's answer comes through the store (posted); finished now means it left.
           if (waiter->finished && settled_late) settled_late(response);
@@ -171,16 +173,22 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
 absl::Status Authorize(const grpc::CallbackServerContext* context, const ServiceOptions& options,
                        absl::string_view method, CallTrace& trace);
 
-// Serves one unary call: check the caller, decode, validate, start the Kommo operation, finish
-// from its callback. `start` gets the request, the call options and a callback taking the
-// response (or an error) and the id of what was written (0 when nothing). A write leaves one
+// The account the call names in its `x-kommo-account` metadata (the default account without
+// it), or INVALID_ARGUMENT (UNKNOWN_ACCOUNT). Fills the trace's account.
+absl::StatusOr<accounts::AccountPtr> AccountFor(const grpc::CallbackServerContext* context,
+                                                const ServiceOptions& options, CallTrace& trace);
+
+// Serves one unary call: check the caller, decode, pick the account, validate, start the Kommo
+// operation on the account's client, finish from its callback. `start` gets the client, the
+// request, the call options and a callback taking the response (or an error) and the id of what
+// was written (0 when nothing). The call holds its account until it finishes. A write leaves one
 // audit line whatever its outcome.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Serve(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
     grpc::ByteBuffer* raw_response, absl::string_view method, Kind kind,
     const ServiceOptions& options, absl::FunctionRef<absl::Status(const Request&)> validate,
-    absl::FunctionRef<void(const Request&, CallOptions,
+    absl::FunctionRef<void(rest::KommoClient&, const Request&, CallOptions,
                            absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>
         start) {
   auto* reactor = new CallReactor();
@@ -191,8 +199,10 @@ grpc::ServerUnaryReactor* Serve(
   trace->request_id = RequestIdFor(context);
   // A write's audit record: what the request names, filled once it parses.
   auto audit = std::make_shared<std::pair<std::string, AuditIds>>();
-  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace, audit](
-                    absl::StatusOr<Response> response, int64_t written_id) {
+  // Set once the call's account is known; held until the call finishes.
+  auto account = std::make_shared<accounts::AccountPtr>();
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace, audit,
+                 account](absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
     const absl::Duration latency = MonotonicNow() - started;
     LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
@@ -225,6 +235,14 @@ grpc::ServerUnaryReactor* Serve(
     if constexpr (HasRequestId<Request>::value) audit->first = request.request_id();
     AddRequestIds(request, &audit->second);
   }
+  if (status.ok()) {
+    absl::StatusOr<accounts::AccountPtr> found = AccountFor(context, options, *trace);
+    if (found.ok()) {
+      *account = *std::move(found);
+    } else {
+      status = found.status();
+    }
+  }
   if (status.ok()) status = validate(request);
   if (!status.ok()) {
     finish(status, 0);
@@ -244,12 +262,13 @@ grpc::ServerUnaryReactor* Serve(
           LogAudit(method, *trace, audit->first, response.status(), ids, /*caller_gone=*/true);
         };
       }
-      ServeOnce<Request, Response>(options, method, request, std::move(call), start,
+      ServeOnce<Request, Response>(options, method, request, *account, std::move(call), start,
                                    std::move(finish), std::move(settled_late));
       return reactor;
     }
   }
-  start(request, std::move(call), std::move(finish));
+  rest::KommoClient& client = *(*account)->client;
+  start(client, request, std::move(call), std::move(finish));
   return reactor;
 }
 
