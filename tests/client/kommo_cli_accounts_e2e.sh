@@ -81,7 +81,7 @@ accounts_file "$(entry acme acme ', "default": true')" "$(entry globex globex)" 
   "$(entry initech globex)"
 ok=
 for _ in $(seq 1 50); do
-  if cli "$WORK/reloaded" --target="$TARGET" --account=initech leads get --lead_id 1; then
+  if cli "$WORK/reloaded" --target="$TARGET" --account=initech account show; then
     ok=1
     break
   fi
@@ -103,11 +103,11 @@ elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 grep -q KOMMO_ACCOUNT_BLOCKED "$WORK/blocked2.err" && ((elapsed_ms < 1000)) &&
   pass "the blocked account fails fast (${elapsed_ms} ms)" ||
   fail "blocked: ${elapsed_ms} ms, $(cat "$WORK/blocked2.err")"
-cli "$WORK/other" --target="$TARGET" --account=globex leads get --lead_id 1
+cli "$WORK/other" --target="$TARGET" --account=globex account show
 expect "the other account is served" 0 $?
 grep -q '"msg":"Kommo blocks this account (HTML 403): failing calls fast, probing again later","account":"acme"' \
   "$WORK/server.err" && pass "the block is logged with its account" || fail "no block line"
-grep -q '"msg":"rpc","method":"kommo.v1.LeadService/GetLead","account":"globex"' "$WORK/server.err" &&
+grep -q '"msg":"rpc","method":"kommo.v1.AccountService/GetAccount","account":"globex"' "$WORK/server.err" &&
   pass "rpc lines name the account" ||
   fail "no account in rpc lines"
 
