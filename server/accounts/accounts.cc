@@ -188,7 +188,8 @@ std::unique_ptr<AccountRegistry> AccountRegistry::Create(AccountRegistryOptions 
     // next change: the identity only moves forward).
     IdentityOf(registry->options_.accounts_file, &registry->stamp_);
   }
-  registry->Apply(initial);
+  // Quietly: a start that fails says only why (the first stdout line names the accounts).
+  registry->Apply(initial, /*log_changes=*/false);
   if (!registry->options_.accounts_file.empty() && registry->options_.loop != nullptr) {
     AccountRegistry* self = registry.get();
     registry->options_.loop->Post([self] { self->ScheduleCheck(); });
@@ -234,7 +235,7 @@ std::string AccountRegistry::default_account() const {
   return default_account_;
 }
 
-void AccountRegistry::Apply(const AccountsConfig& accounts) {
+void AccountRegistry::Apply(const AccountsConfig& accounts, bool log_changes) {
   std::vector<AccountPtr> next;
   std::map<std::string, AccountPtr, std::less<>> by_name;
   // Dropped outside the lock: the last reference hands the account to its maker.
@@ -248,19 +249,21 @@ void AccountRegistry::Apply(const AccountsConfig& accounts) {
         account = it->second;  // unchanged: keeps its client, budget, circuit and history
       } else {
         account = options_.make(config);
-        log::Info(it == by_name_.end() ? "account added"
-                                       : "account replaced: new calls use "
-                                         "its new settings",
-                  {{"account", config.name},
-                   {"api_base_url", config.api_base_url},
-                   {"rate_limit_rps", config.rate_limit_rps},
-                   {"rate_limit_burst", config.rate_limit_burst}});
+        if (log_changes) {
+          log::Info(it == by_name_.end() ? "account added"
+                                         : "account replaced: new calls use "
+                                           "its new settings",
+                    {{"account", config.name},
+                     {"api_base_url", config.api_base_url},
+                     {"rate_limit_rps", config.rate_limit_rps},
+                     {"rate_limit_burst", config.rate_limit_burst}});
+        }
       }
       next.push_back(account);
       by_name.emplace(config.name, std::move(account));
     }
     for (const auto& [name, account] : by_name_) {
-      if (by_name.count(name) == 0) {
+      if (log_changes && by_name.count(name) == 0) {
         log::Info("account removed: calls under way on it finish", {{"account", name}});
       }
     }
@@ -285,7 +288,7 @@ bool AccountRegistry::ReloadIfChanged() {
                {{"error", accounts.status().message()}});
     return false;
   }
-  Apply(*accounts);
+  Apply(*accounts, /*log_changes=*/true);
   log::Info("accounts file reloaded",
             {{"accounts", static_cast<unsigned long>(accounts->accounts.size())},
              {"default_account", accounts->default_account}});

@@ -150,7 +150,8 @@ class AccountRegistry final : public AccountDirectory {
 
  private:
   explicit AccountRegistry(AccountRegistryOptions options) : options_(std::move(options)) {}
-  void Apply(const AccountsConfig& accounts);
+  // Puts `accounts` in force; `log_changes`: one line per account added, replaced or removed.
+  void Apply(const AccountsConfig& accounts, bool log_changes);
   void ScheduleCheck();
 
   const AccountRegistryOptions options_;
