@@ -1,11 +1,14 @@
 #include "server/config.h"
 
 #include <netdb.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -35,8 +38,14 @@ const Setting kSettings[] = {
     {nullptr, "KOMMO_ACCESS_TOKEN", "the long-lived token (environment only)"},
     {"kommo_access_token_file", "KOMMO_ACCESS_TOKEN_FILE",
      "file holding the token (e.g. a mounted Kubernetes secret)"},
+    {"kommo_accounts_file", "KOMMO_ACCOUNTS_FILE",
+     "JSON file naming several Kommo accounts (each: base_domain or api_url, token_file, "
+     "rate_limit_rps, rate_limit_burst, default), chosen per call by the x-kommo-account "
+     "metadata; checked for changes every second. Instead of KOMMO_BASE_DOMAIN / KOMMO_API_URL "
+     "and the token (default unset: one account, \"default\", from those settings)"},
     {"kommo_rate_limit_rps", "KOMMO_RATE_LIMIT_RPS",
-     "requests per second to Kommo, shared by all calls (default 7)"},
+     "requests per second to Kommo, shared by all calls (default 7); with KOMMO_ACCOUNTS_FILE, "
+     "the budget of each account that sets none"},
     {"kommo_rate_limit_burst", "KOMMO_RATE_LIMIT_BURST",
      "requests that may go at once after a quiet period (default 1)"},
     {"kommo_rate_limit_queue", "KOMMO_RATE_LIMIT_QUEUE",
@@ -147,8 +156,7 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view name,
   return duration;
 }
 
-absl::Status CheckBaseDomain(const std::string& domain) {
-  constexpr absl::string_view kName = "KOMMO_BASE_DOMAIN";
+absl::Status CheckBaseDomain(absl::string_view kName, const std::string& domain) {
   if (absl::StrContains(domain, "://")) {
     return Invalid(kName, "give the host only, without a scheme (e.g. mycompany.kommo.com)");
   }
@@ -165,13 +173,13 @@ absl::Status CheckBaseDomain(const std::string& domain) {
       return absl::OkStatus();
     }
   }
-  return Invalid(kName,
-                 "must be a Kommo account host (*.kommo.com, *.amocrm.com or *.amocrm.ru); set "
-                 "KOMMO_API_URL to use another server");
+  return Invalid(kName, absl::StrCat("must be a Kommo account host (*.kommo.com, *.amocrm.com or "
+                                     "*.amocrm.ru); set ",
+                                     kName == "KOMMO_BASE_DOMAIN" ? "KOMMO_API_URL" : "api_url",
+                                     " to use another server"));
 }
 
-absl::Status CheckApiUrl(const std::string& url) {
-  constexpr absl::string_view kName = "KOMMO_API_URL";
+absl::Status CheckApiUrl(absl::string_view kName, const std::string& url) {
   if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
     return Invalid(kName, "must start with http:// or https://");
   }
@@ -184,7 +192,197 @@ absl::Status CheckApiUrl(const std::string& url) {
   return absl::OkStatus();
 }
 
+// The API's base URL from a base domain or an API URL (exactly one of them set), checked; the
+// settings are named `domain_name` and `url_name` in messages.
+absl::StatusOr<std::string> ApiBaseUrlOf(absl::string_view domain_name, const std::string& domain,
+                                         absl::string_view url_name, std::string api_url) {
+  if (!domain.empty()) {
+    if (absl::Status status = CheckBaseDomain(domain_name, domain); !status.ok()) return status;
+    return absl::StrCat("https://", absl::AsciiStrToLower(domain), "/api/v4");
+  }
+  if (absl::Status status = CheckApiUrl(url_name, api_url); !status.ok()) return status;
+  while (absl::EndsWith(api_url, "/")) api_url.pop_back();
+  // A URL copied with Kommo's own path ("http://127.0.0.1:8080/api/v4") would otherwise
+  // become .../api/v4/api/v4, where every lookup answers an HTML 404.
+  if (absl::EndsWith(api_url, "/api/v4")) api_url.resize(api_url.size() - 7);
+  while (absl::EndsWith(api_url, "/")) api_url.pop_back();
+  if (absl::Status status = CheckApiUrl(url_name, api_url); !status.ok()) return status;
+  return absl::StrCat(api_url, "/api/v4");
+}
+
+// The token in the file at `path` (surrounding white space dropped), checked like
+// KOMMO_ACCESS_TOKEN_FILE's; the setting is named `name` in messages, the token never.
+absl::StatusOr<std::string> ReadTokenFile(absl::string_view name, const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return Invalid(name, absl::StrCat("cannot read ", path));
+  std::stringstream contents;
+  contents << file.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(contents.str()));
+  if (token.empty()) return Invalid(name, absl::StrCat(path, " is empty"));
+  for (char c : token) {
+    if (c <= 0x20 || c == 0x7F) {
+      // Not echoed: it is a secret.
+      return Invalid(name,
+                     absl::StrCat("the token in ", path, " holds spaces or control characters"));
+    }
+  }
+  return token;
+}
+
+// KOMMO_RATE_LIMIT_RPS's rule, for `name`.
+bool ValidRps(double rps) { return rps > 0 && rps <= 10000; }
+bool ValidBurst(int64_t burst) { return burst >= 1 && burst <= 1000; }
+
+absl::StatusOr<AccountConfig> ParseAccount(const std::string& name, const rapidjson::Value& value,
+                                           double default_rps, int default_burst,
+                                           bool* is_default) {
+  const std::string where = absl::StrCat("account \"", name, "\"");
+  if (!value.IsObject()) return Invalid(where, "must be an object");
+  AccountConfig account;
+  account.name = name;
+  account.rate_limit_rps = default_rps;
+  account.rate_limit_burst = default_burst;
+  std::string domain;
+  std::string api_url;
+  std::string token_file;
+  for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
+    const absl::string_view key(member->name.GetString(), member->name.GetStringLength());
+    const rapidjson::Value& field = member->value;
+    const std::string at = absl::StrCat(where, ": ", key);
+    if (key == "base_domain" || key == "api_url" || key == "token_file") {
+      if (!field.IsString() || field.GetStringLength() == 0) {
+        return Invalid(at, "must be a non-empty string");
+      }
+      std::string text(field.GetString(), field.GetStringLength());
+      if (key == "base_domain") domain = std::move(text);
+      if (key == "api_url") api_url = std::move(text);
+      if (key == "token_file") token_file = std::move(text);
+    } else if (key == "rate_limit_rps") {
+      if (!field.IsNumber() || !ValidRps(field.GetDouble())) {
+        return Invalid(at, "must be a number above 0 and at most 10000 (Kommo allows 7)");
+      }
+      account.rate_limit_rps = field.GetDouble();
+    } else if (key == "rate_limit_burst") {
+      if (!field.IsInt64() || !ValidBurst(field.GetInt64())) {
+        return Invalid(at, "must be a whole number from 1 to 1000");
+      }
+      account.rate_limit_burst = static_cast<int>(field.GetInt64());
+    } else if (key == "default") {
+      if (!field.IsBool()) return Invalid(at, "must be true or false");
+      *is_default = field.GetBool();
+    } else if (key == "access_token" || key == "token") {
+      return Invalid(at,
+                     "tokens are not written in the accounts file: put the token in a file of "
+                     "its own and name it in \"token_file\"");
+    } else {
+      return Invalid(where, absl::StrCat("unknown member \"", key,
+                                         "\" (base_domain, api_url, token_file, rate_limit_rps, "
+                                         "rate_limit_burst, default)"));
+    }
+  }
+  if (domain.empty() == api_url.empty()) {
+    return Invalid(where, "give exactly one of \"base_domain\" and \"api_url\"");
+  }
+  absl::StatusOr<std::string> base_url = ApiBaseUrlOf(absl::StrCat(where, ": base_domain"), domain,
+                                                      absl::StrCat(where, ": api_url"), api_url);
+  if (!base_url.ok()) return base_url.status();
+  account.api_base_url = *std::move(base_url);
+  if (token_file.empty()) return Invalid(where, "\"token_file\" is missing");
+  absl::StatusOr<std::string> token =
+      ReadTokenFile(absl::StrCat(where, ": token_file"), token_file);
+  if (!token.ok()) return token.status();
+  account.access_token = *std::move(token);
+  account.access_token_file = token_file;
+  return account;
+}
+
 }  // namespace
+
+bool ValidAccountName(absl::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+absl::StatusOr<AccountsConfig> ParseAccounts(absl::string_view json, double default_rps,
+                                             int default_burst) {
+  rapidjson::Document document;
+  document.Parse(json.data(), json.size());
+  if (document.HasParseError()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("offset ", document.GetErrorOffset(),
+                     ": not valid JSON: ", rapidjson::GetParseError_En(document.GetParseError())));
+  }
+  if (!document.IsObject()) {
+    return absl::InvalidArgumentError("must be an object {\"accounts\": {NAME: {...}, ...}}");
+  }
+  for (auto member = document.MemberBegin(); member != document.MemberEnd(); ++member) {
+    const absl::string_view key(member->name.GetString(), member->name.GetStringLength());
+    if (key != "accounts") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown member \"", key, "\" (the file holds \"accounts\")"));
+    }
+  }
+  auto accounts = document.FindMember("accounts");
+  if (accounts == document.MemberEnd() || !accounts->value.IsObject() ||
+      accounts->value.MemberCount() == 0) {
+    return absl::InvalidArgumentError(
+        "\"accounts\" must be an object naming at least one account: {NAME: {...}, ...}");
+  }
+  if (accounts->value.MemberCount() > kMaxAccounts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"accounts\" names more than ", kMaxAccounts, " accounts"));
+  }
+  AccountsConfig config;
+  std::set<std::string> names;
+  std::vector<std::string> marked;
+  for (auto member = accounts->value.MemberBegin(); member != accounts->value.MemberEnd();
+       ++member) {
+    const std::string name(member->name.GetString(), member->name.GetStringLength());
+    if (!ValidAccountName(name)) {
+      // Echoed only when short: the name is not secret, but the file may hold anything.
+      return absl::InvalidArgumentError(
+          absl::StrCat("account name ", name.size() <= 64 ? absl::StrCat("\"", name, "\" ") : "",
+                       "must be 1 to 64 letters, digits, '-' or '_'"));
+    }
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat("account \"", name, "\" is named twice"));
+    }
+    bool is_default = false;
+    absl::StatusOr<AccountConfig> account =
+        ParseAccount(name, member->value, default_rps, default_burst, &is_default);
+    if (!account.ok()) return account.status();
+    if (is_default) marked.push_back(name);
+    config.accounts.push_back(*std::move(account));
+  }
+  if (marked.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("accounts \"", marked[0], "\" and \"", marked[1],
+                                                   "\" are both marked \"default\": true"));
+  }
+  // The marked account; else one named "default"; else the only one; else none (calls must
+  // name their account).
+  if (!marked.empty()) {
+    config.default_account = marked[0];
+  } else if (names.count("default") != 0) {
+    config.default_account = "default";
+  } else if (config.accounts.size() == 1) {
+    config.default_account = config.accounts[0].name;
+  }
+  return config;
+}
+
+absl::StatusOr<AccountsConfig> LoadAccountsFile(const std::string& path, double default_rps,
+                                                int default_burst) {
+  const std::string where = absl::StrCat("KOMMO_ACCOUNTS_FILE ", path);
+  std::ifstream file(path);
+  if (!file) return Invalid(where, "cannot read the file");
+  std::stringstream contents;
+  contents << file.rdbuf();
+  absl::StatusOr<AccountsConfig> accounts =
+      ParseAccounts(contents.str(), default_rps, default_burst);
+  if (!accounts.ok()) return Invalid(where, accounts.status().message());
+  return accounts;
+}
 
 absl::Status CheckListenAddress(absl::string_view setting, const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -238,7 +436,8 @@ std::string Usage() {
   }
   absl::StrAppend(&usage,
                   "\nExactly one of KOMMO_BASE_DOMAIN and KOMMO_API_URL, and exactly one of "
-                  "KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE, must be set.\n");
+                  "KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE, must be set; or "
+                  "KOMMO_ACCOUNTS_FILE instead of all four.\n");
   return usage;
 }
 
@@ -353,71 +552,67 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
 
   const std::string domain = get("KOMMO_BASE_DOMAIN");
   std::string api_url = get("KOMMO_API_URL");
-  if (domain.empty() && api_url.empty()) {
-    return absl::InvalidArgumentError(
-        "KOMMO_BASE_DOMAIN is not set: give the Kommo account's host (e.g. mycompany.kommo.com), "
-        "or KOMMO_API_URL for the emulator (see --help)");
-  }
-  if (!domain.empty() && !api_url.empty()) {
-    return absl::InvalidArgumentError("set only one of KOMMO_BASE_DOMAIN and KOMMO_API_URL");
-  }
-  if (!domain.empty()) {
-    if (absl::Status status = CheckBaseDomain(domain); !status.ok()) return status;
-    config.api_base_url = absl::StrCat("https://", absl::AsciiStrToLower(domain), "/api/v4");
-  } else {
-    if (absl::Status status = CheckApiUrl(api_url); !status.ok()) return status;
-    while (absl::EndsWith(api_url, "/")) api_url.pop_back();
-    // A URL copied with Kommo's own path ("http://127.0.0.1:8080/api/v4") would otherwise
-    // become .../api/v4/api/v4, where every lookup answers an HTML 404.
-    if (absl::EndsWith(api_url, "/api/v4")) api_url.resize(api_url.size() - 7);
-    while (absl::EndsWith(api_url, "/")) api_url.pop_back();
-    if (absl::Status status = CheckApiUrl(api_url); !status.ok()) return status;
-    config.api_base_url = absl::StrCat(api_url, "/api/v4");
-  }
-
   const std::string token = get("KOMMO_ACCESS_TOKEN");
   const std::string token_file = get("KOMMO_ACCESS_TOKEN_FILE");
-  if (!token.empty() && !token_file.empty()) {
-    return absl::InvalidArgumentError(
-        "set only one of KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE");
-  }
-  if (!token_file.empty()) {
-    std::ifstream file(token_file);
-    if (!file) {
-      return Invalid("KOMMO_ACCESS_TOKEN_FILE", absl::StrCat("cannot read ", token_file));
-    }
-    std::stringstream contents;
-    contents << file.rdbuf();
-    config.access_token = std::string(absl::StripAsciiWhitespace(contents.str()));
-    config.access_token_file = token_file;
-    if (config.access_token.empty()) {
-      return Invalid("KOMMO_ACCESS_TOKEN_FILE", absl::StrCat(token_file, " is empty"));
+  config.accounts_file = get("KOMMO_ACCOUNTS_FILE");
+  if (!config.accounts_file.empty()) {
+    for (const char* single :
+         {"KOMMO_BASE_DOMAIN", "KOMMO_API_URL", "KOMMO_ACCESS_TOKEN", "KOMMO_ACCESS_TOKEN_FILE"}) {
+      if (!get(single).empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("KOMMO_ACCOUNTS_FILE is set: the accounts come from it, so ", single,
+                         " must not be set (name the account in the file instead)"));
+      }
     }
   } else {
-    config.access_token = std::string(absl::StripAsciiWhitespace(token));
-  }
-  if (config.access_token.empty()) {
-    return absl::InvalidArgumentError(
-        "no Kommo access token: set KOMMO_ACCESS_TOKEN or KOMMO_ACCESS_TOKEN_FILE");
-  }
-  for (char c : config.access_token) {
-    if (c <= 0x20 || c == 0x7F) {
-      // Not echoed: it is a secret.
+    if (domain.empty() && api_url.empty()) {
       return absl::InvalidArgumentError(
-          "the Kommo access token holds spaces or control characters");
+          "KOMMO_BASE_DOMAIN is not set: give the Kommo account's host (e.g. "
+          "mycompany.kommo.com), or KOMMO_API_URL for the emulator, or KOMMO_ACCOUNTS_FILE "
+          "(see --help)");
+    }
+    if (!domain.empty() && !api_url.empty()) {
+      return absl::InvalidArgumentError("set only one of KOMMO_BASE_DOMAIN and KOMMO_API_URL");
+    }
+    absl::StatusOr<std::string> base_url =
+        ApiBaseUrlOf("KOMMO_BASE_DOMAIN", domain, "KOMMO_API_URL", api_url);
+    if (!base_url.ok()) return base_url.status();
+    config.api_base_url = *std::move(base_url);
+
+    if (!token.empty() && !token_file.empty()) {
+      return absl::InvalidArgumentError(
+          "set only one of KOMMO_ACCESS_TOKEN and KOMMO_ACCESS_TOKEN_FILE");
+    }
+    if (!token_file.empty()) {
+      absl::StatusOr<std::string> read = ReadTokenFile("KOMMO_ACCESS_TOKEN_FILE", token_file);
+      if (!read.ok()) return read.status();
+      config.access_token = *std::move(read);
+      config.access_token_file = token_file;
+    } else {
+      config.access_token = std::string(absl::StripAsciiWhitespace(token));
+    }
+    if (config.access_token.empty()) {
+      return absl::InvalidArgumentError(
+          "no Kommo access token: set KOMMO_ACCESS_TOKEN or KOMMO_ACCESS_TOKEN_FILE");
+    }
+    for (char c : config.access_token) {
+      if (c <= 0x20 || c == 0x7F) {
+        // Not echoed: it is a secret.
+        return absl::InvalidArgumentError(
+            "the Kommo access token holds spaces or control characters");
+      }
     }
   }
 
   if (std::string rps = get("KOMMO_RATE_LIMIT_RPS"); !rps.empty()) {
-    if (!absl::SimpleAtod(rps, &config.rate_limit_rps) || !(config.rate_limit_rps > 0) ||
-        config.rate_limit_rps > 10000) {
+    if (!absl::SimpleAtod(rps, &config.rate_limit_rps) || !ValidRps(config.rate_limit_rps)) {
       return Invalid("KOMMO_RATE_LIMIT_RPS",
                      absl::StrCat("\"", rps, "\" is not a number between 0 and 10000"));
     }
   }
   if (std::string burst = get("KOMMO_RATE_LIMIT_BURST"); !burst.empty()) {
-    if (!absl::SimpleAtoi(burst, &config.rate_limit_burst) || config.rate_limit_burst < 1 ||
-        config.rate_limit_burst > 1000) {
+    if (!absl::SimpleAtoi(burst, &config.rate_limit_burst) ||
+        !ValidBurst(config.rate_limit_burst)) {
       return Invalid("KOMMO_RATE_LIMIT_BURST",
                      absl::StrCat("\"", burst, "\" is not a whole number from 1 to 1000"));
     }
@@ -551,6 +746,22 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   config.ca_file = get("KOMMO_CA_FILE");
   if (!config.ca_file.empty() && !std::ifstream(config.ca_file)) {
     return Invalid("KOMMO_CA_FILE", absl::StrCat("cannot read ", config.ca_file));
+  }
+  // The accounts: read last, so that the file's budgets default to KOMMO_RATE_LIMIT_*.
+  if (!config.accounts_file.empty()) {
+    absl::StatusOr<AccountsConfig> accounts =
+        LoadAccountsFile(config.accounts_file, config.rate_limit_rps, config.rate_limit_burst);
+    if (!accounts.ok()) return accounts.status();
+    config.accounts = *std::move(accounts);
+  } else {
+    AccountConfig single;
+    single.api_base_url = config.api_base_url;
+    single.access_token = config.access_token;
+    single.access_token_file = config.access_token_file;
+    single.rate_limit_rps = config.rate_limit_rps;
+    single.rate_limit_burst = config.rate_limit_burst;
+    config.accounts.accounts.push_back(std::move(single));
+    config.accounts.default_account = "default";
   }
   return config;
 }

@@ -15,6 +15,51 @@
 
 namespace kommo {
 
+// One Kommo account the server serves: from KOMMO_ACCOUNTS_FILE, or the single account of the
+// KOMMO_* settings (named "default").
+struct AccountConfig {
+  // Letters, digits, '-' and '_', 1 to 64 of them: what `x-kommo-account` names.
+  std::string name = "default";
+  // As Config::api_base_url.
+  std::string api_base_url;
+  std::string access_token;
+  // Set when the token came from a file: the file is watched for rotation.
+  std::string access_token_file;
+  // The account's own budget of requests to Kommo.
+  double rate_limit_rps = 7;
+  int rate_limit_burst = 1;
+
+  bool operator==(const AccountConfig& other) const {
+    return name == other.name && api_base_url == other.api_base_url &&
+           access_token == other.access_token && access_token_file == other.access_token_file &&
+           rate_limit_rps == other.rate_limit_rps && rate_limit_burst == other.rate_limit_burst;
+  }
+  bool operator!=(const AccountConfig& other) const { return !(*this == other); }
+};
+
+// The accounts in force.
+struct AccountsConfig {
+  std::vector<AccountConfig> accounts;  // in the file's order
+  // The account of calls without `x-kommo-account`; "" when there is none (such calls fail).
+  std::string default_account;
+};
+
+// Most accounts one file may name.
+inline constexpr size_t kMaxAccounts = 1000;
+
+// Whether `name` is a valid account name (letters, digits, '-', '_'; 1 to 64).
+bool ValidAccountName(absl::string_view name);
+
+// Parses the accounts file's JSON (README "Several Kommo accounts"): each account's base_domain or
+// api_url, token_file (read now), budget and the optional default marker. Accounts that set no
+// budget get `default_rps` and `default_burst`. INVALID_ARGUMENT naming the account and the field
+// (never a token) for anything wrong.
+absl::StatusOr<AccountsConfig> ParseAccounts(absl::string_view json, double default_rps,
+                                             int default_burst);
+// Reads and parses the file at `path`; its messages start with "KOMMO_ACCOUNTS_FILE <path>: ".
+absl::StatusOr<AccountsConfig> LoadAccountsFile(const std::string& path, double default_rps,
+                                                int default_burst);
+
 struct Config {
   std::string listen = "0.0.0.0:50051";
   // "https://acme.kommo.com/api/v4" or "<KOMMO_API_URL>/api/v4" (a KOMMO_API_URL that already
@@ -23,6 +68,11 @@ struct Config {
   std::string access_token;
   // Set when the token came from a file: the file is watched for rotation.
   std::string access_token_file;
+  // Several Kommo accounts (KOMMO_ACCOUNTS_FILE; reloaded when it changes), or "" for the one
+  // account of the settings above.
+  std::string accounts_file;
+  // The accounts at start-up: the file's, or one named "default" from the settings above.
+  AccountsConfig accounts;
   // host:port of the Prometheus endpoint, or "off" (the default: any number of servers can
   // start on one host with the required settings only; the container image asks for 0.0.0.0:9090).
   std::string metrics_listen = "off";

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/accounts/accounts.h"
 #include "server/api/grpc_server.h"
 #include "server/api/shared_idempotency.h"
 #include "server/common/log.h"
@@ -21,7 +23,6 @@
 #include "server/http/curl_transport.h"
 #include "server/http/epoll_loop.h"
 #include "server/kommo/kommo_client.h"
-#include "server/kommo/token_source.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/service_metrics.h"
 #include "server/redis/redis_budget.h"
@@ -128,18 +129,11 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
+  // What every account's client shares; each account sets its name, URL, token and budget.
   kommo::rest::KommoClientOptions client_options;
-  client_options.api_base_url = config->api_base_url;
-  client_options.access_token = config->access_token;
-  if (!config->access_token_file.empty()) {
-    client_options.token_source = std::make_shared<kommo::rest::FileTokenSource>(
-        config->access_token_file, config->access_token);
-  }
   kommo::metrics::Registry registry;
   kommo::metrics::ServiceMetrics metrics(&registry);
   client_options.metrics = &metrics;
-  client_options.rate_limit_rps = config->rate_limit_rps;
-  client_options.rate_limit_burst = config->rate_limit_burst;
   client_options.request_timeout = config->request_timeout;
   client_options.max_queue = config->rate_limit_queue;
   client_options.max_attempts = config->max_attempts;
@@ -189,12 +183,13 @@ int Run(int argc, char** argv) {
                      {{"fallback_replicas", fallback_replicas},
                       {"timeout_ms", absl::ToInt64Milliseconds(redis_timeout)}});
   }
-  std::unique_ptr<kommo::rest::KommoClient> client =
-      kommo::rest::NewKommoClient(client_options, transport->get(), loop->get());
   // The state shared with the other replicas (REDIS_URL), on the loop: declared before the
   // cleanup that stops the loop, so that they are destroyed after it stopped.
+  // request_ids carry their account in their key (one SharedIdempotency serves every account);
+  // each account gets its own change history in Redis (AccountMaker, below).
   std::unique_ptr<kommo::api::SharedIdempotency> shared_idempotency;
-  std::unique_ptr<kommo::watch::SharedHistory> shared_history;
+  std::function<std::unique_ptr<kommo::watch::SharedHistory>(const std::string&)>
+      shared_history_for;
   if (redis != nullptr) {
     kommo::api::SharedIdempotency::Options shared_options;
     shared_options.retention = config->idempotency_retention;
@@ -204,13 +199,17 @@ int Run(int argc, char** argv) {
     shared_options.account = client_options.account;
     shared_idempotency = std::make_unique<kommo::api::SharedIdempotency>(redis.get(), loop->get(),
                                                                          std::move(shared_options));
-    kommo::watch::SharedHistoryOptions history_options;
-    history_options.replica_id = shared_idempotency->replica_id();
-    history_options.lease = config->redis_lease;
-    history_options.max_len = config->watch_history_size;
-    history_options.account = client_options.account;
-    shared_history =
-        std::make_unique<kommo::watch::SharedHistory>(redis.get(), std::move(history_options));
+    shared_history_for = [redis_client = redis.get(), replica = shared_idempotency->replica_id(),
+                          lease = config->redis_lease,
+                          max_len = config->watch_history_size](const std::string& account) {
+      kommo::watch::SharedHistoryOptions history_options;
+      history_options.replica_id = replica;
+      history_options.lease = lease;
+      history_options.max_len = max_len;
+      history_options.account = account;
+      return std::make_unique<kommo::watch::SharedHistory>(redis_client,
+                                                           std::move(history_options));
+    };
     kommo::log::Info("replicas share state through Redis",
                      {{"replica", shared_idempotency->replica_id()},
                       {"lease_s", absl::ToDoubleSeconds(config->redis_lease)}});
@@ -219,17 +218,30 @@ int Run(int argc, char** argv) {
   watch_options.poll_interval = config->watch_poll_interval;
   watch_options.lookback = config->watch_lookback;
   watch_options.history_size = config->watch_history_size;
-  watch_options.shared = shared_history.get();
   watch_options.lease = config->redis_lease;
-  // The change stream's poller, on the loop: declared before the cleanup that stops the loop, so
-  // that it is destroyed after the loop stopped, whatever way Run returns.
-  auto watch_hub =
-      std::make_unique<kommo::watch::WatchHub>(client.get(), loop->get(), watch_options);
-  // Whatever way Run returns from here on, the loop stops before the client is destroyed (a
-  // start-up step below failing included): nothing may run on the loop once the client is gone.
-  absl::Cleanup stop_loop = [&transport, &loop] {
+  // Each account: its client (budget, circuit, catalogues) and its change stream's poller, on
+  // the loop. An account replaced or removed by a reload lives on for the calls still on it.
+  std::shared_ptr<kommo::accounts::AccountMaker> maker =
+      kommo::accounts::AccountMaker::Create({client_options, watch_options, /*with_watch=*/true,
+                                             transport->get(), loop->get(), shared_history_for});
+  kommo::accounts::AccountRegistryOptions accounts_options;
+  accounts_options.accounts_file = config->accounts_file;
+  accounts_options.default_rps = config->rate_limit_rps;
+  accounts_options.default_burst = config->rate_limit_burst;
+  accounts_options.make = [maker](const kommo::AccountConfig& account) {
+    return maker->Make(account);
+  };
+  accounts_options.loop = loop->get();
+  std::unique_ptr<kommo::accounts::AccountRegistry> accounts =
+      kommo::accounts::AccountRegistry::Create(std::move(accounts_options), config->accounts);
+  // Whatever way Run returns from here on, the loop stops before the accounts' clients are
+  // destroyed (a start-up step below failing included): nothing may run on the loop once a client
+  // is gone; then the accounts go, before the transport their clients use.
+  absl::Cleanup stop_loop = [&transport, &loop, &accounts, &maker] {
     (*transport)->Shutdown();
     (*loop)->Shutdown();
+    accounts.reset();
+    maker->DestroyRetiredNow();
   };
 
   // 1 once Kommo answered the start-up check (startup_check.h), else 0.
@@ -279,10 +291,10 @@ int Run(int argc, char** argv) {
   server_options.service.idempotency = &idempotency;
   server_options.service.shared_idempotency = shared_idempotency.get();
   server_options.service.loop = loop->get();
-  server_options.service.watch_hub = watch_hub.get();
+  server_options.service.accounts = accounts.get();
   server_options.service.watch_heartbeat_interval = config->watch_heartbeat_interval;
   absl::StatusOr<std::unique_ptr<kommo::api::GrpcServer>> server =
-      kommo::api::GrpcServer::Start(server_options, client.get());
+      kommo::api::GrpcServer::Start(server_options);
   if (!server.ok()) return StartupError("GRPC_LISTEN_ADDRESS", server.status());
   // Said once the port is ours: a start that fails says only why.
   if ((*authorizer)->enabled()) {
@@ -313,35 +325,59 @@ int Run(int argc, char** argv) {
     }
   }
 
-  // Kommo's webhooks, when configured: each delivery makes the change stream poll now.
+  // Kommo's webhooks, when configured: each delivery makes the change streams poll now (every
+  // account's that has watchers: a delivery does not say which account it is for).
   std::unique_ptr<kommo::watch::WebhookReceiver> webhooks;
   if (config->webhook_listen != "off") {
     kommo::EventLoop* event_loop = loop->get();
-    kommo::watch::WatchHub* hub = watch_hub.get();
+    kommo::accounts::AccountRegistry* served = accounts.get();
     absl::StatusOr<std::unique_ptr<kommo::watch::WebhookReceiver>> started =
         kommo::watch::WebhookReceiver::Start(
             {config->webhook_listen, config->webhook_secret},
-            [event_loop, hub](const kommo::watch::WebhookDelivery&) {
-              event_loop->Post([hub] { hub->PollSoon(); });
+            [event_loop, served](const kommo::watch::WebhookDelivery&) {
+              event_loop->Post([in_force = served->All()] {
+                for (const kommo::accounts::AccountPtr& account : in_force) {
+                  if (account->watch_hub != nullptr) account->watch_hub->PollSoon();
+                }
+              });
             });
     if (!started.ok()) return StartupError("WEBHOOK_LISTEN_ADDRESS", started.status());
     webhooks = std::move(*started);
     kommo::log::Info("webhooks", {{"port", webhooks->port()}, {"path", "/kommo/webhook/..."}});
   }
 
-  // Serving does not wait for the answer, and readiness stays SERVING whatever it is.
-  kommo::StartStartupCheck(
-      transport->get(), config->api_base_url, config->access_token, config->request_timeout,
-      [startup_kommo_ok,
-       url = config->api_base_url](const kommo::StartupCheckResult& result) mutable {
-        if (result.ok) startup_kommo_ok.store(1);
-        kommo::LogStartupCheck(result, url);
-      });
-  std::printf(
-      "kommo-grpc-server listening on port %d (%s, Kommo API %s, %.3g requests/s)\n",
-      (*server)->port(),
-      std::string(kommo::api::SecurityName(kommo::api::SecurityOf(server_options.tls))).c_str(),
-      config->api_base_url.c_str(), config->rate_limit_rps);
+  // Serving does not wait for the answers, and readiness stays SERVING whatever they are. The
+  // gauge turns 1 once every account at start-up answered.
+  auto unanswered = std::make_shared<std::atomic<size_t>>(config->accounts.accounts.size());
+  for (const kommo::AccountConfig& account : config->accounts.accounts) {
+    kommo::StartStartupCheck(
+        transport->get(), account.api_base_url, account.access_token, config->request_timeout,
+        [startup_kommo_ok, unanswered,
+         url = account.api_base_url](const kommo::StartupCheckResult& result) mutable {
+          if (result.ok && unanswered->fetch_sub(1) == 1) startup_kommo_ok.store(1);
+          kommo::LogStartupCheck(result, url);
+        });
+  }
+  if (config->accounts_file.empty()) {
+    std::printf(
+        "kommo-grpc-server listening on port %d (%s, Kommo API %s, %.3g requests/s)\n",
+        (*server)->port(),
+        std::string(kommo::api::SecurityName(kommo::api::SecurityOf(server_options.tls))).c_str(),
+        config->api_base_url.c_str(), config->rate_limit_rps);
+  } else {
+    std::string names;
+    for (const kommo::AccountConfig& account : config->accounts.accounts) {
+      absl::StrAppend(&names, names.empty() ? "" : ",", account.name);
+    }
+    std::printf(
+        "kommo-grpc-server listening on port %d (%s, %zu Kommo accounts from %s: %s; default: "
+        "%s)\n",
+        (*server)->port(),
+        std::string(kommo::api::SecurityName(kommo::api::SecurityOf(server_options.tls))).c_str(),
+        config->accounts.accounts.size(), config->accounts_file.c_str(), names.c_str(),
+        config->accounts.default_account.empty() ? "none"
+                                                 : config->accounts.default_account.c_str());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -351,20 +387,26 @@ int Run(int argc, char** argv) {
                     {"grace_s", absl::ToDoubleSeconds(config->shutdown_grace)}});
   // Change streams end at once (UNAVAILABLE: their callers resume elsewhere with their tokens);
   // unary calls get the grace period.
-  (*loop)->Post([hub = watch_hub.get()] { hub->Shutdown(); });
+  (*loop)->Post([in_force = accounts->All()] {
+    for (const kommo::accounts::AccountPtr& account : in_force) {
+      if (account->watch_hub != nullptr) account->watch_hub->Shutdown();
+    }
+  });
   webhooks.reset();
   (*server)->Shutdown(absl::Now() + config->shutdown_grace);
   (*server)->Wait();
   server->reset();
-  DrainWrites(*client, config->shutdown_grace);
+  {
+    const absl::Time drain_until = absl::Now() + config->shutdown_grace;
+    for (const kommo::accounts::AccountPtr& account : accounts->All()) {
+      DrainWrites(*account->client, std::max(drain_until - absl::Now(), absl::ZeroDuration()));
+    }
+  }
   metrics_server.reset();
-  // The loop stops first: work still pending for the Kommo client (a batch whose callers all
-  // left, a timer) must not run once the client is gone.
+  // The loop stops first: work still pending for a Kommo client (a batch whose callers all
+  // left, a timer) must not run once the client is gone. Then the accounts go.
   std::move(stop_loop).Invoke();
   shared_idempotency.reset();
-  watch_hub.reset();
-  shared_history.reset();
-  client.reset();
   redis.reset();
   transport->reset();
   kommo::log::Info("stopped");

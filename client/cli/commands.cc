@@ -940,6 +940,9 @@ constexpr char kGlobalFlagsHelp[] =
     "                       (default: $KOMMO_GRPC_TOKEN). There is no --token flag: a flag's\n"
     "                       value shows in ps. Without TLS the token travels in clear text:\n"
     "                       only to loopback or a sidecar\n"
+    "  --account=NAME       the Kommo account the call is for, when the server serves several\n"
+    "                       (its KOMMO_ACCOUNTS_FILE); sent as `x-kommo-account` metadata\n"
+    "                       (default: the server's default account)\n"
     "  --help               this help; after a subcommand, that subcommand's flags\n";
 
 constexpr char kExitCodesHelp[] =
@@ -1281,6 +1284,11 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
       out.target = flag.value;
       continue;
     }
+    if (flag.name == "account") {
+      if (!ValidAccountFlag(flag.value, &out.error)) return out;
+      out.account = flag.value;
+      continue;
+    }
     if (flag.name == "deadline") {
       absl::Duration deadline;
       if (!absl::ParseDuration(flag.value, &deadline) || deadline <= absl::ZeroDuration() ||
@@ -1383,6 +1391,18 @@ Invocation ParseCommandLine(const std::vector<std::string>& args, const char* en
 
 std::string LoadToken(const Invocation& invocation, const char* env_token, std::string* token) {
   return LoadToken(invocation.token_file, env_token, token);
+}
+
+bool ValidAccountFlag(const std::string& account, std::string* error) {
+  const bool valid =
+      !account.empty() && account.size() <= 64 &&
+      std::all_of(account.begin(), account.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+  if (!valid) {
+    *error = "--account: an account name is 1 to 64 letters, digits, '-' or '_'";
+  }
+  return valid;
 }
 
 std::string LoadToken(const std::string& token_file, const char* env_token, std::string* token) {

@@ -117,6 +117,8 @@ struct Invocation {
   client::TlsOptions tls;
   // --token_file: the file holding the bearer token (else $KOMMO_GRPC_TOKEN, see LoadToken).
   std::string token_file;
+  // --account: the Kommo account the call is for (x-kommo-account); "": the server's default.
+  std::string account;
   // --help, or no subcommand: print help (CommandHelp when `command` is set, GroupHelp when only
   // `group` is) and exit 0.
   bool help = false;
@@ -127,6 +129,9 @@ struct Invocation {
   // Non-empty: a usage error to print (exit kExitUsage).
   std::string error;
 };
+
+// Whether --account's value is an account name; else false with the usage error in `*error`.
+bool ValidAccountFlag(const std::string& account, std::string* error);
 
 // Parses the arguments after the program name. `env_target` is $KOMMO_GRPC_TARGET or null.
 Invocation ParseCommandLine(const std::vector<std::string>& args, const char* env_target);

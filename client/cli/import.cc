@@ -495,6 +495,8 @@ constexpr char kImportFlagsHelp[] =
     "  --tls, --tls_ca=FILE, --tls_cert=FILE, --tls_key=FILE, --tls_server_name=NAME,\n"
     "  --token_file=FILE       reach the server over TLS / mTLS, with a bearer token (else\n"
     "                          $KOMMO_GRPC_TOKEN), as every other verb (kommo-cli --help)\n"
+    "  --account=NAME          the Kommo account the rows go to (x-kommo-account; default: the\n"
+    "                          server's default account)\n"
     "  --json                  print the summary as one line of JSON\n";
 
 }  // namespace
@@ -585,6 +587,9 @@ ImportInvocation ParseImportCommandLine(const std::vector<std::string>& args,
       out.has_header = !on;
     } else if (name == "add_missing") {
       out.row.add_missing = on;
+    } else if (name == "account") {
+      if (!ValidAccountFlag(value, &out.error)) return out;
+      out.account = value;
     } else if (name == "target") {
       if (value.empty()) {
         out.error = "--target: empty address";
@@ -1008,6 +1013,7 @@ int Importer::Run(std::map<int64_t, JournalEntry> journaled, AppendFile* journal
     std::fprintf(stderr, "kommo-cli: %s\n", setup_error.c_str());
     return kExitUsage;
   }
+  options.account = invocation_.account;
   options.retry.max_attempts = 1;  // retried here, per row, with its request_id
   channel_ = kommo::client::CreateChannel(invocation_.target, options);
   leads_ = std::make_unique<v1::LeadService::Stub>(channel_);

@@ -133,6 +133,8 @@ struct ImportInvocation {
   // --tls, --tls_ca, --tls_cert, --tls_key, --tls_server_name, --token_file (as every verb).
   client::TlsOptions tls;
   std::string token_file;
+  // --account: the Kommo account the rows go to (as every verb).
+  std::string account;
   bool json = false;
   bool help = false;
   // Each attempt's deadline (--deadline, default 60 s); and attempts per row (--max_attempts,

@@ -93,6 +93,7 @@ int Run(const std::vector<std::string>& args) {
     Write(stderr, "kommo-cli: " + setup_error);
     return kommo::cli::kExitUsage;
   }
+  options.account = invocation.account;
   if (command.stream != nullptr) return Watch(invocation, options);
   // kommo-cli retries itself (CallWithRetries), so the channel does not.
   options.retry.max_attempts = 1;

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -73,34 +74,40 @@ bool ReadFile(const std::string& path, const char* what, std::string* contents,
   return true;
 }
 
-// Adds `authorization: Bearer <token>` to every call of a plaintext channel, where gRPC refuses
-// call credentials.
-class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+// Adds metadata to every call of a channel that the call does not carry already: the
+// `authorization: Bearer <token>` of a plaintext channel, where gRPC refuses call credentials, and
+// the channel's `x-kommo-account`.
+class MetadataInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit BearerTokenInterceptor(const std::string* value) : value_(value) {}
+  explicit MetadataInterceptor(const Metadata* values) : values_(values) {}
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace("authorization", *value_);
+      std::multimap<std::string, std::string>* sent = methods->GetSendInitialMetadata();
+      for (const auto& [key, value] : *values_) {
+        if (sent->find(key) == sent->end()) sent->emplace(key, value);
+      }
     }
     methods->Proceed();
   }
 
  private:
-  const std::string* value_;  // owned by the factory, which the channel keeps
+  const Metadata* values_;  // owned by the factory, which the channel keeps
 };
 
-class BearerTokenInterceptorFactory final
+class MetadataInterceptorFactory final
     : public grpc::experimental::ClientInterceptorFactoryInterface {
  public:
-  explicit BearerTokenInterceptorFactory(const std::string& token) : value_("Bearer " + token) {}
+  explicit MetadataInterceptorFactory(Metadata values) : values_(std::move(values)) {}
   grpc::experimental::Interceptor* CreateClientInterceptor(
       grpc::experimental::ClientRpcInfo* /*info*/) override {
-    return new BearerTokenInterceptor(&value_);
+    return new MetadataInterceptor(&values_);
   }
 
  private:
-  const std::string value_;
+  const Metadata values_;
 };
 
 // Whether gRPC can send `token` in a metadata value (printable ASCII) as one bearer token.
@@ -264,14 +271,23 @@ std::shared_ptr<grpc::Channel> CreateChannel(const std::string& target,
   if (built.credentials == nullptr) {
     return grpc::CreateCustomChannel(target, nullptr, ChannelArguments(options));
   }
-  if (options.bearer_token.empty() || built.token_inside) {
+  Metadata added;
+  // Plaintext with a token: the interceptor adds it (loopback or a sidecar only).
+  if (!options.bearer_token.empty() && !built.token_inside) {
+    added.emplace_back("authorization", "Bearer " + options.bearer_token);
+  }
+  if (!options.account.empty()) added.emplace_back(kAccountMetadata, options.account);
+  if (added.empty()) {
     return grpc::CreateCustomChannel(target, built.credentials, ChannelArguments(options));
   }
-  // Plaintext with a token: the interceptor adds it (loopback or a sidecar only).
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<BearerTokenInterceptorFactory>(options.bearer_token));
+  interceptors.push_back(std::make_unique<MetadataInterceptorFactory>(std::move(added)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
       target, built.credentials, ChannelArguments(options), std::move(interceptors));
+}
+
+void SetAccount(grpc::ClientContext& context, const std::string& account) {
+  context.AddMetadata(kAccountMetadata, account);
 }
 
 }  // namespace kommo::client

@@ -60,8 +60,8 @@ grpc::ServerUnaryReactor* AccountServiceImpl::GetAccount(grpc::CallbackServerCon
   return Serve<v1::GetAccountRequest, v1::GetAccountResponse>(
       context, request, response, "kommo.v1.AccountService/GetAccount", Kind::kRead, options_,
       NothingToCheck<v1::GetAccountRequest>,
-      [this](const v1::GetAccountRequest& req, CallOptions call, auto done) {
-        client_->GetAccount(
+      [](rest::KommoClient& client, const v1::GetAccountRequest& req, CallOptions call, auto done) {
+        client.GetAccount(
             req.refresh(), std::move(call),
             Reply<v1::GetAccountResponse, Fetched<v1::Account>>(
                 std::move(done),
@@ -80,8 +80,9 @@ grpc::ServerUnaryReactor* AccountServiceImpl::ListPipelines(grpc::CallbackServer
   return Serve<v1::ListPipelinesRequest, Response>(
       context, request, response, "kommo.v1.AccountService/ListPipelines", Kind::kRead, options_,
       NothingToCheck<v1::ListPipelinesRequest>,
-      [this](const v1::ListPipelinesRequest& req, CallOptions call, auto done) {
-        client_->ListPipelines(
+      [](rest::KommoClient& client, const v1::ListPipelinesRequest& req, CallOptions call,
+         auto done) {
+        client.ListPipelines(
             req.refresh(), std::move(call),
             Reply<Response, Fetched<std::vector<v1::Pipeline>>>(
                 std::move(done), PutList<Response, v1::Pipeline>(
@@ -96,12 +97,12 @@ grpc::ServerUnaryReactor* AccountServiceImpl::ListUsers(grpc::CallbackServerCont
   return Serve<v1::ListUsersRequest, Response>(
       context, request, response, "kommo.v1.AccountService/ListUsers", Kind::kRead, options_,
       NothingToCheck<v1::ListUsersRequest>,
-      [this](const v1::ListUsersRequest& req, CallOptions call, auto done) {
-        client_->ListUsers(req.refresh(), std::move(call),
-                           Reply<Response, Fetched<std::vector<v1::User>>>(
-                               std::move(done), PutList<Response, v1::User>([](Response& out) {
-                                 return out.mutable_users();
-                               })));
+      [](rest::KommoClient& client, const v1::ListUsersRequest& req, CallOptions call, auto done) {
+        client.ListUsers(req.refresh(), std::move(call),
+                         Reply<Response, Fetched<std::vector<v1::User>>>(
+                             std::move(done), PutList<Response, v1::User>([](Response& out) {
+                               return out.mutable_users();
+                             })));
       });
 }
 
@@ -112,8 +113,9 @@ grpc::ServerUnaryReactor* AccountServiceImpl::ListCustomFields(grpc::CallbackSer
   return Serve<v1::ListCustomFieldsRequest, Response>(
       context, request, response, "kommo.v1.AccountService/ListCustomFields", Kind::kRead, options_,
       ValidateListCustomFields,
-      [this](const v1::ListCustomFieldsRequest& req, CallOptions call, auto done) {
-        client_->ListCustomFields(
+      [](rest::KommoClient& client, const v1::ListCustomFieldsRequest& req, CallOptions call,
+         auto done) {
+        client.ListCustomFields(
             req.entity_type(), req.refresh(), std::move(call),
             Reply<Response, Fetched<std::vector<v1::CustomField>>>(
                 std::move(done), PutList<Response, v1::CustomField>(
@@ -128,8 +130,9 @@ grpc::ServerUnaryReactor* AccountServiceImpl::ListLossReasons(grpc::CallbackServ
   return Serve<v1::ListLossReasonsRequest, Response>(
       context, request, response, "kommo.v1.AccountService/ListLossReasons", Kind::kRead, options_,
       NothingToCheck<v1::ListLossReasonsRequest>,
-      [this](const v1::ListLossReasonsRequest& req, CallOptions call, auto done) {
-        client_->ListLossReasons(
+      [](rest::KommoClient& client, const v1::ListLossReasonsRequest& req, CallOptions call,
+         auto done) {
+        client.ListLossReasons(
             req.refresh(), std::move(call),
             Reply<Response, Fetched<std::vector<v1::LossReason>>>(
                 std::move(done), PutList<Response, v1::LossReason>(

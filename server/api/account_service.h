@@ -19,8 +19,7 @@ using RawAccountService = kommo::v1::AccountService::WithRawCallbackMethod_GetAc
 
 class AccountServiceImpl final : public RawAccountService {
  public:
-  AccountServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit AccountServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* GetAccount(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -39,7 +38,6 @@ class AccountServiceImpl final : public RawAccountService {
                                             grpc::ByteBuffer* response) override;
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 

@@ -110,6 +110,7 @@ void LogAudit(absl::string_view method, const CallTrace& trace, absl::string_vie
   if (caller_gone) {
     log::Audit("audit", {{"caller", trace.caller},
                          {"method", method},
+                         {"account", trace.account},
                          {"request_id", trace.request_id},
                          {"idempotency_key", idempotency_key},
                          {"code", absl::StatusCodeToString(status.code())},
@@ -120,6 +121,7 @@ void LogAudit(absl::string_view method, const CallTrace& trace, absl::string_vie
   }
   log::Audit("audit", {{"caller", trace.caller},
                        {"method", method},
+                       {"account", trace.account},
                        {"request_id", trace.request_id},
                        {"idempotency_key", idempotency_key},
                        {"code", absl::StatusCodeToString(status.code())},

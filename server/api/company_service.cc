@@ -49,8 +49,9 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::CreateCompany(grpc::CallbackServer
   return Serve<v1::CreateCompanyRequest, Response>(
       context, request, response, "kommo.v1.CompanyService/CreateCompany", Kind::kWrite, options_,
       ValidateCreateCompany,
-      [this](const v1::CreateCompanyRequest& req, CallOptions call, auto done) {
-        client_->CreateCompany(
+      [](rest::KommoClient& client, const v1::CreateCompanyRequest& req, CallOptions call,
+         auto done) {
+        client.CreateCompany(
             req, std::move(call),
             Reply<Response, v1::Company>(
                 std::move(done), [mask = req.read_mask()](Response& out, v1::Company company) {
@@ -69,8 +70,9 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::UpdateCompany(grpc::CallbackServer
   return Serve<v1::UpdateCompanyRequest, Response>(
       context, request, response, "kommo.v1.CompanyService/UpdateCompany", Kind::kWrite, options_,
       ValidateUpdateCompany,
-      [this](const v1::UpdateCompanyRequest& req, CallOptions call, auto done) {
-        client_->UpdateCompany(
+      [](rest::KommoClient& client, const v1::UpdateCompanyRequest& req, CallOptions call,
+         auto done) {
+        client.UpdateCompany(
             req, std::move(call),
             Reply<Response, v1::Company>(
                 std::move(done), [mask = req.read_mask()](Response& out, v1::Company company) {
@@ -88,8 +90,9 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::GetCompany(grpc::CallbackServerCon
   using Response = v1::GetCompanyResponse;
   return Serve<v1::GetCompanyRequest, Response>(
       context, request, response, "kommo.v1.CompanyService/GetCompany", Kind::kRead, options_,
-      ValidateGetCompany, [this](const v1::GetCompanyRequest& req, CallOptions call, auto done) {
-        client_->GetCompany(
+      ValidateGetCompany,
+      [](rest::KommoClient& client, const v1::GetCompanyRequest& req, CallOptions call, auto done) {
+        client.GetCompany(
             req.company_id(), std::move(call),
             Reply<Response, v1::Company>(std::move(done), [](Response& out, v1::Company company) {
               *out.mutable_company() = std::move(company);
@@ -104,10 +107,11 @@ grpc::ServerUnaryReactor* CompanyServiceImpl::SearchCompanies(grpc::CallbackServ
   return Serve<v1::SearchCompaniesRequest, v1::SearchCompaniesResponse>(
       context, request, response, "kommo.v1.CompanyService/SearchCompanies", Kind::kRead, options_,
       ValidateSearchCompanies,
-      [this](const v1::SearchCompaniesRequest& req, CallOptions call, auto done) {
+      [](rest::KommoClient& client, const v1::SearchCompaniesRequest& req, CallOptions call,
+         auto done) {
         absl::StatusOr<int64_t> page = PageOf(req.page_token(), req.query(), req.page_size());
         if (!page.ok()) return done(page.status(), 0);
-        client_->SearchCompanies(
+        client.SearchCompanies(
             req.query(), *page, req.page_size() == 0 ? kDefaultPageSize : req.page_size(),
             std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
@@ -133,11 +137,12 @@ grpc::ServerUnaryReactor* LinkServiceImpl::LinkEntities(grpc::CallbackServerCont
   return Serve<v1::LinkEntitiesRequest, Response>(
       context, request, response, "kommo.v1.LinkService/LinkEntities", Kind::kWrite, options_,
       ValidateLinkEntities,
-      [this](const v1::LinkEntitiesRequest& req, CallOptions call, auto done) {
+      [](rest::KommoClient& client, const v1::LinkEntitiesRequest& req, CallOptions call,
+         auto done) {
         const mapping::LinkChange asked =
             AskedChange(req.entity_type(), req.entity_id(), req.to_entity_type(),
                         req.to_entity_id(), req.is_main(), /*unlink=*/false);
-        client_->ChangeLink(
+        client.ChangeLink(
             *mapping::WrittenSide(asked), std::move(call),
             Reply<Response, v1::Link>(std::move(done), [asked](Response& out, v1::Link answered) {
               // Seen from the side the caller named; the main flag as Kommo answered it.
@@ -159,13 +164,14 @@ grpc::ServerUnaryReactor* LinkServiceImpl::UnlinkEntities(grpc::CallbackServerCo
   return Serve<v1::UnlinkEntitiesRequest, Response>(
       context, request, response, "kommo.v1.LinkService/UnlinkEntities", Kind::kWrite, options_,
       ValidateUnlinkEntities,
-      [this](const v1::UnlinkEntitiesRequest& req, CallOptions call, auto done) {
+      [](rest::KommoClient& client, const v1::UnlinkEntitiesRequest& req, CallOptions call,
+         auto done) {
         const mapping::LinkChange asked =
             AskedChange(req.entity_type(), req.entity_id(), req.to_entity_type(),
                         req.to_entity_id(), /*is_main=*/false, /*unlink=*/true);
-        client_->ChangeLink(*mapping::WrittenSide(asked), std::move(call),
-                            Reply<Response, v1::Link>(
-                                std::move(done), [](Response&, v1::Link) { return int64_t{0}; }));
+        client.ChangeLink(*mapping::WrittenSide(asked), std::move(call),
+                          Reply<Response, v1::Link>(
+                              std::move(done), [](Response&, v1::Link) { return int64_t{0}; }));
       });
 }
 
@@ -175,14 +181,14 @@ grpc::ServerUnaryReactor* LinkServiceImpl::ListLinks(grpc::CallbackServerContext
   using Response = v1::ListLinksResponse;
   return Serve<v1::ListLinksRequest, Response>(
       context, request, response, "kommo.v1.LinkService/ListLinks", Kind::kRead, options_,
-      ValidateListLinks, [this](const v1::ListLinksRequest& req, CallOptions call, auto done) {
-        client_->ListLinks(req.entity_type(), req.entity_id(), req.to_entity_type(),
-                           std::move(call),
-                           Reply<Response, std::vector<v1::Link>>(
-                               std::move(done), [](Response& out, std::vector<v1::Link> links) {
-                                 for (v1::Link& link : links) *out.add_links() = std::move(link);
-                                 return int64_t{0};
-                               }));
+      ValidateListLinks,
+      [](rest::KommoClient& client, const v1::ListLinksRequest& req, CallOptions call, auto done) {
+        client.ListLinks(req.entity_type(), req.entity_id(), req.to_entity_type(), std::move(call),
+                         Reply<Response, std::vector<v1::Link>>(
+                             std::move(done), [](Response& out, std::vector<v1::Link> links) {
+                               for (v1::Link& link : links) *out.add_links() = std::move(link);
+                               return int64_t{0};
+                             }));
       });
 }
 

@@ -19,8 +19,7 @@ using RawCompanyService = kommo::v1::CompanyService::WithRawCallbackMethod_Creat
 
 class CompanyServiceImpl final : public RawCompanyService {
  public:
-  CompanyServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit CompanyServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* CreateCompany(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -36,7 +35,6 @@ class CompanyServiceImpl final : public RawCompanyService {
                                             grpc::ByteBuffer* response) override;
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 
@@ -46,8 +44,7 @@ using RawLinkService = kommo::v1::LinkService::WithRawCallbackMethod_LinkEntitie
 
 class LinkServiceImpl final : public RawLinkService {
  public:
-  LinkServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit LinkServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* LinkEntities(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
@@ -60,7 +57,6 @@ class LinkServiceImpl final : public RawLinkService {
                                       grpc::ByteBuffer* response) override;
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 

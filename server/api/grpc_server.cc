@@ -90,14 +90,14 @@ std::vector<std::string> OpenMethods(bool reflection_open) {
 
 void RouteGrpcLogsToJsonLog() { gpr_set_log_function(LogFromGrpc); }
 
-GrpcServer::GrpcServer(rest::KommoClient* client, ServiceOptions options)
-    : leads_(client, options),
-      contacts_(client, options),
-      notes_(client, options),
-      account_(client, options),
-      tasks_(client, options),
-      companies_(client, options),
-      links_(client, options) {}
+GrpcServer::GrpcServer(ServiceOptions options)
+    : leads_(options),
+      contacts_(options),
+      notes_(options),
+      account_(options),
+      tasks_(options),
+      companies_(options),
+      links_(options) {}
 
 GrpcServer::~GrpcServer() {
   Shutdown(absl::Now());
@@ -109,7 +109,16 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(options.tls);
   if (!credentials.ok()) return credentials.status();
-  std::unique_ptr<GrpcServer> server(new GrpcServer(client, options.service));
+  std::unique_ptr<accounts::SingleAccount> single;
+  if (options.service.accounts == nullptr) {
+    if (client == nullptr) {
+      return absl::InvalidArgumentError("a server needs a Kommo client or accounts");
+    }
+    single = std::make_unique<accounts::SingleAccount>(client, options.service.watch_hub);
+    options.service.accounts = single.get();
+  }
+  std::unique_ptr<GrpcServer> server(new GrpcServer(options.service));
+  server->single_account_ = std::move(single);
   absl::StatusOr<std::unique_ptr<ReflectionService>> reflection =
       ReflectionService::Create(kDescriptorSet, AllServices());
   if (!reflection.ok()) return reflection.status();

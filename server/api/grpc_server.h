@@ -49,9 +49,10 @@ class GrpcServer {
   // Binds and starts serving; health reports SERVING for "" and both services. A taken or
   // unusable address is UNAVAILABLE with a message naming it and the system's reason; TLS files
   // that are missing or do not parse are INVALID_ARGUMENT naming the setting and the file
-  // (CheckServerTlsFiles).
+  // (CheckServerTlsFiles). Calls go to the accounts of `options.service.accounts`; without them,
+  // to one account, "default", of `client` and `options.service.watch_hub`.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(GrpcServerOptions options,
-                                                           rest::KommoClient* client);
+                                                           rest::KommoClient* client = nullptr);
   ~GrpcServer();
 
   // The bound port.
@@ -66,8 +67,10 @@ class GrpcServer {
   void Wait();
 
  private:
-  GrpcServer(rest::KommoClient* client, ServiceOptions options);
+  explicit GrpcServer(ServiceOptions options);
 
+  // The one account of a server started with a client and no accounts.
+  std::unique_ptr<accounts::SingleAccount> single_account_;
   LeadServiceImpl leads_;
   ContactServiceImpl contacts_;
   NoteServiceImpl notes_;

@@ -107,6 +107,7 @@ void LogCall(absl::string_view method, Kind kind, const absl::Status& status,
   }
   log::Write(level, "rpc",
              {{"method", method},
+              {"account", trace.account},
               {"request_id", trace.request_id},
               {"kommo_requests", trace.kommo_requests.load()},
               {"code", absl::StatusCodeToString(status.code())},
@@ -135,6 +136,22 @@ absl::Status Authorize(const grpc::CallbackServerContext* context, const Service
   trace.caller = caller->name;
   trace.weight = caller->weight;
   return absl::OkStatus();
+}
+
+absl::StatusOr<accounts::AccountPtr> AccountFor(const grpc::CallbackServerContext* context,
+                                                const ServiceOptions& options, CallTrace& trace) {
+  if (options.accounts == nullptr) {
+    return MakeError(absl::StatusCode::kInternal, "the server has no Kommo account",
+                     reason::kInternal);
+  }
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(accounts::kAccountMetadata);
+  const absl::string_view asked = it == metadata.end()
+                                      ? absl::string_view()
+                                      : absl::string_view(it->second.data(), it->second.size());
+  absl::StatusOr<accounts::AccountPtr> account = options.accounts->Find(asked);
+  if (account.ok()) trace.account = (*account)->name();
+  return account;
 }
 
 absl::Status StillRunning(absl::StatusCode code, absl::string_view method) {

@@ -103,22 +103,24 @@ absl::Status StillRunning(absl::StatusCode code, absl::string_view method);
 // unavailable); otherwise every caller of the key here gets the answer Redis gives (another
 // replica's answer, REQUEST_ID_REUSED, WRITE_OUTCOME_UNKNOWN for an owner that died mid-call).
 template <typename Request, typename Response>
-using StartFn = std::function<void(const Request&, CallOptions,
+using StartFn = std::function<void(rest::KommoClient&, const Request&, CallOptions,
                                    absl::AnyInvocable<void(absl::StatusOr<Response>, int64_t)>)>;
 
 template <typename Request, typename Response, typename Finish>
 void ServeOnce(const ServiceOptions& options, absl::string_view method, const Request& request,
-               CallOptions call, StartFn<Request, Response> start, Finish finish,
+               accounts::AccountPtr account, CallOptions call, StartFn<Request, Response> start,
+               Finish finish,
                std::function<void(const absl::StatusOr<Response>&)> settled_late = nullptr) {
   using Answer = IdempotencyStore::Answer;
   EventLoop* loop = options.loop;
   IdempotencyStore* store = options.idempotency;
   // A request_id names one call whatever the RPC: the same id on another RPC is another request
-  // (REQUEST_ID_REUSED), never a second write. Each caller has its own ids: one caller never
-  // gets another's answer, nor is refused for another's id.
-  const IdempotencyKey key{
-      absl::StrCat("kommo.v1/", call.trace != nullptr ? call.trace->caller : std::string()),
-      request.request_id()};
+  // (REQUEST_ID_REUSED), never a second write. Each account and each caller has its own ids: one
+  // caller never gets another's answer, nor is refused for another's id, and the same id sent to
+  // two accounts is two requests. (Account names hold no '/'.)
+  const IdempotencyKey key{absl::StrCat("kommo.v1/", account->name(), "/",
+                                        call.trace != nullptr ? call.trace->caller : std::string()),
+                           request.request_id()};
   const uint64_t fingerprint = Fnv1a64(absl::StrCat(method, "\n", Fingerprint(request)));
   const absl::Time caller_deadline = call.deadline;
   std::shared_ptr<CallTrace> trace = call.trace;
@@ -160,27 +162,29 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
   // Detached: no cancellation, and at least the default deadline to finish.
   CallOptions detached{std::max(caller_deadline, MonotonicNow() + options.default_deadline),
                        nullptr, std::move(trace)};
-  // Runs the call; its answer goes to `shared` (the claim in Redis, when there is one) and then
-  // to every caller waiting here.
-  auto run = [store, key, waiter, settled_late = std::move(settled_late)](
+  // Runs the call on the account's client; its answer goes to `shared` (the claim in Redis, when
+  // there is one) and then to every caller waiting here. The account stays while its operation
+  // runs, whoever waits for it.
+  auto run = [store, key, waiter, account, settled_late = std::move(settled_late)](
                  const StartFn<Request, Response>& run_start, const Request& run_request,
                  CallOptions run_options, SharedIdempotency* run_shared,
                  std::shared_ptr<SharedIdempotency::Claim> run_claim) mutable {
-    run_start(run_request, std::move(run_options),
-              [store, key, waiter, settled_late = std::move(settled_late), shared = run_shared,
-               claim = std::move(run_claim)](absl::StatusOr<Response> response, int64_t) {
-                // The first caller's answer comes through the store (posted); finished now means it
-                // left.
-                if (waiter->finished && settled_late) settled_late(response);
-                Answer answer;
-                if (response.ok()) {
-                  answer.response = response->SerializeAsString();
-                } else {
-                  answer.status = response.status();
-                }
-                if (shared != nullptr) shared->Finish(claim, answer);
-                store->Finish(key, std::move(answer));
-              });
+    run_start(
+        *account->client, run_request, std::move(run_options),
+        [store, key, waiter, account, settled_late = std::move(settled_late), shared = run_shared,
+         claim = std::move(run_claim)](absl::StatusOr<Response> response, int64_t) {
+          // The first caller's answer comes through the store (posted); finished now means it
+          // left.
+          if (waiter->finished && settled_late) settled_late(response);
+          Answer answer;
+          if (response.ok()) {
+            answer.response = response->SerializeAsString();
+          } else {
+            answer.status = response.status();
+          }
+          if (shared != nullptr) shared->Finish(claim, answer);
+          store->Finish(key, std::move(answer));
+        });
   };
   SharedIdempotency* shared = options.shared_idempotency;
   if (shared == nullptr) return run(start, request, std::move(detached), nullptr, nullptr);
@@ -209,12 +213,17 @@ void ServeOnce(const ServiceOptions& options, absl::string_view method, const Re
 absl::Status Authorize(const grpc::CallbackServerContext* context, const ServiceOptions& options,
                        absl::string_view method, CallTrace& trace);
 
-// Serves one unary call: check the caller, decode, validate, start the Kommo operation, finish
-// from its callback. `start` gets the request, the call options and a callback taking the
-// response (or an error) and the id of what was written (0 when nothing); it may be called after
-// Serve returned (a request_id claimed in Redis first), so it must not refer to Serve's caller's
-// stack. A write leaves one
-// audit line whatever its outcome.
+// The account the call names in its `x-kommo-account` metadata (the default account without
+// it), or INVALID_ARGUMENT (UNKNOWN_ACCOUNT). Fills the trace's account.
+absl::StatusOr<accounts::AccountPtr> AccountFor(const grpc::CallbackServerContext* context,
+                                                const ServiceOptions& options, CallTrace& trace);
+
+// Serves one unary call: check the caller, decode, pick the account, validate, start the Kommo
+// operation on the account's client, finish from its callback. `start` gets the client, the
+// request, the call options and a callback taking the response (or an error) and the id of what
+// was written (0 when nothing); it may be called after Serve returned (a request_id claimed in
+// Redis first), so it must not refer to Serve's caller's stack. The call holds its account until
+// it finishes. A write leaves one audit line whatever its outcome.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                 const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response,
@@ -229,8 +238,10 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
   trace->request_id = RequestIdFor(context);
   // A write's audit record: what the request names, filled once it parses.
   auto audit = std::make_shared<std::pair<std::string, AuditIds>>();
-  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace, audit](
-                    absl::StatusOr<Response> response, int64_t written_id) {
+  // Set once the call's account is known; held until the call finishes.
+  auto account = std::make_shared<accounts::AccountPtr>();
+  auto finish = [context, reactor, raw_response, method, kind, started, metrics, trace, audit,
+                 account](absl::StatusOr<Response> response, int64_t written_id) {
     if (response.ok()) WriteResponse(*response, raw_response);
     const absl::Duration latency = MonotonicNow() - started;
     LogCall(method, kind, response.status(), latency, context->IsCancelled(), written_id, *trace);
@@ -263,6 +274,14 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
     if constexpr (HasRequestId<Request>::value) audit->first = request.request_id();
     AddRequestIds(request, &audit->second);
   }
+  if (status.ok()) {
+    absl::StatusOr<accounts::AccountPtr> found = AccountFor(context, options, *trace);
+    if (found.ok()) {
+      *account = *std::move(found);
+    } else {
+      status = found.status();
+    }
+  }
   if (status.ok()) status = validate(request);
   if (!status.ok()) {
     finish(status, 0);
@@ -282,12 +301,13 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
           LogAudit(method, *trace, audit->first, response.status(), ids, /*caller_gone=*/true);
         };
       }
-      ServeOnce<Request, Response>(options, method, request, std::move(call), std::move(start),
-                                   std::move(finish), std::move(settled_late));
+      ServeOnce<Request, Response>(options, method, request, *account, std::move(call),
+                                   std::move(start), std::move(finish), std::move(settled_late));
       return reactor;
     }
   }
-  start(request, std::move(call), std::move(finish));
+  rest::KommoClient& client = *(*account)->client;
+  start(client, request, std::move(call), std::move(finish));
   return reactor;
 }
 

@@ -67,17 +67,18 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateLead(grpc::CallbackServerContex
                                                       grpc::ByteBuffer* response) {
   return Serve<v1::CreateLeadRequest, v1::CreateLeadResponse>(
       context, request, response, "kommo.v1.LeadService/CreateLead", Kind::kWrite, options_,
-      ValidateCreateLead, [this](const v1::CreateLeadRequest& req, CallOptions call, auto done) {
-        client_->CreateLead(req, std::move(call),
-                            [done = std::move(done),
-                             mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
-                              if (!lead.ok()) return done(lead.status(), 0);
-                              v1::CreateLeadResponse out;
-                              const int64_t id = lead->id();
-                              TrimToMask(mask, &*lead);
-                              *out.mutable_lead() = *std::move(lead);
-                              done(std::move(out), id);
-                            });
+      ValidateCreateLead,
+      [](rest::KommoClient& client, const v1::CreateLeadRequest& req, CallOptions call, auto done) {
+        client.CreateLead(req, std::move(call),
+                          [done = std::move(done),
+                           mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
+                            if (!lead.ok()) return done(lead.status(), 0);
+                            v1::CreateLeadResponse out;
+                            const int64_t id = lead->id();
+                            TrimToMask(mask, &*lead);
+                            *out.mutable_lead() = *std::move(lead);
+                            done(std::move(out), id);
+                          });
       });
 }
 
@@ -86,17 +87,18 @@ grpc::ServerUnaryReactor* LeadServiceImpl::UpdateLead(grpc::CallbackServerContex
                                                       grpc::ByteBuffer* response) {
   return Serve<v1::UpdateLeadRequest, v1::UpdateLeadResponse>(
       context, request, response, "kommo.v1.LeadService/UpdateLead", Kind::kWrite, options_,
-      ValidateUpdateLead, [this](const v1::UpdateLeadRequest& req, CallOptions call, auto done) {
-        client_->UpdateLead(req, std::move(call),
-                            [done = std::move(done),
-                             mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
-                              if (!lead.ok()) return done(lead.status(), 0);
-                              v1::UpdateLeadResponse out;
-                              const int64_t id = lead->id();
-                              TrimToMask(mask, &*lead);
-                              *out.mutable_lead() = *std::move(lead);
-                              done(std::move(out), id);
-                            });
+      ValidateUpdateLead,
+      [](rest::KommoClient& client, const v1::UpdateLeadRequest& req, CallOptions call, auto done) {
+        client.UpdateLead(req, std::move(call),
+                          [done = std::move(done),
+                           mask = req.read_mask()](absl::StatusOr<v1::Lead> lead) mutable {
+                            if (!lead.ok()) return done(lead.status(), 0);
+                            v1::UpdateLeadResponse out;
+                            const int64_t id = lead->id();
+                            TrimToMask(mask, &*lead);
+                            *out.mutable_lead() = *std::move(lead);
+                            done(std::move(out), id);
+                          });
       });
 }
 
@@ -105,14 +107,15 @@ grpc::ServerUnaryReactor* LeadServiceImpl::GetLead(grpc::CallbackServerContext* 
                                                    grpc::ByteBuffer* response) {
   return Serve<v1::GetLeadRequest, v1::GetLeadResponse>(
       context, request, response, "kommo.v1.LeadService/GetLead", Kind::kRead, options_,
-      ValidateGetLead, [this](const v1::GetLeadRequest& req, CallOptions call, auto done) {
-        client_->GetLead(req.lead_id(), std::move(call),
-                         [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
-                           if (!lead.ok()) return done(lead.status(), 0);
-                           v1::GetLeadResponse out;
-                           *out.mutable_lead() = *std::move(lead);
-                           done(std::move(out), 0);
-                         });
+      ValidateGetLead,
+      [](rest::KommoClient& client, const v1::GetLeadRequest& req, CallOptions call, auto done) {
+        client.GetLead(req.lead_id(), std::move(call),
+                       [done = std::move(done)](absl::StatusOr<v1::Lead> lead) mutable {
+                         if (!lead.ok()) return done(lead.status(), 0);
+                         v1::GetLeadResponse out;
+                         *out.mutable_lead() = *std::move(lead);
+                         done(std::move(out), 0);
+                       });
       });
 }
 
@@ -121,11 +124,13 @@ grpc::ServerUnaryReactor* LeadServiceImpl::SearchLeads(grpc::CallbackServerConte
                                                        grpc::ByteBuffer* response) {
   return Serve<v1::SearchLeadsRequest, v1::SearchLeadsResponse>(
       context, request, response, "kommo.v1.LeadService/SearchLeads", Kind::kRead, options_,
-      ValidateSearchLeads, [this](const v1::SearchLeadsRequest& req, CallOptions call, auto done) {
+      ValidateSearchLeads,
+      [](rest::KommoClient& client, const v1::SearchLeadsRequest& req, CallOptions call,
+         auto done) {
         absl::StatusOr<int64_t> page =
             PageOf(req.page_token(), kLeadsScope, req.query(), req.page_size());
         if (!page.ok()) return done(page.status(), 0);
-        client_->SearchLeads(
+        client.SearchLeads(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
              page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
@@ -211,7 +216,8 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* response) {
   return Serve<v1::ListLeadsRequest, v1::ListLeadsResponse>(
       context, request, response, "kommo.v1.LeadService/ListLeads", Kind::kRead, options_,
-      ValidateListLeads, [this](const v1::ListLeadsRequest& req, CallOptions call, auto done) {
+      ValidateListLeads,
+      [](rest::KommoClient& client, const v1::ListLeadsRequest& req, CallOptions call, auto done) {
         rest::LeadsQuery query = LeadsQueryOf(req);
         // Kommo ANDs filter[pipeline_id] with filter[statuses]: whole pipelines and single stages
         // of other pipelines cannot be asked together.
@@ -231,19 +237,18 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListLeads(grpc::CallbackServerContext
         if (!page.ok()) return done(page.status(), 0);
         query.page = *page;
         query.limit = EffectivePageSize(req.page_size());
-        client_->ListLeads(
-            query, std::move(call),
-            [done = std::move(done), page = *page, scope,
-             page_size = req.page_size()](absl::StatusOr<rest::LeadPageResult> result) mutable {
-              if (!result.ok()) return done(result.status(), 0);
-              v1::ListLeadsResponse out;
-              for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
-              if (result->has_next && !out.leads().empty()) {
-                out.set_next_page_token(
-                    mapping::EncodePageToken(kLeadListScope, page + 1, scope, page_size));
-              }
-              done(std::move(out), 0);
-            });
+        client.ListLeads(query, std::move(call),
+                         [done = std::move(done), page = *page, scope, page_size = req.page_size()](
+                             absl::StatusOr<rest::LeadPageResult> result) mutable {
+                           if (!result.ok()) return done(result.status(), 0);
+                           v1::ListLeadsResponse out;
+                           for (v1::Lead& lead : result->leads) *out.add_leads() = std::move(lead);
+                           if (result->has_next && !out.leads().empty()) {
+                             out.set_next_page_token(mapping::EncodePageToken(
+                                 kLeadListScope, page + 1, scope, page_size));
+                           }
+                           done(std::move(out), 0);
+                         });
       });
 }
 
@@ -253,17 +258,18 @@ grpc::ServerUnaryReactor* ContactServiceImpl::CreateContact(grpc::CallbackServer
   return Serve<v1::CreateContactRequest, v1::CreateContactResponse>(
       context, request, response, "kommo.v1.ContactService/CreateContact", Kind::kWrite, options_,
       ValidateCreateContact,
-      [this](const v1::CreateContactRequest& req, CallOptions call, auto done) {
-        client_->CreateContact(req, std::move(call),
-                               [done = std::move(done), mask = req.read_mask()](
-                                   absl::StatusOr<v1::Contact> contact) mutable {
-                                 if (!contact.ok()) return done(contact.status(), 0);
-                                 v1::CreateContactResponse out;
-                                 const int64_t id = contact->id();
-                                 TrimToMask(mask, &*contact);
-                                 *out.mutable_contact() = *std::move(contact);
-                                 done(std::move(out), id);
-                               });
+      [](rest::KommoClient& client, const v1::CreateContactRequest& req, CallOptions call,
+         auto done) {
+        client.CreateContact(req, std::move(call),
+                             [done = std::move(done),
+                              mask = req.read_mask()](absl::StatusOr<v1::Contact> contact) mutable {
+                               if (!contact.ok()) return done(contact.status(), 0);
+                               v1::CreateContactResponse out;
+                               const int64_t id = contact->id();
+                               TrimToMask(mask, &*contact);
+                               *out.mutable_contact() = *std::move(contact);
+                               done(std::move(out), id);
+                             });
       });
 }
 
@@ -273,17 +279,18 @@ grpc::ServerUnaryReactor* ContactServiceImpl::UpdateContact(grpc::CallbackServer
   return Serve<v1::UpdateContactRequest, v1::UpdateContactResponse>(
       context, request, response, "kommo.v1.ContactService/UpdateContact", Kind::kWrite, options_,
       ValidateUpdateContact,
-      [this](const v1::UpdateContactRequest& req, CallOptions call, auto done) {
-        client_->UpdateContact(req, std::move(call),
-                               [done = std::move(done), mask = req.read_mask()](
-                                   absl::StatusOr<v1::Contact> contact) mutable {
-                                 if (!contact.ok()) return done(contact.status(), 0);
-                                 v1::UpdateContactResponse out;
-                                 const int64_t id = contact->id();
-                                 TrimToMask(mask, &*contact);
-                                 *out.mutable_contact() = *std::move(contact);
-                                 done(std::move(out), id);
-                               });
+      [](rest::KommoClient& client, const v1::UpdateContactRequest& req, CallOptions call,
+         auto done) {
+        client.UpdateContact(req, std::move(call),
+                             [done = std::move(done),
+                              mask = req.read_mask()](absl::StatusOr<v1::Contact> contact) mutable {
+                               if (!contact.ok()) return done(contact.status(), 0);
+                               v1::UpdateContactResponse out;
+                               const int64_t id = contact->id();
+                               TrimToMask(mask, &*contact);
+                               *out.mutable_contact() = *std::move(contact);
+                               done(std::move(out), id);
+                             });
       });
 }
 
@@ -292,14 +299,15 @@ grpc::ServerUnaryReactor* ContactServiceImpl::GetContact(grpc::CallbackServerCon
                                                          grpc::ByteBuffer* response) {
   return Serve<v1::GetContactRequest, v1::GetContactResponse>(
       context, request, response, "kommo.v1.ContactService/GetContact", Kind::kRead, options_,
-      ValidateGetContact, [this](const v1::GetContactRequest& req, CallOptions call, auto done) {
-        client_->GetContact(req.contact_id(), std::move(call),
-                            [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
-                              if (!contact.ok()) return done(contact.status(), 0);
-                              v1::GetContactResponse out;
-                              *out.mutable_contact() = *std::move(contact);
-                              done(std::move(out), 0);
-                            });
+      ValidateGetContact,
+      [](rest::KommoClient& client, const v1::GetContactRequest& req, CallOptions call, auto done) {
+        client.GetContact(req.contact_id(), std::move(call),
+                          [done = std::move(done)](absl::StatusOr<v1::Contact> contact) mutable {
+                            if (!contact.ok()) return done(contact.status(), 0);
+                            v1::GetContactResponse out;
+                            *out.mutable_contact() = *std::move(contact);
+                            done(std::move(out), 0);
+                          });
       });
 }
 
@@ -309,11 +317,12 @@ grpc::ServerUnaryReactor* ContactServiceImpl::SearchContacts(grpc::CallbackServe
   return Serve<v1::SearchContactsRequest, v1::SearchContactsResponse>(
       context, request, response, "kommo.v1.ContactService/SearchContacts", Kind::kRead, options_,
       ValidateSearchContacts,
-      [this](const v1::SearchContactsRequest& req, CallOptions call, auto done) {
+      [](rest::KommoClient& client, const v1::SearchContactsRequest& req, CallOptions call,
+         auto done) {
         absl::StatusOr<int64_t> page =
             PageOf(req.page_token(), kContactsScope, req.query(), req.page_size());
         if (!page.ok()) return done(page.status(), 0);
-        client_->SearchContacts(
+        client.SearchContacts(
             req.query(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, query = req.query(),
              page_size = req.page_size()](absl::StatusOr<rest::ContactPageResult> result) mutable {
@@ -338,8 +347,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateLeadWithContact(
   return Serve<v1::CreateLeadWithContactRequest, Response>(
       context, request, response, "kommo.v1.LeadService/CreateLeadWithContact", Kind::kWrite,
       options_, ValidateCreateLeadWithContact,
-      [this](const v1::CreateLeadWithContactRequest& req, CallOptions call, auto done) {
-        client_->CreateLeadWithContact(
+      [](rest::KommoClient& client, const v1::CreateLeadWithContactRequest& req, CallOptions call,
+         auto done) {
+        client.CreateLeadWithContact(
             req, std::move(call),
             Reply<Response, Response>(std::move(done),
                                       [mask = req.read_mask()](Response& out, Response created) {
@@ -358,8 +368,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::CreateIncomingLead(grpc::CallbackServ
   return Serve<v1::CreateIncomingLeadRequest, Response>(
       context, request, response, "kommo.v1.LeadService/CreateIncomingLead", Kind::kWrite, options_,
       ValidateCreateIncomingLead,
-      [this](const v1::CreateIncomingLeadRequest& req, CallOptions call, auto done) {
-        client_->CreateIncomingLead(
+      [](rest::KommoClient& client, const v1::CreateIncomingLeadRequest& req, CallOptions call,
+         auto done) {
+        client.CreateIncomingLead(
             req, std::move(call),
             Reply<Response, v1::IncomingLead>(
                 std::move(done), [mask = req.read_mask()](Response& out, v1::IncomingLead lead) {
@@ -378,8 +389,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::AcceptIncomingLead(grpc::CallbackServ
   return Serve<v1::AcceptIncomingLeadRequest, Response>(
       context, request, response, "kommo.v1.LeadService/AcceptIncomingLead", Kind::kWrite, options_,
       ValidateAcceptIncomingLead,
-      [this](const v1::AcceptIncomingLeadRequest& req, CallOptions call, auto done) {
-        client_->AcceptIncomingLead(
+      [](rest::KommoClient& client, const v1::AcceptIncomingLeadRequest& req, CallOptions call,
+         auto done) {
+        client.AcceptIncomingLead(
             req, std::move(call),
             Reply<Response, v1::Lead>(std::move(done),
                                       [mask = req.read_mask()](Response& out, v1::Lead lead) {
@@ -398,8 +410,9 @@ grpc::ServerUnaryReactor* LeadServiceImpl::DeclineIncomingLead(grpc::CallbackSer
   return Serve<v1::DeclineIncomingLeadRequest, Response>(
       context, request, response, "kommo.v1.LeadService/DeclineIncomingLead", Kind::kWrite,
       options_, ValidateDeclineIncomingLead,
-      [this](const v1::DeclineIncomingLeadRequest& req, CallOptions call, auto done) {
-        client_->DeclineIncomingLead(
+      [](rest::KommoClient& client, const v1::DeclineIncomingLeadRequest& req, CallOptions call,
+         auto done) {
+        client.DeclineIncomingLead(
             req, std::move(call),
             Reply<Response, Response>(std::move(done), [](Response& out, Response declined) {
               out = std::move(declined);
@@ -414,12 +427,13 @@ grpc::ServerUnaryReactor* LeadServiceImpl::ListIncomingLeads(grpc::CallbackServe
   return Serve<v1::ListIncomingLeadsRequest, v1::ListIncomingLeadsResponse>(
       context, request, response, "kommo.v1.LeadService/ListIncomingLeads", Kind::kRead, options_,
       ValidateListIncomingLeads,
-      [this](const v1::ListIncomingLeadsRequest& req, CallOptions call, auto done) {
+      [](rest::KommoClient& client, const v1::ListIncomingLeadsRequest& req, CallOptions call,
+         auto done) {
         const std::string scope = ListScopeQuery({req.pipeline_id()});
         absl::StatusOr<int64_t> page =
             PageOf(req.page_token(), kIncomingLeadsScope, scope, req.page_size());
         if (!page.ok()) return done(page.status(), 0);
-        client_->ListIncomingLeads(
+        client.ListIncomingLeads(
             req.pipeline_id(), *page, EffectivePageSize(req.page_size()), std::move(call),
             [done = std::move(done), page = *page, scope, page_size = req.page_size()](
                 absl::StatusOr<rest::IncomingLeadPageResult> result) mutable {
@@ -444,8 +458,9 @@ grpc::ServerUnaryReactor* ContactServiceImpl::LookupContacts(grpc::CallbackServe
   return Serve<v1::LookupContactsRequest, Response>(
       context, request, response, "kommo.v1.ContactService/LookupContacts", Kind::kRead, options_,
       ValidateLookupContacts,
-      [this](const v1::LookupContactsRequest& req, CallOptions call, auto done) {
-        client_->LookupContacts(
+      [](rest::KommoClient& client, const v1::LookupContactsRequest& req, CallOptions call,
+         auto done) {
+        client.LookupContacts(
             {req.phones().begin(), req.phones().end()}, {req.emails().begin(), req.emails().end()},
             std::move(call),
             Reply<Response, std::vector<v1::Contact>>(
@@ -463,8 +478,9 @@ grpc::ServerUnaryReactor* ContactServiceImpl::FindOrCreateContact(
   return Serve<v1::FindOrCreateContactRequest, Response>(
       context, request, response, "kommo.v1.ContactService/FindOrCreateContact", Kind::kWrite,
       options_, ValidateFindOrCreateContact,
-      [this](const v1::FindOrCreateContactRequest& req, CallOptions call, auto done) {
-        client_->FindOrCreateContact(
+      [](rest::KommoClient& client, const v1::FindOrCreateContactRequest& req, CallOptions call,
+         auto done) {
+        client.FindOrCreateContact(
             req, std::move(call),
             Reply<Response, Response>(
                 std::move(done), [mask = req.read_mask()](Response& out, Response found) {
@@ -483,16 +499,16 @@ grpc::ServerUnaryReactor* NoteServiceImpl::AddNote(grpc::CallbackServerContext* 
   using Response = v1::AddNoteResponse;
   return Serve<v1::AddNoteRequest, Response>(
       context, request, response, "kommo.v1.NoteService/AddNote", Kind::kWrite, options_,
-      ValidateAddNote, [this](const v1::AddNoteRequest& req, CallOptions call, auto done) {
-        client_->AddNote(
-            req, std::move(call),
-            Reply<Response, v1::Note>(std::move(done),
-                                      [mask = req.read_mask()](Response& out, v1::Note note) {
-                                        const int64_t id = note.id();
-                                        TrimToMask(mask, &note);
-                                        *out.mutable_note() = std::move(note);
-                                        return id;
-                                      }));
+      ValidateAddNote,
+      [](rest::KommoClient& client, const v1::AddNoteRequest& req, CallOptions call, auto done) {
+        client.AddNote(req, std::move(call),
+                       Reply<Response, v1::Note>(
+                           std::move(done), [mask = req.read_mask()](Response& out, v1::Note note) {
+                             const int64_t id = note.id();
+                             TrimToMask(mask, &note);
+                             *out.mutable_note() = std::move(note);
+                             return id;
+                           }));
       });
 }
 
@@ -501,7 +517,8 @@ grpc::ServerUnaryReactor* NoteServiceImpl::ListNotes(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* response) {
   return Serve<v1::ListNotesRequest, v1::ListNotesResponse>(
       context, request, response, "kommo.v1.NoteService/ListNotes", Kind::kRead, options_,
-      ValidateListNotes, [this](const v1::ListNotesRequest& req, CallOptions call, auto done) {
+      ValidateListNotes,
+      [](rest::KommoClient& client, const v1::ListNotesRequest& req, CallOptions call, auto done) {
         const std::string scope =
             ListScopeQuery({req.entity_type(), req.entity_id(), req.order(),
                             req.has_updated_since() ? req.updated_since().seconds() : 0});
@@ -515,30 +532,29 @@ grpc::ServerUnaryReactor* NoteServiceImpl::ListNotes(grpc::CallbackServerContext
         query.updated_since = req.has_updated_since() ? req.updated_since().seconds() : 0;
         query.page = *page;
         query.limit = EffectivePageSize(req.page_size());
-        client_->ListNotes(
-            query, std::move(call),
-            [done = std::move(done), page = *page, scope,
-             page_size = req.page_size()](absl::StatusOr<rest::NotePageResult> result) mutable {
-              if (!result.ok()) return done(result.status(), 0);
-              v1::ListNotesResponse out;
-              for (v1::Note& note : result->notes) *out.add_notes() = std::move(note);
-              if (result->has_next) {
-                out.set_next_page_token(
-                    mapping::EncodePageToken(kNotesScope, page + 1, scope, page_size));
-              }
-              done(std::move(out), 0);
-            });
+        client.ListNotes(query, std::move(call),
+                         [done = std::move(done), page = *page, scope, page_size = req.page_size()](
+                             absl::StatusOr<rest::NotePageResult> result) mutable {
+                           if (!result.ok()) return done(result.status(), 0);
+                           v1::ListNotesResponse out;
+                           for (v1::Note& note : result->notes) *out.add_notes() = std::move(note);
+                           if (result->has_next) {
+                             out.set_next_page_token(
+                                 mapping::EncodePageToken(kNotesScope, page + 1, scope, page_size));
+                           }
+                           done(std::move(out), 0);
+                         });
       });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* LeadServiceImpl::WatchLeads(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return WatchLeadsStream(context, request, client_, options_);
+  return WatchLeadsStream(context, request, options_);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ContactServiceImpl::WatchContacts(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return WatchContactsStream(context, request, client_, options_);
+  return WatchContactsStream(context, request, options_);
 }
 
 }  // namespace kommo::api

@@ -8,10 +8,13 @@
 // INVALID_ARGUMENT (reason MALFORMED_REQUEST) instead of gRPC's generic INTERNAL. Reflection and
 // the wire format are the same as for the ordinary generated service.
 
+#include <utility>
+
 #include "absl/time/time.h"
 #include "kommo/v1/contact_service.grpc.pb.h"
 #include "kommo/v1/lead_service.grpc.pb.h"
 #include "kommo/v1/note_service.grpc.pb.h"
+#include "server/accounts/accounts.h"
 #include "server/api/idempotency.h"
 #include "server/api/shared_idempotency.h"
 #include "server/auth/callers.h"
@@ -34,8 +37,12 @@ struct ServiceOptions {
   // The same keys shared by every replica through Redis (REDIS_URL), behind `idempotency`, on
   // `loop`. Null: request_ids are per replica.
   SharedIdempotency* shared_idempotency = nullptr;
-  // The account's change stream source (WatchLeads, WatchContacts; on `loop`). Null: those
-  // methods fail UNIMPLEMENTED.
+  // The Kommo accounts served, each with its client and change stream; a call picks one by its
+  // `x-kommo-account` metadata (accounts.h). GrpcServer::Start fills it with the one account
+  // ("default") of the client it is given and `watch_hub` when it is null.
+  accounts::AccountDirectory* accounts = nullptr;
+  // The change stream source of that one account (WatchLeads, WatchContacts; on `loop`). Null:
+  // those methods fail UNIMPLEMENTED for it.
   watch::WatchHub* watch_hub = nullptr;
   // Who may call what (CALLERS_FILE). Null: every call is allowed.
   auth::Authorizer* authorizer = nullptr;
@@ -76,8 +83,7 @@ using RawNoteService = kommo::v1::NoteService::WithRawCallbackMethod_AddNote<
 
 class LeadServiceImpl final : public RawLeadService {
  public:
-  LeadServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit LeadServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -103,14 +109,12 @@ class LeadServiceImpl final : public RawLeadService {
   KOMMO_RAW_HANDLER(ListIncomingLeads);
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 
 class ContactServiceImpl final : public RawContactService {
  public:
-  ContactServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit ContactServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* CreateContact(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
@@ -129,20 +133,17 @@ class ContactServiceImpl final : public RawContactService {
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 
 class NoteServiceImpl final : public RawNoteService {
  public:
-  NoteServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit NoteServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   KOMMO_RAW_HANDLER(AddNote);
   KOMMO_RAW_HANDLER(ListNotes);
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 

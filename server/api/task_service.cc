@@ -45,8 +45,9 @@ grpc::ServerUnaryReactor* TaskServiceImpl::CreateTask(grpc::CallbackServerContex
   using Response = v1::CreateTaskResponse;
   return Serve<v1::CreateTaskRequest, Response>(
       context, request, response, "kommo.v1.TaskService/CreateTask", Kind::kWrite, options_,
-      ValidateCreateTask, [this](const v1::CreateTaskRequest& req, CallOptions call, auto done) {
-        client_->CreateTask(
+      ValidateCreateTask,
+      [](rest::KommoClient& client, const v1::CreateTaskRequest& req, CallOptions call, auto done) {
+        client.CreateTask(
             req, std::move(call),
             Reply<Response, v1::Task>(std::move(done),
                                       [mask = req.read_mask()](Response& out, v1::Task task) {
@@ -65,8 +66,9 @@ grpc::ServerUnaryReactor* TaskServiceImpl::CompleteTask(grpc::CallbackServerCont
   return Serve<v1::CompleteTaskRequest, Response>(
       context, request, response, "kommo.v1.TaskService/CompleteTask", Kind::kWrite, options_,
       ValidateCompleteTask,
-      [this](const v1::CompleteTaskRequest& req, CallOptions call, auto done) {
-        client_->CompleteTask(
+      [](rest::KommoClient& client, const v1::CompleteTaskRequest& req, CallOptions call,
+         auto done) {
+        client.CompleteTask(
             req, std::move(call),
             Reply<Response, v1::Task>(std::move(done),
                                       [mask = req.read_mask()](Response& out, v1::Task task) {
@@ -83,7 +85,8 @@ grpc::ServerUnaryReactor* TaskServiceImpl::ListTasks(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* response) {
   return Serve<v1::ListTasksRequest, v1::ListTasksResponse>(
       context, request, response, "kommo.v1.TaskService/ListTasks", Kind::kRead, options_,
-      ValidateListTasks, [this](const v1::ListTasksRequest& req, CallOptions call, auto done) {
+      ValidateListTasks,
+      [](rest::KommoClient& client, const v1::ListTasksRequest& req, CallOptions call, auto done) {
         const std::string scope = TasksScopeQuery(req);
         absl::StatusOr<int64_t> page =
             PageOf(req.page_token(), kTasksScope, scope, req.page_size());
@@ -99,19 +102,18 @@ grpc::ServerUnaryReactor* TaskServiceImpl::ListTasks(grpc::CallbackServerContext
         query.soonest_first = req.order() == v1::ListTasksRequest::ORDER_DUE_ASC;
         query.page = *page;
         query.limit = req.page_size() == 0 ? kDefaultPageSize : req.page_size();
-        client_->ListTasks(
-            query, std::move(call),
-            [done = std::move(done), page = *page, scope,
-             page_size = req.page_size()](absl::StatusOr<rest::TaskPageResult> result) mutable {
-              if (!result.ok()) return done(result.status(), 0);
-              v1::ListTasksResponse out;
-              for (v1::Task& task : result->tasks) *out.add_tasks() = std::move(task);
-              if (result->has_next) {
-                out.set_next_page_token(
-                    mapping::EncodePageToken(kTasksScope, page + 1, scope, page_size));
-              }
-              done(std::move(out), 0);
-            });
+        client.ListTasks(query, std::move(call),
+                         [done = std::move(done), page = *page, scope, page_size = req.page_size()](
+                             absl::StatusOr<rest::TaskPageResult> result) mutable {
+                           if (!result.ok()) return done(result.status(), 0);
+                           v1::ListTasksResponse out;
+                           for (v1::Task& task : result->tasks) *out.add_tasks() = std::move(task);
+                           if (result->has_next) {
+                             out.set_next_page_token(
+                                 mapping::EncodePageToken(kTasksScope, page + 1, scope, page_size));
+                           }
+                           done(std::move(out), 0);
+                         });
       });
 }
 

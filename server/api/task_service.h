@@ -16,8 +16,7 @@ using RawTaskService = kommo::v1::TaskService::WithRawCallbackMethod_CreateTask<
 
 class TaskServiceImpl final : public RawTaskService {
  public:
-  TaskServiceImpl(rest::KommoClient* client, ServiceOptions options)
-      : client_(client), options_(options) {}
+  explicit TaskServiceImpl(ServiceOptions options) : options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* CreateTask(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
@@ -30,7 +29,6 @@ class TaskServiceImpl final : public RawTaskService {
                                       grpc::ByteBuffer* response) override;
 
  private:
-  rest::KommoClient* client_;
   ServiceOptions options_;
 };
 

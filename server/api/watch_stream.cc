@@ -216,13 +216,14 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
   using Entity = typename Traits::Entity;
 
   WatchState(grpc::CallbackServerContext* context,
-             grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor, rest::KommoClient* client,
+             grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor, accounts::AccountPtr account,
              const ServiceOptions& options, Filter filter,
              std::optional<watch::Position> resume_from, std::shared_ptr<CallTrace> trace)
       : context_(context),
         reactor_(reactor),
-        client_(client),
-        hub_(options.watch_hub),
+        account_(std::move(account)),
+        client_(account_->client),
+        hub_(account_->watch_hub),
         loop_(options.loop),
         metrics_(options.metrics),
         heartbeat_interval_(options.watch_heartbeat_interval),
@@ -433,6 +434,7 @@ class WatchState : public std::enable_shared_from_this<WatchState<Traits>> {
 
   grpc::CallbackServerContext* context_;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor_;
+  accounts::AccountPtr account_;
   rest::KommoClient* client_;
   watch::WatchHub* hub_;
   EventLoop* loop_;
@@ -491,7 +493,6 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 template <typename Traits>
 grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* raw,
-                                                  rest::KommoClient* client,
                                                   const ServiceOptions& options) {
   auto* reactor = new WatchReactor<Traits>(options.loop);
   auto trace = std::make_shared<CallTrace>();
@@ -500,6 +501,16 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* c
   typename Traits::Request request;
   absl::Status status = internal::Authorize(context, options, Traits::kMethod, *trace);
   if (status.ok()) status = ParseRequest(*raw, request);
+  // The stream holds its account to its end (its hub and client with it).
+  accounts::AccountPtr account;
+  if (status.ok()) {
+    absl::StatusOr<accounts::AccountPtr> found = internal::AccountFor(context, options, *trace);
+    if (found.ok()) {
+      account = *std::move(found);
+    } else {
+      status = found.status();
+    }
+  }
   if (status.ok()) status = Traits::Validate(request);
   std::optional<watch::Position> resume_from;
   if (status.ok() && !request.resume_token().empty()) {
@@ -510,7 +521,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* c
       status = position.status();
     }
   }
-  if (status.ok() && (options.watch_hub == nullptr || options.loop == nullptr)) {
+  if (status.ok() && (account->watch_hub == nullptr || options.loop == nullptr)) {
     status = absl::UnimplementedError("change streams are not available on this server");
   }
   if (!status.ok()) {
@@ -519,7 +530,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* c
     return reactor;
   }
   if (options.metrics != nullptr) options.metrics->rpcs_in_flight.Increment();
-  reactor->Begin(std::make_shared<WatchState<Traits>>(context, reactor, client, options,
+  reactor->Begin(std::make_shared<WatchState<Traits>>(context, reactor, std::move(account), options,
                                                       Traits::FilterOf(request),
                                                       std::move(resume_from), std::move(trace)));
   return reactor;
@@ -529,15 +540,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* Watch(grpc::CallbackServerContext* c
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchLeadsStream(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
-                                                             rest::KommoClient* client,
                                                              const ServiceOptions& options) {
-  return Watch<LeadTraits>(context, request, client, options);
+  return Watch<LeadTraits>(context, request, options);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchContactsStream(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    rest::KommoClient* client, const ServiceOptions& options) {
-  return Watch<ContactTraits>(context, request, client, options);
+    const ServiceOptions& options) {
+  return Watch<ContactTraits>(context, request, options);
 }
 
 }  // namespace kommo::api

@@ -9,7 +9,8 @@
 // nothing for `heartbeat_interval`. A stream that falls behind further than the history reaches
 // ends with OUT_OF_RANGE (WATCH_HISTORY_EXPIRED); a failed entity read ends it with that error
 // (the caller resumes from its last token: nothing is lost). The history's loop runs every step;
-// gRPC's callbacks only post to it.
+// gRPC's callbacks only post to it. The stream is served by the account its `x-kommo-account`
+// metadata names (its own history and poller), which it holds to its end.
 
 #include <grpcpp/grpcpp.h>
 
@@ -21,12 +22,11 @@ namespace kommo::api {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchLeadsStream(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
-                                                             rest::KommoClient* client,
                                                              const ServiceOptions& options);
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchContactsStream(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    rest::KommoClient* client, const ServiceOptions& options);
+    const ServiceOptions& options);
 
 }  // namespace kommo::api
 

@@ -16,6 +16,8 @@ struct CallTrace {
   // authenticated), and its weight in the rate limiter's weighted fair order (issue 16).
   std::string caller;
   double weight = 1;
+  // The Kommo account the call is for (its `x-kommo-account`, or the default account's name).
+  std::string account;
 };
 
 }  // namespace kommo

@@ -99,6 +99,7 @@ inline constexpr Reason kWatchHistoryExpired = v1::ERROR_REASON_WATCH_HISTORY_EX
 inline constexpr Reason kServerShuttingDown = v1::ERROR_REASON_SERVER_SHUTTING_DOWN;
 inline constexpr Reason kCallerUnauthenticated = v1::ERROR_REASON_CALLER_UNAUTHENTICATED;
 inline constexpr Reason kMethodNotPermitted = v1::ERROR_REASON_METHOD_NOT_PERMITTED;
+inline constexpr Reason kUnknownAccount = v1::ERROR_REASON_UNKNOWN_ACCOUNT;
 }  // namespace reason
 
 // One field problem: `field` is a path in the caller's request message ("name", "contact_ids[1]").

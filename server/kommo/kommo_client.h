@@ -308,7 +308,8 @@ class KommoClient {
 };
 
 struct KommoClientOptions {
-  // The Kommo account's name in this deployment (keys of its shared state in Redis, logs).
+  // The account's name (KOMMO_ACCOUNTS_FILE; "default" for the single account of the KOMMO_*
+  // settings): the `account` label of its metrics and log lines, and the key of what it shares.
   std::string account = "default";
   // Base URL of the API without a trailing slash, e.g. "https://acme.kommo.com/api/v4".
   std::string api_base_url;

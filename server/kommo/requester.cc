@@ -71,6 +71,8 @@ Requester::Requester(const KommoClientOptions& options, http::HttpTransport* tra
       UpdateGauges();
     });
   }
+  // The account's gauges exist (at 0) from the start, so that a scrape shows every account.
+  UpdateGauges();
 }
 
 Requester::~Requester() {
@@ -215,7 +217,8 @@ void Requester::StartAttempt(const ExchangePtr& exchange) {
         if (alive->phase != Exchange::Phase::kWaitingSlot) return;
         if (options_.metrics != nullptr && granted.ok()) {
           options_.metrics->rate_limit_wait->Observe(
-              {}, absl::ToDoubleSeconds(loop_->Now() - alive->queued_at));
+              {{"account", options_.account}},
+              absl::ToDoubleSeconds(loop_->Now() - alive->queued_at));
         }
         UpdateGauges();
         if (!granted.ok()) return Finish(alive, std::move(granted));
@@ -290,7 +293,8 @@ void Requester::SendAttempt(const ExchangePtr& exchange) {
   } else {
     ++stats_.retries;
     if (options_.metrics != nullptr) {
-      options_.metrics->retries->Increment({{"endpoint", exchange->context.what}});
+      options_.metrics->retries->Increment(
+          {{"account", options_.account}, {"endpoint", exchange->context.what}});
     }
   }
   exchange->sent_at = loop_->Now();
@@ -317,21 +321,24 @@ void Requester::OnAttemptDone(const ExchangePtr& exchange, http::HttpResult resu
       if (circuit_.OnBlocked(now)) {
         ++stats_.circuit_opened;
         log::Error("Kommo blocks this account (HTML 403): failing calls fast, probing again later",
-                   {{"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
+                   {{"account", options_.account},
+                    {"probe_after_s", absl::ToDoubleSeconds(options_.circuit_open_duration)}});
       }
       // Every replica's circuit opens until the same end.
       if (shared_ != nullptr) shared_->OnBlocked(circuit_.open_until());
     } else if (exchange->probe) {
       circuit_.OnProbeAnswered();
       if (shared_ != nullptr) shared_->OnUnblocked();
-      log::Info("Kommo answers again: circuit closed", {{"http_status", response.status}});
+      log::Info("Kommo answers again: circuit closed",
+                {{"account", options_.account}, {"http_status", response.status}});
     }
     if (response.status == 429) {
       ++stats_.rate_limited;
       absl::Duration pause = RetryDelayOf(response, absl::Seconds(1));
       if (pause > options_.max_rate_limit_pause) {
         log::Warning("Kommo asked for a longer pause than allowed; pausing for the cap",
-                     {{"asked_s", absl::ToDoubleSeconds(pause)},
+                     {{"account", options_.account},
+                      {"asked_s", absl::ToDoubleSeconds(pause)},
                       {"cap_s", absl::ToDoubleSeconds(options_.max_rate_limit_pause)}});
         pause = options_.max_rate_limit_pause;
       }
@@ -348,7 +355,10 @@ void Requester::OnAttemptDone(const ExchangePtr& exchange, http::HttpResult resu
                                (code == absl::StatusCode::kDeadlineExceeded && capped_by_deadline));
   }
   exchange->probe = false;
-  if (options_.metrics != nullptr) options_.metrics->circuit_open.store(circuit_.open() ? 1 : 0);
+  if (options_.metrics != nullptr) {
+    options_.metrics->circuit_open->Get({{"account", options_.account}})
+        .store(circuit_.open() ? 1 : 0);
+  }
 
   const bool cancelled =
       exchange->options.cancel != nullptr && exchange->options.cancel->cancelled();
@@ -392,16 +402,19 @@ void Requester::RecordAttempt(const Exchange& exchange, const http::HttpResult& 
     }
   }
   options_.metrics->kommo_requests->Increment(
-      {{"endpoint", exchange.context.what}, {"status", status}});
-  options_.metrics->kommo_duration->Observe({{"endpoint", exchange.context.what}},
-                                            absl::ToDoubleSeconds(now - exchange.sent_at));
+      {{"account", options_.account}, {"endpoint", exchange.context.what}, {"status", status}});
+  options_.metrics->kommo_duration->Observe(
+      {{"account", options_.account}, {"endpoint", exchange.context.what}},
+      absl::ToDoubleSeconds(now - exchange.sent_at));
   UpdateGauges();
 }
 
 void Requester::UpdateGauges() {
   if (options_.metrics == nullptr) return;
-  options_.metrics->rate_limit_queue_depth.store(static_cast<int64_t>(limiter_.queue_depth()));
-  options_.metrics->circuit_open.store(circuit_.open() ? 1 : 0);
+  const metrics::Labels account = {{"account", options_.account}};
+  options_.metrics->rate_limit_queue_depth->Get(account).store(
+      static_cast<int64_t>(limiter_.queue_depth()));
+  options_.metrics->circuit_open->Get(account).store(circuit_.open() ? 1 : 0);
 }
 
 void Requester::Cancel(const ExchangePtr& exchange) {

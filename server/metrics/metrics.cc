@@ -29,6 +29,14 @@ Gauge Registry::AddGauge(const std::string& name, const std::string& help) {
   return Gauge(family.Add({}));
 }
 
+GaugeFamily* Registry::AddGaugeFamily(const std::string& name, const std::string& help) {
+  prometheus::Family<prometheus::Gauge>& family =
+      prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+  absl::MutexLock lock(&mu_);
+  gauge_families_.push_back(std::make_unique<GaugeFamily>(family));
+  return gauge_families_.back().get();
+}
+
 std::string Registry::Render() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

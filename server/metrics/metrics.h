@@ -97,6 +97,18 @@ class Gauge {
   prometheus::Gauge* gauge_;
 };
 
+// Gauges per label set (a prometheus gauge family), e.g. one per Kommo account. Thread-safe.
+class GaugeFamily {
+ public:
+  explicit GaugeFamily(prometheus::Family<prometheus::Gauge>& family) : series_(family) {}
+
+  // The gauge of `labels`, created at 0 on first use.
+  Gauge Get(const Labels& labels) { return Gauge(series_.Get(labels)); }
+
+ private:
+  internal::SeriesCache<prometheus::Gauge> series_;
+};
+
 // Owns the metrics; what a MetricsServer exposes. Names must match [a-zA-Z_:][a-zA-Z0-9_:]*
 // (prometheus-cpp throws std::invalid_argument otherwise) and be unique; counters end in _total.
 class Registry {
@@ -107,6 +119,7 @@ class Registry {
   Histogram* AddHistogram(const std::string& name, const std::string& help,
                           std::vector<double> bounds);
   Gauge AddGauge(const std::string& name, const std::string& help);
+  GaugeFamily* AddGaugeFamily(const std::string& name, const std::string& help);
 
   // Every metric in the Prometheus text format, as a scrape returns it.
   std::string Render() const;
@@ -119,6 +132,7 @@ class Registry {
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Counter>> counters_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Histogram>> histograms_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<GaugeFamily>> gauge_families_ ABSL_GUARDED_BY(mu_);
 };
 
 // Buckets for latencies in seconds, 1 ms to 60 s.

@@ -396,7 +396,8 @@ void RedisBudget::Grant(const char* source) {
   keys_.erase(it->first.ticket);
   waiters_.erase(it);
   if (options_.metrics != nullptr)
-    options_.metrics->budget_requests->Increment({{"source", source}});
+    options_.metrics->budget_requests->Increment(
+        {{"account", options_.account}, {"source", source}});
   granted(absl::OkStatus());
 }
 

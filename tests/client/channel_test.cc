@@ -634,3 +634,58 @@ TEST_F(ChannelTest, TheDeadlineEndsACallTheServerHolds) {
 
 }  // namespace
 }  // namespace kommo::client
+
+namespace kommo::client {
+namespace {
+
+// Answers GetLead with the call's x-kommo-account values, joined by ",", as the lead's name.
+class AccountEchoService final : public kommo::v1::LeadService::Service {
+ public:
+  grpc::Status GetLead(grpc::ServerContext* context, const kommo::v1::GetLeadRequest*,
+                       kommo::v1::GetLeadResponse* response) override {
+    std::string accounts;
+    const auto range = context->client_metadata().equal_range("x-kommo-account");
+    for (auto it = range.first; it != range.second; ++it) {
+      if (!accounts.empty()) accounts += ",";
+      accounts.append(it->second.data(), it->second.size());
+    }
+    response->mutable_lead()->set_name(accounts);
+    return grpc::Status::OK;
+  }
+};
+
+TEST(AccountTest, TheChannelsAccountUnlessTheCallNamesItsOwn) {
+  AccountEchoService service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  const auto accounts_seen = [](const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& per_call) {
+    kommo::v1::LeadService::Stub stub(channel);
+    std::unique_ptr<grpc::ClientContext> context = NewCallContext();
+    if (!per_call.empty()) SetAccount(*context, per_call);
+    kommo::v1::GetLeadRequest request;
+    kommo::v1::GetLeadResponse response;
+    const grpc::Status status = stub.GetLead(context.get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.lead().name();
+  };
+  EXPECT_EQ(accounts_seen(CreateChannel(target), ""), "");
+  EXPECT_EQ(accounts_seen(CreateChannel(target), "beta"), "beta");
+  ChannelOptions options;
+  options.account = "acme";
+  std::shared_ptr<grpc::Channel> acme = CreateChannel(target, options);
+  EXPECT_EQ(accounts_seen(acme, ""), "acme");
+  EXPECT_EQ(accounts_seen(acme, "beta"), "beta") << "the call's own wins, sent once";
+  // With a token over plaintext both ride the one interceptor.
+  options.bearer_token = "tok";
+  EXPECT_EQ(accounts_seen(CreateChannel(target, options), ""), "acme");
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
+}  // namespace
+}  // namespace kommo::client

@@ -422,6 +422,22 @@ TEST(ParseTest, TlsAndTokenFlags) {
   EXPECT_THAT(TopLevelHelp(), HasSubstr("--token_file=FILE"));
 }
 
+TEST(ParseTest, AccountFlag) {
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id=1"}).account, "");
+  const Invocation named = Parse({"--account=acme-2", "leads", "get", "--lead_id=1"});
+  ASSERT_EQ(named.error, "");
+  EXPECT_EQ(named.account, "acme-2");
+  EXPECT_EQ(Parse({"leads", "get", "--lead_id=1", "--account", "b_c"}).account, "b_c");
+  for (const char* bad : {"--account=", "--account=two words", "--account=a/b"}) {
+    EXPECT_THAT(Parse({"leads", "get", "--lead_id=1", bad}).error,
+                HasSubstr("--account: an account name is 1 to 64 letters"))
+        << bad;
+  }
+  EXPECT_THAT(Parse({"leads", "get", "--lead_id=1", "--account=" + std::string(65, 'a')}).error,
+              HasSubstr("--account"));
+  EXPECT_THAT(TopLevelHelp(), HasSubstr("--account=NAME"));
+}
+
 TEST(LoadTokenTest, FileThenEnvironment) {
   std::string token;
   Invocation invocation;

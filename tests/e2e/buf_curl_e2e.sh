@@ -164,9 +164,9 @@ for line in open(sys.argv[1]):
 if [[ -n "$METRICS_PORT" ]] && curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt"; then
   grep -q '^kommo_grpc_rpcs_total{code="OK",method="kommo.v1.LeadService/CreateLead"} 1$' "$WORK/metrics.txt" &&
     grep -q '^kommo_grpc_rpcs_total{code="NOT_FOUND",method="kommo.v1.LeadService/GetLead"} 1$' "$WORK/metrics.txt" &&
-    grep -q '^kommo_grpc_kommo_requests_total{endpoint="POST /leads",status="200"} 1$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_kommo_requests_total{account="default",endpoint="POST /leads",status="200"} 1$' "$WORK/metrics.txt" &&
     grep -q '^kommo_grpc_rpc_duration_seconds_count{method="kommo.v1.LeadService/CreateLead"} 3$' "$WORK/metrics.txt" &&
-    grep -q '^kommo_grpc_circuit_open 0$' "$WORK/metrics.txt" &&
+    grep -q '^kommo_grpc_circuit_open{account="default"} 0$' "$WORK/metrics.txt" &&
     pass "metrics count RPCs and Kommo requests" || fail "metrics: $(cat "$WORK/metrics.txt")"
   if command -v promtool >/dev/null; then
     promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1 &&

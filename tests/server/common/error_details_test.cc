@@ -100,6 +100,7 @@ TEST(ErrorReasonTest, ConstantsKeepTheirStrings) {
       {reason::kServerShuttingDown, "SERVER_SHUTTING_DOWN"},
       {reason::kCallerUnauthenticated, "CALLER_UNAUTHENTICATED"},
       {reason::kMethodNotPermitted, "METHOD_NOT_PERMITTED"},
+      {reason::kUnknownAccount, "UNKNOWN_ACCOUNT"},
   };
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(reason.name(), name);

@@ -280,5 +280,173 @@ TEST_F(ConfigTest, TlsFilesComeTogetherAndTheReloadIntervalIsChecked) {
   EXPECT_THAT(Error({"--health_listen=50052"}), HasSubstr("HEALTH_LISTEN_ADDRESS"));
 }
 
+// ---- KOMMO_ACCOUNTS_FILE ------------------------------------------------------------------------
+
+class AccountsFileTest : public ConfigTest {
+ protected:
+  // A file at a path of this test's own, named `name`.
+  std::string File(const std::string& name, const std::string& contents) {
+    std::string path = ::testing::TempDir() + "/" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + name;
+    std::ofstream(path) << contents;
+    return path;
+  }
+  // The error of loading an accounts file holding `json` (tokens "secret-a" and "secret-b" in
+  // files of their own, named by $A and $B).
+  std::string FileError(std::string json) {
+    const std::string a = File("a", "secret-token-a\n");
+    const std::string b = File("b", "secret-token-b");
+    for (auto [from, to] : {std::pair<std::string, std::string>{"$A", a}, {"$B", b}}) {
+      for (size_t at = json.find(from); at != std::string::npos; at = json.find(from)) {
+        json.replace(at, from.size(), to);
+      }
+    }
+    env_ = {{"KOMMO_ACCOUNTS_FILE", File("accounts.json", json)}};
+    const std::string error = Error();
+    EXPECT_THAT(error, HasSubstr("KOMMO_ACCOUNTS_FILE "));
+    EXPECT_THAT(error, Not(HasSubstr("secret-token")));
+    EXPECT_EQ(error.find('\n'), std::string::npos) << "one line";
+    return error;
+  }
+};
+
+TEST_F(AccountsFileTest, WithoutTheFileOneDefaultAccountComesFromTheSettings) {
+  env_ = {{"KOMMO_BASE_DOMAIN", "acme.kommo.com"},
+          {"KOMMO_ACCESS_TOKEN", "tok"},
+          {"KOMMO_RATE_LIMIT_RPS", "3"},
+          {"KOMMO_RATE_LIMIT_BURST", "2"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->accounts_file.empty());
+  ASSERT_EQ(config->accounts.accounts.size(), 1u);
+  const AccountConfig& account = config->accounts.accounts[0];
+  EXPECT_EQ(account.name, "default");
+  EXPECT_EQ(account.api_base_url, "https://acme.kommo.com/api/v4");
+  EXPECT_EQ(account.access_token, "tok");
+  EXPECT_EQ(account.rate_limit_rps, 3);
+  EXPECT_EQ(account.rate_limit_burst, 2);
+  EXPECT_EQ(config->accounts.default_account, "default");
+}
+
+TEST_F(AccountsFileTest, AGoodFileGivesEachAccountItsSettings) {
+  const std::string a = File("a", "  token-a\n");
+  const std::string b = File("b", "token-b");
+  env_ = {{"KOMMO_ACCOUNTS_FILE", File("accounts.json",
+                                       R"({"accounts": {
+                  "acme": {"base_domain": "Acme.Kommo.com", "token_file": ")" +
+                                           a + R"(", "rate_limit_rps": 5, "rate_limit_burst": 2},
+                  "emu_2": {"api_url": "http://127.0.0.1:9/api/v4/", "token_file": ")" +
+                                           b + R"(", "default": true}}})")},
+          {"KOMMO_RATE_LIMIT_RPS", "4"}};
+  absl::StatusOr<Config> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->accounts.accounts.size(), 2u);
+  const AccountConfig& acme = config->accounts.accounts[0];
+  EXPECT_EQ(acme.name, "acme");
+  EXPECT_EQ(acme.api_base_url, "https://acme.kommo.com/api/v4");
+  EXPECT_EQ(acme.access_token, "token-a");
+  EXPECT_EQ(acme.access_token_file, a);
+  EXPECT_EQ(acme.rate_limit_rps, 5);
+  EXPECT_EQ(acme.rate_limit_burst, 2);
+  const AccountConfig& emu = config->accounts.accounts[1];
+  EXPECT_EQ(emu.name, "emu_2");
+  EXPECT_EQ(emu.api_base_url, "http://127.0.0.1:9/api/v4");
+  EXPECT_EQ(emu.access_token, "token-b");
+  // No budget of its own: KOMMO_RATE_LIMIT_RPS's, and the default burst.
+  EXPECT_EQ(emu.rate_limit_rps, 4);
+  EXPECT_EQ(emu.rate_limit_burst, 1);
+  EXPECT_EQ(config->accounts.default_account, "emu_2");
+}
+
+TEST_F(AccountsFileTest, TheDefaultAccountIsTheMarkedOneElseDefaultElseTheOnlyOne) {
+  const std::string t = File("t", "tok");
+  const auto load = [&](const std::string& accounts) {
+    env_ = {{"KOMMO_ACCOUNTS_FILE", File("accounts.json", R"({"accounts": {)" + accounts + "}}")}};
+    absl::StatusOr<Config> config = Load();
+    EXPECT_TRUE(config.ok()) << config.status();
+    return config.ok() ? config->accounts.default_account : "?";
+  };
+  const std::string x = R"({"api_url": "http://127.0.0.1:9", "token_file": ")" + t + R"("})";
+  EXPECT_EQ(load(R"("a": )" + x + R"(, "default": )" + x), "default");
+  EXPECT_EQ(load(R"("solo": )" + x), "solo");
+  EXPECT_EQ(load(R"("a": )" + x + R"(, "b": )" + x), "");  // calls must name their account
+}
+
+TEST_F(AccountsFileTest, TheFileReplacesTheSingleAccountSettings) {
+  env_ = {{"KOMMO_ACCOUNTS_FILE", File("accounts.json", "{}")}, {"KOMMO_API_URL", "http://x:1"}};
+  EXPECT_THAT(Error(), HasSubstr("KOMMO_API_URL must not be set"));
+  env_ = {{"KOMMO_ACCOUNTS_FILE", File("accounts.json", "{}")}, {"KOMMO_ACCESS_TOKEN", "t"}};
+  EXPECT_THAT(Error(), HasSubstr("KOMMO_ACCESS_TOKEN must not be set"));
+}
+
+TEST_F(AccountsFileTest, EachBadFieldIsOneLineNamingTheAccountAndTheField) {
+  env_ = {{"KOMMO_ACCOUNTS_FILE", ::testing::TempDir() + "/no-such-accounts.json"}};
+  EXPECT_THAT(Error(), HasSubstr("cannot read the file"));
+
+  EXPECT_THAT(FileError("{"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(FileError("[]"), HasSubstr("must be an object"));
+  EXPECT_THAT(FileError(R"({"accounts": {}})"), HasSubstr("at least one account"));
+  EXPECT_THAT(FileError(R"({"accounts": {}, "extra": 1})"), HasSubstr("unknown member \"extra\""));
+  EXPECT_THAT(FileError(R"({"accounts": {"bad name": {}}})"),
+              HasSubstr("account name \"bad name\" must be 1 to 64 letters"));
+  EXPECT_THAT(FileError(R"({"accounts": {")" + std::string(100, 'x') + R"(": {}}})"),
+              Not(HasSubstr(std::string(65, 'x'))));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": 1}})"),
+              HasSubstr("account \"a\": must be an object"));
+  const std::string ok = R"("api_url": "http://127.0.0.1:9", "token_file": "$A")";
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {)" + ok + R"(}, "a": {)" + ok + R"(}}})"),
+              HasSubstr("account \"a\" is named twice"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"token_file": "$A"}}})"),
+              HasSubstr("account \"a\": give exactly one of \"base_domain\" and \"api_url\""));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"base_domain": "x.kommo.com", "api_url": "http://h",
+                "token_file": "$A"}}})"),
+              HasSubstr("give exactly one of"));
+  EXPECT_THAT(
+      FileError(R"({"accounts": {"a": {"base_domain": "example.com", "token_file": "$A"}}})"),
+      HasSubstr("account \"a\": base_domain: must be a Kommo account host"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"base_domain": "https://x.kommo.com",
+                "token_file": "$A"}}})"),
+              HasSubstr("account \"a\": base_domain: give the host only"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": "ftp://h", "token_file": "$A"}}})"),
+              HasSubstr("account \"a\": api_url: must start with http:// or https://"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": 7, "token_file": "$A"}}})"),
+              HasSubstr("account \"a\": api_url: must be a non-empty string"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": "http://h"}}})"),
+              HasSubstr("account \"a\": \"token_file\" is missing"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": "http://h", "token_file": "/nope/x"}}})"),
+              HasSubstr("account \"a\": token_file: cannot read /nope/x"));
+  const std::string empty = File("empty", " \n");
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": "http://h", "token_file": ")" + empty +
+                        R"("}}})"),
+              HasSubstr("account \"a\": token_file: " + empty + " is empty"));
+  const std::string spaced = File("spaced", "secret-token-c with space");
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {"api_url": "http://h", "token_file": ")" + spaced +
+                        R"("}}})"),
+              HasSubstr("account \"a\": token_file: the token in " + spaced +
+                        " holds spaces or control characters"));
+  EXPECT_THAT(
+      FileError(R"({"accounts": {"a": {)" + ok + R"(, "access_token": "secret-token-x"}}})"),
+      HasSubstr("account \"a\": access_token: tokens are not written in the accounts file"));
+  for (const char* rps : {"0", "-1", "10001", "\"7\""}) {
+    EXPECT_THAT(
+        FileError(R"({"accounts": {"a": {)" + ok + R"(, "rate_limit_rps": )" + rps + "}}}"),
+        HasSubstr("account \"a\": rate_limit_rps: must be a number above 0 and at most 10000"))
+        << rps;
+  }
+  for (const char* burst : {"0", "1001", "1.5", "true"}) {
+    EXPECT_THAT(
+        FileError(R"({"accounts": {"a": {)" + ok + R"(, "rate_limit_burst": )" + burst + "}}}"),
+        HasSubstr("account \"a\": rate_limit_burst: must be a whole number from 1 to 1000"))
+        << burst;
+  }
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {)" + ok + R"(, "default": "yes"}}})"),
+              HasSubstr("account \"a\": default: must be true or false"));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {)" + ok + R"(, "colour": 1}}})"),
+              HasSubstr("account \"a\": unknown member \"colour\""));
+  EXPECT_THAT(FileError(R"({"accounts": {"a": {)" + ok + R"(, "default": true}, "b": {)" + ok +
+                        R"(, "default": true}}})"),
+              HasSubstr("accounts \"a\" and \"b\" are both marked \"default\": true"));
+}
+
 }  // namespace
 }  // namespace kommo

@@ -73,11 +73,15 @@ TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
   // A counter or histogram appears once it has a series.
   metrics.rpcs->Increment({{"method", "m"}, {"code", "OK"}});
   metrics.rpc_duration->Observe({{"method", "m"}}, 0.1);
-  metrics.kommo_requests->Increment({{"endpoint", "GET /leads"}, {"status", "200"}});
-  metrics.kommo_duration->Observe({{"endpoint", "GET /leads"}}, 0.1);
-  metrics.retries->Increment({{"endpoint", "GET /leads"}});
-  metrics.rate_limit_wait->Observe({}, 0.1);
-  metrics.budget_requests->Increment({{"source", "shared"}});
+  metrics.kommo_requests->Increment(
+      {{"account", "default"}, {"endpoint", "GET /leads"}, {"status", "200"}});
+  metrics.kommo_duration->Observe({{"account", "default"}, {"endpoint", "GET /leads"}}, 0.1);
+  metrics.retries->Increment({{"account", "default"}, {"endpoint", "GET /leads"}});
+  metrics.rate_limit_wait->Observe({{"account", "default"}}, 0.1);
+  // The per-account gauges get their series when an account's client is made.
+  metrics.rate_limit_queue_depth->Get({{"account", "default"}});
+  metrics.circuit_open->Get({{"account", "default"}});
+  metrics.budget_requests->Increment({{"account", "default"}, {"source", "shared"}});
   metrics.redis_errors->Increment({{"operation", "take"}});
   const std::string text = registry.Render();
   for (const char* counter :
@@ -92,17 +96,23 @@ TEST(MetricsTest, ServiceMetricsHaveTheDocumentedNamesAndTypes) {
     EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + histogram + " histogram\n"));
   }
   // Gauges are there from the start, at 0.
-  for (const char* gauge : {"kommo_grpc_rpcs_in_flight", "kommo_grpc_rate_limit_queue_depth",
-                            "kommo_grpc_circuit_open", "kommo_grpc_redis_connected"}) {
+  EXPECT_THAT(text, HasSubstr("# TYPE kommo_grpc_rpcs_in_flight gauge\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rpcs_in_flight 0\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE kommo_grpc_redis_connected gauge\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_redis_connected 0\n"));
+  for (const char* gauge : {"kommo_grpc_rate_limit_queue_depth", "kommo_grpc_circuit_open"}) {
     EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + gauge + " gauge\n"));
-    EXPECT_THAT(text, HasSubstr(std::string("\n") + gauge + " 0\n"));
+    EXPECT_THAT(text, HasSubstr(std::string("\n") + gauge + "{account=\"default\"} 0\n"));
   }
   EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rpcs_total{code=\"OK\",method=\"m\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_requests_total{endpoint=\"GET /leads\","
-                              "status=\"200\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_retries_total{endpoint=\"GET /leads\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_limit_wait_seconds_count 1\n"));
-  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_budget_requests_total{source=\"shared\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_requests_total{account=\"default\","
+                              "endpoint=\"GET /leads\",status=\"200\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_kommo_retries_total{account=\"default\","
+                              "endpoint=\"GET /leads\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("\nkommo_grpc_rate_limit_wait_seconds_count{account=\"default\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nkommo_grpc_rate_budget_requests_total{account=\"default\","
+                              "source=\"shared\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nkommo_grpc_redis_errors_total{operation=\"take\"} 1\n"));
 }
 
@@ -131,7 +141,7 @@ TEST(MetricsServerTest, ServesTheRegistryOverHttp) {
   ServiceMetrics metrics(&registry);
   metrics.rpcs->Increment({{"method", "kommo.v1.LeadService/GetLead"}, {"code", "OK"}});
   metrics.rpc_duration->Observe({{"method", "kommo.v1.LeadService/GetLead"}}, 0.02);
-  metrics.circuit_open.store(1);
+  metrics.circuit_open->Get({{"account", "acme"}}).store(1);
   auto server = MetricsServer::Start("127.0.0.1:0", registry);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
@@ -143,7 +153,7 @@ TEST(MetricsServerTest, ServesTheRegistryOverHttp) {
                         "GetLead\"} 1\n"));
   EXPECT_THAT(response, HasSubstr("\nkommo_grpc_rpc_duration_seconds_count{method=\"kommo.v1."
                                   "LeadService/GetLead\"} 1\n"));
-  EXPECT_THAT(response, HasSubstr("\nkommo_grpc_circuit_open 1\n"));
+  EXPECT_THAT(response, HasSubstr("\nkommo_grpc_circuit_open{account=\"acme\"} 1\n"));
   EXPECT_THAT(Get((*server)->port(), "/other"), Not(HasSubstr("200 OK")));
 }
 

@@ -35,6 +35,18 @@
 // insecure channel). A token over plaintext can be read by anyone on the path: use it only to
 // loopback or to a sidecar that adds TLS.
 //
+// Several Kommo accounts behind one server (its KOMMO_ACCOUNTS_FILE): a call names its account in
+// the `x-kommo-account` metadata; without it the server's default account serves it. Per channel:
+//
+//   options.account = "acme";                      // every call on this channel goes to "acme"
+//
+// or per call, which wins over the channel's:
+//
+//   auto context = kommo::client::NewCallContext();
+//   kommo::client::SetAccount(*context, "beta");
+//
+// An account the server does not serve fails INVALID_ARGUMENT (ErrorInfo reason UNKNOWN_ACCOUNT).
+//
 // The default deadline is set on the ClientContext, not in the service config: gRPC sends a
 // context's deadline to the server (which then stops working on a call nobody waits for), while a
 // service-config "timeout" stays on the client, and in gRPC 1.51 it was measured to fire 1 to 2 s
@@ -88,6 +100,9 @@ struct ChannelOptions {
   // Non-empty: sent as `authorization: Bearer <token>` on every call (see the file comment). Only
   // printable ASCII without spaces.
   std::string bearer_token;
+  // Non-empty: sent as `x-kommo-account: <account>` on every call that does not name its own
+  // (SetAccount): the Kommo account the server uses for it.
+  std::string account;
   // HTTP/2 keepalive: ping after this long without activity, also while no call is open, and drop
   // the connection when the ack does not come within keepalive_timeout. The server accepts pings
   // every 10 s or more; proxies and NAT tables in between forget idle connections after minutes.
@@ -127,6 +142,13 @@ inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30000};
 // ClientContext serves one call only.
 std::unique_ptr<grpc::ClientContext> NewCallContext(
     std::chrono::milliseconds timeout = kDefaultCallTimeout);
+
+// The metadata key naming a call's Kommo account.
+inline constexpr char kAccountMetadata[] = "x-kommo-account";
+
+// Makes the call of `context` go to the Kommo account `account` (x-kommo-account metadata),
+// whatever the channel's ChannelOptions::account says. Call before the call starts.
+void SetAccount(grpc::ClientContext& context, const std::string& account);
 
 }  // namespace kommo::client
 
