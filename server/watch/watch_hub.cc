@@ -263,15 +263,7 @@ void WatchHub::FinishPoll(std::shared_ptr<Poll> poll, const absl::Status& status
   }
   bool changed = !changes.empty();
   if (changed) history_->Append(std::move(changes));
-  const int64_t before = history_->watermark();
-  history_->AdvanceWatermark(poll->started_at - Seconds(options_.settle));
-  changed = changed || history_->watermark() != before;
-  // Forget the ids no later poll reads again.
-  ForgetSeenBefore(history_->watermark() - Seconds(options_.overlap) - 1);
-  if (!first_done_) {
-    first_done_ = true;
-    ReleaseWaiting(absl::OkStatus());
-  }
+  changed = MoveWatermark(poll->started_at - Seconds(options_.settle)) || changed;
   if (changed) NotifyAll();
   if (poll_again_) {
     poll_again_ = false;
@@ -292,6 +284,18 @@ void WatchHub::ReleaseWaiting(const absl::Status& status) {
   std::vector<absl::AnyInvocable<void(absl::Status)>> waiting = std::move(waiting_for_first_);
   waiting_for_first_.clear();
   for (auto& started : waiting) started(status);
+}
+
+bool WatchHub::MoveWatermark(int64_t watermark) {
+  const int64_t before = history_->watermark();
+  history_->AdvanceWatermark(watermark);
+  // Forget the ids no later poll reads again.
+  ForgetSeenBefore(history_->watermark() - Seconds(options_.overlap) - 1);
+  if (!first_done_) {
+    first_done_ = true;
+    ReleaseWaiting(absl::OkStatus());
+  }
+  return history_->watermark() != before;
 }
 
 void WatchHub::ScheduleNext() {
@@ -403,14 +407,7 @@ void WatchHub::Synced(absl::StatusOr<SharedHistory::Snapshot> snapshot) {
       }
       changed = true;
     }
-    const int64_t before = history_->watermark();
-    history_->AdvanceWatermark(snapshot->watermark);
-    changed = changed || history_->watermark() != before;
-    ForgetSeenBefore(history_->watermark() - Seconds(options_.overlap) - 1);
-    if (!first_done_) {
-      first_done_ = true;
-      ReleaseWaiting(absl::OkStatus());
-    }
+    changed = MoveWatermark(snapshot->watermark) || changed;
   }
   if (changed) NotifyAll();
   if (poll_after_sync_ && leading_ && !polling_) {

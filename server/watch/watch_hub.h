@@ -121,6 +121,9 @@ class WatchHub {
   void ReadPage(std::shared_ptr<Poll> poll);
   void FinishPoll(std::shared_ptr<Poll> poll, const absl::Status& status);
   void TooManyEvents(std::shared_ptr<Poll> poll);
+  // Moves the watermark to `watermark` (never back), forgets the event ids no later poll reads
+  // again and releases the watchers waiting for the first poll. Returns whether it moved.
+  bool MoveWatermark(int64_t watermark);
   void ScheduleNext();
   void ReleaseWaiting(const absl::Status& status);
   // Forgets the ids seen with created_at before `horizon` (no later poll reads them again).

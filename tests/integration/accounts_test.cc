@@ -74,8 +74,9 @@ class AccountsTest : public ::testing::Test {
     client.circuit_open_duration = absl::Seconds(30);
     client.initial_backoff = absl::Milliseconds(50);
     client.metrics = &metrics_;
-    maker_ = accounts::AccountMaker::Create(
-        {client, ServiceStack::FastWatchOptions(), true, transport_.get(), loop_.get()});
+    maker_ = accounts::AccountMaker::Create({client, ServiceStack::FastWatchOptions(), true,
+                                             transport_.get(), loop_.get(),
+                                             /*shared_history=*/nullptr});
     absl::StatusOr<AccountsConfig> initial = LoadAccountsFile(path(), 50, 1);
     ASSERT_TRUE(initial.ok()) << initial.status();
     accounts::AccountRegistryOptions options;
